@@ -1,0 +1,37 @@
+"""The pure reducer: execution state and step function.  Imports no trio."""
+
+from __future__ import annotations
+
+from wftrio.engine._state import (
+    FINAL,
+    CancelEffect,
+    CancelTimer,
+    Command,
+    EngineError,
+    ExecState,
+    RecordedError,
+    StartEffect,
+    StartTimer,
+    Status,
+    TaskError,
+    error_info,
+)
+from wftrio.engine.program import Instr, Program, link
+
+__all__ = [
+    "FINAL",
+    "CancelEffect",
+    "CancelTimer",
+    "Command",
+    "EngineError",
+    "ExecState",
+    "Instr",
+    "Program",
+    "RecordedError",
+    "StartEffect",
+    "StartTimer",
+    "Status",
+    "TaskError",
+    "error_info",
+    "link",
+]

@@ -1,0 +1,215 @@
+"""The mutable objects a case's execution state is made of.
+
+All are plain slotted classes: the reducer touches them in its hot loop.
+Invariants are written next to the fields.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Frame", "JoinInst", "LoopFrame", "MIInst", "RegionInst", "Scope", "Token"]
+
+
+class Scope:
+    """Where tasks read ctx from (``view``) and write their updates to (``data``).
+
+    The case has one root scope whose ``data`` *is* the case ctx.  Every
+    multiple-instance instance gets a child scope: its ``data`` holds the
+    instance's own updates (its result), ``base`` its item and index, and its
+    ``view`` reads through to the parent.
+    """
+
+    __slots__ = ("base", "data", "id", "index", "parent", "view")
+
+    def __init__(
+        self,
+        id: int,
+        data: dict[str, Any],
+        parent: Scope | None = None,
+        base: dict[str, Any] | None = None,
+        index: int = -1,
+    ) -> None:
+        self.id = id
+        self.data = data
+        self.parent = parent
+        self.base = base
+        self.index = index
+        if parent is None:
+            self.view: Mapping[str, Any] = MappingProxyType(data)
+        else:
+            self.view = MappingProxyType(ChainMap(data, base or {}, parent.view))
+
+    def __repr__(self) -> str:
+        return f"<Scope #{self.id} index={self.index}>"
+
+
+class Frame:
+    """A control frame on a token's stack (join, loop or MI instance)."""
+
+    __slots__ = ("id", "parent")
+
+    def __init__(self, id: int, parent: Frame | None) -> None:
+        self.id = id
+        self.parent = parent
+
+
+class JoinInst(Frame):
+    """One activation of a split/join.
+
+    Invariants: ``arrived <= started``; ``fired`` flips once, when
+    ``arrived`` first reaches ``needed``; ``cancel_region`` (cancel_rest joins
+    only) holds every token of the activation until the join fires.
+    """
+
+    __slots__ = ("arrived", "cancel_region", "cont", "fired", "needed", "region", "scope", "started")
+
+    def __init__(
+        self,
+        id: int,
+        parent: Frame | None,
+        region: RegionInst | None,
+        scope: Scope,
+        needed: int,
+        started: int,
+        cont: int,
+    ) -> None:
+        super().__init__(id, parent)
+        self.region = region
+        self.scope = scope
+        self.needed = needed
+        self.started = started
+        self.arrived = 0
+        self.fired = False
+        self.cont = cont
+        self.cancel_region: RegionInst | None = None
+
+
+class LoopFrame(Frame):
+    """The iteration counter of one activation of a ``loop(times=n)``."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, id: int, parent: Frame | None, count: int = 0) -> None:
+        super().__init__(id, parent)
+        self.count = count
+
+
+class MIInst(Frame):
+    """One activation of a multiple-instance node.
+
+    ``needed`` is ``None`` for ``join="none"`` (the continuation left at
+    spawn time).  ``results`` maps instance index -> that instance's updates.
+    """
+
+    __slots__ = ("cont", "done", "fired", "n", "needed", "region", "results", "scope")
+
+    def __init__(
+        self,
+        id: int,
+        parent: Frame | None,
+        region: RegionInst | None,
+        scope: Scope,
+        n: int,
+        needed: int | None,
+        cont: int,
+    ) -> None:
+        super().__init__(id, parent)
+        self.region = region
+        self.scope = scope
+        self.n = n
+        self.needed = needed
+        self.done = 0
+        self.fired = needed is None
+        self.results: dict[int, dict[str, Any]] = {}
+        self.cont = cont
+
+
+class RegionInst:
+    """One live activation of a cancellation region.
+
+    ``scope_id`` is the user's id, or ``None`` for the implicit region a
+    ``first(n, cancel_rest=True)`` join puts its branches in.  ``tokens``
+    holds the live tokens whose innermost region this is, ``children`` the
+    live nested activations, so withdrawing costs O(size of the region).
+    ``exited`` is set when control left the region while late tokens (e.g.
+    absorbed discriminator branches) still run in it; such an activation is
+    withdrawn without compensation and closes when its last token dies.
+    """
+
+    __slots__ = (
+        "alive",
+        "cancel_pc",
+        "children",
+        "exited",
+        "frame",
+        "id",
+        "parent",
+        "scope",
+        "scope_id",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        scope_id: str | None,
+        parent: RegionInst | None,
+        frame: Frame | None,
+        scope: Scope,
+        cancel_pc: int,
+    ) -> None:
+        self.id = id
+        self.scope_id = scope_id
+        self.parent = parent
+        self.frame = frame
+        self.scope = scope
+        self.cancel_pc = cancel_pc
+        self.tokens: dict[Token, None] = {}
+        self.children: dict[RegionInst, None] = {}
+        self.exited = False
+        self.alive = True
+
+    def path(self) -> tuple[int, ...]:
+        """Region activation ids from the outermost to this one."""
+        out: list[int] = []
+        r: RegionInst | None = self
+        while r is not None:
+            out.append(r.id)
+            r = r.parent
+        return tuple(reversed(out))
+
+    def __repr__(self) -> str:
+        return f"<RegionInst #{self.id} {self.scope_id!r} tokens={len(self.tokens)}>"
+
+
+class Token:
+    """A thread of control at program counter ``pc``.
+
+    ``wait`` is ``None`` while the token is runnable; otherwise what it is
+    blocked on: ``("effect", eid)``, ``("signal", name)`` or
+    ``("defer", ((kind, key, alt), ...))``.  ``alive`` turns false when the
+    token dies or is withdrawn.
+    """
+
+    __slots__ = ("alive", "frame", "id", "pc", "region", "scope", "wait")
+
+    def __init__(
+        self, id: int, pc: int, frame: Frame | None, region: RegionInst | None, scope: Scope
+    ) -> None:
+        self.id = id
+        self.pc = pc
+        self.frame = frame
+        self.region = region
+        self.scope = scope
+        self.wait: tuple[Any, ...] | None = None
+        self.alive = True
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"<Token #{self.id} pc={self.pc} wait={self.wait}>"

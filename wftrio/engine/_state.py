@@ -1,0 +1,654 @@
+"""ExecState: one case's execution state and the pure reducer over it.
+
+The reducer is synchronous and imports no trio.  ``run(budget)`` takes up to
+``budget`` steps and returns the case status; everything the outside world
+must do (start an effect, start or cancel a timer, cancel an effect) is
+queued in ``outbox``; everything the outside world tells the case (signal,
+effect result, timer firing, region cancellation, case cancellation) goes in
+through a ``feed_*`` / ``cancel*`` method, which records it in the trace with
+the step count it was consumed at so a replay can feed it back at the same
+point.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from wftrio.engine._objects import Frame, RegionInst, Scope, Token
+from wftrio.engine.program import Program
+from wftrio.scheduling import Deterministic, Scheduler
+from wftrio.terms import WftrioError
+from wftrio.trace import MIN_KINDS, TraceEvent
+
+__all__ = [
+    "CancelEffect",
+    "CancelTimer",
+    "Command",
+    "EngineError",
+    "ExecState",
+    "RecordedError",
+    "StartEffect",
+    "StartTimer",
+    "Status",
+    "TaskError",
+]
+
+
+class Status(enum.StrEnum):
+    """Where a case's reduction stands."""
+
+    RUNNING = "running"  # some token can step
+    BLOCKED = "blocked"  # live tokens, all waiting on effects / signals / timers
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+
+
+class EngineError(WftrioError, RuntimeError):
+    """Misuse of the reducer's API (feeding an unknown effect id, ...)."""
+
+
+class TaskError(WftrioError):
+    """Why a case failed when the cause is the workflow itself, not user code.
+
+    E.g. an ``xor`` where no condition held and there is no default, or a
+    task returning something that is not a Mapping.
+    """
+
+
+class RecordedError(WftrioError):
+    """An effect error as recorded in a trace, fed back by a replay."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.message = message
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    """The JSON-able description of an exception recorded in trace events."""
+    if isinstance(exc, RecordedError):
+        return {"error_type": exc.type_name, "error": exc.message}
+    return {"error_type": type(exc).__qualname__, "error": str(exc)}
+
+
+# ---------------------------------------------------------------------------
+# commands for the outside world
+
+
+@attrs.frozen
+class StartEffect:
+    """Run effect ``eid``: ``await fn(ctx)``, then ``feed_effect(eid, ...)``.
+
+    ``regions`` are the ids of the region activations holding the effect,
+    outermost first (the runtime nests cancel scopes along it).
+    """
+
+    eid: int
+    name: str
+    fn: Callable[..., Any]
+    ctx: Mapping[str, Any]
+    regions: tuple[int, ...]
+    token: int
+
+
+@attrs.frozen
+class CancelEffect:
+    """Effect ``eid`` was withdrawn: cancel it; its result will be ignored."""
+
+    eid: int
+
+
+@attrs.frozen
+class StartTimer:
+    """Call ``fire_timer(tid)`` after ``seconds``."""
+
+    tid: int
+    seconds: float
+
+
+@attrs.frozen
+class CancelTimer:
+    """Timer ``tid`` was withdrawn; firing it is now a no-op."""
+
+    tid: int
+
+
+Command = StartEffect | CancelEffect | StartTimer | CancelTimer
+
+
+class ExecState:
+    """The execution state of one case, and the reducer stepping it.
+
+    Args:
+        program: the compiled workflow (shared, immutable).
+        ctx: the initial case ctx (copied).
+        case_id: recorded in trace events.
+        scheduler: a policy from ``wftrio.scheduling`` (default deterministic).
+        trace_level: ``"none"``, ``"min"`` or ``"full"``.
+        clock: returns the current time in seconds; trace times are relative
+            to its value when the case starts.  ``None`` records 0.0.
+        on_event: called with every recorded event (besides ``events``).
+        keep_events: append recorded events to ``events`` (default True).
+    """
+
+    def __init__(
+        self,
+        program: Program,
+        ctx: Mapping[str, Any] | None = None,
+        *,
+        case_id: str = "case",
+        scheduler: Scheduler | None = None,
+        trace_level: str = "full",
+        clock: Callable[[], float] | None = None,
+        on_event: Callable[[TraceEvent], None] | None = None,
+        keep_events: bool = True,
+        _restoring: bool = False,
+    ) -> None:
+        self.program = program
+        self.code = program.code
+        self.case_id = case_id
+        self.scheduler: Scheduler = scheduler if scheduler is not None else Deterministic()
+        self.preemptive = self.scheduler.preemptive
+        self.clock = clock
+        self.t0 = clock() if clock is not None else 0.0
+        self.on_event = on_event
+        self.keep_events = keep_events
+        self.events: list[TraceEvent] = []
+        self.outbox: list[Command] = []
+        self.set_level(trace_level)
+        # identity counters (deterministic: replay gets the same ids)
+        self._next_id = 1
+        self.seq = 0
+        self.steps = 0
+        self.status = Status.RUNNING
+        self.error: BaseException | None = None
+        self.root = Scope(0, dict(ctx) if ctx is not None else {})
+        # live tokens, runnable tokens, and what blocked tokens wait on
+        self.tokens: dict[int, Token] = {}
+        self.ready: list[Token] = []
+        self.current: Token | None = None
+        self.signals: dict[str, deque[Any]] = {}
+        self.waiters: dict[str, dict[Token, int]] = {}
+        self.effects: dict[int, Token] = {}
+        self.timers: dict[int, tuple[Token, int]] = {}
+        self.regions: dict[str, dict[RegionInst, None]] = {}
+        if not _restoring:
+            self._emit(
+                "case_started",
+                None,
+                None,
+                {"scheduler": self.scheduler.name, "preemptive": self.preemptive},
+            )
+            self.current = self.spawn(program.entry, None, None, self.root)
+
+    # -- public read-only views ---------------------------------------------
+
+    @property
+    def ctx(self) -> dict[str, Any]:
+        """The case ctx (the live dict; do not mutate it)."""
+        return self.root.data
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL
+
+    def set_level(self, level: str) -> None:
+        """Change the trace level (``"none"``, ``"min"``, ``"full"``)."""
+        if level not in ("none", "min", "full"):
+            raise EngineError(f"trace level {level!r}: expected 'none', 'min' or 'full'")
+        self.level = level
+        self.full = level == "full"
+        self.tracing = level != "none"
+
+    def blocked_on(self) -> dict[str, list[Any]]:
+        """What the live tokens wait for: effect ids, signal names, timer ids."""
+        return {
+            "effects": sorted(self.effects),
+            "signals": sorted(n for n, w in self.waiters.items() if w),
+            "timers": sorted(self.timers),
+        }
+
+    def live_regions(self) -> list[str]:
+        """Scope ids of the user regions with a live activation."""
+        return sorted(sid for sid, insts in self.regions.items() if insts)
+
+    def pending_signals(self) -> dict[str, int]:
+        """Signals received but not yet consumed, by name."""
+        return {n: len(q) for n, q in self.signals.items() if q}
+
+    def take_outbox(self) -> list[Command]:
+        """Return and clear the queued commands."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    def take_events(self) -> list[TraceEvent]:
+        """Return and clear the recorded events."""
+        out, self.events = self.events, []
+        return out
+
+    # -- tracing -------------------------------------------------------------
+
+    def _emit(
+        self, kind: str, name: str | None, tok: Token | None, data: dict[str, Any] | None = None
+    ) -> None:
+        """Record an event if the level keeps it.  Callers on hot paths test
+        ``self.full`` first so that no argument is built when tracing is off."""
+        if not self.tracing or (not self.full and kind not in MIN_KINDS):
+            return
+        scope = None
+        if tok is not None:
+            r = tok.region
+            while r is not None and r.scope_id is None:
+                r = r.parent
+            scope = r.scope_id if r is not None else None
+        ev = TraceEvent(
+            self.seq,
+            self.case_id,
+            kind,
+            name,
+            tok.id if tok is not None else None,
+            scope,
+            (self.clock() - self.t0) if self.clock is not None else 0.0,
+            data if data is not None else {},
+        )
+        self.seq += 1
+        if self.keep_events:
+            self.events.append(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    # -- tokens --------------------------------------------------------------
+
+    def new_id(self) -> int:
+        i = self._next_id
+        self._next_id = i + 1
+        return i
+
+    def spawn(self, pc: int, frame: Frame | None, region: RegionInst | None, scope: Scope) -> Token:
+        """Create a live token (not yet ready: the caller places it)."""
+        tok = Token(self.new_id(), pc, frame, region, scope)
+        self.tokens[tok.id] = tok
+        if region is not None:
+            region.tokens[tok] = None
+        return tok
+
+    def kill(self, tok: Token) -> None:
+        """A token reached its end (join arrival, END, absorbed)."""
+        tok.alive = False
+        del self.tokens[tok.id]
+        r = tok.region
+        if r is not None:
+            del r.tokens[tok]
+            if r.exited and not r.tokens and not r.children:
+                self._close_region(r)
+        if self.current is tok:
+            self.current = None
+
+    def make_ready(self, tok: Token) -> None:
+        tok.wait = None
+        self.ready.append(tok)
+
+    def block(self, tok: Token, wait: tuple[Any, ...]) -> None:
+        tok.wait = wait
+        if self.current is tok:
+            self.current = None
+
+    def _pick(self) -> Token | None:
+        ready = self.ready
+        while ready:
+            if len(ready) > 1 and self.preemptive:
+                live = [t for t in ready if t.alive]
+                if len(live) != len(ready):
+                    ready[:] = live
+                    continue
+                i = self.choose(len(ready), "token", None)
+                tok = ready[i]
+                ready[i] = ready[-1]
+                ready.pop()
+            else:
+                tok = ready.pop()
+            if tok.alive and tok.wait is None:
+                return tok
+        return None
+
+    def choose(self, n: int, what: str, tok: Token | None, path: str | None = None) -> int:
+        """Ask the scheduler to pick among ``n >= 2`` options, recording the pick."""
+        i = self.scheduler.pick(n, what)
+        if self.tracing:
+            self._emit(
+                "choice", path, tok, {"by": "scheduler", "what": what, "n": n, "picked": i}
+            )
+        return i
+
+    # -- the reducer ---------------------------------------------------------
+
+    def run(self, budget: int = 1 << 62) -> Status:
+        """Take up to ``budget`` steps; return the status afterwards.
+
+        Returns ``RUNNING`` when the budget ran out with work left,
+        ``BLOCKED`` when every live token waits on the outside world, or a
+        final status.
+        """
+        if self.status in FINAL:
+            return self.status
+        code = self.code
+        preemptive = self.preemptive
+        while budget > 0:
+            tok = self.current
+            if tok is None:
+                tok = self._pick()
+                if tok is None:
+                    break
+                self.current = tok
+            elif preemptive and self.ready:
+                self.ready.append(tok)
+                self.current = None
+                continue
+            n = code[tok.pc](self, tok, 1 if preemptive else budget)
+            self.steps += n
+            budget -= n
+            if self.status in FINAL:
+                return self.status
+            if preemptive and self.current is not None:
+                # re-pick before the next step
+                self.ready.append(self.current)
+                self.current = None
+        if self.current is not None or any(t.alive and t.wait is None for t in self.ready):
+            self.status = Status.RUNNING
+        elif self.tokens:
+            self.status = Status.BLOCKED
+        else:
+            self.finish()
+        return self.status
+
+    def finish(self) -> None:
+        """No live token is left: the case is DONE (implicit termination)."""
+        self.status = Status.DONE
+        self._emit("case_completed", None, None, {"steps": self.steps})
+
+    # -- failure and cancellation -------------------------------------------
+
+    def fail(
+        self,
+        tok: Token | None,
+        exc: BaseException,
+        task: str | None = None,
+        *,
+        where: str | None = None,
+    ) -> None:
+        """End the case FAILED with ``exc``.
+
+        A task failure (``task`` given) records ``task_failed`` first; a
+        failure of the workflow itself (``where`` = node path) only
+        ``case_failed``.
+        """
+        if self.status in FINAL:
+            return
+        info = error_info(exc)
+        if task is not None:
+            self._emit("task_failed", task, tok, dict(info))
+        self.error = exc
+        self._withdraw_all()
+        self.status = Status.FAILED
+        self._emit("case_failed", task if task is not None else where, tok, info)
+
+    def cancel(self) -> bool:
+        """Cancel the whole case: withdraw every token; the case ends CANCELLED.
+
+        Returns False (and records nothing) when the case already finished.
+        """
+        if self.status in FINAL:
+            return False
+        self._withdraw_all()
+        self.status = Status.CANCELLED
+        self._emit("case_cancelled", None, None, {"at_step": self.steps})
+        return True
+
+    def cancel_region(self, scope_id: str) -> int:
+        """Cancel every live activation of region ``scope_id``.
+
+        Each activation's tokens (and nested regions, pending effects,
+        signal waits and timers) are withdrawn in time proportional to its
+        size; then its ``compensate`` term runs, and control continues after
+        the region as if it had completed.  Returns the number of
+        activations cancelled (0 records a ``region_cancel_ignored`` event).
+        """
+        if self.status in FINAL:
+            return 0
+        insts = [r for r in self.regions.get(scope_id, {}) if r.alive]
+        if not insts:
+            self._emit("region_cancel_ignored", scope_id, None, {"at_step": self.steps})
+            return 0
+        self._emit("region_cancelled", scope_id, None, {"at_step": self.steps, "n": len(insts)})
+        for inst in insts:
+            exited = inst.exited
+            frame, scope, parent = inst.frame, inst.scope, inst.parent
+            self.withdraw_region(inst)
+            if not exited:
+                # continuation: compensation (if any), then after the region
+                self.make_ready(self.spawn(inst.cancel_pc, frame, parent, scope))
+        if self.status not in FINAL:
+            self.status = Status.RUNNING
+        return len(insts)
+
+    def withdraw_region(self, inst: RegionInst) -> None:
+        """Withdraw a region activation and everything nested in it."""
+        stack = [inst]
+        while stack:
+            r = stack.pop()
+            for tok in list(r.tokens):
+                self._withdraw_token(tok)
+            stack.extend(r.children)
+            self._unregister_region(r)
+        p = inst.parent
+        if p is not None:
+            p.children.pop(inst, None)
+            if p.exited and not p.tokens and not p.children:
+                self._close_region(p)
+
+    def _unregister_region(self, r: RegionInst) -> None:
+        r.alive = False
+        r.tokens.clear()
+        r.children.clear()
+        if r.scope_id is not None:
+            insts = self.regions.get(r.scope_id)
+            if insts is not None:
+                insts.pop(r, None)
+
+    def _close_region(self, r: RegionInst) -> None:
+        """Close an exited activation whose last late token died (cascading up)."""
+        while True:
+            self._unregister_region(r)
+            p = r.parent
+            if p is None:
+                return
+            p.children.pop(r, None)
+            if not (p.exited and not p.tokens and not p.children):
+                return
+            r = p
+
+    def _withdraw_all(self) -> None:
+        for tok in list(self.tokens.values()):
+            self._withdraw_token(tok)
+        for insts in self.regions.values():
+            for r in insts:
+                r.alive = False
+        self.regions.clear()
+        self.ready.clear()
+        self.current = None
+
+    def _withdraw_token(self, tok: Token) -> None:
+        if not tok.alive:
+            return
+        tok.alive = False
+        del self.tokens[tok.id]
+        if tok.region is not None:
+            tok.region.tokens.pop(tok, None)
+        if self.current is tok:
+            self.current = None
+        w = tok.wait
+        if w is not None:
+            self._unwait(tok, w, None)
+        if self.full:
+            self._emit("token_withdrawn", None, tok, {"pc": tok.pc})
+
+    def _unwait(self, tok: Token, wait: tuple[Any, ...], keep: int | None) -> None:
+        """Drop the registrations of a blocked token (all but alternative ``keep``)."""
+        kind = wait[0]
+        if kind == "effect":
+            eid = wait[1]
+            if self.effects.pop(eid, None) is not None:
+                self.outbox.append(CancelEffect(eid))
+                name = self.program.instrs[tok.pc].args.get("name")
+                self._emit("effect_cancelled", name, tok, {"eid": eid})
+        elif kind == "signal":
+            ws = self.waiters.get(wait[1])
+            if ws is not None:
+                ws.pop(tok, None)
+        elif kind == "defer":
+            for akind, key, alt in wait[1]:
+                if alt == keep:
+                    continue
+                if akind == "signal":
+                    ws = self.waiters.get(key)
+                    if ws is not None:
+                        ws.pop(tok, None)
+                elif self.timers.pop(key, None) is not None:
+                    self.outbox.append(CancelTimer(key))
+        tok.wait = None
+
+    # -- external inputs -----------------------------------------------------
+
+    def feed_signal(self, name: str, payload: Any = None, *, transient: bool = False) -> bool:
+        """Deliver signal ``name``.
+
+        Persistent signals (the default) wake the oldest waiter, or queue in
+        arrival order until one waits.  A ``transient`` signal nobody waits
+        for is dropped (and the trace says so).  Returns True when the signal
+        was consumed or queued, False when it was dropped or the case has
+        finished.
+        """
+        if self.status in FINAL:
+            return False
+        ws = self.waiters.get(name)
+        if not ws and transient:
+            self._emit("signal_dropped", name, None, {"payload": payload, "at_step": self.steps})
+            return False
+        self._emit(
+            "signal_received",
+            name,
+            None,
+            {"payload": payload, "transient": transient, "at_step": self.steps},
+        )
+        if ws:
+            tok = next(iter(ws))
+            self.deliver_signal(tok, name, payload)
+        else:
+            self.signals.setdefault(name, deque()).append(payload)
+        return True
+
+    def deliver_signal(self, tok: Token, name: str, payload: Any) -> None:
+        """Hand a signal to a token blocked on it (wait_signal or defer)."""
+        wait = tok.wait
+        assert wait is not None
+        instr = self.program.instrs[tok.pc]
+        if wait[0] == "signal":
+            self._unwait(tok, wait, None)
+            store_as = instr.args["store_as"]
+            if store_as is not None:
+                tok.scope.data[store_as] = payload
+            tok.pc = instr.next
+        else:
+            alt = next(a for k, key, a in wait[1] if k == "signal" and key == name)
+            self._unwait(tok, wait, alt)
+            tok.pc = instr.args["entries"][alt]
+            if self.tracing:
+                self._emit("choice", instr.path, tok, {"by": "signal", "picked": alt})
+        self._emit("signal_consumed", name, tok, {"payload": payload})
+        self.make_ready(tok)
+        self.status = Status.RUNNING
+
+    def take_signal(self, name: str) -> tuple[bool, Any]:
+        """Consume the oldest queued signal ``name``, if any."""
+        q = self.signals.get(name)
+        if q:
+            return True, q.popleft()
+        return False, None
+
+    def feed_effect(
+        self, eid: int, result: Mapping[str, Any] | None = None, error: BaseException | None = None
+    ) -> bool:
+        """Deliver the outcome of effect ``eid``.
+
+        ``result`` (a Mapping of ctx updates, or None) is merged atomically;
+        ``error`` fails the task and the case.  A result for an effect that
+        was withdrawn (region or case cancelled) is ignored: returns False.
+        """
+        if self.status in FINAL:
+            return False
+        tok = self.effects.pop(eid, None)
+        if tok is None:
+            if eid >= self._next_id:
+                raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
+            return False
+        instr = self.program.instrs[tok.pc]
+        name = instr.args["name"]
+        tok.wait = None
+        if error is None and result is not None and not isinstance(result, Mapping):
+            error = TaskError(
+                f"task {name!r} at {instr.path} returned {type(result).__name__}, expected a "
+                "Mapping of ctx updates or None"
+            )
+        if error is not None:
+            self._emit(
+                "effect_failed", name, tok, {"eid": eid, "at_step": self.steps, **error_info(error)}
+            )
+            self.fail(tok, error, name)
+            return True
+        updates = dict(result) if result is not None else None
+        self._emit(
+            "effect_completed", name, tok, {"eid": eid, "at_step": self.steps, "result": updates}
+        )
+        if updates:
+            tok.scope.data.update(updates)
+        if self.full:
+            self._emit("task_completed", name, tok)
+        tok.pc = instr.next
+        self.make_ready(tok)
+        self.status = Status.RUNNING
+        return True
+
+    def fire_timer(self, tid: int) -> bool:
+        """Timer ``tid`` expired.  Returns False if it was withdrawn meanwhile."""
+        if self.status in FINAL:
+            return False
+        entry = self.timers.pop(tid, None)
+        if entry is None:
+            return False
+        tok, alt = entry
+        instr = self.program.instrs[tok.pc]
+        self._emit("timer_fired", instr.path, tok, {"tid": tid, "at_step": self.steps})
+        assert tok.wait is not None
+        self._unwait(tok, tok.wait, alt)
+        tok.pc = instr.args["entries"][alt]
+        if self.tracing:
+            self._emit("choice", instr.path, tok, {"by": "timer", "picked": alt})
+        self.make_ready(tok)
+        self.status = Status.RUNNING
+        return True
+
+    def __repr__(self) -> str:
+        return (
+            f"<ExecState {self.case_id!r} {self.status} steps={self.steps} "
+            f"tokens={len(self.tokens)}>"
+        )
+
