@@ -89,13 +89,13 @@ class _Builder:
                 fork = self.emit("fork", here, n=n, cancel_rest=cancel_rest)
                 jpc = self.emit("join", here)
                 entries = []
-                for i, b in enumerate(branches):
-                    e, x = self.node(b.term, f"{here}[{i}]")
+                for i, br in enumerate(branches):
+                    e, x = self.node(br.term, f"{here}[{i}]")
                     self.patch(x, jpc)
                     entries.append(e)
                 self.ops[fork][3].update(
                     entries=tuple(entries),
-                    conds=tuple(b.cond for b in branches),
+                    conds=tuple(br.cond for br in branches),
                     join_pc=jpc,
                 )
                 return fork, [(jpc, "next")]
@@ -103,8 +103,8 @@ class _Builder:
                 pc = self.emit("xor", here, conds=tuple(a.cond for a in alts))
                 entries = []
                 exits = []
-                for i, a in enumerate(alts):
-                    e, x = self.node(a.term, f"{here}[{i}]")
+                for i, alt in enumerate(alts):
+                    e, x = self.node(alt.term, f"{here}[{i}]")
                     entries.append(e)
                     exits += x
                 self.ops[pc][3]["entries"] = tuple(entries)
@@ -113,34 +113,34 @@ class _Builder:
                 if times is not None:
                     enter = self.emit("loop_enter", here, times=times)
                     nxt = self.emit("loop_next", here, times=times)
-                    b, x = self.node(body, f"{here}[0]")
+                    bpc, x = self.node(body, f"{here}[0]")
                     self.patch(x, nxt)
-                    self.ops[enter][3]["body"] = b
-                    self.ops[nxt][3]["body"] = b
+                    self.ops[enter][3]["body"] = bpc
+                    self.ops[nxt][3]["body"] = bpc
                     return enter, [(enter, "next"), (nxt, "next")]
                 if while_ is not None:
                     test = self.emit("loop_test", here, cond=while_, stop_when=False)
-                    b, x = self.node(body, f"{here}[0]")
+                    bpc, x = self.node(body, f"{here}[0]")
                     self.patch(x, test)
-                    self.ops[test][3]["body"] = b
+                    self.ops[test][3]["body"] = bpc
                     return test, [(test, "next")]
-                b, x = self.node(body, f"{here}[0]")
-                test = self.emit("loop_test", here, cond=until, stop_when=True, body=b)
+                bpc, x = self.node(body, f"{here}[0]")
+                test = self.emit("loop_test", here, cond=until, stop_when=True, body=bpc)
                 self.patch(x, test)
-                return b, [(test, "next")]
+                return bpc, [(test, "next")]
             case Defer(alternatives=alts):
                 keys: list[tuple[str, Any]] = []
-                for a in alts:
-                    if isinstance(a, OnSignal):
-                        keys.append(("signal", a.name))
+                for trig in alts:
+                    if isinstance(trig, OnSignal):
+                        keys.append(("signal", trig.name))
                     else:
-                        assert isinstance(a, After)
-                        keys.append(("timer", a.seconds))
+                        assert isinstance(trig, After)
+                        keys.append(("timer", trig.seconds))
                 pc = self.emit("defer", here, alts=tuple(keys))
                 entries = []
                 exits = []
-                for i, a in enumerate(alts):
-                    e, x = self.node(a.term, f"{here}[{i}]")
+                for i, trig in enumerate(alts):
+                    e, x = self.node(trig.term, f"{here}[{i}]")
                     entries.append(e)
                     exits += x
                 self.ops[pc][3]["entries"] = tuple(entries)
@@ -150,10 +150,10 @@ class _Builder:
                 return pc, [(pc, "next")]
             case Region(scope_id=sid, term=body, compensate=comp):
                 enter = self.emit("region_enter", here, scope_id=sid, cancel_pc=-1)
-                b, x = self.node(body, f"{here}[0]")
+                bpc, x = self.node(body, f"{here}[0]")
                 ex = self.emit("region_exit", here)
                 self.patch(x, ex)
-                self.ops[enter][3]["body"] = b
+                self.ops[enter][3]["body"] = bpc
                 exits = [(ex, "next")]
                 if comp is None:
                     exits.append((enter, "cancel_pc"))
@@ -172,10 +172,10 @@ class _Builder:
                     collect=collect,
                     item_key=term.item_key,
                 )
-                b, x = self.node(body, f"{here}[0]")
+                bpc, x = self.node(body, f"{here}[0]")
                 done = self.emit("mi_done", here, collect=collect)
                 self.patch(x, done)
-                self.ops[spawn][3]["body"] = b
+                self.ops[spawn][3]["body"] = bpc
                 return spawn, [(spawn, "next")]
             case Terminate():
                 return self.emit("terminate", here), []

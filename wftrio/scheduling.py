@@ -100,10 +100,10 @@ class Replay:
     log: ReplayLog
     name: str = attrs.field(default="replay", init=False)
     _pos: int = attrs.field(default=0, init=False, repr=False)
+    preemptive: bool = attrs.field(init=False)
 
-    @property
-    def preemptive(self) -> bool:  # type: ignore[override]
-        return self.log.preemptive
+    def __attrs_post_init__(self) -> None:
+        self.preemptive = self.log.preemptive
 
     def pick(self, n: int, what: str) -> int:
         choices = self.log.choices
@@ -139,7 +139,9 @@ def make_scheduler(spec: object) -> Scheduler:
         return Deterministic()
     if isinstance(spec, Deterministic):
         return spec
-    if isinstance(spec, Seeded | Replay):
+    if isinstance(spec, Seeded):
+        return spec.fresh()
+    if isinstance(spec, Replay):
         return spec.fresh()
     raise SchedulerError(
         f"scheduler={spec!r}: expected 'deterministic', wf.Seeded(seed) or wf.Replay(log)"
@@ -148,4 +150,3 @@ def make_scheduler(spec: object) -> Scheduler:
 
 class SchedulerError(WftrioError, TypeError):
     """The ``scheduler=`` option is not a known policy."""
-

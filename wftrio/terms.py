@@ -609,7 +609,9 @@ def loop(
     iteration (one or more).
     """
     _check_term("loop.body", body)
-    given = [k for k, v in (("times", times), ("while_", while_), ("until", until)) if v is not None]
+    given = [
+        k for k, v in (("times", times), ("while_", while_), ("until", until)) if v is not None
+    ]
     if len(given) != 1:
         raise TermError(
             f"loop({body!r}, ...): give exactly one of times=, while_=, until= (got "

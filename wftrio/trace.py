@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, Literal, TypeAlias
+from typing import IO, Any, Literal, NamedTuple, TypeAlias
 
 import attrs
 
@@ -111,9 +111,12 @@ INPUT_KINDS: frozenset[str] = frozenset(
 """Kinds that record an external input (they carry ``data["at_step"]``)."""
 
 
-@attrs.frozen
-class TraceEvent:
-    """One structured trace event.
+class TraceEvent(NamedTuple):
+    """One structured trace event (an immutable value).
+
+    A ``NamedTuple`` rather than an attrs class: the reducer builds one per
+    step at level ``"full"``, and a tuple is built several times faster
+    than a frozen attrs instance (see docs/ARCHITECTURE.md, "Tracing").
 
     Attributes:
         seq: position in the case's trace, from 0.
@@ -135,7 +138,7 @@ class TraceEvent:
     token: int | None = None
     scope: str | None = None
     time: float = 0.0
-    data: dict[str, Any] = attrs.field(factory=dict)
+    data: dict[str, Any] = {}  # noqa: RUF012 - never mutated; the reducer always passes one
 
 
 @attrs.frozen

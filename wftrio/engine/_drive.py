@@ -23,9 +23,7 @@ def feed_input(st: ExecState, ev: InputEvent) -> None:
         st.feed_signal(
             str(ev.name),
             d.get("payload"),
-            transient=bool(
-                d.get("transient", True if kind == "signal_dropped" else False)
-            ),
+            transient=bool(d.get("transient", kind == "signal_dropped")),
         )
     elif kind == "effect_completed":
         st.feed_effect(int(d["eid"]), d.get("result"))

@@ -23,7 +23,7 @@ class Scope:
     ``view`` reads through to the parent.
     """
 
-    __slots__ = ("base", "data", "id", "index", "parent", "view")
+    __slots__ = ("base", "data", "id", "index", "maps", "parent", "view")
 
     def __init__(
         self,
@@ -39,9 +39,13 @@ class Scope:
         self.base = base
         self.index = index
         if parent is None:
+            self.maps: tuple[dict[str, Any], ...] = (data,)
             self.view: Mapping[str, Any] = MappingProxyType(data)
         else:
-            self.view = MappingProxyType(ChainMap(data, base or {}, parent.view))
+            # flattened: an instance reads its own updates, its item/index, then
+            # every enclosing layer down to the case ctx
+            self.maps = (data, base if base is not None else {}, *parent.maps)
+            self.view = MappingProxyType(ChainMap(*self.maps))
 
     def __repr__(self) -> str:
         return f"<Scope #{self.id} index={self.index}>"
@@ -65,7 +69,16 @@ class JoinInst(Frame):
     only) holds every token of the activation until the join fires.
     """
 
-    __slots__ = ("arrived", "cancel_region", "cont", "fired", "needed", "region", "scope", "started")
+    __slots__ = (
+        "arrived",
+        "cancel_region",
+        "cont",
+        "fired",
+        "needed",
+        "region",
+        "scope",
+        "started",
+    )
 
     def __init__(
         self,

@@ -16,11 +16,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from wftrio.engine._objects import JoinInst, LoopFrame, MIInst, RegionInst, Scope
-from wftrio.engine._state import StartEffect, StartTimer, TaskError
+from wftrio.engine._state import StartEffect, StartTimer, TaskError, scope_of
+from wftrio.trace import TraceEvent
+
+new_event = tuple.__new__
 
 if TYPE_CHECKING:
-    from wftrio.engine._state import ExecState
     from wftrio.engine._objects import Token
+    from wftrio.engine._state import ExecState
     from wftrio.engine.program import Handler, Instr
 
 Factory = Callable[[int, "Instr", dict[str, Any]], "Handler"]
@@ -45,12 +48,11 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         view = scope.view
         data = scope.data
         stop = end if end - pc <= budget else pc + budget
-        full = st.full
         i = pc
+        if st.full:
+            return traced(st, tok, stop)
         try:
             while i < stop:
-                if full:
-                    st._emit("task_started", names[i], tok)
                 r = fns[i](view)
                 if r is not None:
                     if type(r) is not dict:
@@ -58,8 +60,46 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
                             raise _not_mapping(names[i], instrs[i].path, r)
                         r = dict(r)
                     data.update(r)
-                if full:
-                    st._emit("task_completed", names[i], tok, {"updates": sorted(r) if r else []})
+                i += 1
+        except Exception as exc:
+            tok.pc = i
+            st.fail(tok, exc, names[i])
+            return i - pc + 1
+        tok.pc = last_next if i == end else i
+        return i - pc
+
+    def traced(st: ExecState, tok: Token, stop: int) -> int:
+        # the same loop, recording one task_completed event per task: a pure
+        # task starts and completes within its step, so a task_started event
+        # would carry no information (effects record both)
+        scope = tok.scope
+        view = scope.view
+        data = scope.data
+        record = st._record
+        cid = st.case_id
+        tid = tok.id
+        rid = scope_of(tok)
+        now = st.now
+        i = pc
+        try:
+            while i < stop:
+                r = fns[i](view)
+                if r is not None:
+                    if type(r) is not dict:
+                        if not isinstance(r, Mapping):
+                            raise _not_mapping(names[i], instrs[i].path, r)
+                        r = dict(r)
+                    data.update(r)
+                    upd = {"updates": list(r)}
+                else:
+                    upd = {"updates": []}
+                seq = st.seq
+                st.seq = seq + 1
+                record(
+                    new_event(
+                        TraceEvent, (seq, cid, "task_completed", names[i], tid, rid, now(), upd)
+                    )
+                )
                 i += 1
         except Exception as exc:
             tok.pc = i

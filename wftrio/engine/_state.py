@@ -39,6 +39,17 @@ __all__ = [
 ]
 
 
+_new_event = tuple.__new__
+
+
+def scope_of(tok: Token) -> str | None:
+    """The id of the innermost user region holding ``tok`` (None outside any)."""
+    r = tok.region
+    while r is not None and r.scope_id is None:
+        r = r.parent
+    return r.scope_id if r is not None else None
+
+
 class Status(enum.StrEnum):
     """Where a case's reduction stands."""
 
@@ -140,6 +151,40 @@ class ExecState:
         keep_events: append recorded events to ``events`` (default True).
     """
 
+    # slotted: a substrate may hold many thousands of waiting cases
+    __slots__ = (
+        "__weakref__",
+        "_next_id",
+        "_record",
+        "case_id",
+        "clock",
+        "code",
+        "current",
+        "effects",
+        "error",
+        "events",
+        "full",
+        "keep_events",
+        "level",
+        "on_event",
+        "outbox",
+        "preemptive",
+        "program",
+        "ready",
+        "regions",
+        "root",
+        "scheduler",
+        "seq",
+        "signals",
+        "status",
+        "steps",
+        "t0",
+        "timers",
+        "tokens",
+        "tracing",
+        "waiters",
+    )
+
     def __init__(
         self,
         program: Program,
@@ -163,6 +208,8 @@ class ExecState:
         self.on_event = on_event
         self.keep_events = keep_events
         self.events: list[TraceEvent] = []
+        self._record: Callable[[TraceEvent], None] = self.events.append
+        self._set_recorder()
         self.outbox: list[Command] = []
         self.set_level(trace_level)
         # identity counters (deterministic: replay gets the same ids)
@@ -230,11 +277,6 @@ class ExecState:
         out, self.outbox = self.outbox, []
         return out
 
-    def take_events(self) -> list[TraceEvent]:
-        """Return and clear the recorded events."""
-        out, self.events = self.events, []
-        return out
-
     # -- tracing -------------------------------------------------------------
 
     def _emit(
@@ -244,27 +286,45 @@ class ExecState:
         ``self.full`` first so that no argument is built when tracing is off."""
         if not self.tracing or (not self.full and kind not in MIN_KINDS):
             return
-        scope = None
-        if tok is not None:
-            r = tok.region
-            while r is not None and r.scope_id is None:
-                r = r.parent
-            scope = r.scope_id if r is not None else None
-        ev = TraceEvent(
-            self.seq,
-            self.case_id,
-            kind,
-            name,
-            tok.id if tok is not None else None,
-            scope,
-            (self.clock() - self.t0) if self.clock is not None else 0.0,
-            data if data is not None else {},
+        seq = self.seq
+        self.seq = seq + 1
+        self._record(
+            _new_event(
+                TraceEvent,
+                (
+                    seq,
+                    self.case_id,
+                    kind,
+                    name,
+                    tok.id if tok is not None else None,
+                    scope_of(tok) if tok is not None else None,
+                    (self.clock() - self.t0) if self.clock is not None else 0.0,
+                    data if data is not None else {},
+                ),
+            )
         )
-        self.seq += 1
+
+    def now(self) -> float:
+        """Case time for a trace event: seconds since the case started."""
+        return (self.clock() - self.t0) if self.clock is not None else 0.0
+
+    def _record_and_call(self, ev: TraceEvent) -> None:
         if self.keep_events:
             self.events.append(ev)
         if self.on_event is not None:
             self.on_event(ev)
+
+    def _set_recorder(self) -> None:
+        if self.on_event is None and self.keep_events:
+            self._record = self.events.append
+        else:
+            self._record = self._record_and_call
+
+    def take_events(self) -> list[TraceEvent]:
+        """Return and clear the recorded events."""
+        out, self.events = self.events, []
+        self._set_recorder()
+        return out
 
     # -- tokens --------------------------------------------------------------
 
@@ -324,9 +384,7 @@ class ExecState:
         """Ask the scheduler to pick among ``n >= 2`` options, recording the pick."""
         i = self.scheduler.pick(n, what)
         if self.tracing:
-            self._emit(
-                "choice", path, tok, {"by": "scheduler", "what": what, "n": n, "picked": i}
-            )
+            self._emit("choice", path, tok, {"by": "scheduler", "what": what, "n": n, "picked": i})
         return i
 
     # -- the reducer ---------------------------------------------------------
@@ -651,4 +709,3 @@ class ExecState:
             f"<ExecState {self.case_id!r} {self.status} steps={self.steps} "
             f"tokens={len(self.tokens)}>"
         )
-

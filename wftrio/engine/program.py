@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from wftrio.engine._state import ExecState, Token
+    from wftrio.engine._objects import Token
+    from wftrio.engine._state import ExecState
     from wftrio.terms import Term
 
 Handler = Callable[["ExecState", "Token", int], int]

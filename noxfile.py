@@ -1,0 +1,49 @@
+"""Developer sessions: ``nox -s tests lint typecheck bench examples``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.py"))
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "wftrio", "tests", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "wftrio", "tests", "examples", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "wftrio")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """The benchmark table (``python -m wftrio.bench``)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "wftrio.bench", *session.posargs)
+
+
+@nox.session(python="3.11")
+def examples(session: nox.Session) -> None:
+    """Run every example script."""
+    session.install("-e", ".")
+    for ex in EXAMPLES:
+        session.run("python", ex)
