@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -24,6 +24,9 @@ from wftrio.engine.program import Program
 from wftrio.scheduling import Deterministic, Scheduler
 from wftrio.terms import WftrioError
 from wftrio.trace import MIN_KINDS, TraceEvent
+
+if TYPE_CHECKING:
+    from wftrio.engine._snapshot import StateSnapshot
 
 __all__ = [
     "CancelEffect",
@@ -354,8 +357,13 @@ class ExecState:
             self.current = None
 
     def make_ready(self, tok: Token) -> None:
+        """Make a woken token runnable.
+
+        It goes to the bottom of the ready stack: tokens woken by inputs run
+        in the order the inputs arrived, after the work already in hand.
+        """
         tok.wait = None
-        self.ready.append(tok)
+        self.ready.insert(0, tok)
 
     def block(self, tok: Token, wait: tuple[Any, ...]) -> None:
         tok.wait = wait
@@ -627,7 +635,8 @@ class ExecState:
             tok.pc = instr.next
         else:
             alt = next(a for k, key, a in wait[1] if k == "signal" and key == name)
-            self._unwait(tok, wait, alt)
+            # keep=None: the winner's own waiter entry must go too (it has no timer)
+            self._unwait(tok, wait, None)
             tok.pc = instr.args["entries"][alt]
             if self.tracing:
                 self._emit("choice", instr.path, tok, {"by": "signal", "picked": alt})
@@ -708,4 +717,50 @@ class ExecState:
         return (
             f"<ExecState {self.case_id!r} {self.status} steps={self.steps} "
             f"tokens={len(self.tokens)}>"
+        )
+
+    # -- snapshots -------------------------------------------------------------
+
+    def snapshot(self) -> StateSnapshot:
+        """Take a JSON-able snapshot of this state (between steps; drain the outbox first).
+
+        See :mod:`wftrio.engine._snapshot` for what a snapshot holds.
+
+        Raises:
+            SerializationError: a ctx value is not a JSON value (names the key).
+        """
+        from wftrio.engine._snapshot import snapshot
+
+        return snapshot(self)
+
+    @classmethod
+    def restore(
+        cls,
+        program: Program,
+        snap: StateSnapshot,
+        *,
+        case_id: str | None = None,
+        scheduler: Scheduler | None = None,
+        trace_level: str | None = None,
+        clock: Callable[[], float] | None = None,
+        on_event: Callable[[TraceEvent], None] | None = None,
+        keep_events: bool = True,
+    ) -> ExecState:
+        """Rebuild the state ``snap`` was taken of; it continues exactly as that one would.
+
+        Raises:
+            ProgramMismatch: ``program`` is not the one the snapshot was taken from.
+            SerializationError: the snapshot is inconsistent (names the field).
+        """
+        from wftrio.engine._snapshot import restore
+
+        return restore(
+            program,
+            snap,
+            case_id=case_id,
+            scheduler=scheduler,
+            trace_level=trace_level,
+            clock=clock,
+            on_event=on_event,
+            keep_events=keep_events,
         )
