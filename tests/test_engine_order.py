@@ -19,3 +19,11 @@ def test_tokens_woken_by_inputs_run_in_arrival_order() -> None:
     st.run()
     assert completed(st) == ["after_c", "after_a", "after_b"]
     assert st.status == "done"
+
+
+def test_terminate_counts_its_step_before_the_case_completes() -> None:
+    st = run(wf.seq(noop("a"), wf.par(wf.wait_signal("never"), wf.terminate())))
+    assert st.status == "done"
+    last = st.events[-1]
+    assert last.kind == "case_completed"
+    assert last.data["steps"] == st.steps

@@ -490,8 +490,7 @@ def _terminate(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     def terminate(st: ExecState, tok: Token, budget: int) -> int:
         st._emit("terminated", ins.path, tok, {"withdrawn": len(st.tokens) - 1})
         st._withdraw_all()
-        st.finish()
-        return 1
+        return 1  # no token is left: run() finishes the case once the step is counted
 
     return terminate
 

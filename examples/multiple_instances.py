@@ -1,0 +1,106 @@
+"""Multiple instances: items-driven, a fixed count, and without synchronisation.
+
+An order is shipped in one case:
+
+1. every order line is priced by its own instance of a two-task body
+   (WCP-14, instances known at run time from ``ctx["lines"]``); each
+   instance sees its line under ``ctx["line"]`` and keeps its own updates,
+   which are collected into ``ctx["priced"]`` in line order;
+2. two copies of the invoice are printed (WCP-13, a count known at design
+   time);
+3. every contact is notified and asked to confirm (WCP-12, no
+   synchronisation): the order ships at once, while the confirmations
+   trickle in; the case ends when the last one has arrived.
+
+Run it with ``python examples/multiple_instances.py``; it prints the trace,
+one line per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from _driver import Signal, print_trace, run_case
+
+import wftrio as wf
+
+
+def order_lines(ctx: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(ctx["lines"])
+
+
+def price_line(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    line = ctx["line"]
+    return {"sku": line["sku"], "net": line["qty"] * line["unit"]}
+
+
+def add_tax(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    # ``net`` is this instance's own update: instances do not see each other's
+    return {"gross": round(ctx["net"] * 1.2)}
+
+
+def total(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    return {"total": sum(p["gross"] for p in ctx["priced"])}
+
+
+def print_invoice(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    return {"copy": f"invoice copy {ctx['index'] + 1}, total {ctx['total']}"}
+
+
+def notify(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    return {"notified": ctx["contact"]}
+
+
+def ship(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    return {"shipped": True}
+
+
+PRICE_LINES = wf.mi(
+    wf.seq(wf.task("price_line", price_line), wf.task("add_tax", add_tax)),
+    items=order_lines,
+    item_key="line",
+    collect="priced",
+)
+"""One instance per order line (items-driven), results collected in line order."""
+
+PRINT_INVOICES = wf.mi(wf.task("print_invoice", print_invoice), count=2, collect="copies")
+"""A fixed number of instances; each knows its ``index``."""
+
+NOTIFY_CONTACTS = wf.mi(
+    wf.seq(
+        wf.task("notify", notify),
+        wf.wait_signal("confirmed", store_as="confirmation"),
+    ),
+    items=("buyer", "accounts"),
+    item_key="contact",
+    join="none",
+    collect="confirmations",
+)
+"""No synchronisation: the case continues at once; instances finish later."""
+
+WORKFLOW = wf.seq(
+    PRICE_LINES,
+    wf.task("total", total),
+    PRINT_INVOICES,
+    NOTIFY_CONTACTS,
+    wf.task("ship", ship),
+)
+"""Ship an order; run a case with ``{"lines": [{"sku": ..., "qty": ..., "unit": ...}]}``."""
+
+CTX: dict[str, Any] = {
+    "lines": [
+        {"sku": "kettle", "qty": 1, "unit": 40},
+        {"sku": "mug", "qty": 4, "unit": 5},
+    ]
+}
+SIGNALS: list[Signal] = [("confirmed", "buyer ok"), ("confirmed", "accounts ok")]
+"""Confirmations, sent once the case waits for them (the oldest waiter gets each)."""
+
+
+def main() -> None:
+    print_trace("ship an order", run_case(WORKFLOW, CTX, SIGNALS, case_id="order-1"))
+
+
+if __name__ == "__main__":
+    main()
