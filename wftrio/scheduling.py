@@ -104,6 +104,8 @@ class Replay:
 
     def __attrs_post_init__(self) -> None:
         self.preemptive = self.log.preemptive
+        # the recorded policy's name, so the replayed case_started event is identical
+        self.name = self.log.scheduler
 
     def pick(self, n: int, what: str) -> int:
         choices = self.log.choices

@@ -166,11 +166,14 @@ class ReplayLog:
             (a ``Seeded`` run) or ran each token until it blocked.
         choices: the scheduler's picks, in order.
         inputs: the external inputs, in the order the case consumed them.
+        scheduler: the recorded run's scheduler name (``case_started``), which
+            a ``Replay`` records again so the replayed trace is identical.
     """
 
     preemptive: bool
     choices: tuple[int, ...]
     inputs: tuple[InputEvent, ...]
+    scheduler: str = "replay"
 
 
 def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
@@ -183,11 +186,13 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
             or a truncated trace).
     """
     preemptive: bool | None = None
+    scheduler = "replay"
     choices: list[int] = []
     inputs: list[InputEvent] = []
     for ev in trace:
         if ev.kind == "case_started":
             preemptive = bool(ev.data.get("preemptive", False))
+            scheduler = str(ev.data.get("scheduler", "replay"))
         elif ev.kind == "choice":
             if ev.data.get("by") == "scheduler":
                 choices.append(int(ev.data["picked"]))
@@ -200,7 +205,7 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
             "replay_log: the trace has no case_started event; record the case with "
             "trace_level='min' or 'full' to replay it"
         )
-    return ReplayLog(preemptive, tuple(choices), tuple(inputs))
+    return ReplayLog(preemptive, tuple(choices), tuple(inputs), scheduler)
 
 
 def write_jsonl(events: Iterable[TraceEvent], fp: IO[str]) -> None:

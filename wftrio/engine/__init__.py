@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wftrio.engine._snapshot import StateSnapshot
 from wftrio.engine._state import (
     FINAL,
     CancelEffect,
@@ -30,6 +31,7 @@ __all__ = [
     "RecordedError",
     "StartEffect",
     "StartTimer",
+    "StateSnapshot",
     "Status",
     "TaskError",
     "error_info",

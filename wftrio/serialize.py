@@ -1,0 +1,249 @@
+"""JSON for wftrio: one cattrs converter for traces, replay logs and state snapshots.
+
+Everything wftrio writes as JSON goes through :func:`converter`, a single
+converter made once with ``cattrs.preconf.json.make_converter()`` (cattrs'
+global converter is never touched).  It is configured, not hand-written:
+
+* primitives are structured strictly (``"5"`` is not an ``int``, ``1`` is not
+  a ``bool``), so a malformed document fails instead of being coerced;
+* trace events (a NamedTuple) are JSON objects, not arrays;
+* the snapshot's frame, wait and scheduler unions are tagged unions
+  (``"kind"`` / ``"on"`` fields);
+* free-form data (ctx values, event data, payloads) passes through as JSON.
+
+Loading reports every problem as a :class:`SerializationError` whose
+``paths`` name the failing fields (``$.tokens[3].pc``); values that JSON
+cannot represent faithfully (tuples, sets, objects, non-str keys) are
+refused when dumping, naming the key, rather than silently changed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.cols import namedtuple_dict_structure_factory, namedtuple_dict_unstructure_factory
+from cattrs.preconf.json import make_converter
+from cattrs.strategies import configure_tagged_union
+
+from wftrio.engine._snapshot import (
+    FrameSnap,
+    SchedulerState,
+    StateSnapshot,
+    WaitSnap,
+    jsonable_copy,
+    pending_commands,
+)
+from wftrio.terms import WftrioError
+from wftrio.trace import ReplayLog, TraceEvent, write_jsonl
+
+__all__ = [
+    "ProgramMismatch",
+    "SerializationError",
+    "StateSnapshot",
+    "converter",
+    "dumps_log",
+    "dumps_snapshot",
+    "dumps_trace",
+    "loads_log",
+    "loads_snapshot",
+    "loads_trace",
+    "pending_commands",
+]
+
+_T = TypeVar("_T")
+
+
+class SerializationError(WftrioError, ValueError):
+    """JSON that does not describe what it should, or a value JSON cannot hold.
+
+    Attributes:
+        paths: the failing fields, e.g. ``("$.tokens[3].pc",)`` when loading
+            or ``("ctx['when']",)`` when a ctx value is not a JSON value.
+    """
+
+    def __init__(self, message: str, *, paths: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.paths = tuple(paths)
+
+
+class ProgramMismatch(SerializationError):
+    """A snapshot is restored with a Program other than the one it was taken from."""
+
+
+# ---------------------------------------------------------------------------
+# the converter
+
+
+def _strict(cl: type[Any], *accept: type[Any]) -> Any:
+    """A structure hook taking only JSON values of type ``cl`` (or ``accept``)."""
+    ok = (cl, *accept)
+
+    def structure(value: Any, target: Any) -> Any:
+        if type(value) not in ok:
+            raise TypeError(f"expected {cl.__name__}, got {type(value).__name__} {value!r:.40}")
+        if target is not cl:
+            return target(value)  # a subclass (a StrEnum such as Status): validates
+        return cl(value) if type(value) is not cl else value
+
+    return structure
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = make_converter()
+    # before the unions are configured: their per-class hooks are generated then
+    conv.register_structure_hook(int, _strict(int))
+    conv.register_structure_hook(float, _strict(float, int))
+    conv.register_structure_hook(str, _strict(str))
+    conv.register_structure_hook(bool, _strict(bool))
+
+    # TraceEvent is a NamedTuple (cheap to build in the reducer); in JSON it is an object
+    conv.register_unstructure_hook(
+        TraceEvent, namedtuple_dict_unstructure_factory(TraceEvent, conv)
+    )
+    conv.register_structure_hook(TraceEvent, namedtuple_dict_structure_factory(TraceEvent, conv))
+
+    def tag(cl: type[Any]) -> str:
+        return str(cl.TAG)
+
+    configure_tagged_union(FrameSnap, conv, tag_generator=tag, tag_name="kind")
+    configure_tagged_union(SchedulerState, conv, tag_generator=tag, tag_name="kind")
+    configure_tagged_union(WaitSnap, conv, tag_generator=tag, tag_name="on")
+    optional_wait = WaitSnap | None
+    conv.register_unstructure_hook(
+        optional_wait, lambda v: None if v is None else conv.unstructure(v, WaitSnap)
+    )
+    wait_hook = conv.get_structure_hook(WaitSnap)
+    conv.register_structure_hook(
+        optional_wait, lambda v, _: None if v is None else wait_hook(v, WaitSnap)
+    )
+    return conv
+
+
+_CONVERTER = _make_converter()
+
+
+def converter() -> cattrs.Converter:
+    """The converter for all of wftrio's JSON (one per process; do not reconfigure it)."""
+    return _CONVERTER
+
+
+# ---------------------------------------------------------------------------
+# loading and dumping
+
+
+def _format(exc: BaseException, type_: type[Any] | None) -> str:
+    if isinstance(exc, KeyError):
+        return f"required field missing (or unknown tag) {exc.args[0]!r}"
+    return cattrs.v.format_exception(exc, type_)
+
+
+def _parse(text: str | bytes, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SerializationError(
+            f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            paths=("$",),
+        ) from exc
+    except (TypeError, UnicodeDecodeError) as exc:
+        raise SerializationError(f"{where}: cannot read JSON: {exc}", paths=("$",)) from exc
+
+
+def _structure(obj: Any, cl: type[_T], where: str) -> _T:
+    if not isinstance(obj, dict):
+        raise SerializationError(
+            f"{where}: expected a JSON object describing a {cl.__name__}, got "
+            f"{type(obj).__name__} {obj!r:.40}",
+            paths=("$",),
+        )
+    try:
+        return _CONVERTER.structure(obj, cl)
+    except cattrs.BaseValidationError as exc:
+        messages = cattrs.transform_error(exc, path="$", format_exception=_format)
+        paths = tuple(m.rpartition(" @ ")[2] for m in messages)
+        raise SerializationError(f"{where}: " + "; ".join(messages), paths=paths) from exc
+
+
+def _dump(obj: Any, where: str, *, sort_keys: bool = False) -> str:
+    try:
+        return json.dumps(_CONVERTER.unstructure(obj), sort_keys=sort_keys, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"{where}: cannot write JSON: {exc}") from exc
+
+
+def dumps_trace(events: Iterable[TraceEvent]) -> str:
+    """Write trace events as JSON lines (one event per line, the format of ``write_jsonl``).
+
+    Raises:
+        SerializationError: an event's data holds something that is not a
+            JSON value; the message names it (``events[4].data['payload']``).
+    """
+    evs = list(events)
+    for i, ev in enumerate(evs):
+        jsonable_copy(ev.data, f"events[{i}].data")
+    buf = io.StringIO()
+    write_jsonl(evs, buf)
+    return buf.getvalue()
+
+
+def loads_trace(text: str) -> list[TraceEvent]:
+    """Read trace events written by :func:`dumps_trace` (or ``write_jsonl``).
+
+    Blank lines are skipped.
+
+    Raises:
+        SerializationError: a line is not JSON or not a trace event; the
+            message gives the line number and the failing field.
+    """
+    out: list[TraceEvent] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            where = f"trace line {lineno}"
+            out.append(_structure(_parse(line, where), TraceEvent, where))
+    return out
+
+
+def dumps_snapshot(snap: StateSnapshot) -> str:
+    """Write a :class:`StateSnapshot` as one JSON document.
+
+    Key order is kept (a restored ctx iterates in the same order).
+
+    Raises:
+        SerializationError: the snapshot holds a value JSON cannot represent
+            (only possible for a snapshot not made by ``ExecState.snapshot``).
+    """
+    return _dump(snap, "snapshot")
+
+
+def loads_snapshot(text: str | bytes) -> StateSnapshot:
+    """Read a snapshot written by :func:`dumps_snapshot`.
+
+    Raises:
+        SerializationError: the text is not JSON or not a snapshot; ``paths``
+            name the failing fields.
+    """
+    return _structure(_parse(text, "snapshot"), StateSnapshot, "snapshot")
+
+
+def dumps_log(log: ReplayLog) -> str:
+    """Write a :class:`~wftrio.trace.ReplayLog` as one JSON document.
+
+    Raises:
+        SerializationError: an input's data is not a JSON value (names it).
+    """
+    for i, ev in enumerate(log.inputs):
+        jsonable_copy(ev.data, f"inputs[{i}].data")
+    return _dump(log, "replay log", sort_keys=True)
+
+
+def loads_log(text: str | bytes) -> ReplayLog:
+    """Read a replay log written by :func:`dumps_log`.
+
+    Raises:
+        SerializationError: the text is not JSON or not a replay log.
+    """
+    return _structure(_parse(text, "replay log"), ReplayLog, "replay log")
