@@ -1,0 +1,273 @@
+"""A case's child tasks: effects, timers, and the region scopes hosting them.
+
+The tree under one case runner::
+
+    case runner task
+    └── case nursery (open only while the case has a live child)
+        ├── timer tasks                 one per pending ``after`` alternative
+        ├── effect tasks outside any region
+        └── region host task            one per region activation with live effects
+            └── region nursery          its cancel scope *is* the region's scope
+                ├── effect tasks in the region
+                └── region host task    a nested region activation
+                    └── ...
+
+Region hosts exist only while they hold a live child: the first effect
+started in a region activation creates the hosts along its path (outermost
+first, as ``StartEffect.regions`` lists them); a host's nursery closes when
+its last child ends.  Cancelling a region cancels its host's nursery scope,
+so every effect in it and in every nested region receives ``trio.Cancelled``
+and runs its cleanup.  Each effect and timer also has its own cancel scope,
+cancelled when the reducer withdraws it alone (``CancelEffect`` /
+``CancelTimer``: a join's ``cancel_rest``, ``terminate``, a deferred choice
+decided by another trigger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from wftrio.engine import StartEffect
+
+__all__ = ["EFFECT", "TIMER", "Children", "Counters", "EffectRun", "Host"]
+
+# inbox message tags (messages are tuples: cheap to build and to match)
+SIGNAL = 0  # (SIGNAL, name, payload, transient)
+EFFECT = 1  # (EFFECT, eid, result, error)
+TIMER = 2  # (TIMER, tid)
+CANCEL = 3  # (CANCEL, requested_at)
+CANCEL_REGION = 4  # (CANCEL_REGION, scope_id)
+
+
+class Counters:
+    """Substrate-wide counters the runners update (read by ``sub.stats()``)."""
+
+    __slots__ = (
+        "case_cancel_count",
+        "case_cancel_max",
+        "case_cancel_sum",
+        "effect_cancel_count",
+        "effect_cancel_max",
+        "effect_cancel_sum",
+        "effects_cancelled",
+        "effects_completed",
+        "effects_started",
+        "signals",
+        "steps",
+    )
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.effects_started = 0
+        self.effects_completed = 0
+        self.effects_cancelled = 0
+        self.signals = 0
+        self.effect_cancel_count = 0
+        self.effect_cancel_sum = 0.0
+        self.effect_cancel_max = 0.0
+        self.case_cancel_count = 0
+        self.case_cancel_sum = 0.0
+        self.case_cancel_max = 0.0
+
+    def effect_cancel_latency(self, seconds: float) -> None:
+        self.effect_cancel_count += 1
+        self.effect_cancel_sum += seconds
+        self.effect_cancel_max = max(self.effect_cancel_max, seconds)
+
+    def case_cancel_latency(self, seconds: float) -> None:
+        self.case_cancel_count += 1
+        self.case_cancel_sum += seconds
+        self.case_cancel_max = max(self.case_cancel_max, seconds)
+
+
+class EffectRun:
+    """One effect task: its cancel scope and whether it was withdrawn."""
+
+    __slots__ = ("cancelled_at", "cmd", "scope", "withdrawn")
+
+    def __init__(self, cmd: StartEffect) -> None:
+        self.cmd = cmd
+        self.scope = trio.CancelScope()
+        self.withdrawn = False
+        self.cancelled_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<EffectRun #{self.cmd.eid} {self.cmd.name!r} withdrawn={self.withdrawn}>"
+
+
+class Host:
+    """A nursery that children run in: the case nursery or a region's.
+
+    ``live`` counts children started and not finished (including those
+    queued in ``pending`` before the nursery is open).  A region host is
+    dropped from ``Children.hosts`` when ``live`` falls to 0; its nursery
+    then closes, and nothing is started in it again.
+    """
+
+    __slots__ = ("cancelled", "kids", "live", "nursery", "pending", "rid")
+
+    def __init__(self, kids: Children, rid: int | None) -> None:
+        self.kids = kids
+        self.rid = rid
+        self.nursery: trio.Nursery | None = None
+        self.pending: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
+        self.live = 0
+        self.cancelled = False
+
+    def spawn(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Start ``fn(*args)`` as a child (queued until the nursery is open)."""
+        self.live += 1
+        if self.nursery is not None:
+            self.nursery.start_soon(self._child, fn, args)
+        elif self.pending is None:
+            self.pending = [(fn, args)]
+        else:
+            self.pending.append((fn, args))
+
+    def open(self, nursery: trio.Nursery) -> None:
+        """Attach the nursery and start the queued children."""
+        self.nursery = nursery
+        if self.cancelled:
+            nursery.cancel_scope.cancel()
+        pending, self.pending = self.pending, None
+        for fn, args in pending or ():
+            nursery.start_soon(self._child, fn, args)
+
+    def cancel(self) -> None:
+        """Cancel the host's scope (every child, nested hosts included)."""
+        self.cancelled = True
+        if self.nursery is not None:
+            self.nursery.cancel_scope.cancel()
+
+    async def _child(self, fn: Callable[..., Awaitable[None]], args: tuple[Any, ...]) -> None:
+        try:
+            await fn(*args)
+        finally:
+            self.live -= 1
+            if self.live == 0:
+                self.kids.host_empty(self)
+
+    async def run_region(self) -> None:
+        """The body of a region host task."""
+        async with trio.open_nursery() as nursery:
+            self.open(nursery)
+        # the nursery closed: its last child ended
+
+    def __repr__(self) -> str:
+        return f"<Host region={self.rid} live={self.live} cancelled={self.cancelled}>"
+
+
+class Children:
+    """The child tasks of one case (created at its first effect or timer).
+
+    Args:
+        put: queues a message in the case's inbox, ignoring its capacity.
+        wake: wakes the case runner if it waits on its inbox.
+        counters: the substrate's counters.
+    """
+
+    __slots__ = ("counters", "effects", "hosts", "put", "root", "timers", "wake")
+
+    def __init__(
+        self, put: Callable[[Any], bool], wake: Callable[[], None], counters: Counters
+    ) -> None:
+        self.put = put
+        self.wake = wake
+        self.counters = counters
+        self.root = Host(self, None)
+        self.hosts: dict[int, Host] = {}
+        self.effects: dict[int, EffectRun] = {}
+        self.timers: dict[int, trio.CancelScope] = {}
+
+    @property
+    def live(self) -> int:
+        """Children of the case nursery not finished yet."""
+        return self.root.live
+
+    def host_empty(self, host: Host) -> None:
+        if host.rid is None:
+            self.wake()  # the runner may leave its nursery
+        elif self.hosts.get(host.rid) is host:
+            del self.hosts[host.rid]
+
+    # -- effects -------------------------------------------------------------
+
+    def start_effect(self, cmd: StartEffect) -> None:
+        """Start effect ``cmd`` in the innermost region host along ``cmd.regions``."""
+        run = EffectRun(cmd)
+        self.effects[cmd.eid] = run
+        host = self.root
+        for rid in cmd.regions:
+            h = self.hosts.get(rid)
+            if h is None:
+                h = self.hosts[rid] = Host(self, rid)
+                host.spawn(h.run_region)
+            host = h
+        host.spawn(self._effect, run)
+        self.counters.effects_started += 1
+
+    def cancel_effect(self, eid: int) -> None:
+        """The reducer withdrew effect ``eid``: cancel it, ignore its result."""
+        run = self.effects.get(eid)
+        if run is not None and not run.withdrawn:
+            run.withdrawn = True
+            run.cancelled_at = trio.current_time()
+            run.scope.cancel()
+            self.counters.effects_cancelled += 1
+
+    def cancel_regions(self, rids: list[int]) -> None:
+        """Cancel the hosts of these region activations (nested ones with them)."""
+        for rid in rids:
+            h = self.hosts.get(rid)
+            if h is not None:
+                h.cancel()
+
+    async def _effect(self, run: EffectRun) -> None:
+        cmd = run.cmd
+        try:
+            if run.withdrawn:
+                return
+            with run.scope:
+                try:
+                    result = await cmd.fn(cmd.ctx)
+                except Exception as exc:
+                    msg: tuple[Any, ...] = (EFFECT, cmd.eid, None, exc)
+                else:
+                    msg = (EFFECT, cmd.eid, result, None)
+                if not run.withdrawn:
+                    self.put(msg)
+        finally:
+            self.effects.pop(cmd.eid, None)
+            if run.cancelled_at is not None:
+                self.counters.effect_cancel_latency(trio.current_time() - run.cancelled_at)
+
+    # -- timers --------------------------------------------------------------
+
+    def start_timer(self, tid: int, deadline: float) -> None:
+        """Fire timer ``tid`` at trio time ``deadline`` (through the inbox)."""
+        scope = trio.CancelScope()
+        self.timers[tid] = scope
+        self.root.spawn(self._timer, tid, deadline, scope)
+
+    def cancel_timer(self, tid: int) -> None:
+        scope = self.timers.pop(tid, None)
+        if scope is not None:
+            scope.cancel()
+
+    async def _timer(self, tid: int, deadline: float, scope: trio.CancelScope) -> None:
+        try:
+            with scope:
+                await trio.sleep_until(deadline)
+                self.put((TIMER, tid))
+        finally:
+            if self.timers.get(tid) is scope:
+                del self.timers[tid]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Children live={self.live} effects={len(self.effects)} "
+            f"timers={len(self.timers)} regions={len(self.hosts)}>"
+        )

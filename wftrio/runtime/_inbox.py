@@ -1,0 +1,240 @@
+"""A case's inbox: a bounded, single-receiver memory channel.
+
+Modelled on ``trio._channel``'s memory channel (a ``*_nowait`` core with
+the async methods as checkpointing wrappers, explicit close semantics), cut
+down to what a case runner needs so that a waiting case costs one slotted
+object instead of a channel's three objects, deque and parking lots
+(~2.5 KB, more than a whole waiting task):
+
+* one receiver, the case runner, which takes *everything* queued at once
+  (``receive`` returns a batch, in send order);
+* any number of senders; ``send`` blocks while ``capacity`` items are
+  queued (backpressure), ``put`` is for the case's own child tasks
+  (effect results, timer firings) and ignores the capacity, so a child
+  never waits on its parent;
+* ``close`` wakes blocked senders with ``trio.ClosedResourceError`` and
+  returns what was still queued, so nothing is dropped unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+import attrs
+import trio
+from outcome import Error, Value
+from trio.lowlevel import (
+    Abort,
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
+
+__all__ = ["Inbox", "InboxStatistics"]
+
+
+@attrs.frozen
+class InboxStatistics:
+    """What ``Inbox.statistics()`` reports."""
+
+    queued: int
+    capacity: int
+    senders_waiting: int
+    receiver_waiting: bool
+    closed: bool
+
+
+class Inbox:
+    """A bounded inbox with one receiver.
+
+    Invariants: ``_items`` is ``None`` or non-empty; a blocked receiver
+    exists only while ``_items`` is ``None``; blocked senders exist only
+    while ``len(_items) >= capacity``.
+    """
+
+    __slots__ = ("_capacity", "_closed", "_items", "_receiver", "_senders")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"inbox capacity must be >= 1, got {capacity}")
+        self._capacity = capacity
+        self._closed = False
+        self._items: list[Any] | None = None
+        self._receiver: Task | None = None
+        self._senders: dict[Task, Any] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return (len(self._items) if self._items else 0) + (
+            len(self._senders) if self._senders else 0
+        )
+
+    # -- sending -------------------------------------------------------------
+
+    def send_nowait(self, item: Any) -> None:
+        """Queue ``item`` without blocking.
+
+        Raises:
+            trio.WouldBlock: ``capacity`` items are already queued.
+            trio.ClosedResourceError: the inbox is closed.
+        """
+        if self._closed:
+            raise trio.ClosedResourceError("the inbox is closed")
+        items = self._items
+        if items is not None and len(items) >= self._capacity:
+            raise trio.WouldBlock
+        self._append(item)
+
+    def put(self, item: Any) -> bool:
+        """Queue ``item`` regardless of capacity (for the case's own children).
+
+        Returns False (and queues nothing) when the inbox is closed: the case
+        has finished and has no use for the item.
+        """
+        if self._closed:
+            return False
+        self._append(item)
+        return True
+
+    def _append(self, item: Any) -> None:
+        task = self._receiver
+        if task is not None:
+            self._receiver = None
+            reschedule(task, Value([item]))
+        elif self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
+
+    async def send(self, item: Any) -> None:
+        """Queue ``item``, waiting while the inbox is full.
+
+        Always a checkpoint.  If cancelled, the item was not queued.
+
+        Raises:
+            trio.ClosedResourceError: the inbox is (or gets) closed.
+        """
+        await checkpoint_if_cancelled()
+        try:
+            self.send_nowait(item)
+        except trio.WouldBlock:
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return
+        task = current_task()
+        if self._senders is None:
+            self._senders = {}
+        senders = self._senders
+        senders[task] = item
+
+        def abort(_: Any) -> Abort:
+            del senders[task]
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+
+    # -- receiving -----------------------------------------------------------
+
+    def receive_nowait(self) -> list[Any] | None:
+        """Take everything queued (in send order), or ``None`` if nothing is."""
+        items = self._items
+        self._items = None
+        senders = self._senders
+        if senders:
+            # make room: admit blocked senders, oldest first, up to capacity
+            admitted: list[Any] = []
+            for task in list(senders):
+                if len(admitted) >= self._capacity:
+                    break
+                admitted.append(senders.pop(task))
+                reschedule(task, Value(None))
+            if items is None:
+                items = admitted
+            else:
+                self._items = admitted
+        return items
+
+    def receive(self) -> Awaitable[list[Any]]:
+        """Wait for and take everything queued, as a list in send order.
+
+        Await the result at once (``batch = await inbox.receive()``); it is
+        always a checkpoint, and if cancelled nothing was taken.  Returns an
+        empty list when :meth:`wake` was called with nothing queued.
+
+        A plain method returning an awaitable rather than an ``async def``:
+        a case waits here for most of its life, and this keeps one
+        coroutine frame (and a closure) off every waiting case.
+        """
+        items = self.receive_nowait()
+        if items:
+            return self._ready(items)
+        if self._receiver is not None:
+            raise trio.BusyResourceError("another task is already receiving from this inbox")
+        self._receiver = current_task()
+        return wait_task_rescheduled(self._abort_receive)  # noqa: ASYNC105 - awaited by the caller
+
+    def _abort_receive(self, _: Any) -> Abort:
+        self._receiver = None
+        return Abort.SUCCEEDED
+
+    async def _ready(self, items: list[Any]) -> list[Any]:
+        try:
+            await checkpoint()
+        except BaseException:
+            # cancelled: put the batch back in front, as if never taken
+            rest = self._items
+            self._items = items + rest if rest else items
+            raise
+        return items
+
+    def wake(self) -> None:
+        """Make a blocked ``receive`` return (an empty batch if nothing is queued)."""
+        task = self._receiver
+        if task is not None:
+            self._receiver = None
+            reschedule(task, Value([]))
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self) -> list[Any]:
+        """Close the inbox and return the items queued but not received.
+
+        Blocked senders get ``trio.ClosedResourceError`` (their items were
+        never accepted); a blocked receiver
+        gets an empty batch.  Closing twice returns ``[]`` the second time.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        left = self._items or []
+        self._items = None
+        senders = self._senders
+        if senders:
+            # their items were never accepted: the senders learn it from the error
+            for task in senders:
+                reschedule(task, Error(trio.ClosedResourceError("the case has finished")))
+            senders.clear()
+        self.wake()
+        return left
+
+    def statistics(self) -> InboxStatistics:
+        """Queue length, capacity and waiting tasks."""
+        return InboxStatistics(
+            queued=len(self._items) if self._items else 0,
+            capacity=self._capacity,
+            senders_waiting=len(self._senders) if self._senders else 0,
+            receiver_waiting=self._receiver is not None,
+            closed=self._closed,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Inbox queued={len(self)} capacity={self._capacity} closed={self._closed}>"

@@ -1,0 +1,122 @@
+"""Load measurement: many concurrent cases waiting on a signal.
+
+``measure_waiting_cases(n)`` is what ``python -m wftrio.bench`` reports
+next to a bare trio task blocked on a ``trio.Event`` (DESIGN.md target:
+per waiting case no more than 2x such a task).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from functools import partial
+from typing import Any
+
+import trio
+import trio.testing
+
+from wftrio.runtime._substrate import open_substrate
+from wftrio.terms import Term, seq, task, wait_signal
+
+__all__ = ["measure_waiting_cases", "waiting_case_term"]
+
+
+def _done(ctx: Any) -> dict[str, Any]:
+    return {"done": True}
+
+
+def waiting_case_term() -> Term:
+    """The measured workflow: wait for signal ``"go"``, then one pure task."""
+    return seq(wait_signal("go", store_as="payload"), task("done", _done))
+
+
+async def _bare_tasks(n: int) -> int:
+    """Bytes allocated for ``n`` tasks blocked on an Event (tracemalloc on)."""
+    events = [trio.Event() for _ in range(n)]
+    async with trio.open_nursery() as nursery:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for ev in events:
+            nursery.start_soon(ev.wait)
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0] - before
+        for ev in events:
+            ev.set()
+    return used
+
+
+async def _cases(n: int, *, traced_memory: bool) -> dict[str, float]:
+    term = waiting_case_term()
+    out: dict[str, float] = {}
+    async with open_substrate(trace_level="none", retain_finished=None) as sub:
+        # warm up: compile the term, create the substrate's lazy structures
+        warm = await sub.new_case(term)
+        await sub.signal(warm, "go")
+        await sub.wait(warm)
+        sub.forget(warm)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0] if traced_memory else 0
+        t0 = time.perf_counter()
+        ids = [await sub.new_case(term, case_id=f"c{i}") for i in range(n)]
+        await trio.testing.wait_all_tasks_blocked()
+        t1 = time.perf_counter()
+        if traced_memory:
+            gc.collect()
+            out["bytes"] = tracemalloc.get_traced_memory()[0] - before
+        t2 = time.perf_counter()
+        for i, cid in enumerate(ids):
+            await sub.signal(cid, "go", i)
+        for cid in ids:
+            await sub.wait(cid)
+        t3 = time.perf_counter()
+        out["start_seconds"] = t1 - t0
+        out["signal_seconds"] = t3 - t2
+    return out
+
+
+def measure_waiting_cases(n: int = 10_000) -> dict[str, Any]:
+    """Measure ``n`` concurrent cases each waiting on a signal, then completing.
+
+    Two runs: one under ``tracemalloc`` for memory (bytes allocated while
+    the cases wait, divided by ``n``, next to ``n`` bare trio tasks blocked
+    on a ``trio.Event`` measured the same way), one without it for speed
+    (cases started per second; signals sent and cases completed per second,
+    from the first ``signal`` to the last ``wait``).
+
+    Returns:
+        a dict: ``cases``, ``bytes_per_case``, ``bytes_per_bare_task``,
+        ``memory_ratio`` (case / bare task; the target is <= 2),
+        ``cases_started_per_sec``, ``signals_per_sec``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+
+    async def memory() -> tuple[int, dict[str, float]]:
+        bare = await _bare_tasks(n)
+        cases = await _cases(n, traced_memory=True)
+        return bare, cases
+
+    tracemalloc.start()
+    try:
+        bare, mem = trio.run(memory)
+    finally:
+        tracemalloc.stop()
+    speed = trio.run(partial(_cases, n, traced_memory=False))
+    per_case = mem["bytes"] / n
+    per_bare = bare / n
+    return {
+        "cases": n,
+        "bytes_per_case": round(per_case, 1),
+        "bytes_per_bare_task": round(per_bare, 1),
+        "memory_ratio": round(per_case / per_bare, 3) if per_bare else float("nan"),
+        "cases_started_per_sec": round(n / speed["start_seconds"], 1),
+        "signals_per_sec": round(n / speed["signal_seconds"], 1),
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    print(measure_waiting_cases(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000))

@@ -1,0 +1,585 @@
+"""The case runner: one task per case, driving the pure reducer.
+
+State machine (every transition is a ``case_state`` trace event whose
+``name`` is the new state and ``data["from"]`` the old one)::
+
+    INITIALIZING ──> RUNNING <──> WAITING_EFFECT
+                        │  ^──> WAITING_SIGNAL
+                        v
+              DONE | FAILED | CANCELLED      (from any non-final state)
+
+The runner reduces in bursts of ``step_quanta`` steps and checkpoints
+between bursts (never per step).  When every live token waits, it blocks on
+its inbox, which carries signals, effect results, timer firings and cancel
+requests; it feeds them to the reducer in arrival order, so the trace
+records inputs in the order they were consumed (what replay feeds back).
+Effects and timers run as children of the runner (see ``_children``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import trio
+from trio_util import AsyncValue  # type: ignore[import-untyped]
+
+from wftrio.engine import (
+    FINAL,
+    CancelEffect,
+    CancelTimer,
+    Command,
+    ExecState,
+    StartEffect,
+    StartTimer,
+    Status,
+)
+from wftrio.engine._drive import feed_input
+from wftrio.engine.program import Program
+from wftrio.runtime._children import CANCEL, CANCEL_REGION, EFFECT, SIGNAL, TIMER, Children
+from wftrio.runtime._inbox import Inbox
+from wftrio.runtime._replay import ReplayFeed
+from wftrio.runtime._sinks import TraceSink
+from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
+from wftrio.scheduling import Replay, ReplayDivergence, make_scheduler
+from wftrio.trace import TraceEvent
+
+if TYPE_CHECKING:
+    from wftrio.runtime._substrate import Substrate
+
+__all__ = ["Case"]
+
+_FINAL_OF = {
+    Status.DONE: CaseState.DONE,
+    Status.FAILED: CaseState.FAILED,
+    Status.CANCELLED: CaseState.CANCELLED,
+}
+
+
+def _is_final(state: CaseState) -> bool:
+    return state in FINAL_STATES
+
+
+class Case:
+    """One case: the record the substrate's API reads, and its runner task.
+
+    While the case lives, ``st`` is its reducer state; when it finishes the
+    runner builds ``result`` and drops ``st`` (a finished case keeps only
+    its result, trace and a few numbers).
+    """
+
+    __slots__ = (
+        "_cancel_at",
+        "_ctx0",
+        "_end",
+        "_unsent",
+        "_watch",
+        "case_id",
+        "error",
+        "events",
+        "finished_at",
+        "inbox",
+        "kids",
+        "level",
+        "opts",
+        "program",
+        "reason",
+        "replay",
+        "result",
+        "sink",
+        "st",
+        "started_at",
+        "state",
+        "sub",
+        "targets",
+        "undelivered",
+    )
+
+    def __init__(
+        self,
+        sub: Substrate,
+        case_id: str,
+        program: Program,
+        ctx: Mapping[str, Any] | None,
+        opts: CaseOptions,
+    ) -> None:
+        self.sub = sub
+        self.case_id = case_id
+        self.program = program
+        self.opts = opts
+        self.level = opts.trace_level
+        self.state = CaseState.INITIALIZING
+        self._watch: Any = None  # AsyncValue[CaseState], made for the first watcher
+        self.inbox = Inbox(sub.inbox_capacity)
+        self.st: ExecState | None = None
+        self._ctx0 = ctx
+        self.events: list[TraceEvent] | None = None
+        self.sink: TraceSink | None = None
+        self.targets = sub.hub.sinks
+        self._unsent: list[TraceEvent] | None = None
+        self.kids: Children | None = None
+        self.replay: ReplayFeed | None = None
+        self.reason: str | None = None
+        self.error: BaseException | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.result: CaseResult | None = None
+        self._cancel_at: float | None = None
+        self._end: tuple[int, dict[str, int]] | None = None
+        self.undelivered = 0
+
+    # -- watching ------------------------------------------------------------
+
+    def watcher(self) -> Any:
+        """The ``trio_util.AsyncValue`` mirroring ``state`` (made on first use)."""
+        if self._watch is None:
+            self._watch = AsyncValue(self.state)
+        return self._watch
+
+    async def wait_final(self) -> None:
+        """Wait until the case has finished (a checkpoint even if it has)."""
+        if self.state in FINAL_STATES:
+            await trio.lowlevel.checkpoint()
+        else:
+            await self.watcher().wait_value(_is_final)
+
+    def _set_state(self, new: CaseState) -> None:
+        old = self.state
+        if new is old:
+            return
+        self.state = new
+        st = self.st
+        if st is not None and st.tracing:
+            st._emit("case_state", new.value, None, {"from": old.value})
+        if self._watch is not None and new not in FINAL_STATES:
+            self._watch.value = new
+
+    # -- tracing -------------------------------------------------------------
+
+    def set_trace(self, level: str, sink: TraceSink | None, detach: bool) -> None:
+        """Change the trace level (and per-case sink) of the live case."""
+        if self.st is not None:
+            self.st.set_level(level)
+        self.level = level
+        if sink is not None or detach:
+            self.sink = sink
+            self.targets = self.sub.hub.sinks + ((sink,) if sink is not None else ())
+
+    def _commit(self) -> None:
+        """Move the reducer's new events to the case store (and the sink queue)."""
+        st = self.st
+        if st is None or not st.events:
+            return
+        evs = st.take_events()
+        if self.targets:
+            if self._unsent is None:
+                self._unsent = list(evs)
+            else:
+                self._unsent.extend(evs)
+        if self.events is None:
+            self.events = evs
+        else:
+            self.events.extend(evs)
+
+    async def _flush(self) -> None:
+        """Commit, then send unsent events to the trace-sink task (may block)."""
+        self._commit()
+        batch = self._unsent
+        if batch:
+            self._unsent = None
+            try:
+                await self.sub.hub.send(self.targets, batch)
+            except BaseException:
+                # not queued (cancelled): keep the batch for the final flush
+                self._unsent = batch + (self._unsent or [])
+                raise
+
+    # -- the runner task -----------------------------------------------------
+
+    def start(self, nursery: trio.Nursery) -> None:
+        """Initialise the case, then start its runner task in ``nursery``.
+
+        Initialisation (building the reducer state) is synchronous, so it
+        runs here, in the caller: when this returns the case is RUNNING
+        and its runner is scheduled.  (``nursery.start`` would give the
+        same guarantee but trio keeps the start's temporary nursery, cancel
+        scope and two cancel statuses alive with every task it started:
+        ~1.2 KB per case, measured, more than half a bare task.)  An
+        exception from initialisation (a reducer bug) ends the case FAILED.
+        """
+        try:
+            self._init()
+        except Exception as exc:
+            self.error = exc
+            self._conclude()
+            return
+        self._set_state(CaseState.RUNNING)
+        nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
+
+    async def run(self) -> None:
+        """The case runner task.
+
+        Exceptions from user code, the reducer or the runner end the case
+        FAILED; cancellation from outside (substrate shutdown) ends it
+        CANCELLED and propagates; the case's timeout ends it CANCELLED.
+        """
+        try:
+            timeout = self.opts.timeout
+            if timeout is None:
+                await self._loop(None)
+            else:
+                assert self.started_at is not None
+                with trio.CancelScope(deadline=self.started_at + timeout) as scope:
+                    await self._loop(None)
+                st = self.st
+                if scope.cancelled_caught and st is not None and st.status not in FINAL:
+                    self.reason = "timeout"
+                    st.cancel()
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            if self.state not in FINAL_STATES:
+                self._conclude()
+            if self._unsent:
+                with trio.CancelScope(shield=True):
+                    await self._flush()
+
+    def _init(self) -> None:
+        spec = self.opts.scheduler
+        clock = trio.current_time
+        if isinstance(spec, Replay):
+            self.replay = ReplayFeed(spec.log.inputs)
+            clock = self.replay.clock
+        self.started_at = trio.current_time()
+        self.st = ExecState(
+            self.program,
+            self._ctx0,
+            case_id=self.case_id,
+            scheduler=make_scheduler(spec),
+            trace_level=self.level,
+            clock=clock,
+        )
+        self._ctx0 = None
+
+    async def _loop(self, kids: Children | None) -> None:
+        """Bursts, inputs and waits, until the case is final.
+
+        ``kids is None``: no case nursery is open; when children must start,
+        the loop opens the case nursery and runs itself inside it
+        (``kids`` given), which returns when the case is final or when the
+        nursery is empty and the case waits (a waiting case keeps no
+        nursery and no extra frame)."""
+        st = self.st
+        assert st is not None
+        counters = self.sub.counters
+        quanta = self.opts.step_quanta
+        while True:
+            rp = self.replay
+            budget = quanta
+            if rp is not None and rp.pending:
+                budget = min(budget, rp.next_step() - st.steps)
+            before = st.steps
+            try:
+                status = st.run(budget) if budget > 0 else st.status
+                self._dispatch(st.take_outbox())
+            except Exception as exc:
+                self._fail(exc)
+                status = st.status
+            counters.steps += st.steps - before
+            if status in FINAL:
+                self.undelivered += _count_signals(self.inbox.close())
+                return
+            if kids is None and self.kids is not None and self.kids.live:
+                await self._in_nursery(self.kids)
+                if st.status in FINAL:
+                    return
+                continue
+            if rp is not None and rp.pending:
+                if rp.next_step() == st.steps:
+                    await self._replay_next(rp, status)
+                    continue
+                if status is Status.BLOCKED:
+                    self._fail(
+                        ReplayDivergence(
+                            f"replay: the case blocked at step {st.steps} but the next recorded "
+                            f"input ({rp.inputs[rp.pos].kind}) is at step {rp.next_step()}"
+                        )
+                    )
+                    continue
+            if status is Status.RUNNING:
+                if self._unsent or (self.targets and st.events):
+                    await self._flush()
+                await trio.lowlevel.checkpoint()
+                batch = self.inbox.receive_nowait()
+            else:
+                if kids is not None and kids.live == 0:
+                    return  # nothing left in the nursery: wait without it
+                self._set_state(
+                    CaseState.WAITING_EFFECT if st.effects else CaseState.WAITING_SIGNAL
+                )
+                await self._flush()
+                batch = await self.inbox.receive()
+            if batch:
+                self._handle(batch)
+                if st.status is Status.RUNNING:
+                    self._set_state(CaseState.RUNNING)
+
+    async def _in_nursery(self, kids: Children) -> None:
+        """Run the loop inside the case nursery while children are live."""
+        st = self.st
+        assert st is not None
+        async with trio.open_nursery() as nursery:
+            kids.root.open(nursery)
+            await self._loop(kids)
+            if st.status in FINAL:
+                nursery.cancel_scope.cancel()  # withdrawn effects' cleanup, timers
+        kids.root.nursery = None
+
+    # -- inputs --------------------------------------------------------------
+
+    def _handle(self, batch: list[Any]) -> None:
+        """Feed a batch of inbox messages to the reducer, in arrival order."""
+        st = self.st
+        assert st is not None
+        rp = self.replay
+        counters = self.sub.counters
+        for msg in batch:
+            tag = msg[0]
+            if rp is not None and rp.pending and tag != CANCEL:
+                rp.held.append(msg)  # fed once the recorded inputs are exhausted
+                continue
+            try:
+                if tag == SIGNAL:
+                    if st.status in FINAL:
+                        self.undelivered += 1
+                    else:
+                        st.feed_signal(msg[1], msg[2], transient=msg[3])
+                elif tag == EFFECT:
+                    if st.feed_effect(msg[1], msg[2], msg[3]):
+                        counters.effects_completed += 1
+                elif tag == TIMER:
+                    st.fire_timer(msg[1])
+                elif tag == CANCEL:
+                    if st.status not in FINAL:
+                        self.reason = "cancel"
+                        self._cancel_at = msg[1]
+                        st.cancel()
+                elif tag == CANCEL_REGION:
+                    insts = st.regions.get(msg[1])
+                    rids = [r.id for r in insts if r.alive] if insts else []
+                    st.cancel_region(msg[1])
+                    self._dispatch(st.take_outbox())
+                    if rids and self.kids is not None:
+                        self.kids.cancel_regions(rids)
+                else:  # pragma: no cover - a bug in the substrate
+                    raise AssertionError(f"unknown inbox message {msg!r}")
+            except Exception as exc:
+                self._fail(exc)
+        self._dispatch(st.take_outbox())
+
+    async def _replay_next(self, rp: ReplayFeed, status: Status) -> None:
+        """Feed the next recorded input at its recorded time."""
+        st = self.st
+        assert st is not None
+        if status is Status.BLOCKED:
+            self._set_state(CaseState.WAITING_EFFECT if st.effects else CaseState.WAITING_SIGNAL)
+        await self._flush()
+        deadline = rp.deadline()
+        if trio.current_time() >= deadline:
+            await trio.lowlevel.checkpoint()
+        while trio.current_time() < deadline and st.status not in FINAL:
+            with trio.move_on_at(deadline):
+                self._handle(await self.inbox.receive())  # holds all but cancel
+        if st.status in FINAL:
+            return
+        ev = rp.take_next()
+        try:
+            feed_input(st, ev)
+            self._dispatch(st.take_outbox())
+        except Exception as exc:
+            self._fail(exc)
+            return
+        if not rp.pending:
+            self._end_replay(rp)
+        # several inputs consumed at one step came in one batch: the state
+        # changes once, after the last of them (as in the recorded run)
+        if st.status is Status.RUNNING and not (rp.pending and rp.next_step() == st.steps):
+            self._set_state(CaseState.RUNNING)
+
+    def _end_replay(self, rp: ReplayFeed) -> None:
+        """The log is exhausted: go on live (start what was held back)."""
+        self.replay = None
+        st = self.st
+        assert st is not None
+        for cmd, requested in rp.deferred.values():
+            # only what the case still waits for: recorded results stood in for the rest
+            if isinstance(cmd, StartEffect):
+                if cmd.eid in st.effects:
+                    self._kids().start_effect(cmd)
+            elif cmd.tid in st.timers:
+                late = max(0.0, requested + cmd.seconds - rp.clock())
+                self._kids().start_timer(cmd.tid, trio.current_time() + late)
+        rp.deferred.clear()
+        if rp.held:
+            held, rp.held = rp.held, []
+            self._handle(held)
+
+    # -- outputs -------------------------------------------------------------
+
+    def _kids(self) -> Children:
+        kids = self.kids
+        if kids is None:
+            inbox = self.inbox
+            kids = self.kids = Children(inbox.put, inbox.wake, self.sub.counters)
+        return kids
+
+    def _dispatch(self, cmds: list[Command]) -> None:
+        """Carry out the reducer's commands (start/cancel effects and timers)."""
+        if not cmds:
+            return
+        rp = self.replay
+        if rp is not None and rp.pending:
+            # recorded inputs will stand in for these effects and timers
+            now = rp.clock()
+            for c in cmds:
+                if isinstance(c, StartEffect):
+                    rp.deferred[("effect", c.eid)] = (c, now)
+                elif isinstance(c, StartTimer):
+                    rp.deferred[("timer", c.tid)] = (c, now)
+                elif isinstance(c, CancelEffect):
+                    rp.deferred.pop(("effect", c.eid), None)
+                else:
+                    rp.deferred.pop(("timer", c.tid), None)
+            return
+        kids = self._kids()
+        for c in cmds:
+            if isinstance(c, StartEffect):
+                kids.start_effect(c)
+            elif isinstance(c, CancelEffect):
+                kids.cancel_effect(c.eid)
+            elif isinstance(c, StartTimer):
+                kids.start_timer(c.tid, trio.current_time() + c.seconds)
+            elif isinstance(c, CancelTimer):
+                kids.cancel_timer(c.tid)
+
+    # -- failure and the end -------------------------------------------------
+
+    def _fail(self, exc: Exception) -> None:
+        """An exception escaped user code handling, the reducer or the runner."""
+        if isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+            inner = exc.exceptions[0]
+            if isinstance(inner, Exception):
+                exc = inner
+        st = self.st
+        if st is None or st.status in FINAL:
+            if self.error is None:
+                self.error = exc
+            return
+        try:
+            st.fail(None, exc, where="runtime")
+        except Exception:
+            st.status = Status.FAILED
+        if st.error is None:
+            st.error = exc
+
+    def _conclude(self) -> None:
+        """Record the final state and result (synchronous: safe when cancelled)."""
+        st = self.st
+        counters = self.sub.counters
+        if st is None:  # initialisation failed
+            final = CaseState.FAILED
+            ctx: dict[str, Any] = dict(self._ctx0 or {})
+        else:
+            if st.status not in FINAL:
+                if self.reason is None:
+                    self.reason = "shutdown" if self.sub.closing else "aborted"
+                st.cancel()
+            st.take_outbox()
+            final = _FINAL_OF[st.status]
+            if final is CaseState.FAILED and self.error is None:
+                self.error = st.error
+            ctx = dict(st.ctx)
+            self._end = (st.steps, st.pending_signals())
+        if final is not CaseState.CANCELLED:
+            self.reason = None
+        self.finished_at = trio.current_time()
+        self.undelivered += _count_signals(self.inbox.close())
+        self._set_state(final)
+        self._commit()
+        self.result = CaseResult(
+            self.case_id,
+            final,
+            ctx,
+            self.events if self.events is not None else [],
+            self.error,
+            self.reason,
+            self._end[0] if self._end is not None else 0,
+        )
+        if final is CaseState.CANCELLED and self._cancel_at is not None:
+            counters.case_cancel_latency(self.finished_at - self._cancel_at)
+        self.st = None
+        self.kids = None
+        self.replay = None
+        self.program = None  # type: ignore[assignment]
+        self.sub._case_finished(self)
+        if self._watch is not None:
+            self._watch.value = final
+
+    def outcome(self) -> CaseResult:
+        """The result of a finished case.
+
+        Raises:
+            CaseFailed: the case ended FAILED.
+            CaseCancelled: the case ended CANCELLED.
+        """
+        from wftrio.errors import CaseCancelled, CaseFailed
+
+        res = self.result
+        assert res is not None
+        if res.state is CaseState.FAILED:
+            raise CaseFailed(self.case_id, res.error, res)
+        if res.state is CaseState.CANCELLED:
+            raise CaseCancelled(self.case_id, res)
+        return res
+
+    def info(self) -> CaseInfo:
+        """A snapshot for ``sub.status``."""
+        st = self.st
+        kids = self.kids
+        if st is not None:
+            steps = st.steps
+            in_flight = len(st.effects)
+            timers = len(st.timers)
+            pending = st.pending_signals()
+            waiting = tuple(sorted(n for n, w in st.waiters.items() if w))
+            regions = tuple(st.live_regions())
+        else:
+            steps, pending = self._end if self._end is not None else (0, {})
+            in_flight = timers = 0
+            waiting = regions = ()
+        return CaseInfo(
+            case_id=self.case_id,
+            state=self.state,
+            steps=steps,
+            effects_in_flight=in_flight,
+            effect_tasks=len(kids.effects) if kids is not None else 0,
+            timers=timers,
+            pending_signals=pending,
+            waiting_signals=waiting,
+            live_regions=regions,
+            inbox=len(self.inbox),
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            reason=self.reason,
+            error=self.error,
+            trace_level=self.level,
+            events=len(self.events) if self.events is not None else 0,
+            undelivered_signals=self.undelivered,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Case {self.case_id!r} {self.state.value}>"
+
+
+def _count_signals(msgs: list[Any]) -> int:
+    return sum(1 for m in msgs if m[0] == SIGNAL)

@@ -1,0 +1,490 @@
+"""The substrate: supervision tree, public API, and the sync one-shot ``run``.
+
+::
+
+    open_substrate()            one root nursery
+    ├── trace-sink task         fans in events from every case
+    └── case nursery            one runner task per case (crash-contained)
+        └── case runner         see _runner; its children see _children
+
+Shutdown: leaving the ``async with`` block cancels every case still live
+(they end CANCELLED with reason ``"shutdown"``, their effects' cleanup runs)
+unless the substrate was opened with ``shutdown="drain"``, in which case a
+block left normally first waits for them.  ``await sub.drain()`` waits for
+every live case inside the block.  When the block exits, no task of the
+substrate is left.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Literal
+
+import trio
+from trio_util import AsyncValue  # type: ignore[import-untyped]
+
+from wftrio.compiler import compile as compile_term
+from wftrio.errors import CaseClosed, DuplicateCase, UnknownCase
+from wftrio.runtime._children import CANCEL, CANCEL_REGION, SIGNAL, Counters
+from wftrio.runtime._runner import Case
+from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink
+from wftrio.runtime._types import (
+    FINAL_STATES,
+    CaseInfo,
+    CaseOptions,
+    CaseResult,
+    CaseState,
+    CaseStillRunning,
+    OptionError,
+    SubstrateClosed,
+    SubstrateStats,
+    check_case_options,
+    parse_case_options,
+)
+from wftrio.terms import Term
+from wftrio.trace import LEVELS, TraceEvent
+
+__all__ = ["Substrate", "open_substrate", "run"]
+
+
+class Substrate:
+    """A supervision tree of cases; use as ``async with open_substrate() as sub``.
+
+    Args:
+        step_quanta: default reduction steps per burst (between checkpoints).
+        trace_level: default trace level of new cases (``"full"``).
+        scheduler: default scheduler of new cases (``"deterministic"``).
+        timeout: default case timeout in seconds (``None``: no timeout).
+        retain_finished: how many finished cases stay known (oldest dropped
+            first); ``None`` keeps them all until ``forget``.
+        sinks: trace sinks receiving every case's events (objects with
+            ``write(events)``, or callables called per event).
+        sink_buffer: capacity, in batches, of the channel to the sink task.
+        inbox_capacity: messages a case's inbox holds before ``signal``
+            waits (backpressure).
+        shutdown: ``"cancel"`` (default) cancels live cases when the block
+            exits; ``"drain"`` waits for them when the block exits normally.
+
+    Raises:
+        OptionError: an invalid option.
+        UnsupportedOption: ``effect_handler=``, ``budget=`` or ``allow=``.
+    """
+
+    def __init__(
+        self,
+        *,
+        step_quanta: int = 1000,
+        trace_level: str = "full",
+        scheduler: object = "deterministic",
+        timeout: float | None = None,
+        retain_finished: int | None = 10_000,
+        sinks: Iterable[object] = (),
+        sink_buffer: int = 1024,
+        inbox_capacity: int = 64,
+        shutdown: Literal["cancel", "drain"] = "cancel",
+        **unsupported: Any,
+    ) -> None:
+        # anything left is an unsupported or unknown option: raise for it
+        parse_case_options(CaseOptions(), unsupported, "open_substrate()")
+        self.defaults = CaseOptions(scheduler, step_quanta, timeout, trace_level)
+        check_case_options(self.defaults, "open_substrate()")
+        if retain_finished is not None and (
+            isinstance(retain_finished, bool)
+            or not isinstance(retain_finished, int)
+            or retain_finished < 0
+        ):
+            raise OptionError(f"retain_finished={retain_finished!r}: expected None or an int >= 0")
+        if shutdown not in ("cancel", "drain"):
+            raise OptionError(f"shutdown={shutdown!r}: expected 'cancel' or 'drain'")
+        if not _positive_int(inbox_capacity):
+            raise OptionError(f"inbox_capacity={inbox_capacity!r}: expected an int >= 1")
+        if not _positive_int(sink_buffer):
+            raise OptionError(f"sink_buffer={sink_buffer!r}: expected an int >= 1")
+        self.retain_finished = retain_finished
+        self.inbox_capacity = inbox_capacity
+        self.shutdown = shutdown
+        self.hub = SinkHub(sinks, sink_buffer)
+        self.counters = Counters()
+        self.closing = False
+        self._opened = False
+        self._stack: AsyncExitStack | None = None
+        self._nursery: trio.Nursery | None = None
+        self._cases: dict[str, Case] = {}
+        self._finished: dict[str, None] = {}  # finished case ids, oldest first
+        self._live = AsyncValue(0)
+        self._started = 0
+        self._ended = {CaseState.DONE: 0, CaseState.FAILED: 0, CaseState.CANCELLED: 0}
+        self._wall0 = 0.0
+
+    # -- the supervision tree ------------------------------------------------
+
+    async def __aenter__(self) -> Substrate:
+        if self._opened:
+            raise SubstrateClosed("a substrate can be entered only once; open a new one")
+        self._opened = True
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            root = await stack.enter_async_context(trio.open_nursery())
+            await root.start(self.hub.run)
+            stack.push_async_callback(self.hub.aclose)
+            self._nursery = await stack.enter_async_context(trio.open_nursery())
+        except BaseException as exc:
+            if not await stack.__aexit__(type(exc), exc, exc.__traceback__):
+                raise
+        self._stack = stack
+        self._wall0 = time.perf_counter()
+        return self
+
+    async def __aexit__(
+        self,
+        etype: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack = self._stack
+        assert stack is not None
+        assert self._nursery is not None
+        try:
+            if etype is None and self.shutdown == "drain":
+                await self.drain()
+        finally:
+            self.closing = True
+            self._nursery.cancel_scope.cancel()
+            # the body's own exception (if any) propagates as it is, not
+            # wrapped in the nurseries' exception groups
+            await stack.__aexit__(None, None, None)
+
+    async def drain(self) -> None:
+        """Wait until no case is live (new cases may start meanwhile)."""
+        await self._live.wait_value(0)
+
+    def _check_open(self) -> trio.Nursery:
+        if self._nursery is None or self.closing:
+            raise SubstrateClosed(
+                "the substrate is not open: use `async with wf.open_substrate() as sub`"
+                if self._nursery is None
+                else "the substrate is shutting down"
+            )
+        return self._nursery
+
+    def _get(self, case_id: str) -> Case:
+        try:
+            return self._cases[case_id]
+        except (KeyError, TypeError):
+            raise UnknownCase(f"no case {case_id!r} on this substrate") from None
+
+    def _live_case(self, case_id: str, what: str) -> Case:
+        case = self._get(case_id)
+        if case.state in FINAL_STATES or case.inbox.closed:
+            raise CaseClosed(f"{what}: case {case_id!r} has finished ({case.state.value})")
+        return case
+
+    def _case_finished(self, case: Case) -> None:
+        self._live.value = self._live.value - 1
+        self._ended[case.state] += 1
+        if self._cases.get(case.case_id) is not case:
+            return
+        keep = self.retain_finished
+        self._finished[case.case_id] = None
+        if keep is not None:
+            while len(self._finished) > keep:
+                oldest = next(iter(self._finished))
+                del self._finished[oldest]
+                del self._cases[oldest]
+
+    # -- the API -------------------------------------------------------------
+
+    async def new_case(
+        self,
+        term: Term,
+        ctx: Mapping[str, Any] | None = None,
+        case_id: str | None = None,
+        **options: Any,
+    ) -> str:
+        """Start a case running ``term``; return its id once it is initialised.
+
+        The case's reducer state is built synchronously here; the runner
+        task is started in the case nursery and takes its first steps after
+        this returns (the case is then ``RUNNING``).  A checkpoint; if
+        cancelled, no case was started.
+
+        Args:
+            term: the workflow (compiled once, cached per term).
+            ctx: the initial case ctx (copied).
+            case_id: the id to give it; a unique id is generated when omitted.
+            **options: ``scheduler=``, ``step_quanta=``, ``timeout=``,
+                ``trace_level=`` (defaults from the substrate).
+
+        Raises:
+            DuplicateCase: ``case_id`` is already known to this substrate.
+            TermError: ``term`` is malformed.
+            OptionError / SchedulerError / UnsupportedOption: bad options.
+            SubstrateClosed: the substrate is not open.
+        """
+        nursery = self._check_open()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        opts = parse_case_options(self.defaults, options, "new_case()")
+        if ctx is not None and not isinstance(ctx, Mapping):
+            raise OptionError(
+                f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
+            )
+        program = compile_term(term)
+        if case_id is None:
+            case_id = uuid.uuid4().hex
+            while case_id in self._cases:  # pragma: no cover - 2**-122
+                case_id = uuid.uuid4().hex
+        elif not isinstance(case_id, str):
+            raise OptionError(f"new_case(): case_id must be a str, got {type(case_id).__name__}")
+        elif case_id in self._cases:
+            raise DuplicateCase(f"case {case_id!r} already exists on this substrate")
+        case = Case(self, case_id, program, ctx, opts)
+        self._cases[case_id] = case
+        self._live.value = self._live.value + 1
+        self._started += 1
+        case.start(nursery)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return case_id
+
+    async def signal(
+        self, case_id: str, name: str, payload: Any = None, *, transient: bool = False
+    ) -> None:
+        """Send signal ``name`` (with ``payload``) to a case.
+
+        Persistent by default: kept, in order per name, until a
+        ``wait_signal`` or ``on_signal`` consumes it.  ``transient=True``
+        drops it if no token waits for it when the case takes it (the trace
+        records ``signal_dropped``).  Returns once the case's inbox accepted
+        it; waits while the inbox is full.  Always a checkpoint.
+
+        Raises:
+            UnknownCase: no such case.
+            CaseClosed: the case has finished.
+        """
+        if not isinstance(name, str):
+            raise OptionError(f"signal(): name must be a str, got {type(name).__name__}")
+        case = self._live_case(case_id, "signal")
+        try:
+            await case.inbox.send((SIGNAL, name, payload, transient))
+        except trio.ClosedResourceError:
+            raise CaseClosed(f"signal: case {case_id!r} finished before taking it") from None
+        self.counters.signals += 1
+
+    async def cancel(self, case_id: str) -> None:
+        """Ask a case to cancel: its tokens are withdrawn, its effects
+        cancelled (their cleanup runs), and it ends CANCELLED.
+
+        Returns once the request is queued (ahead of capacity: a cancel
+        never waits behind signals); ``wait`` to see the case end.
+
+        Raises:
+            UnknownCase: no such case.
+            CaseClosed: the case has finished.
+        """
+        case = self._live_case(case_id, "cancel")
+        case.inbox.put((CANCEL, trio.current_time()))
+        await trio.lowlevel.checkpoint()
+
+    async def cancel_region(self, case_id: str, scope_id: str) -> None:
+        """Cancel every live activation of region ``scope_id`` in a case.
+
+        In-flight effects in it (and in nested regions) receive
+        ``trio.Cancelled`` and run their cleanup; their results are never
+        applied; the region's ``compensate`` runs and the case goes on after
+        the region.  A region with no live activation is recorded as
+        ``region_cancel_ignored``.
+
+        Raises:
+            UnknownCase: no such case.
+            CaseClosed: the case has finished.
+        """
+        if not isinstance(scope_id, str):
+            raise OptionError(f"cancel_region(): scope_id must be a str, got {scope_id!r}")
+        case = self._live_case(case_id, "cancel_region")
+        try:
+            await case.inbox.send((CANCEL_REGION, scope_id))
+        except trio.ClosedResourceError:
+            raise CaseClosed(f"cancel_region: case {case_id!r} has finished") from None
+
+    # the API contract fixes wait(case_id, timeout=None)
+    async def wait(self, case_id: str, timeout: float | None = None) -> CaseResult:  # noqa: ASYNC109
+        """Wait for a case to finish and return its result.
+
+        Raises:
+            UnknownCase: no such case.
+            CaseFailed: it ended FAILED (``.cause`` is the error).
+            CaseCancelled: it ended CANCELLED.
+            trio.TooSlowError: ``timeout`` seconds passed first.
+        """
+        case = self._get(case_id)
+        if timeout is None:
+            await case.wait_final()
+        else:
+            with trio.fail_after(timeout):
+                await case.wait_final()
+        return case.outcome()
+
+    async def wait_state(self, case_id: str, *states: CaseState) -> CaseState:
+        """Wait until a case is in one of ``states`` or has finished; return its state.
+
+        Raises:
+            UnknownCase: no such case.
+        """
+        case = self._get(case_id)
+        wanted = frozenset(states) | FINAL_STATES
+        if case.state in wanted:
+            await trio.lowlevel.checkpoint()
+            return case.state
+        state: CaseState = await case.watcher().wait_value(lambda s: s in wanted)
+        return state
+
+    def status(self, case_id: str) -> CaseInfo:
+        """A snapshot of a case: state, steps, effects, signals, regions, times.
+
+        Raises:
+            UnknownCase: no such case.
+        """
+        return self._get(case_id).info()
+
+    def trace(self, case_id: str, level: str, sink: TraceSink | Any = None) -> None:
+        """Reconfigure the tracing of a live case.
+
+        Args:
+            case_id: the case.
+            level: ``"none"``, ``"min"`` or ``"full"`` from its next step on.
+            sink: a sink (or callable) receiving this case's events from now
+                on besides the substrate's sinks; ``None`` leaves the case's
+                sink as it is, ``False`` detaches it.
+
+        Raises:
+            UnknownCase: no such case.
+            CaseClosed: the case has finished.
+            OptionError: bad level.
+        """
+        if level not in LEVELS:
+            raise OptionError(f"trace(): level={level!r}, expected 'none', 'min' or 'full'")
+        case = self._live_case(case_id, "trace")
+        if sink is False:
+            case.set_trace(level, None, True)
+        else:
+            case.set_trace(level, as_sink(sink) if sink is not None else None, False)
+
+    def events(self, case_id: str) -> list[TraceEvent]:
+        """The trace events recorded so far for a case (a new list).
+
+        Raises:
+            UnknownCase: no such case.
+        """
+        case = self._get(case_id)
+        out = list(case.events) if case.events is not None else []
+        if case.st is not None and case.st.events:
+            out.extend(case.st.events)
+        return out
+
+    def forget(self, case_id: str) -> None:
+        """Drop a finished case (its id may be reused afterwards).
+
+        Raises:
+            UnknownCase: no such case.
+            CaseStillRunning: the case has not finished.
+        """
+        case = self._get(case_id)
+        if case.state not in FINAL_STATES:
+            raise CaseStillRunning(f"forget: case {case_id!r} is {case.state.value}")
+        del self._cases[case_id]
+        self._finished.pop(case_id, None)
+
+    def case_ids(self, *states: CaseState) -> list[str]:
+        """Ids of the known cases (those in ``states``, if given), oldest first."""
+        if not states:
+            return list(self._cases)
+        return [cid for cid, c in self._cases.items() if c.state in states]
+
+    def stats(self) -> SubstrateStats:
+        """Substrate-wide telemetry (see :class:`SubstrateStats`)."""
+        c = self.counters
+        wall = time.perf_counter() - self._wall0 if self._opened else 0.0
+
+        def rate(n: int) -> float:
+            return n / wall if wall > 0 else 0.0
+
+        return SubstrateStats(
+            live_cases=self._live.value,
+            retained_cases=len(self._finished),
+            cases_started=self._started,
+            cases_done=self._ended[CaseState.DONE],
+            cases_failed=self._ended[CaseState.FAILED],
+            cases_cancelled=self._ended[CaseState.CANCELLED],
+            steps=c.steps,
+            effects_started=c.effects_started,
+            effects_completed=c.effects_completed,
+            effects_cancelled=c.effects_cancelled,
+            signals=c.signals,
+            wall_elapsed=wall,
+            steps_per_sec=rate(c.steps),
+            effects_per_sec=rate(c.effects_completed),
+            signals_per_sec=rate(c.signals),
+            effect_cancel_latency_mean=(
+                c.effect_cancel_sum / c.effect_cancel_count if c.effect_cancel_count else 0.0
+            ),
+            effect_cancel_latency_max=c.effect_cancel_max,
+            case_cancel_latency_mean=(
+                c.case_cancel_sum / c.case_cancel_count if c.case_cancel_count else 0.0
+            ),
+            case_cancel_latency_max=c.case_cancel_max,
+            sink_batches=self.hub.batches,
+            sink_events=self.hub.events,
+            sinks_disabled=len(self.hub.disabled),
+        )
+
+    def __repr__(self) -> str:
+        state = "closing" if self.closing else "open" if self._nursery is not None else "new"
+        return f"<Substrate {state} live={self._live.value} known={len(self._cases)}>"
+
+
+def _positive_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
+
+
+def open_substrate(**options: Any) -> Substrate:
+    """Open a substrate: ``async with wf.open_substrate(**options) as sub: ...``.
+
+    See :class:`Substrate` for the options.
+    """
+    return Substrate(**options)
+
+
+def run(
+    term: Term,
+    ctx: Mapping[str, Any] | None = None,
+    *,
+    signals: Sequence[tuple[str, Any]] = (),
+    clock: trio.abc.Clock | None = None,
+    **options: Any,
+) -> CaseResult:
+    """Run one case to completion in a fresh ``trio.run`` and return its result.
+
+    Args:
+        term: the workflow.
+        ctx: the initial ctx.
+        signals: ``(name, payload)`` pairs sent to the case right after it starts.
+        clock: a trio clock for ``trio.run`` (e.g. ``trio.testing.MockClock``).
+        **options: case options, as for ``new_case`` (``case_id=`` too).
+
+    Raises:
+        CaseFailed: the case ended FAILED.
+        CaseCancelled: the case ended CANCELLED (e.g. its ``timeout=``).
+    """
+
+    async def main() -> CaseResult:
+        async with open_substrate(retain_finished=1) as sub:
+            case_id = await sub.new_case(term, ctx, **options)
+            for name, payload in signals:
+                await sub.signal(case_id, name, payload)
+            return await sub.wait(case_id)
+
+    return trio.run(main, clock=clock)

@@ -1,0 +1,266 @@
+"""Values the runtime hands out (case states, results, status, statistics),
+its own errors, and the parsing of case options.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from wftrio.errors import WftrioError
+from wftrio.scheduling import Deterministic, Replay, Seeded, make_scheduler
+from wftrio.trace import LEVELS, TraceEvent
+
+__all__ = [
+    "FINAL_STATES",
+    "CaseInfo",
+    "CaseOptions",
+    "CaseResult",
+    "CaseState",
+    "CaseStillRunning",
+    "OptionError",
+    "SubstrateClosed",
+    "SubstrateStats",
+    "UnsupportedOption",
+    "parse_case_options",
+]
+
+
+class CaseState(enum.StrEnum):
+    """Where a case runner stands (plain strings: ``CaseState.DONE == "done"``).
+
+    ``INITIALIZING`` until the runner has built the case's execution state;
+    ``RUNNING`` while it reduces; ``WAITING_EFFECT`` while every live token
+    waits and at least one waits on an effect; ``WAITING_SIGNAL`` while every
+    live token waits on signals or timers; then one of the final states
+    ``DONE``, ``FAILED`` or ``CANCELLED``.
+    """
+
+    INITIALIZING = "initializing"
+    RUNNING = "running"
+    WAITING_EFFECT = "waiting_effect"
+    WAITING_SIGNAL = "waiting_signal"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        """Whether the case has finished (DONE, FAILED or CANCELLED)."""
+        return self in FINAL_STATES
+
+
+FINAL_STATES: frozenset[CaseState] = frozenset(
+    {CaseState.DONE, CaseState.FAILED, CaseState.CANCELLED}
+)
+
+
+class SubstrateClosed(WftrioError, RuntimeError):
+    """The substrate is not open (not entered yet, or shutting down)."""
+
+
+class CaseStillRunning(WftrioError, RuntimeError):
+    """The request needs a finished case (e.g. ``forget`` of a live case)."""
+
+
+class OptionError(WftrioError, ValueError):
+    """An option passed to ``open_substrate``, ``new_case`` or ``run`` is invalid."""
+
+
+class UnsupportedOption(WftrioError, NotImplementedError):
+    """An option of the API contract that this runtime does not implement yet."""
+
+
+@attrs.frozen
+class CaseResult:
+    """What a finished case left behind.
+
+    Attributes:
+        case_id: the case.
+        state: ``DONE``, ``FAILED`` or ``CANCELLED``.
+        ctx: the case ctx when it finished (a copy).
+        trace: the recorded trace events (empty at trace level ``"none"``).
+        error: the exception that failed the case (``FAILED`` only).
+        reason: why a cancelled case was cancelled: ``"cancel"`` (``sub.cancel``),
+            ``"timeout"`` (the case's ``timeout=``), ``"shutdown"`` (the
+            substrate closed) or ``"aborted"`` (an exception from outside).
+        steps: reduction steps taken.
+    """
+
+    case_id: str
+    state: CaseState
+    ctx: dict[str, Any]
+    trace: list[TraceEvent]
+    error: BaseException | None = None
+    reason: str | None = None
+    steps: int = 0
+
+
+@attrs.frozen
+class CaseInfo:
+    """A snapshot of one case, as ``sub.status(case_id)`` returns it.
+
+    Attributes:
+        case_id: the case.
+        state: the runner state.
+        steps: reduction steps taken so far.
+        effects_in_flight: effects requested whose result the case has not
+            consumed yet.
+        effect_tasks: effect tasks still alive (includes cancelled effects
+            whose cleanup is running).
+        timers: timers pending (``after`` alternatives waiting).
+        pending_signals: signals received but not consumed yet, by name.
+        waiting_signals: signal names some token waits for.
+        live_regions: ids of the regions with a live activation.
+        inbox: requests queued in the case's inbox.
+        started_at: trio time the case was initialised.
+        finished_at: trio time it finished, or ``None``.
+        reason: why it was cancelled (see :class:`CaseResult`), or ``None``.
+        error: the exception that failed it, or ``None``.
+        trace_level: the case's current trace level.
+        events: number of trace events recorded so far.
+        undelivered_signals: signals accepted by ``signal`` while the case
+            was finishing, so never offered to it.
+    """
+
+    case_id: str
+    state: CaseState
+    steps: int
+    effects_in_flight: int
+    effect_tasks: int
+    timers: int
+    pending_signals: dict[str, int]
+    waiting_signals: tuple[str, ...]
+    live_regions: tuple[str, ...]
+    inbox: int
+    started_at: float | None
+    finished_at: float | None
+    reason: str | None
+    error: BaseException | None
+    trace_level: str
+    events: int
+    undelivered_signals: int
+
+
+@attrs.frozen
+class SubstrateStats:
+    """Substrate-wide telemetry, as ``sub.stats()`` returns it.
+
+    Rates are per second of wall-clock time since the substrate opened
+    (``wall_elapsed``), so they stay meaningful under trio's MockClock;
+    latencies are measured on trio's clock (what cases see).
+
+    Attributes:
+        live_cases: cases not finished yet.
+        retained_cases: finished cases still known (``status``/``wait`` work).
+        cases_started: cases ever started.
+        cases_done: cases finished DONE.
+        cases_failed: cases finished FAILED.
+        cases_cancelled: cases finished CANCELLED.
+        steps: reduction steps taken by all cases.
+        effects_started: effect tasks started.
+        effects_completed: effect results the cases consumed.
+        effects_cancelled: effects cancelled (withdrawn while in flight).
+        signals: signals accepted by ``signal``.
+        wall_elapsed: wall-clock seconds since the substrate opened.
+        steps_per_sec: ``steps / wall_elapsed``.
+        effects_per_sec: ``effects_completed / wall_elapsed``.
+        signals_per_sec: ``signals / wall_elapsed``.
+        effect_cancel_latency_mean: mean trio seconds from a cancelled
+            effect's withdrawal to its task's exit (its cleanup included).
+        effect_cancel_latency_max: the largest such latency.
+        case_cancel_latency_mean: mean trio seconds from ``sub.cancel`` to the
+            case being recorded CANCELLED (children torn down).
+        case_cancel_latency_max: the largest such latency.
+        sink_batches: event batches the trace-sink task delivered.
+        sink_events: events the trace-sink task delivered.
+        sinks_disabled: sinks disabled because they raised.
+    """
+
+    live_cases: int
+    retained_cases: int
+    cases_started: int
+    cases_done: int
+    cases_failed: int
+    cases_cancelled: int
+    steps: int
+    effects_started: int
+    effects_completed: int
+    effects_cancelled: int
+    signals: int
+    wall_elapsed: float
+    steps_per_sec: float
+    effects_per_sec: float
+    signals_per_sec: float
+    effect_cancel_latency_mean: float
+    effect_cancel_latency_max: float
+    case_cancel_latency_mean: float
+    case_cancel_latency_max: float
+    sink_batches: int
+    sink_events: int
+    sinks_disabled: int
+
+
+# ---------------------------------------------------------------------------
+# options
+
+
+@attrs.frozen
+class CaseOptions:
+    """The per-case options (also the substrate's defaults for them)."""
+
+    scheduler: object = "deterministic"
+    step_quanta: int = 1000
+    timeout: float | None = None
+    trace_level: str = "full"
+
+
+CASE_OPTION_NAMES = frozenset({"scheduler", "step_quanta", "timeout", "trace_level"})
+UNSUPPORTED_OPTIONS = frozenset({"effect_handler", "budget", "allow"})
+
+
+def parse_case_options(defaults: CaseOptions, given: Mapping[str, Any], where: str) -> CaseOptions:
+    """Validate ``given`` case options over ``defaults``.
+
+    Raises:
+        UnsupportedOption: ``effect_handler``, ``budget`` or ``allow`` (part
+            of the API contract; this runtime does not implement them yet).
+        OptionError: an unknown option name or an invalid value.
+        SchedulerError: ``scheduler=`` is not a known policy.
+    """
+    for name in given:
+        if name in UNSUPPORTED_OPTIONS:
+            raise UnsupportedOption(
+                f"{where}: option {name}= is not supported by this runtime yet "
+                "(effect handlers, budgets and allowlists are not implemented)"
+            )
+        if name not in CASE_OPTION_NAMES:
+            raise OptionError(
+                f"{where}: unknown option {name!r}; expected one of {sorted(CASE_OPTION_NAMES)}"
+            )
+    opts = attrs.evolve(defaults, **given)
+    check_case_options(opts, where)
+    return opts
+
+
+def check_case_options(opts: CaseOptions, where: str) -> None:
+    """Raise OptionError / SchedulerError if ``opts`` holds an invalid value."""
+    s = opts.scheduler
+    if not (s == "deterministic" or isinstance(s, Deterministic | Seeded | Replay)):
+        make_scheduler(s)  # raises SchedulerError with the expected values
+    q = opts.step_quanta
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise OptionError(f"{where}: step_quanta={q!r}, expected an int >= 1")
+    t = opts.timeout
+    if t is not None and (
+        isinstance(t, bool) or not isinstance(t, int | float) or math.isnan(t) or t <= 0
+    ):
+        raise OptionError(f"{where}: timeout={t!r}, expected None or a number of seconds > 0")
+    if opts.trace_level not in LEVELS:
+        raise OptionError(
+            f"{where}: trace_level={opts.trace_level!r}, expected 'none', 'min' or 'full'"
+        )

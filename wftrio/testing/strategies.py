@@ -1,0 +1,610 @@
+"""Hypothesis strategies generating well-formed wftrio workflow terms.
+
+:func:`terms` draws random terms mixing every kernel constructor, bounded in
+depth, width and size.  The task functions and conditions it uses come from
+the small factories below (:func:`bump`, :func:`note`, :func:`count_mod`,
+...): pure, deterministic functions of ctx with readable ``__qualname__``, so
+a generated term prints as Python you can paste back, e.g.::
+
+    seq(task('t0', bump('a')), xor(branch(count_mod('a', 2, 1), task('t1', note('t1'))),
+        task('t2', noop())))
+
+Every ctx value a generated task writes is JSON-able.  Generated loops always
+terminate (their body increments a counter key of their own that the loop's
+condition reads), generated region ids are unique, and generated ``first(n)``
+/ ``mi(join=n)`` never ask for more arrivals than can happen statically.
+
+This module needs ``hypothesis`` (wftrio's ``test`` extra).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
+
+import attrs
+import hypothesis.errors
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+import wftrio.terms as wt
+from wftrio.scheduling import Deterministic, Seeded
+from wftrio.terms import Term, WftrioError
+
+__all__ = [
+    "KEYS",
+    "SIGNALS",
+    "InjectedFault",
+    "InvalidArgument",
+    "always",
+    "below",
+    "bump",
+    "count_mod",
+    "count_of",
+    "effect_bump",
+    "effect_note",
+    "fail",
+    "has",
+    "items_upto",
+    "never",
+    "noop",
+    "note",
+    "reached",
+    "returns_int",
+    "scheduler_seeds",
+    "schedulers",
+    "set_to",
+    "terms",
+]
+
+KEYS: Final[tuple[str, ...]] = ("a", "b", "c")
+"""The shared ctx keys generated tasks count into and conditions read."""
+
+SIGNALS: Final[tuple[str, ...]] = ("s0", "s1", "s2")
+"""The signal names generated ``wait_signal`` / ``on_signal`` nodes use."""
+
+_LOG_KEY: Final = "log"
+_LOG_CAP: Final = 16
+_TIMER_SECONDS: Final[tuple[float, ...]] = (0.0, 0.5, 1.0, 5.0)
+
+Ctx = Mapping[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class InvalidArgument(WftrioError, hypothesis.errors.InvalidArgument):
+    """A strategy in :mod:`wftrio.testing.strategies` got a bad argument.
+
+    Subclasses both :class:`~wftrio.WftrioError` and hypothesis'
+    ``InvalidArgument`` (itself a ``TypeError``).
+    """
+
+
+class InjectedFault(RuntimeError):
+    """The failure a :func:`fail` task raises (and a test driver injects into effects)."""
+
+
+# ---------------------------------------------------------------------------
+# task functions and conditions (module-level factories with readable names)
+
+
+def _named(fn: F, name: str) -> F:
+    fn.__qualname__ = name
+    fn.__name__ = name
+    return fn
+
+
+def _int(ctx: Ctx, key: str) -> int:
+    v = ctx.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def bump(key: str) -> Callable[[Ctx], dict[str, int]]:
+    """A task fn returning ``{key: ctx[key] + 1}`` (a missing or non-int value counts as 0)."""
+
+    def fn(ctx: Ctx) -> dict[str, int]:
+        return {key: _int(ctx, key) + 1}
+
+    return _named(fn, f"bump({key!r})")
+
+
+def note(name: str) -> Callable[[Ctx], dict[str, list[str]]]:
+    """A task fn appending ``name`` to ``ctx["log"]`` (keeping the last 16 entries)."""
+
+    def fn(ctx: Ctx) -> dict[str, list[str]]:
+        log = ctx.get(_LOG_KEY)
+        old = [x for x in log if isinstance(x, str)] if isinstance(log, list) else []
+        return {_LOG_KEY: [*old[-(_LOG_CAP - 1) :], name]}
+
+    return _named(fn, f"note({name!r})")
+
+
+def set_to(key: str, value: int) -> Callable[[Ctx], dict[str, int]]:
+    """A task fn returning ``{key: value}``."""
+
+    def fn(ctx: Ctx) -> dict[str, int]:
+        return {key: value}
+
+    return _named(fn, f"set_to({key!r}, {value!r})")
+
+
+def noop() -> Callable[[Ctx], None]:
+    """A task fn changing nothing (returns None)."""
+
+    def fn(ctx: Ctx) -> None:
+        return None
+
+    return _named(fn, "noop()")
+
+
+def fail(name: str) -> Callable[[Ctx], None]:
+    """A task fn raising :class:`InjectedFault` (fails the case)."""
+
+    def fn(ctx: Ctx) -> None:
+        raise InjectedFault(f"task {name!r} fails on purpose")
+
+    return _named(fn, f"fail({name!r})")
+
+
+def returns_int() -> Callable[[Ctx], int]:
+    """A task fn returning an int, which is not a Mapping: fails the case."""
+
+    def fn(ctx: Ctx) -> int:
+        return 42
+
+    return _named(fn, "returns_int()")
+
+
+def effect_bump(key: str) -> Callable[[Ctx], Any]:
+    """An async task fn (an effect) returning ``{key: ctx[key] + 1}`` without suspending."""
+
+    async def fn(ctx: Ctx) -> dict[str, int]:
+        return {key: _int(ctx, key) + 1}
+
+    return _named(fn, f"effect_bump({key!r})")
+
+
+def effect_note(name: str) -> Callable[[Ctx], Any]:
+    """An async task fn (an effect) appending ``name`` to ``ctx["log"]``."""
+    sync = note(name)
+
+    async def fn(ctx: Ctx) -> dict[str, list[str]]:
+        return sync(ctx)
+
+    return _named(fn, f"effect_note({name!r})")
+
+
+def has(key: str) -> Callable[[Ctx], bool]:
+    """A condition: ``key in ctx``."""
+
+    def cond(ctx: Ctx) -> bool:
+        return key in ctx
+
+    return _named(cond, f"has({key!r})")
+
+
+def count_mod(key: str, m: int, r: int) -> Callable[[Ctx], bool]:
+    """A condition: ``ctx[key] % m == r`` (a missing value counts as 0)."""
+
+    def cond(ctx: Ctx) -> bool:
+        return _int(ctx, key) % m == r
+
+    return _named(cond, f"count_mod({key!r}, {m}, {r})")
+
+
+def always() -> Callable[[Ctx], bool]:
+    """A condition that always holds."""
+
+    def cond(ctx: Ctx) -> bool:
+        return True
+
+    return _named(cond, "always()")
+
+
+def never() -> Callable[[Ctx], bool]:
+    """A condition that never holds."""
+
+    def cond(ctx: Ctx) -> bool:
+        return False
+
+    return _named(cond, "never()")
+
+
+def below(key: str, k: int) -> Callable[[Ctx], bool]:
+    """A ``while_`` condition: ``ctx[key] < k``."""
+
+    def cond(ctx: Ctx) -> bool:
+        return _int(ctx, key) < k
+
+    return _named(cond, f"below({key!r}, {k})")
+
+
+def reached(key: str, k: int) -> Callable[[Ctx], bool]:
+    """An ``until`` condition: ``ctx[key] >= k``."""
+
+    def cond(ctx: Ctx) -> bool:
+        return _int(ctx, key) >= k
+
+    return _named(cond, f"reached({key!r}, {k})")
+
+
+def count_of(key: str, cap: int) -> Callable[[Ctx], int]:
+    """An ``mi(count=...)`` function: ``min(ctx[key], cap)``."""
+
+    def fn(ctx: Ctx) -> int:
+        return min(_int(ctx, key), cap)
+
+    return _named(fn, f"count_of({key!r}, {cap})")
+
+
+def items_upto(key: str, cap: int) -> Callable[[Ctx], list[int]]:
+    """An ``mi(items=...)`` function: ``range(min(ctx[key], cap))`` as a list."""
+
+    def fn(ctx: Ctx) -> list[int]:
+        return list(range(min(_int(ctx, key), cap)))
+
+    return _named(fn, f"items_upto({key!r}, {cap})")
+
+
+# ---------------------------------------------------------------------------
+# the blueprint: a plain data tree drawn by hypothesis, then built into a Term
+#
+# Drawing a blueprint first (instead of Terms directly) lets the builder hand
+# out fresh names in one pass (unique region ids, task names, loop counters)
+# and lets every extension clip its children to the depth bound.
+
+
+@attrs.frozen
+class _Node:
+    kind: str
+    params: tuple[Any, ...] = ()
+    kids: tuple[_Node, ...] = ()
+
+
+def _depth(node: _Node) -> int:
+    return 1 + max(map(_depth, node.kids)) if node.kids else 0
+
+
+def _clip(node: _Node, depth: int) -> _Node:
+    """Cut ``node`` to at most ``depth`` composite levels (deeper parts -> leftmost leaf)."""
+    if not node.kids:
+        return node
+    if depth <= 0:
+        while node.kids:
+            node = node.kids[0]
+        return node
+    return attrs.evolve(node, kids=tuple(_clip(k, depth - 1) for k in node.kids))
+
+
+@attrs.frozen
+class _Options:
+    max_depth: int
+    max_width: int
+    effects: bool
+    signals: bool
+    timers: bool
+    regions: bool
+    terminate: bool
+    failures: bool
+    mi: bool
+
+
+_conds: SearchStrategy[tuple[Any, ...]] = st.one_of(
+    st.tuples(st.just("mod"), st.sampled_from(KEYS), st.integers(2, 3), st.integers(0, 2)),
+    st.tuples(st.just("has"), st.sampled_from((*KEYS, _LOG_KEY))),
+    st.tuples(st.just("const"), st.booleans()),
+)
+
+
+def _cond(spec: tuple[Any, ...]) -> Callable[[Ctx], bool]:
+    if spec[0] == "mod":
+        _, key, m, r = spec
+        return count_mod(key, m, r % m)
+    if spec[0] == "has":
+        return has(spec[1])
+    return always() if spec[1] else never()
+
+
+def _leaves(o: _Options) -> SearchStrategy[_Node]:
+    # weights: terminate ends the whole case, so it stays rare
+    kinds = ["task"] * 12
+    if o.effects:
+        kinds += ["effect"] * 4
+    if o.signals:
+        kinds += ["wait"] * 4
+    if o.terminate:
+        kinds.append("terminate")
+    task_kinds = ["bump", "note", "set", "noop"]
+    if o.failures:
+        task_kinds += ["fail", "returns_int"]
+
+    @st.composite
+    def leaf(draw: st.DrawFn) -> _Node:
+        kind = draw(st.sampled_from(kinds))
+        if kind == "task":
+            return _Node("task", (draw(st.sampled_from(task_kinds)), draw(st.sampled_from(KEYS))))
+        if kind == "effect":
+            return _Node(
+                "effect", (draw(st.sampled_from(("bump", "note"))), draw(st.sampled_from(KEYS)))
+            )
+        if kind == "wait":
+            return _Node("wait", (draw(st.sampled_from(SIGNALS)), draw(st.booleans())))
+        return _Node("terminate")
+
+    return leaf()
+
+
+def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Node]:
+    kinds = ["seq", "par", "join", "xor", "choice", "loop"]
+    if o.signals or o.timers:
+        kinds.append("defer")
+    if o.regions:
+        kinds.append("region")
+    if o.mi:
+        kinds.append("mi")
+    w = o.max_width
+    kid_lists = st.lists(kids, min_size=min(2, w), max_size=w).map(tuple)
+    maybe_cond = st.one_of(st.none(), _conds)
+
+    @st.composite
+    def composite(draw: st.DrawFn) -> _Node:
+        kind = draw(st.sampled_from(kinds))
+        if kind == "seq":
+            return _Node("seq", (), draw(kid_lists))
+        if kind == "par":
+            return _Node("join", ("all",), draw(kid_lists))
+        if kind == "join":
+            ks = draw(kid_lists)
+            policy = draw(st.sampled_from(("first", "first", "sync_merge", "all")))
+            if policy != "first":
+                return _Node("join", (policy,), ks)
+            need = draw(st.integers(1, len(ks)))
+            return _Node("join", ("first", need, draw(st.booleans())), ks)
+        if kind in ("xor", "choice"):
+            ks = draw(kid_lists)
+            conds = tuple(draw(maybe_cond) for _ in ks)
+            return _Node(kind, conds, ks)
+        if kind == "loop":
+            policy = draw(st.sampled_from(("times", "while", "until")))
+            bound = draw(st.integers(1 if policy == "until" else 0, 3))
+            return _Node("loop", (policy, bound), (draw(kids),))
+        if kind == "defer":
+            ks = draw(kid_lists)
+            triggers: list[st.SearchStrategy[tuple[str, Any]]] = []
+            if o.signals:
+                triggers.append(st.tuples(st.just("signal"), st.sampled_from(SIGNALS)))
+            if o.timers:
+                triggers.append(st.tuples(st.just("after"), st.sampled_from(_TIMER_SECONDS)))
+            alts = tuple(draw(st.one_of(triggers)) for _ in ks)
+            return _Node("defer", alts, ks)
+        if kind == "region":
+            body = draw(kids)
+            if draw(st.booleans()):
+                return _Node("region", (), (body, draw(kids)))
+            return _Node("region", (), (body,))
+        # mi
+        mode = draw(st.sampled_from(("count", "items", "count_fn", "items_fn")))
+        n: int | None = None
+        source: Any
+        if mode == "count":
+            n = source = draw(st.integers(0, 3))
+        elif mode == "items":
+            source = tuple(draw(st.lists(st.integers(0, 9), max_size=3)))
+            n = len(source)
+        else:
+            source = (draw(st.sampled_from(KEYS)), draw(st.integers(1, 3)))
+        joins: list[Any] = ["all", "none"]
+        if n is None:
+            joins.append(1)  # may exceed the count drawn at run time: the case fails
+        elif n >= 1:
+            joins += list(range(1, n + 1))
+        join = draw(st.sampled_from(joins))
+        collect = draw(st.booleans())
+        item_key = draw(st.sampled_from(("item", "it")))
+        return _Node("mi", (mode, source, join, collect, item_key), (draw(kids),))
+
+    return composite()
+
+
+class _Namer:
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def fresh(self, prefix: str) -> str:
+        n = self.counts[prefix]
+        self.counts[prefix] = n + 1
+        return f"{prefix}{n}"
+
+
+def _build(node: _Node, names: _Namer) -> Term:
+    p = node.params
+    kind = node.kind
+    if kind == "task":
+        name = names.fresh("t")
+        variant, key = p
+        fns: dict[str, Callable[[], Callable[[Ctx], Any]]] = {
+            "bump": lambda: bump(key),
+            "note": lambda: note(name),
+            "set": lambda: set_to(key, len(name)),
+            "noop": noop,
+            "fail": lambda: fail(name),
+            "returns_int": returns_int,
+        }
+        return wt.task(name, fns[variant]())
+    if kind == "effect":
+        name = names.fresh("e")
+        variant, key = p
+        return wt.task(name, effect_bump(key) if variant == "bump" else effect_note(name))
+    if kind == "wait":
+        sig, store = p
+        return wt.wait_signal(sig, store_as=f"got_{sig}" if store else None)
+    if kind == "terminate":
+        return wt.terminate()
+    if kind == "seq":
+        return wt.seq(*(_build(k, names) for k in node.kids))
+    if kind == "join":
+        built = [_build(k, names) for k in node.kids]
+        if p[0] == "first":
+            return wt.join(wt.first(p[1], cancel_rest=p[2]), *built)
+        return wt.join(p[0], *built)
+    if kind in ("xor", "choice"):
+        alts: list[Term] = []
+        for c, k in zip(p, node.kids, strict=True):
+            sub = _build(k, names)
+            alts.append(sub if c is None else wt.branch(_cond(c), sub))
+        return wt.xor(*alts) if kind == "xor" else wt.choice(*alts)
+    if kind == "loop":
+        policy, bound = p
+        if policy == "times":
+            return wt.loop(_build(node.kids[0], names), times=bound)
+        counter = names.fresh("loop")
+        step = wt.task(names.fresh("t"), bump(counter))
+        body = wt.seq(step, _build(node.kids[0], names))
+        if policy == "while":
+            return wt.loop(body, while_=below(counter, bound))
+        return wt.loop(body, until=reached(counter, bound))
+    if kind == "defer":
+        dalts: list[wt.OnSignal | wt.After] = []
+        for (trig, key), k in zip(p, node.kids, strict=True):
+            sub = _build(k, names)
+            dalts.append(wt.on_signal(key, sub) if trig == "signal" else wt.after(key, sub))
+        return wt.defer(*dalts)
+    if kind == "region":
+        sid = names.fresh("r")
+        body_t = _build(node.kids[0], names)
+        comp = _build(node.kids[1], names) if len(node.kids) > 1 else None
+        return wt.region(sid, body_t, compensate=comp)
+    if kind == "mi":
+        mode, source, join, collect, item_key = p
+        body_t = _build(node.kids[0], names)
+        col = names.fresh("col") if collect else None
+        if mode == "count":
+            return wt.mi(body_t, count=source, join=join, collect=col, item_key=item_key)
+        if mode == "items":
+            return wt.mi(body_t, items=source, join=join, collect=col, item_key=item_key)
+        if mode == "count_fn":
+            return wt.mi(body_t, count=count_of(*source), join=join, collect=col, item_key=item_key)
+        return wt.mi(body_t, items=items_upto(*source), join=join, collect=col, item_key=item_key)
+    raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
+
+
+def _build_root(node: _Node) -> Term:
+    return _build(node, _Namer())
+
+
+# ---------------------------------------------------------------------------
+# public strategies
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name}={value!r} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise InvalidArgument(f"{name}={value!r} must be >= {low}")
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name}={value!r} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def terms(
+    *,
+    max_depth: int = 4,
+    max_width: int = 4,
+    max_leaves: int = 24,
+    effects: bool = False,
+    signals: bool = True,
+    timers: bool = True,
+    regions: bool = True,
+    terminate: bool = True,
+    failures: bool = False,
+    mi: bool = True,
+) -> SearchStrategy[Term]:
+    """A strategy for random well-formed workflow terms.
+
+    Terms mix every kernel constructor: ``task``, ``seq``, ``par``, ``join``
+    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``), ``xor`` and
+    ``choice`` with conditions over ctx, ``loop`` (``times``, ``while_``,
+    ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
+    ``region`` (with and without ``compensate``), ``mi`` (``count`` or
+    ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
+    ``collect``) and ``terminate``.  Region ids, task names, loop counter
+    keys and collect keys are unique within a term.
+
+    A term drawn with ``effects=False, signals=False, timers=False`` needs
+    nothing from the outside world: run by the reducer, it always ends
+    ``DONE`` or ``FAILED``.
+
+    Args:
+        max_depth: most nested composite constructors (a ``while_``/``until``
+            loop's body gets one extra ``seq`` holding its counter task).
+        max_width: most children of one ``seq``/``par``/``join``/``xor``/
+            ``choice``/``defer``.
+        max_leaves: bound on the number of leaves (tasks, waits, terminate),
+            passed to ``st.recursive``.
+        effects: include async tasks (effects) that need a result fed back.
+        signals: include ``wait_signal`` and ``on_signal`` (names from
+            :data:`SIGNALS`).
+        timers: include ``after`` alternatives in ``defer``.
+        regions: include cancellation regions.
+        terminate: include ``terminate()`` (rarely).
+        failures: include tasks that raise or return a non-Mapping.
+        mi: include multiple instances.
+
+    Raises:
+        InvalidArgument: an argument has the wrong type or is out of range.
+    """
+    opts = _Options(
+        max_depth=_check_int("max_depth", max_depth, 0),
+        max_width=_check_int("max_width", max_width, 1),
+        effects=_check_bool("effects", effects),
+        signals=_check_bool("signals", signals),
+        timers=_check_bool("timers", timers),
+        regions=_check_bool("regions", regions),
+        terminate=_check_bool("terminate", terminate),
+        failures=_check_bool("failures", failures),
+        mi=_check_bool("mi", mi),
+    )
+    _check_int("max_leaves", max_leaves, 1)
+    base = _leaves(opts)
+    if opts.max_depth == 0:
+        return base.map(_build_root)
+    limit = opts.max_depth - 1
+
+    def clip(node: _Node) -> _Node:
+        return _clip(node, limit)
+
+    def extend(kids: SearchStrategy[_Node]) -> SearchStrategy[_Node]:
+        # a child is a smaller term or, as often, a composite of smaller
+        # terms: bushier terms than st.recursive alone draws, still within
+        # max_leaves (st.recursive counts every leaf) and clipped to max_depth
+        smaller = kids.map(clip)
+        return _composites(opts, st.one_of(smaller, _composites(opts, smaller).map(clip)))
+
+    return st.recursive(base, extend, max_leaves=max_leaves).map(_build_root)
+
+
+def scheduler_seeds() -> SearchStrategy[int]:
+    """A strategy for seeds of :class:`wftrio.Seeded` (and of test environments)."""
+    return st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def schedulers(*, deterministic: bool = True) -> SearchStrategy[Deterministic | Seeded]:
+    """A strategy for fresh scheduler policies: ``Deterministic()`` or ``Seeded(seed)``.
+
+    Args:
+        deterministic: also draw ``Deterministic()`` (otherwise only seeded policies).
+
+    Raises:
+        InvalidArgument: ``deterministic`` is not a bool.
+    """
+    _check_bool("deterministic", deterministic)
+    seeded: SearchStrategy[Deterministic | Seeded] = st.builds(Seeded, scheduler_seeds())
+    if deterministic:
+        return st.one_of(st.builds(Deterministic), seeded)
+    return seeded
