@@ -73,7 +73,7 @@ def allowed_ctx_keys(term: Term, ctx: dict[str, Any], st_: ExecState) -> set[str
             keys.add(node.collect)
     for ev in st_.events:
         if ev.kind == "task_completed":
-            keys.update(ev.data.get("updates", ()))
+            keys.update(ev.data)
         elif ev.kind == "effect_completed" and ev.data.get("result"):
             keys.update(ev.data["result"])
     return keys

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import IO, Any, Literal, NamedTuple, TypeAlias
 
 import attrs
@@ -138,7 +139,7 @@ class TraceEvent(NamedTuple):
     token: int | None = None
     scope: str | None = None
     time: float = 0.0
-    data: dict[str, Any] = {}  # noqa: RUF012 - never mutated; the reducer always passes one
+    data: Mapping[str, Any] = MappingProxyType({})
 
 
 @attrs.frozen

@@ -36,7 +36,7 @@ def _not_mapping(name: str, path: str, r: object) -> TaskError:
     )
 
 
-_NO_UPDATES: dict[str, Any] = {"updates": []}
+_NO_UPDATES: Mapping[str, Any] = MappingProxyType({})
 
 
 def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
@@ -48,7 +48,6 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     # traced runs share one payload per distinct update-key tuple (per
     # Program; event data is never mutated): a fresh dict + list per event
     # cost ~10% (gc off) to ~20% (gc on) of full tracing (docs/BENCHMARKS.md)
-    payloads: dict[tuple[Any, ...], dict[str, Any]] = t.setdefault("payloads", {})
 
     def task(st: ExecState, tok: Token, budget: int) -> int:
         scope = tok.scope
@@ -86,7 +85,10 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         cid = st.case_id
         tid = tok.id
         rid = scope_of(tok)
-        now = st.now
+        # one time per fused run: no checkpoint happens inside it, so to the
+        # rest of the program every step of the run happens at the same moment
+        t = st.now()
+        seq = st.seq
         i = pc
         try:
             while i < stop:
@@ -97,26 +99,22 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
                             raise _not_mapping(names[i], instrs[i].path, r)
                         r = dict(r)
                     data.update(r)
-                    keys = tuple(r)
-                    upd = payloads.get(keys)
-                    if upd is None:
-                        upd = {"updates": list(keys)}
-                        if len(payloads) < 1024:
-                            payloads[keys] = upd
+                    upd: Mapping[str, Any] = r
                 else:
                     upd = _NO_UPDATES
-                seq = st.seq
-                st.seq = seq + 1
+                # the event's data is the updates mapping itself (no copy):
+                # what the task returned, exactly as merged into ctx
                 record(
-                    new_event(
-                        TraceEvent, (seq, cid, "task_completed", names[i], tid, rid, now(), upd)
-                    )
+                    new_event(TraceEvent, (seq, cid, "task_completed", names[i], tid, rid, t, upd))
                 )
+                seq += 1
                 i += 1
         except Exception as exc:
+            st.seq = seq
             tok.pc = i
             st.fail(tok, exc, names[i])
             return i - pc + 1
+        st.seq = seq
         tok.pc = last_next if i == end else i
         return i - pc
 

@@ -396,7 +396,7 @@ def jsonable_copy(value: Any, path: str) -> Any:
 def _copy(value: Any, path: str, active: set[int]) -> Any:
     if value is None or isinstance(value, str | int | float):
         return value
-    if isinstance(value, list | dict):
+    if isinstance(value, list | dict | MappingProxyType):
         key = id(value)
         if key in active:
             raise _ser_error(f"{path}: circular reference; JSON cannot hold cycles", path)

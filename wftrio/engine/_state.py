@@ -45,6 +45,10 @@ __all__ = [
 _new_event = tuple.__new__
 
 
+def _record_nothing(ev: TraceEvent) -> None:
+    """The recorder at level ``"none"`` (never called: events are not built)."""
+
+
 def scope_of(tok: Token) -> str | None:
     """The id of the innermost user region holding ``tok`` (None outside any)."""
     r = tok.region
@@ -211,8 +215,7 @@ class ExecState:
         self.on_event = on_event
         self.keep_events = keep_events
         self.events: list[TraceEvent] = []
-        self._record: Callable[[TraceEvent], None] = self.events.append
-        self._set_recorder()
+        self._record: Callable[[TraceEvent], None] = _record_nothing  # set by set_level
         self.outbox: list[Command] = []
         self.set_level(trace_level)
         # identity counters (deterministic: replay gets the same ids)
@@ -232,12 +235,13 @@ class ExecState:
         self.timers: dict[int, tuple[Token, int]] = {}
         self.regions: dict[str, dict[RegionInst, None]] = {}
         if not _restoring:
-            self._emit(
-                "case_started",
-                None,
-                None,
-                {"scheduler": self.scheduler.name, "preemptive": self.preemptive},
-            )
+            if self.tracing:
+                self._emit(
+                    "case_started",
+                    None,
+                    None,
+                    {"scheduler": self.scheduler.name, "preemptive": self.preemptive},
+                )
             self.current = self.spawn(program.entry, None, None, self.root)
 
     # -- public read-only views ---------------------------------------------
@@ -258,6 +262,8 @@ class ExecState:
         self.level = level
         self.full = level == "full"
         self.tracing = level != "none"
+        if hasattr(self, "events"):
+            self._set_recorder()
 
     def blocked_on(self) -> dict[str, list[Any]]:
         """What the live tokens wait for: effect ids, signal names, timer ids."""
@@ -318,7 +324,10 @@ class ExecState:
             self.on_event(ev)
 
     def _set_recorder(self) -> None:
-        if self.on_event is None and self.keep_events:
+        if not self.tracing:
+            # nothing is recorded: keep no bound method alive per waiting case
+            self._record = _record_nothing
+        elif self.on_event is None and self.keep_events:
             self._record = self.events.append
         else:
             self._record = self._record_and_call
@@ -688,7 +697,7 @@ class ExecState:
         if updates:
             tok.scope.data.update(updates)
         if self.full:
-            self._emit("task_completed", name, tok)
+            self._emit("task_completed", name, tok, updates if updates is not None else {})
         tok.pc = instr.next
         self.make_ready(tok)
         self.status = Status.RUNNING
