@@ -203,11 +203,14 @@ def _join(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         inst.fired = True
         if st.full:
             st._emit("join_fired", path, tok, {"arrived": inst.arrived, "of": inst.started})
+        # the continuation is spawned before the rest is withdrawn, so an
+        # exited enclosing region stays open for it
+        cont = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
         creg = inst.cancel_region
         if creg is not None:
             st.withdraw_region(creg)
             inst.cancel_region = None
-        st.current = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
+        st.current = cont
         return 1
 
     return join

@@ -505,12 +505,15 @@ class ExecState:
             return 0
         self._emit("region_cancelled", scope_id, None, {"at_step": self.steps, "n": len(insts)})
         for inst in insts:
-            exited = inst.exited
-            frame, scope, parent = inst.frame, inst.scope, inst.parent
+            if inst.exited:
+                self.withdraw_region(inst)
+                continue
+            # continuation: compensation (if any), then after the region.  It
+            # is spawned before the withdrawal so that an exited parent whose
+            # last token this region held stays open for it.
+            cont = self.spawn(inst.cancel_pc, inst.frame, inst.parent, inst.scope)
             self.withdraw_region(inst)
-            if not exited:
-                # continuation: compensation (if any), then after the region
-                self.make_ready(self.spawn(inst.cancel_pc, frame, parent, scope))
+            self.make_ready(cont)
         if self.status not in FINAL:
             self.status = Status.RUNNING
         return len(insts)
