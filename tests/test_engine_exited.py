@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import wftrio as wf
-from tests.reducer_helpers import completed, noop, run
+from tests.reducer_helpers import completed, noop, run, start
 from wftrio.testing.invariants import check_invariants
 
 
@@ -40,3 +40,26 @@ def test_cancel_rest_join_resumes_inside_an_exited_region() -> None:
     check_invariants(st)
     assert st.status == "done"
     assert st.waiters.get("b", {}) == {}
+
+
+def test_a_late_join_resumes_inside_an_exited_region() -> None:
+    # t2 wins the discriminator and control leaves r0 while the par is still
+    # running in it; the par's own join must resume inside r0, not a closed r0
+    term = wf.region("r0", wf.join(wf.first(1), wf.par(noop("t0"), noop("t1")), noop("t2")))
+    st = start(term, scheduler=wf.Seeded(0))
+    while st.status not in ("done", "failed"):
+        st.run(1)
+        check_invariants(st)
+    assert st.status == "done"
+    assert sorted(completed(st)) == ["t0", "t1", "t2"]
+
+
+def test_a_late_mi_join_resumes_inside_an_exited_region() -> None:
+    body = wf.mi(noop("m"), count=2)
+    term = wf.region("r0", wf.join(wf.first(1), body, noop("fast")))
+    for seed in range(20):
+        st = start(term, scheduler=wf.Seeded(seed))
+        while st.status not in ("done", "failed"):
+            st.run(1)
+            check_invariants(st)
+        assert st.status == "done"

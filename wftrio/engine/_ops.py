@@ -190,22 +190,21 @@ def _join(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     def join(st: ExecState, tok: Token, budget: int) -> int:
         inst = tok.frame
         assert isinstance(inst, JoinInst)
-        st.kill(tok)
         inst.arrived += 1
-        if inst.fired:
+        if inst.fired or inst.arrived < inst.needed:
+            st.kill(tok)
             if st.full:
-                st._emit("join_absorbed", path, tok, {"arrived": inst.arrived})
-            return 1
-        if inst.arrived < inst.needed:
-            if st.full:
-                st._emit("join_arrived", path, tok, {"arrived": inst.arrived})
+                kind = "join_absorbed" if inst.fired else "join_arrived"
+                st._emit(kind, path, tok, {"arrived": inst.arrived})
             return 1
         inst.fired = True
         if st.full:
             st._emit("join_fired", path, tok, {"arrived": inst.arrived, "of": inst.started})
-        # the continuation is spawned before the rest is withdrawn, so an
-        # exited enclosing region stays open for it
+        # the continuation is spawned before the arriving token dies and the
+        # rest is withdrawn: an exited enclosing region whose last tokens these
+        # were must stay open for it
         cont = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
+        st.kill(tok)
         creg = inst.cancel_region
         if creg is not None:
             st.withdraw_region(creg)
@@ -479,21 +478,27 @@ def _mi_done(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         assert isinstance(inst, MIInst)
         sc = tok.scope
         inst.results[sc.index] = dict(sc.data)
-        st.kill(tok)
         inst.done += 1
         if st.full:
             st._emit("mi_instance_done", path, tok, {"index": sc.index})
-        if not inst.fired:
-            assert inst.needed is not None
-            if inst.done >= inst.needed:
-                inst.fired = True
-                if collect is not None:
-                    inst.scope.data[collect] = [inst.results[i] for i in sorted(inst.results)]
-                if st.full:
-                    st._emit("mi_joined", path, tok, {"done": inst.done, "of": inst.n})
-                st.current = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
-        elif inst.needed is None and inst.done == inst.n and collect is not None:
+        if inst.fired:
+            st.kill(tok)
+            if inst.needed is None and inst.done == inst.n and collect is not None:
+                inst.scope.data[collect] = [inst.results[i] for i in sorted(inst.results)]
+            return 1
+        assert inst.needed is not None
+        if inst.done < inst.needed:
+            st.kill(tok)
+            return 1
+        inst.fired = True
+        if collect is not None:
             inst.scope.data[collect] = [inst.results[i] for i in sorted(inst.results)]
+        if st.full:
+            st._emit("mi_joined", path, tok, {"done": inst.done, "of": inst.n})
+        # spawned before the instance's token dies (see join)
+        cont = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
+        st.kill(tok)
+        st.current = cont
         return 1
 
     return mi_done
