@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests lint typecheck bench examples``."""
+"""Developer sessions: ``nox -s tests lint typecheck docs bench examples``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
-EXAMPLES = sorted(str(p) for p in Path("examples").glob("*.py"))
+EXAMPLES = sorted(str(p) for p in Path("examples").glob("[!_]*.py"))
 
 
 @nox.session(python="3.11")
@@ -35,6 +35,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with mkdocs in strict mode (into ``site/``)."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """The benchmark table (``python -m wftrio.bench``)."""
     session.install("-e", ".")
@@ -47,3 +54,4 @@ def examples(session: nox.Session) -> None:
     session.install("-e", ".")
     for ex in EXAMPLES:
         session.run("python", ex)
+        session.run("wftrio", "run", ex)

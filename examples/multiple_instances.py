@@ -12,8 +12,9 @@ An order is shipped in one case:
    synchronisation): the order ships at once, while the confirmations
    trickle in; the case ends when the last one has arrived.
 
-Run it with ``python examples/multiple_instances.py``; it prints the trace,
-one line per event.
+Run it with ``python examples/multiple_instances.py`` (or ``wftrio run
+examples/multiple_instances.py``, which uses :data:`CTX` and
+:data:`SIGNALS`); it prints the trace, one line per event, and a summary.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from _driver import Signal, print_trace, run_case
+import trio
+import trio.testing
 
 import wftrio as wf
+from wftrio.console import print_result
 
 
 def order_lines(ctx: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -94,12 +97,33 @@ CTX: dict[str, Any] = {
         {"sku": "mug", "qty": 4, "unit": 5},
     ]
 }
-SIGNALS: list[Signal] = [("confirmed", "buyer ok"), ("confirmed", "accounts ok")]
-"""Confirmations, sent once the case waits for them (the oldest waiter gets each)."""
+SIGNALS: list[tuple[float, str, Any]] = [
+    (1, "confirmed", "buyer ok"),
+    (2, "confirmed", "accounts ok"),
+]
+"""Confirmations ``(seconds after the start, name, payload)``; the oldest waiter gets each."""
+
+
+async def run_case(ctx: dict[str, Any], case_id: str) -> Any:
+    """Start the case, send the confirmations at their times, return its result."""
+    async with wf.open_substrate() as sub:
+        case = await sub.new_case(WORKFLOW, ctx, case_id=case_id)
+        start = trio.current_time()
+        for at, name, payload in SIGNALS:
+            await trio.sleep_until(start + at)
+            await sub.signal(case, name, payload)
+        return await sub.wait(case)
+
+
+def run_scenario() -> wf.CaseResult:
+    """Ship the order of :data:`CTX` in virtual time."""
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    result: wf.CaseResult = trio.run(run_case, CTX, "order-1", clock=clock)
+    return result
 
 
 def main() -> None:
-    print_trace("ship an order", run_case(WORKFLOW, CTX, SIGNALS, case_id="order-1"))
+    print_result(run_scenario(), title="ship an order")
 
 
 if __name__ == "__main__":

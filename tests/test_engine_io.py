@@ -490,7 +490,7 @@ class TestEffects:
         assert st.status is Status.FAILED
         assert st.error is err
         ks = [k for k in kinds(st) if k != "token_withdrawn"]
-        assert ks[-3:] == ["effect_failed", "task_failed", "case_failed"]
+        assert ks[-4:] == ["effect_failed", "receipt", "task_failed", "case_failed"]
         assert not st.tokens
         assert completed(st) == []
 

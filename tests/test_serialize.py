@@ -94,7 +94,8 @@ def traces() -> list[list[TraceEvent]]:
     st = ExecState(wf.compile(wf.task("charge", remote)))
     st.run()
     (eid,) = effect_ids(st)
-    st.feed_effect(eid, error=OSError("dïsk full"))
+    st.feed_effect_retry(eid, 1, OSError("dïsk busy"), 0.5)
+    st.feed_effect(eid, error=OSError("dïsk full"), attempts=2)
     out.append(st.events)
     # 4: explicit termination, seeded choices
     st = ExecState(

@@ -8,6 +8,14 @@ Author workflows from pattern constructors (``seq``, ``par``, ``xor``,
 from __future__ import annotations
 
 from wftrio.compiler import compile
+from wftrio.effects import (
+    Effect,
+    EffectContext,
+    EffectTimeout,
+    NoHandler,
+    Retry,
+    current_effect,
+)
 from wftrio.errors import (
     CaseCancelled,
     CaseClosed,
@@ -21,6 +29,18 @@ from wftrio.errors import (
     UnknownCase,
     WftrioError,
 )
+from wftrio.governance import (
+    ApprovalRejected,
+    Budget,
+    BudgetExceeded,
+    BudgetUsage,
+    GuardViolation,
+    approval_signal,
+    approve,
+    reject,
+)
+from wftrio.patterns import approval
+from wftrio.receipts import Receipt
 from wftrio.runtime import (
     CallbackSink,
     CaseInfo,
@@ -55,8 +75,13 @@ from wftrio.terms import (
     xor,
 )
 from wftrio.trace import EventKind, TraceEvent, replay_log
+from wftrio.validate import InvalidWorkflow, Issue, validate
 
 __all__ = [
+    "ApprovalRejected",
+    "Budget",
+    "BudgetExceeded",
+    "BudgetUsage",
     "CallbackSink",
     "CaseCancelled",
     "CaseClosed",
@@ -66,12 +91,21 @@ __all__ = [
     "CaseState",
     "Deterministic",
     "DuplicateCase",
+    "Effect",
+    "EffectContext",
+    "EffectTimeout",
     "EngineError",
     "EventKind",
+    "GuardViolation",
+    "InvalidWorkflow",
+    "Issue",
     "JsonlSink",
     "MemorySink",
+    "NoHandler",
+    "Receipt",
     "Replay",
     "ReplayDivergence",
+    "Retry",
     "Seeded",
     "Substrate",
     "SubstrateStats",
@@ -84,9 +118,13 @@ __all__ = [
     "UnknownCase",
     "WftrioError",
     "after",
+    "approval",
+    "approval_signal",
+    "approve",
     "branch",
     "choice",
     "compile",
+    "current_effect",
     "defer",
     "first",
     "join",
@@ -96,11 +134,13 @@ __all__ = [
     "open_substrate",
     "par",
     "region",
+    "reject",
     "replay_log",
     "run",
     "seq",
     "task",
     "terminate",
+    "validate",
     "wait_signal",
     "xor",
 ]

@@ -28,6 +28,10 @@ says what each means and what was measured):
    per case versus a bare trio task blocked on an Event; signal
    throughput), measured by ``wftrio.runtime._loadbench`` when the runtime
    provides it.  Target <= 2.
+8. ``validate``: states ``wf.validate`` explores for growing terms (a
+   ``par`` of k branches and an ``mi`` of k instances, each a task, an
+   effect and a signal wait), with partial-order and symmetry reduction
+   versus the full interleaving graph.  Reported, no target.
 
 ``--only a,b`` runs a subset; ``--profile seq|par|tracing`` runs one engine
 workload under cProfile instead and prints the hottest functions.
@@ -62,6 +66,7 @@ from wftrio.terms import (
     first,
     join,
     loop,
+    mi,
     par,
     region,
     seq,
@@ -87,6 +92,7 @@ SIZES: dict[str, dict[str, int]] = {
         "nodes_large": 10_000,
         "run_small": 100,
         "waiting": 10_000,
+        "validate_k": 6,
     },
     "quick": {
         "seq": 200,
@@ -99,6 +105,7 @@ SIZES: dict[str, dict[str, int]] = {
         "nodes_large": 400,
         "run_small": 40,
         "waiting": 50,
+        "validate_k": 3,
     },
 }
 """Workload sizes for a full run and for ``--quick`` (a smoke test, not a measurement)."""
@@ -542,6 +549,70 @@ def bench_waiting_cases(n: int) -> dict[str, Any]:
     return fig
 
 
+def _validation_families(k: int) -> dict[str, list[Term]]:
+    """Growing terms for figure 8: ``par`` of ``1..k`` branches of (task,
+    effect, signal wait), and ``mi`` of ``1..k`` instances of the same body."""
+
+    async def effect(ctx: Mapping[str, Any]) -> None:
+        return None
+
+    def branch_(i: int) -> Term:
+        return seq(task(f"t{i}", _incrementer("a")), task(f"e{i}", effect), wait_signal(f"s{i}"))
+
+    return {
+        "par": [par(*(branch_(i) for i in range(n))) for n in range(1, k + 1)],
+        "mi": [mi(branch_(0), count=n) for n in range(1, k + 1)],
+    }
+
+
+def bench_validate(k: int, max_states: int = 20_000) -> dict[str, Any]:
+    """Figure 8: exploration cost of ``wf.validate`` on growing terms.
+
+    For every term of two families (:func:`_validation_families`) the state
+    space is explored with partial-order and symmetry reduction and without
+    (the full interleaving graph, capped at ``max_states``); the figure
+    reports states and time of both, and its ratio is reduced / full states
+    for the largest ``par`` term.  No target: it shows how far the
+    reductions push the bounds.
+    """
+    from wftrio.validation.explore import Bounds, explore
+
+    bounds = Bounds(max_states=max_states, max_depth=10_000, max_tokens=10_000)
+    families: dict[str, list[dict[str, Any]]] = {}
+    for fam, terms_ in _validation_families(k).items():
+        rows: list[dict[str, Any]] = []
+        for n, term in enumerate(terms_, 1):
+            prog = compiler.compile(term)
+            t0 = time.perf_counter()
+            red = explore(prog, bounds=bounds, reduce=True)
+            t1 = time.perf_counter()
+            full = explore(prog, bounds=bounds, reduce=False)
+            t2 = time.perf_counter()
+            rows.append(
+                {
+                    "k": n,
+                    "states_reduced": red.states,
+                    "states_full": full.states,
+                    "full_hit": not full.complete,
+                    "ms_reduced": (t1 - t0) * 1e3,
+                    "ms_full": (t2 - t1) * 1e3,
+                    "us_per_state": (t1 - t0) / red.states * 1e6,
+                }
+            )
+        families[fam] = rows
+    last = families["par"][-1]
+    return _figure(
+        f"validate: states explored, par of {k} branches (task, effect, wait), reduced",
+        float(last["states_reduced"]),
+        float(last["states_full"]),
+        "states",
+        "reported",
+        None,
+        families=families,
+        us_per_state=last["us_per_state"],
+    )
+
+
 def _num(res: Mapping[str, Any], key: str) -> float:
     v = res.get(key)
     if isinstance(v, int | float) and not isinstance(v, bool):
@@ -549,10 +620,20 @@ def _num(res: Mapping[str, Any], key: str) -> float:
     return math.nan
 
 
-FIGURES = ("seq", "par", "discriminator", "cancel_region", "compile", "run", "tracing", "waiting")
+FIGURES = (
+    "seq",
+    "par",
+    "discriminator",
+    "cancel_region",
+    "compile",
+    "run",
+    "tracing",
+    "waiting",
+    "validate",
+)
 """Figure names, in report order (``--only`` takes a comma-separated subset)."""
 
-LABELS = dict(zip(FIGURES, ("1", "2", "3", "4", "5a", "5b", "6", "7"), strict=True))
+LABELS = dict(zip(FIGURES, ("1", "2", "3", "4", "5a", "5b", "6", "7", "8"), strict=True))
 """The figure numbers DESIGN.md's targets and docs/BENCHMARKS.md use."""
 
 
@@ -574,6 +655,7 @@ def run_benchmarks(
         "run": lambda: bench_run_per_step(s["run_small"], s["nodes_large"], rep),
         "tracing": lambda: bench_tracing(s["seq"], rep),
         "waiting": lambda: bench_waiting_cases(s["waiting"]),
+        "validate": lambda: bench_validate(s["validate_k"]),
     }
     for name in FIGURES:
         if name in only:
@@ -638,6 +720,15 @@ def format_table(report: Mapping[str, Any]) -> str:
                 f"AND-join of the same 3 tasks {_fmt(f['and_join_us'])} us "
                 f"(first(1) / AND-join = {_fmt(f['vs_and_join'])})"
             )
+        if name == "validate":
+            for fam, rows_ in f["families"].items():
+                cells = ", ".join(
+                    f"k={r['k']}: {r['states_reduced']:,}/{r['states_full']:,}"
+                    f"{'+' if r['full_hit'] else ''} in {_fmt(r['ms_reduced'])}/"
+                    f"{_fmt(r['ms_full'])} ms"
+                    for r in rows_
+                )
+                notes.append(f"   validate ({fam}; states reduced/full, time): {cells}")
         if name == "tracing":
             notes.append(
                 f"   tracing: level min {_fmt(f['min_us'])} us/task; "

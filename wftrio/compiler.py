@@ -68,8 +68,24 @@ class _Builder:
         here = f"{path}.{node_label(term)}" if path else node_label(term)
         match term:
             case Task(name=name, fn=fn, is_effect=is_effect):
-                pc = self.emit("effect" if is_effect else "task", here, name=name, fn=fn)
-                return pc, [(pc, "next")]
+                if not term.has_options:
+                    pc = self.emit("effect" if is_effect else "task", here, name=name, fn=fn)
+                    return pc, [(pc, "next")]
+                # a task with options: an unfused "step" (sync) or an "effect"
+                # carrying its policies; on_error is compiled after it and
+                # continues where the task would have
+                opts = {
+                    k: v
+                    for k in ("timeout", "retry", "cost", "kind")
+                    if (v := getattr(term, k)) is not None
+                }
+                pc = self.emit("effect" if is_effect else "step", here, name=name, fn=fn, **opts)
+                task_exits: list[Exit] = [(pc, "next")]
+                if term.on_error is not None:
+                    c, cx = self.node(term.on_error, f"{here}[0]")
+                    self.ops[pc][3]["on_error"] = c
+                    task_exits += cx
+                return pc, task_exits
             case Seq(terms=terms):
                 entry = -1
                 exits: list[Exit] = []
@@ -150,6 +166,8 @@ class _Builder:
                 return pc, [(pc, "next")]
             case Region(scope_id=sid, term=body, compensate=comp):
                 enter = self.emit("region_enter", here, scope_id=sid, cancel_pc=-1)
+                if term.allow is not None:
+                    self.ops[enter][3]["allow"] = term.allow
                 bpc, x = self.node(body, f"{here}[0]")
                 ex = self.emit("region_exit", here)
                 self.patch(x, ex)

@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from wftrio.governance import approval_functions, approval_signal
 from wftrio.terms import (
     MI,
     After,
@@ -69,6 +70,7 @@ from wftrio.terms import (
 
 __all__ = [
     "CATALOGUE",
+    "approval",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",
@@ -648,6 +650,87 @@ def cancel_mi_activity(
     the region withdraws every instance still running.
     """
     return region(scope_id, mi(body, count=count, items=items, join=join), compensate=compensate)
+
+
+# ---------------------------------------------------------------------------
+# governance: approval points
+
+
+def approval(
+    name: str,
+    approver: str | Iterable[str] | None = None,
+    *,
+    then: Term | None = None,
+    on_reject: Term | None = None,
+) -> Seq:
+    """An approval point: block until an explicit decision arrives, then go on or not.
+
+    A persistent trigger (WCP-24) repeated until a valid decision, then an
+    exclusive choice (WCP-4) between going on and rejecting.
+    The point waits (``wait_signal``, persistent: a decision sent early is
+    kept) for the signal ``approval_signal(name)`` whose payload is
+    ``wf.approve(by, note)`` or ``wf.reject(by, note)``
+    (:mod:`wftrio.governance`).  A
+    decision from someone who is not an ``approver`` (when given), or a
+    malformed payload, is recorded as ``"ignored"`` and the point keeps
+    waiting.  On approval ``then`` runs (if given); on rejection
+    ``on_reject`` runs instead (a compensation; the case goes on after the
+    approval point), or, without ``on_reject``, the case fails with
+    :class:`ApprovalRejected`.
+
+    Every decision taken is an audited step (the task
+    ``"approval:<name>"``, ``kind="approval"``): it leaves a receipt whose
+    ``detail`` names the decision and who made it, and
+    ``ctx["approval:<name>"]`` holds the last decision,
+    ``{"decision": "approved" | "rejected" | "ignored", "by": ..., "note": ...}``.
+    Term form (``key = "approval:<name>"``)::
+
+        seq(loop(seq(wait_signal(key, store_as=key),
+                     task(key, decide, kind="approval")),
+                 until=decided),
+            xor(branch(approved, then), on_reject or task(key + ":rejected", fail)))
+
+    Args:
+        name: the approval point's name (unique per workflow, by convention).
+        approver: who may decide: a name, a collection of names, or ``None``
+            for anyone.
+        then: what runs once approved (default: nothing).
+        on_reject: what runs once rejected; ``None`` fails the case.
+
+    Raises:
+        TermError: a bad name, approver or term.
+    """
+    if not isinstance(name, str) or not name:
+        raise TermTypeError(f"approval(name={name!r}): must be a non-empty string")
+    allowed: frozenset[str] | None
+    if approver is None:
+        allowed = None
+    elif isinstance(approver, str):
+        allowed = frozenset({approver})
+    elif isinstance(approver, Iterable):
+        allowed = frozenset(approver)
+        if not allowed or not all(isinstance(a, str) and a for a in allowed):
+            raise TermTypeError(
+                f"approval({name!r}, approver={approver!r}): approvers must be non-empty strings"
+            )
+    else:
+        raise TermTypeError(
+            f"approval({name!r}, approver={approver!r}): expected a name, names or None"
+        )
+    key = approval_signal(name)
+    # the decision functions live in wftrio.governance: they read a signal's
+    # payload, so a validator must treat them like user code (both outcomes)
+    decide, decided, approved, rejected = approval_functions(name, allowed)
+    wait = loop(
+        seq(wait_signal(key, store_as=key), task(key, decide, kind="approval")), until=decided
+    )
+    if then is not None and not isinstance(then, Term):
+        raise TermTypeError(f"approval({name!r}, then={then!r}): expected a term")
+    if on_reject is not None and not isinstance(on_reject, Term):
+        raise TermTypeError(f"approval({name!r}, on_reject={on_reject!r}): expected a term")
+    ok = then if then is not None else task(f"{key}:approved", _noop)
+    no = on_reject if on_reject is not None else task(f"{key}:rejected", rejected)
+    return seq(wait, xor(branch(approved, ok), no))
 
 
 def explicit_termination() -> Terminate:

@@ -29,8 +29,10 @@ __all__ = [
     "MI",
     "OnSignal",
     "Region",
+    "Retry",
     "Seq",
     "Task",
+    "TaskOptions",
     "Term",
     "TermError",
     "TermTypeError",
@@ -102,16 +104,167 @@ class Term:
 _NO_REGIONS: frozenset[str] = frozenset()
 
 
+def _exc_types(value: object) -> tuple[type[Exception], ...]:
+    items = value if isinstance(value, tuple) else (value,)
+    for x in items:
+        if not (isinstance(x, type) and issubclass(x, Exception)):
+            raise TermTypeError(
+                f"Retry(on={value!r}): expected an Exception subclass or a tuple of them "
+                "(never BaseException: cancellation must not be retried)"
+            )
+    if not items:
+        raise TermTypeError("Retry(on=()): give at least one exception type")
+    return items
+
+
+def _check_number(where: str, arg: str, value: object, *, low: float, strict: bool) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < low
+        or (strict and value == low)
+    ):
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        raise TermTypeError(f"{where}: {arg}={value!r} must be a finite number {bound}")
+    return float(value)
+
+
+@attrs.frozen(repr=False)
+class Retry:
+    """Retry policy of a task's effect: ``task(name, fn, retry=Retry(3, 0.5))``.
+
+    An effect attempt that raises one of ``on`` (a timed-out attempt raises
+    ``wftrio.EffectTimeout``, an ``Exception``) is tried again after
+    ``backoff * factor ** (n - 1)`` seconds of trio time (``n`` = attempts
+    made so far; capped at ``max_backoff``), until ``attempts`` attempts
+    were made.  No jitter: the delays are part of the deterministic record.
+
+    Attributes:
+        attempts: total attempts, the first included (>= 1).
+        backoff: delay before the second attempt, in seconds (>= 0).
+        factor: multiplier of the delay per further attempt (>= 1).
+        max_backoff: upper bound of one delay (``None``: unbounded).
+        on: exception types that are retried (default: every ``Exception``).
+
+    Raises:
+        TermTypeError: an argument is out of range or of the wrong type.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.0
+    factor: float = 2.0
+    max_backoff: float | None = None
+    on: tuple[type[Exception], ...] = attrs.field(default=(Exception,), converter=_exc_types)
+
+    def __attrs_post_init__(self) -> None:
+        a = self.attempts
+        if isinstance(a, bool) or not isinstance(a, int) or a < 1:
+            raise TermTypeError(f"Retry(attempts={a!r}): must be an int >= 1")
+        # floats, so that the delays recorded in traces do not depend on how they were written
+        b = _check_number("Retry", "backoff", self.backoff, low=0.0, strict=False)
+        object.__setattr__(self, "backoff", b)
+        f = _check_number("Retry", "factor", self.factor, low=1.0, strict=False)
+        object.__setattr__(self, "factor", f)
+        if self.max_backoff is not None:
+            m = _check_number("Retry", "max_backoff", self.max_backoff, low=0.0, strict=False)
+            object.__setattr__(self, "max_backoff", m)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        d = self.backoff * self.factor ** (attempt - 1)
+        return d if self.max_backoff is None else min(d, self.max_backoff)
+
+    def retries(self, exc: BaseException) -> bool:
+        """Whether an attempt that raised ``exc`` is retried (attempts permitting)."""
+        return isinstance(exc, self.on)
+
+    def __repr__(self) -> str:
+        parts = [repr(self.attempts), repr(self.backoff)]
+        if self.factor != 2.0:
+            parts.append(f"factor={self.factor!r}")
+        if self.max_backoff is not None:
+            parts.append(f"max_backoff={self.max_backoff!r}")
+        if self.on != (Exception,):
+            names = ", ".join(t.__qualname__ for t in self.on)
+            parts.append(f"on=({names}{',' if len(self.on) == 1 else ''})")
+        return f"Retry({', '.join(parts)})"
+
+
+@attrs.frozen(repr=False)
+class TaskOptions:
+    """The keyword options of one :func:`task` (at least one is set)."""
+
+    timeout: float | None = None
+    retry: Retry | None = None
+    on_error: Term | None = None
+    cost: float | None = None
+    kind: str | None = None
+
+
 @attrs.frozen(repr=False, cache_hash=True)
 class Task(Term):
-    """A unit of work.  Sync ``fn`` is a pure step; async ``fn`` is an effect."""
+    """A unit of work.  Sync ``fn`` is a pure step; async ``fn`` is an effect.
+
+    A sync ``fn`` may also return a ``wftrio.Effect`` spec, which the case's
+    effect handler carries out.  The keyword options are the policies of
+    the effect the task performs (see :func:`task`); they live in one
+    optional record so that a plain task stays as small as it was (a
+    workflow of 10,000 tasks keeps them all alive).
+    """
 
     name: str
     fn: TaskFn
     is_effect: bool = attrs.field(default=False, eq=False)
+    options: TaskOptions | None = None
+
+    @property
+    def has_options(self) -> bool:
+        """Whether any keyword option (timeout, retry, on_error, cost, kind) is set."""
+        return self.options is not None
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds one attempt of the task's effect may take."""
+        return self.options.timeout if self.options is not None else None
+
+    @property
+    def retry(self) -> Retry | None:
+        """The retry policy of the task's effect."""
+        return self.options.retry if self.options is not None else None
+
+    @property
+    def on_error(self) -> Term | None:
+        """The compensating term run when the task fails."""
+        return self.options.on_error if self.options is not None else None
+
+    @property
+    def cost(self) -> float | None:
+        """The cost charged per effect."""
+        return self.options.cost if self.options is not None else None
+
+    @property
+    def kind(self) -> str | None:
+        """The declared effect kind."""
+        return self.options.kind if self.options is not None else None
+
+    def children(self) -> tuple[Term, ...]:
+        on_error = self.on_error
+        return (on_error,) if on_error is not None else ()
+
+    @property
+    def region_ids(self) -> frozenset[str]:
+        on_error = self.on_error
+        return on_error.region_ids if on_error is not None else _NO_REGIONS
 
     def __repr__(self) -> str:
-        return f"task({self.name!r}, {_fn_name(self.fn)})"
+        parts = [repr(self.name), _fn_name(self.fn)]
+        if self.options is not None:
+            for opt in ("timeout", "retry", "on_error", "cost", "kind"):
+                v = getattr(self.options, opt)
+                if v is not None:
+                    parts.append(f"{opt}={v!r}")
+        return f"task({', '.join(parts)})"
 
 
 @attrs.frozen(repr=False, cache_hash=True)
@@ -311,6 +464,7 @@ class Region(Term):
     term: Term
     compensate: Term | None = None
     _regions: frozenset[str] = attrs.field(default=_NO_REGIONS, eq=False, alias="_regions")
+    allow: frozenset[str] | None = None
 
     def children(self) -> tuple[Term, ...]:
         if self.compensate is None:
@@ -323,6 +477,8 @@ class Region(Term):
 
     def __repr__(self) -> str:
         extra = f", compensate={self.compensate!r}" if self.compensate is not None else ""
+        if self.allow is not None:
+            extra += f", allow={{{', '.join(repr(k) for k in sorted(self.allow))}}}"
         return f"region({self.scope_id!r}, {self.term!r}{extra})"
 
 
@@ -466,18 +622,61 @@ def _path_to_region(term: Term, scope_id: str) -> str:
 # constructors
 
 
-def task(name: str, fn: TaskFn) -> Task:
+def task(
+    name: str,
+    fn: TaskFn,
+    *,
+    timeout: float | None = None,
+    retry: Retry | None = None,
+    on_error: Term | None = None,
+    cost: float | None = None,
+    kind: str | None = None,
+) -> Task:
     """A task: ``fn(ctx)`` returns a Mapping of ctx updates or None.
 
     A sync ``fn`` is a pure step run by the reducer; an ``async def fn`` is an
-    effect, run by the runtime in its region's cancel scope.
+    effect, run by the runtime in its region's cancel scope.  A sync ``fn``
+    may instead return a ``wftrio.Effect(kind, payload)`` spec, which the
+    case's ``effect_handler`` carries out (docs/EFFECTS.md).
+
+    Args:
+        name: the task's name (trace events, receipts, messages).
+        fn: the task function.
+        timeout: seconds of trio time one attempt of the task's effect may
+            take; a slower attempt fails with ``wftrio.EffectTimeout``.
+        retry: a :class:`Retry` policy for the task's effect.
+        on_error: a compensating term: when the task fails (its effect
+            failed after its retries, was refused by governance, or ``fn``
+            raised), this term runs instead and the case continues after
+            the task; without it the failure fails the case.
+        cost: the cost charged to the case's budget per effect (an
+            ``Effect`` may declare its own).
+        kind: the effect kind (default: the task's name for an async
+            ``fn``); allowlists and receipts use it.  On a sync ``fn`` it is
+            the only kind of ``Effect`` the task may return, and a step that
+            returns plain updates leaves a receipt of this kind (an audited
+            step).
 
     Raises:
-        TermTypeError: ``name`` is not a non-empty string or ``fn`` is not callable.
+        TermTypeError: a bad name, ``fn`` not callable, or a bad option.
     """
     _check_name("task", "name", name)
-    _check_callable(f"task({name!r})", "fn", fn)
-    return Task(name, fn, inspect.iscoroutinefunction(fn))
+    where = f"task({name!r})"
+    _check_callable(where, "fn", fn)
+    if timeout is not None:
+        timeout = _check_number(where, "timeout", timeout, low=0.0, strict=True)
+    if retry is not None and not isinstance(retry, Retry):
+        raise TermTypeError(f"{where}: retry={retry!r} must be a wf.Retry(...)")
+    if on_error is not None:
+        _check_term(f"{where}.on_error", on_error)
+    if cost is not None:
+        cost = _check_number(where, "cost", cost, low=0.0, strict=False)
+    if kind is not None:
+        _check_name(where, "kind", kind)
+    opts = None
+    if any(v is not None for v in (timeout, retry, on_error, cost, kind)):
+        opts = TaskOptions(timeout, retry, on_error, cost, kind)
+    return Task(name, fn, inspect.iscoroutinefunction(fn), opts)
 
 
 def seq(*terms: Term) -> Seq:
@@ -666,14 +865,30 @@ def wait_signal(name: str, store_as: str | None = None) -> WaitSignal:
     return WaitSignal(name, store_as)
 
 
-def region(scope_id: str, term: Term, *, compensate: Term | None = None) -> Region:
+def region(
+    scope_id: str,
+    term: Term,
+    *,
+    compensate: Term | None = None,
+    allow: Iterable[str] | None = None,
+) -> Region:
     """Cancellation region (WCP-25): ``cancel_region(case, scope_id)`` withdraws it.
 
     A cancelled region runs ``compensate`` (if given), then control continues
-    after the region as if it had completed.
+    after the region as if it had completed.  ``allow`` is the set of effect
+    kinds an effect requested inside the region may have (nested regions
+    and the case's ``allow=`` option narrow it further); a disallowed effect
+    never runs and fails its task with ``wftrio.GuardViolation``.
     """
     _check_name("region", "scope_id", scope_id)
     where = f"region({scope_id!r})"
+    allowed: frozenset[str] | None = None
+    if allow is not None:
+        if isinstance(allow, str | bytes) or not isinstance(allow, Iterable):
+            raise TermTypeError(f"{where}: allow={allow!r} must be a set of effect kinds (strings)")
+        allowed = frozenset(allow)
+        for k in allowed:
+            _check_name(where, "allow", k)
     _check_term(f"{where}.term", term)
     kids: list[Term] = [term]
     if compensate is not None:
@@ -685,7 +900,7 @@ def region(scope_id: str, term: Term, *, compensate: Term | None = None) -> Regi
             f"{where}: duplicate region id {scope_id!r}: nested again at "
             f"{_path_to_region(inner, scope_id)}; region ids must be unique in a workflow"
         )
-    return Region(scope_id, term, compensate, _regions=regions | {scope_id})
+    return Region(scope_id, term, compensate, _regions=regions | {scope_id}, allow=allowed)
 
 
 def mi(

@@ -49,6 +49,8 @@ class EventKind(enum.StrEnum):
     EFFECT_COMPLETED = "effect_completed"
     EFFECT_FAILED = "effect_failed"
     EFFECT_CANCELLED = "effect_cancelled"
+    EFFECT_RETRY = "effect_retry"
+    RECEIPT = "receipt"
     SIGNAL_RECEIVED = "signal_received"
     SIGNAL_CONSUMED = "signal_consumed"
     SIGNAL_DROPPED = "signal_dropped"
@@ -84,6 +86,8 @@ MIN_KINDS: frozenset[str] = frozenset(
         "effect_completed",
         "effect_failed",
         "effect_cancelled",
+        "effect_retry",
+        "receipt",
         "signal_received",
         "signal_consumed",
         "signal_dropped",
@@ -104,6 +108,7 @@ INPUT_KINDS: frozenset[str] = frozenset(
         "region_cancel_ignored",
         "effect_completed",
         "effect_failed",
+        "effect_retry",
         "timer_fired",
         "region_cancelled",
         "case_cancelled",
@@ -169,12 +174,16 @@ class ReplayLog:
         inputs: the external inputs, in the order the case consumed them.
         scheduler: the recorded run's scheduler name (``case_started``), which
             a ``Replay`` records again so the replayed trace is identical.
+        root: the recorded case's causal root (its case id, from
+            ``case_started``): a replay derives the same effect causal ids and
+            idempotency keys from it, whatever id the replay runs under.
     """
 
     preemptive: bool
     choices: tuple[int, ...]
     inputs: tuple[InputEvent, ...]
     scheduler: str = "replay"
+    root: str | None = None
 
 
 def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
@@ -188,12 +197,15 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
     """
     preemptive: bool | None = None
     scheduler = "replay"
+    root: str | None = None
     choices: list[int] = []
     inputs: list[InputEvent] = []
     for ev in trace:
         if ev.kind == "case_started":
             preemptive = bool(ev.data.get("preemptive", False))
             scheduler = str(ev.data.get("scheduler", "replay"))
+            r = ev.data.get("root")
+            root = r if isinstance(r, str) else ev.case_id
         elif ev.kind == "choice":
             if ev.data.get("by") == "scheduler":
                 choices.append(int(ev.data["picked"]))
@@ -206,7 +218,7 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
             "replay_log: the trace has no case_started event; record the case with "
             "trace_level='min' or 'full' to replay it"
         )
-    return ReplayLog(preemptive, tuple(choices), tuple(inputs), scheduler)
+    return ReplayLog(preemptive, tuple(choices), tuple(inputs), scheduler, root)
 
 
 def write_jsonl(events: Iterable[TraceEvent], fp: IO[str]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from wftrio.engine._state import FINAL, ExecState, RecordedError, Status
 from wftrio.scheduling import ReplayDivergence
@@ -26,11 +27,20 @@ def feed_input(st: ExecState, ev: InputEvent) -> None:
             transient=bool(d.get("transient", kind == "signal_dropped")),
         )
     elif kind == "effect_completed":
-        st.feed_effect(int(d["eid"]), d.get("result"))
+        st.feed_effect(int(d["eid"]), d.get("result"), **_effect_info(d))
     elif kind == "effect_failed":
         st.feed_effect(
             int(d["eid"]),
             error=RecordedError(str(d.get("error_type")), str(d.get("error"))),
+            outcome=d.get("outcome"),
+            **_effect_info(d),
+        )
+    elif kind == "effect_retry":
+        st.feed_effect_retry(
+            int(d["eid"]),
+            int(d.get("attempt", 1)),
+            RecordedError(str(d.get("error_type")), str(d.get("error"))),
+            float(d.get("delay", 0.0)),
         )
     elif kind == "timer_fired":
         st.fire_timer(int(d["tid"]))
@@ -40,6 +50,16 @@ def feed_input(st: ExecState, ev: InputEvent) -> None:
         st.cancel()
     else:
         raise ReplayDivergence(f"replay: cannot feed an input of kind {kind!r}")
+
+
+def _effect_info(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The attempts and times a recorded effect outcome carries (older traces: none)."""
+    out: dict[str, Any] = {"attempts": int(d.get("attempts", 1))}
+    for k in ("started", "ended"):
+        v = d.get(k)
+        if v is not None:
+            out[k] = float(v)
+    return out
 
 
 def run_with_inputs(

@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from wftrio.effects import Effect
+from wftrio.engine import _effects
 from wftrio.engine._objects import JoinInst, LoopFrame, MIInst, RegionInst, Scope
-from wftrio.engine._state import StartEffect, StartTimer, TaskError, scope_of
+from wftrio.engine._state import StartTimer, TaskError, scope_of
 from wftrio.trace import TraceEvent
 
 new_event = tuple.__new__
@@ -39,12 +41,21 @@ def _not_mapping(name: str, path: str, r: object) -> TaskError:
 _NO_UPDATES: Mapping[str, Any] = MappingProxyType({})
 
 
+def _allows(t: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Region id -> ``allow=`` set for the program being linked (computed once per link)."""
+    allows: dict[str, frozenset[str]] | None = t.get("region_allows")
+    if allows is None:
+        allows = t["region_allows"] = _effects.region_allows(t["instrs"])
+    return allows
+
+
 def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     fns: list[Any] = t["task_fn"]
     names: list[str] = t["task_name"]
     instrs: list[Instr] = t["instrs"]
     end: int = t["run_end"][pc]
     last_next = instrs[end - 1].next
+    allows = _allows(t)
     # traced runs share one payload per distinct update-key tuple (per
     # Program; event data is never mutated): a fresh dict + list per event
     # cost ~10% (gc off) to ~20% (gc on) of full tracing (docs/BENCHMARKS.md)
@@ -63,6 +74,8 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
                 if r is not None:
                     if type(r) is not dict:
                         if not isinstance(r, Mapping):
+                            if isinstance(r, Effect):
+                                break
                             raise _not_mapping(names[i], instrs[i].path, r)
                         r = dict(r)
                     data.update(r)
@@ -70,6 +83,10 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         except Exception as exc:
             tok.pc = i
             st.fail(tok, exc, names[i])
+            return i - pc + 1
+        if i < stop:  # task i returned an Effect spec: request it
+            tok.pc = i
+            _effects.request(st, tok, instrs[i], st.steps + i - pc, r, allows)
             return i - pc + 1
         tok.pc = last_next if i == end else i
         return i - pc
@@ -96,6 +113,8 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
                 if r is not None:
                     if type(r) is not dict:
                         if not isinstance(r, Mapping):
+                            if isinstance(r, Effect):
+                                break
                             raise _not_mapping(names[i], instrs[i].path, r)
                         r = dict(r)
                     data.update(r)
@@ -115,6 +134,10 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
             st.fail(tok, exc, names[i])
             return i - pc + 1
         st.seq = seq
+        if i < stop:  # task i returned an Effect spec: request it
+            tok.pc = i
+            _effects.request(st, tok, instrs[i], st.steps + i - pc, r, allows)
+            return i - pc + 1
         tok.pc = last_next if i == end else i
         return i - pc
 
@@ -122,22 +145,53 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
 
 
 def _effect(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    name: str = ins.args["name"]
-    fn = ins.args["fn"]
+    """An async task function: request its effect (with the task's policies)."""
+    allows = _allows(t)
 
     def effect(st: ExecState, tok: Token, budget: int) -> int:
-        eid = st.new_id()
-        st.effects[eid] = tok
-        st.block(tok, ("effect", eid))
-        ctx = MappingProxyType(dict(tok.scope.view))
-        regions = tok.region.path() if tok.region is not None else ()
-        st.outbox.append(StartEffect(eid, name, fn, ctx, regions, tok.id))
-        if st.full:
-            st._emit("task_started", name, tok)
-        st._emit("effect_requested", name, tok, {"eid": eid})
+        _effects.request(st, tok, ins, st.steps, None, allows)
         return 1
 
     return effect
+
+
+def _step(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
+    """A sync task with options (timeout, retry, on_error, cost, kind): one unfused step.
+
+    Its ``fn`` may return updates (merged; with ``kind=`` the step is
+    audited: it leaves a receipt) or an :class:`~wftrio.effects.Effect`
+    (requested with the task's policies).  A failure runs ``on_error``.
+    """
+    name: str = ins.args["name"]
+    fn = ins.args["fn"]
+    kind: str | None = ins.args.get("kind")
+    on_error: int = ins.args.get("on_error", -1)
+    nxt = ins.next
+    path = ins.path
+    allows = _allows(t)
+
+    def step(st: ExecState, tok: Token, budget: int) -> int:
+        view = tok.scope.view
+        try:
+            r = fn(view)
+            if r is not None and not isinstance(r, Mapping | Effect):
+                raise _not_mapping(name, path, r)
+        except Exception as exc:
+            _effects.fail_task(st, tok, exc, name, on_error, woken=False)
+            return 1
+        if isinstance(r, Effect):
+            _effects.request(st, tok, ins, st.steps, r, allows)
+            return 1
+        updates = dict(r) if r is not None else {}
+        if kind is not None:  # the receipt hashes the ctx the step saw
+            _effects.audit_step(st, tok, name, kind, st.steps, view, updates)
+        tok.scope.data.update(updates)
+        if st.full:
+            st._emit("task_completed", name, tok, updates)
+        tok.pc = nxt
+        return 1
+
+    return step
 
 
 def _fork(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
@@ -524,6 +578,7 @@ def _end(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
 OPS: dict[str, Factory] = {
     "task": _task,
     "effect": _effect,
+    "step": _step,
     "fork": _fork,
     "join": _join,
     "xor": _xor,

@@ -67,6 +67,7 @@ __all__ = [
     "DeterministicState",
     "EffectWait",
     "ErrorSnap",
+    "GovernanceSnap",
     "FrameSnap",
     "JoinSnap",
     "LoopSnap",
@@ -262,10 +263,37 @@ class Waiter:
 
 @attrs.frozen
 class PendingEffect:
-    """Effect ``eid`` requested by ``token`` and not yet fed back."""
+    """Effect ``eid`` requested by ``token`` and not yet fed back.
+
+    The other fields restore what its receipt needs (``EffectMeta``): causal
+    id, kind, request hash, cost, request time and attempts retried so far,
+    and for an ``Effect`` spec its kind, payload (a JSON value) and cost.
+    """
 
     eid: int
     token: int
+    causal_id: str = ""
+    kind: str = ""
+    request: str = ""
+    cost: float = 0.0
+    requested_at: float = 0.0
+    attempts: int = 0
+    spec_kind: str | None = None
+    spec_payload: Any = None
+    spec_cost: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class GovernanceSnap:
+    """A case's :class:`~wftrio.governance.Governor`: its options and what it used."""
+
+    allow: tuple[str, ...] | None = None
+    max_effects: int | None = None
+    max_time: float | None = None
+    max_cost: float | None = None
+    effects: int = 0
+    time: float = 0.0
+    cost: float = 0.0
 
 
 @attrs.frozen
@@ -345,6 +373,8 @@ class StateSnapshot:
         waiters: signal name -> tokens waiting for it, oldest first.
         effects: pending effects, in request order.
         timers: armed timers, in arming order.
+        governance: the case's allowlist, budget and budget use, if any.
+        causal_root: the root effect causal ids derive from (``None``: the case id).
     """
 
     version: int
@@ -372,6 +402,8 @@ class StateSnapshot:
     waiters: dict[str, tuple[Waiter, ...]]
     effects: tuple[PendingEffect, ...]
     timers: tuple[PendingTimer, ...]
+    governance: GovernanceSnap | None = None
+    causal_root: str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -705,9 +737,73 @@ def snapshot(st: ExecState) -> StateSnapshot:
             name: tuple(Waiter(t.id, alt) for t, alt in ws.items())
             for name, ws in st.waiters.items()
         },
-        effects=tuple(PendingEffect(eid, t.id) for eid, t in st.effects.items()),
+        effects=tuple(_pending_effect(st, eid, t) for eid, t in st.effects.items()),
         timers=tuple(PendingTimer(tid, t.id, alt) for tid, (t, alt) in st.timers.items()),
+        governance=_governance_snap(st),
+        causal_root=st.root_id if st.root_id != st.case_id else None,
     )
+
+
+def _pending_effect(st: ExecState, eid: int, tok: Token) -> PendingEffect:
+    meta = st.effect_meta.get(eid) if st.effect_meta else None
+    if meta is None:
+        return PendingEffect(eid, tok.id)
+    spec = meta.spec
+    return PendingEffect(
+        eid,
+        tok.id,
+        causal_id=meta.causal_id,
+        kind=meta.kind,
+        request=meta.request,
+        cost=meta.cost,
+        requested_at=meta.requested_at,
+        attempts=meta.attempts,
+        spec_kind=None if spec is None else spec.kind,
+        spec_payload=None if spec is None else jsonable_copy(spec.payload, f"effects[{eid}]"),
+        spec_cost=None if spec is None else spec.cost,
+    )
+
+
+def _governance_snap(st: ExecState) -> GovernanceSnap | None:
+    g = st.governor
+    if g is None:
+        return None
+    b = g.budget
+    return GovernanceSnap(
+        allow=None if g.allow is None else tuple(sorted(g.allow)),
+        max_effects=None if b is None else b.max_effects,
+        max_time=None if b is None else b.max_time,
+        max_cost=None if b is None else b.max_cost,
+        effects=g.effects,
+        time=g.time,
+        cost=g.cost,
+    )
+
+
+def _restore_governance(st: ExecState, snap: StateSnapshot) -> None:
+    from wftrio.effects import Effect
+    from wftrio.engine._effects import EffectMeta
+    from wftrio.governance import Budget, Governor
+
+    gs = snap.governance
+    if gs is not None:
+        limits = (gs.max_effects, gs.max_time, gs.max_cost)
+        budget = None if limits == (None, None, None) else Budget(*limits)
+        g = st.governor = Governor(None if gs.allow is None else frozenset(gs.allow), budget)
+        g.effects, g.time, g.cost = gs.effects, gs.time, gs.cost
+    # a case restored under another id keeps deriving the same causal ids
+    st.root_id = snap.causal_root if snap.causal_root is not None else snap.case_id
+    for e in snap.effects:
+        if not e.causal_id:
+            continue
+        spec = None
+        if e.spec_kind is not None:
+            spec = Effect(e.spec_kind, jsonable_copy(e.spec_payload, "spec"), e.spec_cost)
+        if st.effect_meta is None:
+            st.effect_meta = {}
+        st.effect_meta[e.eid] = EffectMeta(
+            e.causal_id, e.kind, e.request, e.cost, e.requested_at, spec, e.attempts
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -1066,6 +1162,7 @@ def restore(
         t.tid: (graph.token(t.token, f"timers[{k}].token"), t.alt)
         for k, t in enumerate(snap.timers)
     }
+    _restore_governance(st, snap)
     return st
 
 
@@ -1082,14 +1179,22 @@ def pending_commands(st: ExecState) -> list[StartEffect | StartTimer]:
     instrs = st.program.instrs
     for eid, tok in st.effects.items():
         args = instrs[tok.pc].args
+        meta = st.effect_meta.get(eid) if st.effect_meta else None
+        spec = meta.spec if meta is not None else None
         out.append(
             StartEffect(
                 eid,
                 args["name"],
-                args["fn"],
+                args["fn"] if spec is None else None,
                 MappingProxyType(dict(tok.scope.view)),
                 tok.region.path() if tok.region is not None else (),
                 tok.id,
+                kind=meta.kind if meta is not None else args.get("kind") or args["name"],
+                effect=spec,
+                causal_id=meta.causal_id if meta is not None else "",
+                key=meta.key if meta is not None else "",
+                timeout=args.get("timeout"),
+                retry=args.get("retry"),
             )
         )
     for tid, (tok, alt) in st.timers.items():

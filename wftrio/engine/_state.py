@@ -21,12 +21,15 @@ import attrs
 
 from wftrio.engine._objects import Frame, RegionInst, Scope, Token
 from wftrio.engine.program import Program
-from wftrio.scheduling import Deterministic, Scheduler
-from wftrio.terms import WftrioError
+from wftrio.scheduling import Deterministic, Replay, Scheduler
+from wftrio.terms import Retry, WftrioError
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
+    from wftrio.effects import Effect
+    from wftrio.engine._effects import EffectMeta
     from wftrio.engine._snapshot import StateSnapshot
+    from wftrio.governance import Budget, BudgetUsage, Governor
 
 __all__ = [
     "CancelEffect",
@@ -104,18 +107,29 @@ def error_info(exc: BaseException) -> dict[str, str]:
 
 @attrs.frozen
 class StartEffect:
-    """Run effect ``eid``: ``await fn(ctx)``, then ``feed_effect(eid, ...)``.
+    """Run effect ``eid``, then ``feed_effect(eid, ...)``.
 
-    ``regions`` are the ids of the region activations holding the effect,
-    outermost first (the runtime nests cancel scopes along it).
+    For an async task function ``fn`` the runtime awaits ``fn(ctx)``; for an
+    :class:`~wftrio.effects.Effect` spec (``effect``; ``fn`` is ``None``) it
+    awaits the case's effect handler.  ``regions`` are the ids of the region
+    activations holding the effect, outermost first (the runtime nests
+    cancel scopes along it).  ``causal_id`` and ``key`` identify the effect
+    across retries and replays; ``timeout`` (per attempt) and ``retry`` are
+    the task's policies.
     """
 
     eid: int
     name: str
-    fn: Callable[..., Any]
+    fn: Callable[..., Any] | None
     ctx: Mapping[str, Any]
     regions: tuple[int, ...]
     token: int
+    kind: str = ""
+    effect: Effect | None = None
+    causal_id: str = ""
+    key: str = ""
+    timeout: float | None = None
+    retry: Retry | None = None
 
 
 @attrs.frozen
@@ -156,6 +170,10 @@ class ExecState:
             to its value when the case starts.  ``None`` records 0.0.
         on_event: called with every recorded event (besides ``events``).
         keep_events: append recorded events to ``events`` (default True).
+        allow: the case's allowlist of effect kinds (``None``: any kind).
+        budget: the case's effect budget (``wftrio.governance.Budget``).
+        causal_root: the id effect causal ids derive from (default: the
+            recorded case's id under a ``Replay`` scheduler, else ``case_id``).
     """
 
     # slotted: a substrate may hold many thousands of waiting cases
@@ -167,10 +185,12 @@ class ExecState:
         "clock",
         "code",
         "current",
+        "effect_meta",
         "effects",
         "error",
         "events",
         "full",
+        "governor",
         "keep_events",
         "level",
         "on_event",
@@ -180,6 +200,7 @@ class ExecState:
         "ready",
         "regions",
         "root",
+        "root_id",
         "scheduler",
         "seq",
         "signals",
@@ -203,12 +224,25 @@ class ExecState:
         clock: Callable[[], float] | None = None,
         on_event: Callable[[TraceEvent], None] | None = None,
         keep_events: bool = True,
+        allow: frozenset[str] | None = None,
+        budget: Budget | None = None,
+        causal_root: str | None = None,
         _restoring: bool = False,
     ) -> None:
         self.program = program
         self.code = program.code
         self.case_id = case_id
         self.scheduler: Scheduler = scheduler if scheduler is not None else Deterministic()
+        if causal_root is None and isinstance(self.scheduler, Replay):
+            causal_root = self.scheduler.log.root
+        # causal ids derive from the root: the case id, or the recorded case's in a replay
+        self.root_id: str = causal_root if causal_root is not None else case_id
+        self.effect_meta: dict[int, EffectMeta] | None = None
+        self.governor: Governor | None = None
+        if allow is not None or budget is not None:
+            from wftrio.governance import Governor
+
+            self.governor = Governor(allow, budget)
         self.preemptive = self.scheduler.preemptive
         self.clock = clock
         self.t0 = clock() if clock is not None else 0.0
@@ -240,7 +274,11 @@ class ExecState:
                     "case_started",
                     None,
                     None,
-                    {"scheduler": self.scheduler.name, "preemptive": self.preemptive},
+                    {
+                        "scheduler": self.scheduler.name,
+                        "preemptive": self.preemptive,
+                        "root": self.root_id,
+                    },
                 )
             self.current = self.spawn(program.entry, None, None, self.root)
 
@@ -280,6 +318,20 @@ class ExecState:
     def pending_signals(self) -> dict[str, int]:
         """Signals received but not yet consumed, by name."""
         return {n: len(q) for n, q in self.signals.items() if q}
+
+    def budget_usage(self) -> BudgetUsage:
+        """What the case used of its effect budget (effects, time, cost) and the limits."""
+        from wftrio.governance import BudgetUsage
+
+        g = self.governor
+        if g is None:
+            return BudgetUsage(0, 0.0, 0.0, None)
+        return g.usage()
+
+    def effect_attempts(self, eid: int) -> int:
+        """Attempts of pending effect ``eid`` reported failed and retried so far."""
+        meta = self.effect_meta.get(eid) if self.effect_meta else None
+        return meta.attempts if meta is not None else 0
 
     def take_outbox(self) -> list[Command]:
         """Return and clear the queued commands."""
@@ -586,8 +638,9 @@ class ExecState:
             eid = wait[1]
             if self.effects.pop(eid, None) is not None:
                 self.outbox.append(CancelEffect(eid))
-                name = self.program.instrs[tok.pc].args.get("name")
+                name: str = self.program.instrs[tok.pc].args["name"]
                 self._emit("effect_cancelled", name, tok, {"eid": eid})
+                _effects.cancelled(self, tok, eid, name)
         elif kind == "signal":
             ws = self.waiters.get(wait[1])
             if ws is not None:
@@ -664,47 +717,41 @@ class ExecState:
         return False, None
 
     def feed_effect(
-        self, eid: int, result: Mapping[str, Any] | None = None, error: BaseException | None = None
+        self,
+        eid: int,
+        result: Mapping[str, Any] | None = None,
+        error: BaseException | None = None,
+        *,
+        attempts: int = 1,
+        started: float | None = None,
+        ended: float | None = None,
+        outcome: str | None = None,
     ) -> bool:
         """Deliver the outcome of effect ``eid``.
 
         ``result`` (a Mapping of ctx updates, or None) is merged atomically;
-        ``error`` fails the task and the case.  A result for an effect that
-        was withdrawn (region or case cancelled) is ignored: returns False.
+        ``error`` fails the task: its ``on_error`` term runs if it has one,
+        otherwise the case fails.  A result for an effect that was withdrawn
+        (region or case cancelled) is ignored: returns False.
+
+        ``attempts`` (how many were made), ``started`` and ``ended`` (case
+        times of the first attempt's start and of the outcome; default: the
+        request time and now) and ``outcome`` (``"error"`` or
+        ``"timed_out"`` for an error; default from the error's type) go
+        into the recorded input and the effect's receipt.
         """
-        if self.status in FINAL:
-            return False
-        tok = self.effects.pop(eid, None)
-        if tok is None:
-            if eid >= self._next_id:
-                raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
-            return False
-        instr = self.program.instrs[tok.pc]
-        name = instr.args["name"]
-        tok.wait = None
-        if error is None and result is not None and not isinstance(result, Mapping):
-            error = TaskError(
-                f"task {name!r} at {instr.path} returned {type(result).__name__}, expected a "
-                "Mapping of ctx updates or None"
-            )
-        if error is not None:
-            self._emit(
-                "effect_failed", name, tok, {"eid": eid, "at_step": self.steps, **error_info(error)}
-            )
-            self.fail(tok, error, name)
-            return True
-        updates = dict(result) if result is not None else None
-        self._emit(
-            "effect_completed", name, tok, {"eid": eid, "at_step": self.steps, "result": updates}
-        )
-        if updates:
-            tok.scope.data.update(updates)
-        if self.full:
-            self._emit("task_completed", name, tok, updates if updates is not None else {})
-        tok.pc = instr.next
-        self.make_ready(tok)
-        self.status = Status.RUNNING
-        return True
+        return _effects.complete(self, eid, result, error, attempts, started, ended, outcome)
+
+    def feed_effect_retry(
+        self, eid: int, attempt: int, error: BaseException, delay: float = 0.0
+    ) -> bool:
+        """The runtime retries effect ``eid``: attempt ``attempt`` failed with ``error``.
+
+        Recorded as the input ``effect_retry`` (the receipt of an effect
+        cancelled later counts its attempts from these).  Returns False if
+        the effect was withdrawn or the case has finished.
+        """
+        return _effects.retried(self, eid, attempt, error, delay)
 
     def fire_timer(self, tid: int) -> bool:
         """Timer ``tid`` expired.  Returns False if it was withdrawn meanwhile."""
@@ -776,3 +823,7 @@ class ExecState:
             on_event=on_event,
             keep_events=keep_events,
         )
+
+
+# late import: _effects imports this module's names (a cycle resolved at call time)
+from wftrio.engine import _effects  # noqa: E402

@@ -30,16 +30,19 @@ from typing import Any
 
 import trio
 
+from wftrio.effects import Handler, no_handler
 from wftrio.engine import StartEffect
+from wftrio.runtime._effects import RETRY, run_effect
 
-__all__ = ["EFFECT", "TIMER", "Children", "Counters", "EffectRun", "Host"]
+__all__ = ["EFFECT", "RETRY", "TIMER", "Children", "Counters", "EffectRun", "Host"]
 
 # inbox message tags (messages are tuples: cheap to build and to match)
 SIGNAL = 0  # (SIGNAL, name, payload, transient)
-EFFECT = 1  # (EFFECT, eid, result, error)
+EFFECT = 1  # (EFFECT, eid, result, error, (attempts, started, ended, outcome))
 TIMER = 2  # (TIMER, tid)
 CANCEL = 3  # (CANCEL, requested_at)
 CANCEL_REGION = 4  # (CANCEL_REGION, scope_id)
+# RETRY = 5: (RETRY, eid, attempt, error, delay), from _effects
 
 
 class Counters:
@@ -52,6 +55,7 @@ class Counters:
         "effect_cancel_count",
         "effect_cancel_max",
         "effect_cancel_sum",
+        "effect_retries",
         "effects_cancelled",
         "effects_completed",
         "effects_started",
@@ -64,6 +68,7 @@ class Counters:
         self.effects_started = 0
         self.effects_completed = 0
         self.effects_cancelled = 0
+        self.effect_retries = 0
         self.signals = 0
         self.effect_cancel_count = 0
         self.effect_cancel_sum = 0.0
@@ -84,15 +89,16 @@ class Counters:
 
 
 class EffectRun:
-    """One effect task: its cancel scope and whether it was withdrawn."""
+    """One effect task: its cancel scope, whether it was withdrawn, attempts made before."""
 
-    __slots__ = ("cancelled_at", "cmd", "scope", "withdrawn")
+    __slots__ = ("attempts_done", "cancelled_at", "cmd", "scope", "withdrawn")
 
-    def __init__(self, cmd: StartEffect) -> None:
+    def __init__(self, cmd: StartEffect, attempts_done: int = 0) -> None:
         self.cmd = cmd
         self.scope = trio.CancelScope()
         self.withdrawn = False
         self.cancelled_at: float | None = None
+        self.attempts_done = attempts_done
 
     def __repr__(self) -> str:
         return f"<EffectRun #{self.cmd.eid} {self.cmd.name!r} withdrawn={self.withdrawn}>"
@@ -167,16 +173,39 @@ class Children:
         put: queues a message in the case's inbox, ignoring its capacity.
         wake: wakes the case runner if it waits on its inbox.
         counters: the substrate's counters.
+        handler: the case's effect handler (for ``Effect`` specs).
+        case_id: the case's id (handed to effects in their context).
+        now: the case clock (seconds since the case started).
     """
 
-    __slots__ = ("counters", "effects", "hosts", "put", "root", "timers", "wake")
+    __slots__ = (
+        "case_id",
+        "counters",
+        "effects",
+        "handler",
+        "hosts",
+        "now",
+        "put",
+        "root",
+        "timers",
+        "wake",
+    )
 
     def __init__(
-        self, put: Callable[[Any], bool], wake: Callable[[], None], counters: Counters
+        self,
+        put: Callable[[Any], bool],
+        wake: Callable[[], None],
+        counters: Counters,
+        handler: Handler | None = None,
+        case_id: str = "",
+        now: Callable[[], float] | None = None,
     ) -> None:
         self.put = put
         self.wake = wake
         self.counters = counters
+        self.handler: Handler = handler if handler is not None else no_handler
+        self.case_id = case_id
+        self.now: Callable[[], float] = now if now is not None else trio.current_time
         self.root = Host(self, None)
         self.hosts: dict[int, Host] = {}
         self.effects: dict[int, EffectRun] = {}
@@ -195,9 +224,12 @@ class Children:
 
     # -- effects -------------------------------------------------------------
 
-    def start_effect(self, cmd: StartEffect) -> None:
-        """Start effect ``cmd`` in the innermost region host along ``cmd.regions``."""
-        run = EffectRun(cmd)
+    def start_effect(self, cmd: StartEffect, attempts_done: int = 0) -> None:
+        """Start effect ``cmd`` in the innermost region host along ``cmd.regions``.
+
+        ``attempts_done``: attempts made before (a case resumed after a replay).
+        """
+        run = EffectRun(cmd, attempts_done)
         self.effects[cmd.eid] = run
         host = self.root
         for rid in cmd.regions:
@@ -227,18 +259,20 @@ class Children:
 
     async def _effect(self, run: EffectRun) -> None:
         cmd = run.cmd
+
+        def report(msg: tuple[Any, ...]) -> None:
+            if not run.withdrawn:
+                if msg[0] == RETRY:
+                    self.counters.effect_retries += 1
+                self.put(msg)
+
         try:
             if run.withdrawn:
                 return
             with run.scope:
-                try:
-                    result = await cmd.fn(cmd.ctx)
-                except Exception as exc:
-                    msg: tuple[Any, ...] = (EFFECT, cmd.eid, None, exc)
-                else:
-                    msg = (EFFECT, cmd.eid, result, None)
-                if not run.withdrawn:
-                    self.put(msg)
+                await run_effect(
+                    cmd, self.handler, self.case_id, self.now, report, run.attempts_done
+                )
         finally:
             self.effects.pop(cmd.eid, None)
             if run.cancelled_at is not None:

@@ -36,7 +36,8 @@ from wftrio.engine import (
 )
 from wftrio.engine._drive import feed_input
 from wftrio.engine.program import Program
-from wftrio.runtime._children import CANCEL, CANCEL_REGION, EFFECT, SIGNAL, TIMER, Children
+from wftrio.governance import BudgetUsage
+from wftrio.runtime._children import CANCEL, CANCEL_REGION, EFFECT, RETRY, SIGNAL, TIMER, Children
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import TraceSink
@@ -69,6 +70,7 @@ class Case:
     """
 
     __slots__ = (
+        "_budget",
         "_cancel_at",
         "_ctx0",
         "_end",
@@ -126,6 +128,7 @@ class Case:
         self.result: CaseResult | None = None
         self._cancel_at: float | None = None
         self._end: tuple[int, dict[str, int]] | None = None
+        self._budget: BudgetUsage | None = None  # kept when the case finishes
         self.undelivered = 0
 
     # -- watching ------------------------------------------------------------
@@ -258,6 +261,8 @@ class Case:
             scheduler=make_scheduler(spec),
             trace_level=self.level,
             clock=clock,
+            allow=self.opts.allow,
+            budget=self.opts.budget,
         )
         self._ctx0 = None
 
@@ -355,8 +360,19 @@ class Case:
                     else:
                         st.feed_signal(msg[1], msg[2], transient=msg[3])
                 elif tag == EFFECT:
-                    if st.feed_effect(msg[1], msg[2], msg[3]):
+                    attempts, started, ended, outcome = msg[4]
+                    if st.feed_effect(
+                        msg[1],
+                        msg[2],
+                        msg[3],
+                        attempts=attempts,
+                        started=started,
+                        ended=ended,
+                        outcome=outcome,
+                    ):
                         counters.effects_completed += 1
+                elif tag == RETRY:
+                    st.feed_effect_retry(msg[1], msg[2], msg[3], msg[4])
                 elif tag == TIMER:
                     st.fire_timer(msg[1])
                 elif tag == CANCEL:
@@ -415,7 +431,7 @@ class Case:
             # only what the case still waits for: recorded results stood in for the rest
             if isinstance(cmd, StartEffect):
                 if cmd.eid in st.effects:
-                    self._kids().start_effect(cmd)
+                    self._kids().start_effect(cmd, st.effect_attempts(cmd.eid))
             elif cmd.tid in st.timers:
                 late = max(0.0, requested + cmd.seconds - rp.clock())
                 self._kids().start_timer(cmd.tid, trio.current_time() + late)
@@ -430,7 +446,16 @@ class Case:
         kids = self.kids
         if kids is None:
             inbox = self.inbox
-            kids = self.kids = Children(inbox.put, inbox.wake, self.sub.counters)
+            st = self.st
+            assert st is not None
+            kids = self.kids = Children(
+                inbox.put,
+                inbox.wake,
+                self.sub.counters,
+                self.opts.effect_handler,
+                self.case_id,
+                st.now,
+            )
         return kids
 
     def _dispatch(self, cmds: list[Command]) -> None:
@@ -500,6 +525,7 @@ class Case:
                 self.error = st.error
             ctx = dict(st.ctx)
             self._end = (st.steps, st.pending_signals())
+            self._budget = st.budget_usage()
         if final is not CaseState.CANCELLED:
             self.reason = None
         self.finished_at = trio.current_time()
@@ -553,7 +579,9 @@ class Case:
             pending = st.pending_signals()
             waiting = tuple(sorted(n for n, w in st.waiters.items() if w))
             regions = tuple(st.live_regions())
+            budget = st.budget_usage()
         else:
+            budget = self._budget or BudgetUsage(0, 0.0, 0.0, self.opts.budget)
             steps, pending = self._end if self._end is not None else (0, {})
             in_flight = timers = 0
             waiting = regions = ()
@@ -575,6 +603,7 @@ class Case:
             trace_level=self.level,
             events=len(self.events) if self.events is not None else 0,
             undelivered_signals=self.undelivered,
+            budget=budget,
         )
 
     def __repr__(self) -> str:

@@ -29,6 +29,7 @@ from trio_util import AsyncValue  # type: ignore[import-untyped]
 
 from wftrio.compiler import compile as compile_term
 from wftrio.errors import CaseClosed, DuplicateCase, UnknownCase
+from wftrio.receipts import Receipt, receipts
 from wftrio.runtime._children import CANCEL, CANCEL_REGION, SIGNAL, Counters
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink
@@ -47,6 +48,7 @@ from wftrio.runtime._types import (
 )
 from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
+from wftrio.validate import check_program
 
 __all__ = ["Substrate", "open_substrate", "run"]
 
@@ -68,10 +70,16 @@ class Substrate:
             waits (backpressure).
         shutdown: ``"cancel"`` (default) cancels live cases when the block
             exits; ``"drain"`` waits for them when the block exits normally.
+        effect_handler: default handler of ``Effect`` specs: an object with an
+            async ``handle(effect, ctx)`` method or a mapping of effect kind ->
+            async callable ``(effect, ctx)`` (docs/EFFECTS.md).
+        budget: default ``wf.Budget`` of new cases (``None``: unbounded).
+        allow: default allowlist of effect kinds of new cases (``None``: any).
+        validate: validate the workflow of every new case (default True; see
+            ``new_case``).
 
     Raises:
         OptionError: an invalid option.
-        UnsupportedOption: ``effect_handler=``, ``budget=`` or ``allow=``.
     """
 
     def __init__(
@@ -86,11 +94,24 @@ class Substrate:
         sink_buffer: int = 1024,
         inbox_capacity: int = 64,
         shutdown: Literal["cancel", "drain"] = "cancel",
-        **unsupported: Any,
+        effect_handler: Any = None,
+        budget: Any = None,
+        allow: Any = None,
+        validate: bool = True,
+        **unknown: Any,
     ) -> None:
-        # anything left is an unsupported or unknown option: raise for it
-        parse_case_options(CaseOptions(), unsupported, "open_substrate()")
-        self.defaults = CaseOptions(scheduler, step_quanta, timeout, trace_level)
+        # anything left is an unknown option: raise for it
+        parse_case_options(CaseOptions(), unknown, "open_substrate()")
+        self.defaults = parse_case_options(
+            CaseOptions(scheduler, step_quanta, timeout, trace_level),
+            {
+                "effect_handler": effect_handler,
+                "budget": budget,
+                "allow": allow,
+                "validate": validate,
+            },
+            "open_substrate()",
+        )
         check_case_options(self.defaults, "open_substrate()")
         if retain_finished is not None and (
             isinstance(retain_finished, bool)
@@ -218,12 +239,17 @@ class Substrate:
             ctx: the initial case ctx (copied).
             case_id: the id to give it; a unique id is generated when omitted.
             **options: ``scheduler=``, ``step_quanta=``, ``timeout=``,
-                ``trace_level=`` (defaults from the substrate).
+                ``trace_level=``, ``effect_handler=``, ``budget=``, ``allow=``,
+                ``validate=`` (defaults from the substrate).  With
+                ``validate=True`` (the default) the workflow is checked by
+                ``wf.validate`` first, once per compiled Program (cached).
 
         Raises:
             DuplicateCase: ``case_id`` is already known to this substrate.
             TermError: ``term`` is malformed.
-            OptionError / SchedulerError / UnsupportedOption: bad options.
+            InvalidWorkflow: ``validate=True`` and the workflow has an
+                error-severity issue (``.issues`` lists them all).
+            OptionError / SchedulerError: bad options.
             SubstrateClosed: the substrate is not open.
         """
         nursery = self._check_open()
@@ -234,6 +260,8 @@ class Substrate:
                 f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
             )
         program = compile_term(term)
+        if opts.validate:
+            check_program(program)
         if case_id is None:
             case_id = uuid.uuid4().hex
             while case_id in self._cases:  # pragma: no cover - 2**-122
@@ -385,6 +413,20 @@ class Substrate:
             out.extend(case.st.events)
         return out
 
+    def receipts(self, case_id: str, *, steps: bool = True) -> list[Receipt]:
+        """The receipts of a case so far, in trace order.
+
+        One per effect (every outcome, refusals and cancellations included)
+        and per audited step, from its ``receipt`` trace events; with
+        ``steps=True`` also one per committed pure step (trace level
+        ``"full"``).  A case traced at level ``"none"`` has none.  See
+        :func:`wftrio.receipts.receipts`.
+
+        Raises:
+            UnknownCase: no such case.
+        """
+        return receipts(self.events(case_id), steps=steps)
+
     def forget(self, case_id: str) -> None:
         """Drop a finished case (its id may be reused afterwards).
 
@@ -439,6 +481,7 @@ class Substrate:
             sink_batches=self.hub.batches,
             sink_events=self.hub.events,
             sinks_disabled=len(self.hub.disabled),
+            effect_retries=c.effect_retries,
         )
 
     def __repr__(self) -> str:

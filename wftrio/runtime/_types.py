@@ -11,7 +11,10 @@ from typing import Any
 
 import attrs
 
+from wftrio.effects import EffectSpecError, Handler, as_handler
 from wftrio.errors import WftrioError
+from wftrio.governance import Budget, BudgetUsage, GovernanceError, as_allow, as_budget
+from wftrio.receipts import Receipt, receipts
 from wftrio.scheduling import Deterministic, Replay, Seeded, make_scheduler
 from wftrio.trace import LEVELS, TraceEvent
 
@@ -99,6 +102,10 @@ class CaseResult:
     reason: str | None = None
     steps: int = 0
 
+    def receipts(self, *, steps: bool = True) -> list[Receipt]:
+        """The case's receipts, from its trace (see :func:`wftrio.receipts.receipts`)."""
+        return receipts(self.trace, steps=steps)
+
 
 @attrs.frozen
 class CaseInfo:
@@ -125,6 +132,9 @@ class CaseInfo:
         events: number of trace events recorded so far.
         undelivered_signals: signals accepted by ``signal`` while the case
             was finishing, so never offered to it.
+        budget: what the case used of its effect budget (effects started,
+            seconds of finished effects, declared cost) and its limits
+            (``budget.budget`` is ``None`` when the case has no budget).
     """
 
     case_id: str
@@ -144,6 +154,7 @@ class CaseInfo:
     trace_level: str
     events: int
     undelivered_signals: int
+    budget: BudgetUsage = BudgetUsage(0, 0.0, 0.0, None)
 
 
 @attrs.frozen
@@ -165,6 +176,7 @@ class SubstrateStats:
         effects_started: effect tasks started.
         effects_completed: effect results the cases consumed.
         effects_cancelled: effects cancelled (withdrawn while in flight).
+        effect_retries: failed effect attempts that were retried.
         signals: signals accepted by ``signal``.
         wall_elapsed: wall-clock seconds since the substrate opened.
         steps_per_sec: ``steps / wall_elapsed``.
@@ -203,6 +215,7 @@ class SubstrateStats:
     sink_batches: int
     sink_events: int
     sinks_disabled: int
+    effect_retries: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -211,38 +224,72 @@ class SubstrateStats:
 
 @attrs.frozen
 class CaseOptions:
-    """The per-case options (also the substrate's defaults for them)."""
+    """The per-case options (also the substrate's defaults for them).
+
+    ``effect_handler``, ``budget`` and ``allow`` hold normalised values
+    (see :func:`normalise_effect_options`).  ``validate``: check the workflow
+    with :func:`wftrio.validate` (once per Program) before starting a case.
+    """
 
     scheduler: object = "deterministic"
     step_quanta: int = 1000
     timeout: float | None = None
     trace_level: str = "full"
+    effect_handler: Handler | None = None
+    budget: Budget | None = None
+    allow: frozenset[str] | None = None
+    validate: bool = True
 
 
-CASE_OPTION_NAMES = frozenset({"scheduler", "step_quanta", "timeout", "trace_level"})
-UNSUPPORTED_OPTIONS = frozenset({"effect_handler", "budget", "allow"})
+CASE_OPTION_NAMES = frozenset(
+    {
+        "scheduler",
+        "step_quanta",
+        "timeout",
+        "trace_level",
+        "effect_handler",
+        "budget",
+        "allow",
+        "validate",
+    }
+)
+
+
+def normalise_effect_options(given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Normalise the ``effect_handler=``, ``budget=`` and ``allow=`` options in ``given``.
+
+    Raises:
+        OptionError: a handler that is neither an object with an async
+            ``handle(effect, ctx)`` nor a mapping of kind -> async callable; a
+            budget that is not a ``wf.Budget`` (or mapping of its limits); an
+            allowlist that is not a collection of effect kinds.
+    """
+    out = dict(given)
+    try:
+        if out.get("effect_handler") is not None:
+            out["effect_handler"] = as_handler(out["effect_handler"], f"{where}: effect_handler")
+        if "budget" in out:
+            out["budget"] = as_budget(out["budget"], f"{where}: budget")
+        if "allow" in out:
+            out["allow"] = as_allow(out["allow"], f"{where}: allow")
+    except (EffectSpecError, GovernanceError) as exc:
+        raise OptionError(str(exc)) from exc
+    return out
 
 
 def parse_case_options(defaults: CaseOptions, given: Mapping[str, Any], where: str) -> CaseOptions:
     """Validate ``given`` case options over ``defaults``.
 
     Raises:
-        UnsupportedOption: ``effect_handler``, ``budget`` or ``allow`` (part
-            of the API contract; this runtime does not implement them yet).
         OptionError: an unknown option name or an invalid value.
         SchedulerError: ``scheduler=`` is not a known policy.
     """
     for name in given:
-        if name in UNSUPPORTED_OPTIONS:
-            raise UnsupportedOption(
-                f"{where}: option {name}= is not supported by this runtime yet "
-                "(effect handlers, budgets and allowlists are not implemented)"
-            )
         if name not in CASE_OPTION_NAMES:
             raise OptionError(
                 f"{where}: unknown option {name!r}; expected one of {sorted(CASE_OPTION_NAMES)}"
             )
-    opts = attrs.evolve(defaults, **given)
+    opts = attrs.evolve(defaults, **normalise_effect_options(given, where))
     check_case_options(opts, where)
     return opts
 
@@ -264,3 +311,5 @@ def check_case_options(opts: CaseOptions, where: str) -> None:
         raise OptionError(
             f"{where}: trace_level={opts.trace_level!r}, expected 'none', 'min' or 'full'"
         )
+    if not isinstance(opts.validate, bool):
+        raise OptionError(f"{where}: validate={opts.validate!r}, expected a bool")

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from wftrio.effects import NoHandler
 from wftrio.engine import (
     FINAL,
     CancelEffect,
@@ -59,6 +60,11 @@ def run_effect_inline(cmd: StartEffect) -> Mapping[str, Any] | None:
         EffectSuspended: the coroutine suspended (it awaits real I/O or time).
         Exception: whatever the effect function raises.
     """
+    if cmd.fn is None:
+        raise NoHandler(
+            f"effect {cmd.name!r} is an Effect spec of kind {cmd.kind!r}; a bare driver has no "
+            "effect handler: pass Environment(effect_result=...) to answer it"
+        )
     coro = cmd.fn(cmd.ctx)
     try:
         coro.send(None)

@@ -1,0 +1,314 @@
+"""Causal ids, idempotency keys and receipts across replays, resumes and snapshots."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import trio
+import trio.testing
+
+import wftrio as wf
+from wftrio.engine import ExecState, StartEffect, Status
+from wftrio.engine._drive import run_with_inputs
+from wftrio.engine._snapshot import pending_commands
+from wftrio.receipts import receipts
+from wftrio.runtime import open_substrate
+from wftrio.serialize import dumps_snapshot, loads_snapshot
+
+
+class Ledger:
+    """A handler that makes effects at-most-once by their idempotency key.
+
+    The remote side commits an effect (``executed``) as soon as it sees a new
+    key, then answers slowly; the same key again gets the stored answer.
+    ``seen`` is every (key, attempt) the handler was called with.
+    """
+
+    def __init__(self, slow: float = 1.0, fail_first: int = 0) -> None:
+        self.slow = slow
+        self.fail_first = fail_first
+        self.seen: list[tuple[str, int]] = []
+        self.executed: list[str] = []
+        self.answers: dict[str, Mapping[str, Any]] = {}
+
+    async def handle(self, effect: wf.Effect, ctx: wf.EffectContext) -> Mapping[str, Any]:
+        self.seen.append((ctx.key, ctx.attempt))
+        if self.fail_first:
+            self.fail_first -= 1
+            raise ConnectionError("flaky")
+        if ctx.key not in self.answers:
+            self.executed.append(ctx.key)
+            self.answers[ctx.key] = {effect.kind: len(self.executed)}
+        await trio.sleep(self.slow)
+        return self.answers[ctx.key]
+
+
+def spec(kind: str) -> Any:
+    def fn(ctx: Mapping[str, Any]) -> wf.Effect:
+        return wf.Effect(kind, dict(ctx))
+
+    return fn
+
+
+TERM = wf.seq(
+    wf.task("a", spec("charge"), retry=wf.Retry(3, backoff=0.5)),
+    wf.wait_signal("go", store_as="go"),
+    wf.par(wf.task("b", spec("ship")), wf.task("c", spec("mail"), timeout=30)),
+)
+
+
+def as_json(rs: list[wf.Receipt]) -> list[str]:
+    return [r.to_json() for r in rs]
+
+
+async def test_full_replay_calls_no_handler_and_reproduces_receipts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ledger = Ledger(fail_first=1)
+    async with open_substrate(effect_handler=ledger) as sub:
+        cid = await sub.new_case(TERM, {"n": 1}, case_id="orig")
+        await trio.sleep(3)
+        await sub.signal(cid, "go", 9)
+        original = await sub.wait(cid)
+        seen = list(ledger.seen)
+        # a replay under another case id: same causal ids (the recorded root)
+        rid = await sub.new_case(
+            TERM, {"n": 1}, case_id="again", scheduler=wf.Replay(wf.replay_log(original.trace))
+        )
+        replayed = await sub.wait(rid)
+        first, again = sub.receipts(cid), sub.receipts(rid)
+    assert ledger.seen == seen  # the replay called nothing
+    keys = [k for k, _ in seen]
+    assert len(set(keys)) == 3
+    assert len(ledger.executed) == 3
+    assert as_json(first) == as_json(again)  # byte-identical
+    assert [r.causal_id.split("/")[0] for r in again] == ["orig"] * len(again)
+    assert replayed.ctx == original.ctx
+    assert replayed.trace[0].data["root"] == "orig"
+    retried = [r for r in first if r.task == "a"]
+    assert retried[0].attempts == 2
+
+
+async def test_resumed_replay_hands_the_same_key_to_an_effect_in_flight(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ledger = Ledger(slow=10, fail_first=1)
+    async with open_substrate(effect_handler=ledger) as sub:
+        cid = await sub.new_case(TERM, {"n": 1}, case_id="crashy")
+        await trio.sleep(5)  # attempt 1 failed, attempt 2 committed remotely, answer slow
+        partial = sub.events(cid)
+        await sub.cancel(cid)  # the process "crashes": the answer is lost
+        await finish(sub, cid)
+        assert [a for _, a in ledger.seen] == [1, 2]
+        assert [ev.kind for ev in partial].count("effect_retry") == 1
+
+        rid = await sub.new_case(TERM, {"n": 1}, scheduler=wf.Replay(wf.replay_log(partial)))
+        await sub.wait_state(rid, wf.CaseState.WAITING_SIGNAL)
+        await sub.signal(rid, "go", 1)
+        res = await sub.wait(rid)
+        rs = sub.receipts(rid, steps=False)
+    (key,) = {k for k, _ in ledger.seen[:2]}
+    # resumed: the same key; attempts go on from what the trace recorded (one
+    # failed attempt): the lost attempt 2 is made again, as attempt 2
+    assert ledger.seen[2] == (key, 2)
+    assert ledger.executed.count(key) == 1  # the handler saw it again; executed once
+    assert len(ledger.executed) == len(set(ledger.executed)) == 3
+    a = rs[0]
+    assert (a.task, a.outcome, a.attempts, a.key) == ("a", "ok", 2, key)
+    assert res.ctx["charge"] == 1
+
+
+async def finish(sub: wf.Substrate, cid: str) -> None:
+    with contextlib.suppress(wf.CaseFailed, wf.CaseCancelled):
+        await sub.wait(cid)
+
+
+async def test_replay_reproduces_cancelled_and_refused_receipts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ledger = Ledger(slow=20)
+    term = wf.seq(
+        wf.region("r", wf.task("slow", spec("ship"))),
+        wf.region(
+            "g",
+            wf.task("mail", spec("mail"), on_error=wf.task("skip", lambda c: {"s": 1})),
+            allow={"ship"},
+        ),
+        wf.task("x", spec("ship")),
+        wf.task("y", spec("ship")),
+    )
+    async with open_substrate(effect_handler=ledger) as sub:
+        cid = await sub.new_case(term, budget=wf.Budget(max_effects=2))
+        await trio.sleep(2)
+        await sub.cancel_region(cid, "r")
+        res = await finish_result(sub, cid)
+        rid = await sub.new_case(
+            term, budget=wf.Budget(max_effects=2), scheduler=wf.Replay(wf.replay_log(res.trace))
+        )
+        res2 = await finish_result(sub, rid)
+        first, again = sub.receipts(cid), sub.receipts(rid)
+    assert [r.outcome for r in first if r.source == "effect"] == [
+        "cancelled",
+        "disallowed",
+        "ok",
+        "over_budget",
+    ]
+    assert as_json(first) == as_json(again)
+    assert res2.state is res.state is wf.CaseState.FAILED
+
+
+async def finish_result(sub: wf.Substrate, cid: str) -> wf.CaseResult:
+    try:
+        return await sub.wait(cid)
+    except (wf.CaseFailed, wf.CaseCancelled) as exc:
+        result: wf.CaseResult = exc.result
+        return result
+
+
+# ---------------------------------------------------------------------------
+# the bare reducer
+
+
+def drive(st: ExecState, outcomes: dict[str, Any]) -> None:
+    """Answer every effect of ``st`` from ``outcomes`` (kind -> result or exception)."""
+    while st.run() is Status.BLOCKED:
+        cmds = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+        if not cmds:
+            return
+        for c in cmds:
+            out = outcomes[c.kind]
+            if isinstance(out, Exception):
+                st.feed_effect_retry(c.eid, 1, out, 0.5)
+                st.feed_effect(c.eid, error=out, attempts=2, started=1.0, ended=2.0)
+            else:
+                st.feed_effect(c.eid, out, attempts=1, started=1.0, ended=1.25)
+
+
+def test_bare_reducer_replay_reproduces_receipts_and_causal_ids() -> None:
+    term = wf.par(
+        wf.task("a", spec("x")),
+        wf.task("b", spec("y"), on_error=wf.task("c", lambda ctx: {"c": 1})),
+    )
+    prog = wf.compile(term)
+    st = ExecState(prog, {"k": 1}, case_id="bare", scheduler=wf.Seeded(3))
+    drive(st, {"x": {"x": 1}, "y": OSError("no")})
+    assert st.status is Status.DONE
+    log = wf.replay_log(st.events)
+    assert log.root == "bare"
+    again = ExecState(prog, {"k": 1}, case_id="other", scheduler=wf.Replay(log))
+    run_with_inputs(again, log.inputs)
+    assert as_json(receipts(again.events)) == as_json(receipts(st.events))
+    rs = receipts(st.events, steps=False)
+    assert sorted((r.task, r.outcome, r.attempts, r.started, r.ended) for r in rs) == [
+        ("a", "ok", 1, 1.0, 1.25),
+        ("b", "error", 2, 1.0, 2.0),
+    ]
+    assert all(r.causal_id.startswith("bare/") for r in receipts(again.events))
+
+
+def test_causal_ids_follow_token_and_step() -> None:
+    # a fused run of pure tasks ending in an Effect: the effect's step is its own
+    term = wf.seq(
+        wf.task("p0", lambda ctx: {"a": 1}),
+        wf.task("p1", lambda ctx: {"b": 1}),
+        wf.task("e", spec("k")),
+        wf.par(wf.task("f", spec("k")), wf.task("g", spec("k"))),
+    )
+    st = ExecState(wf.compile(term), case_id="ids")
+    assert st.run() is Status.BLOCKED
+    (cmd,) = st.take_outbox()
+    assert isinstance(cmd, StartEffect)
+    assert cmd.causal_id == "ids/t1/s2"
+    assert st.steps == 3
+    assert cmd.effect == wf.Effect("k", {"a": 1, "b": 1})
+    assert cmd.fn is None
+    assert st.ctx == {"a": 1, "b": 1}
+    st.feed_effect(cmd.eid, None)
+    st.run()
+    ids = sorted(c.causal_id for c in st.take_outbox() if isinstance(c, StartEffect))
+    assert ids == ["ids/t4/s4", "ids/t5/s5"]
+    # the same case again: the same ids
+    st2 = ExecState(wf.compile(term), case_id="ids")
+    st2.run()
+    assert [c.causal_id for c in st2.take_outbox() if isinstance(c, StartEffect)] == ["ids/t1/s2"]
+
+
+def test_fused_run_budget_stops_before_an_effect() -> None:
+    term = wf.seq(wf.task("p0", lambda ctx: {"a": 1}), wf.task("e", spec("k")))
+    st = ExecState(wf.compile(term))
+    assert st.run(1) is Status.RUNNING
+    assert st.ctx == {"a": 1}
+    assert not st.outbox
+    assert st.run(1) is Status.BLOCKED
+    assert st.steps == 2
+    (cmd,) = st.take_outbox()
+    assert isinstance(cmd, StartEffect)
+    assert cmd.causal_id == "case/t1/s1"
+
+
+def test_snapshot_keeps_pending_effects_and_governance() -> None:
+    term = wf.seq(
+        wf.task("a", spec("k"), retry=wf.Retry(3, 0.5), timeout=4),
+        wf.task("b", spec("k")),
+    )
+    prog = wf.compile(term)
+    st = ExecState(
+        prog, {"n": 1}, case_id="snap", allow=frozenset({"k"}), budget=wf.Budget(max_effects=1)
+    )
+    st.run()
+    (cmd,) = st.take_outbox()
+    assert isinstance(cmd, StartEffect)
+    st.feed_effect_retry(cmd.eid, 1, OSError("x"), 0.5)
+    text = dumps_snapshot(st.snapshot())
+    back = ExecState.restore(prog, loads_snapshot(text), case_id="elsewhere")
+    (again,) = pending_commands(back)
+    assert isinstance(again, StartEffect)
+    assert (again.causal_id, again.key, again.kind, again.effect) == (
+        cmd.causal_id,
+        cmd.key,
+        "k",
+        cmd.effect,
+    )
+    assert (again.timeout, again.retry) == (4.0, wf.Retry(3, 0.5))
+    assert back.effect_attempts(cmd.eid) == 1
+    assert back.budget_usage() == st.budget_usage()
+    back.feed_effect(cmd.eid, {"done": 1}, attempts=2)
+    assert back.run() is Status.FAILED  # b is over the budget of 1 effect
+    assert isinstance(back.error, wf.BudgetExceeded)
+    rs = receipts(back.events, steps=False, root="snap")
+    assert [(r.causal_id, r.outcome, r.attempts) for r in rs] == [
+        ("snap/t1/s0", "ok", 2),
+        ("snap/t1/s1", "over_budget", 0),
+    ]
+    assert back.governor is not None
+    assert back.governor.allow == frozenset({"k"})
+
+
+def test_withdrawn_effect_ignores_retry_and_result() -> None:
+    st = ExecState(wf.compile(wf.region("r", wf.task("a", spec("k")))))
+    st.run()
+    (cmd,) = st.take_outbox()
+    assert isinstance(cmd, StartEffect)
+    assert st.cancel_region("r") == 1
+    assert st.feed_effect_retry(cmd.eid, 1, OSError("late"), 1.0) is False
+    assert st.feed_effect(cmd.eid, {"late": 1}) is False
+    (r,) = receipts(st.events, steps=False)
+    assert (r.outcome, r.attempts) == ("cancelled", 1)
+    assert st.run() is Status.DONE
+    assert st.feed_effect_retry(cmd.eid, 1, OSError("done"), 1.0) is False
+
+
+def test_effect_timeout_error_gives_a_timed_out_receipt_in_the_bare_reducer() -> None:
+    st = ExecState(wf.compile(wf.task("a", spec("k"))))
+    st.run()
+    (cmd,) = st.take_outbox()
+    assert isinstance(cmd, StartEffect)
+    st.feed_effect(cmd.eid, error=wf.EffectTimeout("slow"))
+    (r,) = receipts(st.events)
+    assert (r.outcome, r.attempts, r.error_type) == ("timed_out", 1, "EffectTimeout")
+    log = wf.replay_log(st.events)
+    again = ExecState(wf.compile(wf.task("a", spec("k"))), scheduler=wf.Replay(log))
+    run_with_inputs(again, log.inputs)
+    assert as_json(receipts(again.events)) == as_json(receipts(st.events))

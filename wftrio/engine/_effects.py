@@ -1,0 +1,430 @@
+"""The reducer's side of the effect boundary (pure: imports no trio).
+
+Requesting an effect ([EFFECT] in docs/SEMANTICS.md, extended in
+docs/EFFECTS.md): derive its causal id and idempotency key, hash its
+request, ask the case's :class:`~wftrio.governance.Governor` (allowlists of
+the case and of the regions around the token, then the budget), and either
+refuse it (a receipt, then the task fails) or block the token and emit a
+``StartEffect`` carrying everything the runtime needs (function or spec,
+ctx snapshot, ids, timeout, retry policy).
+
+Taking an outcome (``feed_effect``), a retry notice (``feed_effect_retry``)
+or withdrawing a pending effect records the matching input event (with
+what replay needs to rebuild the receipt: attempts, start and end time,
+outcome) and a ``receipt`` event.  A failure goes to the task's
+``on_error`` term when it has one, else it fails the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from wftrio.effects import Effect, EffectTimeout, causal_id, idempotency_key
+from wftrio.engine._state import (
+    FINAL,
+    EngineError,
+    StartEffect,
+    Status,
+    TaskError,
+    error_info,
+)
+from wftrio.governance import Governor, GuardViolation
+from wftrio.receipts import Receipt, canonical, stable_hash
+
+if TYPE_CHECKING:
+    from wftrio.engine._objects import Token
+    from wftrio.engine._state import ExecState
+    from wftrio.engine.program import Instr
+
+__all__ = [
+    "EffectMeta",
+    "audit_step",
+    "cancelled",
+    "complete",
+    "fail_task",
+    "region_allows",
+    "request",
+    "retried",
+]
+
+
+class EffectMeta:
+    """What the reducer keeps about one pending effect (``st.effect_meta[eid]``).
+
+    ``attempts`` counts the attempts the runtime reported as failed and
+    retried (``effect_retry`` inputs); the attempt in flight is the next one.
+    """
+
+    __slots__ = (
+        "attempts",
+        "causal_id",
+        "cost",
+        "key",
+        "kind",
+        "request",
+        "requested_at",
+        "spec",
+    )
+
+    def __init__(
+        self,
+        cid: str,
+        kind: str,
+        request: str,
+        cost: float,
+        requested_at: float,
+        spec: Effect | None,
+        attempts: int = 0,
+    ) -> None:
+        self.causal_id = cid
+        self.key = idempotency_key(cid)
+        self.kind = kind
+        self.request = request
+        self.cost = cost
+        self.requested_at = requested_at
+        self.spec = spec
+        self.attempts = attempts
+
+    def __repr__(self) -> str:
+        return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
+
+
+def region_allows(instrs: list[Instr]) -> dict[str, frozenset[str]]:
+    """Region id -> its ``allow=`` set, for the regions of a program that have one."""
+    return {
+        ins.args["scope_id"]: ins.args["allow"]
+        for ins in instrs
+        if ins.op == "region_enter" and ins.args.get("allow") is not None
+    }
+
+
+def _governor(st: ExecState) -> Governor:
+    g = st.governor
+    if g is None:
+        g = st.governor = Governor()
+    return g
+
+
+def _receipt(st: ExecState, tok: Token, name: str, r: Receipt) -> None:
+    if st.tracing:
+        st._emit("receipt", name, tok, r.to_data())
+
+
+def request(
+    st: ExecState,
+    tok: Token,
+    ins: Instr,
+    step: int,
+    spec: Effect | None,
+    allows: Mapping[str, frozenset[str]],
+) -> None:
+    """Token ``tok`` at instruction ``ins`` asks for an effect at step ``step``.
+
+    ``spec`` is the :class:`Effect` a sync task returned, or ``None`` for an
+    async task function.  ``tok.pc`` must be the task's pc.
+    """
+    a = ins.args
+    name: str = a["name"]
+    on_error: int = a.get("on_error", -1)
+    view = tok.scope.view
+    ctx = MappingProxyType(dict(view))
+    declared: str | None = a.get("kind")
+    cost: float
+    if spec is None:
+        kind = declared if declared is not None else name
+        cost = a.get("cost") or 0.0
+        req = stable_hash({"task": name, "kind": kind, "ctx": ctx})
+    else:
+        kind = spec.kind
+        if declared is not None and kind != declared:
+            fail_task(
+                st,
+                tok,
+                TaskError(
+                    f"task {name!r} at {ins.path} is declared kind={declared!r} but "
+                    f"returned an Effect of kind {kind!r}"
+                ),
+                name,
+                on_error,
+                woken=False,
+            )
+            return
+        cost = spec.cost if spec.cost is not None else (a.get("cost") or 0.0)
+        req = stable_hash({"task": name, "kind": kind, "payload": spec.payload})
+    cid = causal_id(st.root_id, tok.id, step)
+    scopes: list[tuple[str, frozenset[str]]] = []
+    if allows:
+        r = tok.region
+        while r is not None:
+            sid = r.scope_id
+            if sid is not None and sid in allows:
+                scopes.append((sid, allows[sid]))
+            r = r.parent
+    refusal = _governor(st).admit(kind, name, cost, scopes)
+    now = st.now()
+    if refusal is not None:
+        _receipt(
+            st,
+            tok,
+            name,
+            Receipt(
+                causal_id=cid,
+                kind=kind,
+                task=name,
+                outcome="disallowed" if isinstance(refusal, GuardViolation) else "over_budget",
+                attempts=0,
+                started=now,
+                ended=now,
+                request=req,
+                key=idempotency_key(cid),
+                error_type=type(refusal).__qualname__,
+                error=str(refusal),
+                detail=refusal.info,
+            ),
+        )
+        fail_task(st, tok, refusal, name, on_error, woken=False)
+        return
+    eid = st.new_id()
+    st.effects[eid] = tok
+    st.block(tok, ("effect", eid))
+    meta = EffectMeta(cid, kind, req, cost, now, spec)
+    if st.effect_meta is None:
+        st.effect_meta = {}
+    st.effect_meta[eid] = meta
+    regions = tok.region.path() if tok.region is not None else ()
+    st.outbox.append(
+        StartEffect(
+            eid,
+            name,
+            a["fn"] if spec is None else None,
+            ctx,
+            regions,
+            tok.id,
+            kind=kind,
+            effect=spec,
+            causal_id=cid,
+            key=meta.key,
+            timeout=a.get("timeout"),
+            retry=a.get("retry"),
+        )
+    )
+    if st.full:
+        st._emit("task_started", name, tok)
+    st._emit("effect_requested", name, tok, {"eid": eid, "kind": kind, "causal_id": cid})
+
+
+def fail_task(
+    st: ExecState, tok: Token, exc: BaseException, name: str, on_error: int, *, woken: bool
+) -> None:
+    """Task ``name`` of ``tok`` failed with ``exc``: run its ``on_error`` term, or fail the case.
+
+    ``woken``: the token is blocked (an effect outcome is being fed) rather
+    than the one the reducer is stepping.
+    """
+    if on_error < 0:
+        st.fail(tok, exc, name)
+        return
+    st._emit("task_failed", name, tok, {**error_info(exc), "on_error": True})
+    tok.pc = on_error
+    if woken:
+        st.make_ready(tok)
+        st.status = Status.RUNNING
+
+
+def complete(
+    st: ExecState,
+    eid: int,
+    result: Mapping[str, Any] | None,
+    error: BaseException | None,
+    attempts: int,
+    started: float | None,
+    ended: float | None,
+    outcome: str | None,
+) -> bool:
+    """Take the outcome of effect ``eid`` (see ``ExecState.feed_effect``)."""
+    if st.status in FINAL:
+        return False
+    tok = st.effects.pop(eid, None)
+    if tok is None:
+        if eid >= st._next_id:
+            raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
+        return False
+    meta = st.effect_meta.pop(eid) if st.effect_meta else None
+    ins = st.program.instrs[tok.pc]
+    name: str = ins.args["name"]
+    tok.wait = None
+    if meta is None:  # pragma: no cover - every effect is requested through request()
+        meta = EffectMeta(causal_id(st.root_id, tok.id, -1), name, "", 0.0, st.now(), None)
+    t0 = meta.requested_at if started is None else started
+    t1 = st.now() if ended is None else ended
+    if error is None and result is not None and not isinstance(result, Mapping):
+        error = TaskError(
+            f"task {name!r} at {ins.path} returned {type(result).__name__}, expected a "
+            "Mapping of ctx updates or None"
+        )
+    _governor(st).charge_time(t1 - t0)
+    if error is not None:
+        if outcome not in ("error", "timed_out"):
+            outcome = "timed_out" if isinstance(error, EffectTimeout) else "error"
+        info = error_info(error)
+        st._emit(
+            "effect_failed",
+            name,
+            tok,
+            {
+                "eid": eid,
+                "at_step": st.steps,
+                **info,
+                "outcome": outcome,
+                "attempts": attempts,
+                "started": t0,
+                "ended": t1,
+            },
+        )
+        _receipt(
+            st,
+            tok,
+            name,
+            Receipt(
+                causal_id=meta.causal_id,
+                kind=meta.kind,
+                task=name,
+                outcome=outcome,
+                attempts=attempts,
+                started=t0,
+                ended=t1,
+                request=meta.request,
+                key=meta.key,
+                cost=meta.cost,
+                error_type=info["error_type"],
+                error=info["error"],
+            ),
+        )
+        fail_task(st, tok, error, name, ins.args.get("on_error", -1), woken=True)
+        return True
+    updates = dict(result) if result is not None else None
+    st._emit(
+        "effect_completed",
+        name,
+        tok,
+        {
+            "eid": eid,
+            "at_step": st.steps,
+            "result": updates,
+            "attempts": attempts,
+            "started": t0,
+            "ended": t1,
+        },
+    )
+    _receipt(
+        st,
+        tok,
+        name,
+        Receipt(
+            causal_id=meta.causal_id,
+            kind=meta.kind,
+            task=name,
+            outcome="ok",
+            attempts=attempts,
+            started=t0,
+            ended=t1,
+            request=meta.request,
+            result=stable_hash(updates),
+            key=meta.key,
+            cost=meta.cost,
+        ),
+    )
+    if updates:
+        tok.scope.data.update(updates)
+    if st.full:
+        st._emit("task_completed", name, tok, updates if updates is not None else {})
+    tok.pc = ins.next
+    st.make_ready(tok)
+    st.status = Status.RUNNING
+    return True
+
+
+def retried(st: ExecState, eid: int, attempt: int, error: BaseException, delay: float) -> bool:
+    """The runtime retries effect ``eid`` after its failed attempt ``attempt``."""
+    if st.status in FINAL:
+        return False
+    tok = st.effects.get(eid)
+    if tok is None:
+        return False
+    meta = st.effect_meta.get(eid) if st.effect_meta else None
+    if meta is not None:
+        meta.attempts = max(meta.attempts, attempt)
+    name = st.program.instrs[tok.pc].args["name"]
+    st._emit(
+        "effect_retry",
+        name,
+        tok,
+        {
+            "eid": eid,
+            "at_step": st.steps,
+            "attempt": attempt,
+            **error_info(error),
+            "delay": delay,
+        },
+    )
+    return True
+
+
+def cancelled(st: ExecState, tok: Token, eid: int, name: str) -> None:
+    """Pending effect ``eid`` was withdrawn: record its cancelled receipt."""
+    meta = st.effect_meta.pop(eid, None) if st.effect_meta else None
+    if meta is None or not st.tracing:
+        return
+    now = st.now()
+    _receipt(
+        st,
+        tok,
+        name,
+        Receipt(
+            causal_id=meta.causal_id,
+            kind=meta.kind,
+            task=name,
+            outcome="cancelled",
+            attempts=meta.attempts + 1,
+            started=meta.requested_at,
+            ended=now,
+            request=meta.request,
+            key=meta.key,
+            cost=meta.cost,
+        ),
+    )
+
+
+def audit_step(
+    st: ExecState,
+    tok: Token,
+    name: str,
+    kind: str,
+    step: int,
+    view: Mapping[str, Any],
+    updates: Mapping[str, Any],
+) -> None:
+    """Record the receipt of an audited step (a sync task declared with ``kind=``)."""
+    if not st.tracing:
+        return
+    now = st.now()
+    _receipt(
+        st,
+        tok,
+        name,
+        Receipt(
+            causal_id=causal_id(st.root_id, tok.id, step),
+            kind=kind,
+            task=name,
+            outcome="ok",
+            attempts=1,
+            started=now,
+            ended=now,
+            request=stable_hash({"task": name, "kind": kind, "ctx": dict(view)}),
+            result=stable_hash(updates),
+            detail=canonical(updates),
+            source="audit",
+        ),
+    )

@@ -1,0 +1,421 @@
+"""Governance of effects: allowlists, budgets, and the errors they raise.
+
+* **Allowlists.**  ``region(..., allow={...})`` names the effect kinds an
+  effect inside the region may have; the case option ``allow=`` does the
+  same for the whole case.  An effect must be allowed by the case and by
+  every region around it.  A disallowed effect never runs: it leaves a
+  receipt with outcome ``"disallowed"`` and fails its task with a
+  :class:`GuardViolation`.
+* **Budgets.**  The case option ``budget=Budget(max_effects=, max_time=,
+  max_cost=)`` bounds the number of effects started, the total time of the
+  finished ones and the sum of their declared costs.  An effect that would
+  exceed the budget never runs: it leaves a receipt with outcome
+  ``"over_budget"`` and fails its task with :class:`BudgetExceeded`.
+  ``sub.status(case_id).budget`` shows what was used.
+* **Approvals** are a pattern, :func:`wftrio.patterns.approval`, decided by
+  the signal :func:`approval_signal` carrying :func:`approve` or
+  :func:`reject`; each decision leaves a receipt naming who made it.
+
+The checks run in the reducer, when an effect is requested, so they are as
+deterministic as the rest of a case: a replay refuses exactly what the
+recorded run refused.  This module imports no trio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from wftrio.terms import TermTypeError, WftrioError
+
+__all__ = [
+    "ApprovalRejected",
+    "Budget",
+    "BudgetExceeded",
+    "BudgetUsage",
+    "GovernanceError",
+    "Governor",
+    "GuardViolation",
+    "approval_functions",
+    "approval_signal",
+    "approve",
+    "as_allow",
+    "as_budget",
+    "reject",
+]
+
+
+class GovernanceError(WftrioError, ValueError):
+    """A :class:`Budget` or an allowlist was given a bad value."""
+
+
+class GuardViolation(WftrioError, PermissionError):
+    """An effect's kind is not allowed where it was requested.
+
+    Attributes:
+        kind: the refused effect kind.
+        task: the requesting task's name.
+        scope: the region id whose ``allow=`` refused it, or ``None`` for
+            the case's ``allow=`` option.
+        allowed: the kinds that scope allows, sorted.
+    """
+
+    def __init__(self, kind: str, task: str, scope: str | None, allowed: Iterable[str]) -> None:
+        self.kind = kind
+        self.task = task
+        self.scope = scope
+        self.allowed = tuple(sorted(allowed))
+        where = f"region {scope!r}" if scope is not None else "this case (allow= option)"
+        super().__init__(
+            f"effect kind {kind!r} of task {task!r} is not allowed in {where}; "
+            f"allowed: {list(self.allowed)}"
+        )
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The violation as JSON data (the receipt's ``detail``)."""
+        return {
+            "violation": "allowlist",
+            "kind": self.kind,
+            "task": self.task,
+            "scope": self.scope,
+            "allowed": list(self.allowed),
+        }
+
+
+class BudgetExceeded(WftrioError, RuntimeError):
+    """An effect would exceed the case's budget.
+
+    Attributes:
+        resource: ``"effects"``, ``"time"`` or ``"cost"``.
+        limit: the budget's limit for that resource.
+        used: what the case had used when the effect was requested.
+        requested: what the effect asked for (1 effect, its cost; ``None``
+            for time, which is charged when an effect finishes).
+        kind: the refused effect's kind.
+        task: the requesting task's name.
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        limit: float,
+        used: float,
+        requested: float | None,
+        kind: str,
+        task: str,
+    ) -> None:
+        self.resource = resource
+        self.limit = limit
+        self.used = used
+        self.requested = requested
+        self.kind = kind
+        self.task = task
+        asked = f" + {requested:g}" if requested is not None else ""
+        super().__init__(
+            f"effect {kind!r} of task {task!r} exceeds the case budget: {resource} "
+            f"{used:g}{asked} > {limit:g}"
+            if requested is not None
+            else f"effect {kind!r} of task {task!r} exceeds the case budget: {resource} "
+            f"used {used:g} of {limit:g}"
+        )
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The refusal as JSON data (the receipt's ``detail``)."""
+        return {
+            "violation": "budget",
+            "resource": self.resource,
+            "limit": self.limit,
+            "used": self.used,
+            "requested": self.requested,
+            "kind": self.kind,
+            "task": self.task,
+        }
+
+
+def _limit(name: str, value: object, *, integer: bool) -> Any:
+    if value is None:
+        return None
+    if integer:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise GovernanceError(f"Budget({name}={value!r}): must be None or an int >= 0")
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or value < 0
+    ):
+        raise GovernanceError(f"Budget({name}={value!r}): must be None or a number >= 0")
+    return float(value)
+
+
+def _max_effects(v: object) -> int | None:
+    return _limit("max_effects", v, integer=True)  # type: ignore[no-any-return]
+
+
+def _max_time(v: object) -> float | None:
+    return _limit("max_time", v, integer=False)  # type: ignore[no-any-return]
+
+
+def _max_cost(v: object) -> float | None:
+    return _limit("max_cost", v, integer=False)  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class Budget:
+    """A case's effect budget (the ``budget=`` option).  ``None`` means unbounded.
+
+    Attributes:
+        max_effects: effects that may be started (refused ones do not count).
+        max_time: total seconds (trio time) of the finished effects, each
+            from its request to its outcome; an effect is refused once the
+            total has reached the limit (effects in flight may overshoot it).
+        max_cost: total declared cost (``task(cost=)`` / ``Effect(cost=)``).
+
+    Raises:
+        GovernanceError: a limit is negative or of the wrong type.
+    """
+
+    max_effects: int | None = attrs.field(default=None, converter=_max_effects)
+    max_time: float | None = attrs.field(default=None, converter=_max_time)
+    max_cost: float | None = attrs.field(default=None, converter=_max_cost)
+
+
+@attrs.frozen
+class BudgetUsage:
+    """What a case used of its budget (``sub.status(case_id).budget``).
+
+    Attributes:
+        effects: effects started.
+        time: seconds of finished effects.
+        cost: declared cost of the started effects.
+        budget: the limits (``None``: the case has no budget).
+    """
+
+    effects: int
+    time: float
+    cost: float
+    budget: Budget | None = None
+
+    @property
+    def remaining(self) -> dict[str, float | None]:
+        """What is left of each limit (``None`` where unbounded)."""
+        b = self.budget or Budget()
+        return {
+            "effects": None if b.max_effects is None else b.max_effects - self.effects,
+            "time": None if b.max_time is None else max(0.0, b.max_time - self.time),
+            "cost": None if b.max_cost is None else b.max_cost - self.cost,
+        }
+
+
+def as_budget(value: object, where: str = "budget") -> Budget | None:
+    """Normalise a ``budget=`` option: a :class:`Budget`, a mapping of its fields, or None.
+
+    Raises:
+        GovernanceError: anything else, or a bad limit.
+    """
+    if value is None or isinstance(value, Budget):
+        return value
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"max_effects", "max_time", "max_cost"}
+        if unknown:
+            raise GovernanceError(
+                f"{where}: unknown budget limit(s) {sorted(map(str, unknown))}; expected "
+                "max_effects, max_time, max_cost"
+            )
+        return Budget(**value)
+    raise GovernanceError(f"{where}={value!r}: expected wf.Budget(...), a mapping or None")
+
+
+def as_allow(value: object, where: str = "allow") -> frozenset[str] | None:
+    """Normalise an ``allow=`` option: a collection of effect kinds, or None.
+
+    Raises:
+        GovernanceError: a string (not a collection of them) or a non-string kind.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise GovernanceError(f"{where}={value!r}: expected a set of effect kinds (strings)")
+    kinds = frozenset(value)
+    for k in kinds:
+        if not isinstance(k, str) or not k:
+            raise GovernanceError(f"{where}: effect kinds must be non-empty strings, got {k!r}")
+    return kinds
+
+
+class Governor:
+    """The governance state of one case (part of its reducer state).
+
+    ``allow`` and ``budget`` are the case's options; ``effects``, ``time``
+    and ``cost`` what it used.  Invariant: ``effects`` counts exactly the
+    admitted effects, ``cost`` their costs, ``time`` the durations of those
+    that finished with a recorded outcome (ok, error, timed out).
+    """
+
+    __slots__ = ("allow", "budget", "cost", "effects", "time")
+
+    def __init__(self, allow: frozenset[str] | None = None, budget: Budget | None = None) -> None:
+        self.allow = allow
+        self.budget = budget
+        self.effects = 0
+        self.time = 0.0
+        self.cost = 0.0
+
+    def admit(
+        self,
+        kind: str,
+        task: str,
+        cost: float,
+        regions: Sequence[tuple[str, frozenset[str]]],
+    ) -> GuardViolation | BudgetExceeded | None:
+        """Admit an effect (charging count and cost) or return why it is refused.
+
+        ``regions`` are the ``(scope_id, allow)`` of the regions around the
+        effect that have an allowlist, innermost first.
+        """
+        for scope, allowed in regions:
+            if kind not in allowed:
+                return GuardViolation(kind, task, scope, allowed)
+        if self.allow is not None and kind not in self.allow:
+            return GuardViolation(kind, task, None, self.allow)
+        b = self.budget
+        if b is not None:
+            if b.max_effects is not None and self.effects + 1 > b.max_effects:
+                return BudgetExceeded("effects", b.max_effects, self.effects, 1, kind, task)
+            if b.max_time is not None and self.time >= b.max_time:
+                return BudgetExceeded("time", b.max_time, self.time, None, kind, task)
+            if b.max_cost is not None and self.cost + cost > b.max_cost:
+                return BudgetExceeded("cost", b.max_cost, self.cost, cost, kind, task)
+        self.effects += 1
+        self.cost += cost
+        return None
+
+    def charge_time(self, seconds: float) -> None:
+        """Charge a finished effect's duration."""
+        if seconds > 0:
+            self.time += seconds
+
+    def usage(self) -> BudgetUsage:
+        """What was used so far, with the limits."""
+        return BudgetUsage(self.effects, self.time, self.cost, self.budget)
+
+    def __repr__(self) -> str:
+        return f"<Governor effects={self.effects} time={self.time:g} cost={self.cost:g}>"
+
+
+# ---------------------------------------------------------------------------
+# approval points (the pattern is wftrio.patterns.approval)
+
+
+class ApprovalRejected(WftrioError, RuntimeError):
+    """A rejected :func:`~wftrio.patterns.approval` without ``on_reject`` fails the case with this.
+
+    Attributes:
+        name: the approval point.
+        by: who rejected it.
+        note: the reason they gave, if any.
+    """
+
+    def __init__(self, name: str, by: str | None, note: str | None) -> None:
+        self.name = name
+        self.by = by
+        self.note = note
+        why = f": {note}" if note else ""
+        super().__init__(f"approval {name!r} was rejected by {by!r}{why}")
+
+
+def approval_signal(name: str) -> str:
+    """The signal the :func:`~wftrio.patterns.approval` named ``name`` waits for.
+
+    It is ``"approval:<name>"``; its payload is :func:`approve` or :func:`reject`.
+    """
+    return f"approval:{name}"
+
+
+def _decision(decision: str, by: str, note: str | None) -> dict[str, Any]:
+    if not isinstance(by, str) or not by:
+        raise TermTypeError(f"{decision}(by={by!r}): by must name who decides (a non-empty str)")
+    if note is not None and not isinstance(note, str):
+        raise TermTypeError(f"{decision}(note={note!r}): note must be a str or None")
+    return {"decision": decision, "by": by, "note": note}
+
+
+def approve(by: str, note: str | None = None) -> dict[str, Any]:
+    """The payload of an approving decision for :func:`wftrio.patterns.approval`.
+
+    Send it as ``await sub.signal(case_id, approval_signal(name), approve("ann"))``.
+
+    Raises:
+        TermTypeError: ``by`` is not a non-empty string or ``note`` not a string.
+    """
+    return _decision("approve", by, note)
+
+
+def reject(by: str, note: str | None = None) -> dict[str, Any]:
+    """The payload of a rejecting decision (see :func:`approve`)."""
+    return _decision("reject", by, note)
+
+
+_DECIDED = ("approved", "rejected")
+
+
+def approval_functions(
+    name: str, allowed: frozenset[str] | None
+) -> tuple[
+    Callable[[Mapping[str, Any]], dict[str, Any]],
+    Callable[[Mapping[str, Any]], bool],
+    Callable[[Mapping[str, Any]], bool],
+    Callable[[Mapping[str, Any]], None],
+]:
+    """The task and condition functions of :func:`wftrio.patterns.approval` ``name``.
+
+    Returns ``(decide, decided, approved, fail)``: ``decide`` turns the
+    decision payload stored at ``ctx["approval:<name>"]`` into the decision
+    record (``"approved"``, ``"rejected"`` or ``"ignored"`` with a
+    ``reason``); ``decided`` / ``approved`` test that record; ``fail``
+    raises :class:`ApprovalRejected`.
+    """
+    key = approval_signal(name)
+
+    def decide(ctx: Mapping[str, Any]) -> dict[str, Any]:
+        p = ctx.get(key)
+        by = p.get("by") if isinstance(p, Mapping) else None
+        note = p.get("note") if isinstance(p, Mapping) else None
+        decision = p.get("decision") if isinstance(p, Mapping) else None
+        record: dict[str, Any] = {
+            "decision": "ignored",
+            "by": by if isinstance(by, str) else None,
+            "note": note if isinstance(note, str) else None,
+        }
+        if decision not in ("approve", "reject") or not isinstance(by, str) or not by:
+            record["reason"] = "malformed decision: send wf.approve(by) or wf.reject(by)"
+        elif allowed is not None and by not in allowed:
+            record["reason"] = f"{by!r} is not an approver of {name!r}"
+        else:
+            record["decision"] = "approved" if decision == "approve" else "rejected"
+        return {key: record}
+
+    def decided(ctx: Mapping[str, Any]) -> bool:
+        r = ctx.get(key)
+        return isinstance(r, Mapping) and r.get("decision") in _DECIDED
+
+    def approved(ctx: Mapping[str, Any]) -> bool:
+        r = ctx.get(key)
+        return isinstance(r, Mapping) and r.get("decision") == "approved"
+
+    def fail(ctx: Mapping[str, Any]) -> None:
+        r = ctx.get(key)
+        r = r if isinstance(r, Mapping) else {}
+        raise ApprovalRejected(name, r.get("by"), r.get("note"))
+
+    decide.__qualname__ = f"{key}:decide"
+    decided.__qualname__ = f"{key}:decided"
+    approved.__qualname__ = f"{key}:approved"
+    fail.__qualname__ = f"{key}:fail"
+    return decide, decided, approved, fail

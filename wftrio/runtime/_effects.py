@@ -1,0 +1,112 @@
+"""Running one effect in trio: handler or task function, timeout, retries, backoff.
+
+An effect task (started by ``_children.Children.start_effect`` inside its
+region's nursery) calls :func:`run_effect`, which makes up to
+``retry.attempts`` attempts:
+
+* an attempt awaits the task's async function ``fn(ctx)``, or, for an
+  ``Effect`` spec, the case's handler ``handler(effect, ctx)``, with
+  :func:`wftrio.effects.current_effect` set to the attempt's
+  :class:`~wftrio.effects.EffectContext`;
+* with a ``timeout`` the attempt runs under ``trio.move_on_after``; an
+  attempt that runs out fails with :class:`~wftrio.effects.EffectTimeout`;
+* a failed attempt the retry policy covers is reported to the case (the
+  ``effect_retry`` input), then retried after the policy's backoff, slept
+  in trio time (so ``MockClock`` tests take no real time);
+* the outcome (result or error, attempts made, start and end case time,
+  ``ok`` / ``error`` / ``timed_out``) goes to the case's inbox.
+
+Cancellation (the region, the case, or the reducer withdrawing the effect)
+arrives as ``trio.Cancelled`` wherever the effect is, in an attempt or in a
+backoff sleep; it is never caught here, so the effect's own cleanup runs
+and nothing is reported: the reducer already recorded the cancelled
+receipt when it withdrew the effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trio
+
+from wftrio.effects import _CURRENT, EffectContext, EffectTimeout, Handler, NoHandler
+from wftrio.engine import StartEffect
+
+__all__ = ["attempt", "run_effect"]
+
+EFFECT = 1  # inbox tag (same value as _children.EFFECT)
+RETRY = 5  # (RETRY, eid, attempt, error, delay)
+
+
+async def attempt(
+    cmd: StartEffect, handler: Handler, ectx: EffectContext
+) -> Mapping[str, Any] | None:
+    """Make one attempt of ``cmd`` (under its timeout, if it has one).
+
+    Raises:
+        EffectTimeout: the attempt ran longer than ``cmd.timeout``.
+        Exception: whatever the function or handler raised.
+    """
+    token = _CURRENT.set(ectx)
+    try:
+        if cmd.timeout is None:
+            result: Mapping[str, Any] | None = await _call(cmd, handler, ectx)
+            return result
+        with trio.move_on_after(cmd.timeout):
+            result = await _call(cmd, handler, ectx)
+            return result
+        raise EffectTimeout(
+            f"effect {cmd.kind!r} of task {cmd.name!r} (attempt {ectx.attempt}) ran longer "
+            f"than its timeout of {cmd.timeout:g}s"
+        )
+    finally:
+        _CURRENT.reset(token)
+
+
+async def _call(cmd: StartEffect, handler: Handler, ectx: EffectContext) -> Any:
+    if cmd.effect is not None:
+        return await handler(cmd.effect, ectx)
+    assert cmd.fn is not None
+    return await cmd.fn(cmd.ctx)
+
+
+async def run_effect(
+    cmd: StartEffect,
+    handler: Handler,
+    case_id: str,
+    now: Callable[[], float],
+    report: Callable[[tuple[Any, ...]], None],
+    attempts_done: int = 0,
+) -> None:
+    """Run effect ``cmd`` to its outcome and ``report`` it (see the module docstring).
+
+    ``now`` reads the case clock (seconds since the case started);
+    ``attempts_done`` counts attempts already made before (a case resumed
+    after a replay).  ``report`` receives ``(RETRY, ...)`` notices and one
+    final ``(EFFECT, eid, result, error, (attempts, started, ended, outcome))``.
+    """
+    retry = cmd.retry
+    started = now()
+    n = attempts_done
+    while True:
+        n += 1
+        ectx = EffectContext(case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, cmd.ctx)
+        try:
+            result = await attempt(cmd, handler, ectx)
+        except Exception as exc:
+            if (
+                retry is not None
+                and n < retry.attempts
+                and not isinstance(exc, NoHandler)
+                and retry.retries(exc)
+            ):
+                delay = retry.delay(n)
+                report((RETRY, cmd.eid, n, exc, delay))
+                await trio.sleep(delay)
+                continue
+            outcome = "timed_out" if isinstance(exc, EffectTimeout) else "error"
+            report((EFFECT, cmd.eid, None, exc, (n, started, now(), outcome)))
+            return
+        report((EFFECT, cmd.eid, result, None, (n, started, now(), "ok")))
+        return

@@ -1,0 +1,274 @@
+"""The data abstraction: a Program whose user callables ask an oracle instead.
+
+The explorer runs the real reducer over a copy of the compiled Program in
+which every *user* callable is replaced (the instruction table, its program
+counters and the opcode handlers are unchanged; ``engine.program.link``
+relinks it):
+
+* a task function returns ``None``: the task takes its step and changes no
+  data (user code is never called while validating); a task with an
+  ``on_error`` term may also fail (the oracle decides), so that its
+  ``on_error`` term is explored;
+* a condition (``xor`` / ``choice`` guards, ``loop`` ``while_`` / ``until``)
+  asks the :class:`Oracle`, which answers true or false, so the explorer
+  can try both;
+* a computed ``mi`` count or item list asks the oracle for a number of
+  instances in ``0..max_instances`` (or up to its ``join=n`` when larger);
+* the scheduler's picks (several ``xor`` defaults) go to the oracle too;
+* effect functions are never called: the explorer feeds results itself.
+
+Functions that wftrio itself defines for its derived patterns (the
+bookkeeping of :func:`wftrio.patterns.critical_section` and
+:func:`wftrio.patterns.interleaved_parallel_routing`: lock acquire/release,
+ownership tests, routing state) are *trusted*: pure, total and cheap, they
+run for real on the abstract ctx, which then holds exactly what they wrote.
+That is what lets the explorer see that two critical sections taken in
+opposite order wait for each other forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wftrio.engine.program import Instr, Program, link
+from wftrio.terms import MI, Loop, Term, node_label
+
+__all__ = [
+    "LOCAL_OPS",
+    "AbstractFailure",
+    "Oracle",
+    "abstract_program",
+    "is_trusted",
+    "local_pcs",
+]
+
+_TRUSTED_MODULES = frozenset({"wftrio.patterns"})
+
+
+def is_trusted(fn: object) -> bool:
+    """Whether ``fn`` is one of wftrio's own pattern-bookkeeping functions."""
+    return getattr(fn, "__module__", None) in _TRUSTED_MODULES
+
+
+class Oracle:
+    """Answers the questions one reduction step asks, from a script.
+
+    The explorer runs a step with ``script`` = the answers to use; questions
+    past the end of the script are answered 0 (and the script extended).
+    After the step, ``asked`` holds ``(options, label)`` per question, so the
+    explorer can enumerate every combination of answers (an odometer over
+    the decision tree: later questions may depend on earlier answers).
+    """
+
+    __slots__ = ("asked", "script")
+
+    def __init__(self) -> None:
+        self.script: list[int] = []
+        self.asked: list[tuple[int, str]] = []
+
+    def reset(self, script: list[int]) -> None:
+        self.script = script
+        self.asked = []
+
+    def ask(self, n: int, label: str) -> int:
+        i = len(self.asked)
+        self.asked.append((n, label))
+        if i < len(self.script):
+            return self.script[i]
+        self.script.append(0)
+        return 0
+
+    def next_script(self) -> list[int] | None:
+        """The next combination of answers after the one just used, or None."""
+        used = len(self.asked)
+        script = self.script[:used]
+        j = used - 1
+        while j >= 0 and script[j] + 1 >= self.asked[j][0]:
+            j -= 1
+        if j < 0:
+            return None
+        return [*script[:j], script[j] + 1]
+
+
+class OracleScheduler:
+    """The scheduler of an explored state: never preemptive, picks from the oracle."""
+
+    __slots__ = ("oracle",)
+    preemptive = False
+    name = "explore"
+
+    def __init__(self, oracle: Oracle) -> None:
+        self.oracle = oracle
+
+    def pick(self, n: int, what: str) -> int:
+        return self.oracle.ask(n, f"scheduler pick ({what})")
+
+
+def _skip(ctx: Mapping[str, Any]) -> None:
+    """An abstracted task: takes its step, changes no data."""
+    return None
+
+
+class AbstractFailure(Exception):
+    """The error an abstracted task with an ``on_error`` term raises when it fails."""
+
+
+def _may_fail(oracle: Oracle, label: str) -> Callable[[Mapping[str, Any]], None]:
+    def fn(ctx: Mapping[str, Any]) -> None:
+        if oracle.ask(2, label):
+            raise AbstractFailure(label)
+
+    return fn
+
+
+def _cond(oracle: Oracle, label: str) -> Callable[[Mapping[str, Any]], bool]:
+    def cond(ctx: Mapping[str, Any]) -> bool:
+        return oracle.ask(2, label) == 1
+
+    return cond
+
+
+def _count(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], int]:
+    def count(ctx: Mapping[str, Any]) -> int:
+        return oracle.ask(n + 1, label)
+
+    return count
+
+
+def _items(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], list[int]]:
+    def items(ctx: Mapping[str, Any]) -> list[int]:
+        return list(range(oracle.ask(n + 1, label)))
+
+    return items
+
+
+def _abs_conds(
+    oracle: Oracle, path: str, conds: tuple[Any, ...], what: str
+) -> tuple[Callable[..., Any] | None, ...]:
+    out: list[Callable[..., Any] | None] = []
+    for i, c in enumerate(conds):
+        if c is None or is_trusted(c):
+            out.append(c)
+        else:
+            out.append(_cond(oracle, f"{what} [{i}] at {path}"))
+    return tuple(out)
+
+
+def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Program:
+    """Relink ``program`` with its user callables abstracted (see the module docs).
+
+    The result has the same instruction table shape (same program counters,
+    paths, successors and opcodes) and runs on the same opcode handlers.
+    """
+    instrs: list[Instr] = []
+    for ins in program.instrs:
+        op = ins.op
+        args = ins.args
+        if op == "task" and not is_trusted(args["fn"]):
+            args = {**args, "fn": _skip}
+        elif op == "step" and not is_trusted(args["fn"]):
+            # a task with options: with an on_error term, failing is an outcome
+            if args.get("on_error", -1) >= 0:
+                label = f"task {args['name']!r} at {ins.path} fails"
+                args = {**args, "fn": _may_fail(oracle, label)}
+            else:
+                args = {**args, "fn": _skip}
+        elif op == "xor":
+            args = {**args, "conds": _abs_conds(oracle, ins.path, args["conds"], "condition of")}
+        elif op == "fork" and any(c is not None for c in args["conds"]):
+            args = {**args, "conds": _abs_conds(oracle, ins.path, args["conds"], "guard of")}
+        elif op == "loop_test" and not is_trusted(args["cond"]):
+            what = "until" if args["stop_when"] else "while_"
+            args = {**args, "cond": _cond(oracle, f"loop {what} condition at {ins.path}")}
+        elif op == "mi_spawn":
+            # a join=n threshold needs n instances: explore at least that many
+            j = args["join"]
+            most = max(max_instances, j) if isinstance(j, int) else max_instances
+            if callable(args["count"]) and not is_trusted(args["count"]):
+                label = f"instance count at {ins.path}"
+                args = {**args, "count": _count(oracle, label, most)}
+            if callable(args["items"]) and not is_trusted(args["items"]):
+                label = f"instance count (items) at {ins.path}"
+                args = {**args, "items": _items(oracle, label, most)}
+        instrs.append(Instr(op, ins.path, ins.next, args))
+    return link(program.term, instrs, program.entry)
+
+
+LOCAL_OPS = frozenset(
+    {"task", "step", "effect", "xor", "fork", "loop_enter", "loop_next", "loop_test", "mi_spawn"}
+)
+"""Opcodes whose step, with user callables abstracted, touches only its own token.
+
+Such a step reads no shared data, changes nothing another token or an input
+can observe, and leaves nothing behind if the token is later withdrawn; it
+commutes with every other transition (partial-order reduction, see
+:mod:`wftrio.validation.explore`).  Steps running trusted pattern functions
+(which read and write the shared ctx) are never local, nor are joins, waits,
+regions, termination or opcodes this module does not know.
+"""
+
+
+def _reentrant_paths(term: Term) -> set[str]:
+    """Node paths inside a ``loop`` or ``mi`` body: places several tokens may
+    occupy at once (instances; late branches of an earlier iteration)."""
+    out: set[str] = set()
+    stack: list[tuple[str, Term, bool]] = [("", term, False)]
+    while stack:
+        p, node, inside = stack.pop()
+        label = node_label(node)
+        here = f"{p}.{label}" if p else label
+        if inside:
+            out.add(here)
+        kids = node.children()
+        deeper = inside or isinstance(node, Loop | MI)
+        for i, kid in enumerate(kids):
+            stack.append((f"{here}[{i}]", kid, deeper))
+    return out
+
+
+def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, ...]:
+    """Per program counter: whether a step there is local (see :data:`LOCAL_OPS`).
+
+    Besides the opcodes of :data:`LOCAL_OPS` (with user callables), a
+    ``wait_signal`` or ``defer`` is local when every signal it registers for
+    is waited for by no other instruction and it is not inside a ``loop`` or
+    ``mi`` body: then no other token can ever wait for those signals at the
+    same time, so the order of registrations cannot matter.  Without
+    explored region cancellations, ``region_enter`` / ``region_exit`` are
+    local too (they only move their token between activations).
+    """
+    instrs = program.instrs
+    waiting: dict[str, int] = {}
+    for ins in instrs:
+        for name in _signal_names(ins):
+            waiting[name] = waiting.get(name, 0) + 1
+    reentrant = _reentrant_paths(program.term)
+    out: list[bool] = []
+    for ins in instrs:
+        op = ins.op
+        a = ins.args
+        ok = op in LOCAL_OPS
+        if ok:
+            if op in ("task", "step"):
+                ok = not is_trusted(a["fn"])
+            elif op in ("xor", "fork"):
+                ok = not any(c is not None and is_trusted(c) for c in a["conds"])
+            elif op == "loop_test":
+                ok = not is_trusted(a["cond"])
+            elif op == "mi_spawn":
+                ok = not (is_trusted(a["count"]) or is_trusted(a["items"]))
+        elif op in ("wait_signal", "defer"):
+            ok = ins.path not in reentrant and all(waiting[n] == 1 for n in _signal_names(ins))
+        elif op in ("region_enter", "region_exit"):
+            ok = not cancel_regions
+        out.append(ok)
+    return tuple(out)
+
+
+def _signal_names(ins: Instr) -> set[str]:
+    if ins.op == "wait_signal":
+        return {ins.args["name"]}
+    if ins.op == "defer":
+        return {key for kind, key in ins.args["alts"] if kind == "signal"}
+    return set()

@@ -1,0 +1,481 @@
+"""Bounded exploration of a Program's state space, on the real reducer.
+
+:func:`explore` builds the reachable state graph of a compiled workflow with
+data abstracted (:mod:`wftrio.validation.abstract`): from every state it
+tries
+
+* every enabled token, with every outcome of the conditions and scheduler
+  picks its step asks (one reduction step, the runtime's own handlers);
+* every external input that could happen: a signal some token waits for
+  (only names in ``signals=`` when it is given), the success or the failure
+  of every pending effect, the firing of every armed timer that can fire
+  first (within one ``defer`` only the shortest timers can win), and, with
+  ``cancel_regions=True``, the cancellation of every live region.
+
+States are identified by canonical keys (:mod:`wftrio.validation.statekey`)
+and explored breadth first, so every state's recorded path from the start
+(its *witness*) is a shortest one.  Bounds: ``max_states`` (states
+discovered), ``max_depth`` (steps from the start), ``max_tokens`` (live
+tokens in one state); a state beyond a bound is left unexpanded and the
+result says which bound was hit.
+
+Partial-order reduction (``reduce=True``): a step that only touches its own
+token (see :func:`~wftrio.validation.abstract.local_pcs`: an abstracted
+task, an effect request, a user condition, a loop counter, a split, a wait
+on a signal nothing else waits for, ...) commutes with everything else, so
+when a state has such a step, only that token's step (all its outcomes) is
+explored, provided every state it leads to is new (or final): that proviso
+guarantees that no cycle of the reduced graph consists of reduced states
+only, so nothing is postponed forever.  With no local step, the inputs
+delivered to one blocked token (its effect's two outcomes, the signals it is
+the oldest waiter of, its timers that can fire first) form the reduced set
+the same way: a later waiter's registration for the same signal commutes
+with the delivery to the oldest.  Enabled tokens that are interchangeable
+(siblings in one ``mi`` activation at the same place with the same data) are
+expanded once (symmetry).  Reduced exploration reaches exactly the final
+states, the deadlocks and the "can no longer complete" states of the full
+one, and runs every task the full one runs; tests check both give the same
+findings.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+import attrs
+
+from wftrio.compiler import compile as compile_term
+from wftrio.engine import FINAL, ExecState, Status
+from wftrio.engine._objects import Token
+from wftrio.engine.program import Program
+from wftrio.terms import Term, WftrioError
+from wftrio.validation.abstract import Oracle, OracleScheduler, abstract_program, local_pcs
+from wftrio.validation.clone import clone_state
+from wftrio.validation.issues import Step
+from wftrio.validation.statekey import StateKey, freeze, shape_key, state_key
+
+__all__ = [
+    "Bounds",
+    "ExploredFailure",
+    "Exploration",
+    "Move",
+    "Space",
+    "explore",
+    "replay_witness",
+]
+
+_LOOP_OPS = frozenset({"loop_enter", "loop_next", "loop_test"})
+_TASK_OPS = frozenset({"task", "step", "effect"})
+
+
+class ExploredFailure(WftrioError):
+    """The error the explorer feeds to an effect it lets fail."""
+
+
+@attrs.frozen
+class Bounds:
+    """Exploration bounds (see :func:`wftrio.validate`)."""
+
+    max_states: int = 20_000
+    max_depth: int = 500
+    max_tokens: int = 32
+    max_instances: int = 3
+
+
+class Move(NamedTuple):
+    """One edge of the state graph: what happened, replayable."""
+
+    kind: str  # run | signal | effect | effect_failed | timer | cancel_region
+    target: int | str
+    answers: tuple[int, ...] = ()
+    pc: int = -1
+    labels: tuple[str, ...] = ()
+    asked: tuple[int, ...] = ()
+    owner: int = -1  # the token an input is delivered to (-1: none in particular)
+
+
+class Space:
+    """An abstract case: the relinked Program, its oracle, and how to step it."""
+
+    __slots__ = ("local", "oracle", "original", "program", "signals")
+
+    def __init__(
+        self,
+        program: Program,
+        max_instances: int,
+        signals: frozenset[str] | None,
+        cancel_regions: bool = False,
+    ) -> None:
+        self.original = program
+        self.oracle = Oracle()
+        self.program = abstract_program(program, self.oracle, max_instances)
+        self.local = local_pcs(program, cancel_regions=cancel_regions)
+        self.signals = signals
+
+    def initial(self) -> ExecState:
+        st = ExecState(
+            self.program, None, scheduler=OracleScheduler(self.oracle), trace_level="none"
+        )
+        st.take_outbox()
+        return st
+
+    # -- moves ---------------------------------------------------------------
+
+    def run_token(self, st: ExecState, tid: int, script: list[int]) -> ExecState:
+        """Copy ``st`` and let token ``tid`` take one step, answering from ``script``."""
+        child = clone_state(st)
+        self.oracle.reset(script)
+        tok = child.tokens[tid]
+        child.ready = [t for t in child.tokens.values() if t.wait is None and t is not tok]
+        child.current = tok
+        child.run(1)
+        child.outbox.clear()
+        return child
+
+    def token_moves(self, st: ExecState, tok: Token) -> list[tuple[Move, ExecState]]:
+        """Every outcome of one step of ``tok``."""
+        out: list[tuple[Move, ExecState]] = []
+        script: list[int] | None = []
+        oracle = self.oracle
+        while script is not None:
+            child = self.run_token(st, tok.id, script)
+            asked = oracle.asked
+            move = Move(
+                "run",
+                tok.id,
+                tuple(oracle.script[: len(asked)]),
+                tok.pc,
+                tuple(label for _, label in asked),
+                tuple(n for n, _ in asked),
+            )
+            out.append((move, child))
+            script = oracle.next_script()
+        return out
+
+    def input_moves(self, st: ExecState, cancel_regions: bool) -> list[Move]:
+        """The external inputs that could happen in ``st``."""
+        moves: list[Move] = []
+        declared = self.signals
+        for name, ws in sorted(st.waiters.items()):
+            if ws and (declared is None or name in declared):
+                moves.append(Move("signal", name, owner=next(iter(ws)).id))
+        for eid in sorted(st.effects):
+            tok = st.effects[eid]
+            moves.append(Move("effect", eid, pc=tok.pc, owner=tok.id))
+            moves.append(Move("effect_failed", eid, pc=tok.pc, owner=tok.id))
+        instrs = self.program.instrs
+        for tok in sorted(st.tokens.values(), key=lambda t: t.id):
+            w = tok.wait
+            if w is None or w[0] != "defer":
+                continue
+            alts = instrs[tok.pc].args["alts"]
+            timers = [(alts[a][1], key, a) for k, key, a in w[1] if k == "timer"]
+            if timers:
+                first = min(s for s, _, _ in timers)
+                for s, tid, _ in timers:
+                    if s == first:
+                        moves.append(Move("timer", tid, pc=tok.pc, owner=tok.id))
+        if cancel_regions:
+            for sid in st.live_regions():
+                moves.append(Move("cancel_region", sid))
+        return moves
+
+    def apply_input(self, st: ExecState, move: Move) -> ExecState:
+        """Copy ``st`` and feed it the input ``move``."""
+        child = clone_state(st)
+        kind, target = move.kind, move.target
+        if kind == "signal":
+            child.feed_signal(str(target), None)
+        elif kind == "effect":
+            child.feed_effect(int(target), None)
+        elif kind == "effect_failed":
+            child.feed_effect(int(target), error=ExploredFailure("the explorer let it fail"))
+        elif kind == "timer":
+            child.fire_timer(int(target))
+        elif kind == "cancel_region":
+            child.cancel_region(str(target))
+        else:  # pragma: no cover - moves are built above
+            raise ValueError(f"unknown move {kind!r}")
+        child.outbox.clear()
+        return child
+
+    def apply(self, st: ExecState, move: Move) -> ExecState:
+        """Copy ``st`` and apply ``move`` (a step with its answers, or an input)."""
+        if move.kind == "run":
+            return self.run_token(st, int(move.target), list(move.answers))
+        return self.apply_input(st, move)
+
+    # -- readable steps ------------------------------------------------------
+
+    def describe(self, move: Move) -> str:
+        instrs = self.program.instrs
+        kind, target = move.kind, move.target
+        if kind == "run":
+            ins = instrs[move.pc]
+            text = f"token {target}: {ins.op} {ins.path}"
+            if move.labels:
+                parts = []
+                for label, n, a in zip(move.labels, move.asked, move.answers, strict=True):
+                    ans = ("true" if a else "false") if n == 2 and "count" not in label else a
+                    parts.append(f"{label} -> {ans}")
+                text += " (" + "; ".join(parts) + ")"
+            return text
+        if kind == "signal":
+            return f"signal {target!r} arrives"
+        if kind in ("effect", "effect_failed"):
+            ins = instrs[move.pc]
+            verb = "completes" if kind == "effect" else "fails"
+            return f"effect {target} ({ins.path}) {verb}"
+        if kind == "timer":
+            return f"timer {target} of {instrs[move.pc].path} fires"
+        return f"region {target!r} is cancelled"
+
+    def step(self, move: Move) -> Step:
+        return Step(move.kind, move.target, move.answers, self.describe(move))
+
+
+@attrs.define(eq=False)
+class Exploration:
+    """The explored state graph and what was observed while building it.
+
+    Node ``i``'s key is ``keys[i]``; nodes are numbered in breadth-first
+    discovery order, so ``parent``/``via`` give a shortest path from the
+    start.  ``succ[i]`` lists the successors of an expanded node.
+    """
+
+    space: Space
+    keys: list[StateKey] = attrs.field(factory=list)
+    parent: list[int] = attrs.field(factory=list)
+    via: list[Move | None] = attrs.field(factory=list)
+    depth: list[int] = attrs.field(factory=list)
+    succ: list[list[int]] = attrs.field(factory=list)
+    expanded: list[bool] = attrs.field(factory=list)
+    status: list[Status | None] = attrs.field(factory=list)
+    deadlocks: list[int] = attrs.field(factory=list)
+    hit: dict[str, int] = attrs.field(factory=dict)
+    edges: int = 0
+    reduced: int = 0
+    stepped: set[int] = attrs.field(factory=set)
+    loop_entered: dict[int, tuple[int, Move]] = attrs.field(factory=dict)
+    loop_exited: set[int] = attrs.field(factory=set)
+    terminations: dict[int, tuple[int, Move]] = attrs.field(factory=dict)
+    index: dict[StateKey, int] = attrs.field(factory=dict)
+    shapes: list[Hashable] | None = None
+
+    @property
+    def states(self) -> int:
+        return len(self.keys)
+
+    @property
+    def complete(self) -> bool:
+        """Whether no bound was hit: the whole reachable state space was explored."""
+        return not self.hit
+
+    def witness(self, node: int, last: Move | None = None) -> tuple[Step, ...]:
+        """The steps from the start to ``node`` (then ``last``, if given)."""
+        moves: list[Move] = []
+        while node > 0:
+            m = self.via[node]
+            assert m is not None
+            moves.append(m)
+            node = self.parent[node]
+        moves.reverse()
+        if last is not None:
+            moves.append(last)
+        return tuple(self.space.step(m) for m in moves)
+
+
+def _symmetric_key(tok: Token) -> tuple[Any, ...] | None:
+    """Tokens with equal keys (not None) are interchangeable mi siblings."""
+    sc = tok.scope
+    if sc.parent is None:
+        return None
+    data = tuple(sorted((k, freeze(v)) for k, v in sc.data.items())) if sc.data else ()
+    return (tok.pc, id(tok.frame), id(tok.region), id(sc.parent), data)
+
+
+def explore(
+    term_or_program: Term | Program,
+    *,
+    bounds: Bounds | None = None,
+    signals: Iterable[str] | None = None,
+    cancel_regions: bool = False,
+    reduce: bool = True,
+    record_shapes: bool = False,
+) -> Exploration:
+    """Explore the abstract state space of a workflow (see the module docs).
+
+    Args:
+        term_or_program: the workflow term, or its compiled Program.
+        bounds: the exploration bounds.
+        signals: the signal names the outside world may send (default: any
+            name the workflow waits for).
+        cancel_regions: also explore the cancellation of every live region.
+        reduce: use partial-order and symmetry reduction.
+        record_shapes: also record every node's
+            :func:`~wftrio.validation.statekey.shape_key` (in ``shapes``).
+    """
+    program = (
+        term_or_program if isinstance(term_or_program, Program) else compile_term(term_or_program)
+    )
+    b = bounds if bounds is not None else Bounds()
+    space = Space(
+        program,
+        b.max_instances,
+        frozenset(signals) if signals is not None else None,
+        cancel_regions,
+    )
+    ex = Exploration(space)
+    shapes = ex.shapes = [] if record_shapes else None
+    instrs = program.instrs
+    local = space.local
+    index = ex.index
+
+    def add(
+        key: StateKey, parent: int, move: Move | None, depth: int, status: Status | None
+    ) -> int:
+        i = len(ex.keys)
+        index[key] = i
+        ex.keys.append(key)
+        ex.parent.append(parent)
+        ex.via.append(move)
+        ex.depth.append(depth)
+        ex.succ.append([])
+        ex.expanded.append(False)
+        ex.status.append(status)
+        return i
+
+    root = space.initial()
+    add(state_key(root), -1, None, 0, root.status if root.status in FINAL else None)
+    if shapes is not None:
+        shapes.append(shape_key(root))
+    queue: deque[tuple[int, ExecState]] = deque()
+    if root.status not in FINAL:
+        queue.append((0, root))
+
+    # an until loop is entered when its body starts (its test comes after)
+    until_body = {
+        ins.args["body"]: pc
+        for pc, ins in enumerate(instrs)
+        if ins.op == "loop_test" and ins.args["stop_when"]
+    }
+
+    def observe(node: int, st: ExecState, move: Move, child: ExecState) -> None:
+        if move.kind != "run":
+            return
+        pc = move.pc
+        op = instrs[pc].op
+        test = until_body.get(pc)
+        if test is not None:
+            ex.loop_entered.setdefault(test, (node, move))
+        if op in _TASK_OPS:
+            ex.stepped.add(pc)
+        elif op in _LOOP_OPS:
+            ex.loop_entered.setdefault(pc, (node, move))
+            tok = child.tokens.get(int(move.target))
+            if tok is not None and tok.pc == instrs[pc].next:
+                ex.loop_exited.add(pc)
+        elif op == "terminate" and len(st.tokens) > 1:
+            ex.terminations.setdefault(pc, (node, move))
+
+    while queue:
+        node, st = queue.popleft()
+        if ex.depth[node] >= b.max_depth:
+            ex.hit["max_depth"] = ex.hit.get("max_depth", 0) + 1
+            continue
+        if len(st.tokens) > b.max_tokens:
+            ex.hit["max_tokens"] = ex.hit.get("max_tokens", 0) + 1
+            continue
+        enabled = sorted((t for t in st.tokens.values() if t.wait is None), key=lambda t: t.id)
+        inputs = space.input_moves(st, cancel_regions)
+        if not enabled and not inputs:
+            ex.deadlocks.append(node)
+            ex.expanded[node] = True
+            continue
+        children: list[tuple[Move, ExecState]] | None = None
+        tried: dict[int, list[tuple[Move, ExecState]]] = {}
+        tried_inputs: dict[Move, ExecState] = {}
+        if reduce:
+            cand: list[tuple[Move, ExecState]] | None = None
+            for t in enabled:
+                if local[t.pc]:
+                    cand = space.token_moves(st, t)
+                    tried[t.id] = cand
+                    break
+            owners = [m.owner for m in inputs if m.owner >= 0]
+            if cand is None and owners:
+                # the inputs delivered to one token: a signal goes to the
+                # oldest waiter, so a later waiter's registration commutes
+                # with it; they touch nothing else
+                owner = min(owners)
+                cand = [(m, space.apply_input(st, m)) for m in inputs if m.owner == owner]
+                for m, c in cand:
+                    tried_inputs[m] = c
+            if cand is not None and all(
+                c.status in FINAL or state_key(c) not in index for _, c in cand
+            ):
+                children = cand
+                ex.reduced += 1
+        if children is None:
+            children = []
+            seen_sym: set[tuple[Any, ...]] = set()
+            for t in enabled:
+                if reduce:
+                    sk = _symmetric_key(t)
+                    if sk is not None:
+                        if sk in seen_sym:
+                            continue
+                        seen_sym.add(sk)
+                got = tried.get(t.id)
+                children.extend(got if got is not None else space.token_moves(st, t))
+            for m in inputs:
+                got_input = tried_inputs.get(m)
+                children.append(
+                    (m, got_input if got_input is not None else space.apply_input(st, m))
+                )
+        full = True
+        for move, child in children:
+            observe(node, st, move, child)
+            key = state_key(child)
+            ex.edges += 1
+            j = index.get(key)
+            if j is None:
+                if len(ex.keys) >= b.max_states:
+                    ex.hit["max_states"] = ex.hit.get("max_states", 0) + 1
+                    full = False
+                    continue
+                fin = child.status if child.status in FINAL else None
+                j = add(key, node, move, ex.depth[node] + 1, fin)
+                if shapes is not None:
+                    shapes.append(shape_key(child))
+                if fin is None:
+                    queue.append((j, child))
+            ex.succ[node].append(j)
+        ex.expanded[node] = full
+    return ex
+
+
+def replay_witness(
+    term_or_program: Term | Program,
+    witness: Sequence[Step | Move],
+    *,
+    max_instances: int = 3,
+) -> ExecState:
+    """Run the reducer on the abstracted workflow along ``witness``; return the state.
+
+    This is how a finding is checked: the returned state is the one the
+    issue is about (e.g. a deadlock: every token waits and no input can
+    come).  ``max_instances`` must match the value the witness was found
+    with.
+    """
+    program = (
+        term_or_program if isinstance(term_or_program, Program) else compile_term(term_or_program)
+    )
+    space = Space(program, max_instances, None)
+    st = space.initial()
+    for s in witness:
+        move = s if isinstance(s, Move) else Move(s.kind, s.target, s.answers)
+        st = space.apply(st, move)
+    return st

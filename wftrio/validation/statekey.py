@@ -1,0 +1,233 @@
+"""Canonical state keys: equal keys for states that behave the same.
+
+Two execution states reached along different paths hold different object
+ids (tokens, frames, regions, scopes, effects and timers are numbered in
+creation order), yet may be the same state.  :func:`state_key` describes a
+state without ids:
+
+1. every live token gets a *shape*: its program counter, what it waits on
+   (and its place in the waiter queues), and the chains of its frames (join
+   counters, loop counters, mi counters) and of its region activations;
+2. tokens are sorted by shape, then every object reachable from them is
+   numbered in order of first encounter (the canonical numbering);
+3. the key lists every token (pc, wait, frame, region, scope numbers), every
+   frame, region and scope with its fields and references as numbers, the
+   signal waiters in arrival order, and the queued signals.
+
+The encoding describes the object graph completely up to renaming, so two
+different states never share a key.  Symmetric states (the instances of one
+``mi`` differ only in their index and item, which the abstract run never
+reads) get the same key, which is the symmetry reduction; ties in step 1 may
+leave some symmetric states with different keys, which costs states, never
+soundness.
+
+A key is ``(control, data)``: ``control`` is everything but the ctx values,
+``data`` the scopes' ctx values (in the abstract run: what wftrio's trusted
+pattern functions wrote, signal payloads stored with ``store_as``, collected
+instance results) and the queued signal payloads.  A final state's key is
+``((status,), ())``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from wftrio.engine import FINAL, ExecState
+from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
+
+__all__ = ["StateKey", "freeze", "shape_key", "state_key"]
+
+StateKey = tuple[Hashable, Hashable]
+
+
+def freeze(v: Any) -> Hashable:
+    """A hashable, canonical image of a ctx value (dicts by sorted key)."""
+    t = type(v)
+    if v is None or t is int or t is str or t is bool or t is float:
+        return v  # type: ignore[no-any-return]
+    if isinstance(v, dict):
+        return ("{", tuple(sorted(((repr(k), freeze(x)) for k, x in v.items()))))
+    if isinstance(v, list | tuple):
+        return ("[", tuple(freeze(x) for x in v))
+    if isinstance(v, set | frozenset):
+        return ("set", tuple(sorted(repr(x) for x in v)))
+    try:
+        hash(v)
+    except TypeError:
+        return ("repr", repr(v))
+    return ("obj", repr(v))
+
+
+def _wait_shape(w: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    if w is None:
+        return ()
+    kind = w[0]
+    if kind == "effect":
+        return ("e",)
+    if kind == "signal":
+        return ("s", w[1])
+    # defer: signal registrations by name, timers by alternative only (one
+    # timer per alternative; its id carries no meaning)
+    return ("d", tuple((k, key if k == "signal" else "", a) for k, key, a in w[1]))
+
+
+def _frame_static(f: Frame) -> tuple[Any, ...]:
+    if type(f) is JoinInst:
+        return ("J", f.cont, f.needed, f.started, f.arrived, f.fired, f.cancel_region is not None)
+    if type(f) is LoopFrame:
+        return ("L", f.count)
+    if type(f) is MIInst:
+        return ("M", f.cont, f.n, -1 if f.needed is None else f.needed, f.done, f.fired)
+    return (type(f).__name__, f.id)  # unknown frame kind: never merged
+
+
+def _ranks(st: ExecState) -> dict[Token, tuple[tuple[str, int], ...]]:
+    """Each waiting token's place in the waiter queues (arrival order matters)."""
+    out: dict[Token, tuple[tuple[str, int], ...]] = {}
+    for name, ws in sorted(st.waiters.items()):
+        for i, t in enumerate(ws):
+            out[t] = (*out.get(t, ()), (name, i))
+    return out
+
+
+def _shape(
+    tok: Token,
+    fmemo: dict[int, tuple[Any, ...]],
+    ranks: dict[Token, tuple[tuple[str, int], ...]],
+) -> tuple[Any, ...]:
+    frames: list[tuple[Any, ...]] = []
+    f = tok.frame
+    while f is not None:
+        d = fmemo.get(id(f))
+        if d is None:
+            d = _frame_static(f)
+            fmemo[id(f)] = d
+        frames.append(d)
+        f = f.parent
+    regions: list[tuple[Any, ...]] = []
+    r = tok.region
+    while r is not None:
+        regions.append((r.scope_id or "", r.cancel_pc, r.exited))
+        r = r.parent
+    depth = 0
+    s: Scope | None = tok.scope
+    while s is not None:
+        depth += 1
+        s = s.parent
+    return (
+        tok.pc,
+        _wait_shape(tok.wait),
+        tuple(frames),
+        tuple(regions),
+        depth,
+        ranks.get(tok, ()),
+    )
+
+
+class _Numbering:
+    __slots__ = ("items", "nums")
+
+    def __init__(self) -> None:
+        self.nums: dict[int, int] = {}
+        self.items: list[Any] = []
+
+    def __call__(self, o: Any) -> int:
+        if o is None:
+            return -1
+        n = self.nums.get(id(o))
+        if n is None:
+            n = len(self.items)
+            self.nums[id(o)] = n
+            self.items.append(o)
+        return n
+
+
+def state_key(st: ExecState) -> StateKey:
+    """The canonical key of ``st`` (see the module docs)."""
+    if st.status in FINAL:
+        return ((st.status.value,), ())
+    fmemo: dict[int, tuple[Any, ...]] = {}
+    ranks = _ranks(st)
+    toks = sorted(st.tokens.values(), key=lambda t: (_shape(t, fmemo, ranks), t.id))
+    num = _Numbering()
+    tok_index = {t: i for i, t in enumerate(toks)}
+    ctl_tokens = tuple(
+        (t.pc, _wait_shape(t.wait), num(t.frame), num(t.region), num(t.scope)) for t in toks
+    )
+    # live region activations no token holds (e.g. a cancel_rest join's
+    # region after its branches arrived) are part of the state too
+    for sid in sorted(st.regions):
+        for inst in st.regions[sid]:
+            num(inst)
+    ctl_objects: list[tuple[Any, ...]] = []
+    data: list[Hashable] = []
+    i = 0
+    while i < len(num.items):  # items grows while we describe them
+        o = num.items[i]
+        i += 1
+        t = type(o)
+        if t is Scope:
+            ctl_objects.append(("S", num(o.parent)))
+            data.append(tuple(sorted((k, freeze(v)) for k, v in o.data.items())) if o.data else ())
+        elif t is RegionInst:
+            ctl_objects.append(
+                (
+                    "R",
+                    o.scope_id or "",
+                    o.cancel_pc,
+                    o.exited,
+                    o.alive,
+                    num(o.parent),
+                    num(o.frame),
+                    num(o.scope),
+                )
+            )
+        elif t is JoinInst:
+            ctl_objects.append(
+                (
+                    *_frame_static(o),
+                    num(o.parent),
+                    num(o.region),
+                    num(o.scope),
+                    num(o.cancel_region),
+                )
+            )
+        elif t is MIInst:
+            ctl_objects.append((*_frame_static(o), num(o.parent), num(o.region), num(o.scope)))
+            # instance results without their index: instances are symmetric
+            data.append(
+                tuple(sorted(repr(freeze(r)) for r in o.results.values())) if o.results else ()
+            )
+        elif t is LoopFrame:
+            ctl_objects.append((*_frame_static(o), num(o.parent)))
+        else:
+            ctl_objects.append((t.__name__, getattr(o, "id", i)))
+    waiters = tuple(
+        (name, tuple(tok_index[w] for w in ws)) for name, ws in sorted(st.waiters.items()) if ws
+    )
+    queued = tuple((name, len(q)) for name, q in sorted(st.signals.items()) if q)
+    payloads = tuple(
+        (name, tuple(freeze(p) for p in q)) for name, q in sorted(st.signals.items()) if q
+    )
+    control = (ctl_tokens, tuple(ctl_objects), waiters, queued)
+    return (control, (tuple(data), payloads))
+
+
+def shape_key(st: ExecState) -> Hashable:
+    """A coarser image of ``st``'s control state: the multiset of its tokens' shapes.
+
+    Every token's program counter, wait, frame chain (with its join / loop /
+    mi counters), region chain and place in the waiter queues, without the
+    identities that tie tokens to shared frames; plus the queued signal
+    counts.  A function of :func:`state_key` (equal keys, equal shapes), and
+    free of the tie-breaking :func:`state_key` does among tokens of equal
+    shape, so it is the same for every isomorphic state.
+    """
+    if st.status in FINAL:
+        return (st.status.value,)
+    fmemo: dict[int, tuple[Any, ...]] = {}
+    ranks = _ranks(st)
+    shapes = tuple(sorted(_shape(t, fmemo, ranks) for t in st.tokens.values()))
+    queued = tuple((name, len(q)) for name, q in sorted(st.signals.items()) if q)
+    return (shapes, queued)
