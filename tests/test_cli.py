@@ -306,3 +306,60 @@ def test_a_trace_file_that_is_not_a_trace(
     empty.write_text("")
     assert main(["replay", EXAMPLE, str(empty)]) == 2
     assert "holds no events" in capsys.readouterr().err
+
+
+def test_validate_a_clean_example_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLES / "order_fulfilment.py")]) == 0
+    out = capsys.readouterr().out
+    assert "0 error(s)" in out
+
+
+def test_validate_reports_a_deadlock_with_its_witness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write_module(
+        tmp_path,
+        """
+        import wftrio as wf
+        from wftrio.patterns import critical_section
+
+        def work(ctx):
+            return None
+
+        WORKFLOW = wf.par(
+            critical_section("a", critical_section("b", wf.task("x", work), section="ab"),
+                             section="a1"),
+            critical_section("b", critical_section("a", wf.task("y", work), section="ba"),
+                             section="b1"),
+        )
+        """,
+    )
+    assert main(["validate", target]) == 1
+    out = capsys.readouterr().out
+    assert "WF202" in out
+    assert "task('ab:acquire')" in out  # the witness path names the steps taken
+    assert "1 error(s)" in out
+
+
+def test_validate_uses_the_declared_signal_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write_module(
+        tmp_path,
+        """
+        import wftrio as wf
+
+        WORKFLOW = wf.seq(wf.wait_signal("go"), wf.task("z", lambda ctx: None))
+        """,
+    )
+    assert main(["validate", target, "--signals", "go"]) == 0
+    capsys.readouterr()
+    assert main(["validate", target, "--signals", "other"]) == 1
+    assert "WF105" in capsys.readouterr().out
+
+
+def test_validate_bad_bounds_are_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", EXAMPLE, "--max-states", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert "max_states" in err
+    assert err.count("\n") == 1

@@ -339,6 +339,25 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import wftrio as wf
+    from wftrio.validate import cli_main
+
+    term = load_target(args.target)
+    options: dict[str, Any] = {
+        "durable": args.durable,
+        "max_states": args.max_states,
+        "max_depth": args.max_depth,
+        "cancel_regions": args.cancel_regions,
+    }
+    if args.signals is not None:
+        options["signals"] = [s for s in args.signals.split(",") if s]
+    try:
+        return cli_main(term, **options)
+    except wf.WftrioError as exc:
+        raise CliError(str(exc)) from exc
+
+
 _TARGET_HELP = "module:ATTR or path/to/file.py:ATTR (ATTR defaults to WORKFLOW)"
 
 
@@ -389,6 +408,23 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("trace", help="a JSON-lines trace written by `wftrio run --trace-out`")
     rp.add_argument("--ctx", help="the initial ctx the recorded case started with (JSON)")
     rp.set_defaults(func=_cmd_replay)
+    v = sub.add_parser(
+        "validate",
+        help="check a workflow: structure, then bounded exploration (exit 1 on errors)",
+    )
+    v.add_argument("target", help=_TARGET_HELP)
+    v.add_argument(
+        "--signals",
+        help="comma-separated names of the signals the outside world sends (enables "
+        "deadlock detection for waits on other names)",
+    )
+    v.add_argument("--durable", action="store_true", help="also check durability (WF107)")
+    v.add_argument("--max-states", type=int, default=20_000, help="exploration bound")
+    v.add_argument("--max-depth", type=int, default=500, help="exploration bound")
+    v.add_argument(
+        "--cancel-regions", action="store_true", help="also explore cancelling live regions"
+    )
+    v.set_defaults(func=_cmd_validate)
     g = sub.add_parser("graph", help="print a diagram of the workflow")
     g.add_argument("target", help=_TARGET_HELP)
     g.add_argument("--format", default="mermaid", choices=["mermaid", "dot"])

@@ -14,6 +14,10 @@ finding):
    option to complete, improper completion, loops without exit and dead
    tasks, each with a witness path.
 
+:func:`replay_witness` drives the reducer along an issue's witness;
+:func:`witness_log` turns a witness without condition outcomes into a
+replay log the runtime follows (``scheduler=wf.Replay(log)``).
+
 An empty list means: no structural error, and within the bounds every
 reachable state can complete, completes properly, and every task can run.
 ``new_case`` validates every Program once (cached) and refuses one with an

@@ -397,6 +397,7 @@ def explore(
         children: list[tuple[Move, ExecState]] | None = None
         tried: dict[int, list[tuple[Move, ExecState]]] = {}
         tried_inputs: dict[Move, ExecState] = {}
+        keys: dict[int, StateKey] = {}  # id(child) -> its key, computed once
         if reduce:
             cand: list[tuple[Move, ExecState]] | None = None
             for t in enabled:
@@ -413,11 +414,12 @@ def explore(
                 cand = [(m, space.apply_input(st, m)) for m in inputs if m.owner == owner]
                 for m, c in cand:
                     tried_inputs[m] = c
-            if cand is not None and all(
-                c.status in FINAL or state_key(c) not in index for _, c in cand
-            ):
-                children = cand
-                ex.reduced += 1
+            if cand is not None:
+                for _, c in cand:
+                    keys[id(c)] = state_key(c)
+                if all(c.status in FINAL or keys[id(c)] not in index for _, c in cand):
+                    children = cand
+                    ex.reduced += 1
         if children is None:
             children = []
             seen_sym: set[tuple[Any, ...]] = set()
@@ -438,7 +440,9 @@ def explore(
         full = True
         for move, child in children:
             observe(node, st, move, child)
-            key = state_key(child)
+            key = keys.get(id(child))
+            if key is None:
+                key = state_key(child)
             ex.edges += 1
             j = index.get(key)
             if j is None:
