@@ -131,6 +131,9 @@ class Replay:
 SchedulerSpec: TypeAlias = "Literal['deterministic'] | Deterministic | Seeded | Replay"
 
 
+_DETERMINISTIC = Deterministic()
+
+
 def make_scheduler(spec: object) -> Scheduler:
     """Turn a ``scheduler=`` option into a fresh policy object for one case.
 
@@ -138,7 +141,7 @@ def make_scheduler(spec: object) -> Scheduler:
         TypeError: (as ``WftrioError``) the option is not a known policy.
     """
     if spec is None or spec == "deterministic":
-        return Deterministic()
+        return _DETERMINISTIC  # stateless: one instance serves every case
     if isinstance(spec, Deterministic):
         return spec
     if isinstance(spec, Seeded):

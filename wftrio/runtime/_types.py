@@ -289,6 +289,8 @@ def parse_case_options(defaults: CaseOptions, given: Mapping[str, Any], where: s
             raise OptionError(
                 f"{where}: unknown option {name!r}; expected one of {sorted(CASE_OPTION_NAMES)}"
             )
+    if not given:
+        return defaults  # frozen, already checked: shared by every case that adds nothing
     opts = attrs.evolve(defaults, **normalise_effect_options(given, where))
     check_case_options(opts, where)
     return opts
