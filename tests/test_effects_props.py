@@ -125,6 +125,11 @@ def scenarios(draw: st.DrawFn) -> tuple[wt.Term, World, dict[str, Any], list[tup
     regions: list[str] = []
 
     def on_task(t: wt.Task) -> wt.Term:
+        if not t.is_effect and t.fn.__qualname__.startswith("bump('loop"):
+            # a generated loop's counter: as an effect that a budget or an
+            # allowlist refuses (compensated by on_error), the loop would
+            # never end, and a busy case never lets MockClock advance
+            return t
         if not t.is_effect:
             role = draw(st.sampled_from(("pure", "effect", "pure", "audit", "effect")))
             if role == "pure":

@@ -3,6 +3,8 @@ cancellation and effects (commands out, inputs in)."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +21,8 @@ from wftrio.engine import (
     Status,
     TaskError,
 )
+from wftrio.engine._objects import EMPTY
+from wftrio.testing.invariants import check_invariants
 
 
 def timer_of(st: Any) -> StartTimer:
@@ -191,6 +195,36 @@ class TestWaitSignal:
         st.run()
         assert st.ctx == {"a": 1, "b": 2}
         assert completed(st) == ["first", "second"]
+
+    def test_waiter_registry_lone_token_then_dict_fifo(self) -> None:
+        # a lone waiter is the token itself (alternative read off its wait)
+        st = run(wf.wait_signal("s"))
+        ((tok, alt),) = st.signal_waiters("s")
+        assert st.waiters["s"] is tok
+        assert alt == 0
+        # a second one makes a dict, in arrival order; the last one leaving
+        # (and a defer's other registrations) removes the names
+        st = run(
+            wf.par(
+                wf.seq(wf.wait_signal("s", store_as="a"), noop("plain")),
+                wf.defer(wf.on_signal("t", noop("t_won")), wf.on_signal("s", noop("deferred"))),
+            )
+        )
+        check_invariants(st)
+        waiting = st.signal_waiters("s")
+        assert sorted(alt for _, alt in waiting) == [0, 1]
+        assert isinstance(st.waiters["s"], dict)
+        (oldest, _), (newest, newest_alt) = waiting
+        st.feed_signal("s", 1)
+        st.run()
+        check_invariants(st)
+        assert st.signal_waiters("s") == [(newest, newest_alt)]
+        assert not oldest.alive or oldest.wait is None
+        st.feed_signal("s", 2)
+        assert st.run() is Status.DONE
+        check_invariants(st)
+        assert st.waiters == {}
+        assert sorted(completed(st)) == ["deferred", "plain"]
 
     def test_transient_without_waiter_is_dropped(self) -> None:
         st = start(wf.seq(noop("a"), wf.wait_signal("s", store_as="v")))
@@ -533,3 +567,46 @@ class TestEffects:
         assert len(cmd.regions) == 1
         (ev,) = [e for e in st.events if e.kind == "effect_requested"]
         assert ev.scope == "r"
+
+
+def test_rarely_used_tables_start_as_shared_read_only_empty() -> None:
+    st = run(wf.wait_signal("s"))
+    for table in (st.signals, st.effects, st.timers, st.regions):
+        assert table is EMPTY
+    assert EMPTY == {}
+    assert EMPTY.pop("x", 3) == 3
+    with pytest.raises(KeyError):
+        EMPTY.pop("x")
+    for write in (
+        lambda: EMPTY.__setitem__("x", 1),
+        lambda: EMPTY.setdefault("x", 1),
+        lambda: EMPTY.update(x=1),
+        lambda: EMPTY.clear(),
+        lambda: EMPTY.popitem(),
+    ):
+        with pytest.raises(TypeError):
+            write()
+    assert copy.copy(EMPTY) is EMPTY
+    assert copy.deepcopy(EMPTY) is EMPTY
+    assert pickle.loads(pickle.dumps(EMPTY)) is EMPTY
+    assert st.cancel() is True  # withdrawing everything leaves EMPTY alone
+    assert st.regions is EMPTY
+    # the first insertion into each swaps in a real dict
+    st = start(
+        wf.par(
+            wf.region("r", effect("e")),
+            wf.defer(wf.after(1.0, noop("late")), wf.on_signal("go", noop("go"))),
+            wf.seq(noop("a"), wf.wait_signal("q")),
+        )
+    )
+    assert st.feed_signal("other", 1) is True
+    assert st.run() is Status.BLOCKED
+    assert len(st.effects) == 1
+    assert len(st.timers) == 1
+    assert st.live_regions() == ["r"]
+    assert st.pending_signals() == {"other": 1}
+    for table in (st.signals, st.effects, st.timers, st.regions):
+        assert table is not EMPTY
+    check_invariants(st)
+    assert st.cancel() is True
+    assert st.regions == {}

@@ -294,8 +294,9 @@ def assert_isomorphic(a: ExecState, b: ExecState) -> None:
             same(x, y, f"regions[{sid!r}]")
     assert list(a.waiters) == list(b.waiters)
     for name in a.waiters:
-        assert list(a.waiters[name].values()) == list(b.waiters[name].values())
-        for x, y in zip(a.waiters[name], b.waiters[name], strict=True):
+        wa, wb = a.signal_waiters(name), b.signal_waiters(name)
+        assert [alt for _, alt in wa] == [alt for _, alt in wb]
+        for (x, _), (y, _) in zip(wa, wb, strict=True):
             same(x, y, f"waiters[{name!r}]")
     assert list(a.effects) == list(b.effects)
     for eid in a.effects:
@@ -463,7 +464,8 @@ def test_blocked_on_a_timer() -> None:
     (tid,) = st.blocked_on()["timers"]
     _, restored = via_json(st)
     assert pending_commands(restored) == [StartTimer(tid, 2.5)]
-    assert restored.waiters == {"s2": {restored.timers[tid][0]: 0}}
+    assert list(restored.waiters) == ["s2"]
+    assert restored.signal_waiters("s2") == [(restored.timers[tid][0], 0)]
     for s in (st, restored):
         assert s.fire_timer(tid)
         assert s.feed_signal("s2") is True  # the signal alternative was withdrawn: queues
@@ -562,12 +564,12 @@ def test_inside_mi_instances() -> None:
     )
     prog = wf.compile(term)
     case = Case(prog, {"base": 1}, lambda: Seeded(3), no_cancel_policy)
-    k = first_tick(case, lambda s: len(s.waiters.get("packed", {})) == 3)
+    k = first_tick(case, lambda s: len(s.signal_waiters("packed")) == 3)
     st = case.fresh()
     for n in range(k):
         tick(st, n, case.policy)
     _, restored = via_json(st)
-    waiting = list(restored.waiters["packed"])
+    waiting = [t for t, _alt in restored.signal_waiters("packed")]
     scopes = {t.scope for t in waiting}
     assert len(scopes) == 3
     assert all(s.parent is restored.root for s in scopes)

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from wftrio.effects import Effect, EffectTimeout, causal_id, idempotency_key
+from wftrio.engine._objects import EMPTY
 from wftrio.engine._state import (
     FINAL,
     EngineError,
@@ -187,6 +188,8 @@ def request(
         fail_task(st, tok, refusal, name, on_error, woken=False)
         return
     eid = st.new_id()
+    if st.effects is EMPTY:
+        st.effects = {}
     st.effects[eid] = tok
     st.block(tok, ("effect", eid))
     meta = EffectMeta(cid, kind, req, cost, now, spec)

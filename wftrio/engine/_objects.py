@@ -9,9 +9,58 @@ from __future__ import annotations
 from collections import ChainMap
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["Frame", "JoinInst", "LoopFrame", "MIInst", "RegionInst", "Scope", "Token"]
+__all__ = [
+    "EMPTY",
+    "Frame",
+    "JoinInst",
+    "LoopFrame",
+    "MIInst",
+    "RegionInst",
+    "Scope",
+    "Token",
+]
+
+
+class _EmptyDict(dict[Any, Any]):
+    """A shared dict that stays empty: every mutating method raises TypeError.
+
+    ``ExecState`` starts its rarely used tables (``signals``, ``effects``,
+    ``timers``, ``regions``) as :data:`EMPTY` instead of four fresh dicts
+    (64 B each per waiting case); the few insertion sites swap in a real dict
+    first (``if st.effects is EMPTY: st.effects = {}``).  Reads behave as on
+    ``{}``; ``pop(key, default)`` returns the default.  Copying or pickling
+    gives :data:`EMPTY` itself, so the identity test keeps working.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("the shared empty dict EMPTY is read-only")
+
+    __setitem__ = __delitem__ = setdefault = update = popitem = clear = __ior__ = _read_only
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def __copy__(self) -> _EmptyDict:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _EmptyDict:
+        return self
+
+    def __reduce__(self) -> str:
+        return "EMPTY"
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: dict[Any, Any] = _EmptyDict()
+"""The shared read-only empty dict (see :class:`_EmptyDict`)."""
 
 
 class Scope:
@@ -20,7 +69,9 @@ class Scope:
     The case has one root scope whose ``data`` *is* the case ctx.  Every
     multiple-instance instance gets a child scope: its ``data`` holds the
     instance's own updates (its result), ``base`` its item and index, and its
-    ``view`` reads through to the parent.
+    ``view`` reads through to the parent.  ``maps`` are the layers a child
+    scope's ``view`` reads, innermost first (empty for the root, whose
+    ``view`` reads ``data`` alone).
     """
 
     __slots__ = ("base", "data", "id", "index", "maps", "parent", "view")
@@ -39,12 +90,14 @@ class Scope:
         self.base = base
         self.index = index
         if parent is None:
-            self.maps: tuple[dict[str, Any], ...] = (data,)
+            # the root reads its data alone: no layer tuple (48 B per case)
+            self.maps: tuple[dict[str, Any], ...] = ()
             self.view: Mapping[str, Any] = MappingProxyType(data)
         else:
             # flattened: an instance reads its own updates, its item/index, then
             # every enclosing layer down to the case ctx
-            self.maps = (data, base if base is not None else {}, *parent.maps)
+            below = parent.maps or (parent.data,)
+            self.maps = (data, base if base is not None else {}, *below)
             self.view = MappingProxyType(ChainMap(*self.maps))
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.effects import Effect
 from wftrio.engine import _effects
-from wftrio.engine._objects import JoinInst, LoopFrame, MIInst, RegionInst, Scope
+from wftrio.engine._objects import EMPTY, JoinInst, LoopFrame, MIInst, RegionInst, Scope
 from wftrio.engine._state import StartTimer, TaskError, scope_of
 from wftrio.trace import TraceEvent
 
@@ -393,10 +393,12 @@ def _defer(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         regs: list[tuple[str, Any, int]] = []
         for a, (kind, key) in enumerate(alts):
             if kind == "signal":
-                st.waiters.setdefault(key, {})[tok] = a
+                st.add_waiter(key, tok, a)
                 regs.append(("signal", key, a))
             else:
                 tid = st.new_id()
+                if st.timers is EMPTY:
+                    st.timers = {}
                 st.timers[tid] = (tok, a)
                 st.outbox.append(StartTimer(tid, key))
                 regs.append(("timer", tid, a))
@@ -421,7 +423,7 @@ def _wait_signal(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
             st._emit("signal_consumed", name, tok, {"payload": payload})
             tok.pc = nxt
             return 1
-        st.waiters.setdefault(name, {})[tok] = 0
+        st.add_waiter(name, tok, 0)
         st.block(tok, ("signal", name))
         if st.full:
             st._emit("signal_waiting", name, tok)
@@ -443,6 +445,8 @@ def _region_enter(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
             del parent.tokens[tok]
         inst.tokens[tok] = None
         tok.region = inst
+        if st.regions is EMPTY:
+            st.regions = {}
         st.regions.setdefault(sid, {})[inst] = None
         tok.pc = body
         if st.full:

@@ -670,8 +670,8 @@ def snapshot(st: ExecState) -> StateSnapshot:
     for insts in st.regions.values():
         for r in insts:
             g.region(r)
-    for ws in st.waiters.values():
-        for tok in ws:
+    for name in st.waiters:
+        for tok, _alt in st.signal_waiters(name):
             g.token(tok)
     for tok in st.effects.values():
         g.token(tok)
@@ -734,8 +734,8 @@ def snapshot(st: ExecState) -> StateSnapshot:
             for name, q in st.signals.items()
         },
         waiters={
-            name: tuple(Waiter(t.id, alt) for t, alt in ws.items())
-            for name, ws in st.waiters.items()
+            name: tuple(Waiter(t.id, alt) for t, alt in st.signal_waiters(name))
+            for name in st.waiters
         },
         effects=tuple(_pending_effect(st, eid, t) for eid, t in st.effects.items()),
         timers=tuple(PendingTimer(tid, t.id, alt) for tid, (t, alt) in st.timers.items()),
@@ -1151,10 +1151,13 @@ def restore(
         name: deque(jsonable_copy(list(q), f"signals[{name!r}]"))
         for name, q in snap.signals.items()
     }
-    st.waiters = {
-        name: {graph.token(w.token, f"waiters[{name!r}][{k}]"): w.alt for k, w in enumerate(ws)}
-        for name, ws in snap.waiters.items()
-    }
+    st.waiters = {}
+    for name, ws in snap.waiters.items():
+        toks = {graph.token(w.token, f"waiters[{name!r}][{k}]"): w.alt for k, w in enumerate(ws)}
+        if len(toks) > 1:
+            st.waiters[name] = toks
+        elif toks:  # a lone waiter is the token itself (ExecState.add_waiter)
+            st.waiters[name] = next(iter(toks))
     st.effects = {
         e.eid: graph.token(e.token, f"effects[{k}].token") for k, e in enumerate(snap.effects)
     }

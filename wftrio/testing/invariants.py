@@ -100,7 +100,7 @@ def invariant_violations(st: ExecState) -> list[str]:
                     bad.append(f"token {tok!r} waits on effect {key} the state does not hold")
             elif kind == "signal":
                 want_signals.add(key)
-                if tok not in st.waiters.get(key, {}):
+                if all(t is not tok for t, _alt in st.signal_waiters(key)):
                     bad.append(f"token {tok!r} waits on signal {key!r} but is no waiter of it")
             elif kind == "timer":
                 want_timers.add(key)
@@ -117,7 +117,9 @@ def invariant_violations(st: ExecState) -> list[str]:
         if not tok.alive or tok.wait is None or ("timer", tid, alt) not in _wait_regs(tok.wait):
             bad.append(f"timer {tid} points at {tok!r}, which does not wait on it (orphan)")
     for name, ws in st.waiters.items():
-        for tok, alt in ws.items():
+        if isinstance(ws, dict) and not ws:
+            bad.append(f"signal {name!r} keeps an empty waiter entry")
+        for tok, alt in st.signal_waiters(name):
             regs = _wait_regs(tok.wait) if tok.wait is not None else []
             if not tok.alive or ("signal", name, alt) not in regs:
                 bad.append(f"signal waiter {name!r} -> {tok!r}, which does not wait on it (orphan)")

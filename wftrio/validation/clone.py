@@ -268,7 +268,10 @@ class _Copier:
         new.ready = [tok(t) for t in st.ready]
         new.current = tok(st.current) if st.current is not None else None
         new.signals = {n: deque(q) for n, q in st.signals.items()}
-        new.waiters = {n: {tok(t): a for t, a in ws.items()} for n, ws in st.waiters.items()}
+        new.waiters = {
+            n: {tok(t): a for t, a in ws.items()} if isinstance(ws, dict) else tok(ws)
+            for n, ws in st.waiters.items()
+        }
         new.effects = {e: tok(t) for e, t in st.effects.items()}
         new.timers = {i: (tok(t), a) for i, (t, a) in st.timers.items()}
         region = self.region

@@ -158,9 +158,9 @@ class Space:
         """The external inputs that could happen in ``st``."""
         moves: list[Move] = []
         declared = self.signals
-        for name, ws in sorted(st.waiters.items()):
-            if ws and (declared is None or name in declared):
-                moves.append(Move("signal", name, owner=next(iter(ws)).id))
+        for name in sorted(st.waiters):
+            if declared is None or name in declared:
+                moves.append(Move("signal", name, owner=st.signal_waiters(name)[0][0].id))
         for eid in sorted(st.effects):
             tok = st.effects[eid]
             moves.append(Move("effect", eid, pc=tok.pc, owner=tok.id))

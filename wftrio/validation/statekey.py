@@ -85,8 +85,8 @@ def _frame_static(f: Frame) -> tuple[Any, ...]:
 def _ranks(st: ExecState) -> dict[Token, tuple[tuple[str, int], ...]]:
     """Each waiting token's place in the waiter queues (arrival order matters)."""
     out: dict[Token, tuple[tuple[str, int], ...]] = {}
-    for name, ws in sorted(st.waiters.items()):
-        for i, t in enumerate(ws):
+    for name in sorted(st.waiters):
+        for i, (t, _alt) in enumerate(st.signal_waiters(name)):
             out[t] = (*out.get(t, ()), (name, i))
     return out
 
@@ -204,7 +204,8 @@ def state_key(st: ExecState) -> StateKey:
         else:
             ctl_objects.append((t.__name__, getattr(o, "id", i)))
     waiters = tuple(
-        (name, tuple(tok_index[w] for w in ws)) for name, ws in sorted(st.waiters.items()) if ws
+        (name, tuple(tok_index[w] for w, _alt in st.signal_waiters(name)))
+        for name in sorted(st.waiters)
     )
     queued = tuple((name, len(q)) for name, q in sorted(st.signals.items()) if q)
     payloads = tuple(
