@@ -113,6 +113,40 @@ def _receipt(st: ExecState, tok: Token, name: str, r: Receipt) -> None:
         st._emit("receipt", name, tok, r.to_data())
 
 
+def _effect_receipt(
+    st: ExecState,
+    tok: Token,
+    name: str,
+    meta: EffectMeta,
+    outcome: str,
+    attempts: int,
+    started: float,
+    ended: float,
+    **extra: Any,
+) -> None:
+    """Record the receipt of a requested effect's outcome (ok, error, cancelled...)."""
+    if not st.tracing:
+        return
+    _receipt(
+        st,
+        tok,
+        name,
+        Receipt(
+            causal_id=meta.causal_id,
+            kind=meta.kind,
+            task=name,
+            outcome=outcome,
+            attempts=attempts,
+            started=started,
+            ended=ended,
+            request=meta.request,
+            key=meta.key,
+            cost=meta.cost,
+            **extra,
+        ),
+    )
+
+
 def request(
     st: ExecState,
     tok: Token,
@@ -286,25 +320,7 @@ def complete(
                 "ended": t1,
             },
         )
-        _receipt(
-            st,
-            tok,
-            name,
-            Receipt(
-                causal_id=meta.causal_id,
-                kind=meta.kind,
-                task=name,
-                outcome=outcome,
-                attempts=attempts,
-                started=t0,
-                ended=t1,
-                request=meta.request,
-                key=meta.key,
-                cost=meta.cost,
-                error_type=info["error_type"],
-                error=info["error"],
-            ),
-        )
+        _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
         fail_task(st, tok, error, name, ins.args.get("on_error", -1), woken=True)
         return True
     updates = dict(result) if result is not None else None
@@ -321,24 +337,7 @@ def complete(
             "ended": t1,
         },
     )
-    _receipt(
-        st,
-        tok,
-        name,
-        Receipt(
-            causal_id=meta.causal_id,
-            kind=meta.kind,
-            task=name,
-            outcome="ok",
-            attempts=attempts,
-            started=t0,
-            ended=t1,
-            request=meta.request,
-            result=stable_hash(updates),
-            key=meta.key,
-            cost=meta.cost,
-        ),
-    )
+    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result=stable_hash(updates))
     if updates:
         tok.scope.data.update(updates)
     if st.full:
@@ -378,26 +377,10 @@ def retried(st: ExecState, eid: int, attempt: int, error: BaseException, delay: 
 def cancelled(st: ExecState, tok: Token, eid: int, name: str) -> None:
     """Pending effect ``eid`` was withdrawn: record its cancelled receipt."""
     meta = st.effect_meta.pop(eid, None) if st.effect_meta else None
-    if meta is None or not st.tracing:
-        return
-    now = st.now()
-    _receipt(
-        st,
-        tok,
-        name,
-        Receipt(
-            causal_id=meta.causal_id,
-            kind=meta.kind,
-            task=name,
-            outcome="cancelled",
-            attempts=meta.attempts + 1,
-            started=meta.requested_at,
-            ended=now,
-            request=meta.request,
-            key=meta.key,
-            cost=meta.cost,
-        ),
-    )
+    if meta is not None:
+        _effect_receipt(
+            st, tok, name, meta, "cancelled", meta.attempts + 1, meta.requested_at, st.now()
+        )
 
 
 def audit_step(

@@ -56,9 +56,6 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     end: int = t["run_end"][pc]
     last_next = instrs[end - 1].next
     allows = _allows(t)
-    # traced runs share one payload per distinct update-key tuple (per
-    # Program; event data is never mutated): a fresh dict + list per event
-    # cost ~10% (gc off) to ~20% (gc on) of full tracing (docs/BENCHMARKS.md)
 
     def task(st: ExecState, tok: Token, budget: int) -> int:
         scope = tok.scope

@@ -238,19 +238,14 @@ WaitSnap = EffectWait | SignalWait | DeferWait
 
 @attrs.frozen(kw_only=True)
 class TokenSnap:
-    """A :class:`~wftrio.engine._objects.Token`.
-
-    A dead token (still listed in the ready queue, where the reducer skips
-    it) keeps only its id: ``alive`` is false and its references are None.
-    """
+    """A live :class:`~wftrio.engine._objects.Token`."""
 
     id: int
     pc: int
     frame: int | None
     region: int | None
-    scope: int | None
+    scope: int
     wait: WaitSnap | None
-    alive: bool
 
 
 @attrs.frozen
@@ -365,8 +360,7 @@ class StateSnapshot:
         root: id of the case's root scope (whose ``data`` is the case ctx).
         scopes / frames / regions / tokens: every object reachable from the
             state, sorted by id, referring to one another by id.
-        live: ids of the live tokens in the state's order.
-        ready: the ready queue (ids; may name dead tokens, as the state does).
+        ready: the ready queue's live tokens (ids), in order.
         current: the token being run, if any.
         region_index: user region id -> ids of its live activations, in order.
         signals: queued persistent signals' payloads, by name, oldest first.
@@ -394,7 +388,6 @@ class StateSnapshot:
     frames: tuple[FrameSnap, ...]
     regions: tuple[RegionSnap, ...]
     tokens: tuple[TokenSnap, ...]
-    live: tuple[int, ...]
     ready: tuple[int, ...]
     current: int | None
     region_index: dict[str, tuple[int, ...]]
@@ -529,14 +522,13 @@ class _Graph:
             self._add(self.scopes, "scope", s)
 
     def drain(self) -> None:
-        todo = self._todo
-        while todo:
-            o = todo.pop()
+        pending = self._todo
+        while pending:
+            o = pending.pop()
             if isinstance(o, Token):
-                if o.alive:
-                    self.frame(o.frame)
-                    self.region(o.region)
-                    self.scope(o.scope)
+                self.frame(o.frame)
+                self.region(o.region)
+                self.scope(o.scope)
             elif isinstance(o, Frame):
                 self.frame(o.parent)
                 if isinstance(o, JoinInst):
@@ -564,7 +556,7 @@ def _id(obj: Any) -> int | None:
 
 def _wait_snap(tok: Token) -> WaitSnap | None:
     w = tok.wait
-    if w is None or not tok.alive:
+    if w is None:
         return None
     if w[0] == "effect":
         return EffectWait(w[1])
@@ -663,8 +655,6 @@ def snapshot(st: ExecState) -> StateSnapshot:
     g.scope(st.root)
     for tok in st.tokens.values():
         g.token(tok)
-    for tok in st.ready:
-        g.token(tok)
     if st.current is not None:
         g.token(st.current)
     for insts in st.regions.values():
@@ -683,11 +673,10 @@ def snapshot(st: ExecState) -> StateSnapshot:
         TokenSnap(
             id=t.id,
             pc=t.pc,
-            frame=_id(t.frame) if t.alive else None,
-            region=_id(t.region) if t.alive else None,
-            scope=t.scope.id if t.alive else None,
+            frame=_id(t.frame),
+            region=_id(t.region),
+            scope=t.scope.id,
             wait=_wait_snap(t),
-            alive=t.alive,
         )
         for t in sorted(g.tokens.values(), key=lambda t: t.id)
     )
@@ -725,8 +714,8 @@ def snapshot(st: ExecState) -> StateSnapshot:
         frames=tuple(_frame_snap(f) for _, f in sorted(g.frames.items())),
         regions=regions,
         tokens=tokens,
-        live=tuple(st.tokens),
-        ready=tuple(t.id for t in st.ready),
+        # withdrawn tokens the ready queue still lists can never run: left out
+        ready=tuple(t.id for t in st.ready if t.alive),
         current=_id(st.current),
         region_index={sid: tuple(r.id for r in insts) for sid, insts in st.regions.items()},
         signals={
@@ -959,20 +948,11 @@ class _Rebuild:
             self.regions[r.id] = obj
 
     def _build_tokens(self, snaps: tuple[TokenSnap, ...]) -> None:
-        placeholder = Scope(-1, {})
         for _, (i, t) in _by_id(snaps, "tokens").items():
             p = f"tokens[{i}]"
             self._check_id(t.id, f"{p}.id")
-            if t.alive:
-                if t.scope is None:
-                    raise _ser_error(f"{p}.scope: a live token needs a scope", f"{p}.scope")
-                scope = self.scope(t.scope, f"{p}.scope")
-                self._pc(t.pc, f"{p}.pc")
-            else:
-                scope = placeholder  # a dead token is only ever tested for ``alive``
-            tok = Token(t.id, t.pc, None, None, scope)
-            tok.alive = t.alive
-            self.tokens[t.id] = tok
+            self._pc(t.pc, f"{p}.pc")
+            self.tokens[t.id] = Token(t.id, t.pc, None, None, self.scope(t.scope, f"{p}.scope"))
 
     # linking
 
@@ -1012,8 +992,6 @@ class _Rebuild:
 
     def _link_tokens(self, snaps: tuple[TokenSnap, ...]) -> None:
         for i, t in enumerate(snaps):
-            if not t.alive:
-                continue
             p = f"tokens[{i}]"
             tok = self.tokens[t.id]
             tok.frame = self.frame(t.frame, f"{p}.frame")
@@ -1131,13 +1109,8 @@ def restore(
         None if snap.error is None else RecordedError(snap.error.error_type, snap.error.error)
     )
     st.t0 = snap.t0 if clock is None else clock() - snap.elapsed
-    tokens: dict[int, Token] = {}
-    for k, i in enumerate(snap.live):
-        tok = graph.token(i, f"live[{k}]")
-        if not tok.alive:
-            raise _ser_error(f"live[{k}]: token {i} is listed live but is dead", f"live[{k}]")
-        tokens[i] = tok
-    st.tokens = tokens
+    # every token in a snapshot is live; the state registers them in id order
+    st.tokens = dict(sorted(graph.tokens.items()))
     st.ready = [graph.token(i, f"ready[{k}]") for k, i in enumerate(snap.ready)]
     st.current = None if snap.current is None else graph.token(snap.current, "current")
     st.regions = {

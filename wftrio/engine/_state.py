@@ -264,7 +264,7 @@ class ExecState:
         self.on_event = on_event
         self.keep_events = keep_events
         self.events: list[TraceEvent] = []
-        self._record: Callable[[TraceEvent], None] = _record_nothing  # set by set_level
+        self._record: Callable[[TraceEvent], None] = _record_nothing  # set_level binds it
         self.outbox: list[Command] = []
         self.set_level(trace_level)
         # identity counters (deterministic: replay gets the same ids)
@@ -320,8 +320,7 @@ class ExecState:
         self.level = level
         self.full = level == "full"
         self.tracing = level != "none"
-        if hasattr(self, "events"):
-            self._set_recorder()
+        self._set_recorder()
 
     def blocked_on(self) -> dict[str, list[Any]]:
         """What the live tokens wait for: effect ids, signal names, timer ids."""

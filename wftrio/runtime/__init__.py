@@ -19,7 +19,6 @@ from wftrio.runtime._types import (
     OptionError,
     SubstrateClosed,
     SubstrateStats,
-    UnsupportedOption,
 )
 
 __all__ = [
@@ -37,7 +36,6 @@ __all__ = [
     "SubstrateClosed",
     "SubstrateStats",
     "TraceSink",
-    "UnsupportedOption",
     "as_sink",
     "open_substrate",
     "run",

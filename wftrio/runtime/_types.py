@@ -28,7 +28,6 @@ __all__ = [
     "OptionError",
     "SubstrateClosed",
     "SubstrateStats",
-    "UnsupportedOption",
     "parse_case_options",
 ]
 
@@ -72,10 +71,6 @@ class CaseStillRunning(WftrioError, RuntimeError):
 
 class OptionError(WftrioError, ValueError):
     """An option passed to ``open_substrate``, ``new_case`` or ``run`` is invalid."""
-
-
-class UnsupportedOption(WftrioError, NotImplementedError):
-    """An option of the API contract that this runtime does not implement yet."""
 
 
 @attrs.frozen
