@@ -16,9 +16,10 @@ import trio
 import trio.testing
 
 import wftrio as wf
-from wftrio.effects import EffectSpecError, causal_id, idempotency_key
+from wftrio.effects import causal_id, idempotency_key
+from wftrio.errors import EffectSpecError, OptionError
 from wftrio.receipts import stable_hash
-from wftrio.runtime import OptionError, open_substrate
+from wftrio.runtime import open_substrate
 
 
 class Recorder:

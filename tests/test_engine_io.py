@@ -12,16 +12,9 @@ import pytest
 from reducer_helpers import completed, effect, inc, kinds, noop, outbox_of, put, run, start
 
 import wftrio as wf
-from wftrio.engine import (
-    CancelEffect,
-    CancelTimer,
-    EngineError,
-    StartEffect,
-    StartTimer,
-    Status,
-    TaskError,
-)
+from wftrio.engine import CancelEffect, CancelTimer, StartEffect, StartTimer, Status
 from wftrio.engine._objects import EMPTY
+from wftrio.errors import EngineError, TaskError
 from wftrio.testing.invariants import check_invariants
 
 

@@ -14,7 +14,8 @@ import pytest
 from reducer_helpers import completed, effect, inc, kinds, noop, outbox_of, put, run, start
 
 import wftrio as wf
-from wftrio.engine import CancelEffect, StartEffect, Status, TaskError
+from wftrio.engine import CancelEffect, StartEffect, Status
+from wftrio.errors import TaskError
 from wftrio.scheduling import Seeded
 from wftrio.trace import MIN_KINDS
 

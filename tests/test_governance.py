@@ -11,7 +11,8 @@ import trio.testing
 
 import wftrio as wf
 from wftrio.engine import ExecState, Status
-from wftrio.governance import GovernanceError, Governor, as_allow, as_budget
+from wftrio.errors import GovernanceError
+from wftrio.governance import Governor, as_allow, as_budget
 from wftrio.receipts import receipts
 from wftrio.runtime import open_substrate
 

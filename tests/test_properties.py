@@ -23,8 +23,9 @@ import wftrio as wf
 from wftrio.engine import FINAL, ExecState, StartEffect, Status
 from wftrio.engine._drive import run_with_inputs
 from wftrio.engine._objects import RegionInst, Token
+from wftrio.errors import EffectSuspended
 from wftrio.terms import MI, Term, WaitSignal, walk
-from wftrio.testing import Driver, EffectSuspended, Environment, check_invariants, drive
+from wftrio.testing import Driver, Environment, check_invariants, drive
 from wftrio.testing.strategies import bump, scheduler_seeds, terms
 from wftrio.trace import MIN_KINDS
 

@@ -9,18 +9,8 @@ import trio
 import trio.testing
 
 import wftrio as wf
-from wftrio.errors import SchedulerError
-from wftrio.runtime import (
-    CaseInfo,
-    CaseResult,
-    CaseState,
-    CaseStillRunning,
-    OptionError,
-    SubstrateClosed,
-    SubstrateStats,
-    open_substrate,
-    run,
-)
+from wftrio.errors import CaseStillRunning, OptionError, SchedulerError, SubstrateClosed
+from wftrio.runtime import CaseInfo, CaseResult, CaseState, SubstrateStats, open_substrate, run
 
 
 def put(**kv: Any) -> Any:

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status
+from wftrio.errors import SerializationError
 from wftrio.scheduling import Replay, Seeded
 from wftrio.serialize import (
-    SerializationError,
     converter,
     dumps_log,
     dumps_snapshot,

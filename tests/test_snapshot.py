@@ -25,7 +25,6 @@ from wftrio.engine import (
     FINAL,
     ExecState,
     Program,
-    RecordedError,
     StartEffect,
     StartTimer,
     StateSnapshot,
@@ -34,14 +33,9 @@ from wftrio.engine import (
 )
 from wftrio.engine._drive import run_with_inputs
 from wftrio.engine._objects import JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
+from wftrio.errors import ProgramMismatch, RecordedError, SerializationError
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
-from wftrio.serialize import (
-    ProgramMismatch,
-    SerializationError,
-    dumps_snapshot,
-    loads_snapshot,
-    pending_commands,
-)
+from wftrio.serialize import dumps_snapshot, loads_snapshot, pending_commands
 from wftrio.testing.strategies import terms as shared_terms
 
 SIGNALS = ("s0", "s1", "s2")

@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 import wftrio as wf
+from wftrio.errors import TermError, TermTypeError, WftrioError
 from wftrio.terms import (
     MI,
     After,
@@ -23,11 +24,8 @@ from wftrio.terms import (
     Region,
     Seq,
     Task,
-    TermError,
     Terminate,
-    TermTypeError,
     WaitSignal,
-    WftrioError,
     Xor,
     walk,
 )

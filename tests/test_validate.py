@@ -15,12 +15,11 @@ import pytest
 
 import wftrio as wf
 from wftrio import patterns as P
+from wftrio.errors import InvalidWorkflow, ValidationOptionError
 from wftrio.terms import Region, Seq
-from wftrio.validate import (
+from wftrio.validation import (
     CODES,
-    InvalidWorkflow,
     Issue,
-    ValidationOptionError,
     analyze,
     cli_main,
     format_issues,

@@ -11,9 +11,10 @@ import trio.testing
 
 import wftrio as wf
 from wftrio import patterns as P
-from wftrio.runtime._types import OptionError
+from wftrio.errors import InvalidWorkflow, OptionError
 from wftrio.trace import ReplayLog
-from wftrio.validate import _CHECKED, InvalidWorkflow, replay_witness, witness_log
+from wftrio.validation import replay_witness, witness_log
+from wftrio.validation._api import _CHECKED
 
 
 def nop(ctx: Mapping[str, Any]) -> None:

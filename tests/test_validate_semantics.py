@@ -27,7 +27,7 @@ from wftrio.engine import FINAL, ExecState, Status
 from wftrio.testing import Driver, Environment
 from wftrio.testing.strategies import SIGNALS, noop, scheduler_seeds, terms
 from wftrio.trace import ReplayLog
-from wftrio.validate import Report, analyze, witness_log
+from wftrio.validation import Report, analyze, witness_log
 from wftrio.validation.explore import Bounds, Move, Space, explore, replay_witness
 from wftrio.validation.statekey import shape_key, state_key
 

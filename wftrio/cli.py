@@ -341,7 +341,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     import wftrio as wf
-    from wftrio.validate import cli_main
+    from wftrio.validation import cli_main
 
     term = load_target(args.target)
     options: dict[str, Any] = {

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any
 
 from wftrio.engine.program import Instr, Program, link
+from wftrio.errors import TermTypeError
 from wftrio.terms import (
     MI,
     After,
@@ -32,7 +33,6 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
-    TermTypeError,
     WaitSignal,
     Xor,
     node_label,

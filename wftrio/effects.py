@@ -31,7 +31,8 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from wftrio.terms import Retry, WftrioError
+from wftrio.errors import EffectContextError, EffectSpecError, EffectTimeout, NoHandler
+from wftrio.terms import Retry
 
 __all__ = [
     "Effect",
@@ -47,29 +48,6 @@ __all__ = [
     "current_effect",
     "idempotency_key",
 ]
-
-
-class EffectSpecError(WftrioError, TypeError):
-    """An :class:`Effect` or an effect handler was built with a bad argument."""
-
-
-class EffectTimeout(WftrioError, TimeoutError):
-    """An effect attempt ran longer than its task's ``timeout=``.
-
-    Its receipt's outcome is ``"timed_out"``.  It is an ``Exception``, so a
-    ``Retry`` retries it unless ``on=`` excludes it.
-    """
-
-
-class NoHandler(WftrioError, LookupError):
-    """An :class:`Effect` was requested but the case has no handler for its kind.
-
-    Never retried: the case's configuration, not the world, is at fault.
-    """
-
-
-class EffectContextError(WftrioError, RuntimeError):
-    """:func:`current_effect` was called outside an effect."""
 
 
 def _check_kind(kind: object) -> str:

@@ -1,37 +1,320 @@
-"""wftrio's typed errors.  Everything wftrio raises on purpose is a WftrioError.
+"""Every exception wftrio raises on purpose, under one root, :class:`WftrioError`.
 
-* Construction mistakes (:class:`TermError`) also subclass ``ValueError`` or
-  ``TypeError`` and name the offending node and argument.
+This module is a leaf: it imports nothing from wftrio, so every layer (the
+algebra, the compiler, the pure engine, the trio runtime, the surfaces) can
+raise these without importing a layer above it.
+
+* Construction mistakes (:class:`TermError`, :class:`OptionError`, ...) also
+  subclass ``ValueError`` or ``TypeError`` and name the offending node and
+  argument.
 * API misuse on a substrate (:class:`UnknownCase`, :class:`DuplicateCase`,
   :class:`CaseClosed`) subclasses ``LookupError`` / ``ValueError`` /
   ``RuntimeError``.
 * A case that failed or was cancelled is a *result*: :class:`CaseFailed`
   (with the cause) and :class:`CaseCancelled` are raised by ``wait``.
+* :class:`EngineError` is misuse of the reducer's own API (or a broken
+  invariant): an internal error, never a case outcome.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from wftrio.engine import EngineError, RecordedError, TaskError
-from wftrio.scheduling import ReplayDivergence, SchedulerError
-from wftrio.terms import TermError, TermTypeError, WftrioError
-
 __all__ = [
+    "ApprovalRejected",
+    "BudgetExceeded",
     "CaseCancelled",
     "CaseClosed",
     "CaseFailed",
+    "CaseStillRunning",
     "DuplicateCase",
+    "EffectContextError",
+    "EffectSpecError",
+    "EffectSuspended",
+    "EffectTimeout",
     "EngineError",
+    "ExploredFailure",
+    "GovernanceError",
+    "GuardViolation",
+    "InvalidWorkflow",
+    "InvariantViolation",
+    "NoHandler",
+    "OptionError",
+    "ProgramMismatch",
     "RecordedError",
     "ReplayDivergence",
     "SchedulerError",
+    "SerializationError",
+    "SubstrateClosed",
     "TaskError",
     "TermError",
     "TermTypeError",
     "UnknownCase",
+    "ValidationOptionError",
     "WftrioError",
 ]
+
+
+# ---------------------------------------------------------------------------
+# the root and construction mistakes (terms, options)
+
+
+class WftrioError(Exception):
+    """Root of every error wftrio raises on purpose."""
+
+
+class TermError(WftrioError, ValueError):
+    """A term was built with a bad argument; the message names node and argument."""
+
+
+class TermTypeError(TermError, TypeError):
+    """A term argument has the wrong type (e.g. a task fn that is not callable)."""
+
+
+class SchedulerError(WftrioError, TypeError):
+    """The ``scheduler=`` option is not a known policy."""
+
+
+class EffectSpecError(WftrioError, TypeError):
+    """An :class:`Effect` or an effect handler was built with a bad argument."""
+
+
+class GovernanceError(WftrioError, ValueError):
+    """A :class:`Budget` or an allowlist was given a bad value."""
+
+
+class ValidationOptionError(WftrioError, TypeError):
+    """An option passed to :func:`validate` is unknown or has a bad value."""
+
+
+class OptionError(WftrioError, ValueError):
+    """An option passed to ``open_substrate``, ``new_case`` or ``run`` is invalid."""
+
+
+# ---------------------------------------------------------------------------
+# the reducer
+
+
+class EngineError(WftrioError, RuntimeError):
+    """Misuse of the reducer's API (feeding an unknown effect id, ...)."""
+
+
+class TaskError(WftrioError):
+    """Why a case failed when the cause is the workflow itself, not user code.
+
+    E.g. an ``xor`` where no condition held and there is no default, or a
+    task returning something that is not a Mapping.
+    """
+
+
+class RecordedError(WftrioError):
+    """An effect error as recorded in a trace, fed back by a replay."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.message = message
+
+
+class ReplayDivergence(WftrioError, RuntimeError):
+    """A replayed case asked for something its recorded log does not hold."""
+
+
+# ---------------------------------------------------------------------------
+# effects and governance
+
+
+class EffectTimeout(WftrioError, TimeoutError):
+    """An effect attempt ran longer than its task's ``timeout=``.
+
+    Its receipt's outcome is ``"timed_out"``.  It is an ``Exception``, so a
+    ``Retry`` retries it unless ``on=`` excludes it.
+    """
+
+
+class NoHandler(WftrioError, LookupError):
+    """An :class:`Effect` was requested but the case has no handler for its kind.
+
+    Never retried: the case's configuration, not the world, is at fault.
+    """
+
+
+class EffectContextError(WftrioError, RuntimeError):
+    """:func:`current_effect` was called outside an effect."""
+
+
+class GuardViolation(WftrioError, PermissionError):
+    """An effect's kind is not allowed where it was requested.
+
+    Attributes:
+        kind: the refused effect kind.
+        task: the requesting task's name.
+        scope: the region id whose ``allow=`` refused it, or ``None`` for
+            the case's ``allow=`` option.
+        allowed: the kinds that scope allows, sorted.
+    """
+
+    def __init__(self, kind: str, task: str, scope: str | None, allowed: Iterable[str]) -> None:
+        self.kind = kind
+        self.task = task
+        self.scope = scope
+        self.allowed = tuple(sorted(allowed))
+        where = f"region {scope!r}" if scope is not None else "this case (allow= option)"
+        super().__init__(
+            f"effect kind {kind!r} of task {task!r} is not allowed in {where}; "
+            f"allowed: {list(self.allowed)}"
+        )
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The violation as JSON data (the receipt's ``detail``)."""
+        return {
+            "violation": "allowlist",
+            "kind": self.kind,
+            "task": self.task,
+            "scope": self.scope,
+            "allowed": list(self.allowed),
+        }
+
+
+class BudgetExceeded(WftrioError, RuntimeError):
+    """An effect would exceed the case's budget.
+
+    Attributes:
+        resource: ``"effects"``, ``"time"`` or ``"cost"``.
+        limit: the budget's limit for that resource.
+        used: what the case had used when the effect was requested.
+        requested: what the effect asked for (1 effect, its cost; ``None``
+            for time, which is charged when an effect finishes).
+        kind: the refused effect's kind.
+        task: the requesting task's name.
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        limit: float,
+        used: float,
+        requested: float | None,
+        kind: str,
+        task: str,
+    ) -> None:
+        self.resource = resource
+        self.limit = limit
+        self.used = used
+        self.requested = requested
+        self.kind = kind
+        self.task = task
+        asked = f" + {requested:g}" if requested is not None else ""
+        super().__init__(
+            f"effect {kind!r} of task {task!r} exceeds the case budget: {resource} "
+            f"{used:g}{asked} > {limit:g}"
+            if requested is not None
+            else f"effect {kind!r} of task {task!r} exceeds the case budget: {resource} "
+            f"used {used:g} of {limit:g}"
+        )
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The refusal as JSON data (the receipt's ``detail``)."""
+        return {
+            "violation": "budget",
+            "resource": self.resource,
+            "limit": self.limit,
+            "used": self.used,
+            "requested": self.requested,
+            "kind": self.kind,
+            "task": self.task,
+        }
+
+
+class ApprovalRejected(WftrioError, RuntimeError):
+    """A rejected :func:`~wftrio.patterns.approval` without ``on_reject`` fails the case with this.
+
+    Attributes:
+        name: the approval point.
+        by: who rejected it.
+        note: the reason they gave, if any.
+    """
+
+    def __init__(self, name: str, by: str | None, note: str | None) -> None:
+        self.name = name
+        self.by = by
+        self.note = note
+        why = f": {note}" if note else ""
+        super().__init__(f"approval {name!r} was rejected by {by!r}{why}")
+
+
+# ---------------------------------------------------------------------------
+# snapshots and JSON
+
+
+class SerializationError(WftrioError, ValueError):
+    """JSON that does not describe what it should, or a value JSON cannot hold.
+
+    Attributes:
+        paths: the failing fields, e.g. ``("$.tokens[3].pc",)`` when loading
+            or ``("ctx['when']",)`` when a ctx value is not a JSON value.
+    """
+
+    def __init__(self, message: str, *, paths: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.paths = tuple(paths)
+
+
+class ProgramMismatch(SerializationError):
+    """A snapshot is restored with a Program other than the one it was taken from."""
+
+
+# ---------------------------------------------------------------------------
+# validation
+
+
+class InvalidWorkflow(WftrioError, ValueError):
+    """The workflow has error-severity issues; ``issues`` lists all of them.
+
+    Raised by ``new_case(..., validate=True)`` (the default) and ``wf.run``.
+    """
+
+    def __init__(self, issues: Iterable[Any], where: str = "workflow", *, report: str = "") -> None:
+        self.issues: tuple[Any, ...] = tuple(issues)
+        errors = [i for i in self.issues if i.is_error]
+        super().__init__(
+            f"{where} is invalid ({len(errors)} error(s); pass validate=False to run it "
+            "anyway):\n" + (report or "\n".join(str(e) for e in errors))
+        )
+
+
+class ExploredFailure(WftrioError):
+    """The error the explorer feeds to an effect it lets fail."""
+
+
+# ---------------------------------------------------------------------------
+# testing helpers (wftrio.testing)
+
+
+class EffectSuspended(WftrioError, RuntimeError):
+    """An effect's coroutine awaited something, which a bare driver cannot run.
+
+    Pass ``Environment(effect_result=...)`` to compute effect results instead.
+    """
+
+
+class InvariantViolation(WftrioError, AssertionError):
+    """An execution state is inconsistent (an engine bug).  The message lists every problem."""
+
+
+# ---------------------------------------------------------------------------
+# the substrate and its cases
+
+
+class SubstrateClosed(WftrioError, RuntimeError):
+    """The substrate is not open (not entered yet, or shutting down)."""
+
+
+class CaseStillRunning(WftrioError, RuntimeError):
+    """The request needs a finished case (e.g. ``forget`` of a live case)."""
 
 
 class UnknownCase(WftrioError, LookupError):

@@ -29,7 +29,13 @@ from typing import Any
 
 import attrs
 
-from wftrio.terms import TermTypeError, WftrioError
+from wftrio.errors import (
+    ApprovalRejected,
+    BudgetExceeded,
+    GovernanceError,
+    GuardViolation,
+    TermTypeError,
+)
 
 __all__ = [
     "ApprovalRejected",
@@ -46,95 +52,6 @@ __all__ = [
     "as_budget",
     "reject",
 ]
-
-
-class GovernanceError(WftrioError, ValueError):
-    """A :class:`Budget` or an allowlist was given a bad value."""
-
-
-class GuardViolation(WftrioError, PermissionError):
-    """An effect's kind is not allowed where it was requested.
-
-    Attributes:
-        kind: the refused effect kind.
-        task: the requesting task's name.
-        scope: the region id whose ``allow=`` refused it, or ``None`` for
-            the case's ``allow=`` option.
-        allowed: the kinds that scope allows, sorted.
-    """
-
-    def __init__(self, kind: str, task: str, scope: str | None, allowed: Iterable[str]) -> None:
-        self.kind = kind
-        self.task = task
-        self.scope = scope
-        self.allowed = tuple(sorted(allowed))
-        where = f"region {scope!r}" if scope is not None else "this case (allow= option)"
-        super().__init__(
-            f"effect kind {kind!r} of task {task!r} is not allowed in {where}; "
-            f"allowed: {list(self.allowed)}"
-        )
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """The violation as JSON data (the receipt's ``detail``)."""
-        return {
-            "violation": "allowlist",
-            "kind": self.kind,
-            "task": self.task,
-            "scope": self.scope,
-            "allowed": list(self.allowed),
-        }
-
-
-class BudgetExceeded(WftrioError, RuntimeError):
-    """An effect would exceed the case's budget.
-
-    Attributes:
-        resource: ``"effects"``, ``"time"`` or ``"cost"``.
-        limit: the budget's limit for that resource.
-        used: what the case had used when the effect was requested.
-        requested: what the effect asked for (1 effect, its cost; ``None``
-            for time, which is charged when an effect finishes).
-        kind: the refused effect's kind.
-        task: the requesting task's name.
-    """
-
-    def __init__(
-        self,
-        resource: str,
-        limit: float,
-        used: float,
-        requested: float | None,
-        kind: str,
-        task: str,
-    ) -> None:
-        self.resource = resource
-        self.limit = limit
-        self.used = used
-        self.requested = requested
-        self.kind = kind
-        self.task = task
-        asked = f" + {requested:g}" if requested is not None else ""
-        super().__init__(
-            f"effect {kind!r} of task {task!r} exceeds the case budget: {resource} "
-            f"{used:g}{asked} > {limit:g}"
-            if requested is not None
-            else f"effect {kind!r} of task {task!r} exceeds the case budget: {resource} "
-            f"used {used:g} of {limit:g}"
-        )
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """The refusal as JSON data (the receipt's ``detail``)."""
-        return {
-            "violation": "budget",
-            "resource": self.resource,
-            "limit": self.limit,
-            "used": self.used,
-            "requested": self.requested,
-            "kind": self.kind,
-            "task": self.task,
-        }
 
 
 def _limit(name: str, value: object, *, integer: bool) -> Any:
@@ -311,23 +228,6 @@ class Governor:
 
 # ---------------------------------------------------------------------------
 # approval points (the pattern is wftrio.patterns.approval)
-
-
-class ApprovalRejected(WftrioError, RuntimeError):
-    """A rejected :func:`~wftrio.patterns.approval` without ``on_reject`` fails the case with this.
-
-    Attributes:
-        name: the approval point.
-        by: who rejected it.
-        note: the reason they gave, if any.
-    """
-
-    def __init__(self, name: str, by: str | None, note: str | None) -> None:
-        self.name = name
-        self.by = by
-        self.note = note
-        why = f": {note}" if note else ""
-        super().__init__(f"approval {name!r} was rejected by {by!r}{why}")
 
 
 def approval_signal(name: str) -> str:

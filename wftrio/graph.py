@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import attrs
 
+from wftrio.errors import TermTypeError
 from wftrio.terms import (
     MI,
     After,
@@ -45,7 +46,6 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
-    TermTypeError,
     WaitSignal,
     Xor,
 )

@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from wftrio.errors import TermError, TermTypeError
 from wftrio.governance import approval_functions, approval_signal
 from wftrio.terms import (
     MI,
@@ -45,9 +46,7 @@ from wftrio.terms import (
     Region,
     Seq,
     Term,
-    TermError,
     Terminate,
-    TermTypeError,
     WaitSignal,
     Xor,
     after,

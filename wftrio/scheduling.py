@@ -19,7 +19,7 @@ from typing import Literal, Protocol, TypeAlias
 
 import attrs
 
-from wftrio.terms import WftrioError
+from wftrio.errors import ReplayDivergence, SchedulerError
 from wftrio.trace import ReplayLog
 
 __all__ = [
@@ -31,10 +31,6 @@ __all__ = [
     "Seeded",
     "make_scheduler",
 ]
-
-
-class ReplayDivergence(WftrioError, RuntimeError):
-    """A replayed case asked for something its recorded log does not hold."""
 
 
 class Scheduler(Protocol):
@@ -151,7 +147,3 @@ def make_scheduler(spec: object) -> Scheduler:
     raise SchedulerError(
         f"scheduler={spec!r}: expected 'deterministic', wf.Seeded(seed) or wf.Replay(log)"
     )
-
-
-class SchedulerError(WftrioError, TypeError):
-    """The ``scheduler=`` option is not a known policy."""

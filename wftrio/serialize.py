@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import cattrs
@@ -37,7 +37,7 @@ from wftrio.engine._snapshot import (
     jsonable_copy,
     pending_commands,
 )
-from wftrio.terms import WftrioError
+from wftrio.errors import ProgramMismatch, SerializationError
 from wftrio.trace import ReplayLog, TraceEvent, write_jsonl
 
 __all__ = [
@@ -55,23 +55,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-
-class SerializationError(WftrioError, ValueError):
-    """JSON that does not describe what it should, or a value JSON cannot hold.
-
-    Attributes:
-        paths: the failing fields, e.g. ``("$.tokens[3].pc",)`` when loading
-            or ``("ctx['when']",)`` when a ctx value is not a JSON value.
-    """
-
-    def __init__(self, message: str, *, paths: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.paths = tuple(paths)
-
-
-class ProgramMismatch(SerializationError):
-    """A snapshot is restored with a Program other than the one it was taken from."""
 
 
 # ---------------------------------------------------------------------------

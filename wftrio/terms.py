@@ -19,6 +19,8 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from wftrio.errors import TermError, TermTypeError, WftrioError
+
 __all__ = [
     "After",
     "Branch",
@@ -58,18 +60,6 @@ __all__ = [
     "walk",
     "xor",
 ]
-
-
-class WftrioError(Exception):
-    """Root of every error wftrio raises on purpose."""
-
-
-class TermError(WftrioError, ValueError):
-    """A term was built with a bad argument; the message names node and argument."""
-
-
-class TermTypeError(TermError, TypeError):
-    """A term argument has the wrong type (e.g. a task fn that is not callable)."""
 
 
 Ctx: TypeAlias = Mapping[str, Any]

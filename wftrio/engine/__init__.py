@@ -8,16 +8,14 @@ from wftrio.engine._state import (
     CancelEffect,
     CancelTimer,
     Command,
-    EngineError,
     ExecState,
-    RecordedError,
     StartEffect,
     StartTimer,
     Status,
-    TaskError,
     error_info,
 )
 from wftrio.engine.program import Instr, Program, link
+from wftrio.errors import EngineError, RecordedError, TaskError
 
 __all__ = [
     "FINAL",

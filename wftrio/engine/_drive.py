@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from wftrio.engine._state import FINAL, ExecState, RecordedError, Status
-from wftrio.scheduling import ReplayDivergence
+from wftrio.engine._state import FINAL, ExecState, Status
+from wftrio.errors import RecordedError, ReplayDivergence
 from wftrio.trace import InputEvent
 
 __all__ = ["feed_input", "run_with_inputs"]

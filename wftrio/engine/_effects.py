@@ -21,17 +21,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from wftrio.effects import Effect, EffectTimeout, causal_id, idempotency_key
+from wftrio.effects import Effect, causal_id, idempotency_key
 from wftrio.engine._objects import EMPTY
-from wftrio.engine._state import (
-    FINAL,
-    EngineError,
-    StartEffect,
-    Status,
-    TaskError,
-    error_info,
-)
-from wftrio.governance import Governor, GuardViolation
+from wftrio.engine._state import FINAL, StartEffect, Status, error_info
+from wftrio.errors import EffectTimeout, EngineError, GuardViolation, TaskError
+from wftrio.governance import Governor
 from wftrio.receipts import Receipt, canonical, stable_hash
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from wftrio.effects import Effect
 from wftrio.engine import _effects
 from wftrio.engine._objects import EMPTY, JoinInst, LoopFrame, MIInst, RegionInst, Scope
-from wftrio.engine._state import StartTimer, TaskError, scope_of
+from wftrio.engine._state import StartTimer, scope_of
+from wftrio.errors import TaskError
 from wftrio.trace import TraceEvent
 
 new_event = tuple.__new__

@@ -47,16 +47,9 @@ from typing import Any, ClassVar, TypeVar, cast
 import attrs
 
 from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
-from wftrio.engine._state import (
-    EngineError,
-    ExecState,
-    RecordedError,
-    StartEffect,
-    StartTimer,
-    Status,
-    error_info,
-)
+from wftrio.engine._state import ExecState, StartEffect, StartTimer, Status, error_info
 from wftrio.engine.program import Program
+from wftrio.errors import EngineError, RecordedError
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
 from wftrio.trace import ReplayLog, TraceLevel
 
@@ -101,13 +94,13 @@ SNAPSHOT_VERSION = 1
 
 
 def _ser_error(message: str, path: str | None = None) -> Exception:
-    from wftrio.serialize import SerializationError
+    from wftrio.errors import SerializationError
 
     return SerializationError(message, paths=() if path is None else (path,))
 
 
 def _mismatch(message: str) -> Exception:
-    from wftrio.serialize import ProgramMismatch
+    from wftrio.errors import ProgramMismatch
 
     return ProgramMismatch(message)
 

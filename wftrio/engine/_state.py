@@ -21,8 +21,9 @@ import attrs
 
 from wftrio.engine._objects import EMPTY, Frame, RegionInst, Scope, Token
 from wftrio.engine.program import Program
+from wftrio.errors import EngineError, RecordedError, TaskError
 from wftrio.scheduling import Deterministic, Replay, Scheduler
-from wftrio.terms import Retry, WftrioError
+from wftrio.terms import Retry
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
@@ -86,27 +87,6 @@ class Status(enum.StrEnum):
 
 
 FINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
-
-
-class EngineError(WftrioError, RuntimeError):
-    """Misuse of the reducer's API (feeding an unknown effect id, ...)."""
-
-
-class TaskError(WftrioError):
-    """Why a case failed when the cause is the workflow itself, not user code.
-
-    E.g. an ``xor`` where no condition held and there is no default, or a
-    task returning something that is not a Mapping.
-    """
-
-
-class RecordedError(WftrioError):
-    """An effect error as recorded in a trace, fed back by a replay."""
-
-    def __init__(self, type_name: str, message: str) -> None:
-        super().__init__(message)
-        self.type_name = type_name
-        self.message = message
 
 
 def error_info(exc: BaseException) -> dict[str, str]:

@@ -8,18 +8,11 @@ See docs/OPERATIONS.md.
 
 from __future__ import annotations
 
+from wftrio.errors import CaseStillRunning, OptionError, SubstrateClosed
 from wftrio.runtime._inbox import Inbox, InboxStatistics
 from wftrio.runtime._sinks import CallbackSink, JsonlSink, MemorySink, TraceSink, as_sink
 from wftrio.runtime._substrate import Substrate, open_substrate, run
-from wftrio.runtime._types import (
-    CaseInfo,
-    CaseResult,
-    CaseState,
-    CaseStillRunning,
-    OptionError,
-    SubstrateClosed,
-    SubstrateStats,
-)
+from wftrio.runtime._types import CaseInfo, CaseResult, CaseState, SubstrateStats
 
 __all__ = [
     "CallbackSink",

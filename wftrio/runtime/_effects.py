@@ -30,8 +30,9 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import _CURRENT, EffectContext, EffectTimeout, Handler, NoHandler
+from wftrio.effects import _CURRENT, EffectContext, Handler
 from wftrio.engine import StartEffect
+from wftrio.errors import EffectTimeout, NoHandler
 
 __all__ = ["attempt", "run_effect"]
 

@@ -36,13 +36,14 @@ from wftrio.engine import (
 )
 from wftrio.engine._drive import feed_input
 from wftrio.engine.program import Program
+from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.runtime._children import CANCEL, CANCEL_REGION, EFFECT, RETRY, SIGNAL, TIMER, Children
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
-from wftrio.scheduling import Replay, ReplayDivergence, make_scheduler
+from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import TraceEvent
 
 if TYPE_CHECKING:

@@ -28,7 +28,14 @@ import trio
 from trio_util import AsyncValue  # type: ignore[import-untyped]
 
 from wftrio.compiler import compile as compile_term
-from wftrio.errors import CaseClosed, DuplicateCase, UnknownCase
+from wftrio.errors import (
+    CaseClosed,
+    CaseStillRunning,
+    DuplicateCase,
+    OptionError,
+    SubstrateClosed,
+    UnknownCase,
+)
 from wftrio.receipts import Receipt, receipts
 from wftrio.runtime._children import CANCEL, CANCEL_REGION, SIGNAL, Counters
 from wftrio.runtime._runner import Case
@@ -39,16 +46,13 @@ from wftrio.runtime._types import (
     CaseOptions,
     CaseResult,
     CaseState,
-    CaseStillRunning,
-    OptionError,
-    SubstrateClosed,
     SubstrateStats,
     check_case_options,
     parse_case_options,
 )
 from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
-from wftrio.validate import check_program
+from wftrio.validation import check_program
 
 __all__ = ["Substrate", "open_substrate", "run"]
 

@@ -11,9 +11,15 @@ from typing import Any
 
 import attrs
 
-from wftrio.effects import EffectSpecError, Handler, as_handler
-from wftrio.errors import WftrioError
-from wftrio.governance import Budget, BudgetUsage, GovernanceError, as_allow, as_budget
+from wftrio.effects import Handler, as_handler
+from wftrio.errors import (
+    CaseStillRunning,
+    EffectSpecError,
+    GovernanceError,
+    OptionError,
+    SubstrateClosed,
+)
+from wftrio.governance import Budget, BudgetUsage, as_allow, as_budget
 from wftrio.receipts import Receipt, receipts
 from wftrio.scheduling import Deterministic, Replay, Seeded, make_scheduler
 from wftrio.trace import LEVELS, TraceEvent
@@ -59,18 +65,6 @@ class CaseState(enum.StrEnum):
 FINAL_STATES: frozenset[CaseState] = frozenset(
     {CaseState.DONE, CaseState.FAILED, CaseState.CANCELLED}
 )
-
-
-class SubstrateClosed(WftrioError, RuntimeError):
-    """The substrate is not open (not entered yet, or shutting down)."""
-
-
-class CaseStillRunning(WftrioError, RuntimeError):
-    """The request needs a finished case (e.g. ``forget`` of a live case)."""
-
-
-class OptionError(WftrioError, ValueError):
-    """An option passed to ``open_substrate``, ``new_case`` or ``run`` is invalid."""
 
 
 @attrs.frozen
@@ -223,7 +217,7 @@ class CaseOptions:
 
     ``effect_handler``, ``budget`` and ``allow`` hold normalised values
     (see :func:`normalise_effect_options`).  ``validate``: check the workflow
-    with :func:`wftrio.validate` (once per Program) before starting a case.
+    with :func:`wftrio.validation.validate` (once per Program) before starting a case.
     """
 
     scheduler: object = "deterministic"

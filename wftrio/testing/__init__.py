@@ -12,8 +12,9 @@ Needs ``hypothesis`` (wftrio's ``test`` extra).
 
 from __future__ import annotations
 
-from wftrio.testing.driver import Driver, DriveResult, EffectSuspended, Environment, drive
-from wftrio.testing.invariants import InvariantViolation, check_invariants
+from wftrio.errors import EffectSuspended, InvariantViolation
+from wftrio.testing.driver import Driver, DriveResult, Environment, drive
+from wftrio.testing.invariants import check_invariants
 from wftrio.testing.strategies import InvalidArgument, scheduler_seeds, schedulers, terms
 
 __all__ = [

@@ -25,7 +25,6 @@ from typing import Any
 
 import attrs
 
-from wftrio.effects import NoHandler
 from wftrio.engine import (
     FINAL,
     CancelEffect,
@@ -35,17 +34,11 @@ from wftrio.engine import (
     StartTimer,
     Status,
 )
-from wftrio.terms import OnSignal, Region, WaitSignal, WftrioError, walk
+from wftrio.errors import EffectSuspended, NoHandler
+from wftrio.terms import OnSignal, Region, WaitSignal, walk
 from wftrio.testing.strategies import InjectedFault
 
 __all__ = ["DriveResult", "Driver", "EffectSuspended", "Environment", "drive"]
-
-
-class EffectSuspended(WftrioError, RuntimeError):
-    """An effect's coroutine awaited something, which a bare driver cannot run.
-
-    Pass ``Environment(effect_result=...)`` to compute effect results instead.
-    """
 
 
 def run_effect_inline(cmd: StartEffect) -> Mapping[str, Any] | None:

@@ -27,13 +27,9 @@ from typing import Any
 
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst
-from wftrio.terms import WftrioError
+from wftrio.errors import InvariantViolation
 
 __all__ = ["InvariantViolation", "check_invariants", "invariant_violations"]
-
-
-class InvariantViolation(WftrioError, AssertionError):
-    """An execution state is inconsistent (an engine bug).  The message lists every problem."""
 
 
 def _wait_regs(wait: tuple[Any, ...]) -> list[tuple[str, Any, int]]:

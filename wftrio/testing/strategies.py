@@ -29,8 +29,9 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 import wftrio.terms as wt
+from wftrio.errors import WftrioError
 from wftrio.scheduling import Deterministic, Seeded
-from wftrio.terms import Term, WftrioError
+from wftrio.terms import Term
 
 __all__ = [
     "KEYS",

@@ -50,7 +50,8 @@ from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine._objects import Token
 from wftrio.engine.program import Program
-from wftrio.terms import Term, WftrioError
+from wftrio.errors import ExploredFailure
+from wftrio.terms import Term
 from wftrio.validation.abstract import Oracle, OracleScheduler, abstract_program, local_pcs
 from wftrio.validation.clone import clone_state
 from wftrio.validation.issues import Step
@@ -70,13 +71,9 @@ _LOOP_OPS = frozenset({"loop_enter", "loop_next", "loop_test"})
 _TASK_OPS = frozenset({"task", "step", "effect"})
 
 
-class ExploredFailure(WftrioError):
-    """The error the explorer feeds to an effect it lets fail."""
-
-
 @attrs.frozen
 class Bounds:
-    """Exploration bounds (see :func:`wftrio.validate`)."""
+    """Exploration bounds (see :func:`wftrio.validation.validate`)."""
 
     max_states: int = 20_000
     max_depth: int = 500

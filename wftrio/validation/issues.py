@@ -77,7 +77,7 @@ class Step:
 
 @attrs.frozen
 class Issue:
-    """One finding of :func:`wftrio.validate`.
+    """One finding of :func:`wftrio.validation.validate`.
 
     Attributes:
         severity: ``"error"`` (the workflow is wrong; ``new_case`` refuses

@@ -1,6 +1,6 @@
 """Turning a witness into a replay log, so the runtime can be driven along it.
 
-A witness (:attr:`wftrio.validate.Issue.witness`) is a path of the
+A witness (:attr:`wftrio.validation.Issue.witness`) is a path of the
 abstracted workflow.  When it takes no condition outcome (its only choices
 are which token steps, which ``xor`` default the scheduler picks, and which
 inputs arrive), the *real* workflow can follow it too: :func:`witness_log`
@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import ExecState
 from wftrio.engine.program import Program
-from wftrio.scheduling import ReplayDivergence
+from wftrio.errors import ExploredFailure, ReplayDivergence
 from wftrio.terms import Term
 from wftrio.trace import ReplayLog, replay_log
-from wftrio.validation.explore import ExploredFailure, Move, Space
+from wftrio.validation.explore import Move, Space
 from wftrio.validation.issues import Step
 from wftrio.validation.statekey import state_key
 

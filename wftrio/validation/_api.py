@@ -36,7 +36,8 @@ import attrs
 
 from wftrio.compiler import compile as compile_term
 from wftrio.engine.program import Program
-from wftrio.terms import Term, TermTypeError, WftrioError
+from wftrio.errors import InvalidWorkflow, TermTypeError, ValidationOptionError
+from wftrio.terms import Term
 from wftrio.validation.explore import Bounds, explore, replay_witness
 from wftrio.validation.findings import exploration_issues
 from wftrio.validation.issues import CODES, ERROR, WARNING, Issue, Step
@@ -60,25 +61,6 @@ __all__ = [
     "validate",
     "witness_log",
 ]
-
-
-class ValidationOptionError(WftrioError, TypeError):
-    """An option passed to :func:`validate` is unknown or has a bad value."""
-
-
-class InvalidWorkflow(WftrioError, ValueError):
-    """The workflow has error-severity issues; ``issues`` lists all of them.
-
-    Raised by ``new_case(..., validate=True)`` (the default) and ``wf.run``.
-    """
-
-    def __init__(self, issues: Iterable[Issue], where: str = "workflow") -> None:
-        self.issues: tuple[Issue, ...] = tuple(issues)
-        errors = [i for i in self.issues if i.is_error]
-        super().__init__(
-            f"{where} is invalid ({len(errors)} error(s); pass validate=False to run it "
-            "anyway):\n" + format_issues(errors)
-        )
 
 
 @attrs.frozen
@@ -261,7 +243,11 @@ def check_program(program: Program, where: str = "new_case()") -> tuple[Issue, .
         issues = _analyze(program.term, program, _options(RUNTIME_OPTIONS)).issues
         _CHECKED[program] = issues
     if any(i.is_error for i in issues):
-        raise InvalidWorkflow(issues, f"{where}: the workflow")
+        raise InvalidWorkflow(
+            issues,
+            f"{where}: the workflow",
+            report=format_issues(i for i in issues if i.is_error),
+        )
     return issues
 
 
