@@ -25,7 +25,8 @@ _FORBIDDEN = ("trio", "trio_util", "wftrio.runtime", "wftrio.cli", "wftrio.conso
 _PROBE = """
 import json, sys
 import {module}
-print(json.dumps(sorted(m for m in sys.modules if m == "trio" or m.startswith(("trio.", "trio_util", "wftrio.")))))
+prefixes = ("trio.", "trio_util", "wftrio.")
+print(json.dumps(sorted(m for m in sys.modules if m == "trio" or m.startswith(prefixes))))
 """
 
 
