@@ -1,7 +1,7 @@
 """Figures 2 and 3: splits and joins of pure branches.
 
 Each is measured twice.  Figures 2 and 3 compare with raw trio (a nursery
-spawning tasks), the yardstick DESIGN's targets name; that baseline does
+spawning tasks), the yardstick the performance targets name; that baseline does
 different work (trio tasks that do nothing, against synchronous pure
 branches run by the reducer), and the rows say so.  Figures 2b and 3b
 compare with equal work: the same task functions called in a plain loop
