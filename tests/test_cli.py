@@ -3,6 +3,8 @@ sentence with exit status 2, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import subprocess
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wftrio.cli import main
 from wftrio.trace import read_jsonl
@@ -561,3 +565,35 @@ def test_validate_bad_bounds_are_one_sentence(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "max_states" in err
     assert err.count("\n") == 1
+
+
+_TIMES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["inf", "-inf", "nan", "1e300", "-0", "1e9", "1e10", "", "@", "0x10"]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["reply_a", "reply_b", "nope", "", "=", "reply_a=", "reply_a={"]),
+    when=_TIMES,
+    ctx=st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["{}", "[]", "null", "{"])),
+)
+def test_malformed_command_lines_are_one_line_never_a_traceback(
+    name: str, when: str, ctx: str | None
+) -> None:
+    argv = ["run", EXAMPLE, "--color", "never", "--signal", f"{name}@{when}"]
+    if ctx is not None:
+        argv += ["--ctx", ctx]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    assert code in (0, 1, 2)
+    if code == 2:
+        assert err.getvalue().startswith("wftrio: ")
+        assert err.getvalue().count("\n") == 1
+    if code != 2:  # accepted: a finite time the case can reach
+        seconds = float(when)
+        assert math.isfinite(seconds)
+        assert 0 <= seconds <= 1e9
