@@ -43,7 +43,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """The benchmark table (``python -m wftrio.bench``)."""
+    """The benchmark table (``python -m wftrio.bench``; ``nox -s bench -- --compare base.json``)."""
     session.install("-e", ".")
     session.run("python", "-m", "wftrio.bench", *session.posargs)
 

@@ -19,7 +19,9 @@ Then the case is replayed from its trace: no handler is called again and
 the receipts come out byte for byte the same.
 
 Run it with ``python examples/effects_demo.py``: it prints the trace, one
-line per event, then the receipts.
+line per event, then the receipts.  Or watch one case with the command line,
+``wftrio run examples/effects_demo.py``: it takes the module's ``HANDLER``,
+``CTX``, ``SIGNALS`` and ``OPTIONS``.
 """
 
 from __future__ import annotations
@@ -99,6 +101,18 @@ WORKFLOW = wf.seq(
 OPTIONS: dict[str, Any] = {"budget": wf.Budget(max_effects=5, max_cost=3)}
 """Case options: at most 5 effects, 3 units of cost."""
 
+CTX: dict[str, Any] = {"order": "A-17", "qty": 2, "customer": "c@example.com"}
+"""The order (what ``wftrio run`` starts the case with)."""
+
+HANDLER = Services()
+"""The effect handler ``wftrio run`` gives the case (``main`` makes its own)."""
+
+SIGNALS = [
+    (0, wf.approval_signal("refund"), wf.approve("mallory", "sure")),  # not an approver
+    (0, wf.approval_signal("refund"), wf.approve("ann", "damaged box")),
+]
+"""The decisions ``wftrio run`` sends: queued until the approval waits for them."""
+
 
 def format_event(ev: wf.TraceEvent) -> str:
     data = ", ".join(f"{k}={v!r}" for k, v in ev.data.items() if k != "at_step")
@@ -116,7 +130,7 @@ async def main() -> tuple[wf.CaseResult, list[wf.Receipt], wf.BudgetUsage, Servi
     """Run the order, then replay it; return its result, receipts, budget use, services."""
     services = Services()
     async with wf.open_substrate(effect_handler=services) as sub:
-        ctx = {"order": "A-17", "qty": 2, "customer": "c@example.com"}
+        ctx = dict(CTX)
         case = await sub.new_case(WORKFLOW, ctx, case_id="order-A-17", **OPTIONS)
         await sub.wait_state(case, wf.CaseState.WAITING_SIGNAL)
         signal = wf.approval_signal("refund")

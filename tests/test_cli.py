@@ -3,13 +3,20 @@ sentence with exit status 2, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import math
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wftrio.cli import main
 from wftrio.trace import read_jsonl
@@ -179,15 +186,206 @@ def test_replay_reports_identical_then_a_difference(
     assert "differs at event" in capsys.readouterr().out
 
 
-def test_replay_uses_the_module_ctx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_uses_the_ctx_the_trace_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write_module(
+        tmp_path,
+        """
+        import wftrio as wf
+
+        WORKFLOW = wf.task("double", lambda ctx: {"twice": 2 * ctx["n"]})
+        CTX = {"n": 21}
+        """,
+    )
+    out = tmp_path / "t.jsonl"
+    assert main(["run", target, "--ctx", '{"n": 5}', "--trace-out", str(out)]) == 0
+    capsys.readouterr()
+    (started,) = [e for e in read_jsonl(out.read_text().splitlines()) if e.kind == "case_started"]
+    assert started.data["ctx"] == {"n": 5}  # not the module's CTX: what the case started with
+    assert main(["replay", target, str(out)]) == 0
+    assert capsys.readouterr().out.startswith("identical:")
+    # --ctx replaces the recorded ctx
+    assert main(["replay", target, str(out), "--ctx", '{"n": 6}']) == 1
+    assert "differs" in capsys.readouterr().out
+
+
+def test_replay_of_a_seeded_example_needs_no_ctx(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = str(EXAMPLES / "multiple_instances.py")
     out = tmp_path / "t.jsonl"
     assert main(["run", target, "--seed", "7", "--trace-out", str(out)]) == 0
     capsys.readouterr()
     assert main(["replay", target, str(out)]) == 0
     assert capsys.readouterr().out.startswith("identical:")
+    # another ctx takes the case elsewhere: the recorded choices no longer fit
     assert main(["replay", target, str(out), "--ctx", '{"lines": []}']) == 1
-    assert "differs" in capsys.readouterr().out
+    assert "the replay diverged: replay choice" in capsys.readouterr().err
+
+
+def _rewrite(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    lines = []
+    for line in path.read_text().splitlines():
+        ev = json.loads(line)
+        change(ev)
+        lines.append(json.dumps(ev))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_replay_without_a_recorded_ctx_asks_for_ctx(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "t.jsonl"
+    assert main(["run", EXAMPLE, "--trace-out", str(out)]) == 0
+    capsys.readouterr()
+    _rewrite(out, lambda ev: ev["data"].pop("ctx", None))  # e.g. written by sub.events()
+    assert main(["replay", EXAMPLE, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not record the case's initial ctx" in err
+    assert "--ctx" in err
+    assert err.count("\n") == 1
+    assert main(["replay", EXAMPLE, str(out), "--ctx", "{}"]) == 0
+    assert capsys.readouterr().out.startswith("identical:")
+
+
+def _shift_input(kind: str, **fields: Any) -> Callable[[dict[str, Any]], None]:
+    def change(ev: dict[str, Any]) -> None:
+        if ev["kind"] == kind:
+            for key, value in fields.items():
+                if key == "at_step":
+                    ev["data"]["at_step"] = value
+                else:
+                    ev[key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_shift_input("signal_received", at_step=-1), "is recorded at step -1, behind step 0"),
+        (_shift_input("signal_received", time=math.inf), "at time inf, which never comes"),
+        (_shift_input("signal_received", time=1e300), "at time 1e+300, which never comes"),
+        (_shift_input("signal_received", time=math.nan), "which never comes"),
+        (_shift_input("signal_received", time=-2.0), "at time -2.0, which never comes"),
+    ],
+)
+def test_a_replay_that_can_never_reach_an_input_fails_at_once(
+    tmp_path: Path,
+    change: Callable[[dict[str, Any]], None],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "t.jsonl"
+    args = ["--signal", "reply_a@1", "--signal", "reply_b@2", "--trace-out", str(out)]
+    assert main(["run", BLOCKING, *args]) == 1
+    capsys.readouterr()
+    _rewrite(out, change)
+    assert main(["replay", BLOCKING, str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("wftrio: the replay diverged: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_a_replay_whose_inputs_go_back_in_steps_or_time_fails_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "t.jsonl"
+    args = ["--signal", "reply_a@1", "--signal", "reply_b@2", "--trace-out", str(out)]
+    assert main(["run", BLOCKING, *args]) == 1
+    capsys.readouterr()
+    text = out.read_text()
+
+    def second_signal(**fields: Any) -> Callable[[dict[str, Any]], None]:
+        seen = []
+
+        def change(ev: dict[str, Any]) -> None:
+            if ev["kind"] == "signal_received":
+                seen.append(ev)
+                if len(seen) == 2:
+                    _shift_input("signal_received", **fields)(ev)
+
+        return change
+
+    _rewrite(out, second_signal(time=0.5))
+    assert main(["replay", BLOCKING, str(out)]) == 1
+    assert "behind time 1.0 of the input before it" in capsys.readouterr().err
+    steps = [
+        e.data["at_step"] for e in read_jsonl(text.splitlines()) if e.kind == "signal_received"
+    ]
+    out.write_text(text)
+    _rewrite(out, second_signal(at_step=steps[0] - 1))
+    assert main(["replay", BLOCKING, str(out)]) == 1
+    assert f"is recorded at step {steps[0] - 1}, behind step {steps[0]}" in (
+        capsys.readouterr().err
+    )
+
+
+def test_run_takes_the_module_handler_and_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write_module(
+        tmp_path,
+        """
+        import wftrio as wf
+
+        class Shop:
+            async def handle(self, effect, ctx):
+                return {"paid": effect.payload["amount"]}
+
+        def pay(ctx):
+            return wf.Effect("payment", {"amount": ctx["amount"]})
+
+        WORKFLOW = wf.seq(wf.task("pay", pay), wf.task("pay_again", pay))
+        OTHER = wf.task("pay", pay)
+        HANDLER = Shop()
+        CTX = {"amount": 7}
+        OPTIONS = {"budget": wf.Budget(max_effects=1)}
+        """,
+    )
+    out = tmp_path / "t.jsonl"
+    # OPTIONS' budget allows one effect: the second fails the case
+    assert main(["run", target, "--trace-out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert '"paid": 7' in captured.out
+    assert "budget" in captured.err.lower()
+    # the replay uses the same OPTIONS (and HANDLER): the same trace
+    assert main(["replay", target, str(out)]) == 0
+    assert capsys.readouterr().out.startswith("identical:")
+    # HANDLER serves every workflow of the module; OPTIONS and CTX only WORKFLOW
+    assert main(["run", target + ":OTHER", "--ctx", '{"amount": 3}']) == 0
+    assert '"paid": 3' in capsys.readouterr().out
+
+
+def test_run_the_effects_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(EXAMPLES / "effects_demo.py"), "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    assert "│ state    │ done" in out
+    assert "outcome=disallowed" in out
+    assert '"refunded": 6' in out
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("OPTIONS = [1]", "OPTIONS must be a dict with str keys, not list"),
+        ("CTX = {1: 2}", "CTX must be a dict with str keys"),
+        ("OPTIONS = {'budget': 'lots'}", "budget"),
+        ("HANDLER = 42", "effect_handler"),
+    ],
+)
+def test_bad_module_names_are_one_sentence(
+    tmp_path: Path, source: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write_module(
+        tmp_path, "import wftrio as wf\nWORKFLOW = wf.task('t', lambda ctx: None)\n" + source
+    )
+    assert main(["run", target]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize("fmt", ["mermaid", "dot"])
@@ -264,7 +462,11 @@ def _bad_module(tmp_path: Path) -> str:
         (["run", EXAMPLE, "--ctx", "{bad"], "--ctx is not valid JSON"),
         (["run", EXAMPLE, "--ctx", "[1]"], "--ctx must be a JSON object"),
         (["run", EXAMPLE, "--signal", "reply_a@soon"], "is not a number"),
-        (["run", EXAMPLE, "--signal", "reply_a@-1"], "must be >= 0 seconds"),
+        (["run", EXAMPLE, "--signal", "reply_a@-1"], "must be from 0 to 1e+09 seconds"),
+        (["run", EXAMPLE, "--signal", "reply_a@inf"], "must be from 0 to 1e+09 seconds"),
+        (["run", EXAMPLE, "--signal", "reply_a@nan"], "must be from 0 to 1e+09 seconds"),
+        (["run", EXAMPLE, "--signal", "reply_a@1e300"], "must be from 0 to 1e+09 seconds"),
+        (["run", EXAMPLE, "--cancel-region", "x@-inf"], "must be from 0 to 1e+09 seconds"),
         (["run", EXAMPLE, "--signal", "reply_a={x}"], "payload of --signal reply_a is not valid"),
         (["run", EXAMPLE, "--signal", "=1"], "expected NAME[=JSON][@SECONDS]"),
         (
@@ -363,3 +565,35 @@ def test_validate_bad_bounds_are_one_sentence(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "max_states" in err
     assert err.count("\n") == 1
+
+
+_TIMES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["inf", "-inf", "nan", "1e300", "-0", "1e9", "1e10", "", "@", "0x10"]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["reply_a", "reply_b", "nope", "", "=", "reply_a=", "reply_a={"]),
+    when=_TIMES,
+    ctx=st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["{}", "[]", "null", "{"])),
+)
+def test_malformed_command_lines_are_one_line_never_a_traceback(
+    name: str, when: str, ctx: str | None
+) -> None:
+    argv = ["run", EXAMPLE, "--color", "never", "--signal", f"{name}@{when}"]
+    if ctx is not None:
+        argv += ["--ctx", ctx]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    assert code in (0, 1, 2)
+    if code == 2:
+        assert err.getvalue().startswith("wftrio: ")
+        assert err.getvalue().count("\n") == 1
+    if code != 2:  # accepted: a finite time the case can reach
+        seconds = float(when)
+        assert math.isfinite(seconds)
+        assert 0 <= seconds <= 1e9

@@ -6,8 +6,8 @@ import pytest
 import trio
 import trio.testing
 
+from wftrio.bench import measure_waiting_cases, waiting_case_term
 from wftrio.runtime import CaseState, open_substrate
-from wftrio.runtime._loadbench import measure_waiting_cases, waiting_case_term
 
 
 async def test_ten_thousand_waiting_cases_complete() -> None:

@@ -5,17 +5,30 @@
 ``wftrio replay TARGET TRACE.jsonl``  rerun with the recorded inputs; report
                           identical or the first difference
 ``wftrio graph TARGET``   draw the workflow (``--format mermaid|dot``)
+``wftrio validate TARGET``  structural checks, then bounded exploration
 ``wftrio bench``          the benchmark table (``python -m wftrio.bench``)
 
 TARGET is ``module:ATTR`` or ``path/to/file.py:ATTR`` naming a workflow term
-(``:ATTR`` defaults to ``WORKFLOW``).  When TARGET is a module's
-``WORKFLOW``, the module's ``CTX`` (a dict) and ``SIGNALS`` (a list of
-``(seconds, name, payload)``) are the defaults for ``--ctx`` and
-``--signal``: the examples carry their own demo input that way.
+(``:ATTR`` defaults to ``WORKFLOW``).  The module can carry what a case of
+it needs, under these module-level names:
+
+``HANDLER``  the effect handler (``effect_handler=``) of every workflow of the module
+``CTX``      a dict: the default of ``--ctx`` when TARGET is the module's ``WORKFLOW``
+``SIGNALS``  ``(seconds, name, payload)`` tuples: the default of ``--signal``, ditto
+``OPTIONS``  a dict of ``new_case`` options (``budget=``, ``allow=``, ...), ditto
+
+``wftrio run --trace-out`` writes the initial ctx into the trace (in the
+``case_started`` event's data, under ``"ctx"``), so ``wftrio replay`` needs
+no ``--ctx``.
+
+Times after ``@`` (``--signal go@5``) must be finite, from 0 to
+:data:`MAX_SECONDS`.  A replay refuses a trace whose inputs no case could
+have recorded (a step behind the input before, a time that never comes)
+before it starts, as a ``ReplayDivergence``.
 
 Mistakes print one sentence and exit with status 2, never a traceback; a
 case that ends FAILED or CANCELLED, or is left blocked on signals nobody
-sends, exits with status 1.
+sends, and a replay that differs or diverges, exit with status 1.
 """
 
 from __future__ import annotations
@@ -24,13 +37,21 @@ import argparse
 import importlib
 import importlib.util
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["CliError", "load_target", "main"]
+__all__ = ["MAX_SECONDS", "CliError", "load_target", "main"]
+
+MAX_SECONDS = 1e9
+"""The latest time (seconds after the start, about 31 years) a command-line input may name.
+
+Later times never come in practice, and near ``1e300`` adding a second to
+a float clock no longer changes it.
+"""
 
 
 class CliError(Exception):
@@ -90,6 +111,11 @@ def _json_arg(text: str, what: str) -> Any:
         raise CliError(f"{what} is not valid JSON ({exc.msg} at column {exc.colno})") from exc
 
 
+def _seconds_ok(t: float) -> bool:
+    """Whether ``t`` is a time an input can be due at: finite, 0 to :data:`MAX_SECONDS`."""
+    return math.isfinite(t) and 0 <= t <= MAX_SECONDS
+
+
 def _at_arg(option: str, text: str) -> tuple[str, float]:
     """Split ``HEAD@SECONDS`` (``@SECONDS`` optional) into ``(HEAD, seconds)``."""
     head, at, when = text.rpartition("@") if "@" in text else (text, "", "")
@@ -99,8 +125,10 @@ def _at_arg(option: str, text: str) -> tuple[str, float]:
         delay = float(when)
     except ValueError:
         raise CliError(f"{option} {text!r}: {when!r} after @ is not a number") from None
-    if not delay >= 0:
-        raise CliError(f"{option} {text!r}: the time after @ must be >= 0 seconds")
+    if not _seconds_ok(delay):
+        raise CliError(
+            f"{option} {text!r}: the time after @ must be from 0 to {MAX_SECONDS:.0e} seconds"
+        )
     return head, delay
 
 
@@ -118,28 +146,51 @@ def _module_signals(module: ModuleType) -> list[tuple[float, str, Any]]:
     out: list[tuple[float, str, Any]] = []
     try:
         for at, name, payload in raw:
-            if isinstance(at, bool) or not isinstance(at, int | float) or at < 0:
+            if isinstance(at, bool) or not isinstance(at, int | float) or not _seconds_ok(at):
                 raise ValueError
             if not isinstance(name, str) or not name:
                 raise ValueError
             out.append((float(at), name, payload))
     except (TypeError, ValueError):
         raise CliError(
-            f"{module.__name__}.SIGNALS must be a list of (seconds, name, payload) tuples"
+            f"{module.__name__}.SIGNALS must be a list of (seconds, name, payload) tuples, "
+            f"seconds from 0 to {MAX_SECONDS:.0e}"
         ) from None
     return out
 
 
+def _ctx_arg(text: str) -> dict[str, Any]:
+    ctx = _json_arg(text, "--ctx")
+    if not isinstance(ctx, dict):
+        raise CliError("--ctx must be a JSON object")
+    return ctx
+
+
+def _module_dict(module: ModuleType, name: str) -> dict[str, Any] | None:
+    """The module's dict ``name`` (``CTX``, ``OPTIONS``) as a fresh dict, or ``None``."""
+    value = getattr(module, name, None)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise CliError(
+            f"{module.__name__}.{name} must be a dict with str keys, not {type(value).__name__}"
+        )
+    return dict(value)
+
+
 def _ctx(args: argparse.Namespace, module: ModuleType, attr: str) -> dict[str, Any] | None:
     if args.ctx is not None:
-        ctx = _json_arg(args.ctx, "--ctx")
-        if not isinstance(ctx, dict):
-            raise CliError("--ctx must be a JSON object")
-        return ctx
-    default = getattr(module, "CTX", None) if attr == "WORKFLOW" else None
-    if default is not None and not isinstance(default, dict):
-        raise CliError(f"{module.__name__}.CTX must be a dict, not {type(default).__name__}")
-    return None if default is None else dict(default)
+        return _ctx_arg(args.ctx)
+    return _module_dict(module, "CTX") if attr == "WORKFLOW" else None
+
+
+def _case_options(module: ModuleType, attr: str) -> dict[str, Any]:
+    """The module's ``OPTIONS`` (for its ``WORKFLOW``) and ``HANDLER`` as case options."""
+    options = (_module_dict(module, "OPTIONS") if attr == "WORKFLOW" else None) or {}
+    handler = getattr(module, "HANDLER", None)
+    if handler is not None:
+        options["effect_handler"] = handler
+    return options
 
 
 def _signal_names(term: Any) -> set[str]:
@@ -238,7 +289,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     module, attr, term = _load(args.target)
     ctx = _ctx(args, module, attr)
     plan = _plan(args, module, attr, term)
-    options: dict[str, Any] = {"trace_level": args.trace_level}
+    options = _case_options(module, attr)
+    options["trace_level"] = args.trace_level
     if args.seed is not None:
         options["scheduler"] = wf.Seeded(args.seed)
     color = {"auto": None, "always": True, "never": False}[args.color]
@@ -268,7 +320,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             try:
                 with open(args.trace_out, "w", encoding="utf-8") as fp:
-                    write_jsonl(result.trace, fp)
+                    write_jsonl(_with_initial_ctx(result.trace, ctx), fp)
             except OSError as exc:
                 raise CliError(f"cannot write {args.trace_out}: {exc.strerror}") from exc
     if stuck is not None:
@@ -282,6 +334,84 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"wftrio: {outcome}", file=sys.stderr)
         return 1
     return 0
+
+
+def _with_initial_ctx(trace: Sequence[Any], ctx: Mapping[str, Any] | None) -> list[Any]:
+    """``trace`` with the initial ctx in its ``case_started`` event (``data["ctx"]``).
+
+    Left as it is when the event already records a ctx, or when the ctx is
+    not JSON (a replay then needs ``--ctx``).
+    """
+    events = list(trace)
+    if not events or events[0].kind != "case_started" or "ctx" in events[0].data:
+        return events
+    try:
+        recorded = json.loads(json.dumps({} if ctx is None else dict(ctx)))
+    except (TypeError, ValueError):
+        return events
+    events[0] = events[0]._replace(data={**events[0].data, "ctx": recorded})
+    return events
+
+
+def _recorded_ctx(args: argparse.Namespace, first: Any) -> dict[str, Any]:
+    """The ctx a replay starts from: ``--ctx``, else the one the trace records."""
+    if args.ctx is not None:
+        return _ctx_arg(args.ctx)
+    ctx = first.data.get("ctx") if first.kind == "case_started" else None
+    if not isinstance(ctx, dict):
+        raise CliError(
+            f"{args.trace} does not record the case's initial ctx (`wftrio run --trace-out` "
+            "writes it); pass it with --ctx JSON"
+        )
+    return ctx
+
+
+def _check_replayable(recorded: Sequence[Any], log: Any) -> None:
+    """Refuse a trace whose inputs a replay could never reach, before running it.
+
+    Recorded inputs must come at non-decreasing steps, from 0, and at
+    non-decreasing case times, from 0 to :data:`MAX_SECONDS`; every event's
+    time must be such a time.  Anything else cannot have been recorded by a
+    case: a replay would wait for a step behind the case or a time that
+    never comes.
+
+    Raises:
+        ReplayDivergence: the first input or event that breaks the rule.
+    """
+    from wftrio.errors import ReplayDivergence
+
+    for ev in recorded:
+        if not _seconds_ok(ev.time):
+            raise ReplayDivergence(
+                f"event {ev.seq} ({ev.kind}) is recorded at time {ev.time!r}, which never comes "
+                f"(expected 0 to {MAX_SECONDS:.0e} seconds)"
+            )
+    step, time = 0, 0.0
+    for n, inp in enumerate(log.inputs):
+        what = f"input {n} ({inp.kind}{f' {inp.name!r}' if inp.name else ''})"
+        if inp.at_step < step:
+            raise ReplayDivergence(
+                f"{what} is recorded at step {inp.at_step}, behind step {step} "
+                f"{'of the input before it' if n else 'where a case starts'}"
+            )
+        if not _seconds_ok(inp.time) or inp.time < time:
+            raise ReplayDivergence(
+                f"{what} is recorded at time {inp.time!r}, behind time {time!r} of the input "
+                "before it"
+            )
+        step, time = inp.at_step, inp.time
+
+
+def _same_event(rec: Any, rep: Any) -> bool:
+    """Whether a recorded event and its replayed counterpart are identical.
+
+    A ``case_started`` ctx that ``wftrio run`` added to the trace file is not
+    compared when the replayed event does not record one.
+    """
+    rec_data = rec.data
+    if rec.kind == "case_started" and "ctx" in rec_data and "ctx" not in rep.data:
+        rec_data = {k: v for k, v in rec_data.items() if k != "ctx"}
+    return bool(rec[:-2] == rep[:-2] and rec_data == rep.data)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -301,13 +431,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if not recorded:
         raise CliError(f"{args.trace} holds no events")
     first = recorded[0]
-    ctx = _ctx(args, module, attr)
     try:
         log = wf.replay_log(recorded)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    ctx = _recorded_ctx(args, first)
+    options = _case_options(module, attr)
     level = "full" if any(e.kind == "task_completed" for e in recorded) else "min"
     try:
+        _check_replayable(recorded, log)
         result = wf.run(
             term,
             ctx,
@@ -315,12 +447,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             clock=trio.testing.MockClock(autojump_threshold=0),
             scheduler=wf.Replay(log),
             trace_level=level,
+            **options,
         )
         replayed = list(result.trace)
+    except wf.ReplayDivergence as exc:
+        print(f"wftrio: the replay diverged: {exc}", file=sys.stderr)
+        return 1
     except (wf.CaseFailed, wf.CaseCancelled) as exc:
+        if isinstance(exc, wf.CaseFailed) and isinstance(exc.cause, wf.ReplayDivergence):
+            print(f"wftrio: the replay diverged: {exc.cause}", file=sys.stderr)
+            return 1
         replayed = list(exc.result.trace) if exc.result is not None else []
+    except wf.WftrioError as exc:  # bad options or a term the runtime refuses
+        raise CliError(str(exc)) from exc
     for a, b in zip(recorded, replayed, strict=False):
-        if a[:-2] != b[:-2] or a.data != b.data:
+        if not _same_event(a, b):
             print(f"differs at event {a.seq}:\n  recorded: {a}\n  replayed: {b}")
             return 1
     if len(recorded) != len(replayed):
@@ -360,6 +501,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 _TARGET_HELP = "module:ATTR or path/to/file.py:ATTR (ATTR defaults to WORKFLOW)"
 
+_MODULE_NAMES_HELP = """\
+module-level names of the TARGET's module that a case uses:
+  HANDLER  the effect handler (effect_handler=) of every workflow of the module
+  CTX      a dict: the initial ctx of its WORKFLOW (what --ctx replaces)
+  SIGNALS  a list of (seconds, name, payload): the signals sent to its WORKFLOW
+           (what --signal replaces)
+  OPTIONS  a dict of new_case options for its WORKFLOW (budget=, allow=, timeout=, ...)
+
+With --trace-out, the initial ctx is written into the trace (the case_started
+event's data["ctx"]), so `wftrio replay` needs no --ctx.
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wftrio", description="Run and inspect wftrio workflows.")
@@ -367,9 +520,11 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="run one case, showing its trace live and a summary",
-        description="Run one case of a workflow, printing each trace event as it happens "
-        "and a summary table at the end. Time is virtual by default: timers and "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run one case of a workflow, printing each trace event as it happens\n"
+        "and a summary table at the end. Time is virtual by default: timers and\n"
         "effects' sleeps take no wall time.",
+        epilog=_MODULE_NAMES_HELP,
     )
     r.add_argument("target", help=_TARGET_HELP)
     r.add_argument("--ctx", help="the initial ctx as a JSON object (default: the module's CTX)")
@@ -403,10 +558,23 @@ def _parser() -> argparse.ArgumentParser:
         help="colour the output (auto: on a terminal, unless NO_COLOR is set)",
     )
     r.set_defaults(func=_cmd_run)
-    rp = sub.add_parser("replay", help="rerun a recorded trace's inputs and compare")
+    rp = sub.add_parser(
+        "replay",
+        help="rerun a recorded trace's inputs and compare",
+        description="Rerun a workflow with the inputs a trace recorded (signals, effect "
+        "results, timer firings, scheduler choices), starting from the ctx the trace records, "
+        "and report `identical` (exit 0) or the first difference (exit 1). The module's "
+        "HANDLER and, for its WORKFLOW, OPTIONS apply as in `wftrio run`. A trace whose "
+        "inputs no case could have recorded (a step behind the one before, a time that "
+        "never comes) fails at once as a ReplayDivergence.",
+    )
     rp.add_argument("target", help=_TARGET_HELP)
     rp.add_argument("trace", help="a JSON-lines trace written by `wftrio run --trace-out`")
-    rp.add_argument("--ctx", help="the initial ctx the recorded case started with (JSON)")
+    rp.add_argument(
+        "--ctx",
+        help="the initial ctx the recorded case started with, as a JSON object (default: "
+        "the ctx the trace records)",
+    )
     rp.set_defaults(func=_cmd_replay)
     v = sub.add_parser(
         "validate",
@@ -429,19 +597,19 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("target", help=_TARGET_HELP)
     g.add_argument("--format", default="mermaid", choices=["mermaid", "dot"])
     g.set_defaults(func=_cmd_graph)
-    b = sub.add_parser("bench", help="the benchmark table", add_help=False)
-    b.add_argument("rest", nargs=argparse.REMAINDER)
-    b.set_defaults(func=None)
+    # listed here for `wftrio --help`; main() hands its arguments to the bench's own parser
+    sub.add_parser("bench", help="the benchmark table (see `wftrio bench --help`)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``wftrio``; returns the exit status."""
-    args = _parser().parse_args(argv)
-    if args.command == "bench":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
         from wftrio.bench import main as bench_main
 
-        return bench_main(args.rest)
+        return bench_main(argv[1:], prog="wftrio bench")
+    args = _parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except CliError as exc:
