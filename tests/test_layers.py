@@ -74,7 +74,7 @@ def _all_modules() -> list[str]:
     return sorted(
         m.name
         for m in pkgutil.walk_packages(wftrio.__path__, "wftrio.")
-        if not m.name.startswith(("wftrio.testing", "wftrio.__main__"))
+        if not m.name.startswith("wftrio.testing") and not m.name.endswith("__main__")
     )
 
 
