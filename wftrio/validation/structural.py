@@ -3,8 +3,8 @@
 These need the whole term (the constructors check each node on its own) and
 no exploration:
 
-* **WF101** a region id used twice (constructors reject it; a term assembled
-  from the term classes directly can still carry one);
+* **WF101** a region id used twice (the constructors and the term classes
+  reject it, so this is a defence for terms that bypassed them);
 * **WF102** a ``first(n)`` join or an ``mi(join=n)`` whose threshold can
   never be reached because too few of its branches (instances) can ever
   complete: a branch that always ends in ``terminate()``, waits for a
