@@ -30,6 +30,7 @@ from wftrio.algebra._checks import (
     fn_name,
     is_int,
 )
+from wftrio.algebra._regions import EMPTY, RegionIds, merge
 from wftrio.algebra.policies import First, Retry
 from wftrio.errors import TermError, TermTypeError
 
@@ -60,7 +61,6 @@ Ctx: TypeAlias = Mapping[str, Any]
 Cond: TypeAlias = Callable[[Ctx], object]
 TaskFn: TypeAlias = Callable[[Ctx], Any]
 
-_NO_REGIONS: frozenset[str] = frozenset()
 
 # what _Node._repr_parts returns: text, and nodes to render in its place
 _Parts: TypeAlias = list["str | _Node"]
@@ -165,7 +165,10 @@ class Term(_Node):
     @property
     def region_ids(self) -> frozenset[str]:
         """Every region id used anywhere inside this term."""
-        return _NO_REGIONS
+        return self._region_set().frozen()
+
+    def _region_set(self) -> RegionIds:
+        return EMPTY
 
 
 # ---------------------------------------------------------------------------
@@ -213,26 +216,17 @@ def _check_branches(where: str, arg: str, value: object) -> None:
             )
 
 
-def _merge_regions(where: str, kids: Sequence[Term]) -> frozenset[str]:
+def _merge_regions(where: str, kids: Sequence[Term]) -> RegionIds:
     """Union the kids' region ids, raising on an id used in two places."""
-    if len(kids) == 1:
-        return kids[0].region_ids
-    seen: set[str] = set()
-    for i, kid in enumerate(kids):
-        ids = kid.region_ids
-        if not ids:
-            continue
-        clash = seen & ids
-        if clash:
-            sid = sorted(clash)[0]
-            first_at = next(j for j, k in enumerate(kids[:i]) if sid in k.region_ids)
-            raise TermError(
-                f"{where}: duplicate region id {sid!r}: used in child [{first_at}] "
-                f"at {_path_to_region(kids[first_at], sid)} and in child [{i}] at "
-                f"{_path_to_region(kid, sid)}; region ids must be unique in a workflow"
-            )
-        seen |= ids
-    return frozenset(seen) if seen else _NO_REGIONS
+    merged = merge([k._region_set() for k in kids])
+    if isinstance(merged, RegionIds):
+        return merged
+    sid, first_at, i = merged
+    raise TermError(
+        f"{where}: duplicate region id {sid!r}: used in child [{first_at}] "
+        f"at {_path_to_region(kids[first_at], sid)} and in child [{i}] at "
+        f"{_path_to_region(kids[i], sid)}; region ids must be unique in a workflow"
+    )
 
 
 def _path_to_region(term: Term, scope_id: str) -> str:
@@ -284,7 +278,7 @@ class TaskOptions(_Node):
     on_error: Term | None = None
     cost: float | None = None
     kind: str | None = None
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -296,7 +290,7 @@ class TaskOptions(_Node):
         for name, v in zip(_OPTIONS, values, strict=True):
             object.__setattr__(self, name, v)
         if self.on_error is not None:
-            object.__setattr__(self, "_regions", self.on_error.region_ids)
+            object.__setattr__(self, "_regions", self.on_error._region_set())
         self._seal(*values)
 
     def _eq_key(self) -> _EqKey:
@@ -384,10 +378,9 @@ class Task(Term):
         on_error = self.on_error
         return (on_error,) if on_error is not None else ()
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         opts = self.options
-        return opts._regions if opts is not None else _NO_REGIONS
+        return opts._regions if opts is not None else EMPTY
 
     def _eq_key(self) -> _EqKey:
         return (self.name, self.fn), (self.options,)
@@ -412,7 +405,7 @@ class Seq(Term):
     """
 
     terms: tuple[Term, ...]
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -423,8 +416,7 @@ class Seq(Term):
     def children(self) -> tuple[Term, ...]:
         return self.terms
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:
@@ -457,9 +449,8 @@ class Branch(Term):
     def children(self) -> tuple[Term, ...]:
         return (self.term,)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
-        return self.term.region_ids
+    def _region_set(self) -> RegionIds:
+        return self.term._region_set()
 
     def _eq_key(self) -> _EqKey:
         return (self.cond,), (self.term,)
@@ -485,7 +476,7 @@ class Join(Term):
 
     policy: str | First
     branches: tuple[Branch, ...]
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -515,8 +506,7 @@ class Join(Term):
     def children(self) -> tuple[Term, ...]:
         return tuple(b.term for b in self.branches)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:
@@ -541,7 +531,7 @@ class Xor(Term):
     """
 
     alternatives: tuple[Branch, ...]
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -553,8 +543,7 @@ class Xor(Term):
     def children(self) -> tuple[Term, ...]:
         return tuple(b.term for b in self.alternatives)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:
@@ -581,7 +570,7 @@ class Loop(Term):
     times: int | None = None
     while_: Cond | None = None
     until: Cond | None = None
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -602,14 +591,13 @@ class Loop(Term):
             check_condition("loop", "while_", self.while_)
         if self.until is not None:
             check_condition("loop", "until", self.until)
-        object.__setattr__(self, "_regions", self.body.region_ids)
+        object.__setattr__(self, "_regions", self.body._region_set())
         self._seal(self.body, self.times, self.while_, self.until)
 
     def children(self) -> tuple[Term, ...]:
         return (self.body,)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:
@@ -645,9 +633,8 @@ class OnSignal(Term):
     def children(self) -> tuple[Term, ...]:
         return (self.term,)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
-        return self.term.region_ids
+    def _region_set(self) -> RegionIds:
+        return self.term._region_set()
 
     def _eq_key(self) -> _EqKey:
         return (self.name,), (self.term,)
@@ -679,9 +666,8 @@ class After(Term):
     def children(self) -> tuple[Term, ...]:
         return (self.term,)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
-        return self.term.region_ids
+    def _region_set(self) -> RegionIds:
+        return self.term._region_set()
 
     def _eq_key(self) -> _EqKey:
         return (self.seconds,), (self.term,)
@@ -700,7 +686,7 @@ class Defer(Term):
     """
 
     alternatives: tuple[OnSignal | After, ...]
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -721,8 +707,7 @@ class Defer(Term):
     def children(self) -> tuple[Term, ...]:
         return tuple(a.term for a in self.alternatives)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:
@@ -774,7 +759,7 @@ class Region(Term):
     term: Term
     compensate: Term | None = None
     allow: frozenset[str] | None = None
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -795,12 +780,12 @@ class Region(Term):
             kids.append(_check_term(f"{where}.compensate", self.compensate))
         regions = _merge_regions(where, kids)
         if sid in regions:
-            inner = next(k for k in kids if sid in k.region_ids)
+            inner = next(k for k in kids if sid in k._region_set())
             raise TermError(
                 f"{where}: duplicate region id {sid!r}: nested again at "
                 f"{_path_to_region(inner, sid)}; region ids must be unique in a workflow"
             )
-        object.__setattr__(self, "_regions", regions | {sid})
+        object.__setattr__(self, "_regions", regions.plus((sid,)))
         self._seal(sid, self.term, self.compensate, allow)
 
     def children(self) -> tuple[Term, ...]:
@@ -808,8 +793,7 @@ class Region(Term):
             return (self.term,)
         return (self.term, self.compensate)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:
@@ -840,7 +824,7 @@ class MI(Term):
     join: int | Literal["all", "none"] = "all"
     collect: str | None = None
     item_key: str = "item"
-    _regions: frozenset[str] = attrs.field(init=False, default=_NO_REGIONS, alias="_regions")
+    _regions: RegionIds = attrs.field(init=False, default=EMPTY, alias="_regions")
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
@@ -877,15 +861,14 @@ class MI(Term):
         check_name("mi", "item_key", self.item_key)
         if self.item_key == "index":
             raise TermError("mi(item_key='index'): 'index' is reserved for the instance index")
-        object.__setattr__(self, "_regions", self.body.region_ids)
+        object.__setattr__(self, "_regions", self.body._region_set())
         # items are data, possibly unhashable: left out of the hash, compared by ==
         self._seal(self.body, count, join, self.collect, self.item_key)
 
     def children(self) -> tuple[Term, ...]:
         return (self.body,)
 
-    @property
-    def region_ids(self) -> frozenset[str]:
+    def _region_set(self) -> RegionIds:
         return self._regions
 
     def _eq_key(self) -> _EqKey:

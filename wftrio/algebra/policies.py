@@ -19,6 +19,9 @@ from wftrio.errors import TermTypeError
 __all__ = ["First", "JoinPolicy", "Retry", "first"]
 
 
+_LOG_MAX = math.log(sys.float_info.max) - 1e-9  # exp() of it is a finite float
+
+
 def _exc_types(value: object) -> tuple[type[Exception], ...]:
     items = value if isinstance(value, tuple) else (value,)
     for x in items:
@@ -88,16 +91,18 @@ class Retry:
         b, f, e = self.backoff, self.factor, attempt - 1
         if b == 0.0 or e == 0 or f == 1.0:
             d = b
+        elif cap == 0.0:
+            return 0.0
         else:
-            # the largest exponent whose delay stays below the cap (or a float's range);
-            # comparing exponents first keeps factor ** e from overflowing
-            limit = math.log((cap if cap is not None else sys.float_info.max) / b, f)
-            if e > limit:
+            # compare exponents (in log space) first, so factor ** e is taken only when
+            # the delay stays below the cap, or below a float's range without one
+            top = _LOG_MAX if cap is None else math.log(cap)
+            if e > (top - math.log(b)) / math.log(f):
                 return cap if cap is not None else math.inf
             try:
                 d = b * f**e
             except OverflowError:  # f ** e alone overflows although b * f ** e fits
-                d = math.exp(math.log(b) + e * math.log(f))
+                d = math.exp(min(math.log(b) + e * math.log(f), _LOG_MAX))
         return d if cap is None else min(d, cap)
 
     def retries(self, exc: BaseException) -> bool:
