@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from wftrio.algebra._base import EqKey, NodeBase, Parts, joined
 from wftrio.algebra._checks import (
     check_callable,
     check_condition,
@@ -62,98 +63,7 @@ Cond: TypeAlias = Callable[[Ctx], object]
 TaskFn: TypeAlias = Callable[[Ctx], Any]
 
 
-# what _Node._repr_parts returns: text, and nodes to render in its place
-_Parts: TypeAlias = list["str | _Node"]
-# what _Node._eq_key returns: plain values compared with ==, then child nodes
-_EqKey: TypeAlias = tuple[tuple[object, ...], tuple["_Node | None", ...]]
-
-
-class _Node:
-    """Equality, hashing and repr without recursion, for terms and their options.
-
-    A subclass defines ``_eq_key`` (its plain values, compared with ``==``,
-    and its child nodes, compared by the same loop) and ``_repr_parts``;
-    its ``__attrs_post_init__`` calls :meth:`_seal` once its fields are
-    checked.
-    """
-
-    __slots__ = ()
-    _hash: int | None
-
-    def _eq_key(self) -> _EqKey:  # pragma: no cover - every node overrides it
-        raise NotImplementedError
-
-    def _repr_parts(self) -> _Parts:  # pragma: no cover - every node overrides it
-        raise NotImplementedError
-
-    def _seal(self, *values: object) -> None:
-        # children are built (and hashed) first, so this is O(number of fields)
-        try:
-            h: int | None = hash((type(self).__name__, *values))
-        except TypeError:  # an unhashable fn or policy: the term is unhashable too
-            h = None
-        object.__setattr__(self, "_hash", h)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if type(other) is not type(self):
-            return NotImplemented
-        return _equal(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    def __hash__(self) -> int:
-        h = self._hash
-        if h is None:
-            raise TypeError(f"unhashable term (a field is unhashable): {self!r}")
-        return h
-
-    def __repr__(self) -> str:
-        out: list[str] = []
-        stack: _Parts = [self]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, str):
-                out.append(item)
-            else:
-                parts = item._repr_parts()
-                parts.reverse()
-                stack.extend(parts)
-        return "".join(out)
-
-
-def _equal(a: _Node, b: _Node) -> bool:
-    stack: list[tuple[_Node | None, _Node | None]] = [(a, b)]
-    while stack:
-        x, y = stack.pop()
-        if x is y:
-            continue
-        if x is None or y is None or type(x) is not type(y):
-            return False
-        hx, hy = x._hash, y._hash
-        if hx is not None and hy is not None and hx != hy:
-            return False
-        vx, kx = x._eq_key()
-        vy, ky = y._eq_key()
-        if len(kx) != len(ky) or vx != vy:
-            return False
-        stack.extend(zip(kx, ky, strict=True))
-    return True
-
-
-def _joined(items: Iterable[_Node], sep: str = ", ") -> _Parts:
-    out: _Parts = []
-    for item in items:
-        if out:
-            out.append(sep)
-        out.append(item)
-    return out
-
-
-class Term(_Node):
+class Term(NodeBase):
     """Base class of every workflow term.  Build terms with the constructors."""
 
     __slots__ = ()
@@ -266,7 +176,7 @@ _OPTIONS = ("timeout", "retry", "on_error", "cost", "kind")
 
 
 @attrs.frozen(repr=False, eq=False)
-class TaskOptions(_Node):
+class TaskOptions(NodeBase):
     """The keyword options of one :func:`task` (at least one is set).
 
     Raises:
@@ -293,11 +203,11 @@ class TaskOptions(_Node):
             object.__setattr__(self, "_regions", self.on_error._region_set())
         self._seal(*values)
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.timeout, self.retry, self.cost, self.kind), (self.on_error,)
 
-    def _repr_parts(self) -> _Parts:
-        out: _Parts = []
+    def _repr_parts(self) -> Parts:
+        out: Parts = []
         for opt in _OPTIONS:
             v = getattr(self, opt)
             if v is not None:
@@ -382,10 +292,10 @@ class Task(Term):
         opts = self.options
         return opts._regions if opts is not None else EMPTY
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.name, self.fn), (self.options,)
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         head = f"task({self.name!r}, {fn_name(self.fn)}"
         if self.options is None:
             return [head + ")"]
@@ -419,11 +329,11 @@ class Seq(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (), self.terms
 
-    def _repr_parts(self) -> _Parts:
-        return ["seq(", *_joined(self.terms), ")"]
+    def _repr_parts(self) -> Parts:
+        return ["seq(", *joined(self.terms), ")"]
 
 
 @attrs.frozen(repr=False, eq=False)
@@ -452,10 +362,10 @@ class Branch(Term):
     def _region_set(self) -> RegionIds:
         return self.term._region_set()
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.cond,), (self.term,)
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         if self.cond is None:
             return [self.term]
         return [f"branch({fn_name(self.cond)}, ", self.term, ")"]
@@ -509,17 +419,17 @@ class Join(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.policy,), self.branches
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         if self.policy == "all":
             head = "par("
         elif self.policy == "sync_merge" and any(b.cond is not None for b in self.branches):
             head = "choice("
         else:
             head = f"join({self.policy!r}, "
-        return [head, *_joined(self.branches), ")"]
+        return [head, *joined(self.branches), ")"]
 
 
 @attrs.frozen(repr=False, eq=False)
@@ -546,11 +456,11 @@ class Xor(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (), self.alternatives
 
-    def _repr_parts(self) -> _Parts:
-        return ["xor(", *_joined(self.alternatives), ")"]
+    def _repr_parts(self) -> Parts:
+        return ["xor(", *joined(self.alternatives), ")"]
 
 
 # ---------------------------------------------------------------------------
@@ -600,10 +510,10 @@ class Loop(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.times, self.while_, self.until), (self.body,)
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         if self.times is not None:
             pol = f"times={self.times}"
         elif self.while_ is not None:
@@ -636,10 +546,10 @@ class OnSignal(Term):
     def _region_set(self) -> RegionIds:
         return self.term._region_set()
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.name,), (self.term,)
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         return [f"on_signal({self.name!r}, ", self.term, ")"]
 
 
@@ -669,10 +579,10 @@ class After(Term):
     def _region_set(self) -> RegionIds:
         return self.term._region_set()
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.seconds,), (self.term,)
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         return [f"after({self.seconds!r}, ", self.term, ")"]
 
 
@@ -710,11 +620,11 @@ class Defer(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (), self.alternatives
 
-    def _repr_parts(self) -> _Parts:
-        return ["defer(", *_joined(self.alternatives), ")"]
+    def _repr_parts(self) -> Parts:
+        return ["defer(", *joined(self.alternatives), ")"]
 
 
 @attrs.frozen(repr=False, eq=False)
@@ -735,10 +645,10 @@ class WaitSignal(Term):
             check_name(f"wait_signal({self.name!r})", "store_as", self.store_as)
         self._seal(self.name, self.store_as)
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.name, self.store_as), ()
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         extra = f", store_as={self.store_as!r}" if self.store_as is not None else ""
         return [f"wait_signal({self.name!r}{extra})"]
 
@@ -796,11 +706,11 @@ class Region(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.scope_id, self.allow), (self.term, self.compensate)
 
-    def _repr_parts(self) -> _Parts:
-        out: _Parts = [f"region({self.scope_id!r}, ", self.term]
+    def _repr_parts(self) -> Parts:
+        out: Parts = [f"region({self.scope_id!r}, ", self.term]
         if self.compensate is not None:
             out += [", compensate=", self.compensate]
         if self.allow is not None:
@@ -871,10 +781,10 @@ class MI(Term):
     def _region_set(self) -> RegionIds:
         return self._regions
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (self.count, self.items, self.join, self.collect, self.item_key), (self.body,)
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         parts: list[str] = []
         if self.count is not None:
             c = self.count
@@ -900,10 +810,10 @@ class Terminate(Term):
     def __attrs_post_init__(self) -> None:
         self._seal()
 
-    def _eq_key(self) -> _EqKey:
+    def _eq_key(self) -> EqKey:
         return (), ()
 
-    def _repr_parts(self) -> _Parts:
+    def _repr_parts(self) -> Parts:
         return ["terminate()"]
 
 

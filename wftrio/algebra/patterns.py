@@ -1,30 +1,10 @@
-"""Derived workflow patterns, named after the van der Aalst control-flow patterns.
+"""The derived patterns: every function builds its term only from the kernel constructors.
 
-Every function here builds its term *only* from the kernel constructors of
-:mod:`wftrio.terms` (``task``, ``seq``, ``join``, ``xor``, ``loop``,
-``defer``, ``region``, ``mi``, ...): no pattern adds a node class, and the
-compiler and reducer know nothing about this module.  Most functions are thin
-named aliases that document which kernel term realises a pattern; a few
-(:func:`multi_merge`, :func:`interleaved_parallel_routing`,
-:func:`milestone`, :func:`critical_section`) are real encodings whose term
-form is spelt out in their docstrings.
-
-Patterns that are *behaviour* rather than terms are documented here and not
-given a function: WCP-11 implicit termination (a case with no live token
-left ends DONE), WCP-20 cancel case (``sub.cancel(case_id)`` /
-``ExecState.cancel()``), WCP-23 transient trigger (send the signal with
-``transient=True``; a :func:`persistent_trigger` waiting at that moment
-consumes it, otherwise it is dropped).
-
-Not expressible honestly in the block-structured algebra, hence left out:
-WCP-10 arbitrary cycles, WCP-15 MI without a-priori runtime knowledge,
-WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
-activation here is single-use, so there is nothing to block until reset),
-WCP-35 cancelling partial join for MI (``mi`` has no ``cancel_rest``),
-WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
-split/merge).
-
-:data:`CATALOGUE` maps each covered WCP number to ``(name, function)``.
+Documented for users in :mod:`wftrio.patterns` (the public face of this
+module).  The bookkeeping steps the patterns add (lock acquire/release,
+routing state) are frozen callable values defined here: identical calls
+build equal terms, and the validator trusts this module's functions
+(``wftrio.validation.abstract``).
 """
 
 from __future__ import annotations
