@@ -456,3 +456,18 @@ def test_deep_region_ids_stay_unique() -> None:
     assert len(t.region_ids) == DEPTH
     with pytest.raises(TermError, match="duplicate region id 'r0'"):
         wf.region("r0", t)
+
+
+def test_terms_pickle_and_copy_by_rebuilding() -> None:
+    import copy
+    import pickle
+
+    t = wf.seq(wf.task("a", nop, timeout=2, on_error=B), wf.region("r", C))
+    for u in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t), copy.copy(t)):
+        assert u == t
+        assert hash(u) == hash(t)
+        assert u.region_ids == {"r"}
+    assert (
+        repr(TaskOptions(timeout=1, on_error=A))
+        == "TaskOptions(timeout=1.0, on_error=task('a', nop))"
+    )

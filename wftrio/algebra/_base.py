@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeAlias
 
+import attrs
+
 __all__ = ["EqKey", "NodeBase", "Parts", "joined"]
 
 # what NodeBase._repr_parts returns: text, and nodes to render in its place
@@ -62,6 +64,12 @@ class NodeBase:
         if h is None:
             raise TypeError(f"unhashable term (a field is unhashable): {self!r}")
         return h
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # rebuild through __init__ (checks again, hashes in the new process): a
+        # stored hash would be wrong in another process, where str hashes differ
+        fields = attrs.fields(type(self))  # type: ignore[arg-type]
+        return type(self), tuple(getattr(self, f.name) for f in fields if f.init)
 
     def __repr__(self) -> str:
         out: list[str] = []

@@ -207,6 +207,12 @@ class TaskOptions(NodeBase):
         return (self.timeout, self.retry, self.cost, self.kind), (self.on_error,)
 
     def _repr_parts(self) -> Parts:
+        parts = self.option_parts()
+        parts[0] = str(parts[0])[2:]  # no ", " before the first option
+        return ["TaskOptions(", *parts, ")"]
+
+    def option_parts(self) -> Parts:
+        """The options as they appear in ``task(...)``: ``", timeout=1.0"``, ..."""
         out: Parts = []
         for opt in _OPTIONS:
             v = getattr(self, opt)
@@ -299,7 +305,7 @@ class Task(Term):
         head = f"task({self.name!r}, {fn_name(self.fn)}"
         if self.options is None:
             return [head + ")"]
-        return [head, self.options, ")"]
+        return [head, *self.options.option_parts(), ")"]
 
 
 # ---------------------------------------------------------------------------
