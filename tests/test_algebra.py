@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wftrio as wf
 from wftrio import governance
@@ -156,6 +158,11 @@ def test_every_node_class_is_covered() -> None:
     covered = {name.split()[0] for name, *_ in BAD_NODES}
     assert {c.__name__ for c in classes} <= covered
     assert Terminate() == wf.terminate()  # no fields to check
+
+
+def test_an_unhashable_allow_kind_is_a_term_error() -> None:
+    with pytest.raises(TermTypeError, match=r"region\('r'\): allow="):
+        wf.region("r", A, allow=[["k"]])  # type: ignore[list-item]
 
 
 def test_the_issue_example_is_refused() -> None:
@@ -471,3 +478,68 @@ def test_terms_pickle_and_copy_by_rebuilding() -> None:
         repr(TaskOptions(timeout=1, on_error=A))
         == "TaskOptions(timeout=1.0, on_error=task('a', nop))"
     )
+
+
+# ---------------------------------------------------------------------------
+# malformed values at every constructor: a TermError naming the node, or a term
+
+VALUES: list[object] = [
+    None, 0, -1, 1, 2, True, 1.5, math.nan, math.inf, "", "x", b"x", [], (), {}, set(),
+    [[1]], {"k": 1}, frozenset({"k"}), object(), nop, yes, async_cond, AsyncCallable(),
+    A, wf.seq(A, B), wf.branch(yes, A), wf.on_signal("s", A), wf.after(1, A),
+    wf.region("fz", A), First(1), Retry(), "all", "none", "sync_merge",
+]  # fmt: skip
+any_value = st.sampled_from(VALUES)
+
+CONSTRUCTORS: dict[str, Callable[[st.DrawFn], object]] = {
+    "task": lambda d: wf.task(
+        d(any_value), d(any_value), timeout=d(any_value), retry=d(any_value),
+        on_error=d(any_value), cost=d(any_value), kind=d(any_value),
+    ),
+    "seq": lambda d: wf.seq(*d(st.lists(any_value, max_size=3))),
+    "par": lambda d: wf.par(*d(st.lists(any_value, max_size=3))),
+    "join": lambda d: wf.join(d(any_value), *d(st.lists(any_value, max_size=3))),
+    "choice": lambda d: wf.choice(*d(st.lists(any_value, max_size=3))),
+    "xor": lambda d: wf.xor(*d(st.lists(any_value, max_size=3))),
+    "branch": lambda d: wf.branch(d(any_value), d(any_value)),
+    "first": lambda d: wf.first(d(any_value), d(any_value)),
+    "loop": lambda d: wf.loop(
+        d(any_value), times=d(any_value), while_=d(any_value), until=d(any_value)
+    ),
+    "on_signal": lambda d: wf.on_signal(d(any_value), d(any_value)),
+    "after": lambda d: wf.after(d(any_value), d(any_value)),
+    "defer": lambda d: wf.defer(*d(st.lists(any_value, max_size=3))),
+    "wait_signal": lambda d: wf.wait_signal(d(any_value), d(any_value)),
+    "region": lambda d: wf.region(
+        d(any_value), d(any_value), compensate=d(any_value), allow=d(any_value)
+    ),
+    "mi": lambda d: wf.mi(
+        d(any_value), count=d(any_value), items=d(any_value), join=d(any_value),
+        collect=d(any_value), item_key=d(any_value),
+    ),
+    "Retry": lambda d: Retry(d(any_value), d(any_value), d(any_value), d(any_value)),
+    "Seq": lambda d: Seq(d(any_value)),
+    "Join": lambda d: Join(d(any_value), d(any_value)),
+    "Xor": lambda d: Xor(d(any_value)),
+    "Branch": lambda d: Branch(d(any_value), d(any_value)),
+    "Loop": lambda d: Loop(d(any_value), d(any_value), d(any_value), d(any_value)),
+    "Defer": lambda d: Defer(d(any_value)),
+    "Region": lambda d: Region(d(any_value), d(any_value), d(any_value), d(any_value)),
+    "MI": lambda d: MI(d(any_value), d(any_value), d(any_value), d(any_value)),
+    "Task": lambda d: Task(d(any_value), d(any_value), d(any_value)),
+}  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@pytest.mark.parametrize("name", list(CONSTRUCTORS))
+@given(data=st.data())
+def test_malformed_arguments_raise_a_term_error(name: str, data: st.DataObject) -> None:
+    try:
+        built = CONSTRUCTORS[name](data.draw)
+    except TermError:  # TermTypeError included; anything else fails the test
+        return
+    assert repr(built)
+    assert built == built
+    if isinstance(built, Term):
+        hash(built)
+        assert list(walk(built))

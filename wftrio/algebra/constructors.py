@@ -245,7 +245,13 @@ def region(
             raise TermTypeError(
                 f"region({scope_id!r}): allow={allow!r} must be a set of effect kinds (strings)"
             )
-        allowed = frozenset(allow)
+        try:
+            allowed = frozenset(allow)
+        except TypeError:  # an unhashable kind
+            check_name("region", "scope_id", scope_id)
+            raise TermTypeError(
+                f"region({scope_id!r}): allow={allow!r} must be a set of effect kinds (strings)"
+            ) from None
     return Region(scope_id, term, compensate, allowed)
 
 
