@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from wftrio.algebra._checks import check_name
+from wftrio.algebra._checks import check_callable, check_name
 from wftrio.algebra.nodes import (
     MI,
     After,
@@ -31,8 +31,8 @@ from wftrio.algebra.nodes import (
     Terminate,
     WaitSignal,
     Xor,
-    _check_term,
     check_task_options,
+    check_term,
 )
 from wftrio.algebra.policies import First, Retry
 from wftrio.errors import TermError, TermTypeError
@@ -97,6 +97,7 @@ def task(
     if timeout is None and retry is None and on_error is None and cost is None and kind is None:
         return Task(name, fn)
     check_name("task", "name", name)
+    check_callable(f"task({name!r})", "fn", fn)
     opts = check_task_options(f"task({name!r})", timeout, retry, on_error, cost, kind)
     return Task(name, fn, TaskOptions(*opts))
 
@@ -117,8 +118,8 @@ def branch(cond: Cond, term: Term) -> Branch:
         TermTypeError: ``cond`` is not a synchronous callable (conditions are
             pure and synchronous), or ``term`` is not a term.
     """
-    if cond is None:
-        raise TermTypeError("branch: cond must be callable, got None")
+    if cond is None:  # Branch(None, term) is an unconditioned alternative, not this
+        check_callable("branch", "cond", cond)
     return Branch(cond, term)
 
 
@@ -133,7 +134,7 @@ def _branches(where: str, items: Sequence[Term], allow_cond: bool) -> tuple[Bran
                 )
             out.append(t)
         else:
-            out.append(Branch(None, _check_term(f"{where}[{i}]", t)))
+            out.append(Branch(None, check_term(f"{where}[{i}]", t)))
     return tuple(out)
 
 
@@ -283,7 +284,7 @@ def mi(
         if callable(items):
             items_v = items
         elif isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
-            _check_term("mi.body", body)
+            check_term("mi.body", body)
             raise TermTypeError(
                 f"mi(items={items!r}): items must be a sequence or fn(ctx) -> iterable"
             )

@@ -15,7 +15,6 @@ use explicit stacks instead of Python recursion.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from inspect import iscoroutinefunction
 from typing import Any, Literal, TypeAlias
@@ -30,6 +29,7 @@ from wftrio.algebra._checks import (
     check_number,
     fn_name,
     is_int,
+    is_number,
 )
 from wftrio.algebra._regions import EMPTY, RegionIds, merge
 from wftrio.algebra.policies import First, Retry
@@ -92,7 +92,12 @@ def _not_a_term(where: str, value: object) -> TermTypeError:
     )
 
 
-def _check_term(where: str, value: object) -> Term:
+def check_term(where: str, value: object) -> Term:
+    """Return ``value`` if it is a term that can stand alone (not a branch or trigger).
+
+    Raises:
+        TermTypeError: anything else, naming ``where``.
+    """
     if not isinstance(value, Term) or isinstance(value, Branch | OnSignal | After):
         raise _not_a_term(where, value)
     return value
@@ -166,7 +171,7 @@ def check_task_options(
     t = None if timeout is None else check_number(where, "timeout", timeout, low=0.0, strict=True)
     if retry is not None and not isinstance(retry, Retry):
         raise TermTypeError(f"{where}: retry={retry!r} must be a wf.Retry(...)")
-    e = None if on_error is None else _check_term(f"{where}.on_error", on_error)
+    e = None if on_error is None else check_term(f"{where}.on_error", on_error)
     c = None if cost is None else check_number(where, "cost", cost, low=0.0, strict=False)
     k = None if kind is None else check_name(where, "kind", kind)
     return t, retry, e, c, k
@@ -359,7 +364,7 @@ class Branch(Term):
     def __attrs_post_init__(self) -> None:
         if self.cond is not None:
             check_condition("branch", "cond", self.cond)
-        _check_term("branch.term", self.term)
+        check_term("branch.term", self.term)
         self._seal(self.cond, self.term)
 
     def children(self) -> tuple[Term, ...]:
@@ -490,7 +495,7 @@ class Loop(Term):
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
-        _check_term("loop.body", self.body)
+        check_term("loop.body", self.body)
         given = [
             k
             for k, v in (("times", self.times), ("while_", self.while_), ("until", self.until))
@@ -543,7 +548,7 @@ class OnSignal(Term):
 
     def __attrs_post_init__(self) -> None:
         check_name("on_signal", "name", self.name)
-        _check_term(f"on_signal({self.name!r}).term", self.term)
+        check_term(f"on_signal({self.name!r}).term", self.term)
         self._seal(self.name, self.term)
 
     def children(self) -> tuple[Term, ...]:
@@ -573,10 +578,10 @@ class After(Term):
 
     def __attrs_post_init__(self) -> None:
         s = self.seconds
-        if isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s) or s < 0:
+        if not is_number(s) or s < 0:
             raise TermTypeError(f"after(seconds={s!r}): must be a finite number >= 0")
         object.__setattr__(self, "seconds", float(s))
-        _check_term(f"after({s!r}).term", self.term)
+        check_term(f"after({s!r}).term", self.term)
         self._seal(self.seconds, self.term)
 
     def children(self) -> tuple[Term, ...]:
@@ -690,10 +695,10 @@ class Region(Term):
                 )
             for k in allow:
                 check_name(where, "allow", k)
-        _check_term(f"{where}.term", self.term)
+        check_term(f"{where}.term", self.term)
         kids: list[Term] = [self.term]
         if self.compensate is not None:
-            kids.append(_check_term(f"{where}.compensate", self.compensate))
+            kids.append(check_term(f"{where}.compensate", self.compensate))
         regions = _merge_regions(where, kids)
         if sid in regions:
             inner = next(k for k in kids if sid in k._region_set())
@@ -744,7 +749,7 @@ class MI(Term):
     _hash: int | None = attrs.field(init=False, default=None, alias="_hash")
 
     def __attrs_post_init__(self) -> None:
-        _check_term("mi.body", self.body)
+        check_term("mi.body", self.body)
         count, items, join = self.count, self.items, self.join
         if (count is None) == (items is None):
             raise TermError("mi(...): give exactly one of count= or items=")
