@@ -25,6 +25,7 @@ from wftrio.algebra._base import EqKey, NodeBase, Parts, joined
 from wftrio.algebra._checks import (
     check_callable,
     check_condition,
+    check_int,
     check_name,
     check_number,
     fn_name,
@@ -506,8 +507,8 @@ class Loop(Term):
                 f"loop({self.body!r}, ...): give exactly one of times=, while_=, until= (got "
                 f"{', '.join(given) if given else 'none'})"
             )
-        if self.times is not None and (not is_int(self.times) or self.times < 0):
-            raise TermTypeError(f"loop(times={self.times!r}): times must be an int >= 0")
+        if self.times is not None:
+            check_int("loop", "times", self.times, low=0)
         if self.while_ is not None:
             check_condition("loop", "while_", self.while_)
         if self.until is not None:

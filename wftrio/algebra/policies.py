@@ -13,7 +13,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from wftrio.algebra._checks import check_number, is_int
+from wftrio.algebra._checks import check_int, check_number, is_int
 from wftrio.errors import TermTypeError
 
 __all__ = ["First", "JoinPolicy", "Retry", "first"]
@@ -133,8 +133,7 @@ class First:
     cancel_rest: bool = False
 
     def __attrs_post_init__(self) -> None:
-        if not is_int(self.n) or self.n < 1:
-            raise TermTypeError(f"first(n={self.n!r}): n must be an int >= 1")
+        check_int("first", "n", self.n, low=1)
         if not isinstance(self.cancel_rest, bool):
             raise TermTypeError(f"first(cancel_rest={self.cancel_rest!r}): must be a bool")
 
