@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import random
 from collections.abc import Mapping
@@ -57,12 +58,15 @@ class TestCatalogue:
             assert "Term form" in doc or "special case" in doc, name
 
     def test_all_is_sorted_and_complete(self) -> None:
+        # the façade re-exports every public function of the algebra's patterns module
+        impl = importlib.import_module("wftrio.algebra.patterns")
         public = {
             n
-            for n, v in vars(P).items()
-            if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == P.__name__
+            for n, v in vars(impl).items()
+            if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == impl.__name__
         }
         assert public | {"CATALOGUE"} == set(P.__all__)
+        assert all(getattr(P, n) is getattr(impl, n) for n in P.__all__)
 
 
 # ---------------------------------------------------------------------------
@@ -70,7 +74,7 @@ class TestCatalogue:
 
 
 def kernel_only(term: wf.Term) -> bool:
-    return all(type(node).__module__ == "wftrio.terms" for _, node in walk(term))
+    return all(type(node).__module__ == "wftrio.algebra.nodes" for _, node in walk(term))
 
 
 ALIASES: list[tuple[wf.Term, wf.Term]] = [
@@ -377,7 +381,7 @@ class TestCriticalSection:
         assert eff.name == "w1"
         (timer,) = outbox_of(st, StartTimer)
         assert timer.seconds == 0.01
-        assert st.ctx["lock:L"].startswith("critical:L#")
+        assert st.ctx["lock:L"].startswith("critical:L@")
         st.take_outbox()
         # the lock is still held: the retry re-arms the timer
         st.fire_timer(timer.tid)
@@ -436,7 +440,7 @@ class TestCriticalSection:
 
     def test_same_section_term_twice_rejected(self) -> None:
         s = section(1)
-        with pytest.raises(wf.TermError, match="duplicate region id 'critical:L#"):
+        with pytest.raises(wf.TermError, match="duplicate region id 'critical:L@"):
             wf.par(s, s)
 
     @pytest.mark.parametrize("poll", [0, -1, float("inf"), "1", True])

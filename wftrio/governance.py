@@ -14,7 +14,9 @@
   ``sub.status(case_id).budget`` shows what was used.
 * **Approvals** are a pattern, :func:`wftrio.patterns.approval`, decided by
   the signal :func:`approval_signal` carrying :func:`approve` or
-  :func:`reject`; each decision leaves a receipt naming who made it.
+  :func:`reject`; each decision leaves a receipt naming who made it.  These
+  helpers live in :mod:`wftrio.algebra.approval` (below every layer that
+  uses them) and are re-exported here.
 
 The checks run in the reducer, when an effect is requested, so they are as
 deterministic as the rest of a case: a replay refuses exactly what the
@@ -24,17 +26,20 @@ recorded run refused.  This module imports no trio.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from wftrio.algebra._checks import is_int
+
+# approval points are part of the algebra (the pattern needs them); re-exported here
+from wftrio.algebra.approval import approval_functions, approval_signal, approve, reject
 from wftrio.errors import (
     ApprovalRejected,
     BudgetExceeded,
     GovernanceError,
     GuardViolation,
-    TermTypeError,
 )
 
 __all__ = [
@@ -58,7 +63,7 @@ def _limit(name: str, value: object, *, integer: bool) -> Any:
     if value is None:
         return None
     if integer:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_int(value) or value < 0:
             raise GovernanceError(f"Budget({name}={value!r}): must be None or an int >= 0")
         return value
     if (
@@ -224,98 +229,3 @@ class Governor:
 
     def __repr__(self) -> str:
         return f"<Governor effects={self.effects} time={self.time:g} cost={self.cost:g}>"
-
-
-# ---------------------------------------------------------------------------
-# approval points (the pattern is wftrio.patterns.approval)
-
-
-def approval_signal(name: str) -> str:
-    """The signal the :func:`~wftrio.patterns.approval` named ``name`` waits for.
-
-    It is ``"approval:<name>"``; its payload is :func:`approve` or :func:`reject`.
-    """
-    return f"approval:{name}"
-
-
-def _decision(decision: str, by: str, note: str | None) -> dict[str, Any]:
-    if not isinstance(by, str) or not by:
-        raise TermTypeError(f"{decision}(by={by!r}): by must name who decides (a non-empty str)")
-    if note is not None and not isinstance(note, str):
-        raise TermTypeError(f"{decision}(note={note!r}): note must be a str or None")
-    return {"decision": decision, "by": by, "note": note}
-
-
-def approve(by: str, note: str | None = None) -> dict[str, Any]:
-    """The payload of an approving decision for :func:`wftrio.patterns.approval`.
-
-    Send it as ``await sub.signal(case_id, approval_signal(name), approve("ann"))``.
-
-    Raises:
-        TermTypeError: ``by`` is not a non-empty string or ``note`` not a string.
-    """
-    return _decision("approve", by, note)
-
-
-def reject(by: str, note: str | None = None) -> dict[str, Any]:
-    """The payload of a rejecting decision (see :func:`approve`)."""
-    return _decision("reject", by, note)
-
-
-_DECIDED = ("approved", "rejected")
-
-
-def approval_functions(
-    name: str, allowed: frozenset[str] | None
-) -> tuple[
-    Callable[[Mapping[str, Any]], dict[str, Any]],
-    Callable[[Mapping[str, Any]], bool],
-    Callable[[Mapping[str, Any]], bool],
-    Callable[[Mapping[str, Any]], None],
-]:
-    """The task and condition functions of :func:`wftrio.patterns.approval` ``name``.
-
-    Returns ``(decide, decided, approved, fail)``: ``decide`` turns the
-    decision payload stored at ``ctx["approval:<name>"]`` into the decision
-    record (``"approved"``, ``"rejected"`` or ``"ignored"`` with a
-    ``reason``); ``decided`` / ``approved`` test that record; ``fail``
-    raises :class:`ApprovalRejected`.
-    """
-    key = approval_signal(name)
-
-    def decide(ctx: Mapping[str, Any]) -> dict[str, Any]:
-        p = ctx.get(key)
-        by = p.get("by") if isinstance(p, Mapping) else None
-        note = p.get("note") if isinstance(p, Mapping) else None
-        decision = p.get("decision") if isinstance(p, Mapping) else None
-        record: dict[str, Any] = {
-            "decision": "ignored",
-            "by": by if isinstance(by, str) else None,
-            "note": note if isinstance(note, str) else None,
-        }
-        if decision not in ("approve", "reject") or not isinstance(by, str) or not by:
-            record["reason"] = "malformed decision: send wf.approve(by) or wf.reject(by)"
-        elif allowed is not None and by not in allowed:
-            record["reason"] = f"{by!r} is not an approver of {name!r}"
-        else:
-            record["decision"] = "approved" if decision == "approve" else "rejected"
-        return {key: record}
-
-    def decided(ctx: Mapping[str, Any]) -> bool:
-        r = ctx.get(key)
-        return isinstance(r, Mapping) and r.get("decision") in _DECIDED
-
-    def approved(ctx: Mapping[str, Any]) -> bool:
-        r = ctx.get(key)
-        return isinstance(r, Mapping) and r.get("decision") == "approved"
-
-    def fail(ctx: Mapping[str, Any]) -> None:
-        r = ctx.get(key)
-        r = r if isinstance(r, Mapping) else {}
-        raise ApprovalRejected(name, r.get("by"), r.get("note"))
-
-    decide.__qualname__ = f"{key}:decide"
-    decided.__qualname__ = f"{key}:decided"
-    approved.__qualname__ = f"{key}:approved"
-    fail.__qualname__ = f"{key}:fail"
-    return decide, decided, approved, fail

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import attrs
 
+from wftrio.algebra._trampoline import Recursive, trampoline
 from wftrio.errors import TermTypeError
 from wftrio.terms import (
     MI,
@@ -134,6 +135,7 @@ class Diagram:
 
 # a pending edge: everything but the target, which the parent knows
 _Exit = tuple[str, str, bool, bool]  # (src, label, dashed, from_cluster)
+_Built = tuple[str, list[_Exit]]  # a drawn term: its entry node and its exits
 
 
 def _fn(fn: Callable[..., Any] | None) -> str:
@@ -198,12 +200,12 @@ class _Builder:
         merge: str,
         branches: list[tuple[str, Term]],
         cl: str | None,
-    ) -> tuple[str, list[_Exit]]:
+    ) -> Recursive[_Built]:
         """A split gateway, its labelled branches and their join/merge gateway."""
         g = self.node(kind, "gateway", cl)
         built = []
         for label, t in branches:
-            entry, exits = self.build(t, cl)
+            entry, exits = yield (t, cl)
             self.edge(g, entry, label)
             built.append(exits)
         j = self.node(merge, "gateway", cl)
@@ -211,16 +213,23 @@ class _Builder:
             self.connect(exits, j)
         return g, [(j, "", False, False)]
 
-    def build(self, term: Term, cl: str | None) -> tuple[str, list[_Exit]]:
-        """Draw ``term`` inside cluster ``cl``; return its entry node and exits."""
+    def build(self, term: Term, cl: str | None) -> _Built:
+        """Draw ``term`` inside cluster ``cl``; return its entry node and exits.
+
+        Any depth of nesting: the recursion runs on an explicit stack.
+        """
+        return trampoline(self._build, term, cl)
+
+    def _build(self, term: Term, cl: str | None) -> Recursive[_Built]:
+        # a generator: ``yield (t, cl)`` stands for ``self.build(t, cl)``
         match term:
             case Task(name=name, is_effect=is_effect):
                 n = self.node(name, "effect" if is_effect else "task", cl)
                 return n, [(n, "", False, False)]
             case Seq(terms=terms):
-                entry, exits = self.build(terms[0], cl)
+                entry, exits = yield (terms[0], cl)
                 for t in terms[1:]:
-                    e, x = self.build(t, cl)
+                    e, x = yield (t, cl)
                     self.connect(exits, e)
                     exits = x
                 return entry, exits
@@ -231,25 +240,25 @@ class _Builder:
                     (_fn(b.cond) if b.cond is not None else ("always" if conds else ""), b.term)
                     for b in branches
                 ]
-                return self.split(kind, _policy(policy), labelled, cl)
+                return (yield from self.split(kind, _policy(policy), labelled, cl))
             case Xor(alternatives=alts):
                 labelled = [
                     (_fn(a.cond) if a.cond is not None else "default", a.term) for a in alts
                 ]
-                return self.split("xor", "merge", labelled, cl)
+                return (yield from self.split("xor", "merge", labelled, cl))
             case Defer(alternatives=alts):
                 labelled = [(_trigger(a), a.term) for a in alts]
-                return self.split("defer", "merge", labelled, cl)
+                return (yield from self.split("defer", "merge", labelled, cl))
             case Loop(body=body, times=times, while_=while_, until=until):
                 m = self.node("loop", "gateway", cl)
                 if while_ is not None:
                     test = self.node(f"while {_fn(while_)}", "gateway", cl)
                     self.edge(m, test)
-                    entry, exits = self.build(body, cl)
+                    entry, exits = yield (body, cl)
                     self.edge(test, entry, "true")
                     self.connect(exits, m, back=True)
                     return m, [(test, "false", False, False)]
-                entry, exits = self.build(body, cl)
+                entry, exits = yield (body, cl)
                 self.edge(m, entry)
                 if until is not None:
                     test = self.node(f"until {_fn(until)}", "gateway", cl)
@@ -266,10 +275,10 @@ class _Builder:
                 return n, [(n, "", False, False)]
             case Region(scope_id=sid, term=body, compensate=comp):
                 rc = self.cluster(f"region {sid}", "region", cl)
-                entry, exits = self.build(body, rc)
+                entry, exits = yield (body, rc)
                 if comp is None:
                     return entry, [*exits, (rc, "cancelled", True, True)]
-                c_entry, c_exits = self.build(comp, cl)
+                c_entry, c_exits = yield (comp, cl)
                 self.edges.append(Edge(rc, c_entry, "on cancel", dashed=True, from_cluster=True))
                 return entry, exits + c_exits
             case MI(body=Task(name=name)):
@@ -277,7 +286,7 @@ class _Builder:
                 return n, [(n, "", False, False)]
             case MI(body=body):
                 mc = self.cluster(_mi_spec(term), "mi", cl)
-                return self.build(body, mc)
+                return (yield (body, mc))
             case Terminate():
                 return self.node("terminate", "terminate", cl), []
             case _:
@@ -299,6 +308,49 @@ def diagram(term: Term) -> Diagram:
     end = b.node("end", "end", None)
     b.connect(exits, end)
     return Diagram(tuple(b.nodes), tuple(b.edges), tuple(b.clusters))
+
+
+# ---------------------------------------------------------------------------
+# rendering
+
+_MAX_INDENT = 16  # deeper clusters are not indented further (the text stays linear in size)
+
+
+def _nested(
+    d: Diagram,
+    node: Callable[[Node, str], list[str]],
+    opening: Callable[[Cluster, str], list[str]],
+    closing: str,
+) -> list[str]:
+    """The lines declaring every node inside its (nested) cluster, in drawing order.
+
+    Each cluster's own nodes come first, then its sub-clusters, each
+    between ``opening(cluster)`` and ``closing``.  An explicit stack, so
+    clusters nest to any depth.
+    """
+    kids: dict[str | None, list[Cluster]] = {}
+    for c in d.clusters:
+        kids.setdefault(c.parent, []).append(c)
+    members: dict[str | None, list[Node]] = {}
+    for n in d.nodes:
+        members.setdefault(n.cluster, []).append(n)
+    out: list[str] = []
+    # items: a line to write, or (cluster id, depth) to expand
+    stack: list[str | tuple[str | None, int]] = [(None, 1)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        cluster, depth = item
+        indent = "    " * min(depth, _MAX_INDENT)
+        for n in members.get(cluster, []):
+            out += node(n, indent)
+        for c in reversed(kids.get(cluster, [])):
+            stack.append(f"{indent}{closing}")
+            stack.append((c.id, depth + 1))
+            stack.extend(reversed(opening(c, indent)))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -342,23 +394,15 @@ def to_mermaid(term: Term | Diagram) -> str:
     """
     d = term if isinstance(term, Diagram) else diagram(term)
     out = ["flowchart TD"]
-    kids: dict[str | None, list[Cluster]] = {}
-    for c in d.clusters:
-        kids.setdefault(c.parent, []).append(c)
-    members: dict[str | None, list[Node]] = {}
-    for n in d.nodes:
-        members.setdefault(n.cluster, []).append(n)
 
-    def emit(cluster: str | None, indent: str) -> None:
-        for n in members.get(cluster, []):
-            left, right = _MERMAID_SHAPES[n.shape]
-            out.append(f'{indent}{n.id}{left}"{_mermaid_text(n.label)}"{right}')
-        for c in kids.get(cluster, []):
-            out.append(f'{indent}subgraph {c.id}["{_mermaid_text(c.label)}"]')
-            emit(c.id, indent + "    ")
-            out.append(f"{indent}end")
+    def node(n: Node, indent: str) -> list[str]:
+        left, right = _MERMAID_SHAPES[n.shape]
+        return [f'{indent}{n.id}{left}"{_mermaid_text(n.label)}"{right}']
 
-    emit(None, "    ")
+    def opening(c: Cluster, indent: str) -> list[str]:
+        return [f'{indent}subgraph {c.id}["{_mermaid_text(c.label)}"]']
+
+    out += _nested(d, node, opening, "end")
     for e in d.edges:
         arrow = "-.->" if e.dashed else "-->"
         label = f'|"{_mermaid_text(e.label)}"|' if e.label else ""
@@ -406,34 +450,28 @@ def to_dot(term: Term | Diagram) -> str:
         '    node [fontname="Helvetica", fontsize=11];',
         '    edge [fontname="Helvetica", fontsize=10];',
     ]
-    kids: dict[str | None, list[Cluster]] = {}
-    for c in d.clusters:
-        kids.setdefault(c.parent, []).append(c)
-    members: dict[str | None, list[Node]] = {}
-    for n in d.nodes:
-        members.setdefault(n.cluster, []).append(n)
     # a node inside each cluster (transitively) to anchor edges leaving it
     anchor: dict[str, str] = {}
     parent = {c.id: c.parent for c in d.clusters}
     for n in d.nodes:
         cid = n.cluster
-        while cid is not None:
-            anchor.setdefault(cid, n.id)
+        while cid is not None and cid not in anchor:  # an anchored cluster's parents are too
+            anchor[cid] = n.id
             cid = parent[cid]
 
-    def emit(cluster: str | None, indent: str) -> None:
-        for n in members.get(cluster, []):
-            label = "" if n.shape in ("start", "end") else f'label="{_dot_text(n.label)}", '
-            out.append(f"{indent}{n.id} [{label}{_DOT_SHAPES[n.shape]}];")
-        for c in kids.get(cluster, []):
-            style = "dashed" if c.kind == "region" else "bold"
-            out.append(f"{indent}subgraph cluster_{c.id} {{")
-            out.append(f'{indent}    label="{_dot_text(c.label)}";')
-            out.append(f"{indent}    style={style};")
-            emit(c.id, indent + "    ")
-            out.append(f"{indent}}}")
+    def node(n: Node, indent: str) -> list[str]:
+        label = "" if n.shape in ("start", "end") else f'label="{_dot_text(n.label)}", '
+        return [f"{indent}{n.id} [{label}{_DOT_SHAPES[n.shape]}];"]
 
-    emit(None, "    ")
+    def opening(c: Cluster, indent: str) -> list[str]:
+        style = "dashed" if c.kind == "region" else "bold"
+        return [
+            f"{indent}subgraph cluster_{c.id} {{",
+            f'{indent}    label="{_dot_text(c.label)}";',
+            f"{indent}    style={style};",
+        ]
+
+    out += _nested(d, node, opening, "}")
     for e in d.edges:
         attrs_: list[str] = []
         src = e.src

@@ -19,7 +19,8 @@ relinks it):
 
 Functions that wftrio itself defines for its derived patterns (the
 bookkeeping of :func:`wftrio.patterns.critical_section` and
-:func:`wftrio.patterns.interleaved_parallel_routing`: lock acquire/release,
+:func:`wftrio.patterns.interleaved_parallel_routing`, defined in
+:mod:`wftrio.algebra.patterns`: lock acquire/release,
 ownership tests, routing state) are *trusted*: pure, total and cheap, they
 run for real on the abstract ctx, which then holds exactly what they wrote.
 That is what lets the explorer see that two critical sections taken in
@@ -43,7 +44,7 @@ __all__ = [
     "local_pcs",
 ]
 
-_TRUSTED_MODULES = frozenset({"wftrio.patterns"})
+_TRUSTED_MODULES = frozenset({"wftrio.algebra.patterns"})
 
 
 def is_trusted(fn: object) -> bool:

@@ -3,8 +3,8 @@
 These need the whole term (the constructors check each node on its own) and
 no exploration:
 
-* **WF101** a region id used twice (constructors reject it; a term assembled
-  from the term classes directly can still carry one);
+* **WF101** a region id used twice (the constructors and the term classes
+  reject it, so this is a defence for terms that bypassed them);
 * **WF102** a ``first(n)`` join or an ``mi(join=n)`` whose threshold can
   never be reached because too few of its branches (instances) can ever
   complete: a branch that always ends in ``terminate()``, waits for a
@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from wftrio.algebra._trampoline import Recursive, trampoline
 from wftrio.terms import (
     MI,
     After,
@@ -73,28 +74,62 @@ def _path(parent: str, i: int, kid: Term) -> str:
     return f"{parent}[{i}].{node_label(kid)}"
 
 
-def blocker(term: Term, here: str, declared: frozenset[str] | None) -> str | None:
+# where a blocker is, relative to a node: a chain of path segments shared between
+# the nodes above it (so results for a deep term take linear memory); () is the node
+_Rel = tuple[str, "_Rel"] | tuple[()]
+_Memo = dict[int, "_Rel | None"]
+
+
+def blocker(
+    term: Term, here: str, declared: frozenset[str] | None, memo: _Memo | None = None
+) -> str | None:
     """The path of a node that keeps ``term`` from ever completing, or None.
 
     Data is abstracted (every condition may hold or not, a computed ``mi``
     count may be 0); region cancellation, an outside request, is not
-    counted as a way to complete.
+    counted as a way to complete.  Any depth of nesting (an explicit
+    stack); ``memo``, shared by the calls on one term, keeps the calls for
+    nested joins linear in the term's size.
     """
+    memo = {} if memo is None else memo
+
+    def step(t: Term) -> Recursive[_Rel | None]:
+        if id(t) in memo:
+            return memo[id(t)]
+        result = yield from _blocker(t, declared)
+        memo[id(t)] = result
+        return result
+
+    rel = trampoline(step, term)
+    if rel is None:
+        return None
+    parts = [here]
+    while rel:
+        segment, rel = rel
+        parts.append(segment)
+    return "".join(parts)
+
+
+def _via(i: int, kid: Term, rel: _Rel | None) -> _Rel | None:
+    return None if rel is None else (f"[{i}].{node_label(kid)}", rel)
+
+
+def _blocker(term: Term, declared: frozenset[str] | None) -> Recursive[_Rel | None]:
+    # a generator: ``yield (t,)`` stands for the blocker of child ``t``, relative to it
     if isinstance(term, Terminate):
-        return here
+        return ()
     if isinstance(term, WaitSignal):
-        return here if declared is not None and term.name not in declared else None
+        return () if declared is not None and term.name not in declared else None
     if isinstance(term, Seq):
         for i, t in enumerate(term.terms):
-            b = blocker(t, _path(here, i, t), declared)
+            b = _via(i, t, (yield (t,)))
             if b is not None:
                 return b
         return None
     if isinstance(term, Join):
-        bl = [
-            blocker(br.term, _path(here, i, br.term), declared)
-            for i, br in enumerate(term.branches)
-        ]
+        bl: list[_Rel | None] = []
+        for i, br in enumerate(term.branches):
+            bl.append(_via(i, br.term, (yield (br.term,))))
         if isinstance(term.policy, First):
             ok = sum(1 for b in bl if b is None)
             return None if ok >= term.policy.n else next(b for b in bl if b is not None)
@@ -107,35 +142,34 @@ def blocker(term: Term, here: str, declared: frozenset[str] | None) -> str | Non
             return None
         return next((b for b in bl if b is not None), None)
     if isinstance(term, Xor):
-        bl = [
-            blocker(a.term, _path(here, i, a.term), declared)
-            for i, a in enumerate(term.alternatives)
-        ]
+        bl = []
+        for i, alt in enumerate(term.alternatives):
+            bl.append(_via(i, alt.term, (yield (alt.term,))))
         return None if any(b is None for b in bl) else bl[0]
     if isinstance(term, Loop):
         if term.times == 0 or term.while_ is not None:
             return None
-        return blocker(term.body, _path(here, 0, term.body), declared)
+        return _via(0, term.body, (yield (term.body,)))
     if isinstance(term, Defer):
-        first_reason: str | None = None
+        first_reason: _Rel | None = None
         for i, a in enumerate(term.alternatives):
             if isinstance(a, OnSignal) and declared is not None and a.name not in declared:
-                first_reason = first_reason or here
+                first_reason = first_reason if first_reason is not None else ()
                 continue
-            b = blocker(a.term, _path(here, i, a.term), declared)
+            b = _via(i, a.term, (yield (a.term,)))
             if b is None:
                 return None
-            first_reason = first_reason or b
+            first_reason = first_reason if first_reason is not None else b
         return first_reason
     if isinstance(term, Region):
-        return blocker(term.term, _path(here, 0, term.term), declared)
+        return _via(0, term.term, (yield (term.term,)))
     if isinstance(term, MI):
         if term.join == "none" or callable(term.count) or callable(term.items):
             return None
         n = term.count if term.count is not None else len(term.items or ())
         if n == 0:
             return None
-        return blocker(term.body, _path(here, 0, term.body), declared)
+        return _via(0, term.body, (yield (term.body,)))
     return None
 
 
@@ -186,27 +220,29 @@ def structural_issues(
 ) -> list[Issue]:
     """The WF1xx issues of ``term`` (see the module docs)."""
     issues: list[Issue] = []
-    regions: dict[str, str] = {}
+    regions: dict[str, int] = {}
     used_signals: set[str] = set()
+    memo: _Memo = {}  # blocker results, shared by nested joins
     root = node_label(term)
-    for here, node in nodes(term):
+    for index, (here, node) in enumerate(nodes(term)):
         if isinstance(node, Region):
             first_at = regions.get(node.scope_id)
             if first_at is not None:
+                first_path = next(p for k, (p, _) in enumerate(nodes(term)) if k == first_at)
                 issues.append(
                     Issue(
                         ERROR,
                         "WF101",
-                        f"duplicate region id {node.scope_id!r}: already used at {first_at}; "
+                        f"duplicate region id {node.scope_id!r}: already used at {first_path}; "
                         "give every region its own id (cancel_region would cancel both).",
                         here,
                     )
                 )
-            else:
-                regions[node.scope_id] = here
+            else:  # the node's index, not its path: paths of deep terms are long
+                regions[node.scope_id] = index
         elif isinstance(node, Join) and isinstance(node.policy, First):
             bl = [
-                blocker(br.term, _path(here, i, br.term), signals)
+                blocker(br.term, _path(here, i, br.term), signals, memo)
                 for i, br in enumerate(node.branches)
             ]
             ok = sum(1 for b in bl if b is None)
@@ -226,7 +262,7 @@ def structural_issues(
                     )
                 )
         elif isinstance(node, MI) and isinstance(node.join, int):
-            b = blocker(node.body, _path(here, 0, node.body), signals)
+            b = blocker(node.body, _path(here, 0, node.body), signals, memo)
             if b is not None:
                 issues.append(
                     Issue(
