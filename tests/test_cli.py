@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from wftrio.cli import main
-from wftrio.trace import read_jsonl
+from wftrio.serialize import read_jsonl
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE = str(EXAMPLES / "discriminator.py")

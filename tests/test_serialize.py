@@ -24,8 +24,10 @@ from wftrio.serialize import (
     loads_log,
     loads_snapshot,
     loads_trace,
+    read_jsonl,
+    write_jsonl,
 )
-from wftrio.trace import EventKind, InputEvent, ReplayLog, TraceEvent, read_jsonl, write_jsonl
+from wftrio.trace import EventKind, InputEvent, ReplayLog, TraceEvent
 
 
 def bump(key: str) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from wftrio.engine import FINAL, ExecState, Status
-from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst
+from wftrio.engine.objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst
 from wftrio.errors import InvariantViolation
 
 __all__ = ["InvariantViolation", "check_invariants", "invariant_violations"]

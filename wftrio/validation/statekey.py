@@ -34,7 +34,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from wftrio.engine import FINAL, ExecState
-from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
+from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 
 __all__ = ["StateKey", "freeze", "shape_key", "state_key"]
 
@@ -111,7 +111,7 @@ def _shape(
         regions.append((r.scope_id or "", r.cancel_pc, r.exited))
         r = r.parent
     depth = 0
-    s: Scope | None = tok.scope
+    s: CtxLayer | None = tok.scope
     while s is not None:
         depth += 1
         s = s.parent
@@ -167,7 +167,7 @@ def state_key(st: ExecState) -> StateKey:
         o = num.items[i]
         i += 1
         t = type(o)
-        if t is Scope:
+        if t is CtxLayer:
             ctl_objects.append(("S", num(o.parent)))
             data.append(tuple(sorted((k, freeze(v)) for k, v in o.data.items())) if o.data else ())
         elif t is RegionInst:

@@ -1,0 +1,347 @@
+"""Consistency checks a snapshot passes before anything is rebuilt from it.
+
+A snapshot may come from a store, a file or another process: restore
+treats it as untrusted input.  :func:`check_snapshot` runs on the records
+alone, before any object is built, and raises
+:class:`~wftrio.errors.SerializationError` naming the first offending field
+(``paths`` holds it) for:
+
+* text that is not valid Unicode and nesting deeper than
+  :data:`~.jsonvalues.MAX_DEPTH`, anywhere in the snapshot (checked
+  iteratively: never a ``RecursionError``);
+* negative counters: ``steps``, ``seq``, ``next_id``, ``elapsed``, join /
+  loop / mi counters, effect attempts, governance usage;
+* a final status (done, failed, cancelled) with live tokens or anything
+  pending;
+* a token waiting on an effect, signal or timer without the matching
+  pending entry, or a pending entry whose token does not wait on it;
+* a token whose program counter is not an instruction that waits that way
+  (an effect wait at a task, a signal wait at that signal's ``wait_signal``,
+  a deferred choice at its ``defer`` with the same alternatives);
+* a region activation of a region the program does not have (or with
+  another cancellation continuation than the program's).
+
+What the case may do comes from the Program and the options given to
+restore (``allow=``, ``budget=``), never from the snapshot: see
+:func:`governor_for`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from wftrio.engine._state import FINAL
+from wftrio.engine.program import Program
+from wftrio.governance import Budget, Governor
+
+from .jsonvalues import MAX_DEPTH, instr_arg, ser_error, valid_text
+from .records import (
+    DeferWaitSnap,
+    EffectWaitSnap,
+    JoinSnap,
+    LoopSnap,
+    MISnap,
+    SignalWaitSnap,
+    StateSnapshot,
+)
+
+__all__ = ["EFFECT_OPS", "check_snapshot", "governor_for", "program_regions"]
+
+EFFECT_OPS = frozenset({"task", "effect", "step"})
+"""Opcodes at which a token can wait for an effect (async tasks, sync tasks returning one)."""
+
+
+def check_snapshot(program: Program, snap: StateSnapshot) -> None:
+    """Check ``snap`` against itself and ``program`` (see the module docs).
+
+    Raises:
+        SerializationError: naming the offending field.
+    """
+    _check_text_and_depth(snap)
+    _check_counters(snap)
+    _check_final(snap)
+    _check_waits(program, snap)
+    _check_regions(program, snap)
+
+
+def _check_text_and_depth(snap: StateSnapshot) -> None:
+    """Every str in the snapshot is valid Unicode; no data nests deeper than MAX_DEPTH."""
+    stack: list[tuple[Any, str, int]] = [(snap, "", 0)]
+    while stack:
+        v, path, depth = stack.pop()
+        if isinstance(v, str):
+            if not valid_text(v):
+                raise ser_error(f"{path or '$'}: text {v!r:.60} is not valid Unicode", path)
+            continue
+        if v is None or isinstance(v, int | float):
+            continue
+        if depth > MAX_DEPTH + 8:  # records add a few levels above the data
+            raise ser_error(
+                f"{path}: nested deeper than {MAX_DEPTH} lists and dicts; a snapshot holds "
+                "no deeper data",
+                path,
+            )
+        if attrs.has(type(v)):
+            for a in attrs.fields(type(v)):
+                stack.append((getattr(v, a.name), f"{path}.{a.name}" if path else a.name, depth))
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if isinstance(k, str) and not valid_text(k):
+                    raise ser_error(f"{path}: key {k!r:.60} is not valid Unicode", path)
+                stack.append((x, f"{path}[{k!r}]", depth + 1))
+        elif isinstance(v, list | tuple):
+            for i, x in enumerate(v):
+                stack.append((x, f"{path}[{i}]", depth + 1))
+
+
+def _nonneg(value: float, path: str) -> None:
+    if not value >= 0:  # NaN too
+        raise ser_error(f"{path}: {value!r} is negative; a counter is never negative", path)
+
+
+def _check_counters(snap: StateSnapshot) -> None:
+    for name in ("steps", "seq", "next_id", "elapsed"):
+        _nonneg(getattr(snap, name), name)
+    for i, f in enumerate(snap.frames):
+        p = f"frames[{i}]"
+        if isinstance(f, JoinSnap):
+            for name in ("needed", "started", "arrived"):
+                _nonneg(getattr(f, name), f"{p}.{name}")
+            if f.arrived > f.started or f.needed > f.started:
+                raise ser_error(
+                    f"{p}: arrived={f.arrived} needed={f.needed} exceed started={f.started}",
+                    f"{p}.arrived",
+                )
+        elif isinstance(f, LoopSnap):
+            _nonneg(f.count, f"{p}.count")
+        elif isinstance(f, MISnap):
+            for name in ("n", "done"):
+                _nonneg(getattr(f, name), f"{p}.{name}")
+            if f.needed is not None:
+                _nonneg(f.needed, f"{p}.needed")
+            if f.done > f.n or len(f.results) != f.done:
+                raise ser_error(
+                    f"{p}: done={f.done} with n={f.n} and {len(f.results)} results",
+                    f"{p}.done",
+                )
+    for i, e in enumerate(snap.effects):
+        _nonneg(e.attempts, f"effects[{i}].attempts")
+        _nonneg(e.cost, f"effects[{i}].cost")
+    g = snap.governance
+    if g is not None:
+        for name in ("effects", "time", "cost"):
+            _nonneg(getattr(g, name), f"governance.{name}")
+
+
+def _check_final(snap: StateSnapshot) -> None:
+    if snap.status not in FINAL:
+        return
+    live = {
+        "tokens": snap.tokens,
+        "ready": snap.ready,
+        "current": () if snap.current is None else (snap.current,),
+        "effects": snap.effects,
+        "timers": snap.timers,
+        "waiters": tuple(w for ws in snap.waiters.values() for w in ws),
+        "region_index": tuple(r for rs in snap.region_index.values() for r in rs),
+    }
+    for name, items in live.items():
+        if items:
+            raise ser_error(
+                f"{name}: the case is {snap.status} (final) but holds {len(items)} live "
+                f"{name} entries; a finished case holds none",
+                name,
+            )
+
+
+def _check_waits(program: Program, snap: StateSnapshot) -> None:
+    instrs = program.instrs
+    # what each waiting token's wait implies, after checking it against its pc
+    want_effects: dict[int, tuple[int, str]] = {}  # eid -> (token, path)
+    want_timers: dict[int, tuple[int, int, str]] = {}  # tid -> (token, alt, path)
+    want_waiters: dict[tuple[str, int, int], str] = {}  # (name, token, alt) -> path
+    for i, t in enumerate(snap.tokens):
+        w = t.wait
+        if w is None:
+            continue
+        p = f"tokens[{i}]"
+        if not 0 <= t.pc < len(instrs):
+            raise ser_error(
+                f"{p}.pc: pc {t.pc} is outside the program (0..{len(instrs) - 1})", f"{p}.pc"
+            )
+        ins = instrs[t.pc]
+        if isinstance(w, EffectWaitSnap):
+            if ins.op not in EFFECT_OPS:
+                raise _pc_mismatch(p, t.pc, ins.op, f"effect {w.eid}")
+            want_effects[w.eid] = (t.id, f"{p}.wait")
+        elif isinstance(w, SignalWaitSnap):
+            if ins.op != "wait_signal" or instr_arg(ins, "name") != w.name:
+                raise _pc_mismatch(p, t.pc, ins.op, f"signal {w.name!r}")
+            want_waiters[(w.name, t.id, 0)] = f"{p}.wait"
+        else:
+            assert isinstance(w, DeferWaitSnap)
+            alts = instr_arg(ins, "alts", ()) if ins.op == "defer" else ()
+            if ins.op != "defer" or len(w.alts) != len(alts):
+                raise _pc_mismatch(p, t.pc, ins.op, f"a deferred choice of {len(w.alts)}")
+            for k, a in enumerate(w.alts):
+                q = f"{p}.wait.alts[{k}]"
+                if (a.signal is None) == (a.timer is None):
+                    raise ser_error(f"{q}: give exactly one of signal and timer", q)
+                if not 0 <= a.alt < len(alts):
+                    raise ser_error(f"{q}.alt: alternative {a.alt} is not in the defer", q)
+                kind, key = alts[a.alt]
+                if a.signal is not None:
+                    if kind != "signal" or key != a.signal:
+                        raise _pc_mismatch(p, t.pc, ins.op, f"signal {a.signal!r} as {a.alt}")
+                    want_waiters[(a.signal, t.id, a.alt)] = q
+                elif kind != "timer":
+                    raise _pc_mismatch(p, t.pc, ins.op, f"a timer as {a.alt}")
+                else:
+                    assert a.timer is not None  # exactly one of the two, checked above
+                    want_timers[a.timer] = (t.id, a.alt, q)
+    # every pending entry belongs to a token waiting on it ...
+    effects: set[int] = set()
+    for k, e in enumerate(snap.effects):
+        if want_effects.get(e.eid, (None,))[0] != e.token:
+            raise ser_error(
+                f"effects[{k}]: effect {e.eid} of token {e.token}, which does not wait on it",
+                f"effects[{k}]",
+            )
+        effects.add(e.eid)
+    timers: set[int] = set()
+    for k, tm in enumerate(snap.timers):
+        if want_timers.get(tm.tid, (None, None))[:2] != (tm.token, tm.alt):
+            raise ser_error(
+                f"timers[{k}]: timer {tm.tid} of token {tm.token}, which does not wait on it",
+                f"timers[{k}]",
+            )
+        timers.add(tm.tid)
+    waiters: set[tuple[str, int, int]] = set()
+    for name, ws in snap.waiters.items():
+        for k, wt in enumerate(ws):
+            if (name, wt.token, wt.alt) not in want_waiters:
+                q = f"waiters[{name!r}][{k}]"
+                raise ser_error(
+                    f"{q}: token {wt.token} is listed as a waiter of {name!r} but does not "
+                    "wait on it",
+                    q,
+                )
+            waiters.add((name, wt.token, wt.alt))
+    # ... and every wait has its pending entry
+    for eid, (tid, path) in want_effects.items():
+        if eid not in effects:
+            raise ser_error(
+                f"{path}: token {tid} waits on effect {eid} but no pending effect is its", path
+            )
+    for tid_, (tok, _alt, path) in want_timers.items():
+        if tid_ not in timers:
+            raise ser_error(
+                f"{path}: token {tok} waits on timer {tid_} but no armed timer is its", path
+            )
+    for (name, tok, _alt), path in want_waiters.items():
+        if (name, tok, _alt) not in waiters:
+            raise ser_error(
+                f"{path}: token {tok} waits on signal {name!r} but is no waiter of it", path
+            )
+
+
+def _pc_mismatch(p: str, pc: int, op: str, what: str) -> Exception:
+    return ser_error(
+        f"{p}.pc: the token waits on {what} but instruction {pc} is a {op!r}, which does "
+        "not wait that way",
+        f"{p}.pc",
+    )
+
+
+def program_regions(program: Program) -> dict[str, frozenset[int]]:
+    """Region id -> the cancellation continuations its ``region_enter`` instructions have."""
+    out: dict[str, set[int]] = {}
+    for ins in program.instrs:
+        if ins.op == "region_enter":
+            out.setdefault(instr_arg(ins, "scope_id"), set()).add(instr_arg(ins, "cancel_pc"))
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _check_regions(program: Program, snap: StateSnapshot) -> None:
+    known = program_regions(program)
+    for i, r in enumerate(snap.regions):
+        p = f"regions[{i}]"
+        if r.scope_id is None:
+            if r.cancel_pc != -1:
+                raise ser_error(
+                    f"{p}.cancel_pc: a join's implicit region has no cancellation "
+                    f"continuation, got {r.cancel_pc}",
+                    f"{p}.cancel_pc",
+                )
+            continue
+        pcs = known.get(r.scope_id)
+        if pcs is None:
+            raise ser_error(
+                f"{p}.scope_id: region {r.scope_id!r} is not a region of the program "
+                f"(it has {sorted(known)})",
+                f"{p}.scope_id",
+            )
+        if r.cancel_pc not in pcs:
+            raise ser_error(
+                f"{p}.cancel_pc: region {r.scope_id!r} continues at {sorted(pcs)} when "
+                f"cancelled, not {r.cancel_pc}",
+                f"{p}.cancel_pc",
+            )
+    for sid in snap.region_index:
+        if sid not in known:
+            raise ser_error(
+                f"region_index[{sid!r}]: region {sid!r} is not a region of the program",
+                f"region_index[{sid!r}]",
+            )
+
+
+def governor_for(
+    snap: StateSnapshot, allow: frozenset[str] | None, budget: Budget | None
+) -> Governor | None:
+    """The restored case's governor: limits from the options, usage from the snapshot.
+
+    A snapshot records the limits it ran under only so that restoring under
+    other limits is noticed: a snapshot cannot grant itself an allowlist or
+    a budget.
+
+    Raises:
+        SerializationError: the snapshot ran under another allowlist or
+            budget than the options given (``governance.allow`` /
+            ``governance.budget``).
+    """
+    gs = snap.governance
+    recorded_allow = None if gs is None or gs.allow is None else frozenset(gs.allow)
+    given_allow = None if allow is None else frozenset(allow)
+    if recorded_allow != given_allow:
+        raise ser_error(
+            f"governance.allow: the snapshot ran with allow={_show(recorded_allow)} but "
+            f"restore was given allow={_show(given_allow)}; pass the case's own allow= "
+            "(an allowlist comes from the case options, never from the snapshot)",
+            "governance.allow",
+        )
+    limits = (None, None, None) if gs is None else (gs.max_effects, gs.max_time, gs.max_cost)
+    given = (None, None, None) if budget is None else budget_limits(budget)
+    if limits != given:
+        raise ser_error(
+            f"governance.budget: the snapshot ran with budget limits {limits} but restore "
+            f"was given {given}; pass the case's own budget= (a budget comes from the case "
+            "options, never from the snapshot)",
+            "governance.budget",
+        )
+    if gs is None and allow is None and budget is None:
+        return None
+    g = Governor(given_allow, budget)
+    if gs is not None:
+        g.effects, g.time, g.cost = gs.effects, gs.time, gs.cost
+    return g
+
+
+def budget_limits(b: Budget) -> tuple[int | None, float | None, float | None]:
+    """A budget's limits as recorded in a snapshot."""
+    return (b.max_effects, b.max_time, b.max_cost)
+
+
+def _show(allow: frozenset[str] | None) -> str:
+    return "None" if allow is None else repr(sorted(allow))
