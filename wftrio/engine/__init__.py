@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wftrio.engine._effects import EffectMeta
 from wftrio.engine._snapshot import (
     FrameSnap,
     SchedulerState,
@@ -33,6 +34,7 @@ __all__ = [
     "CancelEffect",
     "CancelTimer",
     "Command",
+    "EffectMeta",
     "EngineError",
     "ExecState",
     "Instr",

@@ -23,13 +23,104 @@ and raises :class:`InvariantViolation` listing everything inconsistent:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-from wftrio.engine import FINAL, ExecState, Status
-from wftrio.engine.objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst
+from wftrio.engine import FINAL, EffectMeta, ExecState, Status
+from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.errors import InvariantViolation
+from wftrio.governance import Governor
 
-__all__ = ["InvariantViolation", "check_invariants", "invariant_violations"]
+__all__ = [
+    "CHECKED",
+    "NOT_CHECKED",
+    "InvariantViolation",
+    "check_invariants",
+    "invariant_violations",
+]
+
+CHECKED: Mapping[type, frozenset[str]] = MappingProxyType(
+    {
+        Token: frozenset({"alive", "frame", "id", "region", "wait"}),
+        Frame: frozenset({"id", "parent"}),
+        JoinInst: frozenset({"id", "parent", "arrived", "fired", "needed", "started"}),
+        LoopFrame: frozenset({"id", "parent", "count"}),
+        MIInst: frozenset({"id", "parent", "done", "fired", "n", "needed", "results"}),
+        RegionInst: frozenset(
+            {"alive", "children", "exited", "id", "parent", "scope_id", "tokens"}
+        ),
+        CtxLayer: frozenset(),
+        ExecState: frozenset(
+            {"current", "effects", "ready", "regions", "status", "steps", "timers", "tokens"}
+            | {"waiters"}
+        ),
+    }
+)
+"""The fields :func:`invariant_violations` reads, per engine class."""
+
+NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
+    {
+        Token: {
+            "pc": "any instruction can hold a token",
+            "scope": "a ctx layer has no invariant of its own",
+        },
+        JoinInst: {
+            "cancel_region": "checked through the region tree",
+            "cont": "a constant of the program",
+            "region": "checked through the region tree",
+            "scope": "a ctx layer has no invariant of its own",
+        },
+        MIInst: {
+            "cont": "a constant of the program",
+            "region": "checked through the region tree",
+            "scope": "a ctx layer has no invariant of its own",
+        },
+        RegionInst: {
+            "cancel_pc": "a constant of the program",
+            "frame": "the continuation's frame: any frame",
+            "scope": "a ctx layer has no invariant of its own",
+        },
+        CtxLayer: {
+            name: "ctx data: the reducer keeps no invariant on it"
+            for name in ("base", "data", "id", "index", "maps", "parent", "view")
+        },
+        EffectMeta: dict.fromkeys(
+            ("attempts", "causal_id", "cost", "key", "kind", "request", "requested_at", "spec"),
+            "receipt data of a pending effect",
+        ),
+        Governor: dict.fromkeys(
+            ("allow", "budget", "cost", "effects", "time"), "governance keeps its own counters"
+        ),
+        ExecState: {
+            "_next_id": "a counter the checker cannot bound",
+            "_record": "derived from the trace level",
+            "case_id": "any id",
+            "clock": "a host constant",
+            "code": "the Program's",
+            "effect_meta": "receipt data (engine/_effects.py keeps it with effects)",
+            "error": "any recorded error",
+            "events": "the trace, checked by the trace tests",
+            "full": "derived from the trace level",
+            "governor": "governance keeps its own counters",
+            "keep_events": "a host option",
+            "level": "checked by set_level",
+            "on_event": "a host constant",
+            "outbox": "commands for the host",
+            "preemptive": "the scheduler's",
+            "program": "a constant",
+            "root": "reached through the tokens",
+            "root_id": "any id",
+            "scheduler": "a policy object",
+            "seq": "a counter the checker cannot bound",
+            "signals": "queued payloads: any values",
+            "t0": "a clock value",
+            "tracing": "derived from the trace level",
+        },
+    }
+)
+"""The fields :func:`invariant_violations` leaves alone, and why (``tests/test_schema.py``
+checks that every schema field is in exactly one of the two tables)."""
 
 
 def _wait_regs(wait: tuple[Any, ...]) -> list[tuple[str, Any, int]]:

@@ -30,15 +30,38 @@ instance results) and the queued signal payloads.  A final state's key is
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from wftrio.engine import FINAL, ExecState
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 
-__all__ = ["StateKey", "freeze", "shape_key", "state_key"]
+__all__ = ["KEYED", "StateKey", "freeze", "shape_key", "state_key"]
 
 StateKey = tuple[Hashable, Hashable]
+
+KEYED: Mapping[type, frozenset[str]] = MappingProxyType(
+    {
+        Token: frozenset({"pc", "wait", "frame", "region", "scope"}),
+        Frame: frozenset({"parent"}),
+        JoinInst: frozenset(
+            {"parent", "arrived", "cancel_region", "cont", "fired", "needed", "region"}
+            | {"scope", "started"}
+        ),
+        LoopFrame: frozenset({"parent", "count"}),
+        MIInst: frozenset(
+            {"parent", "cont", "done", "fired", "n", "needed", "region", "results", "scope"}
+        ),
+        RegionInst: frozenset(
+            {"alive", "cancel_pc", "exited", "frame", "parent", "scope", "scope_id"}
+        ),
+        CtxLayer: frozenset({"data", "parent"}),
+        ExecState: frozenset({"regions", "signals", "status", "tokens", "waiters"}),
+    }
+)
+"""The fields :func:`state_key` reads, per engine class (the schema's ``key`` fields;
+``tests/test_schema.py`` checks the two agree)."""
 
 
 def freeze(v: Any) -> Hashable:

@@ -161,7 +161,9 @@ def _check_waits(program: Program, snap: StateSnapshot) -> None:
     # what each waiting token's wait implies, after checking it against its pc
     want_effects: dict[int, tuple[int, str]] = {}  # eid -> (token, path)
     want_timers: dict[int, tuple[int, int, str]] = {}  # tid -> (token, alt, path)
-    want_waiters: dict[tuple[str, int, int], str] = {}  # (name, token, alt) -> path
+    # (name, token) -> (alt, path): a token waits once per name, with the first
+    # alternative naming it (ExecState.add_waiter)
+    want_waiters: dict[tuple[str, int], tuple[int, str]] = {}
     for i, t in enumerate(snap.tokens):
         w = t.wait
         if w is None:
@@ -179,7 +181,7 @@ def _check_waits(program: Program, snap: StateSnapshot) -> None:
         elif isinstance(w, SignalWaitSnap):
             if ins.op != "wait_signal" or instr_arg(ins, "name") != w.name:
                 raise _pc_mismatch(p, t.pc, ins.op, f"signal {w.name!r}")
-            want_waiters[(w.name, t.id, 0)] = f"{p}.wait"
+            want_waiters[(w.name, t.id)] = (0, f"{p}.wait")
         else:
             assert isinstance(w, DeferWaitSnap)
             alts = instr_arg(ins, "alts", ()) if ins.op == "defer" else ()
@@ -195,7 +197,7 @@ def _check_waits(program: Program, snap: StateSnapshot) -> None:
                 if a.signal is not None:
                     if kind != "signal" or key != a.signal:
                         raise _pc_mismatch(p, t.pc, ins.op, f"signal {a.signal!r} as {a.alt}")
-                    want_waiters[(a.signal, t.id, a.alt)] = q
+                    want_waiters.setdefault((a.signal, t.id), (a.alt, q))
                 elif kind != "timer":
                     raise _pc_mismatch(p, t.pc, ins.op, f"a timer as {a.alt}")
                 else:
@@ -218,17 +220,17 @@ def _check_waits(program: Program, snap: StateSnapshot) -> None:
                 f"timers[{k}]",
             )
         timers.add(tm.tid)
-    waiters: set[tuple[str, int, int]] = set()
+    waiters: set[tuple[str, int]] = set()
     for name, ws in snap.waiters.items():
         for k, wt in enumerate(ws):
-            if (name, wt.token, wt.alt) not in want_waiters:
+            if want_waiters.get((name, wt.token), (None,))[0] != wt.alt:
                 q = f"waiters[{name!r}][{k}]"
                 raise ser_error(
                     f"{q}: token {wt.token} is listed as a waiter of {name!r} but does not "
                     "wait on it",
                     q,
                 )
-            waiters.add((name, wt.token, wt.alt))
+            waiters.add((name, wt.token))
     # ... and every wait has its pending entry
     for eid, (tid, path) in want_effects.items():
         if eid not in effects:
@@ -240,8 +242,8 @@ def _check_waits(program: Program, snap: StateSnapshot) -> None:
             raise ser_error(
                 f"{path}: token {tok} waits on timer {tid_} but no armed timer is its", path
             )
-    for (name, tok, _alt), path in want_waiters.items():
-        if (name, tok, _alt) not in waiters:
+    for (name, tok), (_alt, path) in want_waiters.items():
+        if (name, tok) not in waiters:
             raise ser_error(
                 f"{path}: token {tok} waits on signal {name!r} but is no waiter of it", path
             )
