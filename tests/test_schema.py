@@ -23,11 +23,11 @@ import wftrio.engine
 from wftrio.effects import Effect
 from wftrio.engine import EffectMeta, ExecState, RecordedError, Status, snapshot
 from wftrio.engine._snapshot.records import FIELDS, RECORD_ONLY
+from wftrio.engine.consistency import CHECKED, NOT_CHECKED
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst
 from wftrio.engine.schema import SCHEMA, Kind, fields_where, slot_names
 from wftrio.errors import EngineError
 from wftrio.governance import Governor
-from wftrio.testing.invariants import CHECKED, NOT_CHECKED
 from wftrio.validation.clone import clone_state
 from wftrio.validation.statekey import KEYED, state_key
 

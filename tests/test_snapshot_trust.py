@@ -317,3 +317,49 @@ def test_a_snapshot_without_governance_restores_without_options() -> None:
     with pytest.raises(SerializationError) as info:
         restore(prog, snapshot(st), allow=frozenset({"k"}))
     assert info.value.paths == ("governance.allow",)
+
+
+# --- beyond the listed rules: frames and the engine's invariants -------------
+
+
+def test_a_frame_continuation_the_program_does_not_have_is_refused() -> None:
+    prog, doc = _doc()
+    k = next(i for i, f in enumerate(doc["frames"]) if f["kind"] == "join")
+    doc["frames"][k]["cont"] = _pc_of(prog, "task", name="pure")
+    _refused(prog, doc, f"frames[{k}].cont")
+
+
+def test_a_token_at_a_loop_step_without_its_loop_frame_is_refused() -> None:
+    prog = wf.compile(wf.loop(wf.task("t", lambda c: None), times=3))
+    st = ExecState(prog)
+    st.run(2)  # inside the loop: the token holds its loop frame
+    doc = json.loads(dumps_snapshot(st.snapshot()))
+    (tok,) = doc["tokens"]
+    tok["pc"] = _pc_of(prog, "loop_next")
+    tok["frame"] = None
+    _refused(prog, doc, "tokens[0].frame")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        # a waiting token listed as runnable
+        (
+            lambda d: d.__setitem__("ready", [d["tokens"][_token(d, "signal", "s0")]["id"]]),
+            "tokens",
+        ),
+        (
+            lambda d: d.__setitem__("current", d["tokens"][_token(d, "signal", "s0")]["id"]),
+            "current",
+        ),
+        (lambda d: d["regions"][0].__setitem__("alive", False), "tokens"),
+        (lambda d: d["regions"][0].__setitem__("tokens", []), "tokens"),
+    ],
+    ids=["blocked-in-ready", "blocked-current", "dead-region", "region-lost-its-token"],
+)
+def test_a_rebuilt_state_breaking_the_engines_invariants_is_refused(
+    mutate: Callable[[Doc], None], path: str
+) -> None:
+    prog, doc = _doc()
+    mutate(doc)
+    assert "inconsistent" in str(_refused(prog, doc, path))

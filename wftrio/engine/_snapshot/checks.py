@@ -63,6 +63,7 @@ def check_snapshot(program: Program, snap: StateSnapshot) -> None:
     _check_counters(snap)
     _check_final(snap)
     _check_waits(program, snap)
+    _check_frames(program, snap)
     _check_regions(program, snap)
 
 
@@ -246,6 +247,55 @@ def _check_waits(program: Program, snap: StateSnapshot) -> None:
         if (name, tok) not in waiters:
             raise ser_error(
                 f"{path}: token {tok} waits on signal {name!r} but is no waiter of it", path
+            )
+
+
+# opcodes whose handler needs the token's innermost frame to be of a kind
+_FRAME_OF: dict[str, type[JoinSnap | LoopSnap | MISnap]] = {
+    "join": JoinSnap,
+    "loop_next": LoopSnap,
+    "mi_done": MISnap,
+}
+
+
+def _check_frames(program: Program, snap: StateSnapshot) -> None:
+    """Frames agree with the program: continuations, and the frame a token's pc needs."""
+    instrs = program.instrs
+    join_conts = {ins.next for ins in instrs if ins.op == "join"}
+    mi_conts = {ins.next for ins in instrs if ins.op == "mi_spawn"}
+    frames = {f.id: f for f in snap.frames}
+    for i, f in enumerate(snap.frames):
+        if isinstance(f, JoinSnap) and f.cont not in join_conts:
+            raise ser_error(
+                f"frames[{i}].cont: {f.cont} is no join's continuation", f"frames[{i}].cont"
+            )
+        if isinstance(f, MISnap) and f.cont not in mi_conts:
+            raise ser_error(
+                f"frames[{i}].cont: {f.cont} is no mi's continuation", f"frames[{i}].cont"
+            )
+    for i, t in enumerate(snap.tokens):
+        if not 0 <= t.pc < len(instrs):
+            continue  # reported with the token's pc when the graph is built
+        ins = instrs[t.pc]
+        need = _FRAME_OF.get(ins.op)
+        frame = None if t.frame is None else frames.get(t.frame)
+        if need is not None and not isinstance(frame, need):
+            raise ser_error(
+                f"tokens[{i}].frame: the token is at a {ins.op!r} (pc {t.pc}), which needs "
+                f"a {need.TAG} frame, not {type(frame).__name__ if frame else None}",
+                f"tokens[{i}].frame",
+            )
+        if ins.op == "join" and isinstance(frame, JoinSnap) and frame.cont != ins.next:
+            raise ser_error(
+                f"tokens[{i}].frame: the token's join frame continues at {frame.cont}, "
+                f"its join (pc {t.pc}) at {ins.next}",
+                f"tokens[{i}].frame",
+            )
+        if ins.op == "region_exit" and t.region is None:
+            raise ser_error(
+                f"tokens[{i}].region: the token is at a region's exit (pc {t.pc}) outside "
+                "any region",
+                f"tokens[{i}].region",
             )
 
 

@@ -6,8 +6,10 @@
 (each checked: a dangling id, a cycle of parents, a pc outside the program
 is a :class:`~wftrio.errors.SerializationError` naming the field), and
 hands the result to :meth:`ExecState.from_parts`, the one way a state is
-assembled from outside.  :func:`pending_commands` lists what a fresh runtime
-must start again for a restored case.
+assembled from outside; the state is then held to the engine's invariants
+(:mod:`wftrio.engine.consistency`) before it is returned.
+:func:`pending_commands` lists what a fresh runtime must start again for a
+restored case.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 from wftrio.effects import Effect
 from wftrio.engine._effects import EffectMeta
 from wftrio.engine._state import ExecState, StartEffect, StartTimer
+from wftrio.engine.consistency import violations
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.engine.program import Program
 from wftrio.engine.protocol import DeferArm, DeferWait, EffectWait, SignalWait, WaitKind
@@ -376,7 +379,7 @@ def restore(
             waiters[name] = toks
         elif toks:  # a lone waiter is the token itself (ExecState.add_waiter)
             waiters[name] = next(iter(toks))
-    return ExecState.from_parts(
+    st = ExecState.from_parts(
         program,
         case_id=snap.case_id if case_id is None else case_id,
         scheduler=_restore_scheduler(snap.scheduler) if scheduler is None else scheduler,
@@ -415,6 +418,13 @@ def restore(
         effect_meta=_effect_meta(snap),
         governor=governor,
     )
+    # the rebuilt graph keeps the engine's invariants, or the snapshot was inconsistent
+    bad = violations(st)
+    if bad:
+        field, message = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ser_error(f"{field}: the snapshot is inconsistent: {message}{more}", field)
+    return st
 
 
 def pending_commands(st: ExecState) -> list[StartEffect | StartTimer]:
