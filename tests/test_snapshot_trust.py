@@ -13,12 +13,15 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wftrio as wf
 from wftrio.engine import ExecState, Program, Status, restore, snapshot
 from wftrio.engine._snapshot import MAX_DEPTH
 from wftrio.errors import ProgramMismatch, SerializationError
 from wftrio.serialize import dumps_snapshot, loads_snapshot
+from wftrio.testing import check_invariants
 
 Doc = dict[str, Any]
 
@@ -363,3 +366,46 @@ def test_a_rebuilt_state_breaking_the_engines_invariants_is_refused(
     prog, doc = _doc()
     mutate(doc)
     assert "inconsistent" in str(_refused(prog, doc, path))
+
+
+# --- fuzz: any one tampered value gives a consistent state or a typed error ---
+
+
+def _leaves(v: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(v, dict):
+        return [p for k, x in v.items() for p in _leaves(x, (*path, k))]
+    if isinstance(v, list):
+        return [p for i, x in enumerate(v) for p in _leaves(x, (*path, i))]
+    return [path]
+
+
+_PROG, _DOC = _doc()
+_LEAVES = _leaves(_DOC)
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 20),
+    st.sampled_from([-1.0, 0.0, 1e300, float("inf")]),
+    st.sampled_from(["s0", "s1", "s2", "r", "signal", "timer", "effect", "\ud800", ""]),
+    st.just([]),
+    st.just({}),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(leaf=st.sampled_from(_LEAVES), value=_VALUES)
+def test_property_a_tampered_value_never_escapes_as_another_error(
+    leaf: tuple[Any, ...], value: Any
+) -> None:
+    doc = json.loads(json.dumps(_DOC))
+    target = doc
+    for k in leaf[:-1]:
+        target = target[k]
+    target[leaf[-1]] = value
+    try:
+        snap = loads_snapshot(json.dumps(doc))
+        state = restore(_PROG, snap)
+    except SerializationError:
+        return
+    # accepted: the state keeps the engine's invariants
+    check_invariants(state)

@@ -26,7 +26,7 @@ from wftrio.engine.consistency import violations
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.engine.program import Program
 from wftrio.engine.protocol import DeferArm, DeferWait, EffectWait, SignalWait, WaitKind
-from wftrio.errors import ProgramMismatch, RecordedError, SchedulerError
+from wftrio.errors import ProgramMismatch, RecordedError, SchedulerError, WftrioError
 from wftrio.governance import Budget
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
 from wftrio.trace import TraceEvent
@@ -287,7 +287,10 @@ def _effect_meta(snap: StateSnapshot) -> dict[int, EffectMeta]:
         spec = None
         if e.spec_kind is not None:
             payload = jsonable_copy(e.spec_payload, f"effects[{k}].spec_payload")
-            spec = Effect(e.spec_kind, payload, e.spec_cost)
+            try:
+                spec = Effect(e.spec_kind, payload, e.spec_cost)
+            except WftrioError as exc:
+                raise ser_error(f"effects[{k}].spec_kind: {exc}", f"effects[{k}]") from exc
         out[e.eid] = EffectMeta(
             e.causal_id, e.kind, e.request, e.cost, e.requested_at, spec, e.attempts
         )
