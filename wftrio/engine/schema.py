@@ -26,7 +26,8 @@ from types import MappingProxyType
 
 import attrs
 
-from wftrio.engine import EffectMeta, ExecState
+from wftrio.engine._effects import EffectMeta
+from wftrio.engine._state import ExecState
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.governance import Governor
 

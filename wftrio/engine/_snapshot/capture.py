@@ -5,6 +5,10 @@ frames, region activations, ctx layers), checks identities (one object per
 id) and writes each object as its record (:mod:`.records`), references as
 ids.  Waits are read by position, so both the engine's wait records
 (``wftrio.engine.protocol``) and plain tuples of the same shape are taken.
+The records of tokens, frames, regions and ctx layers are filled from the
+schema (:mod:`wftrio.engine.schema`): a VALUE field is copied, a reference
+written as an id, so a field added to an object and its record needs no
+change here.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, cast
 
 from wftrio.engine._state import ExecState, error_info
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
+from wftrio.engine.schema import SCHEMA, Kind
 from wftrio.errors import EngineError
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
 from wftrio.trace import TraceLevel
@@ -133,49 +138,62 @@ def _wait_snap(tok: Token) -> WaitSnap | None:
     raise EngineError(f"snapshot: token #{tok.id} waits on {w!r}, an unknown kind of wait")
 
 
+def _refs_and_values(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The snapshotted VALUE and REF fields of ``cls`` (from the schema)."""
+    fields = SCHEMA[cls].fields
+    return (
+        tuple(f.name for f in fields if f.snapshot and f.kind is Kind.VALUE),
+        tuple(f.name for f in fields if f.snapshot and f.kind is Kind.REF),
+    )
+
+
+_GRAPH: tuple[type, ...] = (Token, JoinInst, LoopFrame, MIInst, RegionInst, CtxLayer)
+_PLANS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    cls: _refs_and_values(cls) for cls in _GRAPH
+}
+
+
+def _fields(obj: Any, cls: type, **special: Any) -> dict[str, Any]:
+    """A record's fields for ``obj``, derived from the schema.
+
+    VALUE fields are taken as they are, references become ids (a set of
+    objects a tuple of ids, in order); ``special`` gives the fields that
+    need a form of their own (a wait, ctx data, mi results).
+    """
+    values, refs = _PLANS[cls]
+    out = {n: getattr(obj, n) for n in values if n not in special}
+    for n in refs:
+        v = getattr(obj, n)
+        out[n] = None if v is None else tuple(x.id for x in v) if isinstance(v, dict) else v.id
+    out.update(special)
+    return out
+
+
 def _frame_snap(f: Frame) -> FrameSnap:
-    if isinstance(f, JoinInst):
-        return JoinSnap(
-            id=f.id,
-            parent=_id(f.parent),
-            region=_id(f.region),
-            scope=f.scope.id,
-            needed=f.needed,
-            started=f.started,
-            arrived=f.arrived,
-            fired=f.fired,
-            cont=f.cont,
-            cancel_region=_id(f.cancel_region),
+    t = type(f)
+    if t is JoinInst:
+        return JoinSnap(**_fields(f, JoinInst))
+    if t is LoopFrame:
+        return LoopSnap(**_fields(f, LoopFrame))
+    if t is MIInst:
+        assert isinstance(f, MIInst)
+        results = tuple(
+            MIResult(index=i, data=jsonable_copy(d, f"mi #{f.id} results[{i}]"))
+            for i, d in f.results.items()
         )
-    if isinstance(f, LoopFrame):
-        return LoopSnap(id=f.id, parent=_id(f.parent), count=f.count)
-    if isinstance(f, MIInst):
-        return MISnap(
-            id=f.id,
-            parent=_id(f.parent),
-            region=_id(f.region),
-            scope=f.scope.id,
-            n=f.n,
-            needed=f.needed,
-            done=f.done,
-            fired=f.fired,
-            cont=f.cont,
-            results=tuple(
-                MIResult(index=i, data=jsonable_copy(d, f"mi #{f.id} results[{i}]"))
-                for i, d in f.results.items()
-            ),
-        )
+        return MISnap(**_fields(f, MIInst, results=results))
     raise EngineError(f"snapshot: frame {f!r} is of an unknown kind")
 
 
 def _layer_snap(s: CtxLayer, root: CtxLayer) -> CtxLayerSnap:
     where = "ctx" if s is root else f"mi instance {s.index} (scope #{s.id})"
     return CtxLayerSnap(
-        id=s.id,
-        parent=_id(s.parent),
-        data=jsonable_copy(s.data, where),
-        base=None if s.base is None else jsonable_copy(s.base, f"{where} item"),
-        index=s.index,
+        **_fields(
+            s,
+            CtxLayer,
+            data=jsonable_copy(s.data, where),
+            base=None if s.base is None else jsonable_copy(s.base, f"{where} item"),
+        )
     )
 
 
@@ -231,30 +249,11 @@ def snapshot(st: ExecState) -> StateSnapshot:
     g.drain()
 
     tokens = tuple(
-        TokenSnap(
-            id=t.id,
-            pc=t.pc,
-            frame=_id(t.frame),
-            region=_id(t.region),
-            scope=t.scope.id,
-            wait=_wait_snap(t),
-        )
+        TokenSnap(**_fields(t, Token, wait=_wait_snap(t)))
         for t in sorted(g.tokens.values(), key=lambda t: t.id)
     )
     regions = tuple(
-        RegionSnap(
-            id=r.id,
-            scope_id=r.scope_id,
-            parent=_id(r.parent),
-            frame=_id(r.frame),
-            scope=r.scope.id,
-            cancel_pc=r.cancel_pc,
-            tokens=tuple(t.id for t in r.tokens),
-            children=tuple(c.id for c in r.children),
-            exited=r.exited,
-            alive=r.alive,
-        )
-        for r in sorted(g.regions.values(), key=lambda r: r.id)
+        RegionSnap(**_fields(r, RegionInst)) for r in sorted(g.regions.values(), key=lambda r: r.id)
     )
     err = st.error
     return StateSnapshot(

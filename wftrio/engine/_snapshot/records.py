@@ -6,7 +6,10 @@ records keyed by id that refer to each other by id.  ``wftrio.serialize``
 turns a :class:`StateSnapshot` into JSON and back with the one converter.
 
 :data:`FIELDS` says which record field holds each snapshotted field of each
-engine class (checked against :data:`wftrio.engine.schema.SCHEMA` by
+engine class: for tokens, frames, regions and ctx layers the field of the
+same name (derived from :data:`wftrio.engine.schema.SCHEMA`; capture and
+restore fill those records from the schema too), for the state, the effect
+metadata and the governor an explicit table (checked against the schema by
 ``tests/test_schema.py``).
 """
 
@@ -21,6 +24,7 @@ import attrs
 from wftrio.engine._effects import EffectMeta
 from wftrio.engine._state import ExecState, Status
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
+from wftrio.engine.schema import fields_where
 from wftrio.governance import Governor
 from wftrio.trace import ReplayLog, TraceLevel
 
@@ -350,48 +354,20 @@ def _same(*names: str) -> dict[str, tuple[str, ...]]:
     return {n: (n,) for n in names}
 
 
+def _graph(cls: type) -> dict[str, tuple[str, ...]]:
+    # tokens, frames, regions and ctx layers: each snapshotted field under its own name
+    return _same(*sorted(fields_where(cls, snapshot=True)))
+
+
 FIELDS: Mapping[type, tuple[type | None, Mapping[str, tuple[str, ...]]]] = MappingProxyType(
     {
-        Token: (TokenSnap, _same("id", "pc", "wait", "frame", "region", "scope")),
-        Frame: (None, _same("id", "parent")),  # abstract: see its subclasses
-        JoinInst: (
-            JoinSnap,
-            _same(
-                "id",
-                "parent",
-                "arrived",
-                "cancel_region",
-                "cont",
-                "fired",
-                "needed",
-                "region",
-                "scope",
-                "started",
-            ),
-        ),
-        LoopFrame: (LoopSnap, _same("id", "parent", "count")),
-        MIInst: (
-            MISnap,
-            _same(
-                "id", "parent", "cont", "done", "fired", "n", "needed", "region", "results", "scope"
-            ),
-        ),
-        RegionInst: (
-            RegionSnap,
-            _same(
-                "alive",
-                "cancel_pc",
-                "children",
-                "exited",
-                "frame",
-                "id",
-                "parent",
-                "scope",
-                "scope_id",
-                "tokens",
-            ),
-        ),
-        CtxLayer: (CtxLayerSnap, _same("base", "data", "id", "index", "parent")),
+        Token: (TokenSnap, _graph(Token)),
+        Frame: (None, _graph(Frame)),  # abstract: see its subclasses
+        JoinInst: (JoinSnap, _graph(JoinInst)),
+        LoopFrame: (LoopSnap, _graph(LoopFrame)),
+        MIInst: (MISnap, _graph(MIInst)),
+        RegionInst: (RegionSnap, _graph(RegionInst)),
+        CtxLayer: (CtxLayerSnap, _graph(CtxLayer)),
         EffectMeta: (
             PendingEffect,
             {

@@ -26,6 +26,7 @@ from wftrio.engine.consistency import violations
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.engine.program import Program
 from wftrio.engine.protocol import DeferArm, DeferWait, EffectWait, SignalWait, WaitKind
+from wftrio.engine.schema import SCHEMA, Kind
 from wftrio.errors import ProgramMismatch, RecordedError, SchedulerError, WftrioError
 from wftrio.governance import Budget
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
@@ -62,6 +63,27 @@ def _by_id(items: Iterable[Any], where: str) -> dict[int, tuple[int, Any]]:
             raise ser_error(f"{where}[{i}].id: duplicate id {item.id}", f"{where}[{i}].id")
         out[item.id] = (i, item)
     return out
+
+
+def _value_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in SCHEMA[cls].fields if f.snapshot and f.kind is Kind.VALUE)
+
+
+_VALUES: dict[type, tuple[str, ...]] = {
+    cls: _value_fields(cls) for cls in (JoinInst, LoopFrame, MIInst, RegionInst)
+}
+_VALUES[Token] = tuple(n for n in _value_fields(Token) if n != "wait")  # linked with its refs
+
+
+def _set_values(obj: Any, record: Any) -> None:
+    """Set ``obj``'s snapshotted VALUE fields (from the schema) from its record.
+
+    Constructors take what they need (ids, checked program counters); every
+    other value field (counters, flags) is set here, so a field added to an
+    object and its record needs no change in this module.
+    """
+    for name in _VALUES[type(obj)]:
+        setattr(obj, name, getattr(record, name))
 
 
 class _Rebuild:
@@ -159,11 +181,9 @@ class _Rebuild:
                     f.started,
                     self._pc(f.cont, f"{p}.cont"),
                 )
-                j.arrived = f.arrived
-                j.fired = f.fired
                 obj = j
             elif isinstance(f, LoopSnap):
-                obj = LoopFrame(f.id, None, f.count)
+                obj = LoopFrame(f.id, None)
             else:
                 m = MIInst(
                     f.id,
@@ -174,13 +194,12 @@ class _Rebuild:
                     f.needed,
                     self._pc(f.cont, f"{p}.cont"),
                 )
-                m.done = f.done
-                m.fired = f.fired
                 m.results = {
                     r.index: jsonable_copy(r.data, f"{p}.results[{k}].data")
                     for k, r in enumerate(f.results)
                 }
                 obj = m
+            _set_values(obj, f)
             self.frames[f.id] = obj
 
     def _build_regions(self, snaps: tuple[RegionSnap, ...]) -> None:
@@ -195,8 +214,7 @@ class _Rebuild:
                 self.scope(r.scope, f"{p}.scope"),
                 self._pc(r.cancel_pc, f"{p}.cancel_pc", allow_none=True),
             )
-            obj.exited = r.exited
-            obj.alive = r.alive
+            _set_values(obj, r)
             self.regions[r.id] = obj
 
     def _build_tokens(self, snaps: tuple[TokenSnap, ...]) -> None:
@@ -204,7 +222,9 @@ class _Rebuild:
             p = f"tokens[{i}]"
             self._check_id(t.id, f"{p}.id")
             self._pc(t.pc, f"{p}.pc")
-            self.tokens[t.id] = Token(t.id, t.pc, None, None, self.scope(t.scope, f"{p}.scope"))
+            tok = Token(t.id, t.pc, None, None, self.scope(t.scope, f"{p}.scope"))
+            _set_values(tok, t)
+            self.tokens[t.id] = tok
 
     # linking
 
