@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import wftrio as wf
 from wftrio.engine import ExecState, Program, Status, restore, snapshot
 from wftrio.engine._snapshot import MAX_DEPTH
+from wftrio.engine._snapshot.jsonvalues import instr_arg
 from wftrio.errors import ProgramMismatch, SerializationError
 from wftrio.serialize import dumps_snapshot, loads_snapshot
 from wftrio.testing import check_invariants
@@ -169,7 +170,7 @@ def test_an_armed_timer_of_another_alternative_is_refused() -> None:
 
 def _pc_of(prog: Program, op: str, **args: Any) -> int:
     for pc, ins in enumerate(prog.instrs):
-        if ins.op == op and all(ins.args.get(k) == v for k, v in args.items()):
+        if ins.op == op and all(instr_arg(ins, k) == v for k, v in args.items()):
             return pc
     raise AssertionError(op)
 
