@@ -410,3 +410,40 @@ def test_property_a_tampered_value_never_escapes_as_another_error(
         return
     # accepted: the state keeps the engine's invariants
     check_invariants(state)
+
+
+# --- tokens where the program does not put them ------------------------------
+
+
+def test_a_token_outside_the_region_its_pc_is_in_is_refused() -> None:
+    prog, doc = _doc()
+    i = _token(doc, "signal", "s2")  # inside region "r"
+    region = doc["tokens"][i]["region"]
+    doc["tokens"][i]["region"] = None
+    for r in doc["regions"]:
+        if r["id"] == region:
+            r["tokens"] = []
+    _refused(prog, doc, f"tokens[{i}].region")
+
+
+def test_a_token_without_the_join_its_pc_is_in_is_refused() -> None:
+    prog, doc = _doc()
+    i = _token(doc, "signal", "s0")  # a par branch: its frame is the par's join
+    doc["tokens"][i]["frame"] = None
+    _refused(prog, doc, f"tokens[{i}].frame")
+
+
+def test_a_token_reading_the_wrong_ctx_layers_is_refused() -> None:
+    prog = wf.compile(wf.mi(wf.wait_signal("go"), count=2))
+    st = ExecState(prog)
+    st.run()
+    doc = json.loads(dumps_snapshot(st.snapshot()))
+    doc["tokens"][0]["scope"] = doc["root"]  # an instance reading the case ctx directly
+    _refused(prog, doc, "tokens[0].scope")
+
+
+def test_a_join_expecting_more_arrivals_than_branches_is_refused() -> None:
+    prog, doc = _doc()
+    k = next(i for i, f in enumerate(doc["frames"]) if f["kind"] == "join")
+    doc["frames"][k]["arrived"] = doc["frames"][k]["started"] - 1  # 4 live branches remain
+    assert "branches still live" in str(_refused(prog, doc, "frames"))

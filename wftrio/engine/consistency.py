@@ -18,7 +18,8 @@ state it rebuilds from a snapshot, and
   has left closes with its last token;
 * frames: join and multiple-instance counters stay in range
   (``0 <= arrived <= started``, ``0 <= done <= n``) and ``fired`` agrees
-  with them; loop counters are not negative;
+  with them; a join's arrivals plus its live branches never exceed the
+  branches it started; loop counters are not negative;
 * status: a blocked case has live tokens, all waiting, and reports what on;
   a finished case holds no token, wait or live region.
 """
@@ -128,6 +129,16 @@ def _wait_regs(wait: tuple[Any, ...]) -> list[tuple[str, Any, int]]:
     if wait[0] == "defer":
         return [(k, key, alt) for k, key, alt in wait[1]]
     return [("unknown", wait, -1)]
+
+
+def _settled(below: Any) -> bool:
+    """Whether what lies just below a join in a frame chain will never arrive at it.
+
+    A token arrives once; an unfired nested join, loop or mi sends one
+    continuation; a fired nested join or mi has sent it already (that
+    continuation is a token of its own) and its late branches are absorbed.
+    """
+    return type(below) in (JoinInst, MIInst) and bool(below.fired)
 
 
 def violations(st: ExecState) -> list[tuple[str, str]]:
@@ -276,7 +287,27 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
         if r.scope_id is not None and r not in st.regions.get(r.scope_id, {}):
             bad.append(("region_index", f"live region {r!r} is missing from the region index"))
 
-    # frames
+    # frames: a join never expects more arrivals than it has branches left
+    pending: dict[int, set[int]] = {}  # join id -> ids of its live branches
+    for tok in tokens.values():
+        below: Any = tok
+        f = tok.frame
+        while f is not None:
+            if type(f) is JoinInst and not _settled(below):
+                pending.setdefault(f.id, set()).add(id(below))
+            below = f
+            f = f.parent
+    for jid, branches in pending.items():
+        j = frames[jid]
+        assert isinstance(j, JoinInst)
+        if j.arrived + len(branches) > j.started:
+            bad.append(
+                (
+                    "frames",
+                    f"join #{j.id}: {j.arrived} arrived and {len(branches)} branches still "
+                    f"live, of {j.started} started",
+                )
+            )
     for f in frames.values():
         if isinstance(f, JoinInst):
             if not 0 <= f.arrived <= f.started or not 0 <= f.needed <= f.started:

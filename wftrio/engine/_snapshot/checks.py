@@ -19,7 +19,10 @@ alone, before any object is built, and raises
   (an effect wait at a task, a signal wait at that signal's ``wait_signal``,
   a deferred choice at its ``defer`` with the same alternatives);
 * a region activation of a region the program does not have (or with
-  another cancellation continuation than the program's).
+  another cancellation continuation than the program's);
+* a token whose control frames (join, loop, mi), regions or ctx layers are
+  not those the program puts around its pc (:func:`shapes`): a token
+  outside the region it is in, or without the join it will arrive at.
 
 What the case may do comes from the Program and the options given to
 restore (``allow=``, ``budget=``), never from the snapshot: see
@@ -28,6 +31,7 @@ restore (``allow=``, ``budget=``), never from the snapshot: see
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import attrs
@@ -47,7 +51,7 @@ from .records import (
     StateSnapshot,
 )
 
-__all__ = ["EFFECT_OPS", "check_snapshot", "governor_for", "program_regions"]
+__all__ = ["EFFECT_OPS", "Shape", "check_snapshot", "governor_for", "program_regions", "shapes"]
 
 EFFECT_OPS = frozenset({"task", "effect", "step"})
 """Opcodes at which a token can wait for an effect (async tasks, sync tasks returning one)."""
@@ -65,6 +69,7 @@ def check_snapshot(program: Program, snap: StateSnapshot) -> None:
     _check_waits(program, snap)
     _check_frames(program, snap)
     _check_regions(program, snap)
+    _check_shapes(program, snap)
 
 
 def _check_text_and_depth(snap: StateSnapshot) -> None:
@@ -397,3 +402,132 @@ def budget_limits(b: Budget) -> tuple[int | None, float | None, float | None]:
 
 def _show(allow: frozenset[str] | None) -> str:
     return "None" if allow is None else repr(sorted(allow))
+
+
+# ---------------------------------------------------------------------------
+# what the program puts around each pc
+
+Shape = tuple[tuple[str, ...], tuple[str | None, ...]]
+"""Control frame kinds (``"join"``, ``"loop"``, ``"mi"``) and region ids (``None``:
+a join's implicit region) around a pc, outermost first."""
+
+_SHAPES: weakref.WeakKeyDictionary[Program, dict[int, Shape | None]] = weakref.WeakKeyDictionary()
+
+
+def shapes(program: Program) -> dict[int, Shape | None]:
+    """The frames and regions every token at a pc has, for each reachable pc.
+
+    Found by following the program from its entry the way the reducer moves
+    tokens (a fork pushes a join frame, and its implicit region for
+    ``cancel_rest``; the join pops them; a ``times`` loop and an mi body
+    push their frame; a region's body its id).  ``None`` for a pc reached
+    with two different shapes (never, for a compiled term: then it is not
+    checked).
+    """
+    got = _SHAPES.get(program)
+    if got is not None:
+        return got
+    instrs = program.instrs
+    cancel_rest_of_join = {
+        instr_arg(ins, "join_pc"): bool(instr_arg(ins, "cancel_rest"))
+        for ins in instrs
+        if ins.op == "fork"
+    }
+    out: dict[int, Shape | None] = {}
+    todo: list[tuple[int, Shape]] = [(program.entry, ((), ()))]
+    while todo:
+        pc, shape = todo.pop()
+        if not 0 <= pc < len(instrs):
+            continue
+        seen = out.get(pc, shape)
+        if pc in out:
+            if seen != shape:
+                out[pc] = None
+            continue
+        out[pc] = shape
+        ins = instrs[pc]
+        f, r = shape
+        op = ins.op
+        nxt = ins.next
+        if op in ("task", "wait_signal", "loop_test", "xor", "defer", "effect", "step"):
+            todo.append((nxt, shape))
+            for key in ("on_error", "body"):
+                target = instr_arg(ins, key, -1)
+                if isinstance(target, int) and target >= 0:
+                    todo.append((target, shape))
+            todo.extend((e, shape) for e in instr_arg(ins, "entries", ()))
+        elif op == "fork":
+            inner = (*r, None) if instr_arg(ins, "cancel_rest") else r
+            todo.extend((e, ((*f, "join"), inner)) for e in instr_arg(ins, "entries", ()))
+        elif op == "join":
+            popped = r[:-1] if cancel_rest_of_join.get(pc) else r
+            todo.append((nxt, (f[:-1], popped)))
+        elif op == "loop_enter":
+            todo.append((instr_arg(ins, "body"), ((*f, "loop"), r)))
+            todo.append((nxt, shape))
+        elif op == "loop_next":
+            todo.append((instr_arg(ins, "body"), shape))
+            todo.append((nxt, (f[:-1], r)))
+        elif op == "region_enter":
+            todo.append((instr_arg(ins, "body"), (f, (*r, instr_arg(ins, "scope_id")))))
+            todo.append((instr_arg(ins, "cancel_pc"), shape))
+        elif op == "region_exit":
+            todo.append((nxt, (f, r[:-1])))
+        elif op == "mi_spawn":
+            todo.append((instr_arg(ins, "body"), ((*f, "mi"), r)))
+            todo.append((nxt, shape))
+        # mi_done, terminate, end: nothing new (an mi continues at mi_spawn's next)
+    _SHAPES[program] = out
+    return out
+
+
+def _chain(table: dict[int, Any], start: int | None) -> list[Any] | None:
+    """Records from ``start`` up its ``parent`` chain (None: dangling or cyclic)."""
+    out: list[Any] = []
+    cur = start
+    while cur is not None:
+        rec = table.get(cur)
+        if rec is None or len(out) > len(table):
+            return None  # reported when the graph is built
+        out.append(rec)
+        cur = rec.parent
+    return out
+
+
+def _check_shapes(program: Program, snap: StateSnapshot) -> None:
+    expected = shapes(program)
+    frames = {f.id: f for f in snap.frames}
+    regions = {r.id: r for r in snap.regions}
+    layers = {s.id: s for s in snap.scopes}
+    for i, t in enumerate(snap.tokens):
+        shape = expected.get(t.pc)
+        if shape is None:
+            continue
+        want_frames, want_regions = shape
+        p = f"tokens[{i}]"
+        fchain = _chain(frames, t.frame)
+        if fchain is not None:
+            kinds = tuple(type(f).TAG for f in reversed(fchain))
+            if kinds != want_frames:
+                raise ser_error(
+                    f"{p}.frame: the token at pc {t.pc} is inside {list(kinds) or 'no frame'}; "
+                    f"the program puts {list(want_frames) or 'no frame'} around that pc",
+                    f"{p}.frame",
+                )
+        rchain = _chain(regions, t.region)
+        if rchain is not None:
+            ids = tuple(r.scope_id for r in reversed(rchain))
+            if ids != want_regions:
+                raise ser_error(
+                    f"{p}.region: the token at pc {t.pc} is in regions {list(ids)}; the "
+                    f"program puts {list(want_regions)} around that pc",
+                    f"{p}.region",
+                )
+        lchain = _chain(layers, t.scope)
+        depth = 1 + want_frames.count("mi")
+        if lchain is not None and len(lchain) != depth:
+            raise ser_error(
+                f"{p}.scope: the token at pc {t.pc} reads {len(lchain)} ctx layers; the "
+                f"program gives it {depth} there",
+                f"{p}.scope",
+            )
