@@ -447,3 +447,11 @@ def test_a_join_expecting_more_arrivals_than_branches_is_refused() -> None:
     k = next(i for i, f in enumerate(doc["frames"]) if f["kind"] == "join")
     doc["frames"][k]["arrived"] = doc["frames"][k]["started"] - 1  # 4 live branches remain
     assert "branches still live" in str(_refused(prog, doc, "frames"))
+
+
+def test_bytes_that_are_not_utf8_are_refused() -> None:
+    _prog, doc = _doc()
+    raw = json.dumps(doc, ensure_ascii=False).encode().replace(b'"case"', b'"\xff\xfe"', 1)
+    with pytest.raises(SerializationError) as info:
+        loads_snapshot(raw)
+    assert info.value.paths == ("$",)
