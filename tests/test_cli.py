@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wftrio.cli import main
-from wftrio.trace import read_jsonl
+from wftrio.serialize import read_jsonl
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE = str(EXAMPLES / "discriminator.py")

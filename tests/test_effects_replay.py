@@ -10,9 +10,8 @@ import trio
 import trio.testing
 
 import wftrio as wf
-from wftrio.engine import ExecState, StartEffect, Status
+from wftrio.engine import ExecState, StartEffect, Status, pending_commands
 from wftrio.engine._drive import run_with_inputs
-from wftrio.engine._snapshot import pending_commands
 from wftrio.receipts import receipts
 from wftrio.runtime import open_substrate
 from wftrio.serialize import dumps_snapshot, loads_snapshot
@@ -262,7 +261,13 @@ def test_snapshot_keeps_pending_effects_and_governance() -> None:
     assert isinstance(cmd, StartEffect)
     st.feed_effect_retry(cmd.eid, 1, OSError("x"), 0.5)
     text = dumps_snapshot(st.snapshot())
-    back = ExecState.restore(prog, loads_snapshot(text), case_id="elsewhere")
+    back = ExecState.restore(
+        prog,
+        loads_snapshot(text),
+        case_id="elsewhere",
+        allow=frozenset({"k"}),
+        budget=wf.Budget(max_effects=1),
+    )
     (again,) = pending_commands(back)
     assert isinstance(again, StartEffect)
     assert (again.causal_id, again.key, again.kind, again.effect) == (

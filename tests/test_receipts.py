@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status
 from wftrio.receipts import OUTCOMES, Receipt, canonical, canonical_json, receipts, stable_hash
-from wftrio.trace import MIN_KINDS, TraceEvent, read_jsonl, write_jsonl
+from wftrio.serialize import read_jsonl, write_jsonl
+from wftrio.trace import MIN_KINDS, TraceEvent
 
 json_values = st.recursive(
     st.none()

@@ -13,7 +13,7 @@ import trio.testing
 
 import wftrio as wf
 from wftrio.runtime import CallbackSink, JsonlSink, MemorySink, as_sink, open_substrate
-from wftrio.trace import read_jsonl
+from wftrio.serialize import read_jsonl
 
 
 def put(**kv: Any) -> Any:

@@ -24,8 +24,11 @@ from wftrio.serialize import (
     loads_log,
     loads_snapshot,
     loads_trace,
+    make_converter,
+    read_jsonl,
+    write_jsonl,
 )
-from wftrio.trace import EventKind, InputEvent, ReplayLog, TraceEvent, read_jsonl, write_jsonl
+from wftrio.trace import EventKind, InputEvent, ReplayLog, TraceEvent
 
 
 def bump(key: str) -> Any:
@@ -110,6 +113,33 @@ def test_converter_is_one_private_converter() -> None:
     assert converter() is converter()
     assert isinstance(converter(), cattrs.Converter)
     assert converter() is not cattrs.global_converter
+
+
+def test_make_converter_makes_fresh_converters_configured_alike() -> None:
+    mine = make_converter()
+    assert mine is not converter()
+    assert mine is not cattrs.global_converter
+    ev = TraceEvent(3, "c", "task_completed", "t", 1, None, 0.0, {"k": [1]})
+    assert mine.unstructure(ev) == converter().unstructure(ev)
+
+
+def test_trace_jsonl_lives_in_serialize_and_the_old_names_are_deprecated() -> None:
+    import wftrio.trace
+
+    assert "write_jsonl" not in wftrio.trace.__all__
+    with pytest.warns(DeprecationWarning, match="wftrio.serialize.write_jsonl"):
+        old = wftrio.trace.write_jsonl  # type: ignore[attr-defined]
+    assert old is write_jsonl
+    with pytest.warns(DeprecationWarning, match="wftrio.serialize.read_jsonl"):
+        assert wftrio.trace.read_jsonl is read_jsonl  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        _ = wftrio.trace.no_such_name  # type: ignore[attr-defined]
+
+
+def test_read_jsonl_names_the_bad_line() -> None:
+    good = dumps_trace([TraceEvent(0, "c", "case_started")])
+    with pytest.raises(SerializationError, match="trace line 2"):
+        list(read_jsonl([good, '{"seq": "x"}']))
 
 
 def test_trace_round_trip_covers_every_event_kind() -> None:

@@ -32,7 +32,7 @@ from wftrio.engine import (
     error_info,
 )
 from wftrio.engine._drive import run_with_inputs
-from wftrio.engine._objects import JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
+from wftrio.engine.objects import CtxLayer, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.errors import ProgramMismatch, RecordedError, SerializationError
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
 from wftrio.serialize import dumps_snapshot, loads_snapshot, pending_commands
@@ -269,7 +269,7 @@ def assert_isomorphic(a: ExecState, b: ExecState) -> None:
             for i, (cx, cy) in enumerate(zip(x.children, y.children, strict=True)):
                 same(cx, cy, f"{path}.children[{i}]")
         else:
-            assert isinstance(x, Scope)
+            assert isinstance(x, CtxLayer)
             assert (x.data, x.base, x.index) == (y.data, y.base, y.index), path
             assert list(x.view.items()) == list(y.view.items()), path
             same(x.parent, y.parent, f"{path}.parent")

@@ -316,7 +316,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         clock_name = "real" if args.real_time else "virtual"
         console.print(summary_table(result, duration=duration, clock=clock_name, effects=effects))
         if args.trace_out:
-            from wftrio.trace import write_jsonl
+            from wftrio.serialize import write_jsonl
 
             try:
                 with open(args.trace_out, "w", encoding="utf-8") as fp:
@@ -418,7 +418,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     import trio.testing
 
     import wftrio as wf
-    from wftrio.trace import read_jsonl
+    from wftrio.serialize import read_jsonl
 
     module, attr, term = _load(args.target)
     try:

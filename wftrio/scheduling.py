@@ -83,6 +83,36 @@ class Seeded:
         """A new policy with the same seed, at the start of its sequence."""
         return Seeded(self.seed, preemptive=self.preemptive)
 
+    def state(self) -> tuple[int, tuple[int, ...], float | None]:
+        """Where the policy stands in its sequence: its generator's state.
+
+        The value of :meth:`random.Random.getstate`; :meth:`from_state`
+        continues from it (a snapshot records it).
+        """
+        version, internal, gauss = self._rng.getstate()
+        return version, tuple(internal), gauss
+
+    @classmethod
+    def from_state(
+        cls,
+        seed: int,
+        state: tuple[int, tuple[int, ...], float | None],
+        *,
+        preemptive: bool = True,
+    ) -> Seeded:
+        """A policy for ``seed`` that continues from ``state`` (from :meth:`state`).
+
+        Raises:
+            SchedulerError: ``state`` is not a generator state.
+        """
+        seeded = cls(seed, preemptive=preemptive)
+        try:
+            version, internal, gauss = state
+            seeded._rng.setstate((version, tuple(internal), gauss))
+        except (TypeError, ValueError) as exc:
+            raise SchedulerError(f"Seeded.from_state: not a random.Random state: {exc}") from exc
+        return seeded
+
 
 @attrs.define(eq=False)
 class Replay:
@@ -122,6 +152,26 @@ class Replay:
     def fresh(self) -> Replay:
         """A new replay of the same log, from its start."""
         return Replay(self.log)
+
+    def state(self) -> int:
+        """How many of the log's choices the replay has fed back so far."""
+        return self._pos
+
+    @classmethod
+    def from_state(cls, log: ReplayLog, pos: int) -> Replay:
+        """A replay of ``log`` that continues after its first ``pos`` choices.
+
+        Raises:
+            SchedulerError: ``pos`` is not between 0 and the number of choices.
+        """
+        if type(pos) is not int or not 0 <= pos <= len(log.choices):
+            raise SchedulerError(
+                f"Replay.from_state: position {pos!r} is outside the log's "
+                f"{len(log.choices)} choices"
+            )
+        replay = cls(log)
+        replay._pos = pos
+        return replay
 
 
 SchedulerSpec: TypeAlias = "Literal['deterministic'] | Deterministic | Seeded | Replay"

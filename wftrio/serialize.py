@@ -1,8 +1,9 @@
 """JSON for wftrio: one cattrs converter for traces, replay logs and state snapshots.
 
-Everything wftrio writes as JSON goes through :func:`converter`, a single
-converter made once with ``cattrs.preconf.json.make_converter()`` (cattrs'
-global converter is never touched).  It is configured, not hand-written:
+Everything wftrio writes as JSON goes through :func:`converter`, the single
+converter :func:`make_converter` makes once, from
+``cattrs.preconf.json.make_converter()`` (cattrs' global converter is never
+touched).  It is configured, not hand-written:
 
 * primitives are structured strictly (``"5"`` is not an ``int``, ``1`` is not
   a ``bool``), so a malformed document fails instead of being coerced;
@@ -21,15 +22,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, TypeVar
 
 import cattrs
 from cattrs.cols import namedtuple_dict_structure_factory, namedtuple_dict_unstructure_factory
-from cattrs.preconf.json import make_converter
+from cattrs.preconf import json as cattrs_json
 from cattrs.strategies import configure_tagged_union
 
-from wftrio.engine._snapshot import (
+from wftrio.engine import (
     FrameSnap,
     SchedulerState,
     StateSnapshot,
@@ -38,7 +39,7 @@ from wftrio.engine._snapshot import (
     pending_commands,
 )
 from wftrio.errors import ProgramMismatch, SerializationError
-from wftrio.trace import ReplayLog, TraceEvent, write_jsonl
+from wftrio.trace import ReplayLog, TraceEvent
 
 __all__ = [
     "ProgramMismatch",
@@ -51,7 +52,10 @@ __all__ = [
     "loads_log",
     "loads_snapshot",
     "loads_trace",
+    "make_converter",
     "pending_commands",
+    "read_jsonl",
+    "write_jsonl",
 ]
 
 _T = TypeVar("_T")
@@ -75,8 +79,13 @@ def _strict(cl: type[Any], *accept: type[Any]) -> Any:
     return structure
 
 
-def _make_converter() -> cattrs.Converter:
-    conv = make_converter()
+def make_converter() -> cattrs.Converter:
+    """Make a converter configured for wftrio's JSON (see the module docs).
+
+    wftrio itself uses one, made once (:func:`converter`); call this for a
+    converter of your own to extend without changing wftrio's.
+    """
+    conv = cattrs_json.make_converter()
     # before the unions are configured: their per-class hooks are generated then
     conv.register_structure_hook(int, _strict(int))
     conv.register_structure_hook(float, _strict(float, int))
@@ -106,7 +115,7 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
-_CONVERTER = _make_converter()
+_CONVERTER = make_converter()
 
 
 def converter() -> cattrs.Converter:
@@ -134,6 +143,10 @@ def _parse(text: str | bytes, where: str) -> Any:
         ) from exc
     except (TypeError, UnicodeDecodeError) as exc:
         raise SerializationError(f"{where}: cannot read JSON: {exc}", paths=("$",)) from exc
+    except RecursionError as exc:
+        raise SerializationError(
+            f"{where}: the JSON is nested too deeply to read", paths=("$",)
+        ) from exc
 
 
 def _structure(obj: Any, cl: type[_T], where: str) -> _T:
@@ -145,6 +158,8 @@ def _structure(obj: Any, cl: type[_T], where: str) -> _T:
         )
     try:
         return _CONVERTER.structure(obj, cl)
+    except RecursionError as exc:
+        raise SerializationError(f"{where}: nested too deeply", paths=("$",)) from exc
     except cattrs.BaseValidationError as exc:
         messages = cattrs.transform_error(exc, path="$", format_exception=_format)
         paths = tuple(m.rpartition(" @ ")[2] for m in messages)
@@ -154,7 +169,7 @@ def _structure(obj: Any, cl: type[_T], where: str) -> _T:
 def _dump(obj: Any, where: str, *, sort_keys: bool = False) -> str:
     try:
         return json.dumps(_CONVERTER.unstructure(obj), sort_keys=sort_keys, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise SerializationError(f"{where}: cannot write JSON: {exc}") from exc
 
 
@@ -173,6 +188,31 @@ def dumps_trace(events: Iterable[TraceEvent]) -> str:
     return buf.getvalue()
 
 
+def write_jsonl(events: Iterable[TraceEvent], fp: IO[str]) -> None:
+    """Write ``events`` to ``fp`` as JSON lines (one event per line, keys sorted).
+
+    Unlike :func:`dumps_trace` it does not check the events' data first: a
+    value JSON cannot hold raises ``TypeError`` from :mod:`json`.
+    """
+    conv = _CONVERTER
+    for ev in events:
+        fp.write(json.dumps(conv.unstructure(ev), sort_keys=True))
+        fp.write("\n")
+
+
+def read_jsonl(lines: Iterable[str]) -> Iterator[TraceEvent]:
+    """Read trace events written by :func:`write_jsonl` (blank lines are skipped).
+
+    Raises:
+        SerializationError: a line is not JSON or not a trace event; the
+            message gives the line number and the failing field.
+    """
+    for lineno, line in enumerate(lines, 1):
+        if line.strip():
+            where = f"trace line {lineno}"
+            yield _structure(_parse(line, where), TraceEvent, where)
+
+
 def loads_trace(text: str) -> list[TraceEvent]:
     """Read trace events written by :func:`dumps_trace` (or ``write_jsonl``).
 
@@ -182,12 +222,7 @@ def loads_trace(text: str) -> list[TraceEvent]:
         SerializationError: a line is not JSON or not a trace event; the
             message gives the line number and the failing field.
     """
-    out: list[TraceEvent] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            where = f"trace line {lineno}"
-            out.append(_structure(_parse(line, where), TraceEvent, where))
-    return out
+    return list(read_jsonl(text.splitlines()))
 
 
 def dumps_snapshot(snap: StateSnapshot) -> str:

@@ -10,10 +10,9 @@ event objects at all.
 from __future__ import annotations
 
 import enum
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import IO, Any, Literal, NamedTuple, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import attrs
 
@@ -25,9 +24,7 @@ __all__ = [
     "ReplayLog",
     "TraceEvent",
     "TraceLevel",
-    "read_jsonl",
     "replay_log",
-    "write_jsonl",
 ]
 
 TraceLevel: TypeAlias = Literal["none", "min", "full"]
@@ -221,21 +218,23 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
     return ReplayLog(preemptive, tuple(choices), tuple(inputs), scheduler, root)
 
 
-def write_jsonl(events: Iterable[TraceEvent], fp: IO[str]) -> None:
-    """Write ``events`` to ``fp`` as JSON lines (one event per line)."""
-    from wftrio.serialize import converter
+def __getattr__(name: str) -> Any:
+    """Deprecated names: ``write_jsonl`` / ``read_jsonl`` moved to :mod:`wftrio.serialize`.
 
-    conv = converter()
-    for ev in events:
-        fp.write(json.dumps(conv.unstructure(ev), sort_keys=True))
-        fp.write("\n")
+    JSON I/O lives with the one converter, a layer above this module, so
+    this module does not import it; the old names load it on first use.
+    """
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(
+            f"wftrio.trace.{name} moved to wftrio.serialize.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("wftrio.serialize"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def read_jsonl(lines: Iterable[str]) -> Iterator[TraceEvent]:
-    """Read trace events written by :func:`write_jsonl`."""
-    from wftrio.serialize import converter
-
-    conv = converter()
-    for line in lines:
-        if line.strip():
-            yield conv.structure(json.loads(line), TraceEvent)
+_MOVED = frozenset({"read_jsonl", "write_jsonl"})

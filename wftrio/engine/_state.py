@@ -812,10 +812,16 @@ class ExecState:
 
     # -- snapshots -------------------------------------------------------------
 
+    @property
+    def next_id(self) -> int:
+        """The next id the state hands out (tokens, frames, regions, effects, timers)."""
+        return self._next_id
+
     def snapshot(self) -> StateSnapshot:
         """Take a JSON-able snapshot of this state (between steps; drain the outbox first).
 
-        See :mod:`wftrio.engine._snapshot` for what a snapshot holds.
+        The same as :func:`wftrio.engine.snapshot`, which says what a
+        snapshot holds.
 
         Raises:
             SerializationError: a ctx value is not a JSON value (names the key).
@@ -836,8 +842,12 @@ class ExecState:
         clock: Callable[[], float] | None = None,
         on_event: Callable[[TraceEvent], None] | None = None,
         keep_events: bool = True,
+        allow: frozenset[str] | None = None,
+        budget: Budget | None = None,
     ) -> ExecState:
         """Rebuild the state ``snap`` was taken of; it continues exactly as that one would.
+
+        The same as :func:`wftrio.engine.restore` (see there for the arguments).
 
         Raises:
             ProgramMismatch: ``program`` is not the one the snapshot was taken from.
@@ -854,7 +864,79 @@ class ExecState:
             clock=clock,
             on_event=on_event,
             keep_events=keep_events,
+            allow=allow,
+            budget=budget,
         )
+
+    @classmethod
+    def from_parts(
+        cls,
+        program: Program,
+        *,
+        case_id: str,
+        scheduler: Scheduler,
+        trace_level: str,
+        clock: Callable[[], float] | None,
+        on_event: Callable[[TraceEvent], None] | None,
+        keep_events: bool,
+        causal_root: str,
+        root: Scope,
+        next_id: int,
+        seq: int,
+        steps: int,
+        status: Status,
+        error: BaseException | None,
+        t0: float,
+        tokens: dict[int, Token],
+        ready: list[Token],
+        current: Token | None,
+        regions: dict[str, dict[RegionInst, None]],
+        signals: dict[str, deque[Any]],
+        waiters: dict[str, Token | dict[Token, int]],
+        effects: dict[int, Token],
+        timers: dict[int, tuple[Token, int]],
+        effect_meta: dict[int, EffectMeta] | None,
+        governor: Governor | None,
+    ) -> ExecState:
+        """Assemble a state from an object graph built elsewhere (the one way to rebuild one).
+
+        :func:`wftrio.engine.restore` builds the graph from a snapshot and
+        checks it, then calls this; nothing else sets a state's fields from
+        outside.  The arguments are the state's fields (see
+        :data:`wftrio.engine.schema.SCHEMA`); empty tables may be given as
+        empty dicts, which are replaced by the shared ``EMPTY``.  Records no
+        event and queues no command.
+        """
+        st = cls(
+            program,
+            None,
+            case_id=case_id,
+            scheduler=scheduler,
+            trace_level=trace_level,
+            clock=clock,
+            on_event=on_event,
+            keep_events=keep_events,
+            causal_root=causal_root,
+            _restoring=True,
+        )
+        st.root = root
+        st._next_id = next_id
+        st.seq = seq
+        st.steps = steps
+        st.status = status
+        st.error = error
+        st.t0 = t0
+        st.tokens = tokens
+        st.ready = ready
+        st.current = current
+        st.regions = regions if regions else EMPTY
+        st.signals = signals if signals else EMPTY
+        st.waiters = waiters
+        st.effects = effects if effects else EMPTY
+        st.timers = timers if timers else EMPTY
+        st.effect_meta = effect_meta if effect_meta else None
+        st.governor = governor
+        return st
 
 
 # late import: _effects imports this module's names (a cycle resolved at call time)

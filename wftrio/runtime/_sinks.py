@@ -17,7 +17,8 @@ from typing import IO, Any, Protocol, TypeAlias, runtime_checkable
 
 import trio
 
-from wftrio.trace import TraceEvent, write_jsonl
+from wftrio.serialize import write_jsonl
+from wftrio.trace import TraceEvent
 
 __all__ = [
     "CallbackSink",
@@ -72,8 +73,8 @@ class JsonlSink:
         target: a path (opened for appending, closed at shutdown) or an open
             text file (flushed, not closed, at shutdown).
 
-    Lines are written with :func:`wftrio.trace.write_jsonl` and read back
-    with :func:`wftrio.trace.read_jsonl`.
+    Lines are written with :func:`wftrio.serialize.write_jsonl` and read back
+    with :func:`wftrio.serialize.read_jsonl`.
     """
 
     __slots__ = ("_fp", "_owned", "name")

@@ -2,200 +2,34 @@
 
 :func:`check_invariants` inspects an :class:`~wftrio.engine.ExecState`
 between steps (after ``run``, or after any ``feed_*`` / ``cancel*`` call)
-and raises :class:`InvariantViolation` listing everything inconsistent:
-
-* tokens: every live token is registered in ``st.tokens`` under its id,
-  sits in its innermost region's token set, and is either runnable (the
-  current token or in the ready list) or waiting with every registration
-  its wait names; no token is in a dead region;
-* waits: every signal waiter, effect and timer entry points at a live token
-  whose wait mentions it (no orphans), and ``blocked_on()`` reports exactly
-  what live tokens wait for;
-* regions: every live activation is reachable, alive all the way up, and
-  holds a live token or a live nested activation; an activation control
-  has left closes with its last token;
-* frames: join and multiple-instance counters stay in range
-  (``0 <= arrived <= started``, ``0 <= done <= n``) and ``fired`` agrees
-  with them; loop counters are not negative;
-* status: a blocked case has live tokens, all waiting, and reports what on;
-  a finished case holds no token, wait or live region.
+and raises :class:`InvariantViolation` listing everything inconsistent.
+The invariants are the engine's own (:mod:`wftrio.engine.consistency`,
+which also guards snapshot restore): every live token registered, in its
+region and either runnable or waiting with every registration its wait
+names; no orphaned waiter, effect or timer entry; live regions reachable,
+alive, indexed and holding something; join, loop and mi counters in range
+and ``fired`` agreeing with them; a blocked case waiting on something and a
+finished one holding nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from wftrio.engine import FINAL, ExecState, Status
-from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst
+from wftrio.engine import ExecState
+from wftrio.engine.consistency import CHECKED, NOT_CHECKED, violations
 from wftrio.errors import InvariantViolation
 
-__all__ = ["InvariantViolation", "check_invariants", "invariant_violations"]
-
-
-def _wait_regs(wait: tuple[Any, ...]) -> list[tuple[str, Any, int]]:
-    """The registrations a wait implies: (kind, key, alternative)."""
-    if wait[0] == "effect":
-        return [("effect", wait[1], 0)]
-    if wait[0] == "signal":
-        return [("signal", wait[1], 0)]
-    if wait[0] == "defer":
-        return [(k, key, alt) for k, key, alt in wait[1]]
-    return [("unknown", wait, -1)]
+__all__ = [
+    "CHECKED",
+    "NOT_CHECKED",
+    "InvariantViolation",
+    "check_invariants",
+    "invariant_violations",
+]
 
 
 def invariant_violations(st: ExecState) -> list[str]:
     """Return a description of every invariant ``st`` breaks (empty when consistent)."""
-    bad: list[str] = []
-    tokens = st.tokens
-    ready_live = [t for t in st.ready if t.alive]
-    ready_ids = [t.id for t in ready_live]
-    if len(set(ready_ids)) != len(ready_ids):
-        bad.append(f"a live token is in the ready list twice: {sorted(ready_ids)}")
-    cur = st.current
-    if cur is not None:
-        if not cur.alive or tokens.get(cur.id) is not cur:
-            bad.append(f"current token {cur!r} is not a live registered token")
-        if cur.wait is not None:
-            bad.append(f"current token {cur!r} is blocked")
-        if cur.id in ready_ids:
-            bad.append(f"current token {cur!r} is also in the ready list")
-
-    frames: dict[int, Frame] = {}
-    regions: dict[int, RegionInst] = {}
-    want_signals: set[str] = set()
-    want_effects: set[int] = set()
-    want_timers: set[int] = set()
-    for tid, tok in tokens.items():
-        if tok.id != tid:
-            bad.append(f"token {tok!r} registered under id {tid}")
-        if not tok.alive:
-            bad.append(f"dead token {tok!r} is still registered")
-        r = tok.region
-        if r is not None:
-            if tok not in r.tokens:
-                bad.append(f"token {tok!r} is missing from its region {r!r}'s token set")
-            while r is not None:
-                regions[r.id] = r
-                if not r.alive:
-                    bad.append(f"token {tok!r} is in dead region {r!r}")
-                r = r.parent
-        f = tok.frame
-        while f is not None:
-            frames[f.id] = f
-            f = f.parent
-        if tok.wait is None:
-            if tok is not cur and tok.id not in ready_ids:
-                bad.append(f"runnable token {tok!r} is neither current nor ready (lost)")
-            continue
-        if tok.id in ready_ids:
-            bad.append(f"blocked token {tok!r} is in the ready list")
-        for kind, key, alt in _wait_regs(tok.wait):
-            if kind == "effect":
-                want_effects.add(key)
-                if st.effects.get(key) is not tok:
-                    bad.append(f"token {tok!r} waits on effect {key} the state does not hold")
-            elif kind == "signal":
-                want_signals.add(key)
-                if all(t is not tok for t, _alt in st.signal_waiters(key)):
-                    bad.append(f"token {tok!r} waits on signal {key!r} but is no waiter of it")
-            elif kind == "timer":
-                want_timers.add(key)
-                if st.timers.get(key) != (tok, alt):
-                    bad.append(f"token {tok!r} waits on timer {key} the state does not hold")
-            else:
-                bad.append(f"token {tok!r} has an unknown wait {tok.wait!r}")
-
-    # no orphaned registrations
-    for eid, tok in st.effects.items():
-        if not tok.alive or tok.wait != ("effect", eid):
-            bad.append(f"effect {eid} points at {tok!r}, which does not wait on it (orphan)")
-    for tid, (tok, alt) in st.timers.items():
-        if not tok.alive or tok.wait is None or ("timer", tid, alt) not in _wait_regs(tok.wait):
-            bad.append(f"timer {tid} points at {tok!r}, which does not wait on it (orphan)")
-    for name, ws in st.waiters.items():
-        if isinstance(ws, dict) and not ws:
-            bad.append(f"signal {name!r} keeps an empty waiter entry")
-        for tok, alt in st.signal_waiters(name):
-            regs = _wait_regs(tok.wait) if tok.wait is not None else []
-            if not tok.alive or ("signal", name, alt) not in regs:
-                bad.append(f"signal waiter {name!r} -> {tok!r}, which does not wait on it (orphan)")
-    blocked = st.blocked_on()
-    exact = {
-        "effects": sorted(want_effects),
-        "signals": sorted(want_signals),
-        "timers": sorted(want_timers),
-    }
-    if blocked != exact:
-        bad.append(f"blocked_on() reports {blocked} but live tokens wait on {exact}")
-
-    # regions
-    for sid, insts in st.regions.items():
-        for r in insts:
-            if r.scope_id != sid:
-                bad.append(f"region {r!r} is indexed under {sid!r}")
-            if not r.alive:
-                bad.append(f"dead region {r!r} is still indexed under {sid!r}")
-            regions.setdefault(r.id, r)
-    stack = list(regions.values())
-    while stack:
-        r = stack.pop()
-        for c in r.children:
-            if c.id not in regions:
-                regions[c.id] = c
-                stack.append(c)
-    for r in regions.values():
-        if not r.alive:
-            continue
-        if r.parent is not None and (not r.parent.alive or r not in r.parent.children):
-            bad.append(f"live region {r!r} is not a live child of its parent {r.parent!r}")
-        for c in r.children:
-            if not c.alive or c.parent is not r:
-                bad.append(f"region {r!r} lists child {c!r} that is dead or not its child")
-        for tok in r.tokens:
-            if not tok.alive or tokens.get(tok.id) is not tok or tok.region is not r:
-                bad.append(f"region {r!r} lists token {tok!r} that is dead or elsewhere")
-        if not r.tokens and not r.children:
-            bad.append(f"live region {r!r} holds no token and no nested region (leaked)")
-        if r.scope_id is not None and r not in st.regions.get(r.scope_id, {}):
-            bad.append(f"live region {r!r} is missing from the region index")
-
-    # frames
-    for f in frames.values():
-        if isinstance(f, JoinInst):
-            if not 0 <= f.arrived <= f.started or not 0 <= f.needed <= f.started:
-                bad.append(
-                    f"join #{f.id}: arrived={f.arrived} needed={f.needed} started={f.started}"
-                )
-            if f.fired != (f.arrived >= f.needed):
-                bad.append(f"join #{f.id}: fired={f.fired} with {f.arrived}/{f.needed} arrived")
-        elif isinstance(f, MIInst):
-            if not 0 <= f.done <= f.n or len(f.results) != f.done:
-                bad.append(f"mi #{f.id}: done={f.done} n={f.n} results={len(f.results)}")
-            if f.needed is not None and (
-                not 0 <= f.needed <= f.n or f.fired != (f.done >= f.needed)
-            ):
-                bad.append(f"mi #{f.id}: needed={f.needed} fired={f.fired} done={f.done}")
-        elif isinstance(f, LoopFrame) and f.count < 0:
-            bad.append(f"loop #{f.id}: negative count {f.count}")
-
-    # status
-    if st.steps < 0:
-        bad.append(f"negative step count {st.steps}")
-    if st.status in FINAL:
-        if tokens:
-            bad.append(f"case is {st.status} but holds tokens {list(tokens.values())}")
-        if any(blocked.values()):
-            bad.append(f"case is {st.status} but still waits on {blocked}")
-        if st.live_regions():
-            bad.append(f"case is {st.status} but regions {st.live_regions()} are live")
-    elif st.status is Status.BLOCKED:
-        if not tokens:
-            bad.append("case is BLOCKED without live tokens")
-        if any(t.wait is None for t in tokens.values()):
-            bad.append("case is BLOCKED but a live token is runnable")
-        if not any(blocked.values()):
-            bad.append("case is BLOCKED but blocked_on() reports nothing")
-    return bad
+    return [message for _field, message in violations(st)]
 
 
 def check_invariants(st: ExecState) -> None:

@@ -1,85 +1,68 @@
 """Copying a case's execution state, so that the explorer can branch.
 
 The explorer steps the *real* reducer (:class:`~wftrio.engine.ExecState`
-and the opcode handlers of ``engine/_ops.py``); to try every outcome of a
-state it needs independent copies of it.  :func:`clone_state` copies the
-object graph (tokens, frames, region activations, scopes and the state's
-tables) with the same ids, sharing what is immutable (the Program, its
-callables, trace events, commands, ctx values).
+and the opcode handlers of the engine); to try every outcome of a state it
+needs independent copies of it.  :func:`clone_state` copies the object
+graph (tokens, frames, region activations, ctx layers, effect metadata, the
+governor and the state's tables) with the same ids, sharing what is
+immutable (the Program, its callables, trace events, commands, ctx values).
 
-The copy is generic over the slots of the engine's classes, so a slot added
-to ``ExecState`` or to a frame class is copied without a change here:
-objects of the engine's (and the governor's) mutable classes are copied and
-remapped, dicts / lists / tuples / sets / deques are rebuilt with their
-contents remapped, anything else (attrs values, callables, ctx values) is
-shared.
-Scopes are rebuilt through their constructor (their read-only view is
-derived from the data dict).
+The copy is derived from :data:`wftrio.engine.schema.SCHEMA`: for each class
+it shares ``VALUE`` / ``CONST`` / ``DERIVED`` fields, copies ``DATA``
+containers one level deep, and remaps ``REF`` fields (objects of a class in
+the schema are copied once each; dicts, lists, tuples and sets of them are
+rebuilt).  A class that is not in the schema is never copied: it is shared,
+so a new mutable engine class must be declared there (``tests/test_schema.py``
+fails until it is).  Ctx layers are rebuilt through their constructor (their
+read-only view derives from the data dicts), and the copy of the state
+rebinds its recorder.
 """
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from typing import Any
 
-import attrs
-
-from wftrio.engine._objects import Frame, RegionInst, Scope, Token
-from wftrio.engine._state import ExecState
+from wftrio.engine import ExecState
+from wftrio.engine.objects import EMPTY, CtxLayer
+from wftrio.engine.schema import SCHEMA, Kind
 
 __all__ = ["clone_state"]
 
-_ENGINE = (Token, Frame, RegionInst, Scope)
-_SLOTS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-_MUTABLE_MODULES = ("wftrio.engine", "wftrio.governance")
-_COPIED: dict[type, bool] = {}
+
+def _copy_data(v: Any) -> Any:
+    """A fresh container one level deep (deques inside a dict too); values shared."""
+    t = type(v)
+    if t is dict:
+        return {k: deque(x) if type(x) is deque else x for k, x in v.items()}
+    if t is list:
+        return list(v)
+    if t is deque:
+        return deque(v)
+    return v  # None, EMPTY (shared by design), or an immutable value
 
 
-def _copied(cls: type) -> bool:
-    """Whether instances of ``cls`` are per-case mutable state to copy.
-
-    The engine's own slotted bookkeeping classes (and the governor's
-    counters) are; attrs classes there are values (commands, receipts,
-    budgets), enums and exceptions too, and the read-only ``EMPTY`` dict is
-    a shared constant: shared.
-    """
-    got = _COPIED.get(cls)
-    if got is None:
-        got = issubclass(cls, _ENGINE) or (
-            cls.__module__.startswith(_MUTABLE_MODULES)
-            and "__slots__" in cls.__dict__
-            and not attrs.has(cls)
-            and not issubclass(cls, enum.Enum | BaseException | dict)
-        )
-        _COPIED[cls] = got
-    return got
+# per class: (names shared, names copied as DATA, names remapped as REF); "id"
+# first among the shared ones so that a half-built Token copy already hashes
+# (tokens hash by id, and a token can be reached again through its region's
+# token set while it is being copied)
+_Plan = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
-def _slots(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The slot names of ``cls`` (whole MRO): ``(id-like first, the rest)``.
-
-    ``id`` goes first so that a half-built Token copy already hashes (tokens
-    hash by id, and a token can be reached again through its region's token
-    set while it is being copied).
-    """
-    got = _SLOTS.get(cls)
-    if got is None:
-        names: list[str] = []
-        for c in cls.__mro__:
-            for n in c.__dict__.get("__slots__", ()):
-                if n not in ("__weakref__", "__dict__") and n not in names:
-                    names.append(n)
-        first = tuple(n for n in names if n == "id")
-        got = (first, tuple(n for n in names if n != "id"))
-        _SLOTS[cls] = got
-    return got
+def _plan(cls: type) -> _Plan:
+    fields = SCHEMA[cls].fields
+    shared = [f.name for f in fields if f.kind in (Kind.VALUE, Kind.CONST, Kind.DERIVED)]
+    shared.sort(key=lambda n: n != "id")
+    return (
+        tuple(shared),
+        tuple(f.name for f in fields if f.kind is Kind.DATA),
+        tuple(f.name for f in fields if f.kind is Kind.REF),
+    )
 
 
-# ExecState slots shared with the copy (everything else is copied)
-_SHARED = frozenset(
-    {"program", "code", "scheduler", "clock", "on_event", "_record", "error", "status"}
-)
+_PLANS: dict[type, _Plan] = {cls: _plan(cls) for cls in SCHEMA if cls is not CtxLayer}
+_STATE_PLAN = _PLANS.pop(ExecState)
+_unset = object()
 
 
 class _Copier:
@@ -88,77 +71,76 @@ class _Copier:
     def __init__(self) -> None:
         self.memo: dict[int, Any] = {}
 
-    def scope(self, sc: Scope) -> Scope:
-        new: Scope | None = self.memo.get(id(sc))
+    def layer(self, sc: CtxLayer) -> CtxLayer:
+        new: CtxLayer | None = self.memo.get(id(sc))
         if new is None:
-            parent = self.scope(sc.parent) if sc.parent is not None else None
-            new = Scope(sc.id, dict(sc.data), parent, sc.base, sc.index)
+            parent = self.layer(sc.parent) if sc.parent is not None else None
+            # the schema's DATA fields: data copied, base never mutated (shared);
+            # the DERIVED view and maps are rebuilt by the constructor
+            new = CtxLayer(sc.id, dict(sc.data), parent, sc.base, sc.index)
             self.memo[id(sc)] = new
         return new
 
-    def obj(self, o: Any) -> Any:
-        new = self.memo.get(id(o))
-        if new is not None:
-            return new
-        cls: Any = type(o)
-        if cls is Scope:
-            return self.scope(o)
-        new = cls.__new__(cls)
-        self.memo[id(o)] = new
-        first, rest = _slots(cls)
-        for n in first:
-            setattr(new, n, getattr(o, n))
-        for n in rest:
-            try:
-                v = getattr(o, n)
-            except AttributeError:
-                continue
-            setattr(new, n, self.val(v))
-        d = getattr(o, "__dict__", None)
-        if d is not None:
-            new.__dict__.update({k: self.val(x) for k, x in d.items()})
-        return new
+    def fill(self, o: Any, new: Any, plan: _Plan) -> None:
+        shared, data, refs = plan
+        for n in shared:
+            v = getattr(o, n, _unset)
+            if v is not _unset:
+                setattr(new, n, v)
+        for n in data:
+            setattr(new, n, _copy_data(getattr(o, n)))
+        val = self.val
+        for n in refs:
+            setattr(new, n, val(getattr(o, n)))
 
     def val(self, v: Any) -> Any:
+        """The copy of a REF field's value: objects remapped, containers rebuilt."""
         if v is None:
             return None
-        t = type(v)
-        if t is int or t is str or t is bool or t is float:
+        t: Any = type(v)
+        plan = _PLANS.get(t)
+        if plan is not None:
+            new = self.memo.get(id(v))
+            if new is None:
+                new = t.__new__(t)
+                self.memo[id(v)] = new
+                self.fill(v, new, plan)
+            return new
+        if t is CtxLayer:
+            return self.layer(v)
+        if t is int or t is str:
             return v
-        if _copied(t):
-            return self.obj(v)
         if t is dict:
-            return {self.val(k): self.val(x) for k, x in v.items()}
+            val = self.val
+            return {val(k): val(x) for k, x in v.items()}
         if t is list:
             return [self.val(x) for x in v]
         if t is tuple:
             return tuple(self.val(x) for x in v)
-        if t is deque:
-            return deque(v)  # queued signal payloads: values, shared
         if t is set:
             return {self.val(x) for x in v}
-        return v  # immutable or shared by design (Program, callables, commands, events)
+        if v is EMPTY:
+            return v
+        raise TypeError(
+            f"clone_state: a REF field holds a {t.__name__}, which is neither an object "
+            "of a class in wftrio.engine.schema.SCHEMA nor a container of them"
+        )
 
 
 def clone_state(st: ExecState) -> ExecState:
     """Return an independent copy of ``st`` that continues exactly as ``st`` would.
 
     The copy shares the Program, the scheduler object, the clock and the
-    event callback with ``st``; tokens, frames, regions, scopes, signal
-    queues, waiter tables, pending effects and timers, the ready stack and
-    the outbox list are copied (ctx dicts shallowly: ctx values are never
-    mutated in place by the reducer).  The recorded events list is copied
-    and the recorder rebound to the copy.
+    event callback with ``st`` (the schema's constants); tokens, frames,
+    regions, ctx layers, effect metadata, the governor, signal queues,
+    waiter tables, pending effects and timers, the ready stack, the outbox
+    and the events list are copied (ctx dicts one level deep: ctx values are
+    never mutated in place by the reducer), and the recorder is rebound to
+    the copy.
     """
     c = _Copier()
     new = ExecState.__new__(ExecState)
     c.memo[id(st)] = new
-    _, names = _slots(ExecState)
-    for n in names:
-        try:
-            v = getattr(st, n)
-        except AttributeError:
-            continue
-        setattr(new, n, v if n in _SHARED else c.val(v))
-    new._set_recorder()
+    c.fill(st, new, _STATE_PLAN)
+    new.set_level(new.level)  # rebinds the DERIVED recorder to the copy's events
     return new

@@ -48,7 +48,7 @@ import attrs
 
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
-from wftrio.engine._objects import Token
+from wftrio.engine.objects import Token
 from wftrio.engine.program import Program
 from wftrio.errors import ExploredFailure
 from wftrio.terms import Term

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from wftrio.engine import ExecState, Status
-from wftrio.engine._objects import Token
+from wftrio.engine.objects import Token
 from wftrio.validation.abstract import is_trusted
 from wftrio.validation.explore import Bounds, Exploration, replay_witness
 from wftrio.validation.issues import ERROR, WARNING, Issue

@@ -30,15 +30,38 @@ instance results) and the queued signal payloads.  A final state's key is
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from wftrio.engine import FINAL, ExecState
-from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
+from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 
-__all__ = ["StateKey", "freeze", "shape_key", "state_key"]
+__all__ = ["KEYED", "StateKey", "freeze", "shape_key", "state_key"]
 
 StateKey = tuple[Hashable, Hashable]
+
+KEYED: Mapping[type, frozenset[str]] = MappingProxyType(
+    {
+        Token: frozenset({"pc", "wait", "frame", "region", "scope"}),
+        Frame: frozenset({"parent"}),
+        JoinInst: frozenset(
+            {"parent", "arrived", "cancel_region", "cont", "fired", "needed", "region"}
+            | {"scope", "started"}
+        ),
+        LoopFrame: frozenset({"parent", "count"}),
+        MIInst: frozenset(
+            {"parent", "cont", "done", "fired", "n", "needed", "region", "results", "scope"}
+        ),
+        RegionInst: frozenset(
+            {"alive", "cancel_pc", "exited", "frame", "parent", "scope", "scope_id"}
+        ),
+        CtxLayer: frozenset({"data", "parent"}),
+        ExecState: frozenset({"regions", "signals", "status", "tokens", "waiters"}),
+    }
+)
+"""The fields :func:`state_key` reads, per engine class (the schema's ``key`` fields;
+``tests/test_schema.py`` checks the two agree)."""
 
 
 def freeze(v: Any) -> Hashable:
@@ -111,7 +134,7 @@ def _shape(
         regions.append((r.scope_id or "", r.cancel_pc, r.exited))
         r = r.parent
     depth = 0
-    s: Scope | None = tok.scope
+    s: CtxLayer | None = tok.scope
     while s is not None:
         depth += 1
         s = s.parent
@@ -167,7 +190,7 @@ def state_key(st: ExecState) -> StateKey:
         o = num.items[i]
         i += 1
         t = type(o)
-        if t is Scope:
+        if t is CtxLayer:
             ctl_objects.append(("S", num(o.parent)))
             data.append(tuple(sorted((k, freeze(v)) for k, v in o.data.items())) if o.data else ())
         elif t is RegionInst:
