@@ -11,7 +11,7 @@ import pytest
 import wftrio as wf
 from wftrio.compiler import clear_cache
 from wftrio.compiler import compile as wf_compile
-from wftrio.engine import Program
+from wftrio.engine import Program, link
 from wftrio.terms import walk
 
 
@@ -218,8 +218,10 @@ class TestShapes:
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             prog.entry = 1  # type: ignore[misc]
         assert isinstance(prog.instrs, tuple)
-        assert isinstance(prog.code, tuple)
-        assert len(prog.code) == len(prog.instrs)
+        code = link(prog)
+        assert isinstance(code, tuple)
+        assert len(code) == len(prog.instrs)
+        assert link(prog) is code  # linked once per Program
 
 
 class TestCache:

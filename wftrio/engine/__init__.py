@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from wftrio.engine._snapshot import StateSnapshot
-from wftrio.engine._state import (
+from wftrio.engine._state import ExecState
+from wftrio.engine.program import Instr, Program, link
+from wftrio.engine.protocol import (
     FINAL,
     CancelEffect,
     CancelTimer,
     Command,
-    ExecState,
+    EventKind,
     StartEffect,
     StartTimer,
     Status,
+    Wait,
+    WaitKind,
     error_info,
 )
-from wftrio.engine.program import Instr, Program, link
+from wftrio.engine.replay import feed_input, run_with_inputs
 from wftrio.errors import EngineError, RecordedError, TaskError
 
 __all__ = [
@@ -23,6 +27,7 @@ __all__ = [
     "CancelTimer",
     "Command",
     "EngineError",
+    "EventKind",
     "ExecState",
     "Instr",
     "Program",
@@ -32,6 +37,10 @@ __all__ = [
     "StateSnapshot",
     "Status",
     "TaskError",
+    "Wait",
+    "WaitKind",
     "error_info",
+    "feed_input",
     "link",
+    "run_with_inputs",
 ]

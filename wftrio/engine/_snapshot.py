@@ -46,6 +46,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 import attrs
 
+from wftrio.engine import protocol
 from wftrio.engine._objects import Frame, JoinInst, LoopFrame, MIInst, RegionInst, Scope, Token
 from wftrio.engine._state import ExecState, StartEffect, StartTimer, Status, error_info
 from wftrio.engine.program import Program
@@ -548,7 +549,7 @@ def _id(obj: Any) -> int | None:
 
 
 def _wait_snap(tok: Token) -> WaitSnap | None:
-    w = tok.wait
+    w: Any = tok.wait  # an engine.protocol record, read by position here
     if w is None:
         return None
     if w[0] == "effect":
@@ -993,11 +994,11 @@ class _Rebuild:
             if w is None:
                 tok.wait = None
             elif isinstance(w, EffectWait):
-                tok.wait = ("effect", w.eid)
+                tok.wait = protocol.EffectWait.of(w.eid)
             elif isinstance(w, SignalWait):
-                tok.wait = ("signal", w.name)
+                tok.wait = protocol.SignalWait.of(w.name)
             else:
-                regs: list[tuple[str, Any, int]] = []
+                regs: list[protocol.DeferArm] = []
                 for k, a in enumerate(w.alts):
                     if (a.signal is None) == (a.timer is None):
                         raise _ser_error(
@@ -1005,11 +1006,11 @@ class _Rebuild:
                             f"{p}.wait.alts[{k}]",
                         )
                     regs.append(
-                        ("signal", a.signal, a.alt)
+                        protocol.DeferArm(protocol.WaitKind.SIGNAL, a.signal, a.alt)
                         if a.signal is not None
-                        else ("timer", a.timer, a.alt)
+                        else protocol.DeferArm(protocol.WaitKind.TIMER, int(a.timer or 0), a.alt)
                     )
-                tok.wait = ("defer", tuple(regs))
+                tok.wait = protocol.DeferWait.of(tuple(regs))
 
 
 def _restore_scheduler(s: SchedulerState) -> Scheduler:

@@ -50,7 +50,7 @@ def _copied(cls: type) -> bool:
             cls.__module__.startswith(_MUTABLE_MODULES)
             and "__slots__" in cls.__dict__
             and not attrs.has(cls)
-            and not issubclass(cls, enum.Enum | BaseException | dict)
+            and not issubclass(cls, enum.Enum | BaseException | dict | tuple)
         )
         _COPIED[cls] = got
     return got
