@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +13,18 @@ import pytest
 import wftrio as wf
 from wftrio.compiler import clear_cache
 from wftrio.compiler import compile as wf_compile
-from wftrio.engine import Program, link
+from wftrio.compiler.program import (
+    NO_OPS,
+    OPERANDS,
+    ForkOps,
+    Instr,
+    RegionEnterOps,
+    TaskOps,
+    Trigger,
+    WaitSignalOps,
+    assemble,
+)
+from wftrio.engine import ExecState, Program, Status, link
 from wftrio.terms import walk
 
 
@@ -47,9 +60,9 @@ def check_well_linked(prog: Program) -> None:
         else:
             assert 0 <= ins.next < n, (pc, ins)
         for key in PC_ARGS:
-            if key in ins.args:
-                assert 0 <= ins.args[key] < n, (pc, key, ins)
-        for e in ins.args.get("entries", ()):
+            if hasattr(ins.ops, key):
+                assert 0 <= getattr(ins.ops, key) < n, (pc, key, ins)
+        for e in getattr(ins.ops, "entries", ()):
             assert 0 <= e < n, (pc, ins)
 
 
@@ -58,7 +71,11 @@ def ops(prog: Program) -> list[str]:
 
 
 def pc_of(prog: Program, name: str) -> int:
-    (pc,) = [pc for pc, i in enumerate(prog.instrs) if i.args.get("name") == name]
+    (pc,) = [
+        pc
+        for pc, i in enumerate(prog.instrs)
+        if isinstance(i.ops, TaskOps | WaitSignalOps) and i.ops.name == name
+    ]
     return pc
 
 
@@ -302,3 +319,128 @@ class TestCost:
         prog = wf_compile(wf.seq(*(t(f"t{i}") for i in range(n))))
         assert len(prog.instrs) == n + 1
         assert prog.run_end[0] == n
+
+
+def every_construct() -> wf.Term:
+    async def eff_named(ctx: Mapping[str, Any]) -> None:
+        return None
+
+    return wf.seq(
+        t("a"),
+        wf.task("opt", f, timeout=2.0, on_error=t("h")),
+        wf.task("e", eff_named),
+        wf.join(wf.first(1, cancel_rest=True), t("b"), t("c")),
+        wf.choice(wf.branch(yes, t("d")), t("d2")),
+        wf.xor(wf.branch(yes, t("x1")), t("x2")),
+        wf.loop(t("l1"), times=2),
+        wf.loop(t("l2"), while_=lambda ctx: False),
+        wf.loop(t("l3"), until=yes),
+        wf.defer(wf.on_signal("s", t("s1")), wf.after(1.5, t("s2"))),
+        wf.wait_signal("w", store_as="got"),
+        wf.region("r", wf.mi(t("m"), count=2, collect="res"), compensate=t("k")),
+        wf.terminate(),
+    )
+
+
+class TestOperands:
+    def test_every_instruction_carries_its_opcodes_record(self) -> None:
+        prog = wf_compile(every_construct())
+        assert set(ops(prog)) == set(OPERANDS)  # every opcode is exercised
+        for ins in prog.instrs:
+            assert type(ins.ops) is OPERANDS[ins.op], ins
+        check_well_linked(prog)
+
+    def test_operands_are_typed_and_frozen(self) -> None:
+        prog = wf_compile(every_construct())
+        opt = prog.instrs[pc_of(prog, "opt")]
+        assert isinstance(opt.ops, TaskOps)
+        assert (opt.op, opt.ops.timeout, opt.ops.retry) == ("step", 2.0, None)
+        assert opt.ops.on_error == pc_of(prog, "h")
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            opt.ops.name = "other"  # type: ignore[misc]
+        (d,) = [i for i in prog.instrs if i.op == "defer"]
+        assert d.ops.alts == (Trigger("signal", "s"), Trigger("timer", 1.5))  # type: ignore[union-attr]
+        assert not hasattr(opt.ops, "__dict__")  # slotted: no room for a cache
+
+    def test_args_is_a_derived_view_of_the_operands(self) -> None:
+        prog = wf_compile(every_construct())
+        plain = prog.instrs[pc_of(prog, "a")]
+        assert plain.args == {"name": "a", "fn": f}  # unset options are left out
+        (enter,) = [i for i in prog.instrs if i.op == "region_enter"]
+        assert isinstance(enter.ops, RegionEnterOps)
+        assert "allow" not in enter.args
+        assert enter.args["body"] == enter.ops.body
+        plain.args["name"] = "changed"  # a fresh dict each time: the record is untouched
+        assert plain.args["name"] == "a"
+
+    def test_an_instruction_rejects_another_opcodes_record(self) -> None:
+        with pytest.raises(TypeError, match="takes ForkOps, got TaskOps"):
+            Instr("fork", "p", -1, TaskOps(name="a", fn=f))
+        with pytest.raises(ValueError, match="unknown opcode 'jump'"):
+            Instr("jump", "p", -1, NO_OPS)
+        with pytest.raises(TypeError, match="takes TaskOps, got NoOps"):
+            Instr("task", "p", 1)
+
+    def test_a_hand_assembled_program_runs(self) -> None:
+        instrs = [
+            Instr(
+                "fork",
+                "par",
+                -1,
+                ForkOps(n=None, cancel_rest=False, entries=(2, 3), conds=(None, None), join_pc=1),
+            ),
+            Instr("join", "par", 4),
+            Instr("task", "a", 1, TaskOps(name="a", fn=lambda ctx: {"a": 1})),
+            Instr("task", "b", 1, TaskOps(name="b", fn=lambda ctx: {"b": 2})),
+            Instr("end", "end"),
+        ]
+        prog = assemble(wf.seq(t("stand-in")), instrs, 0)
+        st = ExecState(prog)
+        assert st.run() is Status.DONE
+        assert st.ctx == {"a": 1, "b": 2}
+
+
+class TestLayers:
+    def test_the_compiler_imports_no_engine(self) -> None:
+        code = (
+            "import sys\n"
+            "from wftrio.compiler import compile\n"
+            "from wftrio.terms import task\n"
+            "compile(task('a', print)).listing()\n"
+            "above = ('wftrio.engine', 'wftrio.runtime', 'trio')\n"
+            "bad = sorted(m for m in sys.modules if m.startswith(above))\n"
+            "print(bad)\n"
+            "sys.exit(1 if bad else 0)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class TestDeep:
+    """Terms nested 10,000 levels deep compile without recursion (and run)."""
+
+    DEPTH = 10_000
+
+    def test_nested_seq(self) -> None:
+        term = t("first")
+        for i in range(self.DEPTH):
+            term = wf.seq(term, t(f"t{i}"))
+        prog = wf_compile(term)
+        assert len(prog.instrs) == self.DEPTH + 2
+        assert prog.run_end[prog.entry] == self.DEPTH + 1  # one fused straight-line run
+        st = ExecState(prog, trace_level="none")
+        assert st.run() is Status.DONE
+        assert st.steps == self.DEPTH + 2
+        assert wf_compile(term) is prog
+
+    def test_nested_par(self) -> None:
+        term = t("first")
+        for i in range(self.DEPTH):
+            term = wf.par(term, t(f"t{i}"))
+        prog = wf_compile(term)
+        assert ops(prog).count("fork") == self.DEPTH
+        check_well_linked(prog)
+        st = ExecState(prog, trace_level="none")
+        assert st.run() is Status.DONE
