@@ -3,6 +3,7 @@ changes of ExecState, and the public replay module."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from wftrio.engine.protocol import (
 )
 from wftrio.serialize import dumps_snapshot, loads_snapshot
 from wftrio.testing.invariants import check_invariants
-from wftrio.trace import TraceEvent
+from wftrio.trace import TraceEvent, read_jsonl, write_jsonl
 
 
 def waits(st: ExecState) -> list[Any]:
@@ -88,7 +89,12 @@ class TestEventKinds:
         st.cancel()
         kinds = {ev.kind for ev in st.events}
         assert {EventKind.CASE_CANCELLED, EventKind.SPLIT, EventKind.MI_JOINED} <= kinds
-        assert all(type(ev.kind) is EventKind for ev in st.events)
+        # recorded as the members' plain strings, as in a trace read back from JSON
+        assert all(type(ev.kind) is str and EventKind(ev.kind) == ev.kind for ev in st.events)
+        buf = io.StringIO()
+        write_jsonl(st.events, buf)
+        loaded = list(read_jsonl(buf.getvalue().splitlines()))
+        assert [repr(ev.kind) for ev in loaded] == [repr(ev.kind) for ev in st.events]
 
 
 class TestPublicStateChanges:

@@ -97,6 +97,9 @@ def _not_mapping(name: str, path: str, r: object) -> TaskError:
 
 _NO_UPDATES: Mapping[str, Any] = MappingProxyType({})
 
+_COMPLETED: str = EventKind.TASK_COMPLETED.value
+"""The kind of the fused loop's events, as the plain string ``ExecState.emit`` records."""
+
 
 def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
     prog = lk.program
@@ -154,7 +157,7 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
         # rest of the program every step of the run happens at the same moment
         t = st.now()
         seq = st.seq
-        completed = EventKind.TASK_COMPLETED
+        completed = _COMPLETED
         i = pc
         try:
             while i < stop:

@@ -294,6 +294,10 @@ class ExecState:
         ``data`` (default ``{}``).  Callers on hot paths test ``self.full``
         (or ``self.tracing``) first so that no argument is built when the
         level drops the event anyway.
+
+        The event holds the kind's plain string (``EventKind.X == "x"``), as
+        a trace read back from JSON does: live and loaded traces compare,
+        print and pickle alike.
         """
         if not self.tracing or (not self.full and kind not in MIN_KINDS):
             return
@@ -305,7 +309,7 @@ class ExecState:
                 (
                     seq,
                     self.case_id,
-                    kind,
+                    kind._value_,  # the plain str (see above); .value costs 5x more
                     name,
                     tok.id if tok is not None else None,
                     scope_of(tok) if tok is not None else None,
