@@ -104,11 +104,11 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.par(t("a"), wf.seq(t("b"), t("c"))), t("d")))
         fork = prog.instrs[prog.entry]
         assert fork.op == "fork"
-        assert fork.args["n"] is None
-        jpc = fork.args["join_pc"]
+        assert fork.ops.n is None
+        jpc = fork.ops.join_pc
         assert prog.instrs[jpc].op == "join"
         a, b, c, d = (pc_of(prog, x) for x in "abcd")
-        assert fork.args["entries"] == (a, b)
+        assert fork.ops.entries == (a, b)
         assert prog.instrs[a].next == jpc
         assert prog.instrs[b].next == c
         assert prog.instrs[c].next == jpc
@@ -119,20 +119,20 @@ class TestShapes:
     def test_first_policy_in_fork_args(self) -> None:
         prog = wf_compile(wf.join(wf.first(2, cancel_rest=True), t("a"), t("b"), t("c")))
         fork = prog.instrs[prog.entry]
-        assert (fork.args["n"], fork.args["cancel_rest"]) == (2, True)
-        assert fork.args["conds"] == (None, None, None)
+        assert (fork.ops.n, fork.ops.cancel_rest) == (2, True)
+        assert fork.ops.conds == (None, None, None)
 
     def test_choice_conditions(self) -> None:
         prog = wf_compile(wf.choice(wf.branch(yes, t("a")), t("b")))
-        assert prog.instrs[prog.entry].args["conds"] == (yes, None)
+        assert prog.instrs[prog.entry].ops.conds == (yes, None)
 
     def test_xor_exits_all_patched_to_successor(self) -> None:
         prog = wf_compile(wf.seq(wf.xor(wf.branch(yes, t("a")), wf.seq(t("b"), t("c"))), t("d")))
         x = prog.instrs[prog.entry]
         assert x.op == "xor"
-        assert x.args["conds"] == (yes, None)
+        assert x.ops.conds == (yes, None)
         a, b, c, d = (pc_of(prog, n) for n in "abcd")
-        assert x.args["entries"] == (a, b)
+        assert x.ops.entries == (a, b)
         assert prog.instrs[a].next == d
         assert prog.instrs[c].next == d
         check_well_linked(prog)
@@ -142,7 +142,7 @@ class TestShapes:
         enter, nxt = prog.instrs[0], prog.instrs[1]
         assert (enter.op, nxt.op) == ("loop_enter", "loop_next")
         a, z = pc_of(prog, "a"), pc_of(prog, "z")
-        assert enter.args["body"] == nxt.args["body"] == a
+        assert enter.ops.body == nxt.ops.body == a
         assert prog.instrs[a].next == 1
         assert enter.next == nxt.next == z
         check_well_linked(prog)
@@ -150,14 +150,14 @@ class TestShapes:
     def test_while_tests_first_until_tests_last(self) -> None:
         w = wf_compile(wf.loop(t("a"), while_=yes))
         assert w.instrs[w.entry].op == "loop_test"
-        assert w.instrs[w.entry].args["stop_when"] is False
+        assert w.instrs[w.entry].ops.stop_when is False
         assert w.instrs[pc_of(w, "a")].next == w.entry
         u = wf_compile(wf.loop(t("a"), until=yes))
         assert u.instrs[u.entry].op == "task"
         test_pc = u.instrs[u.entry].next
         assert u.instrs[test_pc].op == "loop_test"
-        assert u.instrs[test_pc].args["stop_when"] is True
-        assert u.instrs[test_pc].args["body"] == u.entry
+        assert u.instrs[test_pc].ops.stop_when is True
+        assert u.instrs[test_pc].ops.body == u.entry
         check_well_linked(w)
         check_well_linked(u)
 
@@ -165,20 +165,20 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.region("r", t("a")), t("z")))
         enter = prog.instrs[prog.entry]
         assert enter.op == "region_enter"
-        assert enter.args["scope_id"] == "r"
+        assert enter.ops.scope_id == "r"
         a, z = pc_of(prog, "a"), pc_of(prog, "z")
-        assert enter.args["body"] == a
+        assert enter.ops.body == a
         exit_pc = prog.instrs[a].next
         assert prog.instrs[exit_pc].op == "region_exit"
         assert prog.instrs[exit_pc].next == z
-        assert enter.args["cancel_pc"] == z
+        assert enter.ops.cancel_pc == z
         check_well_linked(prog)
 
     def test_region_compensation_then_successor(self) -> None:
         prog = wf_compile(wf.seq(wf.region("r", t("a"), compensate=t("k")), t("z")))
         enter = prog.instrs[prog.entry]
         k, z = pc_of(prog, "k"), pc_of(prog, "z")
-        assert enter.args["cancel_pc"] == k
+        assert enter.ops.cancel_pc == k
         assert prog.instrs[k].next == z
         check_well_linked(prog)
 
@@ -186,13 +186,13 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.mi(t("a"), count=2, collect="out", item_key="it"), t("z")))
         spawn = prog.instrs[prog.entry]
         assert spawn.op == "mi_spawn"
-        assert (spawn.args["count"], spawn.args["collect"], spawn.args["item_key"]) == (
+        assert (spawn.ops.count, spawn.ops.collect, spawn.ops.item_key) == (
             2,
             "out",
             "it",
         )
         a, z = pc_of(prog, "a"), pc_of(prog, "z")
-        assert spawn.args["body"] == a
+        assert spawn.ops.body == a
         done = prog.instrs[a].next
         assert prog.instrs[done].op == "mi_done"
         assert spawn.next == z
@@ -202,9 +202,9 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.defer(wf.on_signal("s", t("a")), wf.after(2, t("b"))), t("z")))
         d = prog.instrs[prog.entry]
         assert d.op == "defer"
-        assert d.args["alts"] == (("signal", "s"), ("timer", 2.0))
+        assert d.ops.alts == (("signal", "s"), ("timer", 2.0))
         a, b, z = (pc_of(prog, n) for n in "abz")
-        assert d.args["entries"] == (a, b)
+        assert d.ops.entries == (a, b)
         assert prog.instrs[a].next == prog.instrs[b].next == z
 
     def test_terminate_has_no_successor(self) -> None:
