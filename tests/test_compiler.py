@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +13,18 @@ import pytest
 import wftrio as wf
 from wftrio.compiler import clear_cache
 from wftrio.compiler import compile as wf_compile
-from wftrio.engine import Program
+from wftrio.compiler.program import (
+    NO_OPS,
+    OPERANDS,
+    ForkOps,
+    Instr,
+    RegionEnterOps,
+    TaskOps,
+    Trigger,
+    WaitSignalOps,
+    assemble,
+)
+from wftrio.engine import ExecState, Program, Status, link
 from wftrio.terms import walk
 
 
@@ -47,9 +60,9 @@ def check_well_linked(prog: Program) -> None:
         else:
             assert 0 <= ins.next < n, (pc, ins)
         for key in PC_ARGS:
-            if key in ins.args:
-                assert 0 <= ins.args[key] < n, (pc, key, ins)
-        for e in ins.args.get("entries", ()):
+            if hasattr(ins.ops, key):
+                assert 0 <= getattr(ins.ops, key) < n, (pc, key, ins)
+        for e in getattr(ins.ops, "entries", ()):
             assert 0 <= e < n, (pc, ins)
 
 
@@ -58,7 +71,11 @@ def ops(prog: Program) -> list[str]:
 
 
 def pc_of(prog: Program, name: str) -> int:
-    (pc,) = [pc for pc, i in enumerate(prog.instrs) if i.args.get("name") == name]
+    (pc,) = [
+        pc
+        for pc, i in enumerate(prog.instrs)
+        if isinstance(i.ops, TaskOps | WaitSignalOps) and i.ops.name == name
+    ]
     return pc
 
 
@@ -87,11 +104,11 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.par(t("a"), wf.seq(t("b"), t("c"))), t("d")))
         fork = prog.instrs[prog.entry]
         assert fork.op == "fork"
-        assert fork.args["n"] is None
-        jpc = fork.args["join_pc"]
+        assert fork.ops.n is None
+        jpc = fork.ops.join_pc
         assert prog.instrs[jpc].op == "join"
         a, b, c, d = (pc_of(prog, x) for x in "abcd")
-        assert fork.args["entries"] == (a, b)
+        assert fork.ops.entries == (a, b)
         assert prog.instrs[a].next == jpc
         assert prog.instrs[b].next == c
         assert prog.instrs[c].next == jpc
@@ -102,20 +119,20 @@ class TestShapes:
     def test_first_policy_in_fork_args(self) -> None:
         prog = wf_compile(wf.join(wf.first(2, cancel_rest=True), t("a"), t("b"), t("c")))
         fork = prog.instrs[prog.entry]
-        assert (fork.args["n"], fork.args["cancel_rest"]) == (2, True)
-        assert fork.args["conds"] == (None, None, None)
+        assert (fork.ops.n, fork.ops.cancel_rest) == (2, True)
+        assert fork.ops.conds == (None, None, None)
 
     def test_choice_conditions(self) -> None:
         prog = wf_compile(wf.choice(wf.branch(yes, t("a")), t("b")))
-        assert prog.instrs[prog.entry].args["conds"] == (yes, None)
+        assert prog.instrs[prog.entry].ops.conds == (yes, None)
 
     def test_xor_exits_all_patched_to_successor(self) -> None:
         prog = wf_compile(wf.seq(wf.xor(wf.branch(yes, t("a")), wf.seq(t("b"), t("c"))), t("d")))
         x = prog.instrs[prog.entry]
         assert x.op == "xor"
-        assert x.args["conds"] == (yes, None)
+        assert x.ops.conds == (yes, None)
         a, b, c, d = (pc_of(prog, n) for n in "abcd")
-        assert x.args["entries"] == (a, b)
+        assert x.ops.entries == (a, b)
         assert prog.instrs[a].next == d
         assert prog.instrs[c].next == d
         check_well_linked(prog)
@@ -125,7 +142,7 @@ class TestShapes:
         enter, nxt = prog.instrs[0], prog.instrs[1]
         assert (enter.op, nxt.op) == ("loop_enter", "loop_next")
         a, z = pc_of(prog, "a"), pc_of(prog, "z")
-        assert enter.args["body"] == nxt.args["body"] == a
+        assert enter.ops.body == nxt.ops.body == a
         assert prog.instrs[a].next == 1
         assert enter.next == nxt.next == z
         check_well_linked(prog)
@@ -133,14 +150,14 @@ class TestShapes:
     def test_while_tests_first_until_tests_last(self) -> None:
         w = wf_compile(wf.loop(t("a"), while_=yes))
         assert w.instrs[w.entry].op == "loop_test"
-        assert w.instrs[w.entry].args["stop_when"] is False
+        assert w.instrs[w.entry].ops.stop_when is False
         assert w.instrs[pc_of(w, "a")].next == w.entry
         u = wf_compile(wf.loop(t("a"), until=yes))
         assert u.instrs[u.entry].op == "task"
         test_pc = u.instrs[u.entry].next
         assert u.instrs[test_pc].op == "loop_test"
-        assert u.instrs[test_pc].args["stop_when"] is True
-        assert u.instrs[test_pc].args["body"] == u.entry
+        assert u.instrs[test_pc].ops.stop_when is True
+        assert u.instrs[test_pc].ops.body == u.entry
         check_well_linked(w)
         check_well_linked(u)
 
@@ -148,20 +165,20 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.region("r", t("a")), t("z")))
         enter = prog.instrs[prog.entry]
         assert enter.op == "region_enter"
-        assert enter.args["scope_id"] == "r"
+        assert enter.ops.scope_id == "r"
         a, z = pc_of(prog, "a"), pc_of(prog, "z")
-        assert enter.args["body"] == a
+        assert enter.ops.body == a
         exit_pc = prog.instrs[a].next
         assert prog.instrs[exit_pc].op == "region_exit"
         assert prog.instrs[exit_pc].next == z
-        assert enter.args["cancel_pc"] == z
+        assert enter.ops.cancel_pc == z
         check_well_linked(prog)
 
     def test_region_compensation_then_successor(self) -> None:
         prog = wf_compile(wf.seq(wf.region("r", t("a"), compensate=t("k")), t("z")))
         enter = prog.instrs[prog.entry]
         k, z = pc_of(prog, "k"), pc_of(prog, "z")
-        assert enter.args["cancel_pc"] == k
+        assert enter.ops.cancel_pc == k
         assert prog.instrs[k].next == z
         check_well_linked(prog)
 
@@ -169,13 +186,13 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.mi(t("a"), count=2, collect="out", item_key="it"), t("z")))
         spawn = prog.instrs[prog.entry]
         assert spawn.op == "mi_spawn"
-        assert (spawn.args["count"], spawn.args["collect"], spawn.args["item_key"]) == (
+        assert (spawn.ops.count, spawn.ops.collect, spawn.ops.item_key) == (
             2,
             "out",
             "it",
         )
         a, z = pc_of(prog, "a"), pc_of(prog, "z")
-        assert spawn.args["body"] == a
+        assert spawn.ops.body == a
         done = prog.instrs[a].next
         assert prog.instrs[done].op == "mi_done"
         assert spawn.next == z
@@ -185,9 +202,9 @@ class TestShapes:
         prog = wf_compile(wf.seq(wf.defer(wf.on_signal("s", t("a")), wf.after(2, t("b"))), t("z")))
         d = prog.instrs[prog.entry]
         assert d.op == "defer"
-        assert d.args["alts"] == (("signal", "s"), ("timer", 2.0))
+        assert d.ops.alts == (("signal", "s"), ("timer", 2.0))
         a, b, z = (pc_of(prog, n) for n in "abz")
-        assert d.args["entries"] == (a, b)
+        assert d.ops.entries == (a, b)
         assert prog.instrs[a].next == prog.instrs[b].next == z
 
     def test_terminate_has_no_successor(self) -> None:
@@ -218,8 +235,10 @@ class TestShapes:
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             prog.entry = 1  # type: ignore[misc]
         assert isinstance(prog.instrs, tuple)
-        assert isinstance(prog.code, tuple)
-        assert len(prog.code) == len(prog.instrs)
+        code = link(prog)
+        assert isinstance(code, tuple)
+        assert len(code) == len(prog.instrs)
+        assert link(prog) is code  # linked once per Program
 
 
 class TestCache:
@@ -300,3 +319,128 @@ class TestCost:
         prog = wf_compile(wf.seq(*(t(f"t{i}") for i in range(n))))
         assert len(prog.instrs) == n + 1
         assert prog.run_end[0] == n
+
+
+def every_construct() -> wf.Term:
+    async def eff_named(ctx: Mapping[str, Any]) -> None:
+        return None
+
+    return wf.seq(
+        t("a"),
+        wf.task("opt", f, timeout=2.0, on_error=t("h")),
+        wf.task("e", eff_named),
+        wf.join(wf.first(1, cancel_rest=True), t("b"), t("c")),
+        wf.choice(wf.branch(yes, t("d")), t("d2")),
+        wf.xor(wf.branch(yes, t("x1")), t("x2")),
+        wf.loop(t("l1"), times=2),
+        wf.loop(t("l2"), while_=lambda ctx: False),
+        wf.loop(t("l3"), until=yes),
+        wf.defer(wf.on_signal("s", t("s1")), wf.after(1.5, t("s2"))),
+        wf.wait_signal("w", store_as="got"),
+        wf.region("r", wf.mi(t("m"), count=2, collect="res"), compensate=t("k")),
+        wf.terminate(),
+    )
+
+
+class TestOperands:
+    def test_every_instruction_carries_its_opcodes_record(self) -> None:
+        prog = wf_compile(every_construct())
+        assert set(ops(prog)) == set(OPERANDS)  # every opcode is exercised
+        for ins in prog.instrs:
+            assert type(ins.ops) is OPERANDS[ins.op], ins
+        check_well_linked(prog)
+
+    def test_operands_are_typed_and_frozen(self) -> None:
+        prog = wf_compile(every_construct())
+        opt = prog.instrs[pc_of(prog, "opt")]
+        assert isinstance(opt.ops, TaskOps)
+        assert (opt.op, opt.ops.timeout, opt.ops.retry) == ("step", 2.0, None)
+        assert opt.ops.on_error == pc_of(prog, "h")
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            opt.ops.name = "other"  # type: ignore[misc]
+        (d,) = [i for i in prog.instrs if i.op == "defer"]
+        assert d.ops.alts == (Trigger("signal", "s"), Trigger("timer", 1.5))  # type: ignore[union-attr]
+        assert not hasattr(opt.ops, "__dict__")  # slotted: no room for a cache
+
+    def test_args_is_a_derived_view_of_the_operands(self) -> None:
+        prog = wf_compile(every_construct())
+        plain = prog.instrs[pc_of(prog, "a")]
+        assert plain.args == {"name": "a", "fn": f}  # unset options are left out
+        (enter,) = [i for i in prog.instrs if i.op == "region_enter"]
+        assert isinstance(enter.ops, RegionEnterOps)
+        assert "allow" not in enter.args
+        assert enter.args["body"] == enter.ops.body
+        plain.args["name"] = "changed"  # a fresh dict each time: the record is untouched
+        assert plain.args["name"] == "a"
+
+    def test_an_instruction_rejects_another_opcodes_record(self) -> None:
+        with pytest.raises(TypeError, match="takes ForkOps, got TaskOps"):
+            Instr("fork", "p", -1, TaskOps(name="a", fn=f))
+        with pytest.raises(ValueError, match="unknown opcode 'jump'"):
+            Instr("jump", "p", -1, NO_OPS)
+        with pytest.raises(TypeError, match="takes TaskOps, got NoOps"):
+            Instr("task", "p", 1)
+
+    def test_a_hand_assembled_program_runs(self) -> None:
+        instrs = [
+            Instr(
+                "fork",
+                "par",
+                -1,
+                ForkOps(n=None, cancel_rest=False, entries=(2, 3), conds=(None, None), join_pc=1),
+            ),
+            Instr("join", "par", 4),
+            Instr("task", "a", 1, TaskOps(name="a", fn=lambda ctx: {"a": 1})),
+            Instr("task", "b", 1, TaskOps(name="b", fn=lambda ctx: {"b": 2})),
+            Instr("end", "end"),
+        ]
+        prog = assemble(wf.seq(t("stand-in")), instrs, 0)
+        st = ExecState(prog)
+        assert st.run() is Status.DONE
+        assert st.ctx == {"a": 1, "b": 2}
+
+
+class TestLayers:
+    def test_the_compiler_imports_no_engine(self) -> None:
+        code = (
+            "import sys\n"
+            "from wftrio.compiler import compile\n"
+            "from wftrio.terms import task\n"
+            "compile(task('a', print)).listing()\n"
+            "above = ('wftrio.engine', 'wftrio.runtime', 'trio')\n"
+            "bad = sorted(m for m in sys.modules if m.startswith(above))\n"
+            "print(bad)\n"
+            "sys.exit(1 if bad else 0)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class TestDeep:
+    """Terms nested 10,000 levels deep compile without recursion (and run)."""
+
+    DEPTH = 10_000
+
+    def test_nested_seq(self) -> None:
+        term = t("first")
+        for i in range(self.DEPTH):
+            term = wf.seq(term, t(f"t{i}"))
+        prog = wf_compile(term)
+        assert len(prog.instrs) == self.DEPTH + 2
+        assert prog.run_end[prog.entry] == self.DEPTH + 1  # one fused straight-line run
+        st = ExecState(prog, trace_level="none")
+        assert st.run() is Status.DONE
+        assert st.steps == self.DEPTH + 2
+        assert wf_compile(term) is prog
+
+    def test_nested_par(self) -> None:
+        term = t("first")
+        for i in range(self.DEPTH):
+            term = wf.par(term, t(f"t{i}"))
+        prog = wf_compile(term)
+        assert ops(prog).count("fork") == self.DEPTH
+        check_well_linked(prog)
+        st = ExecState(prog, trace_level="none")
+        assert st.run() is Status.DONE

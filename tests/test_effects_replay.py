@@ -11,7 +11,7 @@ import trio.testing
 
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status, pending_commands
-from wftrio.engine._drive import run_with_inputs
+from wftrio.engine.replay import run_with_inputs
 from wftrio.receipts import receipts
 from wftrio.runtime import open_substrate
 from wftrio.serialize import dumps_snapshot, loads_snapshot

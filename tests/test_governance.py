@@ -134,7 +134,7 @@ def test_approval_on_the_bare_reducer_and_its_replay() -> None:
     assert st.ctx["deployed"] is True
     log = wf.replay_log(st.events)
     again = ExecState(prog, scheduler=wf.Replay(log))
-    from wftrio.engine._drive import run_with_inputs
+    from wftrio.engine.replay import run_with_inputs
 
     run_with_inputs(again, log.inputs)
     assert [r.to_json() for r in receipts(again.events)] == [

@@ -14,7 +14,7 @@ from reducer_helpers import completed, drive, effect, inc, noop, outbox_of, run,
 import wftrio as wf
 from wftrio import patterns as P
 from wftrio.engine import ExecState, StartEffect, StartTimer, Status
-from wftrio.engine._drive import run_with_inputs
+from wftrio.engine.replay import run_with_inputs
 from wftrio.scheduling import Replay, Seeded
 from wftrio.terms import walk
 

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import wftrio as wf
 from wftrio.engine import FINAL, ExecState, StartEffect, Status
-from wftrio.engine._drive import run_with_inputs
 from wftrio.engine.objects import RegionInst, Token
+from wftrio.engine.replay import run_with_inputs
 from wftrio.errors import EffectSuspended
 from wftrio.terms import MI, Term, WaitSignal, walk
 from wftrio.testing import Driver, Environment, check_invariants, drive

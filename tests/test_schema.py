@@ -54,6 +54,7 @@ def _engine_classes() -> set[type]:
 _NOT_STATE = {
     "_EmptyDict": "the shared read-only EMPTY (no per-case state)",
     "_Copier": "the explorer's copier itself",
+    "Linker": "links a Program into handlers once; shared by every case, not case state",
 }
 
 

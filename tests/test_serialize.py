@@ -232,7 +232,7 @@ def test_replay_log_from_a_real_trace_round_trips_and_replays() -> None:
     assert back.inputs
     assert isinstance(back.choices, tuple)
     assert isinstance(back.inputs, tuple)
-    from wftrio.engine._drive import run_with_inputs
+    from wftrio.engine.replay import run_with_inputs
 
     prog = wf.compile(traces_term_for_replay())
     st = ExecState(prog, scheduler=Seeded(9))

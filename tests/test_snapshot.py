@@ -31,8 +31,8 @@ from wftrio.engine import (
     Status,
     error_info,
 )
-from wftrio.engine._drive import run_with_inputs
 from wftrio.engine.objects import CtxLayer, JoinInst, LoopFrame, MIInst, RegionInst, Token
+from wftrio.engine.replay import run_with_inputs
 from wftrio.errors import ProgramMismatch, RecordedError, SerializationError
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
 from wftrio.serialize import dumps_snapshot, loads_snapshot, pending_commands

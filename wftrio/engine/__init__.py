@@ -1,4 +1,12 @@
-"""The pure reducer: execution state and step function.  Imports no trio."""
+"""The pure reducer: execution state and step function.  Imports no trio.
+
+Public entry points: :class:`ExecState` (one case's state and the reducer
+over it), :func:`snapshot` / :func:`restore` / :func:`pending_commands`
+(snapshots), :mod:`wftrio.engine.replay` (:func:`run_with_inputs`,
+:func:`feed_input`), :mod:`wftrio.engine.protocol` (commands, waits, event
+kinds), :mod:`wftrio.engine.objects` and :mod:`wftrio.engine.schema` (the
+objects of a case's state, described once).
+"""
 
 from __future__ import annotations
 
@@ -14,29 +22,34 @@ from wftrio.engine._snapshot import (
     restore,
     snapshot,
 )
-from wftrio.engine._state import (
+from wftrio.engine._state import ExecState
+from wftrio.engine.program import Instr, Program, link
+from wftrio.engine.protocol import (
     FINAL,
     CancelEffect,
     CancelTimer,
     Command,
-    ExecState,
+    EventKind,
     StartEffect,
     StartTimer,
     Status,
+    Wait,
+    WaitKind,
     error_info,
 )
-from wftrio.engine.program import Instr, Program, link
+from wftrio.engine.replay import feed_input, run_with_inputs
 from wftrio.errors import EngineError, RecordedError, TaskError
 
 __all__ = [
     "FINAL",
-    "FrameSnap",
     "CancelEffect",
     "CancelTimer",
     "Command",
     "EffectMeta",
     "EngineError",
+    "EventKind",
     "ExecState",
+    "FrameSnap",
     "Instr",
     "Program",
     "RecordedError",
@@ -46,12 +59,16 @@ __all__ = [
     "StateSnapshot",
     "Status",
     "TaskError",
+    "Wait",
+    "WaitKind",
     "WaitSnap",
     "error_info",
+    "feed_input",
     "jsonable_copy",
     "link",
     "pending_commands",
     "program_fingerprint",
     "restore",
+    "run_with_inputs",
     "snapshot",
 ]

@@ -17,13 +17,21 @@ outcome) and a ``receipt`` event.  A failure goes to the task's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
 from wftrio.engine._objects import EMPTY
-from wftrio.engine._state import FINAL, StartEffect, Status, error_info
+from wftrio.engine.protocol import (
+    FINAL,
+    EffectWait,
+    EventKind,
+    StartEffect,
+    Status,
+    error_info,
+)
 from wftrio.errors import EffectTimeout, EngineError, GuardViolation, TaskError
 from wftrio.governance import Governor
 from wftrio.receipts import Receipt, canonical, stable_hash
@@ -31,7 +39,6 @@ from wftrio.receipts import Receipt, canonical, stable_hash
 if TYPE_CHECKING:
     from wftrio.engine._objects import Token
     from wftrio.engine._state import ExecState
-    from wftrio.engine.program import Instr
 
 __all__ = [
     "EffectMeta",
@@ -86,13 +93,22 @@ class EffectMeta:
         return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
 
 
-def region_allows(instrs: list[Instr]) -> dict[str, frozenset[str]]:
+def region_allows(instrs: Iterable[Instr]) -> dict[str, frozenset[str]]:
     """Region id -> its ``allow=`` set, for the regions of a program that have one."""
     return {
-        ins.args["scope_id"]: ins.args["allow"]
+        ops.scope_id: ops.allow
         for ins in instrs
-        if ins.op == "region_enter" and ins.args.get("allow") is not None
+        if isinstance(ops := ins.ops, RegionEnterOps) and ops.allow is not None
     }
+
+
+def task_operands(st: ExecState, tok: Token) -> tuple[Instr, TaskOps]:
+    """The instruction a token blocked on its effect stands at, and its operands."""
+    ins = st.program.instrs[tok.pc]
+    ops = ins.ops
+    if not isinstance(ops, TaskOps):  # pragma: no cover - effects block at tasks only
+        raise EngineError(f"token {tok.id} waits for an effect at {ins.op} {ins.path}")
+    return ins, ops
 
 
 def _governor(st: ExecState) -> Governor:
@@ -104,7 +120,7 @@ def _governor(st: ExecState) -> Governor:
 
 def _receipt(st: ExecState, tok: Token, name: str, r: Receipt) -> None:
     if st.tracing:
-        st._emit("receipt", name, tok, r.to_data())
+        st.emit(EventKind.RECEIPT, name, tok, r.to_data())
 
 
 def _effect_receipt(
@@ -145,25 +161,25 @@ def request(
     st: ExecState,
     tok: Token,
     ins: Instr,
+    a: TaskOps,
     step: int,
     spec: Effect | None,
     allows: Mapping[str, frozenset[str]],
 ) -> None:
-    """Token ``tok`` at instruction ``ins`` asks for an effect at step ``step``.
+    """Token ``tok`` at instruction ``ins`` (operands ``a``) asks for an effect at step ``step``.
 
     ``spec`` is the :class:`Effect` a sync task returned, or ``None`` for an
     async task function.  ``tok.pc`` must be the task's pc.
     """
-    a = ins.args
-    name: str = a["name"]
-    on_error: int = a.get("on_error", -1)
+    name = a.name
+    on_error = a.on_error
     view = tok.scope.view
     ctx = MappingProxyType(dict(view))
-    declared: str | None = a.get("kind")
+    declared = a.kind
     cost: float
     if spec is None:
         kind = declared if declared is not None else name
-        cost = a.get("cost") or 0.0
+        cost = a.cost or 0.0
         req = stable_hash({"task": name, "kind": kind, "ctx": ctx})
     else:
         kind = spec.kind
@@ -180,7 +196,7 @@ def request(
                 woken=False,
             )
             return
-        cost = spec.cost if spec.cost is not None else (a.get("cost") or 0.0)
+        cost = spec.cost if spec.cost is not None else (a.cost or 0.0)
         req = stable_hash({"task": name, "kind": kind, "payload": spec.payload})
     cid = causal_id(st.root_id, tok.id, step)
     scopes: list[tuple[str, frozenset[str]]] = []
@@ -219,7 +235,7 @@ def request(
     if st.effects is EMPTY:
         st.effects = {}
     st.effects[eid] = tok
-    st.block(tok, ("effect", eid))
+    st.block(tok, EffectWait.of(eid))
     meta = EffectMeta(cid, kind, req, cost, now, spec)
     if st.effect_meta is None:
         st.effect_meta = {}
@@ -229,7 +245,7 @@ def request(
         StartEffect(
             eid,
             name,
-            a["fn"] if spec is None else None,
+            a.fn if spec is None else None,
             ctx,
             regions,
             tok.id,
@@ -237,13 +253,13 @@ def request(
             effect=spec,
             causal_id=cid,
             key=meta.key,
-            timeout=a.get("timeout"),
-            retry=a.get("retry"),
+            timeout=a.timeout,
+            retry=a.retry,
         )
     )
     if st.full:
-        st._emit("task_started", name, tok)
-    st._emit("effect_requested", name, tok, {"eid": eid, "kind": kind, "causal_id": cid})
+        st.emit(EventKind.TASK_STARTED, name, tok)
+    st.emit(EventKind.EFFECT_REQUESTED, name, tok, {"eid": eid, "kind": kind, "causal_id": cid})
 
 
 def fail_task(
@@ -257,7 +273,7 @@ def fail_task(
     if on_error < 0:
         st.fail(tok, exc, name)
         return
-    st._emit("task_failed", name, tok, {**error_info(exc), "on_error": True})
+    st.emit(EventKind.TASK_FAILED, name, tok, {**error_info(exc), "on_error": True})
     tok.pc = on_error
     if woken:
         st.make_ready(tok)
@@ -279,12 +295,12 @@ def complete(
         return False
     tok = st.effects.pop(eid, None)
     if tok is None:
-        if eid >= st._next_id:
+        if not st.issued(eid):
             raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
         return False
     meta = st.effect_meta.pop(eid) if st.effect_meta else None
-    ins = st.program.instrs[tok.pc]
-    name: str = ins.args["name"]
+    ins, ops = task_operands(st, tok)
+    name = ops.name
     tok.wait = None
     if meta is None:  # pragma: no cover - every effect is requested through request()
         meta = EffectMeta(causal_id(st.root_id, tok.id, -1), name, "", 0.0, st.now(), None)
@@ -300,8 +316,8 @@ def complete(
         if outcome not in ("error", "timed_out"):
             outcome = "timed_out" if isinstance(error, EffectTimeout) else "error"
         info = error_info(error)
-        st._emit(
-            "effect_failed",
+        st.emit(
+            EventKind.EFFECT_FAILED,
             name,
             tok,
             {
@@ -315,11 +331,11 @@ def complete(
             },
         )
         _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
-        fail_task(st, tok, error, name, ins.args.get("on_error", -1), woken=True)
+        fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
     updates = dict(result) if result is not None else None
-    st._emit(
-        "effect_completed",
+    st.emit(
+        EventKind.EFFECT_COMPLETED,
         name,
         tok,
         {
@@ -335,7 +351,7 @@ def complete(
     if updates:
         tok.scope.data.update(updates)
     if st.full:
-        st._emit("task_completed", name, tok, updates if updates is not None else {})
+        st.emit(EventKind.TASK_COMPLETED, name, tok, updates if updates is not None else {})
     tok.pc = ins.next
     st.make_ready(tok)
     st.status = Status.RUNNING
@@ -352,9 +368,9 @@ def retried(st: ExecState, eid: int, attempt: int, error: BaseException, delay: 
     meta = st.effect_meta.get(eid) if st.effect_meta else None
     if meta is not None:
         meta.attempts = max(meta.attempts, attempt)
-    name = st.program.instrs[tok.pc].args["name"]
-    st._emit(
-        "effect_retry",
+    name = task_operands(st, tok)[1].name
+    st.emit(
+        EventKind.EFFECT_RETRY,
         name,
         tok,
         {

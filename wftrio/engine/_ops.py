@@ -1,25 +1,43 @@
-"""Opcode semantics: one handler factory per opcode.
+"""Opcode semantics: one handler factory per opcode, and linking.
 
-``link`` calls ``OPS[op](pc, instr, tables)`` once per instruction; the
-factory returns a closure with the instruction's constants baked in.  A
-handler is called as ``handler(state, token, budget)`` for the token at
-``pc``, performs one step (a pure-task handler performs up to ``budget``
-consecutive pure tasks: the fused straight-line run) and returns the number
-of steps taken.  Handlers move the token (``tok.pc``), block it, kill it or
-spawn new ones; nothing else dispatches on node kinds.
+:func:`link` calls ``OPS[op](pc, instr, linker)`` once per instruction; the
+factory reads the instruction's typed operand record and returns a closure
+with those constants baked in.  A handler is called as
+``handler(state, token, max_steps)`` for the token at ``pc``, performs one
+step (a pure-task handler performs up to ``max_steps`` consecutive pure
+tasks: the fused straight-line run) and returns the number of steps taken.
+Handlers move the token (``tok.pc``), block it, kill it or spawn new ones;
+nothing else dispatches on node kinds.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from wftrio.compiler.program import (
+    DeferOps,
+    ForkOps,
+    Instr,
+    LoopCountOps,
+    LoopTestOps,
+    MIDoneOps,
+    MISpawnOps,
+    NoOps,
+    Operands,
+    Program,
+    RegionEnterOps,
+    TaskOps,
+    WaitSignalOps,
+    XorOps,
+)
 from wftrio.effects import Effect
 from wftrio.engine import _effects
 from wftrio.engine._objects import EMPTY, JoinInst, LoopFrame, MIInst, RegionInst, Scope
-from wftrio.engine._state import StartTimer, scope_of
-from wftrio.errors import TaskError
+from wftrio.engine.protocol import DeferArm, DeferWait, EventKind, SignalWait, StartTimer, WaitKind
+from wftrio.errors import EngineError, TaskError
 from wftrio.trace import TraceEvent
 
 new_event = tuple.__new__
@@ -27,9 +45,47 @@ new_event = tuple.__new__
 if TYPE_CHECKING:
     from wftrio.engine._objects import Token
     from wftrio.engine._state import ExecState
-    from wftrio.engine.program import Handler, Instr
 
-Factory = Callable[[int, "Instr", dict[str, Any]], "Handler"]
+__all__ = ["OPS", "Handler", "link"]
+
+Handler = Callable[["ExecState", "Token", int], int]
+"""``handler(state, token, max_steps) -> steps taken`` (at least 1, at most ``max_steps``)."""
+
+_O = TypeVar("_O", bound=Operands)
+
+
+class Linker:
+    """What the factories of one Program's instructions share while it is linked."""
+
+    __slots__ = ("_allows", "program", "task_ops")
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._allows: dict[str, frozenset[str]] | None = None
+        self.task_ops: tuple[TaskOps, ...] = tuple(
+            ops if isinstance(ops := ins.ops, TaskOps) else _NO_TASK for ins in program.instrs
+        )
+
+    @property
+    def allows(self) -> dict[str, frozenset[str]]:
+        """Region id -> ``allow=`` set, for the program's regions that have one."""
+        if self._allows is None:
+            self._allows = _effects.region_allows(self.program.instrs)
+        return self._allows
+
+
+Factory = Callable[[int, Instr, Linker], Handler]
+
+_NO_TASK = TaskOps(name="", fn=lambda ctx: None)
+"""``Linker.task_ops`` at a pc that is no task."""
+
+
+def operands(ins: Instr, cls: type[_O]) -> _O:
+    """``ins.ops`` as the record ``cls`` its opcode takes (checked once, at link time)."""
+    ops = ins.ops
+    if not isinstance(ops, cls):
+        raise EngineError(f"{ins.op} at {ins.path}: expected {cls.__name__}, got {ops!r}")
+    return ops
 
 
 def _not_mapping(name: str, path: str, r: object) -> TaskError:
@@ -41,34 +97,31 @@ def _not_mapping(name: str, path: str, r: object) -> TaskError:
 
 _NO_UPDATES: Mapping[str, Any] = MappingProxyType({})
 
-
-def _allows(t: dict[str, Any]) -> dict[str, frozenset[str]]:
-    """Region id -> ``allow=`` set for the program being linked (computed once per link)."""
-    allows: dict[str, frozenset[str]] | None = t.get("region_allows")
-    if allows is None:
-        allows = t["region_allows"] = _effects.region_allows(t["instrs"])
-    return allows
+_COMPLETED: str = EventKind.TASK_COMPLETED.value
+"""The kind of the fused loop's events, as the plain string ``ExecState.emit`` records."""
 
 
-def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    fns: list[Any] = t["task_fn"]
-    names: list[str] = t["task_name"]
-    instrs: list[Instr] = t["instrs"]
-    end: int = t["run_end"][pc]
+def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
+    prog = lk.program
+    fns = prog.task_fn
+    names = prog.task_name
+    instrs = prog.instrs
+    end = prog.run_end[pc]
     last_next = instrs[end - 1].next
-    allows = _allows(t)
+    allows = lk.allows
+    task_ops = lk.task_ops  # for a task that returns an Effect spec
 
-    def task(st: ExecState, tok: Token, budget: int) -> int:
+    def task(st: ExecState, tok: Token, max_steps: int) -> int:
         scope = tok.scope
         view = scope.view
         data = scope.data
-        stop = end if end - pc <= budget else pc + budget
+        stop = end if end - pc <= max_steps else pc + max_steps
         i = pc
         if st.full:
             return traced(st, tok, stop)
         try:
             while i < stop:
-                r = fns[i](view)
+                r = fns[i](view)  # type: ignore[misc]
                 if r is not None:
                     if type(r) is not dict:
                         if not isinstance(r, Mapping):
@@ -84,7 +137,7 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
             return i - pc + 1
         if i < stop:  # task i returned an Effect spec: request it
             tok.pc = i
-            _effects.request(st, tok, instrs[i], st.steps + i - pc, r, allows)
+            _effects.request(st, tok, instrs[i], task_ops[i], st.steps + i - pc, r, allows)
             return i - pc + 1
         tok.pc = last_next if i == end else i
         return i - pc
@@ -96,18 +149,19 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         scope = tok.scope
         view = scope.view
         data = scope.data
-        record = st._record
+        record = st.recorder
         cid = st.case_id
         tid = tok.id
-        rid = scope_of(tok)
+        rid = st.region_id(tok)
         # one time per fused run: no checkpoint happens inside it, so to the
         # rest of the program every step of the run happens at the same moment
         t = st.now()
         seq = st.seq
+        completed = _COMPLETED
         i = pc
         try:
             while i < stop:
-                r = fns[i](view)
+                r = fns[i](view)  # type: ignore[misc]
                 if r is not None:
                     if type(r) is not dict:
                         if not isinstance(r, Mapping):
@@ -121,9 +175,7 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
                     upd = _NO_UPDATES
                 # the event's data is the updates mapping itself (no copy):
                 # what the task returned, exactly as merged into ctx
-                record(
-                    new_event(TraceEvent, (seq, cid, "task_completed", names[i], tid, rid, t, upd))
-                )
+                record(new_event(TraceEvent, (seq, cid, completed, names[i], tid, rid, t, upd)))
                 seq += 1
                 i += 1
         except Exception as exc:
@@ -134,7 +186,7 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         st.seq = seq
         if i < stop:  # task i returned an Effect spec: request it
             tok.pc = i
-            _effects.request(st, tok, instrs[i], st.steps + i - pc, r, allows)
+            _effects.request(st, tok, instrs[i], task_ops[i], st.steps + i - pc, r, allows)
             return i - pc + 1
         tok.pc = last_next if i == end else i
         return i - pc
@@ -142,33 +194,35 @@ def _task(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     return task
 
 
-def _effect(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
+def _effect(pc: int, ins: Instr, lk: Linker) -> Handler:
     """An async task function: request its effect (with the task's policies)."""
-    allows = _allows(t)
+    ops = operands(ins, TaskOps)
+    allows = lk.allows
 
-    def effect(st: ExecState, tok: Token, budget: int) -> int:
-        _effects.request(st, tok, ins, st.steps, None, allows)
+    def effect(st: ExecState, tok: Token, max_steps: int) -> int:
+        _effects.request(st, tok, ins, ops, st.steps, None, allows)
         return 1
 
     return effect
 
 
-def _step(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
+def _step(pc: int, ins: Instr, lk: Linker) -> Handler:
     """A sync task with options (timeout, retry, on_error, cost, kind): one unfused step.
 
     Its ``fn`` may return updates (merged; with ``kind=`` the step is
     audited: it leaves a receipt) or an :class:`~wftrio.effects.Effect`
     (requested with the task's policies).  A failure runs ``on_error``.
     """
-    name: str = ins.args["name"]
-    fn = ins.args["fn"]
-    kind: str | None = ins.args.get("kind")
-    on_error: int = ins.args.get("on_error", -1)
+    ops = operands(ins, TaskOps)
+    name = ops.name
+    fn = ops.fn
+    kind = ops.kind
+    on_error = ops.on_error
     nxt = ins.next
     path = ins.path
-    allows = _allows(t)
+    allows = lk.allows
 
-    def step(st: ExecState, tok: Token, budget: int) -> int:
+    def step(st: ExecState, tok: Token, max_steps: int) -> int:
         view = tok.scope.view
         try:
             r = fn(view)
@@ -178,32 +232,32 @@ def _step(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
             _effects.fail_task(st, tok, exc, name, on_error, woken=False)
             return 1
         if isinstance(r, Effect):
-            _effects.request(st, tok, ins, st.steps, r, allows)
+            _effects.request(st, tok, ins, ops, st.steps, r, allows)
             return 1
         updates = dict(r) if r is not None else {}
         if kind is not None:  # the receipt hashes the ctx the step saw
             _effects.audit_step(st, tok, name, kind, st.steps, view, updates)
         tok.scope.data.update(updates)
         if st.full:
-            st._emit("task_completed", name, tok, updates)
+            st.emit(EventKind.TASK_COMPLETED, name, tok, updates)
         tok.pc = nxt
         return 1
 
     return step
 
 
-def _fork(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    entries: tuple[int, ...] = ins.args["entries"]
-    conds: tuple[Any, ...] = ins.args["conds"]
-    fixed_n: int | None = ins.args["n"]
-    cancel_rest: bool = ins.args["cancel_rest"]
-    join_pc: int = ins.args["join_pc"]
-    cont: int = t["instrs"][join_pc].next
+def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, ForkOps)
+    entries = ops.entries
+    conds = ops.conds
+    fixed_n = ops.n
+    cancel_rest = ops.cancel_rest
+    cont = lk.program.instrs[ops.join_pc].next
     guarded = any(c is not None for c in conds)
     path = ins.path
     everyone = tuple(range(len(entries)))
 
-    def fork(st: ExecState, tok: Token, budget: int) -> int:
+    def fork(st: ExecState, tok: Token, max_steps: int) -> int:
         started: tuple[int, ...] | list[int] = everyone
         if guarded:
             view = tok.scope.view
@@ -230,28 +284,29 @@ def _fork(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         kids.reverse()
         st.ready.extend(kids)
         if st.full:
-            st._emit("split", path, tok, {"branches": list(started), "needed": needed})
+            st.emit(EventKind.SPLIT, path, tok, {"branches": list(started), "needed": needed})
         return 1
 
     return fork
 
 
-def _join(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
+def _join(pc: int, ins: Instr, lk: Linker) -> Handler:
+    operands(ins, NoOps)
     path = ins.path
 
-    def join(st: ExecState, tok: Token, budget: int) -> int:
+    def join(st: ExecState, tok: Token, max_steps: int) -> int:
         inst = tok.frame
         assert isinstance(inst, JoinInst)
         inst.arrived += 1
         if inst.fired or inst.arrived < inst.needed:
             st.kill(tok)
             if st.full:
-                kind = "join_absorbed" if inst.fired else "join_arrived"
-                st._emit(kind, path, tok, {"arrived": inst.arrived})
+                kind = EventKind.JOIN_ABSORBED if inst.fired else EventKind.JOIN_ARRIVED
+                st.emit(kind, path, tok, {"arrived": inst.arrived})
             return 1
         inst.fired = True
         if st.full:
-            st._emit("join_fired", path, tok, {"arrived": inst.arrived, "of": inst.started})
+            st.emit(EventKind.JOIN_FIRED, path, tok, {"arrived": inst.arrived, "of": inst.started})
         # the continuation is spawned before the arriving token dies and the
         # rest is withdrawn: an exited enclosing region whose last tokens these
         # were must stay open for it
@@ -267,14 +322,15 @@ def _join(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     return join
 
 
-def _xor(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    entries: tuple[int, ...] = ins.args["entries"]
-    conds: tuple[Any, ...] = ins.args["conds"]
+def _xor(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, XorOps)
+    entries = ops.entries
+    conds = ops.conds
     guarded = [(i, c) for i, c in enumerate(conds) if c is not None]
     defaults = [i for i, c in enumerate(conds) if c is None]
     path = ins.path
 
-    def xor(st: ExecState, tok: Token, budget: int) -> int:
+    def xor(st: ExecState, tok: Token, max_steps: int) -> int:
         view = tok.scope.view
         how = "condition"
         try:
@@ -296,64 +352,67 @@ def _xor(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
             st.fail(tok, exc, where=path)
             return 1
         if st.tracing:
-            st._emit("choice", path, tok, {"by": how, "picked": picked})
+            st.emit(EventKind.CHOICE, path, tok, {"by": how, "picked": picked})
         tok.pc = entries[picked]
         return 1
 
     return xor
 
 
-def _loop_enter(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    n: int = ins.args["times"]
-    body: int = ins.args["body"]
+def _loop_enter(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, LoopCountOps)
+    n = ops.times
+    body = ops.body
     exit_ = ins.next
 
-    def loop_enter(st: ExecState, tok: Token, budget: int) -> int:
+    def loop_enter(st: ExecState, tok: Token, max_steps: int) -> int:
         if n == 0:
             tok.pc = exit_
             return 1
         tok.frame = LoopFrame(st.new_id(), tok.frame, 0)
         tok.pc = body
         if st.full:
-            st._emit("loop_iteration", ins.path, tok, {"iteration": 0})
+            st.emit(EventKind.LOOP_ITERATION, ins.path, tok, {"iteration": 0})
         return 1
 
     return loop_enter
 
 
-def _loop_next(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    n: int = ins.args["times"]
-    body: int = ins.args["body"]
+def _loop_next(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, LoopCountOps)
+    n = ops.times
+    body = ops.body
     exit_ = ins.next
     path = ins.path
 
-    def loop_next(st: ExecState, tok: Token, budget: int) -> int:
+    def loop_next(st: ExecState, tok: Token, max_steps: int) -> int:
         f = tok.frame
         assert isinstance(f, LoopFrame)
         f.count += 1
         if f.count < n:
             tok.pc = body
             if st.full:
-                st._emit("loop_iteration", path, tok, {"iteration": f.count})
+                st.emit(EventKind.LOOP_ITERATION, path, tok, {"iteration": f.count})
         else:
             tok.frame = f.parent
             tok.pc = exit_
             if st.full:
-                st._emit("loop_exited", path, tok, {"iterations": f.count})
+                st.emit(EventKind.LOOP_EXITED, path, tok, {"iterations": f.count})
         return 1
 
     return loop_next
 
 
-def _loop_test(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
+def _loop_test(pc: int, ins: Instr, lk: Linker) -> Handler:
     """``while_`` (continue while true) and ``until`` (stop when true) tests."""
-    cond = ins.args["cond"]
-    body: int = ins.args["body"]
-    stop_when: bool = ins.args["stop_when"]
+    ops = operands(ins, LoopTestOps)
+    cond = ops.cond
+    body = ops.body
+    stop_when = ops.stop_when
     exit_ = ins.next
     path = ins.path
 
-    def loop_test(st: ExecState, tok: Token, budget: int) -> int:
+    def loop_test(st: ExecState, tok: Token, max_steps: int) -> int:
         try:
             stop = bool(cond(tok.scope.view)) is stop_when
         except Exception as exc:
@@ -362,80 +421,86 @@ def _loop_test(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         if stop:
             tok.pc = exit_
             if st.full:
-                st._emit("loop_exited", path, tok)
+                st.emit(EventKind.LOOP_EXITED, path, tok)
         else:
             tok.pc = body
             if st.full:
-                st._emit("loop_iteration", path, tok)
+                st.emit(EventKind.LOOP_ITERATION, path, tok)
         return 1
 
     return loop_test
 
 
-def _defer(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    alts: tuple[tuple[str, Any], ...] = ins.args["alts"]
-    entries: tuple[int, ...] = ins.args["entries"]
+def _defer(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, DeferOps)
+    entries = ops.entries
     path = ins.path
+    # (alternative, signal name) and (alternative, seconds), in order
+    signals = tuple((a, str(t.key)) for a, t in enumerate(ops.alts) if t.kind == "signal")
+    arms = tuple((a, t.kind == "signal", t.key) for a, t in enumerate(ops.alts))
 
-    def defer(st: ExecState, tok: Token, budget: int) -> int:
+    def defer(st: ExecState, tok: Token, max_steps: int) -> int:
         # a persistent signal already queued wins at once (first alternative in order)
-        for a, (kind, key) in enumerate(alts):
-            if kind == "signal":
-                ok, payload = st.take_signal(key)
-                if ok:
-                    st._emit("signal_consumed", key, tok, {"payload": payload})
-                    if st.tracing:
-                        st._emit("choice", path, tok, {"by": "signal", "picked": a})
-                    tok.pc = entries[a]
-                    return 1
-        regs: list[tuple[str, Any, int]] = []
-        for a, (kind, key) in enumerate(alts):
-            if kind == "signal":
-                st.add_waiter(key, tok, a)
-                regs.append(("signal", key, a))
+        for a, name in signals:
+            ok, payload = st.take_signal(name)
+            if ok:
+                st.emit(EventKind.SIGNAL_CONSUMED, name, tok, {"payload": payload})
+                if st.tracing:
+                    st.emit(EventKind.CHOICE, path, tok, {"by": "signal", "picked": a})
+                tok.pc = entries[a]
+                return 1
+        regs: list[DeferArm] = []
+        for a, is_signal, key in arms:
+            if is_signal:
+                name = str(key)
+                st.add_waiter(name, tok, a)
+                regs.append(DeferArm(WaitKind.SIGNAL, name, a))
             else:
                 tid = st.new_id()
                 if st.timers is EMPTY:
                     st.timers = {}
                 st.timers[tid] = (tok, a)
-                st.outbox.append(StartTimer(tid, key))
-                regs.append(("timer", tid, a))
+                st.outbox.append(StartTimer(tid, float(key)))
+                regs.append(DeferArm(WaitKind.TIMER, tid, a))
                 if st.full:
-                    st._emit("timer_started", path, tok, {"tid": tid, "seconds": key})
-        st.block(tok, ("defer", tuple(regs)))
+                    st.emit(EventKind.TIMER_STARTED, path, tok, {"tid": tid, "seconds": key})
+        st.block(tok, DeferWait.of(tuple(regs)))
         return 1
 
     return defer
 
 
-def _wait_signal(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    name: str = ins.args["name"]
-    store_as: str | None = ins.args["store_as"]
+def _wait_signal(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, WaitSignalOps)
+    name = ops.name
+    store_as = ops.store_as
     nxt = ins.next
+    wait = SignalWait.of(name)
 
-    def wait_signal(st: ExecState, tok: Token, budget: int) -> int:
+    def wait_signal(st: ExecState, tok: Token, max_steps: int) -> int:
         ok, payload = st.take_signal(name)
         if ok:
             if store_as is not None:
                 tok.scope.data[store_as] = payload
-            st._emit("signal_consumed", name, tok, {"payload": payload})
+            st.emit(EventKind.SIGNAL_CONSUMED, name, tok, {"payload": payload})
             tok.pc = nxt
             return 1
         st.add_waiter(name, tok, 0)
-        st.block(tok, ("signal", name))
+        st.block(tok, wait)
         if st.full:
-            st._emit("signal_waiting", name, tok)
+            st.emit(EventKind.SIGNAL_WAITING, name, tok)
         return 1
 
     return wait_signal
 
 
-def _region_enter(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    sid: str = ins.args["scope_id"]
-    body: int = ins.args["body"]
-    cancel_pc: int = ins.args["cancel_pc"]
+def _region_enter(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, RegionEnterOps)
+    sid = ops.scope_id
+    body = ops.body
+    cancel_pc = ops.cancel_pc
 
-    def region_enter(st: ExecState, tok: Token, budget: int) -> int:
+    def region_enter(st: ExecState, tok: Token, max_steps: int) -> int:
         parent = tok.region
         inst = RegionInst(st.new_id(), sid, parent, tok.frame, tok.scope, cancel_pc)
         if parent is not None:
@@ -448,16 +513,17 @@ def _region_enter(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         st.regions.setdefault(sid, {})[inst] = None
         tok.pc = body
         if st.full:
-            st._emit("region_entered", sid, tok, {"instance": inst.id})
+            st.emit(EventKind.REGION_ENTERED, sid, tok, {"instance": inst.id})
         return 1
 
     return region_enter
 
 
-def _region_exit(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
+def _region_exit(pc: int, ins: Instr, lk: Linker) -> Handler:
+    operands(ins, NoOps)
     nxt = ins.next
 
-    def region_exit(st: ExecState, tok: Token, budget: int) -> int:
+    def region_exit(st: ExecState, tok: Token, max_steps: int) -> int:
         inst = tok.region
         assert inst is not None
         del inst.tokens[tok]
@@ -468,26 +534,27 @@ def _region_exit(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         if inst.tokens or inst.children:
             inst.exited = True  # late (absorbed) tokens still run inside
         else:
-            st._close_region(inst)
+            st.close_region(inst)
         if st.full:
-            st._emit("region_exited", inst.scope_id, tok, {"instance": inst.id})
+            st.emit(EventKind.REGION_EXITED, inst.scope_id, tok, {"instance": inst.id})
         tok.pc = nxt
         return 1
 
     return region_exit
 
 
-def _mi_spawn(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    body: int = ins.args["body"]
-    count = ins.args["count"]
-    items = ins.args["items"]
-    join = ins.args["join"]
-    collect: str | None = ins.args["collect"]
-    item_key: str = ins.args["item_key"]
+def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
+    ops = operands(ins, MISpawnOps)
+    body = ops.body
+    count = ops.count
+    items = ops.items
+    join = ops.join
+    collect = ops.collect
+    item_key = ops.item_key
     cont = ins.next
     path = ins.path
 
-    def mi_spawn(st: ExecState, tok: Token, budget: int) -> int:
+    def mi_spawn(st: ExecState, tok: Token, max_steps: int) -> int:
         view = tok.scope.view
         try:
             if items is not None:
@@ -519,24 +586,24 @@ def _mi_spawn(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         kids.reverse()
         st.ready.extend(kids)
         if st.full:
-            st._emit("mi_spawned", path, tok, {"instances": n, "needed": needed})
+            st.emit(EventKind.MI_SPAWNED, path, tok, {"instances": n, "needed": needed})
         return 1
 
     return mi_spawn
 
 
-def _mi_done(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    collect: str | None = ins.args["collect"]
+def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
+    collect = operands(ins, MIDoneOps).collect
     path = ins.path
 
-    def mi_done(st: ExecState, tok: Token, budget: int) -> int:
+    def mi_done(st: ExecState, tok: Token, max_steps: int) -> int:
         inst = tok.frame
         assert isinstance(inst, MIInst)
         sc = tok.scope
         inst.results[sc.index] = dict(sc.data)
         inst.done += 1
         if st.full:
-            st._emit("mi_instance_done", path, tok, {"index": sc.index})
+            st.emit(EventKind.MI_INSTANCE_DONE, path, tok, {"index": sc.index})
         if inst.fired:
             st.kill(tok)
             if inst.needed is None and inst.done == inst.n and collect is not None:
@@ -550,7 +617,7 @@ def _mi_done(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
         if collect is not None:
             inst.scope.data[collect] = [inst.results[i] for i in sorted(inst.results)]
         if st.full:
-            st._emit("mi_joined", path, tok, {"done": inst.done, "of": inst.n})
+            st.emit(EventKind.MI_JOINED, path, tok, {"done": inst.done, "of": inst.n})
         # spawned before the instance's token dies (see join)
         cont = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
         st.kill(tok)
@@ -560,24 +627,29 @@ def _mi_done(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
     return mi_done
 
 
-def _terminate(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    def terminate(st: ExecState, tok: Token, budget: int) -> int:
-        st._emit("terminated", ins.path, tok, {"withdrawn": len(st.tokens) - 1})
-        st._withdraw_all()
+def _terminate(pc: int, ins: Instr, lk: Linker) -> Handler:
+    operands(ins, NoOps)
+    path = ins.path
+
+    def terminate(st: ExecState, tok: Token, max_steps: int) -> int:
+        st.emit(EventKind.TERMINATED, path, tok, {"withdrawn": len(st.tokens) - 1})
+        st.withdraw_all()
         return 1  # no token is left: run() finishes the case once the step is counted
 
     return terminate
 
 
-def _end(pc: int, ins: Instr, t: dict[str, Any]) -> Handler:
-    def end(st: ExecState, tok: Token, budget: int) -> int:
+def _end(pc: int, ins: Instr, lk: Linker) -> Handler:
+    operands(ins, NoOps)
+
+    def end(st: ExecState, tok: Token, max_steps: int) -> int:
         st.kill(tok)
         return 1
 
     return end
 
 
-OPS: dict[str, Factory] = {
+OPS: Mapping[str, Factory] = {
     "task": _task,
     "effect": _effect,
     "step": _step,
@@ -596,3 +668,26 @@ OPS: dict[str, Factory] = {
     "terminate": _terminate,
     "end": _end,
 }
+"""The handler factory of every opcode (the keys of ``compiler.program.OPERANDS``)."""
+
+_LINKED: weakref.WeakKeyDictionary[Program, tuple[Handler, ...]] = weakref.WeakKeyDictionary()
+
+
+def link(program: Program) -> tuple[Handler, ...]:
+    """The handlers of ``program``'s instructions (``code[pc]``), linked once per Program.
+
+    Raises:
+        EngineError: an instruction names an opcode without a factory (a
+            compiler bug).
+    """
+    code = _LINKED.get(program)
+    if code is None:
+        lk = Linker(program)
+        handlers: list[Handler] = []
+        for pc, ins in enumerate(program.instrs):
+            factory = OPS.get(ins.op)
+            if factory is None:
+                raise EngineError(f"unknown opcode {ins.op!r} at pc {pc}")
+            handlers.append(factory(pc, ins, lk))
+        code = _LINKED[program] = tuple(handlers)
+    return code

@@ -1,7 +1,7 @@
 """ExecState: one case's execution state and the pure reducer over it.
 
-The reducer is synchronous and imports no trio.  ``run(budget)`` takes up to
-``budget`` steps and returns the case status; everything the outside world
+The reducer is synchronous and imports no trio.  ``run(max_steps)`` takes up
+to ``max_steps`` steps and returns the case status; everything the outside world
 must do (start an effect, start or cancel a timer, cancel an effect) is
 queued in ``outbox``; everything the outside world tells the case (signal,
 effect result, timer firing, region cancellation, case cancellation) goes in
@@ -12,27 +12,38 @@ point.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
+from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
+from wftrio.engine import _effects
 from wftrio.engine._objects import EMPTY, Frame, RegionInst, Scope, Token
-from wftrio.engine.program import Program
+from wftrio.engine._ops import link
+from wftrio.engine.protocol import (
+    FINAL,
+    CancelEffect,
+    CancelTimer,
+    Command,
+    EventKind,
+    StartEffect,
+    StartTimer,
+    Status,
+    Wait,
+    WaitKind,
+    error_info,
+)
 from wftrio.errors import EngineError, RecordedError, TaskError
 from wftrio.scheduling import Deterministic, Replay, Scheduler
-from wftrio.terms import Retry
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
-    from wftrio.effects import Effect
     from wftrio.engine._effects import EffectMeta
     from wftrio.engine._snapshot import StateSnapshot
     from wftrio.governance import Budget, BudgetUsage, Governor
 
 __all__ = [
+    "FINAL",
     "CancelEffect",
     "CancelTimer",
     "Command",
@@ -43,6 +54,9 @@ __all__ = [
     "StartTimer",
     "Status",
     "TaskError",
+    "error_info",
+    "scope_of",
+    "signal_alt",
 ]
 
 
@@ -58,13 +72,12 @@ def signal_alt(tok: Token, name: str) -> int:
     wait = tok.wait
     if wait is None:
         return -1
-    if wait[0] == "signal":
-        return 0 if wait[1] == name else -1
-    if wait[0] == "defer":
-        for k, key, a in wait[1]:
-            if k == "signal" and key == name:
-                alt: int = a
-                return alt
+    if wait.kind == WaitKind.SIGNAL:
+        return 0 if wait.name == name else -1
+    if wait.kind == WaitKind.DEFER:
+        for arm in wait.arms:
+            if arm.kind == WaitKind.SIGNAL and arm.key == name:
+                return arm.alt
     return -1
 
 
@@ -76,80 +89,8 @@ def scope_of(tok: Token) -> str | None:
     return r.scope_id if r is not None else None
 
 
-class Status(enum.StrEnum):
-    """Where a case's reduction stands."""
-
-    RUNNING = "running"  # some token can step
-    BLOCKED = "blocked"  # live tokens, all waiting on effects / signals / timers
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
-
-
-def error_info(exc: BaseException) -> dict[str, str]:
-    """The JSON-able description of an exception recorded in trace events."""
-    if isinstance(exc, RecordedError):
-        return {"error_type": exc.type_name, "error": exc.message}
-    return {"error_type": type(exc).__qualname__, "error": str(exc)}
-
-
-# ---------------------------------------------------------------------------
-# commands for the outside world
-
-
-@attrs.frozen
-class StartEffect:
-    """Run effect ``eid``, then ``feed_effect(eid, ...)``.
-
-    For an async task function ``fn`` the runtime awaits ``fn(ctx)``; for an
-    :class:`~wftrio.effects.Effect` spec (``effect``; ``fn`` is ``None``) it
-    awaits the case's effect handler.  ``regions`` are the ids of the region
-    activations holding the effect, outermost first (the runtime nests
-    cancel scopes along it).  ``causal_id`` and ``key`` identify the effect
-    across retries and replays; ``timeout`` (per attempt) and ``retry`` are
-    the task's policies.
-    """
-
-    eid: int
-    name: str
-    fn: Callable[..., Any] | None
-    ctx: Mapping[str, Any]
-    regions: tuple[int, ...]
-    token: int
-    kind: str = ""
-    effect: Effect | None = None
-    causal_id: str = ""
-    key: str = ""
-    timeout: float | None = None
-    retry: Retry | None = None
-
-
-@attrs.frozen
-class CancelEffect:
-    """Effect ``eid`` was withdrawn: cancel it; its result will be ignored."""
-
-    eid: int
-
-
-@attrs.frozen
-class StartTimer:
-    """Call ``fire_timer(tid)`` after ``seconds``."""
-
-    tid: int
-    seconds: float
-
-
-@attrs.frozen
-class CancelTimer:
-    """Timer ``tid`` was withdrawn; firing it is now a no-op."""
-
-    tid: int
-
-
-Command = StartEffect | CancelEffect | StartTimer | CancelTimer
+# Status, FINAL, error_info and the commands live in ``protocol`` (shared with
+# the runtime); they are re-exported here.
 
 
 class ExecState:
@@ -225,7 +166,7 @@ class ExecState:
         _restoring: bool = False,
     ) -> None:
         self.program = program
-        self.code = program.code
+        self.code = link(program)
         self.case_id = case_id
         self.scheduler: Scheduler = scheduler if scheduler is not None else Deterministic()
         if causal_root is None and isinstance(self.scheduler, Replay):
@@ -270,8 +211,8 @@ class ExecState:
         self.regions: dict[str, dict[RegionInst, None]] = EMPTY
         if not _restoring:
             if self.tracing:
-                self._emit(
-                    "case_started",
+                self.emit(
+                    EventKind.CASE_STARTED,
                     None,
                     None,
                     {
@@ -339,11 +280,25 @@ class ExecState:
 
     # -- tracing -------------------------------------------------------------
 
-    def _emit(
-        self, kind: str, name: str | None, tok: Token | None, data: dict[str, Any] | None = None
+    def emit(
+        self,
+        kind: EventKind,
+        name: str | None,
+        tok: Token | None,
+        data: dict[str, Any] | None = None,
     ) -> None:
-        """Record an event if the level keeps it.  Callers on hot paths test
-        ``self.full`` first so that no argument is built when tracing is off."""
+        """Record an event of ``kind`` if the trace level keeps it.
+
+        The event gets the next sequence number, the case id, ``tok``'s id
+        and region (``None`` for a case-level event), the case time and
+        ``data`` (default ``{}``).  Callers on hot paths test ``self.full``
+        (or ``self.tracing``) first so that no argument is built when the
+        level drops the event anyway.
+
+        The event holds the kind's plain string (``EventKind.X == "x"``), as
+        a trace read back from JSON does: live and loaded traces compare,
+        print and pickle alike.
+        """
         if not self.tracing or (not self.full and kind not in MIN_KINDS):
             return
         seq = self.seq
@@ -354,7 +309,7 @@ class ExecState:
                 (
                     seq,
                     self.case_id,
-                    kind,
+                    kind._value_,  # the plain str (see above); .value costs 5x more
                     name,
                     tok.id if tok is not None else None,
                     scope_of(tok) if tok is not None else None,
@@ -363,6 +318,23 @@ class ExecState:
                 ),
             )
         )
+
+    def record(self, ev: TraceEvent) -> None:
+        """Record a trace event built by the caller (it must carry the next ``seq``).
+
+        Only call while tracing (``self.tracing``): at level ``"none"`` no
+        event is built and nothing is recorded.
+        """
+        self._record(ev)
+
+    @property
+    def recorder(self) -> Callable[[TraceEvent], None]:
+        """The callable :meth:`record` calls: a loop recording many events fetches it once."""
+        return self._record
+
+    def region_id(self, tok: Token) -> str | None:
+        """The id of the innermost user region holding ``tok`` (None outside any)."""
+        return scope_of(tok)
 
     def now(self) -> float:
         """Case time for a trace event: seconds since the case started."""
@@ -392,9 +364,17 @@ class ExecState:
     # -- tokens --------------------------------------------------------------
 
     def new_id(self) -> int:
+        """Issue the next object id (tokens, frames, regions, scopes, effects, timers).
+
+        Ids are issued in order from 1, so a replay issues the same ones.
+        """
         i = self._next_id
         self._next_id = i + 1
         return i
+
+    def issued(self, i: int) -> bool:
+        """Whether id ``i`` was issued by :meth:`new_id` (in this state's history)."""
+        return 0 < i < self._next_id
 
     def spawn(self, pc: int, frame: Frame | None, region: RegionInst | None, scope: Scope) -> Token:
         """Create a live token (not yet ready: the caller places it)."""
@@ -412,7 +392,7 @@ class ExecState:
         if r is not None:
             del r.tokens[tok]
             if r.exited and not r.tokens and not r.children:
-                self._close_region(r)
+                self.close_region(r)
         if self.current is tok:
             self.current = None
 
@@ -425,7 +405,8 @@ class ExecState:
         tok.wait = None
         self.ready.insert(0, tok)
 
-    def block(self, tok: Token, wait: tuple[Any, ...]) -> None:
+    def block(self, tok: Token, wait: Wait) -> None:
+        """Block ``tok`` on ``wait`` (its registrations are already made)."""
         tok.wait = wait
         if self.current is tok:
             self.current = None
@@ -452,15 +433,17 @@ class ExecState:
         """Ask the scheduler to pick among ``n >= 2`` options, recording the pick."""
         i = self.scheduler.pick(n, what)
         if self.tracing:
-            self._emit("choice", path, tok, {"by": "scheduler", "what": what, "n": n, "picked": i})
+            self.emit(
+                EventKind.CHOICE, path, tok, {"by": "scheduler", "what": what, "n": n, "picked": i}
+            )
         return i
 
     # -- the reducer ---------------------------------------------------------
 
-    def run(self, budget: int = 1 << 62) -> Status:
-        """Take up to ``budget`` steps; return the status afterwards.
+    def run(self, max_steps: int = 1 << 62) -> Status:
+        """Take up to ``max_steps`` steps; return the status afterwards.
 
-        Returns ``RUNNING`` when the budget ran out with work left,
+        Returns ``RUNNING`` when ``max_steps`` ran out with work left,
         ``BLOCKED`` when every live token waits on the outside world, or a
         final status.
         """
@@ -468,7 +451,8 @@ class ExecState:
             return self.status
         code = self.code
         preemptive = self.preemptive
-        while budget > 0:
+        left = max_steps
+        while left > 0:
             tok = self.current
             if tok is None:
                 tok = self._pick()
@@ -479,9 +463,9 @@ class ExecState:
                 self.ready.append(tok)
                 self.current = None
                 continue
-            n = code[tok.pc](self, tok, 1 if preemptive else budget)
+            n = code[tok.pc](self, tok, 1 if preemptive else left)
             self.steps += n
-            budget -= n
+            left -= n
             if self.status in FINAL:
                 return self.status
             if preemptive and self.current is not None:
@@ -499,7 +483,7 @@ class ExecState:
     def finish(self) -> None:
         """No live token is left: the case is DONE (implicit termination)."""
         self.status = Status.DONE
-        self._emit("case_completed", None, None, {"steps": self.steps})
+        self.emit(EventKind.CASE_COMPLETED, None, None, {"steps": self.steps})
 
     # -- failure and cancellation -------------------------------------------
 
@@ -521,11 +505,11 @@ class ExecState:
             return
         info = error_info(exc)
         if task is not None:
-            self._emit("task_failed", task, tok, dict(info))
+            self.emit(EventKind.TASK_FAILED, task, tok, dict(info))
         self.error = exc
-        self._withdraw_all()
+        self.withdraw_all()
         self.status = Status.FAILED
-        self._emit("case_failed", task if task is not None else where, tok, info)
+        self.emit(EventKind.CASE_FAILED, task if task is not None else where, tok, info)
 
     def cancel(self) -> bool:
         """Cancel the whole case: withdraw every token; the case ends CANCELLED.
@@ -534,9 +518,9 @@ class ExecState:
         """
         if self.status in FINAL:
             return False
-        self._withdraw_all()
+        self.withdraw_all()
         self.status = Status.CANCELLED
-        self._emit("case_cancelled", None, None, {"at_step": self.steps})
+        self.emit(EventKind.CASE_CANCELLED, None, None, {"at_step": self.steps})
         return True
 
     def cancel_region(self, scope_id: str) -> int:
@@ -552,9 +536,11 @@ class ExecState:
             return 0
         insts = [r for r in self.regions.get(scope_id, {}) if r.alive]
         if not insts:
-            self._emit("region_cancel_ignored", scope_id, None, {"at_step": self.steps})
+            self.emit(EventKind.REGION_CANCEL_IGNORED, scope_id, None, {"at_step": self.steps})
             return 0
-        self._emit("region_cancelled", scope_id, None, {"at_step": self.steps, "n": len(insts)})
+        self.emit(
+            EventKind.REGION_CANCELLED, scope_id, None, {"at_step": self.steps, "n": len(insts)}
+        )
         for inst in insts:
             if inst.exited:
                 self.withdraw_region(inst)
@@ -582,7 +568,7 @@ class ExecState:
         if p is not None:
             p.children.pop(inst, None)
             if p.exited and not p.tokens and not p.children:
-                self._close_region(p)
+                self.close_region(p)
 
     def _unregister_region(self, r: RegionInst) -> None:
         r.alive = False
@@ -593,8 +579,12 @@ class ExecState:
             if insts is not None:
                 insts.pop(r, None)
 
-    def _close_region(self, r: RegionInst) -> None:
-        """Close an exited activation whose last late token died (cascading up)."""
+    def close_region(self, r: RegionInst) -> None:
+        """Close exited activation ``r`` whose last late token died.
+
+        ``r`` is unregistered, and so is every exited ancestor it was the
+        last live content of (cascading up).
+        """
         while True:
             self._unregister_region(r)
             p = r.parent
@@ -605,7 +595,13 @@ class ExecState:
                 return
             r = p
 
-    def _withdraw_all(self) -> None:
+    def withdraw_all(self) -> None:
+        """Withdraw every live token and region activation (the case is ending).
+
+        Pending effects and timers are cancelled (``CancelEffect`` /
+        ``CancelTimer`` in the outbox) and signal waits dropped; the ready
+        stack empties.  The caller sets the final status.
+        """
         for tok in list(self.tokens.values()):
             self._withdraw_token(tok)
         if self.regions:
@@ -629,27 +625,27 @@ class ExecState:
         if w is not None:
             self._unwait(tok, w, None)
         if self.full:
-            self._emit("token_withdrawn", None, tok, {"pc": tok.pc})
+            self.emit(EventKind.TOKEN_WITHDRAWN, None, tok, {"pc": tok.pc})
 
-    def _unwait(self, tok: Token, wait: tuple[Any, ...], keep: int | None) -> None:
+    def _unwait(self, tok: Token, wait: Wait, keep: int | None) -> None:
         """Drop the registrations of a blocked token (all but alternative ``keep``)."""
-        kind = wait[0]
-        if kind == "effect":
-            eid = wait[1]
+        if wait.kind == WaitKind.EFFECT:
+            eid = wait.eid
             if self.effects.pop(eid, None) is not None:
                 self.outbox.append(CancelEffect(eid))
-                name: str = self.program.instrs[tok.pc].args["name"]
-                self._emit("effect_cancelled", name, tok, {"eid": eid})
+                name = _effects.task_operands(self, tok)[1].name
+                self.emit(EventKind.EFFECT_CANCELLED, name, tok, {"eid": eid})
                 _effects.cancelled(self, tok, eid, name)
-        elif kind == "signal":
-            self._drop_waiter(wait[1], tok)
-        elif kind == "defer":
-            for akind, key, alt in wait[1]:
-                if alt == keep:
+        elif wait.kind == WaitKind.SIGNAL:
+            self._drop_waiter(wait.name, tok)
+        elif wait.kind == WaitKind.DEFER:
+            for arm in wait.arms:
+                if arm.alt == keep:
                     continue
-                if akind == "signal":
-                    self._drop_waiter(key, tok)
-                elif self.timers.pop(key, None) is not None:
+                key = arm.key
+                if arm.kind == WaitKind.SIGNAL:
+                    self._drop_waiter(str(key), tok)
+                elif isinstance(key, int) and self.timers.pop(key, None) is not None:
                     self.outbox.append(CancelTimer(key))
         tok.wait = None
 
@@ -702,10 +698,12 @@ class ExecState:
             return False
         ws = self.waiters.get(name)
         if ws is None and transient:
-            self._emit("signal_dropped", name, None, {"payload": payload, "at_step": self.steps})
+            self.emit(
+                EventKind.SIGNAL_DROPPED, name, None, {"payload": payload, "at_step": self.steps}
+            )
             return False
-        self._emit(
-            "signal_received",
+        self.emit(
+            EventKind.SIGNAL_RECEIVED,
             name,
             None,
             {"payload": payload, "transient": transient, "at_step": self.steps},
@@ -724,20 +722,23 @@ class ExecState:
         wait = tok.wait
         assert wait is not None
         instr = self.program.instrs[tok.pc]
-        if wait[0] == "signal":
+        ops = instr.ops
+        if wait.kind == WaitKind.SIGNAL:
+            assert isinstance(ops, WaitSignalOps)
             self._unwait(tok, wait, None)
-            store_as = instr.args["store_as"]
-            if store_as is not None:
-                tok.scope.data[store_as] = payload
+            if ops.store_as is not None:
+                tok.scope.data[ops.store_as] = payload
             tok.pc = instr.next
         else:
-            alt = next(a for k, key, a in wait[1] if k == "signal" and key == name)
+            assert wait.kind == WaitKind.DEFER
+            assert isinstance(ops, DeferOps)
+            alt = next(a.alt for a in wait.arms if a.kind == WaitKind.SIGNAL and a.key == name)
             # keep=None: the winner's own waiter entry must go too (it has no timer)
             self._unwait(tok, wait, None)
-            tok.pc = instr.args["entries"][alt]
+            tok.pc = ops.entries[alt]
             if self.tracing:
-                self._emit("choice", instr.path, tok, {"by": "signal", "picked": alt})
-        self._emit("signal_consumed", name, tok, {"payload": payload})
+                self.emit(EventKind.CHOICE, instr.path, tok, {"by": "signal", "picked": alt})
+        self.emit(EventKind.SIGNAL_CONSUMED, name, tok, {"payload": payload})
         self.make_ready(tok)
         self.status = Status.RUNNING
 
@@ -794,12 +795,14 @@ class ExecState:
             return False
         tok, alt = entry
         instr = self.program.instrs[tok.pc]
-        self._emit("timer_fired", instr.path, tok, {"tid": tid, "at_step": self.steps})
+        ops = instr.ops
         assert tok.wait is not None
+        assert isinstance(ops, DeferOps)
+        self.emit(EventKind.TIMER_FIRED, instr.path, tok, {"tid": tid, "at_step": self.steps})
         self._unwait(tok, tok.wait, alt)
-        tok.pc = instr.args["entries"][alt]
+        tok.pc = ops.entries[alt]
         if self.tracing:
-            self._emit("choice", instr.path, tok, {"by": "timer", "picked": alt})
+            self.emit(EventKind.CHOICE, instr.path, tok, {"by": "timer", "picked": alt})
         self.make_ready(tok)
         self.status = Status.RUNNING
         return True
@@ -937,7 +940,3 @@ class ExecState:
         st.effect_meta = effect_meta if effect_meta else None
         st.governor = governor
         return st
-
-
-# late import: _effects imports this module's names (a cycle resolved at call time)
-from wftrio.engine import _effects  # noqa: E402

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections import ChainMap
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from wftrio.engine.protocol import Wait
 
 __all__ = [
     "EMPTY",
@@ -269,8 +272,8 @@ class Token:
     """A thread of control at program counter ``pc``.
 
     ``wait`` is ``None`` while the token is runnable; otherwise what it is
-    blocked on: ``("effect", eid)``, ``("signal", name)`` or
-    ``("defer", ((kind, key, alt), ...))``.  ``alive`` turns false when the
+    blocked on, a record of :mod:`wftrio.engine.protocol` (``EffectWait``,
+    ``SignalWait`` or ``DeferWait``).  ``alive`` turns false when the
     token dies or is withdrawn.
     """
 
@@ -284,7 +287,7 @@ class Token:
         self.frame = frame
         self.region = region
         self.scope = scope
-        self.wait: tuple[Any, ...] | None = None
+        self.wait: Wait | None = None
         self.alive = True
 
     def __hash__(self) -> int:

@@ -5,7 +5,11 @@ Defined once, here:
 * :class:`WaitKind` and the wait records a blocked token holds in
   ``Token.wait`` (:class:`EffectWait`, :class:`SignalWait`,
   :class:`DeferWait` of :class:`DeferArm`);
-* :class:`~wftrio.trace.EventKind`, the kinds of trace events (re-exported).
+* :class:`~wftrio.trace.EventKind`, the kinds of trace events (re-exported);
+* :class:`Status`, where a case's reduction stands, and the commands the
+  reducer queues for the outside world (:class:`StartEffect`,
+  :class:`CancelEffect`, :class:`StartTimer`, :class:`CancelTimer`);
+* :func:`error_info`, how an exception is described in trace events.
 
 The wait records are ``NamedTuple``s: as cheap as the bare tuples they
 replace on the reducer's hot path, immutable, and typed field by field.
@@ -16,18 +20,34 @@ position.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
 
+import attrs
+
+from wftrio.errors import RecordedError
 from wftrio.trace import EventKind
 
+if TYPE_CHECKING:
+    from wftrio.effects import Effect
+    from wftrio.terms import Retry
+
 __all__ = [
+    "FINAL",
+    "CancelEffect",
+    "CancelTimer",
+    "Command",
     "DeferArm",
     "DeferWait",
     "EffectWait",
     "EventKind",
     "SignalWait",
+    "StartEffect",
+    "StartTimer",
+    "Status",
     "Wait",
     "WaitKind",
+    "error_info",
 ]
 
 
@@ -43,7 +63,7 @@ class WaitKind(enum.StrEnum):
 class EffectWait(NamedTuple):
     """Blocked on effect ``eid`` (a ``StartEffect`` command is out for it)."""
 
-    kind: WaitKind
+    kind: Literal[WaitKind.EFFECT]
     eid: int
 
     @classmethod
@@ -54,7 +74,7 @@ class EffectWait(NamedTuple):
 class SignalWait(NamedTuple):
     """Blocked in ``wait_signal(name)``: registered as a waiter for ``name``."""
 
-    kind: WaitKind
+    kind: Literal[WaitKind.SIGNAL]
     name: str
 
     @classmethod
@@ -70,7 +90,7 @@ class DeferArm(NamedTuple):
     alternative's index in the ``defer``.
     """
 
-    kind: WaitKind
+    kind: Literal[WaitKind.SIGNAL, WaitKind.TIMER]
     key: str | int
     alt: int
 
@@ -78,7 +98,7 @@ class DeferArm(NamedTuple):
 class DeferWait(NamedTuple):
     """Blocked in a ``defer``: every alternative armed, the first trigger wins."""
 
-    kind: WaitKind
+    kind: Literal[WaitKind.DEFER]
     arms: tuple[DeferArm, ...]
 
     @classmethod
@@ -88,3 +108,81 @@ class DeferWait(NamedTuple):
 
 Wait: TypeAlias = EffectWait | SignalWait | DeferWait
 """What ``Token.wait`` holds while a token is blocked (``None`` when runnable)."""
+
+
+class Status(enum.StrEnum):
+    """Where a case's reduction stands."""
+
+    RUNNING = "running"  # some token can step
+    BLOCKED = "blocked"  # live tokens, all waiting on effects / signals / timers
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+"""The statuses a case never leaves."""
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    """The JSON-able description of an exception recorded in trace events."""
+    if isinstance(exc, RecordedError):
+        return {"error_type": exc.type_name, "error": exc.message}
+    return {"error_type": type(exc).__qualname__, "error": str(exc)}
+
+
+# ---------------------------------------------------------------------------
+# commands for the outside world
+
+
+@attrs.frozen
+class StartEffect:
+    """Run effect ``eid``, then ``feed_effect(eid, ...)``.
+
+    For an async task function ``fn`` the runtime awaits ``fn(ctx)``; for an
+    :class:`~wftrio.effects.Effect` spec (``effect``; ``fn`` is ``None``) it
+    awaits the case's effect handler.  ``regions`` are the ids of the region
+    activations holding the effect, outermost first (the runtime nests
+    cancel scopes along it).  ``causal_id`` and ``key`` identify the effect
+    across retries and replays; ``timeout`` (per attempt) and ``retry`` are
+    the task's policies.
+    """
+
+    eid: int
+    name: str
+    fn: Callable[..., Any] | None
+    ctx: Mapping[str, Any]
+    regions: tuple[int, ...]
+    token: int
+    kind: str = ""
+    effect: Effect | None = None
+    causal_id: str = ""
+    key: str = ""
+    timeout: float | None = None
+    retry: Retry | None = None
+
+
+@attrs.frozen
+class CancelEffect:
+    """Effect ``eid`` was withdrawn: cancel it; its result will be ignored."""
+
+    eid: int
+
+
+@attrs.frozen
+class StartTimer:
+    """Call ``fire_timer(tid)`` after ``seconds``."""
+
+    tid: int
+    seconds: float
+
+
+@attrs.frozen
+class CancelTimer:
+    """Timer ``tid`` was withdrawn; firing it is now a no-op."""
+
+    tid: int
+
+
+Command = StartEffect | CancelEffect | StartTimer | CancelTimer
+"""What the reducer queues in ``ExecState.outbox`` for the runtime to carry out."""

@@ -34,8 +34,8 @@ from wftrio.engine import (
     StartTimer,
     Status,
 )
-from wftrio.engine._drive import feed_input
 from wftrio.engine.program import Program
+from wftrio.engine.replay import feed_input
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.runtime._children import CANCEL, CANCEL_REGION, EFFECT, RETRY, SIGNAL, TIMER, Children
@@ -44,7 +44,7 @@ from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
 from wftrio.scheduling import Replay, make_scheduler
-from wftrio.trace import TraceEvent
+from wftrio.trace import EventKind, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
@@ -154,7 +154,7 @@ class Case:
         self.state = new
         st = self.st
         if st is not None and st.tracing:
-            st._emit("case_state", new.value, None, {"from": old.value})
+            st.emit(EventKind.CASE_STATE, new.value, None, {"from": old.value})
         if self._watch is not None and new not in FINAL_STATES:
             self._watch.value = new
 

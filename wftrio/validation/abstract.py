@@ -2,8 +2,8 @@
 
 The explorer runs the real reducer over a copy of the compiled Program in
 which every *user* callable is replaced (the instruction table, its program
-counters and the opcode handlers are unchanged; ``engine.program.link``
-relinks it):
+counters and the opcode handlers are unchanged; only operand records are
+replaced, and the engine links the copy like any Program):
 
 * a task function returns ``None``: the task takes its step and changes no
   data (user code is never called while validating); a task with an
@@ -32,7 +32,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from wftrio.engine.program import Instr, Program, link
+import attrs
+
+from wftrio.compiler.program import (
+    DeferOps,
+    ForkOps,
+    Instr,
+    LoopTestOps,
+    MISpawnOps,
+    Operands,
+    Program,
+    TaskOps,
+    WaitSignalOps,
+    XorOps,
+    assemble,
+)
 from wftrio.terms import MI, Loop, Term, node_label
 
 __all__ = [
@@ -165,35 +179,33 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
     instrs: list[Instr] = []
     for ins in program.instrs:
         op = ins.op
-        args = ins.args
-        if op == "task" and not is_trusted(args["fn"]):
-            args = {**args, "fn": _skip}
-        elif op == "step" and not is_trusted(args["fn"]):
-            # a task with options: with an on_error term, failing is an outcome
-            if args.get("on_error", -1) >= 0:
-                label = f"task {args['name']!r} at {ins.path} fails"
-                args = {**args, "fn": _may_fail(oracle, label)}
+        ops: Operands = ins.ops
+        if isinstance(ops, TaskOps) and op in ("task", "step") and not is_trusted(ops.fn):
+            if op == "step" and ops.on_error >= 0:
+                # a task with options and an on_error term: failing is an outcome
+                label = f"task {ops.name!r} at {ins.path} fails"
+                ops = attrs.evolve(ops, fn=_may_fail(oracle, label))
             else:
-                args = {**args, "fn": _skip}
-        elif op == "xor":
-            args = {**args, "conds": _abs_conds(oracle, ins.path, args["conds"], "condition of")}
-        elif op == "fork" and any(c is not None for c in args["conds"]):
-            args = {**args, "conds": _abs_conds(oracle, ins.path, args["conds"], "guard of")}
-        elif op == "loop_test" and not is_trusted(args["cond"]):
-            what = "until" if args["stop_when"] else "while_"
-            args = {**args, "cond": _cond(oracle, f"loop {what} condition at {ins.path}")}
-        elif op == "mi_spawn":
+                ops = attrs.evolve(ops, fn=_skip)
+        elif isinstance(ops, XorOps):
+            ops = attrs.evolve(ops, conds=_abs_conds(oracle, ins.path, ops.conds, "condition of"))
+        elif isinstance(ops, ForkOps) and any(c is not None for c in ops.conds):
+            ops = attrs.evolve(ops, conds=_abs_conds(oracle, ins.path, ops.conds, "guard of"))
+        elif isinstance(ops, LoopTestOps) and not is_trusted(ops.cond):
+            what = "until" if ops.stop_when else "while_"
+            ops = attrs.evolve(ops, cond=_cond(oracle, f"loop {what} condition at {ins.path}"))
+        elif isinstance(ops, MISpawnOps):
             # a join=n threshold needs n instances: explore at least that many
-            j = args["join"]
+            j = ops.join
             most = max(max_instances, j) if isinstance(j, int) else max_instances
-            if callable(args["count"]) and not is_trusted(args["count"]):
+            if callable(ops.count) and not is_trusted(ops.count):
                 label = f"instance count at {ins.path}"
-                args = {**args, "count": _count(oracle, label, most)}
-            if callable(args["items"]) and not is_trusted(args["items"]):
+                ops = attrs.evolve(ops, count=_count(oracle, label, most))
+            if callable(ops.items) and not is_trusted(ops.items):
                 label = f"instance count (items) at {ins.path}"
-                args = {**args, "items": _items(oracle, label, most)}
-        instrs.append(Instr(op, ins.path, ins.next, args))
-    return link(program.term, instrs, program.entry)
+                ops = attrs.evolve(ops, items=_items(oracle, label, most))
+        instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
+    return assemble(program.term, instrs, program.entry)
 
 
 LOCAL_OPS = frozenset(
@@ -248,17 +260,17 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
     out: list[bool] = []
     for ins in instrs:
         op = ins.op
-        a = ins.args
+        ops = ins.ops
         ok = op in LOCAL_OPS
         if ok:
-            if op in ("task", "step"):
-                ok = not is_trusted(a["fn"])
-            elif op in ("xor", "fork"):
-                ok = not any(c is not None and is_trusted(c) for c in a["conds"])
-            elif op == "loop_test":
-                ok = not is_trusted(a["cond"])
-            elif op == "mi_spawn":
-                ok = not (is_trusted(a["count"]) or is_trusted(a["items"]))
+            if isinstance(ops, TaskOps):
+                ok = op == "effect" or not is_trusted(ops.fn)
+            elif isinstance(ops, XorOps | ForkOps):
+                ok = not any(c is not None and is_trusted(c) for c in ops.conds)
+            elif isinstance(ops, LoopTestOps):
+                ok = not is_trusted(ops.cond)
+            elif isinstance(ops, MISpawnOps):
+                ok = not (is_trusted(ops.count) or is_trusted(ops.items))
         elif op in ("wait_signal", "defer"):
             ok = ins.path not in reentrant and all(waiting[n] == 1 for n in _signal_names(ins))
         elif op in ("region_enter", "region_exit"):
@@ -268,8 +280,9 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
 
 
 def _signal_names(ins: Instr) -> set[str]:
-    if ins.op == "wait_signal":
-        return {ins.args["name"]}
-    if ins.op == "defer":
-        return {key for kind, key in ins.args["alts"] if kind == "signal"}
+    ops = ins.ops
+    if isinstance(ops, WaitSignalOps):
+        return {ops.name}
+    if isinstance(ops, DeferOps):
+        return {str(t.key) for t in ops.alts if t.kind == "signal"}
     return set()

@@ -49,7 +49,8 @@ import attrs
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine.objects import Token
-from wftrio.engine.program import Program
+from wftrio.engine.program import DeferOps, LoopTestOps, Program
+from wftrio.engine.protocol import WaitKind
 from wftrio.errors import ExploredFailure
 from wftrio.terms import Term
 from wftrio.validation.abstract import Oracle, OracleScheduler, abstract_program, local_pcs
@@ -165,10 +166,15 @@ class Space:
         instrs = self.program.instrs
         for tok in sorted(st.tokens.values(), key=lambda t: t.id):
             w = tok.wait
-            if w is None or w[0] != "defer":
+            if w is None or w.kind != WaitKind.DEFER:
                 continue
-            alts = instrs[tok.pc].args["alts"]
-            timers = [(alts[a][1], key, a) for k, key, a in w[1] if k == "timer"]
+            ops = instrs[tok.pc].ops
+            assert isinstance(ops, DeferOps)
+            timers = [
+                (float(ops.alts[a.alt].key), a.key, a.alt)
+                for a in w.arms
+                if a.kind == WaitKind.TIMER
+            ]
             if timers:
                 first = min(s for s, _, _ in timers)
                 for s, tid, _ in timers:
@@ -354,9 +360,9 @@ def explore(
 
     # an until loop is entered when its body starts (its test comes after)
     until_body = {
-        ins.args["body"]: pc
+        ops.body: pc
         for pc, ins in enumerate(instrs)
-        if ins.op == "loop_test" and ins.args["stop_when"]
+        if isinstance(ops := ins.ops, LoopTestOps) and ops.stop_when
     }
 
     def observe(node: int, st: ExecState, move: Move, child: ExecState) -> None:

@@ -29,6 +29,8 @@ from collections.abc import Iterable
 
 from wftrio.engine import ExecState, Status
 from wftrio.engine.objects import Token
+from wftrio.engine.program import TaskOps
+from wftrio.engine.protocol import WaitKind
 from wftrio.validation.abstract import is_trusted
 from wftrio.validation.explore import Bounds, Exploration, replay_witness
 from wftrio.validation.issues import ERROR, WARNING, Issue
@@ -44,12 +46,12 @@ def _where(ex: Exploration, tok: Token) -> str:
     w = tok.wait
     if w is None:
         return f"{ins.path} (ready)"
-    if w[0] == "signal":
-        return f"{ins.path} (waits for signal {w[1]!r})"
-    if w[0] == "effect":
+    if w.kind == WaitKind.SIGNAL:
+        return f"{ins.path} (waits for signal {w.name!r})"
+    if w.kind == WaitKind.EFFECT:
         return f"{ins.path} (waits for its effect)"
-    names = [repr(k) for kind, k, _ in w[1] if kind == "signal"]
-    timers = sum(1 for kind, _, _ in w[1] if kind == "timer")
+    names = [repr(a.key) for a in w.arms if a.kind == WaitKind.SIGNAL]
+    timers = sum(1 for a in w.arms if a.kind == WaitKind.TIMER)
     what = ", ".join([f"signal {n}" for n in names] + ([f"{timers} timer(s)"] if timers else []))
     return f"{ins.path} (waits for {what})"
 
@@ -316,17 +318,18 @@ def exploration_issues(
         else tuple(f"{ins.path}[1]." for ins in instrs if ins.op == "region_enter")
     )
     for pc, ins in enumerate(instrs):
+        ops = ins.ops
         if (
-            ins.op in ("task", "step", "effect")
+            isinstance(ops, TaskOps)
             and pc not in ex.stepped
-            and not is_trusted(ins.args["fn"])
+            and not is_trusted(ops.fn)
             and not ins.path.startswith(compensations)
         ):
             issues.append(
                 Issue(
                     WARNING,
                     "WF205",
-                    f"dead task: task {ins.args['name']!r} runs on no path of the workflow; "
+                    f"dead task: task {ops.name!r} runs on no path of the workflow; "
                     "remove it or fix what keeps control from reaching it.",
                     ins.path,
                 )

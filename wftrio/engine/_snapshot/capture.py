@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from wftrio.engine._state import ExecState, error_info
+from wftrio.engine._state import ExecState
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
+from wftrio.engine.protocol import DeferWait, EffectWait, SignalWait, WaitKind, error_info
 from wftrio.engine.schema import SCHEMA, Kind
 from wftrio.errors import EngineError
 from wftrio.scheduling import Deterministic, Replay, Scheduler, Seeded
@@ -123,16 +124,17 @@ def _wait_snap(tok: Token) -> WaitSnap | None:
     w = tok.wait
     if w is None:
         return None
-    kind = w[0]
-    if kind == "effect":
-        return EffectWaitSnap(w[1])
-    if kind == "signal":
-        return SignalWaitSnap(w[1])
-    if kind == "defer":
+    if isinstance(w, EffectWait):
+        return EffectWaitSnap(w.eid)
+    if isinstance(w, SignalWait):
+        return SignalWaitSnap(w.name)
+    if isinstance(w, DeferWait):
         return DeferWaitSnap(
             tuple(
-                DeferAlt(alt, signal=key) if kind == "signal" else DeferAlt(alt, timer=key)
-                for kind, key, alt in w[1]
+                DeferAlt(a.alt, signal=str(a.key))
+                if a.kind is WaitKind.SIGNAL
+                else DeferAlt(a.alt, timer=int(a.key))
+                for a in w.arms
             )
         )
     raise EngineError(f"snapshot: token #{tok.id} waits on {w!r}, an unknown kind of wait")
