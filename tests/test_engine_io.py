@@ -13,7 +13,7 @@ from reducer_helpers import completed, effect, inc, kinds, noop, outbox_of, put,
 
 import wftrio as wf
 from wftrio.engine import CancelEffect, CancelTimer, StartEffect, StartTimer, Status
-from wftrio.engine._objects import EMPTY
+from wftrio.engine.objects import EMPTY
 from wftrio.errors import EngineError, TaskError
 from wftrio.testing.invariants import check_invariants
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
-from wftrio.engine._objects import EMPTY
+from wftrio.engine.objects import EMPTY
 from wftrio.engine.protocol import (
     FINAL,
     EffectWait,
@@ -37,8 +37,8 @@ from wftrio.governance import Governor
 from wftrio.receipts import Receipt, canonical, stable_hash
 
 if TYPE_CHECKING:
-    from wftrio.engine._objects import Token
     from wftrio.engine._state import ExecState
+    from wftrio.engine.objects import Token
 
 __all__ = [
     "EffectMeta",

@@ -35,7 +35,7 @@ from wftrio.compiler.program import (
 )
 from wftrio.effects import Effect
 from wftrio.engine import _effects
-from wftrio.engine._objects import EMPTY, JoinInst, LoopFrame, MIInst, RegionInst, Scope
+from wftrio.engine.objects import EMPTY, CtxLayer, JoinInst, LoopFrame, MIInst, RegionInst
 from wftrio.engine.protocol import DeferArm, DeferWait, EventKind, SignalWait, StartTimer, WaitKind
 from wftrio.errors import EngineError, TaskError
 from wftrio.trace import TraceEvent
@@ -43,8 +43,8 @@ from wftrio.trace import TraceEvent
 new_event = tuple.__new__
 
 if TYPE_CHECKING:
-    from wftrio.engine._objects import Token
     from wftrio.engine._state import ExecState
+    from wftrio.engine.objects import Token
 
 __all__ = ["OPS", "Handler", "link"]
 
@@ -575,7 +575,7 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
         inst = MIInst(st.new_id(), tok.frame, tok.region, scope, n, needed, cont)
         kids = []
         for i, item in enumerate(its):
-            sc = Scope(st.new_id(), {}, scope, {item_key: item, "index": i}, i)
+            sc = CtxLayer(st.new_id(), {}, scope, {item_key: item, "index": i}, i)
             kids.append(st.spawn(body, inst, tok.region, sc))
         if needed is None or needed == 0:
             inst.fired = True

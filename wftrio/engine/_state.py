@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects
-from wftrio.engine._objects import EMPTY, Frame, RegionInst, Scope, Token
 from wftrio.engine._ops import link
+from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
     CancelEffect,
@@ -194,7 +194,7 @@ class ExecState:
         self.steps = 0
         self.status = Status.RUNNING
         self.error: BaseException | None = None
-        self.root = Scope(0, dict(ctx) if ctx is not None else {})
+        self.root = CtxLayer(0, dict(ctx) if ctx is not None else {})
         # live tokens, runnable tokens, and what blocked tokens wait on
         self.tokens: dict[int, Token] = {}
         self.ready: list[Token] = []
@@ -376,7 +376,9 @@ class ExecState:
         """Whether id ``i`` was issued by :meth:`new_id` (in this state's history)."""
         return 0 < i < self._next_id
 
-    def spawn(self, pc: int, frame: Frame | None, region: RegionInst | None, scope: Scope) -> Token:
+    def spawn(
+        self, pc: int, frame: Frame | None, region: RegionInst | None, scope: CtxLayer
+    ) -> Token:
         """Create a live token (not yet ready: the caller places it)."""
         tok = Token(self.new_id(), pc, frame, region, scope)
         self.tokens[tok.id] = tok
@@ -883,7 +885,7 @@ class ExecState:
         on_event: Callable[[TraceEvent], None] | None,
         keep_events: bool,
         causal_root: str,
-        root: Scope,
+        root: CtxLayer,
         next_id: int,
         seq: int,
         steps: int,
