@@ -25,6 +25,7 @@ from wftrio.compiler.program import (
     assemble,
 )
 from wftrio.engine import ExecState, Program, Status, link
+from wftrio.errors import EngineError
 from wftrio.terms import walk
 
 
@@ -374,11 +375,11 @@ class TestOperands:
         assert plain.args["name"] == "a"
 
     def test_an_instruction_rejects_another_opcodes_record(self) -> None:
-        with pytest.raises(TypeError, match="takes ForkOps, got TaskOps"):
+        with pytest.raises(EngineError, match="takes ForkOps, got TaskOps"):
             Instr("fork", "p", -1, TaskOps(name="a", fn=f))
-        with pytest.raises(ValueError, match="unknown opcode 'jump'"):
+        with pytest.raises(EngineError, match="unknown opcode 'jump'"):
             Instr("jump", "p", -1, NO_OPS)
-        with pytest.raises(TypeError, match="takes TaskOps, got NoOps"):
+        with pytest.raises(EngineError, match="takes TaskOps, got NoOps"):
             Instr("task", "p", 1)
 
     def test_a_hand_assembled_program_runs(self) -> None:

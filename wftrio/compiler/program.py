@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple, TypeAlias
 
 import attrs
 
+from wftrio.errors import EngineError
 from wftrio.terms import Retry, Term
 
 __all__ = [
@@ -229,9 +230,9 @@ OPERANDS: Mapping[str, type[Operands]] = {
 def _check_ops(ins: Instr, attribute: Any, ops: Operands) -> None:
     want = OPERANDS.get(ins.op)
     if want is None:
-        raise ValueError(f"unknown opcode {ins.op!r} at {ins.path}")
+        raise EngineError(f"unknown opcode {ins.op!r} at {ins.path}")
     if type(ops) is not want:
-        raise TypeError(
+        raise EngineError(
             f"opcode {ins.op!r} at {ins.path} takes {want.__name__}, got {type(ops).__name__}"
         )
 
@@ -247,8 +248,8 @@ class Instr:
         ops: the opcode's operand record (successor tables, callables, ...).
 
     Raises:
-        ValueError: ``op`` is not an opcode.
-        TypeError: ``ops`` is not the opcode's operand record.
+        EngineError: ``op`` is not an opcode, or ``ops`` is not its operand
+            record (a compiler bug).
     """
 
     op: str
