@@ -120,7 +120,7 @@ def _as_async(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[wt.Term, World, dict[str, Any], list[tuple[float, str]]]:
-    base = draw(terms(effects=True, signals=False, max_leaves=10, max_depth=3))
+    base = draw(terms(effects=True, signals=False, max_leaves=10, max_depth=3, valid=False))
     world = World(draw(st.integers(0, 2**16)), {})
     regions: list[str] = []
 

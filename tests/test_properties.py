@@ -32,10 +32,10 @@ from wftrio.trace import MIN_KINDS
 MAX_STEPS = 20_000
 
 pure_terms = st.one_of(
-    terms(signals=False, timers=False, effects=False),
-    terms(signals=False, timers=False, effects=False, failures=True),
+    terms(signals=False, timers=False, effects=False, valid=False),
+    terms(signals=False, timers=False, effects=False, failures=True, valid=False),
 )
-open_terms = terms(effects=True)
+open_terms = terms(effects=True, valid=False)
 environments = st.builds(
     Environment,
     seed=scheduler_seeds(),
@@ -242,7 +242,7 @@ def _in_outer_region(term: Term) -> Term:
 
 
 @given(
-    terms(effects=True, terminate=False).map(_in_outer_region),
+    terms(effects=True, terminate=False, valid=False).map(_in_outer_region),
     st.one_of(st.none(), scheduler_seeds()),
     scheduler_seeds(),
 )

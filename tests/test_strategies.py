@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 import wftrio as wf
 import wftrio.testing
+from wftrio.engine import ExecState, Status
+from wftrio.errors import InvalidWorkflow
 from wftrio.terms import (
     MI,
     After,
@@ -31,6 +33,7 @@ from wftrio.terms import (
 )
 from wftrio.testing import strategies as S
 from wftrio.testing.strategies import InvalidArgument, terms
+from wftrio.validation import check_program
 
 FIND = settings(
     max_examples=2000,
@@ -310,3 +313,183 @@ def test_exports_are_pinned() -> None:
     for mod in (S, wftrio.testing):
         for name in mod.__all__:
             assert hasattr(mod, name), name
+
+
+# ---------------------------------------------------------------------------
+# valid=True (the default): every term is one new_case accepts
+
+# small terms: the runtime's validation explores up to 2,000 states, about a
+# millisecond each, and a term of 24 leaves often takes them all
+SMALL = {"max_depth": 3, "max_width": 3, "max_leaves": 8}
+
+
+@settings(deadline=None)
+@given(terms(effects=True, failures=True, **SMALL))
+def test_generated_terms_pass_new_case_validation(term: Term) -> None:
+    issues = check_program(wf.compile(term))  # raises InvalidWorkflow on an error
+    assert all(not i.is_error for i in issues)
+
+
+@settings(max_examples=15, deadline=None)
+@given(terms(effects=True, **SMALL), st.data())
+async def test_new_case_accepts_generated_terms(term: Term, data: st.DataObject) -> None:
+    async with wf.open_substrate() as sub:
+        case = await sub.new_case(term, {"a": 1})
+        neighbour = await sub.new_case(wf.task("n", S.bump("a")), {"a": 1})
+        assert (await sub.wait(neighbour)).ctx == {"a": 2}
+        assert sub.status(case).state in set(wf.CaseState)
+
+
+def _refused(term: Term) -> bool:
+    try:
+        check_program(wf.compile(term))
+    except InvalidWorkflow:
+        return True
+    return False
+
+
+def test_valid_false_also_draws_refused_workflows() -> None:
+    found = find(terms(valid=False, **SMALL), _refused, settings=FIND)
+    assert _refused(found)
+
+
+def _built(node: Any, valid: bool = True) -> Term:
+    return S._Builder(valid, None).build(node)[0]
+
+
+T = S._Node("task", ("noop", "a"))
+STOP = S._Node("terminate")
+
+
+@pytest.mark.parametrize(
+    ("node", "fixed", "code"),
+    [
+        (S._Node("join", ("first", 2, False), (STOP, T)), "join(first(1), ", "WF102"),
+        (
+            S._Node("mi", ("count", 2, 1, False, "item"), (STOP,)),
+            "mi(terminate(), count=2)",
+            "WF102",
+        ),
+        (
+            S._Node("defer", (("signal", "s0"), ("signal", "s0"), ("signal", "s1")), (T, T, T)),
+            "defer(on_signal('s0', task('t0', noop())), on_signal('s1', task('t1', noop())))",
+            "WF103",
+        ),
+        (
+            S._Node("defer", (("after", 1.0), ("after", 5.0)), (T, T)),
+            "defer(after(1.0, task('t0', noop())), after(1.0, task('t1', noop())))",
+            "WF104",
+        ),
+        (S._Node("loop", ("times", 2), (STOP,)), "loop(terminate(), times=0)", "WF204"),
+        (S._Node("loop", ("until", 2), (STOP,)), "while_=below('loop0', 2)", "WF204"),
+    ],
+)
+def test_valid_terms_avoid_what_the_validator_refuses(node: Any, fixed: str, code: str) -> None:
+    bad = _built(node, valid=False)
+    assert code in {i.code for i in wf.validate(bad) if i.is_error}
+    good = _built(node)
+    assert fixed in repr(good)
+    assert not _refused(good)
+
+
+# ---------------------------------------------------------------------------
+# terms(tasks=[...]): workflows from the user's own tasks
+
+
+def charge(ctx: Any) -> dict[str, int]:
+    return {"charged": int(ctx.get("charged", 0)) + 1}
+
+
+def ship(ctx: Any) -> None:
+    return None
+
+
+async def notify(ctx: Any) -> dict[str, bool]:
+    return {"notified": True}
+
+
+REFUND = wf.task("refund", lambda ctx: {"refunded": True})
+USER = [charge, ship, REFUND]
+
+
+def _bookkeeping(n: Term) -> bool:
+    return isinstance(n, Task) and fn_name(n.fn).startswith("bump('loop")
+
+
+@given(terms(tasks=USER))
+def test_user_tasks_are_the_task_leaves(term: Term) -> None:
+    mine = {"charge": charge, "ship": ship, "refund": REFUND.fn}
+    for n in nodes(term):
+        if isinstance(n, Task) and not _bookkeeping(n):
+            assert mine[n.name] is n.fn
+
+
+@settings(deadline=None)
+@given(terms(tasks=[charge, notify, REFUND], **SMALL))
+def test_user_task_terms_pass_new_case_validation(term: Term) -> None:
+    check_program(wf.compile(term))
+
+
+@given(terms(tasks=[charge], signals=False, timers=False, mi=False))
+def test_user_task_workflows_run(term: Term) -> None:
+    st_ = ExecState(wf.compile(term))
+    wftrio.testing.drive(st_, check=wftrio.testing.check_invariants)
+    assert st_.status in {Status.DONE, Status.FAILED}
+    runs = sum(1 for e in st_.events if e.kind == "task_completed" and e.name == "charge")
+    assert st_.ctx.get("charged", 0) == runs
+
+
+def test_user_tasks_are_wrapped_by_name() -> None:
+    wrapped = S._check_tasks([notify, lambda ctx: None, ship, ship, REFUND])
+    assert wrapped is not None
+    assert [t.name for t in wrapped if isinstance(t, Task)] == [
+        "notify",
+        "task1",
+        "ship",
+        "ship_3",
+        "refund",
+    ]
+    assert [t.is_effect for t in wrapped if isinstance(t, Task)] == [True] + [False] * 4
+    assert wrapped[4] is REFUND
+    leaf = find(terms(tasks=[notify], max_depth=0), lambda t: True, settings=FIND)
+    assert isinstance(leaf, Task)
+    assert (leaf.name, leaf.fn) == ("notify", notify)
+
+
+def test_user_tasks_mix_with_generated_failures() -> None:
+    def failing(t: Term) -> bool:
+        return any(
+            isinstance(n, Task) and fn_name(n.fn).startswith(("fail(", "returns_int("))
+            for n in nodes(t)
+        )
+
+    assert failing(find(terms(tasks=[ship], failures=True), failing, settings=FIND))
+    with pytest.raises(hypothesis.errors.NoSuchExample):
+        find(terms(tasks=[ship]), failing, settings=settings(SWEEP, max_examples=50))
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        "charge",
+        {"charge": charge},
+        {charge},
+        [],
+        (),
+        [charge, 42],
+        [None],
+        [wf.seq(wf.task("x", ship))],
+        [wf.task("x", ship, on_error=wf.region("r", wf.task("y", ship)))],
+    ],
+    ids=repr,
+)
+def test_bad_tasks_raise_invalid_argument(tasks: Any) -> None:
+    with pytest.raises(InvalidArgument, match=r"tasks") as info:
+        terms(tasks=tasks)
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, wf.WftrioError)
+
+
+def test_bad_valid_raises_invalid_argument() -> None:
+    with pytest.raises(InvalidArgument, match="valid"):
+        terms(valid="yes")  # type: ignore[arg-type]

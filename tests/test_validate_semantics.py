@@ -32,7 +32,7 @@ from wftrio.validation.explore import Bounds, Move, Space, explore, replay_witne
 from wftrio.validation.statekey import shape_key, state_key
 
 BOUNDS = Bounds(max_states=1_500, max_depth=300, max_tokens=16, max_instances=3)
-small_terms = terms(effects=True, max_depth=3, max_width=3, max_leaves=6)
+small_terms = terms(effects=True, max_depth=3, max_width=3, max_leaves=6, valid=False)
 
 
 def control(st: ExecState) -> object:
@@ -75,7 +75,7 @@ def _no_input(space: Space, st: ExecState) -> bool:
 
 
 @given(
-    term=terms(effects=True, max_depth=3, max_width=3, max_leaves=8),
+    term=terms(effects=True, max_depth=3, max_width=3, max_leaves=8, valid=False),
     declared=st.sets(st.sampled_from(SIGNALS)),
 )
 def test_deadlock_witnesses_lead_the_reducer_to_the_deadlock(

@@ -12,7 +12,9 @@ a generated term prints as Python you can paste back, e.g.::
 Every ctx value a generated task writes is JSON-able.  Generated loops always
 terminate (their body increments a counter key of their own that the loop's
 condition reads), generated region ids are unique, and generated ``first(n)``
-/ ``mi(join=n)`` never ask for more arrivals than can happen statically.
+/ ``mi(join=n)`` never ask for more arrivals than can happen statically.  By
+default (``valid=True``) every term passes the validation ``new_case`` runs;
+``terms(tasks=[...])`` builds terms from the caller's own tasks.
 
 This module needs ``hypothesis`` (wftrio's ``test`` extra).
 """
@@ -20,7 +22,7 @@ This module needs ``hypothesis`` (wftrio's ``test`` extra).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -288,6 +290,8 @@ class _Options:
     terminate: bool
     failures: bool
     mi: bool
+    valid: bool
+    tasks: tuple[Term, ...] | None
 
 
 _conds: SearchStrategy[tuple[Any, ...]] = st.one_of(
@@ -315,7 +319,7 @@ def _leaves(o: _Options) -> SearchStrategy[_Node]:
         kinds += ["wait"] * 4
     if o.terminate:
         kinds.append("terminate")
-    task_kinds = ["bump", "note", "set", "noop"]
+    task_kinds = ["bump", "note", "set", "noop"] if o.tasks is None else ["user"]
     if o.failures:
         task_kinds += ["fail", "returns_int"]
 
@@ -323,7 +327,11 @@ def _leaves(o: _Options) -> SearchStrategy[_Node]:
     def leaf(draw: st.DrawFn) -> _Node:
         kind = draw(st.sampled_from(kinds))
         if kind == "task":
-            return _Node("task", (draw(st.sampled_from(task_kinds)), draw(st.sampled_from(KEYS))))
+            variant = draw(st.sampled_from(task_kinds))
+            if variant == "user":
+                assert o.tasks is not None
+                return _Node("user", (draw(st.integers(0, len(o.tasks) - 1)),))
+            return _Node("task", (variant, draw(st.sampled_from(KEYS))))
         if kind == "effect":
             return _Node(
                 "effect", (draw(st.sampled_from(("bump", "note"))), draw(st.sampled_from(KEYS)))
@@ -407,92 +415,154 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
     return composite()
 
 
-class _Namer:
-    __slots__ = ("counts",)
+class _Builder:
+    """Builds a blueprint into a Term in one pass, handing out fresh names.
 
-    def __init__(self) -> None:
+    With ``valid=True`` it also keeps the term within what ``new_case``'s
+    validation accepts (docs/TESTING.md lists the rules): every ``build``
+    says whether the built term can complete at all (not every path ends in
+    ``terminate()``), the same abstraction as the validator's WF102 check,
+    and thresholds and loops are adjusted to it.
+    """
+
+    __slots__ = ("counts", "tasks", "valid")
+
+    def __init__(self, valid: bool, tasks: tuple[Term, ...] | None) -> None:
         self.counts: Counter[str] = Counter()
+        self.valid = valid
+        self.tasks = tasks
 
     def fresh(self, prefix: str) -> str:
         n = self.counts[prefix]
         self.counts[prefix] = n + 1
         return f"{prefix}{n}"
 
+    def build(self, node: _Node) -> tuple[Term, bool]:
+        """The term of ``node`` and whether it can complete (some path does not terminate)."""
+        p = node.params
+        kind = node.kind
+        if kind == "user":
+            assert self.tasks is not None
+            return self.tasks[p[0]], True
+        if kind == "task":
+            name = self.fresh("t")
+            variant, key = p
+            fns: dict[str, Callable[[], Callable[[Ctx], Any]]] = {
+                "bump": lambda: bump(key),
+                "note": lambda: note(name),
+                "set": lambda: set_to(key, len(name)),
+                "noop": noop,
+                "fail": lambda: fail(name),
+                "returns_int": returns_int,
+            }
+            return wt.task(name, fns[variant]()), True
+        if kind == "effect":
+            name = self.fresh("e")
+            variant, key = p
+            fn = effect_bump(key) if variant == "bump" else effect_note(name)
+            return wt.task(name, fn), True
+        if kind == "wait":
+            sig, store = p
+            return wt.wait_signal(sig, store_as=f"got_{sig}" if store else None), True
+        if kind == "terminate":
+            return wt.terminate(), False
+        if kind == "seq":
+            built = [self.build(k) for k in node.kids]
+            return wt.seq(*(b for b, _ in built)), all(ok for _, ok in built)
+        if kind == "join":
+            built = [self.build(k) for k in node.kids]
+            kids = [b for b, _ in built]
+            ok = sum(1 for _, c in built if c)
+            if p[0] == "first":
+                need = p[1]
+                if self.valid:
+                    # WF102: a threshold only completing branches can reach
+                    need = min(need, ok)
+                if need >= 1:
+                    return wt.join(wt.first(need, cancel_rest=p[2]), *kids), ok >= need
+                return wt.join("all", *kids), False
+            return wt.join(p[0], *kids), ok == len(kids)
+        if kind in ("xor", "choice"):
+            alts: list[Term] = []
+            can: list[bool] = []
+            for c, k in zip(p, node.kids, strict=True):
+                sub, ok_k = self.build(k)
+                alts.append(sub if c is None else wt.branch(_cond(c), sub))
+                can.append(ok_k)
+            if kind == "xor":
+                return wt.xor(*alts), any(can)
+            # choice: every unconditioned branch starts, a conditioned one may
+            must = [ok_k for c, ok_k in zip(p, can, strict=True) if c is None]
+            return wt.choice(*alts), all(must) and (bool(must) or any(can))
+        if kind == "loop":
+            policy, bound = p
+            if policy == "times":
+                body, ok = self.build(node.kids[0])
+                if self.valid and not ok and bound:
+                    bound = 0  # WF204: its exit would be taken on no path
+                return wt.loop(body, times=bound), ok or bound == 0
+            counter = self.fresh("loop")
+            step = wt.task(self.fresh("t"), bump(counter))
+            inner, ok = self.build(node.kids[0])
+            body = wt.seq(step, inner)
+            if policy == "while" or (self.valid and not ok):
+                # a while_ loop may exit at its first test (WF204 otherwise)
+                return wt.loop(body, while_=below(counter, bound)), True
+            return wt.loop(body, until=reached(counter, bound)), ok
+        if kind == "defer":
+            return self.defer(node)
+        if kind == "region":
+            sid = self.fresh("r")
+            body, ok = self.build(node.kids[0])
+            comp = self.build(node.kids[1])[0] if len(node.kids) > 1 else None
+            return wt.region(sid, body, compensate=comp), ok
+        if kind == "mi":
+            return self.mi(node)
+        raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
 
-def _build(node: _Node, names: _Namer) -> Term:
-    p = node.params
-    kind = node.kind
-    if kind == "task":
-        name = names.fresh("t")
-        variant, key = p
-        fns: dict[str, Callable[[], Callable[[Ctx], Any]]] = {
-            "bump": lambda: bump(key),
-            "note": lambda: note(name),
-            "set": lambda: set_to(key, len(name)),
-            "noop": noop,
-            "fail": lambda: fail(name),
-            "returns_int": returns_int,
-        }
-        return wt.task(name, fns[variant]())
-    if kind == "effect":
-        name = names.fresh("e")
-        variant, key = p
-        return wt.task(name, effect_bump(key) if variant == "bump" else effect_note(name))
-    if kind == "wait":
-        sig, store = p
-        return wt.wait_signal(sig, store_as=f"got_{sig}" if store else None)
-    if kind == "terminate":
-        return wt.terminate()
-    if kind == "seq":
-        return wt.seq(*(_build(k, names) for k in node.kids))
-    if kind == "join":
-        built = [_build(k, names) for k in node.kids]
-        if p[0] == "first":
-            return wt.join(wt.first(p[1], cancel_rest=p[2]), *built)
-        return wt.join(p[0], *built)
-    if kind in ("xor", "choice"):
-        alts: list[Term] = []
-        for c, k in zip(p, node.kids, strict=True):
-            sub = _build(k, names)
-            alts.append(sub if c is None else wt.branch(_cond(c), sub))
-        return wt.xor(*alts) if kind == "xor" else wt.choice(*alts)
-    if kind == "loop":
-        policy, bound = p
-        if policy == "times":
-            return wt.loop(_build(node.kids[0], names), times=bound)
-        counter = names.fresh("loop")
-        step = wt.task(names.fresh("t"), bump(counter))
-        body = wt.seq(step, _build(node.kids[0], names))
-        if policy == "while":
-            return wt.loop(body, while_=below(counter, bound))
-        return wt.loop(body, until=reached(counter, bound))
-    if kind == "defer":
+    def defer(self, node: _Node) -> tuple[Term, bool]:
         dalts: list[wt.OnSignal | wt.After] = []
-        for (trig, key), k in zip(p, node.kids, strict=True):
-            sub = _build(k, names)
+        can = False
+        taken: set[str] = set()
+        delay: float | None = None
+        for (trig, key), k in zip(node.params, node.kids, strict=True):
+            if self.valid:
+                if trig == "signal":
+                    # WF103: a signal an earlier alternative takes can never win
+                    if key in taken:
+                        continue
+                    taken.add(key)
+                else:
+                    # WF104: a longer timer can never fire first (equal ones tie)
+                    delay = key = key if delay is None else delay
+            sub, ok = self.build(k)
+            can = can or ok
             dalts.append(wt.on_signal(key, sub) if trig == "signal" else wt.after(key, sub))
-        return wt.defer(*dalts)
-    if kind == "region":
-        sid = names.fresh("r")
-        body_t = _build(node.kids[0], names)
-        comp = _build(node.kids[1], names) if len(node.kids) > 1 else None
-        return wt.region(sid, body_t, compensate=comp)
-    if kind == "mi":
-        mode, source, join, collect, item_key = p
-        body_t = _build(node.kids[0], names)
-        col = names.fresh("col") if collect else None
+        return wt.defer(*dalts), can
+
+    def mi(self, node: _Node) -> tuple[Term, bool]:
+        mode, source, join, collect, item_key = node.params
+        body, ok = self.build(node.kids[0])
+        col = self.fresh("col") if collect else None
+        if self.valid and not ok and isinstance(join, int):
+            join = "all"  # WF102: no instance can ever arrive at the join
+        n = source if mode == "count" else len(source) if mode == "items" else None
+        can = ok or join == "none" or n is None or n == 0
+        kw: dict[str, Any] = {"join": join, "collect": col, "item_key": item_key}
         if mode == "count":
-            return wt.mi(body_t, count=source, join=join, collect=col, item_key=item_key)
+            return wt.mi(body, count=source, **kw), can
         if mode == "items":
-            return wt.mi(body_t, items=source, join=join, collect=col, item_key=item_key)
+            return wt.mi(body, items=source, **kw), can
         if mode == "count_fn":
-            return wt.mi(body_t, count=count_of(*source), join=join, collect=col, item_key=item_key)
-        return wt.mi(body_t, items=items_upto(*source), join=join, collect=col, item_key=item_key)
-    raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
+            return wt.mi(body, count=count_of(*source), **kw), can
+        return wt.mi(body, items=items_upto(*source), **kw), can
 
 
-def _build_root(node: _Node) -> Term:
-    return _build(node, _Namer())
+def _builder(valid: bool, tasks: tuple[Term, ...] | None) -> Callable[[_Node], Term]:
+    def build_root(node: _Node) -> Term:
+        return _Builder(valid, tasks).build(node)[0]
+
+    return build_root
 
 
 # ---------------------------------------------------------------------------
@@ -513,6 +583,48 @@ def _check_bool(name: str, value: object) -> bool:
     return value
 
 
+def _check_tasks(value: object) -> tuple[Term, ...] | None:
+    """The user's tasks as Task terms (functions wrapped in ``task``), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise InvalidArgument(
+            f"tasks={value!r} must be a list or tuple of task terms or functions, "
+            f"got {type(value).__name__}"
+        )
+    if not value:
+        raise InvalidArgument("tasks=[] must hold at least one task term or function")
+    out: list[Term] = []
+    names: set[str] = set()
+    for i, item in enumerate(value):
+        if isinstance(item, wt.Task):
+            if item.region_ids:
+                raise InvalidArgument(
+                    f"tasks[{i}]={item!r}: its on_error term holds regions, and a region id "
+                    "may occur only once in a workflow; drop the region or the task"
+                )
+            out.append(item)
+        elif isinstance(item, Term):
+            raise InvalidArgument(
+                f"tasks[{i}]={item!r} is a {type(item).__name__} term; give task terms "
+                "(wf.task(name, fn)) or functions"
+            )
+        elif callable(item):
+            name = getattr(item, "__name__", None)
+            if not isinstance(name, str) or not name.isidentifier():
+                name = f"task{i}"  # a lambda, a partial, a callable object
+            if name in names:
+                name = f"{name}_{i}"
+            names.add(name)
+            out.append(wt.task(name, item))
+        else:
+            raise InvalidArgument(
+                f"tasks[{i}]={item!r} must be a task term (wf.task(name, fn)) or a function, "
+                f"got {type(item).__name__}"
+            )
+    return tuple(out)
+
+
 def terms(
     *,
     max_depth: int = 4,
@@ -525,6 +637,8 @@ def terms(
     terminate: bool = True,
     failures: bool = False,
     mi: bool = True,
+    tasks: Sequence[Term | Callable[..., Any]] | None = None,
+    valid: bool = True,
 ) -> SearchStrategy[Term]:
     """A strategy for random well-formed workflow terms.
 
@@ -541,6 +655,27 @@ def terms(
     nothing from the outside world: run by the reducer, it always ends
     ``DONE`` or ``FAILED``.
 
+    With ``valid=True`` (the default) every term is one ``new_case``
+    accepts: its validation (``wftrio.validation.check_program``) finds no
+    error, only warnings (dead tasks, tied timers, a bound hit on a large
+    term).  So no ``defer`` has two alternatives on one signal or timers of
+    different lengths, no ``first(n)`` / ``mi(join=n)`` waits for more
+    branches than can arrive without ``terminate()``, and a loop whose body
+    always terminates is a ``while_`` loop or runs zero times.
+    ``valid=False`` drops these adjustments and also draws workflows the
+    validator refuses (``InvalidWorkflow`` at ``new_case``; pass
+    ``validate=False`` to run them anyway): for tests of the validator or of
+    the reducer on any shape the constructors allow.
+
+    ``tasks=[...]`` builds workflows from your own tasks: every task leaf is
+    one of them (task terms, or functions, wrapped as
+    ``task(fn.__name__, fn)``; an ``async def`` function is an effect).  The
+    strategy still adds its own bookkeeping: ``while_``/``until`` loops count
+    iterations with a task of its own (ctx keys ``loop0``, ``loop1``, ...),
+    and conditions and computed ``mi`` counts read ctx keys :data:`KEYS`.
+    ``effects=True`` / ``failures=True`` add the strategy's own effects and
+    failing tasks to yours.  Your tasks may occur several times in a term.
+
     Args:
         max_depth: most nested composite constructors (a ``while_``/``until``
             loop's body gets one extra ``seq`` holding its counter task).
@@ -556,9 +691,14 @@ def terms(
         terminate: include ``terminate()`` (rarely).
         failures: include tasks that raise or return a non-Mapping.
         mi: include multiple instances.
+        tasks: your own task terms or functions, used as the task leaves
+            (default None: the strategy's own tasks, :func:`bump`,
+            :func:`note`, ...).
+        valid: draw only workflows ``new_case`` accepts (default True).
 
     Raises:
-        InvalidArgument: an argument has the wrong type or is out of range.
+        InvalidArgument: an argument has the wrong type or is out of range
+            (its message names the argument).
     """
     opts = _Options(
         max_depth=_check_int("max_depth", max_depth, 0),
@@ -570,11 +710,14 @@ def terms(
         terminate=_check_bool("terminate", terminate),
         failures=_check_bool("failures", failures),
         mi=_check_bool("mi", mi),
+        valid=_check_bool("valid", valid),
+        tasks=_check_tasks(tasks),
     )
     _check_int("max_leaves", max_leaves, 1)
     base = _leaves(opts)
+    build = _builder(opts.valid, opts.tasks)
     if opts.max_depth == 0:
-        return base.map(_build_root)
+        return base.map(build)
     limit = opts.max_depth - 1
 
     def clip(node: _Node) -> _Node:
@@ -587,7 +730,7 @@ def terms(
         smaller = kids.map(clip)
         return _composites(opts, st.one_of(smaller, _composites(opts, smaller).map(clip)))
 
-    return st.recursive(base, extend, max_leaves=max_leaves).map(_build_root)
+    return st.recursive(base, extend, max_leaves=max_leaves).map(build)
 
 
 def scheduler_seeds() -> SearchStrategy[int]:

@@ -11,8 +11,8 @@ finding):
    reducer, with data abstracted (every condition may hold or not, every
    effect may succeed or fail, every awaited signal and every timer may
    come, the scheduler may pick any token): deadlocks, states with no
-   option to complete, improper completion, loops without exit and dead
-   tasks, each with a witness path.
+   option to complete, loops without exit, dead tasks and unreachable
+   ``terminate()``, each with a witness path where there is one.
 
 :func:`replay_witness` drives the reducer along an issue's witness;
 :func:`witness_log` turns a witness without condition outcomes into a

@@ -380,7 +380,7 @@ def explore(
             tok = child.tokens.get(int(move.target))
             if tok is not None and tok.pc == instrs[pc].next:
                 ex.loop_exited.add(pc)
-        elif op == "terminate" and len(st.tokens) > 1:
+        elif op == "terminate":
             ex.terminations.setdefault(pc, (node, move))
 
     while queue:

@@ -7,16 +7,17 @@
   leads to ``DONE`` and no path leads to a deadlock either (those are
   reported as WF201): a livelock, e.g. two critical sections polling for
   each other's lock forever, or a state whose every future fails.
-* **WF203 improper completion**: ``terminate()`` ends the case while other
-  tokens are live (they are withdrawn, their effects cancelled).  The
-  reducer never ends a case ``DONE`` with tokens left otherwise: ``DONE``
-  means no live token (implicit termination).
+* **WF203** is retired: ``terminate()`` withdrawing live work is explicit
+  termination (WCP-43), what the user asked for, and is not reported.
 * **WF204 loop without exit**: a loop entered on some path whose exit is
   taken on no path.
 * **WF205 dead task**: a task that runs on no path.
+* **WF206 unreachable terminate**: a ``terminate()`` that runs on no path:
+  the case was meant to end there and never does (the termination the
+  author wrote is dead, like a dead task).
 * **WF200 bound hit**: the exploration stopped at a bound; the findings
-  above hold for the explored part ("sound up to the bound"); WF204 and
-  WF205 need the whole state space and are not reported then.
+  above hold for the explored part ("sound up to the bound"); WF204,
+  WF205 and WF206 need the whole state space and are not reported then.
 
 States not expanded because of a bound count as "may still complete", so a
 bound never produces a false WF202.
@@ -257,20 +258,6 @@ def exploration_issues(
             )
         )
 
-    # WF203 terminate() withdrawing live tokens
-    for pc, (node, move) in sorted(ex.terminations.items()):
-        issues.append(
-            Issue(
-                WARNING,
-                "WF203",
-                "improper completion: terminate() ends the case while other tokens are live; "
-                "they are withdrawn (their effects cancelled). Intended for explicit "
-                "termination; otherwise let the branches finish.",
-                instrs[pc].path,
-                ex.witness(node, move),
-            )
-        )
-
     if ex.hit:
         what = ", ".join(
             f"{name}={getattr(bounds, name)} ({count} time(s))"
@@ -331,6 +318,22 @@ def exploration_issues(
                     "WF205",
                     f"dead task: task {ops.name!r} runs on no path of the workflow; "
                     "remove it or fix what keeps control from reaching it.",
+                    ins.path,
+                )
+            )
+        # WF206: a terminate() that never runs (withdrawing live work when it
+        # does run is explicit termination, WCP-43, and is never reported)
+        elif (
+            ins.op == "terminate"
+            and pc not in ex.terminations
+            and not ins.path.startswith(compensations)
+        ):
+            issues.append(
+                Issue(
+                    WARNING,
+                    "WF206",
+                    "unreachable terminate(): it runs on no path of the workflow, so the "
+                    "case never ends here; remove it or fix what keeps control from reaching it.",
                     ins.path,
                 )
             )

@@ -35,9 +35,10 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "WF200": (WARNING, "a bound was hit: sound only up to the bound"),
     "WF201": (ERROR, "deadlock"),
     "WF202": (ERROR, "no option to complete"),
-    "WF203": (WARNING, "improper completion: terminate() withdraws live tokens"),
+    "WF203": (WARNING, "retired: terminate() withdrawing live work is WCP-43, not reported"),
     "WF204": (ERROR, "loop whose exit is never reached"),
     "WF205": (WARNING, "dead task: never runs on any path"),
+    "WF206": (WARNING, "terminate() that runs on no path"),
 }
 """Every issue code: ``code -> (default severity, short title)``.
 
