@@ -1,0 +1,41 @@
+"""The public surface is pinned: a name added to or dropped from it is a decision."""
+
+from __future__ import annotations
+
+import wftrio
+
+PUBLIC = {
+    # the algebra
+    "Term", "after", "approval", "branch", "choice", "defer", "first", "join", "loop", "mi",
+    "on_signal", "par", "region", "seq", "task", "terminate", "wait_signal", "xor",
+    # compiling, running, validating
+    "compile", "run", "open_substrate", "Substrate", "SubstrateStats", "validate", "Issue",
+    "CaseInfo", "CaseResult", "CaseState",
+    # scheduling, tracing, sinks
+    "Deterministic", "Seeded", "Replay", "EventKind", "TraceEvent", "replay_log",
+    "TraceSink", "CallbackSink", "JsonlSink", "MemorySink",
+    # effects and governance
+    "Effect", "EffectContext", "current_effect", "Retry", "Receipt", "Budget", "BudgetUsage",
+    "approval_signal", "approve", "reject",
+    # errors (all defined in wftrio.errors)
+    "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
+    "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",
+    "InvalidWorkflow", "EffectTimeout", "NoHandler", "GuardViolation", "BudgetExceeded",
+    "ApprovalRejected",
+}  # fmt: skip
+
+
+def test_all_is_pinned() -> None:
+    assert set(wftrio.__all__) - PUBLIC == set(), "new public names: add them to PUBLIC"
+    assert PUBLIC - set(wftrio.__all__) == set(), "public names dropped"
+    assert len(wftrio.__all__) == len(set(wftrio.__all__))
+
+
+def test_every_error_name_comes_from_errors_module() -> None:
+    import wftrio.errors
+
+    for name in wftrio.__all__:
+        obj = getattr(wftrio, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            assert obj.__module__ == "wftrio.errors", name
+            assert name in wftrio.errors.__all__, name
