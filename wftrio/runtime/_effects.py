@@ -33,11 +33,9 @@ import trio
 from wftrio.effects import _CURRENT, EffectContext, Handler
 from wftrio.engine import StartEffect
 from wftrio.errors import EffectTimeout, NoHandler
+from wftrio.runtime._messages import EffectOutcome, EffectRetry
 
 __all__ = ["attempt", "run_effect"]
-
-EFFECT = 1  # inbox tag (same value as _children.EFFECT)
-RETRY = 5  # (RETRY, eid, attempt, error, delay)
 
 
 async def attempt(
@@ -77,15 +75,15 @@ async def run_effect(
     handler: Handler,
     case_id: str,
     now: Callable[[], float],
-    report: Callable[[tuple[Any, ...]], None],
+    report: Callable[[EffectOutcome | EffectRetry], None],
     attempts_done: int = 0,
 ) -> None:
     """Run effect ``cmd`` to its outcome and ``report`` it (see the module docstring).
 
     ``now`` reads the case clock (seconds since the case started);
     ``attempts_done`` counts attempts already made before (a case resumed
-    after a replay).  ``report`` receives ``(RETRY, ...)`` notices and one
-    final ``(EFFECT, eid, result, error, (attempts, started, ended, outcome))``.
+    after a replay).  ``report`` receives an :class:`EffectRetry` notice per
+    retried attempt and one final :class:`EffectOutcome`.
     """
     retry = cmd.retry
     started = now()
@@ -103,11 +101,11 @@ async def run_effect(
                 and retry.retries(exc)
             ):
                 delay = retry.delay(n)
-                report((RETRY, cmd.eid, n, exc, delay))
+                report(EffectRetry(cmd.eid, n, exc, delay))
                 await trio.sleep(delay)
                 continue
             outcome = "timed_out" if isinstance(exc, EffectTimeout) else "error"
-            report((EFFECT, cmd.eid, None, exc, (n, started, now(), outcome)))
+            report(EffectOutcome(cmd.eid, None, exc, n, started, now(), outcome))
             return
-        report((EFFECT, cmd.eid, result, None, (n, started, now(), "ok")))
+        report(EffectOutcome(cmd.eid, result, None, n, started, now(), "ok"))
         return

@@ -18,11 +18,10 @@ drift from subtracting a different start time).
 
 from __future__ import annotations
 
-from typing import Any
-
 import trio
 
 from wftrio.engine import StartEffect, StartTimer
+from wftrio.runtime._messages import Message
 from wftrio.trace import InputEvent
 
 __all__ = ["ReplayFeed"]
@@ -51,7 +50,7 @@ class ReplayFeed:
         self.base_rec = 0.0
         self.base_trio = trio.current_time()
         self.deferred: dict[tuple[str, int], tuple[StartEffect | StartTimer, float]] = {}
-        self.held: list[Any] = []
+        self.held: list[Message] = []
 
     def clock(self) -> float:
         """The replayed case's clock (see the module docstring)."""

@@ -19,7 +19,7 @@ Effects and timers run as children of the runner (see ``_children``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 import trio
 from trio_util import AsyncValue  # type: ignore[import-untyped]
@@ -38,8 +38,17 @@ from wftrio.engine._drive import feed_input
 from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
-from wftrio.runtime._children import CANCEL, CANCEL_REGION, EFFECT, RETRY, SIGNAL, TIMER, Children
+from wftrio.runtime._children import Children
 from wftrio.runtime._inbox import Inbox
+from wftrio.runtime._messages import (
+    CancelCase,
+    CancelRegion,
+    EffectOutcome,
+    EffectRetry,
+    Message,
+    Signal,
+    TimerFired,
+)
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
@@ -351,53 +360,52 @@ class Case:
 
     # -- inputs --------------------------------------------------------------
 
-    def _handle(self, batch: list[Any]) -> None:
+    def _handle(self, batch: list[Message]) -> None:
         """Feed a batch of inbox messages to the reducer, in arrival order."""
         st = self.st
         assert st is not None
         rp = self.replay
         counters = self.sub.counters
         for msg in batch:
-            tag = msg[0]
-            if rp is not None and rp.pending and tag != CANCEL:
+            if rp is not None and rp.pending and type(msg) is not CancelCase:
                 rp.held.append(msg)  # fed once the recorded inputs are exhausted
                 continue
             try:
-                if tag == SIGNAL:
-                    if st.status in FINAL:
-                        self.undelivered += 1
-                    else:
-                        st.feed_signal(msg[1], msg[2], transient=msg[3])
-                elif tag == EFFECT:
-                    attempts, started, ended, outcome = msg[4]
-                    if st.feed_effect(
-                        msg[1],
-                        msg[2],
-                        msg[3],
-                        attempts=attempts,
-                        started=started,
-                        ended=ended,
-                        outcome=outcome,
-                    ):
-                        counters.effects_completed += 1
-                elif tag == RETRY:
-                    st.feed_effect_retry(msg[1], msg[2], msg[3], msg[4])
-                elif tag == TIMER:
-                    st.fire_timer(msg[1])
-                elif tag == CANCEL:
-                    if st.status not in FINAL:
-                        self.reason = "cancel"
-                        self._cancel_at = msg[1]
-                        st.cancel()
-                elif tag == CANCEL_REGION:
-                    insts = st.regions.get(msg[1])
-                    rids = [r.id for r in insts if r.alive] if insts else []
-                    st.cancel_region(msg[1])
-                    self._dispatch(st.take_outbox())
-                    if rids and self.kids is not None:
-                        self.kids.cancel_regions(rids)
-                else:  # pragma: no cover - a bug in the substrate
-                    raise AssertionError(f"unknown inbox message {msg!r}")
+                match msg:
+                    case Signal(name, payload, transient):
+                        if st.status in FINAL:
+                            self.undelivered += 1
+                        else:
+                            st.feed_signal(name, payload, transient=transient)
+                    case EffectOutcome(eid, result, error, attempts, started, ended, outcome):
+                        if st.feed_effect(
+                            eid,
+                            result,
+                            error,
+                            attempts=attempts,
+                            started=started,
+                            ended=ended,
+                            outcome=outcome,
+                        ):
+                            counters.effects_completed += 1
+                    case EffectRetry(eid, attempt, error, delay):
+                        st.feed_effect_retry(eid, attempt, error, delay)
+                    case TimerFired(tid):
+                        st.fire_timer(tid)
+                    case CancelCase(requested_at):
+                        if st.status not in FINAL:
+                            self.reason = "cancel"
+                            self._cancel_at = requested_at
+                            st.cancel()
+                    case CancelRegion(scope_id):
+                        insts = st.regions.get(scope_id)
+                        rids = [r.id for r in insts if r.alive] if insts else []
+                        st.cancel_region(scope_id)
+                        self._dispatch(st.take_outbox())
+                        if rids and self.kids is not None:
+                            self.kids.cancel_regions(rids)
+                    case _:  # pragma: no cover - mypy checks the match is exhaustive
+                        assert_never(msg)
             except Exception as exc:
                 self._fail(exc)
         self._dispatch(st.take_outbox())
@@ -619,5 +627,5 @@ class Case:
         return f"<Case {self.case_id!r} {self.state.value}>"
 
 
-def _count_signals(msgs: list[Any]) -> int:
-    return sum(1 for m in msgs if m[0] == SIGNAL)
+def _count_signals(msgs: list[Message]) -> int:
+    return sum(1 for m in msgs if type(m) is Signal)

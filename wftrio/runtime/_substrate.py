@@ -37,7 +37,8 @@ from wftrio.errors import (
     UnknownCase,
 )
 from wftrio.receipts import Receipt, receipts
-from wftrio.runtime._children import CANCEL, CANCEL_REGION, SIGNAL, Counters
+from wftrio.runtime._children import Counters
+from wftrio.runtime._messages import CancelCase, CancelRegion, Signal
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink
 from wftrio.runtime._types import (
@@ -301,7 +302,7 @@ class Substrate:
             raise OptionError(f"signal(): name must be a str, got {type(name).__name__}")
         case = self._live_case(case_id, "signal")
         try:
-            await case.inbox.send((SIGNAL, name, payload, transient))
+            await case.inbox.send(Signal(name, payload, transient))
         except trio.ClosedResourceError:
             raise CaseClosed(f"signal: case {case_id!r} finished before taking it") from None
         self.counters.signals += 1
@@ -318,7 +319,7 @@ class Substrate:
             CaseClosed: the case has finished.
         """
         case = self._live_case(case_id, "cancel")
-        case.inbox.put((CANCEL, trio.current_time()))
+        case.inbox.put(CancelCase(trio.current_time()))
         await trio.lowlevel.checkpoint()
 
     async def cancel_region(self, case_id: str, scope_id: str) -> None:
@@ -338,7 +339,7 @@ class Substrate:
             raise OptionError(f"cancel_region(): scope_id must be a str, got {scope_id!r}")
         case = self._live_case(case_id, "cancel_region")
         try:
-            await case.inbox.send((CANCEL_REGION, scope_id))
+            await case.inbox.send(CancelRegion(scope_id))
         except trio.ClosedResourceError:
             raise CaseClosed(f"cancel_region: case {case_id!r} has finished") from None
 
