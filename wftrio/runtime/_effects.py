@@ -30,7 +30,7 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import _CURRENT, EffectContext, Handler
+from wftrio.effects import EffectContext, Handler, bind_effect
 from wftrio.engine import StartEffect
 from wftrio.errors import EffectTimeout, NoHandler
 from wftrio.runtime._messages import EffectOutcome, EffectRetry
@@ -47,8 +47,7 @@ async def attempt(
         EffectTimeout: the attempt ran longer than ``cmd.timeout``.
         Exception: whatever the function or handler raised.
     """
-    token = _CURRENT.set(ectx)
-    try:
+    with bind_effect(ectx):
         if cmd.timeout is None:
             result: Mapping[str, Any] | None = await _call(cmd, handler, ectx)
             return result
@@ -59,8 +58,6 @@ async def attempt(
             f"effect {cmd.kind!r} of task {cmd.name!r} (attempt {ectx.attempt}) ran longer "
             f"than its timeout of {cmd.timeout:g}s"
         )
-    finally:
-        _CURRENT.reset(token)
 
 
 async def _call(cmd: StartEffect, handler: Handler, ectx: EffectContext) -> Any:

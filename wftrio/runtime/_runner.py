@@ -564,7 +564,7 @@ class Case:
         self.kids = None
         self.replay = None
         self.program = None  # type: ignore[assignment]
-        self.sub._case_finished(self)
+        self.sub.case_finished(self)
         if self._watch is not None:
             self._watch.value = final
 

@@ -210,7 +210,12 @@ class Substrate:
             raise CaseClosed(f"{what}: case {case_id!r} has finished ({case.state.value})")
         return case
 
-    def _case_finished(self, case: Case) -> None:
+    def case_finished(self, case: Case) -> None:
+        """Book a case that has just concluded (called by its runner, once).
+
+        Counts it, and keeps it known while ``retain_finished`` allows
+        (dropping the oldest finished cases beyond it).  Not for users.
+        """
         self._live.value = self._live.value - 1
         self._ended[case.state] += 1
         if self._cases.get(case.case_id) is not case:
