@@ -125,6 +125,7 @@ def test_inbox_messages_are_typed_records_defined_once() -> None:
     assert {k.__name__ for k in kinds} == {
         "Signal",
         "EffectOutcome",
+        "EffectEscaped",
         "EffectRetry",
         "TimerFired",
         "CancelCase",

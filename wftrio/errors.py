@@ -28,12 +28,14 @@ __all__ = [
     "CaseClosed",
     "CaseFailed",
     "CaseStillRunning",
+    "CaseStuck",
     "DuplicateCase",
     "EffectContextError",
     "EffectSpecError",
     "EffectSuspended",
     "EffectTimeout",
     "EngineError",
+    "EscapedBaseException",
     "ExploredFailure",
     "GovernanceError",
     "GuardViolation",
@@ -51,6 +53,7 @@ __all__ = [
     "TermError",
     "TermTypeError",
     "UnknownCase",
+    "UnknownRegion",
     "ValidationOptionError",
     "WftrioError",
 ]
@@ -327,6 +330,39 @@ class DuplicateCase(WftrioError, ValueError):
 
 class CaseClosed(WftrioError, RuntimeError):
     """The case has finished; it accepts no more signals or requests."""
+
+
+class UnknownRegion(WftrioError, LookupError):
+    """``cancel_region`` named a region the case's workflow does not have.
+
+    A region the workflow has but with no live activation is not an error:
+    the request is recorded as ``region_cancel_ignored``.
+    """
+
+
+class EscapedBaseException(WftrioError, RuntimeError):
+    """User code let a ``BaseException`` escape that is not the case's own cancellation.
+
+    A stray ``trio.Cancelled`` (one caught in some other cancel scope and
+    re-raised) or any other ``BaseException`` subclass (``KeyboardInterrupt``
+    and ``SystemExit`` excepted: they propagate) from an effect or a task
+    fails the case with this error; ``__cause__`` is what escaped.
+    """
+
+
+class CaseStuck(WftrioError, RuntimeError):
+    """``wf.run``: the case waits for what nobody can deliver.
+
+    Every live token waits on a signal (or an effect / timer that can never
+    come) and ``run`` has no more signals to send.  The case is cancelled;
+    ``waiting_for`` names the signals it was waiting for and ``result``
+    is the cancelled case's :class:`~wftrio.runtime.CaseResult`.
+    """
+
+    def __init__(self, message: str, waiting_for: tuple[str, ...] = (), result: Any = None) -> None:
+        super().__init__(message)
+        self.waiting_for = waiting_for
+        self.result = result
 
 
 class CaseFailed(WftrioError):

@@ -33,7 +33,13 @@ import trio
 from wftrio.effects import Handler, no_handler
 from wftrio.engine import StartEffect
 from wftrio.runtime._effects import run_effect
-from wftrio.runtime._messages import EffectOutcome, EffectRetry, Message, TimerFired
+from wftrio.runtime._messages import (
+    EffectEscaped,
+    EffectOutcome,
+    EffectRetry,
+    Message,
+    TimerFired,
+)
 
 __all__ = ["Children", "Counters", "EffectRun", "Host"]
 
@@ -253,7 +259,7 @@ class Children:
     async def _effect(self, run: EffectRun) -> None:
         cmd = run.cmd
 
-        def report(msg: EffectOutcome | EffectRetry) -> None:
+        def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
             if not run.withdrawn:
                 if type(msg) is EffectRetry:
                     self.counters.effect_retries += 1

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, TypeAlias
 
+from wftrio.errors import EscapedBaseException
+
 __all__ = [
     "CancelCase",
     "CancelRegion",
     "EffectOutcome",
+    "EffectEscaped",
     "EffectRetry",
     "Message",
     "Signal",
@@ -54,6 +57,21 @@ class EffectOutcome(NamedTuple):
     outcome: str
 
 
+class EffectEscaped(NamedTuple):
+    """A ``BaseException`` that is not the case's own cancellation escaped effect ``eid``.
+
+    ``error`` is an :class:`~wftrio.errors.EscapedBaseException` whose
+    ``__cause__`` is what escaped; the case records it as the effect's
+    error and fails.
+    """
+
+    eid: int
+    error: EscapedBaseException
+    attempts: int
+    started: float
+    ended: float
+
+
 class EffectRetry(NamedTuple):
     """Attempt ``attempt`` of effect ``eid`` failed with ``error``; the next follows ``delay`` s."""
 
@@ -81,5 +99,7 @@ class CancelRegion(NamedTuple):
     scope_id: str
 
 
-Message: TypeAlias = Signal | EffectOutcome | EffectRetry | TimerFired | CancelCase | CancelRegion
+Message: TypeAlias = (
+    Signal | EffectOutcome | EffectEscaped | EffectRetry | TimerFired | CancelCase | CancelRegion
+)
 """Anything a case's inbox carries."""

@@ -39,10 +39,12 @@ from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.runtime._children import Children
+from wftrio.runtime._effects import escaped
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._messages import (
     CancelCase,
     CancelRegion,
+    EffectEscaped,
     EffectOutcome,
     EffectRetry,
     Message,
@@ -265,6 +267,12 @@ class Case:
                 except Exception as exc:
                     self._fail(exc)
                     status = st.status
+                except BaseException as exc:
+                    # synchronous code: no trio.Cancelled here is the case's own
+                    if isinstance(exc, KeyboardInterrupt | SystemExit):
+                        raise
+                    self._fail(escaped(exc, "a task"))
+                    status = st.status
                 counters.steps += st.steps - before
                 if status in FINAL:
                     self.undelivered += _count_signals(self.inbox.close())
@@ -388,6 +396,19 @@ class Case:
                             outcome=outcome,
                         ):
                             counters.effects_completed += 1
+                    case EffectEscaped(eid, error, attempts, started, ended):
+                        # the effect's own receipt records the error; then the
+                        # whole case fails (whatever on_error the task has)
+                        st.feed_effect(
+                            eid,
+                            None,
+                            error,
+                            attempts=attempts,
+                            started=started,
+                            ended=ended,
+                            outcome="error",
+                        )
+                        self._fail(error)
                     case EffectRetry(eid, attempt, error, delay):
                         st.feed_effect_retry(eid, attempt, error, delay)
                     case TimerFired(tid):

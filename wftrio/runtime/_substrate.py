@@ -183,7 +183,16 @@ class Substrate:
             self._nursery.cancel_scope.cancel()
             # the body's own exception (if any) propagates as it is, not
             # wrapped in the nurseries' exception groups
-            await stack.__aexit__(None, None, None)
+            try:
+                await stack.__aexit__(None, None, None)
+            except BaseExceptionGroup as group:
+                # KeyboardInterrupt / SystemExit from user code in a case:
+                # every case is cancelled by now; re-raise the original,
+                # unwrapped, as trio.run does
+                stop = _first_leaf(group, (KeyboardInterrupt, SystemExit))
+                if stop is None:
+                    raise
+                raise stop from None
 
     async def drain(self) -> None:
         """Wait until no case is live (new cases may start meanwhile)."""
@@ -497,6 +506,20 @@ class Substrate:
     def __repr__(self) -> str:
         state = "closing" if self.closing else "open" if self._nursery is not None else "new"
         return f"<Substrate {state} live={self._live.value} known={len(self._cases)}>"
+
+
+def _first_leaf(
+    group: BaseExceptionGroup[BaseException], types: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """The first exception of one of ``types`` in ``group`` (nested groups searched)."""
+    for exc in group.exceptions:
+        if isinstance(exc, types):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_leaf(exc, types)
+            if found is not None:
+                return found
+    return None
 
 
 def _positive_int(x: object) -> bool:
