@@ -102,6 +102,49 @@ async def test_unknown_case_everywhere() -> None:
         assert issubclass(wf.UnknownCase, LookupError)
 
 
+async def test_wait_state_rejects_what_is_not_a_case_state() -> None:
+    async with open_substrate() as sub:
+        cid = await sub.new_case(wf.wait_signal("go"))
+        with pytest.raises(OptionError, match=r"'bogus' is not a case state.*'waiting_signal'"):
+            await sub.wait_state(cid, "bogus")  # type: ignore[arg-type]
+        with pytest.raises(OptionError, match="not a case state"):
+            await sub.wait_state(cid, CaseState.DONE, 3)  # type: ignore[arg-type]
+        # a state's value is as good as the member
+        assert await sub.wait_state(cid, "waiting_signal") is CaseState.WAITING_SIGNAL
+        assert await sub.wait_state(cid, CaseState.WAITING_SIGNAL) is CaseState.WAITING_SIGNAL
+        await sub.signal(cid, "go")
+        assert (await sub.wait(cid)).state is CaseState.DONE
+
+
+async def test_cancel_region_of_a_region_the_workflow_lacks_raises_unknown_region() -> None:
+    term = wf.seq(
+        wf.region("shipping", wf.wait_signal("shipped")),
+        wf.region("billing", wf.task("bill", put(billed=True))),
+        wf.wait_signal("end"),
+    )
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term)
+        await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
+        with pytest.raises(wf.UnknownRegion, match=r"'shiping'.*'billing', 'shipping'") as info:
+            await sub.cancel_region(cid, "shiping")
+        assert isinstance(info.value, LookupError)
+        assert isinstance(info.value, wf.WftrioError)
+        # nothing was recorded for the typo
+        assert "region_cancel_ignored" not in [ev.kind for ev in sub.events(cid)]
+        # a known region without a live activation stays a recorded no-op
+        await sub.cancel_region(cid, "billing")
+        await sub.cancel_region(cid, "shipping")  # live: cancelled
+        await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
+        await sub.signal(cid, "end")
+        res = await sub.wait(cid)
+        kinds = [(ev.kind, ev.name) for ev in res.trace if ev.kind.startswith("region_cancel")]
+        assert kinds == [("region_cancel_ignored", "billing"), ("region_cancelled", "shipping")]
+        no_regions = await sub.new_case(wf.wait_signal("x"))
+        with pytest.raises(wf.UnknownRegion, match="no regions"):
+            await sub.cancel_region(no_regions, "r")
+        await sub.cancel(no_regions)
+
+
 async def test_finished_case_is_closed_but_known() -> None:
     async with open_substrate() as sub:
         cid = await sub.new_case(wf.task("a", put(a=1)))

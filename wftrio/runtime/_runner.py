@@ -589,6 +589,11 @@ class Case:
         if self._watch is not None:
             self._watch.value = final
 
+    def region_ids(self) -> frozenset[str]:
+        """The ids of every region of the case's workflow (empty once it finished)."""
+        program = self.program
+        return program.term.region_ids if program is not None else frozenset()
+
     def outcome(self) -> CaseResult:
         """The result of a finished case.
 

@@ -35,6 +35,7 @@ from wftrio.errors import (
     OptionError,
     SubstrateClosed,
     UnknownCase,
+    UnknownRegion,
 )
 from wftrio.receipts import Receipt, receipts
 from wftrio.runtime._children import Counters
@@ -342,16 +343,25 @@ class Substrate:
         In-flight effects in it (and in nested regions) receive
         ``trio.Cancelled`` and run their cleanup; their results are never
         applied; the region's ``compensate`` runs and the case goes on after
-        the region.  A region with no live activation is recorded as
-        ``region_cancel_ignored``.
+        the region.  A region the workflow has but with no live activation
+        is recorded as ``region_cancel_ignored`` (a no-op).
 
         Raises:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
+            UnknownRegion: the case's workflow has no region ``scope_id``
+                (the message lists the ones it has).
+            OptionError: ``scope_id`` is not a str.
         """
         if not isinstance(scope_id, str):
             raise OptionError(f"cancel_region(): scope_id must be a str, got {scope_id!r}")
         case = self._live_case(case_id, "cancel_region")
+        known = case.region_ids()
+        if scope_id not in known:
+            raise UnknownRegion(
+                f"cancel_region(): case {case_id!r} has no region {scope_id!r}; its workflow "
+                f"has {', '.join(map(repr, sorted(known))) or 'no regions'}"
+            )
         try:
             await case.inbox.send(CancelRegion(scope_id))
         except trio.ClosedResourceError:
@@ -375,14 +385,20 @@ class Substrate:
                 await case.wait_final()
         return case.outcome()
 
-    async def wait_state(self, case_id: str, *states: CaseState) -> CaseState:
+    async def wait_state(self, case_id: str, *states: CaseState | str) -> CaseState:
         """Wait until a case is in one of ``states`` or has finished; return its state.
+
+        ``states`` are :class:`CaseState` members or their values
+        (``"waiting_signal"``).  A checkpoint, even if the case is already
+        in one of them.
 
         Raises:
             UnknownCase: no such case.
+            OptionError: a state that is not a :class:`CaseState` (the
+                message lists the valid ones).
         """
+        wanted = frozenset(_case_state(s) for s in states) | FINAL_STATES
         case = self._get(case_id)
-        wanted = frozenset(states) | FINAL_STATES
         if case.state in wanted:
             await trio.lowlevel.checkpoint()
             return case.state
@@ -506,6 +522,18 @@ class Substrate:
     def __repr__(self) -> str:
         state = "closing" if self.closing else "open" if self._nursery is not None else "new"
         return f"<Substrate {state} live={self._live.value} known={len(self._cases)}>"
+
+
+def _case_state(state: object) -> CaseState:
+    if isinstance(state, str):
+        try:
+            return CaseState(state)
+        except ValueError:
+            pass
+    raise OptionError(
+        f"wait_state(): {state!r} is not a case state; expected one of "
+        f"{', '.join(repr(s.value) for s in CaseState)}"
+    )
 
 
 def _first_leaf(
