@@ -488,3 +488,63 @@ def test_sync_run() -> None:
     assert isinstance(info.value.cause, ValueError)
     with pytest.raises(wf.CaseCancelled):
         run(WAIT_GO, timeout=60, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+MOCK = trio.testing.MockClock
+
+
+async def never(ctx: Any) -> None:
+    await trio.Event().wait()
+
+
+async def late_never(ctx: Any) -> None:
+    await trio.sleep(1)
+    await trio.Event().wait()
+
+
+@pytest.mark.parametrize("clock", [None, "mock"], ids=["real_clock", "autojump"])
+def test_run_names_the_signal_nobody_can_send(clock: str | None) -> None:
+    term = wf.seq(wf.task("a", put(a=1)), wf.par(wf.wait_signal("approve"), wf.wait_signal("ok")))
+    with pytest.raises(wf.CaseStuck, match=r"waits for signal 'approve' and signal 'ok'") as info:
+        run(term, signals=[("other", 1)], clock=MOCK(autojump_threshold=0) if clock else None)
+    assert info.value.waiting_for == ("approve", "ok")
+    assert info.value.result.state is CaseState.CANCELLED
+    assert info.value.result.ctx == {"a": 1}
+    assert "signals=" in str(info.value)  # says how to deliver them
+
+
+@pytest.mark.parametrize(
+    ("clock", "fn"),
+    [(None, never), ("mock", never), ("mock", late_never)],
+    ids=["real_clock", "autojump", "autojump_after_a_second"],
+)
+def test_run_names_the_effect_that_can_never_finish(clock: str | None, fn: Any) -> None:
+    with pytest.raises(wf.CaseStuck, match=r"waits for effect 'stuck'") as info:
+        run(wf.task("stuck", fn), clock=MOCK(autojump_threshold=0) if clock else None)
+    assert info.value.waiting_for == ("stuck",)
+    (receipt,) = info.value.result.receipts(steps=False)
+    assert receipt.outcome == "cancelled"
+
+
+def test_run_waits_for_what_can_still_come() -> None:
+    mock = MOCK(autojump_threshold=0)
+
+    async def slow(ctx: Any) -> dict[str, Any]:
+        await trio.sleep(10)
+        return {"slow": True}
+
+    # a timer, a slow effect, signals run sends: none of them is stuck
+    term = wf.seq(
+        wf.defer(
+            wf.on_signal("never", wf.task("n", put(n=1))), wf.after(5, wf.task("t", put(t=1)))
+        ),
+        wf.task("slow", slow),
+        wf.wait_signal("go"),
+    )
+    res = run(term, signals=[("go", 1)], clock=mock)
+    assert res.state is CaseState.DONE
+    assert res.ctx == {"t": 1, "slow": True}
+    # a case timeout is a deadline: the case ends CANCELLED by it, as asked
+    with pytest.raises(wf.CaseCancelled) as info:
+        run(WAIT_GO, timeout=60, clock=MOCK(autojump_threshold=0))
+    assert info.value.result.reason == "timeout"

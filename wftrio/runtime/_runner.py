@@ -647,6 +647,7 @@ class Case:
             events=len(self.events) if self.events is not None else 0,
             undelivered_signals=self.undelivered,
             budget=budget,
+            effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
         )
 
     def __repr__(self) -> str:

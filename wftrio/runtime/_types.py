@@ -124,6 +124,8 @@ class CaseInfo:
         budget: what the case used of its effect budget (effects started,
             seconds of finished effects, declared cost) and its limits
             (``budget.budget`` is ``None`` when the case has no budget).
+        effect_names: task names of the case's effect tasks still alive, in
+            start order.
     """
 
     case_id: str
@@ -144,6 +146,7 @@ class CaseInfo:
     events: int
     undelivered_signals: int
     budget: BudgetUsage = BudgetUsage(0, 0.0, 0.0, None)
+    effect_names: tuple[str, ...] = ()
 
 
 @attrs.frozen
