@@ -48,6 +48,7 @@ __all__ = [
     "ReplayDivergence",
     "SchedulerError",
     "SerializationError",
+    "SinkEventError",
     "SubstrateClosed",
     "TaskError",
     "TermError",
@@ -348,6 +349,23 @@ class EscapedBaseException(WftrioError, RuntimeError):
     and ``SystemExit`` excepted: they propagate) from an effect or a task
     fails the case with this error; ``__cause__`` is what escaped.
     """
+
+
+class SinkEventError(WftrioError, ValueError):
+    """A trace sink wrote a batch except some events it cannot write.
+
+    Raised by a sink's ``write(events)`` (the built-in ones do) to say the
+    rest of the batch was written; the substrate charges each failure to
+    its event's case (``CaseInfo.sink_errors``) and keeps the sink.
+
+    Attributes:
+        failed: ``(event, error)`` pairs, in batch order.
+    """
+
+    def __init__(self, failed: Sequence[tuple[Any, BaseException]]) -> None:
+        self.failed = tuple(failed)
+        first = self.failed[0][1] if self.failed else None
+        super().__init__(f"{len(self.failed)} event(s) could not be written: {first!r}")
 
 
 class CaseStuck(WftrioError, RuntimeError):

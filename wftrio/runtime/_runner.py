@@ -18,6 +18,7 @@ Effects and timers run as children of the runner (see ``_children``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, assert_never
 
@@ -52,7 +53,7 @@ from wftrio.runtime._messages import (
     TimerFired,
 )
 from wftrio.runtime._replay import ReplayFeed
-from wftrio.runtime._sinks import TraceSink
+from wftrio.runtime._sinks import SinkSlot, TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
 from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import TraceEvent
@@ -60,7 +61,24 @@ from wftrio.trace import TraceEvent
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
 
-__all__ = ["Case"]
+__all__ = ["Case", "CaseNotes"]
+
+logger = logging.getLogger("wftrio.runtime")
+
+
+class CaseNotes:
+    """What a case noted about itself beyond its trace (made at the first note).
+
+    Kept out of :class:`Case`'s own slots: most cases never note anything,
+    and a waiting case should stay small.
+    """
+
+    __slots__ = ("sink_error", "sink_errors")
+
+    def __init__(self) -> None:
+        self.sink_errors = 0  # events a sink could not write
+        self.sink_error: str | None = None  # the last of them, described
+
 
 _FINAL_OF = {
     Status.DONE: CaseState.DONE,
@@ -99,8 +117,8 @@ class Case:
         "program",
         "reason",
         "replay",
+        "notes",
         "result",
-        "sink",
         "st",
         "started_at",
         "state",
@@ -128,8 +146,8 @@ class Case:
         self.st: ExecState | None = None
         self._ctx0 = ctx
         self.events: list[TraceEvent] | None = None
-        self.sink: TraceSink | None = None
-        self.targets = sub.hub.sinks
+        self.targets: tuple[SinkSlot, ...] = sub.hub.sinks
+        self.notes: CaseNotes | None = None  # made at the first note
         self._unsent: list[TraceEvent] | None = None
         self.kids: Children | None = None
         self.replay: ReplayFeed | None = None
@@ -177,8 +195,32 @@ class Case:
             self.st.set_level(level)
         self.level = level
         if sink is not None or detach:
-            self.sink = sink
-            self.targets = self.sub.hub.sinks + ((sink,) if sink is not None else ())
+            shared = self.sub.hub.sinks
+            self.targets = shared + (SinkSlot(sink, False),) if sink is not None else shared
+
+    def sink_failed(self, sink: TraceSink, ev: TraceEvent, exc: BaseException) -> None:
+        """A sink could not write event ``ev`` of this case: count it, keep a note.
+
+        Only that event is lost, for that sink only (see ``_sinks``).
+        """
+        notes = self.notes
+        if notes is None:
+            notes = self.notes = CaseNotes()
+        if not notes.sink_errors:
+            logger.warning(
+                "trace sink %r cannot write event %d (%s) of case %r: %r; "
+                "only that event is lost (further ones are counted in status().sink_errors)",
+                sink,
+                ev.seq,
+                ev.kind,
+                self.case_id,
+                exc,
+            )
+        notes.sink_errors += 1
+        notes.sink_error = (
+            f"sink_error: {sink!r} could not write event {ev.seq} ({ev.kind}): "
+            f"{type(exc).__name__}: {exc}"
+        )
 
     def _commit(self) -> None:
         """Move the reducer's new events to the case store (and the sink queue)."""
@@ -203,7 +245,7 @@ class Case:
         if batch:
             self._unsent = None
             try:
-                await self.sub.hub.send(self.targets, batch)
+                await self.sub.hub.send(self.sink_failed, self.targets, batch)
             except BaseException:
                 # not queued (cancelled): keep the batch for the final flush
                 self._unsent = batch + (self._unsent or [])
@@ -323,6 +365,7 @@ class Case:
                 if self._unsent:
                     with trio.CancelScope(shield=True):
                         await self._flush()
+                self.targets = ()  # a finished case holds no sink
 
     async def _run_timed(self) -> None:
         """The loop inside the cancel scope of the case's timeout."""
@@ -647,6 +690,8 @@ class Case:
             events=len(self.events) if self.events is not None else 0,
             undelivered_signals=self.undelivered,
             budget=budget,
+            sink_errors=self.notes.sink_errors if self.notes else 0,
+            sink_error=self.notes.sink_error if self.notes else None,
             effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
         )
 

@@ -519,8 +519,9 @@ class Substrate:
             case_cancel_latency_max=c.case_cancel_max,
             sink_batches=self.hub.batches,
             sink_events=self.hub.events,
-            sinks_disabled=len(self.hub.disabled),
+            sinks_disabled=self.hub.disabled,
             effect_retries=c.effect_retries,
+            sink_errors=self.hub.sink_errors,
         )
 
     def __repr__(self) -> str:

@@ -126,6 +126,9 @@ class CaseInfo:
             (``budget.budget`` is ``None`` when the case has no budget).
         effect_names: task names of the case's effect tasks still alive, in
             start order.
+        sink_errors: events of this case a trace sink could not write (each
+            lost for that sink only; the sink stays enabled).
+        sink_error: a ``sink_error`` note describing the last of them, or ``None``.
     """
 
     case_id: str
@@ -147,6 +150,8 @@ class CaseInfo:
     undelivered_signals: int
     budget: BudgetUsage = BudgetUsage(0, 0.0, 0.0, None)
     effect_names: tuple[str, ...] = ()
+    sink_errors: int = 0
+    sink_error: str | None = None
 
 
 @attrs.frozen
@@ -182,7 +187,9 @@ class SubstrateStats:
         case_cancel_latency_max: the largest such latency.
         sink_batches: event batches the trace-sink task delivered.
         sink_events: events the trace-sink task delivered.
-        sinks_disabled: sinks disabled because they raised.
+        sinks_disabled: sinks disabled because they raised (other than
+            for one event they could not write).
+        sink_errors: events a sink could not write (each lost for that sink only).
     """
 
     live_cases: int
@@ -208,6 +215,7 @@ class SubstrateStats:
     sink_events: int
     sinks_disabled: int
     effect_retries: int = 0
+    sink_errors: int = 0
 
 
 # ---------------------------------------------------------------------------
