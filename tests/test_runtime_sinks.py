@@ -219,3 +219,37 @@ async def test_per_case_sinks_are_released_when_their_case_ends() -> None:
         await trio.testing.wait_all_tasks_blocked()
         gc.collect()
         assert refs[2]() is None
+
+
+async def test_a_long_lived_case_keeps_a_bounded_window_of_its_trace() -> None:
+    mem = MemorySink()
+    body = wf.seq(wf.wait_signal("tick"), wf.task("count", lambda ctx: {"n": ctx["n"] + 1}))
+    term = wf.loop(body, until=lambda ctx: ctx["n"] >= 300)
+    async with open_substrate(sinks=[mem], keep_events=50) as sub:
+        cid = await sub.new_case(term, {"n": 0})
+        small = await sub.new_case(term, {"n": 0}, keep_events=None)
+        for _ in range(300):
+            await sub.signal(cid, "tick")
+            await sub.signal(small, "tick")
+        res = await sub.wait(cid)
+        info = sub.status(cid)
+        kept_all = await sub.wait(small)
+    every = mem.for_case(cid)
+    assert res.ctx == {"n": 300}
+    assert len(res.trace) == info.events == 50  # the latest 50, in order
+    assert res.trace == every[-50:]
+    assert info.events_dropped == len(every) - 50 > 1000  # sinks got everything
+    assert sub.status(small).events_dropped == 0
+    assert kept_all.trace == mem.for_case(small)
+
+
+async def test_keep_events_defaults_to_1000_and_is_checked() -> None:
+    term = wf.loop(wf.task("t", lambda ctx: None), times=2000)
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term)
+        res = await sub.wait(cid)
+        assert len(res.trace) == 1000
+        assert sub.status(cid).events_dropped > 2000
+        for bad in (-1, 1.5, True, "10"):
+            with pytest.raises(wf.WftrioError, match="keep_events"):
+                await sub.new_case(term, keep_events=bad)

@@ -73,11 +73,12 @@ class CaseNotes:
     and a waiting case should stay small.
     """
 
-    __slots__ = ("sink_error", "sink_errors")
+    __slots__ = ("events_dropped", "sink_error", "sink_errors")
 
     def __init__(self) -> None:
         self.sink_errors = 0  # events a sink could not write
         self.sink_error: str | None = None  # the last of them, described
+        self.events_dropped = 0  # oldest events dropped from memory (keep_events=)
 
 
 _FINAL_OF = {
@@ -198,14 +199,18 @@ class Case:
             shared = self.sub.hub.sinks
             self.targets = shared + (SinkSlot(sink, False),) if sink is not None else shared
 
+    def _notes(self) -> CaseNotes:
+        notes = self.notes
+        if notes is None:
+            notes = self.notes = CaseNotes()
+        return notes
+
     def sink_failed(self, sink: TraceSink, ev: TraceEvent, exc: BaseException) -> None:
         """A sink could not write event ``ev`` of this case: count it, keep a note.
 
         Only that event is lost, for that sink only (see ``_sinks``).
         """
-        notes = self.notes
-        if notes is None:
-            notes = self.notes = CaseNotes()
+        notes = self._notes()
         if not notes.sink_errors:
             logger.warning(
                 "trace sink %r cannot write event %d (%s) of case %r: %r; "
@@ -233,10 +238,18 @@ class Case:
                 self._unsent = list(evs)
             else:
                 self._unsent.extend(evs)
-        if self.events is None:
-            self.events = evs
+        events = self.events
+        if events is None:
+            events = self.events = evs
         else:
-            self.events.extend(evs)
+            events.extend(evs)
+        keep = self.opts.keep_events
+        if keep is not None and len(events) > keep:
+            # a long-lived case keeps a window of its latest events; sinks
+            # (queued above) receive every one
+            drop = len(events) - keep
+            del events[:drop]
+            self._notes().events_dropped += drop
 
     async def _flush(self) -> None:
         """Commit, then send unsent events to the trace-sink task (may block)."""
@@ -692,6 +705,7 @@ class Case:
             budget=budget,
             sink_errors=self.notes.sink_errors if self.notes else 0,
             sink_error=self.notes.sink_error if self.notes else None,
+            events_dropped=self.notes.events_dropped if self.notes else 0,
             effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
         )
 

@@ -87,6 +87,8 @@ class Substrate:
         allow: default allowlist of effect kinds of new cases (``None``: any).
         validate: validate the workflow of every new case (default True; see
             ``new_case``).
+        keep_events: default number of its latest trace events a case keeps
+            in memory (``None``: all); sinks receive every event.
 
     Raises:
         OptionError: an invalid option.
@@ -108,6 +110,7 @@ class Substrate:
         budget: Any = None,
         allow: Any = None,
         validate: bool = True,
+        keep_events: int | None = 1000,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -119,6 +122,7 @@ class Substrate:
                 "budget": budget,
                 "allow": allow,
                 "validate": validate,
+                "keep_events": keep_events,
             },
             "open_substrate()",
         )
@@ -264,7 +268,7 @@ class Substrate:
             case_id: the id to give it; a unique id is generated when omitted.
             **options: ``scheduler=``, ``step_quanta=``, ``timeout=``,
                 ``trace_level=``, ``effect_handler=``, ``budget=``, ``allow=``,
-                ``validate=`` (defaults from the substrate).  With
+                ``validate=``, ``keep_events=`` (defaults from the substrate).  With
                 ``validate=True`` (the default) the workflow is checked by
                 ``wf.validate`` first, once per compiled Program (cached).
 

@@ -118,7 +118,10 @@ class CaseInfo:
         reason: why it was cancelled (see :class:`CaseResult`), or ``None``.
         error: the exception that failed it, or ``None``.
         trace_level: the case's current trace level.
-        events: number of trace events recorded so far.
+        events: number of trace events the case keeps in memory (at most
+            its ``keep_events=``).
+        events_dropped: trace events recorded but dropped from memory to
+            respect ``keep_events=`` (the oldest first; sinks received them).
         undelivered_signals: signals accepted by ``signal`` while the case
             was finishing, so never offered to it.
         budget: what the case used of its effect budget (effects started,
@@ -152,6 +155,7 @@ class CaseInfo:
     effect_names: tuple[str, ...] = ()
     sink_errors: int = 0
     sink_error: str | None = None
+    events_dropped: int = 0
 
 
 @attrs.frozen
@@ -229,6 +233,8 @@ class CaseOptions:
     ``effect_handler``, ``budget`` and ``allow`` hold normalised values
     (see :func:`normalise_effect_options`).  ``validate``: check the workflow
     with :func:`wftrio.validation.validate` (once per Program) before starting a case.
+    ``keep_events``: how many of its latest trace events a case keeps in
+    memory (``None``: all); sinks receive every event regardless.
     """
 
     scheduler: object = "deterministic"
@@ -239,6 +245,7 @@ class CaseOptions:
     budget: Budget | None = None
     allow: frozenset[str] | None = None
     validate: bool = True
+    keep_events: int | None = 1000
 
 
 CASE_OPTION_NAMES = frozenset(
@@ -251,6 +258,7 @@ CASE_OPTION_NAMES = frozenset(
         "budget",
         "allow",
         "validate",
+        "keep_events",
     }
 )
 
@@ -315,3 +323,6 @@ def check_case_options(opts: CaseOptions, where: str) -> None:
         )
     if not isinstance(opts.validate, bool):
         raise OptionError(f"{where}: validate={opts.validate!r}, expected a bool")
+    k = opts.keep_events
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+        raise OptionError(f"{where}: keep_events={k!r}, expected None or an int >= 0")
