@@ -386,6 +386,8 @@ async def test_status_reports_signals_regions_and_timers(
             wf.defer(
                 wf.on_signal("s", wf.task("s", put(s=1))), wf.after(10, wf.task("t", put(t=1)))
             ),
+            # "other" is a signal the workflow knows, in a branch never taken
+            wf.xor(wf.branch(lambda ctx: False, wf.wait_signal("other")), wf.task("n", put())),
         ),
     )
     async with open_substrate() as sub:
@@ -504,9 +506,12 @@ async def late_never(ctx: Any) -> None:
 
 @pytest.mark.parametrize("clock", [None, "mock"], ids=["real_clock", "autojump"])
 def test_run_names_the_signal_nobody_can_send(clock: str | None) -> None:
-    term = wf.seq(wf.task("a", put(a=1)), wf.par(wf.wait_signal("approve"), wf.wait_signal("ok")))
-    with pytest.raises(wf.CaseStuck, match=r"waits for signal 'approve' and signal 'ok'") as info:
-        run(term, signals=[("other", 1)], clock=MOCK(autojump_threshold=0) if clock else None)
+    term = wf.seq(
+        wf.task("a", put(a=1)),
+        wf.par(wf.wait_signal("approve"), wf.wait_signal("ok"), wf.wait_signal("sent")),
+    )
+    with pytest.raises(wf.CaseStuck, match=r"waits for signal 'approve' and signal 'ok',") as info:
+        run(term, signals=[("sent", 1)], clock=MOCK(autojump_threshold=0) if clock else None)
     assert info.value.waiting_for == ("approve", "ok")
     assert info.value.result.state is CaseState.CANCELLED
     assert info.value.result.ctx == {"a": 1}

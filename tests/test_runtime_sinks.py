@@ -214,6 +214,7 @@ async def test_per_case_sinks_are_released_when_their_case_ends() -> None:
         assert live_sink is not None
         await sub.signal(ids[2], "go")
         await sub.wait(ids[2])
+        await trio.testing.wait_all_tasks_blocked()  # the sink task has delivered
         assert live_sink.events[-1].kind == "case_state"  # it got everything
         del live_sink
         await trio.testing.wait_all_tasks_blocked()

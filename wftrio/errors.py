@@ -48,6 +48,7 @@ __all__ = [
     "ReplayDivergence",
     "SchedulerError",
     "SerializationError",
+    "SignalQueueFull",
     "SinkEventError",
     "SubstrateClosed",
     "TaskError",
@@ -55,6 +56,7 @@ __all__ = [
     "TermTypeError",
     "UnknownCase",
     "UnknownRegion",
+    "UnknownSignal",
     "ValidationOptionError",
     "WftrioError",
 ]
@@ -348,6 +350,24 @@ class EscapedBaseException(WftrioError, RuntimeError):
     re-raised) or any other ``BaseException`` subclass (``KeyboardInterrupt``
     and ``SystemExit`` excepted: they propagate) from an effect or a task
     fails the case with this error; ``__cause__`` is what escaped.
+    """
+
+
+class UnknownSignal(WftrioError, LookupError):
+    """A persistent signal no step of the case's workflow can ever consume.
+
+    The workflow's ``wait_signal`` / ``on_signal`` names are all known in
+    advance (an approval waits for ``wf.approval_signal(name)``); queueing
+    any other signal would only grow the case's queue.
+    """
+
+
+class SignalQueueFull(WftrioError, RuntimeError):
+    """The case already holds ``max_pending_signals=`` signals nobody has consumed.
+
+    Persistent signals wait, per name, until a step consumes them; this
+    bound keeps a case that is sent more than it consumes from growing
+    without limit.  The signal was not accepted.
     """
 
 

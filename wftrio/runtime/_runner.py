@@ -37,7 +37,7 @@ from wftrio.engine import (
 )
 from wftrio.engine._drive import feed_input
 from wftrio.engine.program import Program
-from wftrio.errors import ReplayDivergence
+from wftrio.errors import ReplayDivergence, SignalQueueFull, UnknownSignal
 from wftrio.governance import BudgetUsage
 from wftrio.runtime._children import Children
 from wftrio.runtime._effects import escaped
@@ -55,6 +55,7 @@ from wftrio.runtime._messages import (
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import SinkSlot, TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
+from wftrio.runtime._workflow import signal_names
 from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import TraceEvent
 
@@ -644,6 +645,32 @@ class Case:
         self.sub.case_finished(self)
         if self._watch is not None:
             self._watch.value = final
+
+    def check_signal(self, name: str) -> None:
+        """Refuse a persistent signal the case can never consume, or cannot hold.
+
+        Raises:
+            UnknownSignal: no ``wait_signal`` / ``on_signal`` of the workflow names it.
+            SignalQueueFull: ``max_pending_signals`` signals wait unconsumed
+                (queued in the reducer or in the inbox) and no token waits for
+                ``name``.
+        """
+        known = signal_names(self.program.term)
+        if name not in known:
+            raise UnknownSignal(
+                f"signal(): case {self.case_id!r} never waits for signal {name!r}; its "
+                f"workflow waits for {', '.join(map(repr, sorted(known))) or 'no signals'}"
+            )
+        limit = self.opts.max_pending_signals
+        st = self.st
+        if limit is None or st is None or st.waiters.get(name):
+            return
+        held = sum(len(q) for q in st.signals.values()) + len(self.inbox)
+        if held >= limit:
+            raise SignalQueueFull(
+                f"signal(): case {self.case_id!r} already holds {held} signals nobody has "
+                f"consumed (max_pending_signals={limit}); {name!r} was not accepted"
+            )
 
     def region_ids(self) -> frozenset[str]:
         """The ids of every region of the case's workflow (empty once it finished)."""

@@ -89,6 +89,8 @@ class Substrate:
             ``new_case``).
         keep_events: default number of its latest trace events a case keeps
             in memory (``None``: all); sinks receive every event.
+        max_pending_signals: default bound on the persistent signals a case
+            holds unconsumed (``None``: no bound); see ``signal``.
 
     Raises:
         OptionError: an invalid option.
@@ -111,6 +113,7 @@ class Substrate:
         allow: Any = None,
         validate: bool = True,
         keep_events: int | None = 1000,
+        max_pending_signals: int | None = 1000,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -123,6 +126,7 @@ class Substrate:
                 "allow": allow,
                 "validate": validate,
                 "keep_events": keep_events,
+                "max_pending_signals": max_pending_signals,
             },
             "open_substrate()",
         )
@@ -268,7 +272,8 @@ class Substrate:
             case_id: the id to give it; a unique id is generated when omitted.
             **options: ``scheduler=``, ``step_quanta=``, ``timeout=``,
                 ``trace_level=``, ``effect_handler=``, ``budget=``, ``allow=``,
-                ``validate=``, ``keep_events=`` (defaults from the substrate).  With
+                ``validate=``, ``keep_events=``, ``max_pending_signals=``
+                (defaults from the substrate).  With
                 ``validate=True`` (the default) the workflow is checked by
                 ``wf.validate`` first, once per compiled Program (cached).
 
@@ -317,13 +322,24 @@ class Substrate:
         records ``signal_dropped``).  Returns once the case's inbox accepted
         it; waits while the inbox is full.  Always a checkpoint.
 
+        A persistent signal must be one the workflow can consume (a
+        ``wait_signal`` or ``on_signal`` name in it), and is refused while
+        the case already holds ``max_pending_signals=`` signals unconsumed
+        and no token waits for ``name``.
+
         Raises:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
+            UnknownSignal: a persistent signal no step of the workflow waits for.
+            SignalQueueFull: the case holds ``max_pending_signals`` unconsumed
+                signals already.
+            OptionError: ``name`` is not a str.
         """
         if not isinstance(name, str):
             raise OptionError(f"signal(): name must be a str, got {type(name).__name__}")
         case = self._live_case(case_id, "signal")
+        if not transient:
+            case.check_signal(name)
         try:
             await case.inbox.send(Signal(name, payload, transient))
         except trio.ClosedResourceError:

@@ -235,6 +235,8 @@ class CaseOptions:
     with :func:`wftrio.validation.validate` (once per Program) before starting a case.
     ``keep_events``: how many of its latest trace events a case keeps in
     memory (``None``: all); sinks receive every event regardless.
+    ``max_pending_signals``: how many persistent signals the case may hold
+    unconsumed before ``signal`` refuses more (``None``: no bound).
     """
 
     scheduler: object = "deterministic"
@@ -246,6 +248,7 @@ class CaseOptions:
     allow: frozenset[str] | None = None
     validate: bool = True
     keep_events: int | None = 1000
+    max_pending_signals: int | None = 1000
 
 
 CASE_OPTION_NAMES = frozenset(
@@ -259,6 +262,7 @@ CASE_OPTION_NAMES = frozenset(
         "allow",
         "validate",
         "keep_events",
+        "max_pending_signals",
     }
 )
 
@@ -326,3 +330,6 @@ def check_case_options(opts: CaseOptions, where: str) -> None:
     k = opts.keep_events
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
         raise OptionError(f"{where}: keep_events={k!r}, expected None or an int >= 0")
+    m = opts.max_pending_signals
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+        raise OptionError(f"{where}: max_pending_signals={m!r}, expected None or an int >= 1")
