@@ -150,6 +150,37 @@ async def test_async_function_effect_gets_its_context(
         wf.current_effect()
 
 
+async def test_bind_effect_is_the_public_way_to_set_the_current_effect() -> None:
+    from wftrio.effects import EffectContext, bind_effect
+
+    outer = EffectContext("c", "c/t0/s1", "k1", "a", "ka", 1, {})
+    inner = EffectContext("c", "c/t1/s2", "k2", "b", "kb", 2, {})
+    seen: list[str] = []
+
+    async def handler(effect: wf.Effect, ectx: EffectContext) -> None:
+        seen.append(wf.current_effect().key)
+
+    with bind_effect(outer) as got:
+        assert got is outer
+
+        async def fails_inside() -> None:
+            with bind_effect(inner):
+                await handler(wf.Effect("kb"), inner)
+                raise KeyError("the binding is undone on the way out")
+
+        with pytest.raises(KeyError):
+            await fails_inside()
+        assert wf.current_effect() is outer
+        await handler(wf.Effect("ka"), outer)
+    assert seen == ["k2", "k1"]
+    with pytest.raises(wf.WftrioError, match="only available inside an effect"):
+        wf.current_effect()
+    # the runtime binds it through the same public API, not a private variable
+    import wftrio.runtime._effects as rt_effects
+
+    assert not hasattr(rt_effects, "_CURRENT")
+
+
 async def test_async_effect_kind_defaults_to_task_name() -> None:
     async def ping(ctx: Mapping[str, Any]) -> None:
         return None

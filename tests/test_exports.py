@@ -21,7 +21,8 @@ PUBLIC = {
     "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
     "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",
     "InvalidWorkflow", "EffectTimeout", "NoHandler", "GuardViolation", "BudgetExceeded",
-    "ApprovalRejected",
+    "ApprovalRejected", "UnknownRegion", "UnknownSignal", "SignalQueueFull", "CaseStuck",
+    "EscapedBaseException",
 }  # fmt: skip
 
 

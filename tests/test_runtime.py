@@ -102,6 +102,49 @@ async def test_unknown_case_everywhere() -> None:
         assert issubclass(wf.UnknownCase, LookupError)
 
 
+async def test_wait_state_rejects_what_is_not_a_case_state() -> None:
+    async with open_substrate() as sub:
+        cid = await sub.new_case(wf.wait_signal("go"))
+        with pytest.raises(OptionError, match=r"'bogus' is not a case state.*'waiting_signal'"):
+            await sub.wait_state(cid, "bogus")  # type: ignore[arg-type]
+        with pytest.raises(OptionError, match="not a case state"):
+            await sub.wait_state(cid, CaseState.DONE, 3)  # type: ignore[arg-type]
+        # a state's value is as good as the member
+        assert await sub.wait_state(cid, "waiting_signal") is CaseState.WAITING_SIGNAL
+        assert await sub.wait_state(cid, CaseState.WAITING_SIGNAL) is CaseState.WAITING_SIGNAL
+        await sub.signal(cid, "go")
+        assert (await sub.wait(cid)).state is CaseState.DONE
+
+
+async def test_cancel_region_of_a_region_the_workflow_lacks_raises_unknown_region() -> None:
+    term = wf.seq(
+        wf.region("shipping", wf.wait_signal("shipped")),
+        wf.region("billing", wf.task("bill", put(billed=True))),
+        wf.wait_signal("end"),
+    )
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term)
+        await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
+        with pytest.raises(wf.UnknownRegion, match=r"'shiping'.*'billing', 'shipping'") as info:
+            await sub.cancel_region(cid, "shiping")
+        assert isinstance(info.value, LookupError)
+        assert isinstance(info.value, wf.WftrioError)
+        # nothing was recorded for the typo
+        assert "region_cancel_ignored" not in [ev.kind for ev in sub.events(cid)]
+        # a known region without a live activation stays a recorded no-op
+        await sub.cancel_region(cid, "billing")
+        await sub.cancel_region(cid, "shipping")  # live: cancelled
+        await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
+        await sub.signal(cid, "end")
+        res = await sub.wait(cid)
+        kinds = [(ev.kind, ev.name) for ev in res.trace if ev.kind.startswith("region_cancel")]
+        assert kinds == [("region_cancel_ignored", "billing"), ("region_cancelled", "shipping")]
+        no_regions = await sub.new_case(wf.wait_signal("x"))
+        with pytest.raises(wf.UnknownRegion, match="no regions"):
+            await sub.cancel_region(no_regions, "r")
+        await sub.cancel(no_regions)
+
+
 async def test_finished_case_is_closed_but_known() -> None:
     async with open_substrate() as sub:
         cid = await sub.new_case(wf.task("a", put(a=1)))
@@ -343,6 +386,8 @@ async def test_status_reports_signals_regions_and_timers(
             wf.defer(
                 wf.on_signal("s", wf.task("s", put(s=1))), wf.after(10, wf.task("t", put(t=1)))
             ),
+            # "other" is a signal the workflow knows, in a branch never taken
+            wf.xor(wf.branch(lambda ctx: False, wf.wait_signal("other")), wf.task("n", put())),
         ),
     )
     async with open_substrate() as sub:
@@ -445,3 +490,66 @@ def test_sync_run() -> None:
     assert isinstance(info.value.cause, ValueError)
     with pytest.raises(wf.CaseCancelled):
         run(WAIT_GO, timeout=60, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+MOCK = trio.testing.MockClock
+
+
+async def never(ctx: Any) -> None:
+    await trio.Event().wait()
+
+
+async def late_never(ctx: Any) -> None:
+    await trio.sleep(1)
+    await trio.Event().wait()
+
+
+@pytest.mark.parametrize("clock", [None, "mock"], ids=["real_clock", "autojump"])
+def test_run_names_the_signal_nobody_can_send(clock: str | None) -> None:
+    term = wf.seq(
+        wf.task("a", put(a=1)),
+        wf.par(wf.wait_signal("approve"), wf.wait_signal("ok"), wf.wait_signal("sent")),
+    )
+    with pytest.raises(wf.CaseStuck, match=r"waits for signal 'approve' and signal 'ok',") as info:
+        run(term, signals=[("sent", 1)], clock=MOCK(autojump_threshold=0) if clock else None)
+    assert info.value.waiting_for == ("approve", "ok")
+    assert info.value.result.state is CaseState.CANCELLED
+    assert info.value.result.ctx == {"a": 1}
+    assert "signals=" in str(info.value)  # says how to deliver them
+
+
+@pytest.mark.parametrize(
+    ("clock", "fn"),
+    [(None, never), ("mock", never), ("mock", late_never)],
+    ids=["real_clock", "autojump", "autojump_after_a_second"],
+)
+def test_run_names_the_effect_that_can_never_finish(clock: str | None, fn: Any) -> None:
+    with pytest.raises(wf.CaseStuck, match=r"waits for effect 'stuck'") as info:
+        run(wf.task("stuck", fn), clock=MOCK(autojump_threshold=0) if clock else None)
+    assert info.value.waiting_for == ("stuck",)
+    (receipt,) = info.value.result.receipts(steps=False)
+    assert receipt.outcome == "cancelled"
+
+
+def test_run_waits_for_what_can_still_come() -> None:
+    mock = MOCK(autojump_threshold=0)
+
+    async def slow(ctx: Any) -> dict[str, Any]:
+        await trio.sleep(10)
+        return {"slow": True}
+
+    # a timer, a slow effect, signals run sends: none of them is stuck
+    term = wf.seq(
+        wf.defer(
+            wf.on_signal("never", wf.task("n", put(n=1))), wf.after(5, wf.task("t", put(t=1)))
+        ),
+        wf.task("slow", slow),
+        wf.wait_signal("go"),
+    )
+    res = run(term, signals=[("go", 1)], clock=mock)
+    assert res.state is CaseState.DONE
+    assert res.ctx == {"t": 1, "slow": True}
+    # a case timeout is a deadline: the case ends CANCELLED by it, as asked
+    with pytest.raises(wf.CaseCancelled) as info:
+        run(WAIT_GO, timeout=60, clock=MOCK(autojump_threshold=0))
+    assert info.value.result.reason == "timeout"

@@ -114,3 +114,28 @@ async def test_wake_and_one_receiver_only() -> None:
     assert got == [[]]
     with pytest.raises(ValueError, match="capacity"):
         Inbox(0)
+
+
+def test_inbox_messages_are_typed_records_defined_once() -> None:
+    import typing
+
+    from wftrio.runtime import _children, _effects, _messages, _runner, _substrate
+
+    kinds = typing.get_args(_messages.Message)
+    assert {k.__name__ for k in kinds} == {
+        "Signal",
+        "EffectOutcome",
+        "EffectEscaped",
+        "EffectRetry",
+        "TimerFired",
+        "CancelCase",
+        "CancelRegion",
+    }
+    sig = _messages.Signal("go", {"n": 1}, False)
+    assert (sig.name, sig.payload, sig.transient) == ("go", {"n": 1}, False)
+    with pytest.raises(AttributeError):
+        sig.name = "other"  # type: ignore[misc]
+    # no int tags kept equal by hand in several modules any more
+    for mod in (_children, _effects, _runner, _substrate):
+        for tag in ("SIGNAL", "EFFECT", "TIMER", "CANCEL", "CANCEL_REGION", "RETRY"):
+            assert not isinstance(getattr(mod, tag, None), int), (mod.__name__, tag)

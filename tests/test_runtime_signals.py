@@ -85,7 +85,7 @@ async def test_signals_to_unknown_and_finished_cases() -> None:
 
 async def test_senders_blocked_on_a_full_inbox_learn_the_case_finished() -> None:
     async with open_substrate(inbox_capacity=1) as sub:
-        cid = await sub.new_case(wf.seq(wf.wait_signal("a"), wf.wait_signal("b")))
+        cid = await sub.new_case(wf.seq(*(wf.wait_signal(n) for n in "abxyz")))
         await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
         outcomes: list[str] = []
 
@@ -126,3 +126,52 @@ async def test_thousand_cases_ten_signals_each_none_lost() -> None:
             res = await sub.wait(cid)
             assert res.ctx["seen"] == list(range(n_signals)), cid
         assert sub.stats().signals == n_cases * n_signals
+
+
+async def test_a_signal_the_workflow_never_waits_for_is_refused() -> None:
+    term = wf.seq(
+        wf.wait_signal("go"),
+        wf.defer(wf.on_signal("ship", wf.task("s", lambda ctx: None)), wf.after(5, wf.terminate())),
+        wf.approval("manager", approver="boss"),
+    )
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term)
+        with pytest.raises(wf.UnknownSignal, match=r"'gogo'.*'go'.*'ship'") as info:
+            await sub.signal(cid, "gogo")
+        assert isinstance(info.value, LookupError)
+        # a transient signal nobody can consume is still just dropped
+        await sub.signal(cid, "gogo", transient=True)
+        # every name a step can consume is accepted, the approval's included
+        await sub.signal(cid, "ship")
+        await sub.signal(cid, wf.approval_signal("manager"), wf.approve("boss"))
+        await sub.signal(cid, "go")
+        res = await sub.wait(cid)
+        assert res.state == "done"
+        assert "signal_received" not in [ev.kind for ev in res.trace if ev.name == "gogo"]
+
+
+async def test_the_queue_of_unconsumed_signals_is_bounded() -> None:
+    term = wf.seq(wf.wait_signal("go"), wf.loop(wf.wait_signal("tick"), times=20))
+    async with open_substrate(max_pending_signals=5) as sub:
+        cid = await sub.new_case(term)
+        await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
+        for _ in range(5):
+            await sub.signal(cid, "tick")
+        await trio.testing.wait_all_tasks_blocked()
+        assert sub.status(cid).pending_signals == {"tick": 5}
+        with pytest.raises(wf.SignalQueueFull, match="max_pending_signals=5"):
+            await sub.signal(cid, "tick")
+        # a signal some token waits for is consumed at once: never refused
+        await sub.signal(cid, "go")
+        await trio.testing.wait_all_tasks_blocked()
+        assert sub.status(cid).pending_signals == {}
+        for _ in range(15):
+            await sub.signal(cid, "tick")
+        assert (await sub.wait(cid)).state == "done"
+        # per case, and None lifts the bound
+        big = await sub.new_case(term, max_pending_signals=None)
+        for _ in range(50):
+            await sub.signal(big, "tick")
+        await sub.cancel(big)
+        with pytest.raises(wf.WftrioError, match="max_pending_signals"):
+            await sub.new_case(term, max_pending_signals=0)

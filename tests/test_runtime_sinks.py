@@ -112,3 +112,145 @@ async def test_per_case_sink_via_trace() -> None:
             await sub.wait(cid)
     assert {ev.case_id for ev in mine.events} == {a}
     assert mine.events == sub.events(a)[-len(mine.events) :]
+
+
+class NotJson:
+    """A payload no JSON sink can write."""
+
+
+def non_json_term() -> wf.Term:
+    return wf.seq(
+        wf.task("a", put(a=1)),
+        wf.task("odd", lambda ctx: {"odd": NotJson()}),
+        wf.wait_signal("go"),
+        wf.task("b", put(b=1)),
+    )
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "callback", "plain_write"])
+async def test_an_event_a_shared_sink_cannot_write_costs_only_that_event(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    buf = io.StringIO()
+    written: list[wf.TraceEvent] = []
+
+    def strict(ev: wf.TraceEvent) -> None:
+        json.dumps(dict(ev.data))  # raises TypeError for the odd payload
+        written.append(ev)
+
+    class PlainWrite:
+        """A user sink writing a batch at once (all or nothing)."""
+
+        def write(self, events: Any) -> None:
+            for ev in events:
+                json.dumps(dict(ev.data))
+            written.extend(events)
+
+    sink: Any = {"jsonl": JsonlSink(buf), "callback": strict, "plain_write": PlainWrite()}[kind]
+    with caplog.at_level(logging.WARNING, logger="wftrio.runtime"):
+        async with open_substrate(sinks=[sink]) as sub:
+            bad = await sub.new_case(non_json_term(), case_id="bad")
+            good = await run_cases(sub, 3)
+            await sub.signal(bad, "go")
+            await sub.wait(bad)
+            info = sub.status(bad)
+            stats = sub.stats()
+            assert all(sub.status(c).sink_errors == 0 for c in good)
+    # the case itself is unaffected, and only its unwritable event was lost
+    assert info.state == "done"
+    assert info.sink_errors == 1
+    assert info.sink_error is not None
+    assert "sink_error" in info.sink_error
+    assert "task_completed" in info.sink_error
+    assert "NotJson" in info.sink_error
+    assert stats.sink_errors == 1
+    assert stats.sinks_disabled == 0
+    got = list(read_jsonl(buf.getvalue().splitlines())) if kind == "jsonl" else written
+    expected = [
+        ev
+        for c in [*good, bad]
+        for ev in sub.events(c)
+        if not isinstance(ev.data.get("odd"), NotJson)
+    ]
+    assert sorted((ev.case_id, ev.seq) for ev in got) == sorted(
+        (ev.case_id, ev.seq) for ev in expected
+    )
+    assert len(expected) == sum(len(sub.events(c)) for c in [*good, bad]) - 1
+    assert any("cannot write event" in rec.getMessage() for rec in caplog.records)
+
+
+async def test_per_case_sinks_are_released_when_their_case_ends() -> None:
+    import gc
+    import weakref
+
+    class Sink:
+        def __init__(self) -> None:
+            self.events: list[wf.TraceEvent] = []
+
+        def write(self, events: Any) -> None:
+            self.events.extend(events)
+
+    async with open_substrate(retain_finished=10) as sub:
+        refs = []
+        ids = []
+        for i in range(3):
+            sink = Sink()
+            refs.append(weakref.ref(sink))
+            cid = await sub.new_case(TERM, case_id=f"c{i}")
+            sub.trace(cid, "full", sink=sink)
+            ids.append(cid)
+            del sink
+        for cid in ids[:2]:
+            await sub.signal(cid, "go")
+            await sub.wait(cid)
+        sub.forget(ids[1])
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        # finished (retained or forgotten) cases hold no sink; the live one does
+        assert [r() is None for r in refs] == [True, True, False]
+        live_sink = refs[2]()
+        assert live_sink is not None
+        await sub.signal(ids[2], "go")
+        await sub.wait(ids[2])
+        await trio.testing.wait_all_tasks_blocked()  # the sink task has delivered
+        assert live_sink.events[-1].kind == "case_state"  # it got everything
+        del live_sink
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        assert refs[2]() is None
+
+
+async def test_a_long_lived_case_keeps_a_bounded_window_of_its_trace() -> None:
+    mem = MemorySink()
+    body = wf.seq(wf.wait_signal("tick"), wf.task("count", lambda ctx: {"n": ctx["n"] + 1}))
+    term = wf.loop(body, until=lambda ctx: ctx["n"] >= 300)
+    async with open_substrate(sinks=[mem], keep_events=50) as sub:
+        cid = await sub.new_case(term, {"n": 0})
+        small = await sub.new_case(term, {"n": 0}, keep_events=None)
+        for _ in range(300):
+            await sub.signal(cid, "tick")
+            await sub.signal(small, "tick")
+        res = await sub.wait(cid)
+        info = sub.status(cid)
+        kept_all = await sub.wait(small)
+    every = mem.for_case(cid)
+    assert res.ctx == {"n": 300}
+    assert len(res.trace) == info.events == 50  # the latest 50, in order
+    assert res.trace == every[-50:]
+    assert info.events_dropped == len(every) - 50 > 1000  # sinks got everything
+    assert sub.status(small).events_dropped == 0
+    assert kept_all.trace == mem.for_case(small)
+
+
+async def test_keep_events_defaults_to_1000_and_is_checked() -> None:
+    term = wf.loop(wf.task("t", lambda ctx: None), times=2000)
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term)
+        res = await sub.wait(cid)
+        assert len(res.trace) == 1000
+        assert sub.status(cid).events_dropped > 2000
+        for bad in (-1, 1.5, True, "10"):
+            with pytest.raises(wf.WftrioError, match="keep_events"):
+                await sub.new_case(term, keep_events=bad)

@@ -26,7 +26,7 @@ import hashlib
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeAlias
 
 import attrs
@@ -44,6 +44,7 @@ __all__ = [
     "NoHandler",
     "Retry",
     "as_handler",
+    "bind_effect",
     "causal_id",
     "current_effect",
     "idempotency_key",
@@ -141,6 +142,39 @@ def current_effect() -> EffectContext:
             "current_effect() is only available inside an effect (an async task "
             "function or an effect handler run by the wftrio runtime)"
         ) from None
+
+
+class bind_effect:  # noqa: N801 - used like a function: ``with bind_effect(ectx):``
+    """Make ``ectx`` what :func:`current_effect` returns inside a ``with`` block.
+
+    The runtime wraps every effect attempt in it; use it to call an effect
+    handler or an ``async def`` task function yourself (in a test, or in a
+    runner of your own) with the context the runtime would give it::
+
+        ectx = EffectContext("c1", "c1/t0/s1", key, "pay", "payment", 1, {})
+        with bind_effect(ectx):
+            await handler(effect, ectx)
+
+    The binding lives in the current ``contextvars`` context, so it follows
+    the current trio task (and is inherited by tasks it starts), and the
+    previous binding is restored when the block exits, even by an exception.
+    """
+
+    __slots__ = ("_ectx", "_token")
+
+    def __init__(self, ectx: EffectContext) -> None:
+        self._ectx = ectx
+        self._token: Token[EffectContext] | None = None
+
+    def __enter__(self) -> EffectContext:
+        self._token = _CURRENT.set(self._ectx)
+        return self._ectx
+
+    def __exit__(self, *exc: object) -> None:
+        token = self._token
+        assert token is not None, "bind_effect exited without being entered"
+        self._token = None
+        _CURRENT.reset(token)
 
 
 def causal_id(root: str, token: int, step: int) -> str:

@@ -28,12 +28,14 @@ __all__ = [
     "CaseClosed",
     "CaseFailed",
     "CaseStillRunning",
+    "CaseStuck",
     "DuplicateCase",
     "EffectContextError",
     "EffectSpecError",
     "EffectSuspended",
     "EffectTimeout",
     "EngineError",
+    "EscapedBaseException",
     "ExploredFailure",
     "GovernanceError",
     "GuardViolation",
@@ -46,11 +48,15 @@ __all__ = [
     "ReplayDivergence",
     "SchedulerError",
     "SerializationError",
+    "SignalQueueFull",
+    "SinkEventError",
     "SubstrateClosed",
     "TaskError",
     "TermError",
     "TermTypeError",
     "UnknownCase",
+    "UnknownRegion",
+    "UnknownSignal",
     "ValidationOptionError",
     "WftrioError",
 ]
@@ -327,6 +333,74 @@ class DuplicateCase(WftrioError, ValueError):
 
 class CaseClosed(WftrioError, RuntimeError):
     """The case has finished; it accepts no more signals or requests."""
+
+
+class UnknownRegion(WftrioError, LookupError):
+    """``cancel_region`` named a region the case's workflow does not have.
+
+    A region the workflow has but with no live activation is not an error:
+    the request is recorded as ``region_cancel_ignored``.
+    """
+
+
+class EscapedBaseException(WftrioError, RuntimeError):
+    """User code let a ``BaseException`` escape that is not the case's own cancellation.
+
+    A stray ``trio.Cancelled`` (one caught in some other cancel scope and
+    re-raised) or any other ``BaseException`` subclass (``KeyboardInterrupt``
+    and ``SystemExit`` excepted: they propagate) from an effect or a task
+    fails the case with this error; ``__cause__`` is what escaped.
+    """
+
+
+class UnknownSignal(WftrioError, LookupError):
+    """A persistent signal no step of the case's workflow can ever consume.
+
+    The workflow's ``wait_signal`` / ``on_signal`` names are all known in
+    advance (an approval waits for ``wf.approval_signal(name)``); queueing
+    any other signal would only grow the case's queue.
+    """
+
+
+class SignalQueueFull(WftrioError, RuntimeError):
+    """The case already holds ``max_pending_signals=`` signals nobody has consumed.
+
+    Persistent signals wait, per name, until a step consumes them; this
+    bound keeps a case that is sent more than it consumes from growing
+    without limit.  The signal was not accepted.
+    """
+
+
+class SinkEventError(WftrioError, ValueError):
+    """A trace sink wrote a batch except some events it cannot write.
+
+    Raised by a sink's ``write(events)`` (the built-in ones do) to say the
+    rest of the batch was written; the substrate charges each failure to
+    its event's case (``CaseInfo.sink_errors``) and keeps the sink.
+
+    Attributes:
+        failed: ``(event, error)`` pairs, in batch order.
+    """
+
+    def __init__(self, failed: Sequence[tuple[Any, BaseException]]) -> None:
+        self.failed = tuple(failed)
+        first = self.failed[0][1] if self.failed else None
+        super().__init__(f"{len(self.failed)} event(s) could not be written: {first!r}")
+
+
+class CaseStuck(WftrioError, RuntimeError):
+    """``wf.run``: the case waits for what nobody can deliver.
+
+    Every live token waits on a signal (or an effect / timer that can never
+    come) and ``run`` has no more signals to send.  The case is cancelled;
+    ``waiting_for`` names the signals it was waiting for and ``result``
+    is the cancelled case's :class:`~wftrio.runtime.CaseResult`.
+    """
+
+    def __init__(self, message: str, waiting_for: tuple[str, ...] = (), result: Any = None) -> None:
+        super().__init__(message)
+        self.waiting_for = waiting_for
+        self.result = result
 
 
 class CaseFailed(WftrioError):

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import attrs
 
-from wftrio.trace import TraceEvent
+from wftrio.trace import EventKind, TraceEvent
 
 __all__ = [
     "OUTCOMES",
@@ -192,19 +192,19 @@ def receipts(
     prev: TraceEvent | None = None
     for ev in events:
         kind = ev.kind
-        if kind == "receipt":
+        if kind == EventKind.RECEIPT:
             out.append(Receipt.from_data(ev.data))
-        elif kind == "task_completed" and steps:
+        elif kind == EventKind.TASK_COMPLETED and steps:
             # the reducer records an effect's (or audited step's) completion
             # right after its receipt: that receipt covers it
             if not (
                 prev is not None
-                and prev.kind == "receipt"
+                and prev.kind == EventKind.RECEIPT
                 and prev.token == ev.token
                 and prev.name == ev.name
             ):
                 out.append(_step_receipt(ev, root))
-        elif kind == "case_started" and root is None:
+        elif kind == EventKind.CASE_STARTED and root is None:
             r = ev.data.get("root")
             root = r if isinstance(r, str) else ev.case_id
         prev = ev

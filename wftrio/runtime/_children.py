@@ -32,17 +32,16 @@ import trio
 
 from wftrio.effects import Handler, no_handler
 from wftrio.engine import StartEffect
-from wftrio.runtime._effects import RETRY, run_effect
+from wftrio.runtime._effects import run_effect
+from wftrio.runtime._messages import (
+    EffectEscaped,
+    EffectOutcome,
+    EffectRetry,
+    Message,
+    TimerFired,
+)
 
-__all__ = ["EFFECT", "RETRY", "TIMER", "Children", "Counters", "EffectRun", "Host"]
-
-# inbox message tags (messages are tuples: cheap to build and to match)
-SIGNAL = 0  # (SIGNAL, name, payload, transient)
-EFFECT = 1  # (EFFECT, eid, result, error, (attempts, started, ended, outcome))
-TIMER = 2  # (TIMER, tid)
-CANCEL = 3  # (CANCEL, requested_at)
-CANCEL_REGION = 4  # (CANCEL_REGION, scope_id)
-# RETRY = 5: (RETRY, eid, attempt, error, delay), from _effects
+__all__ = ["Children", "Counters", "EffectRun", "Host"]
 
 
 class Counters:
@@ -193,7 +192,7 @@ class Children:
 
     def __init__(
         self,
-        put: Callable[[Any], bool],
+        put: Callable[[Message], bool],
         wake: Callable[[], None],
         counters: Counters,
         handler: Handler | None = None,
@@ -260,9 +259,9 @@ class Children:
     async def _effect(self, run: EffectRun) -> None:
         cmd = run.cmd
 
-        def report(msg: tuple[Any, ...]) -> None:
+        def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
             if not run.withdrawn:
-                if msg[0] == RETRY:
+                if type(msg) is EffectRetry:
                     self.counters.effect_retries += 1
                 self.put(msg)
 
@@ -295,7 +294,7 @@ class Children:
         try:
             with scope:
                 await trio.sleep_until(deadline)
-                self.put((TIMER, tid))
+                self.put(TimerFired(tid))
         finally:
             if self.timers.get(tid) is scope:
                 del self.timers[tid]

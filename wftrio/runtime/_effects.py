@@ -21,23 +21,61 @@ arrives as ``trio.Cancelled`` wherever the effect is, in an attempt or in a
 backoff sleep; it is never caught here, so the effect's own cleanup runs
 and nothing is reported: the reducer already recorded the cancelled
 receipt when it withdrew the effect.
+
+A ``BaseException`` escaping an attempt that is *not* that cancellation (a
+stray ``trio.Cancelled`` re-raised outside the scope it belongs to, or any
+other ``BaseException`` subclass; see :func:`is_stray`) is reported as
+:class:`EffectEscaped` and fails the case; ``KeyboardInterrupt`` and
+``SystemExit`` propagate (they stop the whole substrate).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
 
-from wftrio.effects import _CURRENT, EffectContext, Handler
+from wftrio.effects import EffectContext, Handler, bind_effect
 from wftrio.engine import StartEffect
-from wftrio.errors import EffectTimeout, NoHandler
+from wftrio.errors import EffectTimeout, EscapedBaseException, NoHandler
+from wftrio.runtime._messages import EffectEscaped, EffectOutcome, EffectRetry
 
-__all__ = ["attempt", "run_effect"]
+__all__ = ["attempt", "escaped", "is_stray", "run_effect"]
 
-EFFECT = 1  # inbox tag (same value as _children.EFFECT)
-RETRY = 5  # (RETRY, eid, attempt, error, delay)
+
+def is_stray(exc: BaseException) -> bool:
+    """Whether ``exc``, escaping user code, is neither ours to propagate nor an Exception.
+
+    ``KeyboardInterrupt`` / ``SystemExit`` (alone or in a group) are never
+    stray: they propagate and stop the substrate.  A ``trio.Cancelled`` (or
+    a group of nothing else) is the case's own cancellation when the
+    calling task sits in a cancelled scope, and stray otherwise: trio
+    delivers cancellation only to a task whose scope is cancelled.  Any
+    other ``BaseException`` is stray.
+    """
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return False
+    if isinstance(exc, BaseExceptionGroup):
+        if exc.subgroup((KeyboardInterrupt, SystemExit)) is not None:
+            return False
+        if exc.subgroup(lambda e: not isinstance(e, trio.Cancelled | BaseExceptionGroup)):
+            return True
+    elif not isinstance(exc, trio.Cancelled):
+        return True
+    return trio.current_effective_deadline() != -math.inf
+
+
+def escaped(exc: BaseException, what: str) -> EscapedBaseException:
+    """The error a case fails with when ``exc`` escaped ``what`` (see :func:`is_stray`)."""
+    err = EscapedBaseException(
+        f"{what} let {type(exc).__name__} escape, which is not the case's own "
+        "cancellation: user code must not raise BaseExceptions (a trio.Cancelled "
+        "must stay inside the cancel scope that raised it)"
+    )
+    err.__cause__ = exc
+    return err
 
 
 async def attempt(
@@ -49,8 +87,7 @@ async def attempt(
         EffectTimeout: the attempt ran longer than ``cmd.timeout``.
         Exception: whatever the function or handler raised.
     """
-    token = _CURRENT.set(ectx)
-    try:
+    with bind_effect(ectx):
         if cmd.timeout is None:
             result: Mapping[str, Any] | None = await _call(cmd, handler, ectx)
             return result
@@ -61,8 +98,6 @@ async def attempt(
             f"effect {cmd.kind!r} of task {cmd.name!r} (attempt {ectx.attempt}) ran longer "
             f"than its timeout of {cmd.timeout:g}s"
         )
-    finally:
-        _CURRENT.reset(token)
 
 
 async def _call(cmd: StartEffect, handler: Handler, ectx: EffectContext) -> Any:
@@ -77,15 +112,16 @@ async def run_effect(
     handler: Handler,
     case_id: str,
     now: Callable[[], float],
-    report: Callable[[tuple[Any, ...]], None],
+    report: Callable[[EffectOutcome | EffectEscaped | EffectRetry], None],
     attempts_done: int = 0,
 ) -> None:
     """Run effect ``cmd`` to its outcome and ``report`` it (see the module docstring).
 
     ``now`` reads the case clock (seconds since the case started);
     ``attempts_done`` counts attempts already made before (a case resumed
-    after a replay).  ``report`` receives ``(RETRY, ...)`` notices and one
-    final ``(EFFECT, eid, result, error, (attempts, started, ended, outcome))``.
+    after a replay).  ``report`` receives an :class:`EffectRetry` notice per
+    retried attempt and one final :class:`EffectOutcome` (or
+    :class:`EffectEscaped` when a stray BaseException escaped an attempt).
     """
     retry = cmd.retry
     started = now()
@@ -103,11 +139,19 @@ async def run_effect(
                 and retry.retries(exc)
             ):
                 delay = retry.delay(n)
-                report((RETRY, cmd.eid, n, exc, delay))
+                report(EffectRetry(cmd.eid, n, exc, delay))
                 await trio.sleep(delay)
                 continue
             outcome = "timed_out" if isinstance(exc, EffectTimeout) else "error"
-            report((EFFECT, cmd.eid, None, exc, (n, started, now(), outcome)))
+            report(EffectOutcome(cmd.eid, None, exc, n, started, now(), outcome))
             return
-        report((EFFECT, cmd.eid, result, None, (n, started, now(), "ok")))
+        except BaseException as exc:
+            if not is_stray(exc):
+                raise
+            # not ours: contained here, so the case fails instead of the
+            # exception tearing through the case nursery
+            err = escaped(exc, f"effect {cmd.kind!r} of task {cmd.name!r}")
+            report(EffectEscaped(cmd.eid, err, n, started, now()))
+            return
+        report(EffectOutcome(cmd.eid, result, None, n, started, now(), "ok"))
         return

@@ -4,7 +4,7 @@ A case started with ``scheduler=wf.Replay(log)`` runs on the real reducer,
 but its external inputs come from ``log.inputs`` instead of the world: the
 runner runs the case exactly up to each input's recorded step count, waits
 until its recorded case time, and feeds it (see
-``wftrio.engine._drive.feed_input``).  No effect function is called and no
+``wftrio.engine.replay.feed_input``).  No effect function is called and no
 timer is started while recorded inputs remain; once the log is exhausted
 the case goes on live (effects and timers it is still waiting for are
 started then, signals sent meanwhile are delivered then).
@@ -18,11 +18,10 @@ drift from subtracting a different start time).
 
 from __future__ import annotations
 
-from typing import Any
-
 import trio
 
 from wftrio.engine import StartEffect, StartTimer
+from wftrio.runtime._messages import Message
 from wftrio.trace import InputEvent
 
 __all__ = ["ReplayFeed"]
@@ -51,7 +50,7 @@ class ReplayFeed:
         self.base_rec = 0.0
         self.base_trio = trio.current_time()
         self.deferred: dict[tuple[str, int], tuple[StartEffect | StartTimer, float]] = {}
-        self.held: list[Any] = []
+        self.held: list[Message] = []
 
     def clock(self) -> float:
         """The replayed case's clock (see the module docstring)."""

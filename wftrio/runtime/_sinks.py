@@ -5,11 +5,23 @@ A case runner commits each burst's events to its case's in-memory store
 attached, sends the same batch over one bounded memory channel to the
 substrate's trace-sink task.  A full channel blocks the runner
 (backpressure): events are never dropped.  The sink task calls each sink's
-``write``; a sink that raises is disabled and logged, never failing a case.
+``write``; nothing a sink does can fail a case:
+
+* an event a sink cannot write (``write`` raises ``TypeError`` /
+  ``ValueError``, e.g. a payload that is not JSON, or
+  :class:`~wftrio.errors.SinkEventError` naming the events) costs that
+  event alone, for that sink alone: the case it belongs to counts it
+  (``CaseInfo.sink_errors``, ``SubstrateStats.sink_errors``) and keeps a
+  ``sink_error`` note; the sink stays enabled for every case;
+* a sink that raises anything else is broken: it is disabled and logged.
+
+The hub holds a reference to a case (and to its per-case sink) only while
+one of its batches is queued: a finished case's sink is released.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +29,7 @@ from typing import IO, Any, Protocol, TypeAlias, runtime_checkable
 
 import trio
 
+from wftrio.errors import SinkEventError
 from wftrio.serialize import write_jsonl
 from wftrio.trace import TraceEvent
 
@@ -25,6 +38,7 @@ __all__ = [
     "JsonlSink",
     "MemorySink",
     "SinkHub",
+    "SinkSlot",
     "TraceSink",
     "as_sink",
 ]
@@ -74,7 +88,10 @@ class JsonlSink:
             text file (flushed, not closed, at shutdown).
 
     Lines are written with :func:`wftrio.serialize.write_jsonl` and read back
-    with :func:`wftrio.serialize.read_jsonl`.
+    with :func:`wftrio.serialize.read_jsonl`.  A batch is serialised before
+    anything is written: an event that cannot be (a payload that is not
+    JSON) is left out, and reported in a :class:`SinkEventError` after the
+    rest of the batch was written.
     """
 
     __slots__ = ("_fp", "_owned", "name")
@@ -90,7 +107,19 @@ class JsonlSink:
             self.name = getattr(target, "name", repr(target))
 
     def write(self, events: Sequence[TraceEvent]) -> None:
-        write_jsonl(events, self._fp)
+        buf = io.StringIO()
+        failed: list[tuple[TraceEvent, BaseException]] = []
+        for ev in events:
+            mark = buf.tell()
+            try:
+                write_jsonl((ev,), buf)
+            except (TypeError, ValueError, RecursionError) as exc:
+                buf.seek(mark)
+                buf.truncate()
+                failed.append((ev, exc))
+        self._fp.write(buf.getvalue())
+        if failed:
+            raise SinkEventError(failed)
 
     def close(self) -> None:
         """Flush; close the file if this sink opened it."""
@@ -112,9 +141,20 @@ class CallbackSink:
         self.fn = fn
 
     def write(self, events: Sequence[TraceEvent]) -> None:
+        """Call ``fn`` for each event; an event it raises ``TypeError`` /
+        ``ValueError`` for is reported in a :class:`SinkEventError` after the
+        others were delivered (anything else propagates at once)."""
         fn = self.fn
+        failed: list[tuple[TraceEvent, BaseException]] | None = None
         for ev in events:
-            fn(ev)
+            try:
+                fn(ev)
+            except (TypeError, ValueError) as exc:
+                if failed is None:
+                    failed = []
+                failed.append((ev, exc))
+        if failed:
+            raise SinkEventError(failed)
 
     def __repr__(self) -> str:
         return f"<CallbackSink {self.fn!r}>"
@@ -138,7 +178,29 @@ def as_sink(obj: object) -> TraceSink:
     )
 
 
-Batch: TypeAlias = "tuple[tuple[TraceSink, ...], list[TraceEvent]]"
+class SinkSlot:
+    """One attached sink and its health: how a case or the hub refers to a sink.
+
+    ``disabled`` is set when the sink raised something other than an
+    event-level error (it is broken); ``shared`` for substrate-wide sinks
+    (closed at shutdown), not for per-case ones (their owner closes them).
+    """
+
+    __slots__ = ("disabled", "shared", "sink")
+
+    def __init__(self, sink: TraceSink, shared: bool) -> None:
+        self.sink = sink
+        self.shared = shared
+        self.disabled = False
+
+    def __repr__(self) -> str:
+        return f"<SinkSlot {self.sink!r}{' disabled' if self.disabled else ''}>"
+
+
+SinkNote: TypeAlias = "Callable[[TraceSink, TraceEvent, BaseException], None]"
+"""Called for an event a sink could not write (the case's ``sink_failed``)."""
+
+Batch: TypeAlias = "tuple[SinkNote, tuple[SinkSlot, ...], list[TraceEvent]]"
 
 
 class SinkHub:
@@ -152,19 +214,22 @@ class SinkHub:
     def __init__(self, sinks: Iterable[object], buffer: int) -> None:
         if buffer < 1:
             raise ValueError(f"sink_buffer must be >= 1, got {buffer}")
-        self.sinks: tuple[TraceSink, ...] = tuple(as_sink(s) for s in sinks)
+        self.sinks: tuple[SinkSlot, ...] = tuple(SinkSlot(as_sink(s), True) for s in sinks)
         self._send, self._recv = trio.open_memory_channel[Batch](buffer)
-        self._seen: dict[int, TraceSink] = {id(s): s for s in self.sinks}
-        self.disabled: dict[int, TraceSink] = {}
+        self.disabled = 0
         self.batches = 0
         self.events = 0
+        self.sink_errors = 0
 
-    async def send(self, targets: tuple[TraceSink, ...], events: list[TraceEvent]) -> None:
-        """Queue a batch for ``targets``, waiting while the channel is full.
+    async def send(
+        self, note: SinkNote, targets: tuple[SinkSlot, ...], events: list[TraceEvent]
+    ) -> None:
+        """Queue a batch of one case's events for ``targets``, waiting while the channel is full.
 
-        If cancelled, the batch was not queued (the caller keeps it).
+        ``note`` is told about each event a sink could not write.  If
+        cancelled, the batch was not queued (the caller keeps it).
         """
-        await self._send.send((targets, events))
+        await self._send.send((note, targets, events))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The trace-sink task: deliver batches until the channel is closed.
@@ -172,48 +237,82 @@ class SinkHub:
         Shielded from cancellation so that cases being cancelled can still
         flush their last events; it ends when :meth:`aclose` closes the
         sending side (after the last case runner has exited), then closes
-        the sinks that have a ``close`` method.
+        the substrate-wide sinks that have a ``close`` method.
         """
         with trio.CancelScope(shield=True):
             task_status.started()
             async with self._recv:
-                async for targets, events in self._recv:
-                    self._deliver(targets, events)
-            for sink in self._seen.values():
-                close = getattr(sink, "close", None)
+                async for note, targets, events in self._recv:
+                    self._deliver(note, targets, events)
+                    del note, targets, events  # hold no case between batches
+            for slot in self.sinks:
+                close = getattr(slot.sink, "close", None)
                 if close is None:
                     continue
                 try:
                     close()
                 except Exception:
-                    logger.exception("trace sink %r raised on close", sink)
+                    logger.exception("trace sink %r raised on close", slot.sink)
 
-    def _deliver(self, targets: tuple[TraceSink, ...], events: list[TraceEvent]) -> None:
+    def _deliver(
+        self, note: SinkNote, targets: tuple[SinkSlot, ...], events: list[TraceEvent]
+    ) -> None:
         self.batches += 1
         self.events += len(events)
-        disabled = self.disabled
-        for sink in targets:
-            key = id(sink)
-            if key in disabled:
+        for slot in targets:
+            if slot.disabled:
                 continue
-            self._seen.setdefault(key, sink)
+            sink = slot.sink
             try:
                 sink.write(events)
+            except SinkEventError as exc:
+                for ev, err in exc.failed:
+                    self._event_failed(note, sink, ev, err)
+            except (TypeError, ValueError) as exc:
+                if len(events) == 1:
+                    self._event_failed(note, sink, events[0], exc)
+                else:
+                    self._one_by_one(note, slot, events)
             except Exception:
-                disabled[key] = sink
-                logger.exception("trace sink %r raised; it is disabled from now on", sink)
+                self._disable(slot)
+
+    def _one_by_one(self, note: SinkNote, slot: SinkSlot, events: list[TraceEvent]) -> None:
+        """A sink refused a batch: offer it the events one at a time."""
+        for ev in events:
+            try:
+                slot.sink.write([ev])
+            except (TypeError, ValueError) as exc:
+                self._event_failed(note, slot.sink, ev, exc)
+            except Exception:
+                self._disable(slot)
+                return
+
+    def _event_failed(
+        self, note: SinkNote, sink: TraceSink, ev: TraceEvent, exc: BaseException
+    ) -> None:
+        self.sink_errors += 1
+        try:
+            note(sink, ev, exc)
+        except Exception:  # pragma: no cover - a bug in the note
+            logger.exception("recording a sink error raised")
+
+    def _disable(self, slot: SinkSlot) -> None:
+        slot.disabled = True
+        self.disabled += 1
+        logger.exception("trace sink %r raised; it is disabled from now on", slot.sink)
 
     async def aclose(self) -> None:
         """Close the sending side; the sink task drains what is queued and ends."""
         await self._send.aclose()
 
     def statistics(self) -> dict[str, Any]:
-        """Batches/events delivered, sinks disabled, channel occupancy."""
+        """Batches/events delivered, events sinks could not write, sinks disabled, occupancy."""
         st = self._send.statistics()
         return {
             "batches": self.batches,
             "events": self.events,
-            "disabled": len(self.disabled),
+            "sink_errors": self.sink_errors,
+            "disabled": self.disabled,
             "queued": st.current_buffer_used,
             "capacity": st.max_buffer_size,
         }

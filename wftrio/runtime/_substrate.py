@@ -17,6 +17,7 @@ substrate is left.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,19 +26,24 @@ from types import TracebackType
 from typing import Any, Literal
 
 import trio
+import trio.testing
 from trio_util import AsyncValue  # type: ignore[import-untyped]
 
 from wftrio.compiler import compile as compile_term
 from wftrio.errors import (
+    CaseCancelled,
     CaseClosed,
     CaseStillRunning,
+    CaseStuck,
     DuplicateCase,
     OptionError,
     SubstrateClosed,
     UnknownCase,
+    UnknownRegion,
 )
 from wftrio.receipts import Receipt, receipts
-from wftrio.runtime._children import CANCEL, CANCEL_REGION, SIGNAL, Counters
+from wftrio.runtime._children import Counters
+from wftrio.runtime._messages import CancelCase, CancelRegion, Signal
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink
 from wftrio.runtime._types import (
@@ -81,6 +87,10 @@ class Substrate:
         allow: default allowlist of effect kinds of new cases (``None``: any).
         validate: validate the workflow of every new case (default True; see
             ``new_case``).
+        keep_events: default number of its latest trace events a case keeps
+            in memory (``None``: all); sinks receive every event.
+        max_pending_signals: default bound on the persistent signals a case
+            holds unconsumed (``None``: no bound); see ``signal``.
 
     Raises:
         OptionError: an invalid option.
@@ -102,6 +112,8 @@ class Substrate:
         budget: Any = None,
         allow: Any = None,
         validate: bool = True,
+        keep_events: int | None = 1000,
+        max_pending_signals: int | None = 1000,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -113,6 +125,8 @@ class Substrate:
                 "budget": budget,
                 "allow": allow,
                 "validate": validate,
+                "keep_events": keep_events,
+                "max_pending_signals": max_pending_signals,
             },
             "open_substrate()",
         )
@@ -182,7 +196,16 @@ class Substrate:
             self._nursery.cancel_scope.cancel()
             # the body's own exception (if any) propagates as it is, not
             # wrapped in the nurseries' exception groups
-            await stack.__aexit__(None, None, None)
+            try:
+                await stack.__aexit__(None, None, None)
+            except BaseExceptionGroup as group:
+                # KeyboardInterrupt / SystemExit from user code in a case:
+                # every case is cancelled by now; re-raise the original,
+                # unwrapped, as trio.run does
+                stop = _first_leaf(group, (KeyboardInterrupt, SystemExit))
+                if stop is None:
+                    raise
+                raise stop from None
 
     async def drain(self) -> None:
         """Wait until no case is live (new cases may start meanwhile)."""
@@ -209,7 +232,12 @@ class Substrate:
             raise CaseClosed(f"{what}: case {case_id!r} has finished ({case.state.value})")
         return case
 
-    def _case_finished(self, case: Case) -> None:
+    def case_finished(self, case: Case) -> None:
+        """Book a case that has just concluded (called by its runner, once).
+
+        Counts it, and keeps it known while ``retain_finished`` allows
+        (dropping the oldest finished cases beyond it).  Not for users.
+        """
         self._live.value = self._live.value - 1
         self._ended[case.state] += 1
         if self._cases.get(case.case_id) is not case:
@@ -244,7 +272,8 @@ class Substrate:
             case_id: the id to give it; a unique id is generated when omitted.
             **options: ``scheduler=``, ``step_quanta=``, ``timeout=``,
                 ``trace_level=``, ``effect_handler=``, ``budget=``, ``allow=``,
-                ``validate=`` (defaults from the substrate).  With
+                ``validate=``, ``keep_events=``, ``max_pending_signals=``
+                (defaults from the substrate).  With
                 ``validate=True`` (the default) the workflow is checked by
                 ``wf.validate`` first, once per compiled Program (cached).
 
@@ -293,15 +322,26 @@ class Substrate:
         records ``signal_dropped``).  Returns once the case's inbox accepted
         it; waits while the inbox is full.  Always a checkpoint.
 
+        A persistent signal must be one the workflow can consume (a
+        ``wait_signal`` or ``on_signal`` name in it), and is refused while
+        the case already holds ``max_pending_signals=`` signals unconsumed
+        and no token waits for ``name``.
+
         Raises:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
+            UnknownSignal: a persistent signal no step of the workflow waits for.
+            SignalQueueFull: the case holds ``max_pending_signals`` unconsumed
+                signals already.
+            OptionError: ``name`` is not a str.
         """
         if not isinstance(name, str):
             raise OptionError(f"signal(): name must be a str, got {type(name).__name__}")
         case = self._live_case(case_id, "signal")
+        if not transient:
+            case.check_signal(name)
         try:
-            await case.inbox.send((SIGNAL, name, payload, transient))
+            await case.inbox.send(Signal(name, payload, transient))
         except trio.ClosedResourceError:
             raise CaseClosed(f"signal: case {case_id!r} finished before taking it") from None
         self.counters.signals += 1
@@ -318,7 +358,7 @@ class Substrate:
             CaseClosed: the case has finished.
         """
         case = self._live_case(case_id, "cancel")
-        case.inbox.put((CANCEL, trio.current_time()))
+        case.inbox.put(CancelCase(trio.current_time()))
         await trio.lowlevel.checkpoint()
 
     async def cancel_region(self, case_id: str, scope_id: str) -> None:
@@ -327,18 +367,27 @@ class Substrate:
         In-flight effects in it (and in nested regions) receive
         ``trio.Cancelled`` and run their cleanup; their results are never
         applied; the region's ``compensate`` runs and the case goes on after
-        the region.  A region with no live activation is recorded as
-        ``region_cancel_ignored``.
+        the region.  A region the workflow has but with no live activation
+        is recorded as ``region_cancel_ignored`` (a no-op).
 
         Raises:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
+            UnknownRegion: the case's workflow has no region ``scope_id``
+                (the message lists the ones it has).
+            OptionError: ``scope_id`` is not a str.
         """
         if not isinstance(scope_id, str):
             raise OptionError(f"cancel_region(): scope_id must be a str, got {scope_id!r}")
         case = self._live_case(case_id, "cancel_region")
+        known = case.region_ids()
+        if scope_id not in known:
+            raise UnknownRegion(
+                f"cancel_region(): case {case_id!r} has no region {scope_id!r}; its workflow "
+                f"has {', '.join(map(repr, sorted(known))) or 'no regions'}"
+            )
         try:
-            await case.inbox.send((CANCEL_REGION, scope_id))
+            await case.inbox.send(CancelRegion(scope_id))
         except trio.ClosedResourceError:
             raise CaseClosed(f"cancel_region: case {case_id!r} has finished") from None
 
@@ -360,14 +409,20 @@ class Substrate:
                 await case.wait_final()
         return case.outcome()
 
-    async def wait_state(self, case_id: str, *states: CaseState) -> CaseState:
+    async def wait_state(self, case_id: str, *states: CaseState | str) -> CaseState:
         """Wait until a case is in one of ``states`` or has finished; return its state.
+
+        ``states`` are :class:`CaseState` members or their values
+        (``"waiting_signal"``).  A checkpoint, even if the case is already
+        in one of them.
 
         Raises:
             UnknownCase: no such case.
+            OptionError: a state that is not a :class:`CaseState` (the
+                message lists the valid ones).
         """
+        wanted = frozenset(_case_state(s) for s in states) | FINAL_STATES
         case = self._get(case_id)
-        wanted = frozenset(states) | FINAL_STATES
         if case.state in wanted:
             await trio.lowlevel.checkpoint()
             return case.state
@@ -484,13 +539,40 @@ class Substrate:
             case_cancel_latency_max=c.case_cancel_max,
             sink_batches=self.hub.batches,
             sink_events=self.hub.events,
-            sinks_disabled=len(self.hub.disabled),
+            sinks_disabled=self.hub.disabled,
             effect_retries=c.effect_retries,
+            sink_errors=self.hub.sink_errors,
         )
 
     def __repr__(self) -> str:
         state = "closing" if self.closing else "open" if self._nursery is not None else "new"
         return f"<Substrate {state} live={self._live.value} known={len(self._cases)}>"
+
+
+def _case_state(state: object) -> CaseState:
+    if isinstance(state, str):
+        try:
+            return CaseState(state)
+        except ValueError:
+            pass
+    raise OptionError(
+        f"wait_state(): {state!r} is not a case state; expected one of "
+        f"{', '.join(repr(s.value) for s in CaseState)}"
+    )
+
+
+def _first_leaf(
+    group: BaseExceptionGroup[BaseException], types: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """The first exception of one of ``types`` in ``group`` (nested groups searched)."""
+    for exc in group.exceptions:
+        if isinstance(exc, types):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_leaf(exc, types)
+            if found is not None:
+                return found
+    return None
 
 
 def _positive_int(x: object) -> bool:
@@ -515,6 +597,14 @@ def run(
 ) -> CaseResult:
     """Run one case to completion in a fresh ``trio.run`` and return its result.
 
+    ``run`` owns the whole trio run, so it can tell when the case waits for
+    something that can never come: once every task is blocked, a case
+    waiting on signals with no timer and no effect pending, or waiting on
+    effects when nothing in the run can wake anything (no deadline, no I/O,
+    no worker thread), is stuck.  It is then cancelled and ``run`` raises
+    :class:`~wftrio.errors.CaseStuck` naming the signals or effects it
+    waits for (with a real clock as with ``MockClock``): it never hangs.
+
     Args:
         term: the workflow.
         ctx: the initial ctx.
@@ -525,13 +615,85 @@ def run(
     Raises:
         CaseFailed: the case ended FAILED.
         CaseCancelled: the case ended CANCELLED (e.g. its ``timeout=``).
+        CaseStuck: the case waits for signals or effects nobody can deliver.
     """
 
     async def main() -> CaseResult:
+        await trio.testing.wait_all_tasks_blocked()
+        idle_io = _io_waits()  # trio's own: the run's wakeup socket, ...
         async with open_substrate(retain_finished=1) as sub:
             case_id = await sub.new_case(term, ctx, **options)
             for name, payload in signals:
                 await sub.signal(case_id, name, payload)
-            return await sub.wait(case_id)
+            stuck: list[CaseStuck] = []
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch_stuck, sub, case_id, idle_io, stuck)
+                await sub.wait_state(case_id)  # final (raises nothing)
+                nursery.cancel_scope.cancel()
+            try:
+                return await sub.wait(case_id)
+            except CaseCancelled as exc:
+                if not stuck:
+                    raise
+                stuck[0].result = exc.result
+                raise stuck[0] from None
 
     return trio.run(main, clock=clock)
+
+
+def _io_waits() -> int:
+    io = trio.lowlevel.current_statistics().io_statistics
+    return sum(
+        getattr(io, name, 0) or 0
+        for name in (
+            "tasks_waiting_read",
+            "tasks_waiting_write",
+            "tasks_waiting",
+            "tasks_waiting_overlapped",
+        )
+    )
+
+
+async def _watch_stuck(sub: Substrate, case_id: str, idle_io: int, out: list[CaseStuck]) -> None:
+    """``run``'s watchdog: cancel the case once it waits for what cannot come."""
+    while True:
+        await trio.testing.wait_all_tasks_blocked()
+        info = sub.status(case_id)
+        if info.state.final:
+            return
+        stats = trio.lowlevel.current_statistics()
+        idle = (
+            stats.seconds_to_next_deadline == math.inf
+            and stats.run_sync_soon_queue_size == 0
+            and _io_waits() <= idle_io
+            and trio.to_thread.current_default_thread_limiter().statistics().borrowed_tokens == 0
+        )
+        # a waiting case's timers and timeout are deadlines, its effects
+        # deadlines, I/O or threads: with none of them, only a signal could
+        # move it, and run sends no more
+        if idle and info.state in (CaseState.WAITING_SIGNAL, CaseState.WAITING_EFFECT):
+            out.append(_stuck(info))
+            await sub.cancel(case_id)
+            return
+        # something can still move: check again once it has (a deadline
+        # passes, or I/O / a thread wakes a task)
+        delay = stats.seconds_to_next_deadline
+        await trio.sleep(delay if delay < math.inf else 0.05)
+
+
+def _stuck(info: CaseInfo) -> CaseStuck:
+    effects = info.effect_names
+    what = [f"signal {n!r}" for n in info.waiting_signals]
+    what += [f"effect {n!r}" for n in effects]
+    waits = " and ".join(what) or "nothing it can name"
+    hint = (
+        " (pass signals=[(name, payload), ...] to wf.run, or run the case on a substrate "
+        "and send them with sub.signal)"
+        if info.waiting_signals
+        else ""
+    )
+    return CaseStuck(
+        f"wf.run: case {info.case_id!r} waits for {waits}, which nobody can deliver; "
+        f"it was cancelled{hint}",
+        tuple(info.waiting_signals) + effects,
+    )

@@ -118,12 +118,20 @@ class CaseInfo:
         reason: why it was cancelled (see :class:`CaseResult`), or ``None``.
         error: the exception that failed it, or ``None``.
         trace_level: the case's current trace level.
-        events: number of trace events recorded so far.
+        events: number of trace events the case keeps in memory (at most
+            its ``keep_events=``).
+        events_dropped: trace events recorded but dropped from memory to
+            respect ``keep_events=`` (the oldest first; sinks received them).
         undelivered_signals: signals accepted by ``signal`` while the case
             was finishing, so never offered to it.
         budget: what the case used of its effect budget (effects started,
             seconds of finished effects, declared cost) and its limits
             (``budget.budget`` is ``None`` when the case has no budget).
+        effect_names: task names of the case's effect tasks still alive, in
+            start order.
+        sink_errors: events of this case a trace sink could not write (each
+            lost for that sink only; the sink stays enabled).
+        sink_error: a ``sink_error`` note describing the last of them, or ``None``.
     """
 
     case_id: str
@@ -144,6 +152,10 @@ class CaseInfo:
     events: int
     undelivered_signals: int
     budget: BudgetUsage = BudgetUsage(0, 0.0, 0.0, None)
+    effect_names: tuple[str, ...] = ()
+    sink_errors: int = 0
+    sink_error: str | None = None
+    events_dropped: int = 0
 
 
 @attrs.frozen
@@ -179,7 +191,9 @@ class SubstrateStats:
         case_cancel_latency_max: the largest such latency.
         sink_batches: event batches the trace-sink task delivered.
         sink_events: events the trace-sink task delivered.
-        sinks_disabled: sinks disabled because they raised.
+        sinks_disabled: sinks disabled because they raised (other than
+            for one event they could not write).
+        sink_errors: events a sink could not write (each lost for that sink only).
     """
 
     live_cases: int
@@ -205,6 +219,7 @@ class SubstrateStats:
     sink_events: int
     sinks_disabled: int
     effect_retries: int = 0
+    sink_errors: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -218,6 +233,10 @@ class CaseOptions:
     ``effect_handler``, ``budget`` and ``allow`` hold normalised values
     (see :func:`normalise_effect_options`).  ``validate``: check the workflow
     with :func:`wftrio.validation.validate` (once per Program) before starting a case.
+    ``keep_events``: how many of its latest trace events a case keeps in
+    memory (``None``: all); sinks receive every event regardless.
+    ``max_pending_signals``: how many persistent signals the case may hold
+    unconsumed before ``signal`` refuses more (``None``: no bound).
     """
 
     scheduler: object = "deterministic"
@@ -228,6 +247,8 @@ class CaseOptions:
     budget: Budget | None = None
     allow: frozenset[str] | None = None
     validate: bool = True
+    keep_events: int | None = 1000
+    max_pending_signals: int | None = 1000
 
 
 CASE_OPTION_NAMES = frozenset(
@@ -240,6 +261,8 @@ CASE_OPTION_NAMES = frozenset(
         "budget",
         "allow",
         "validate",
+        "keep_events",
+        "max_pending_signals",
     }
 )
 
@@ -304,3 +327,9 @@ def check_case_options(opts: CaseOptions, where: str) -> None:
         )
     if not isinstance(opts.validate, bool):
         raise OptionError(f"{where}: validate={opts.validate!r}, expected a bool")
+    k = opts.keep_events
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+        raise OptionError(f"{where}: keep_events={k!r}, expected None or an int >= 0")
+    m = opts.max_pending_signals
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+        raise OptionError(f"{where}: max_pending_signals={m!r}, expected None or an int >= 1")

@@ -1,0 +1,113 @@
+"""What a case's inbox carries: one record type per kind of request, defined once.
+
+The substrate's API (``signal``, ``cancel``, ``cancel_region``) and the
+case's own child tasks (effect outcomes and retries, timer firings) put
+these records in the case's :class:`~wftrio.runtime._inbox.Inbox`; the case
+runner takes them in arrival order and feeds each to the reducer
+(``Case.handle``, a ``match`` on the record's class).
+
+They are ``NamedTuple`` s (``@final``: the runner dispatches on the exact
+type, and mypy checks that it handles every one): immutable, typed field
+by field, read by name.  Building one costs ~0.2 µs more than a bare
+tuple, and dispatching it ~0.05 µs more than an int tag (measured; a
+signal's round trip through a case is ~30 µs), and the waiting-case memory
+of ``python -m wftrio.bench --only waiting`` does not move.  A waiting case holds none of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, TypeAlias, final
+
+from wftrio.errors import EscapedBaseException
+
+__all__ = [
+    "CancelCase",
+    "CancelRegion",
+    "EffectOutcome",
+    "EffectEscaped",
+    "EffectRetry",
+    "Message",
+    "Signal",
+    "TimerFired",
+]
+
+
+@final
+class Signal(NamedTuple):
+    """``sub.signal(case, name, payload, transient=...)``."""
+
+    name: str
+    payload: Any
+    transient: bool
+
+
+@final
+class EffectOutcome(NamedTuple):
+    """An effect task's final outcome (from ``_effects.run_effect``).
+
+    ``result`` is the function's or handler's return value when ``error``
+    is ``None``; ``attempts`` counts every attempt made (the ones before a
+    resume included); ``started`` / ``ended`` are case time; ``outcome`` is
+    ``"ok"``, ``"error"`` or ``"timed_out"``.
+    """
+
+    eid: int
+    result: Any
+    error: BaseException | None
+    attempts: int
+    started: float
+    ended: float
+    outcome: str
+
+
+@final
+class EffectEscaped(NamedTuple):
+    """A ``BaseException`` that is not the case's own cancellation escaped effect ``eid``.
+
+    ``error`` is an :class:`~wftrio.errors.EscapedBaseException` whose
+    ``__cause__`` is what escaped; the case records it as the effect's
+    error and fails.
+    """
+
+    eid: int
+    error: EscapedBaseException
+    attempts: int
+    started: float
+    ended: float
+
+
+@final
+class EffectRetry(NamedTuple):
+    """Attempt ``attempt`` of effect ``eid`` failed with ``error``; the next follows ``delay`` s."""
+
+    eid: int
+    attempt: int
+    error: BaseException
+    delay: float
+
+
+@final
+class TimerFired(NamedTuple):
+    """Timer ``tid`` (an ``after`` alternative) is due."""
+
+    tid: int
+
+
+@final
+class CancelCase(NamedTuple):
+    """``sub.cancel(case)``, requested at trio time ``requested_at``."""
+
+    requested_at: float
+
+
+@final
+class CancelRegion(NamedTuple):
+    """``sub.cancel_region(case, scope_id)``."""
+
+    scope_id: str
+
+
+Message: TypeAlias = (
+    Signal | EffectOutcome | EffectEscaped | EffectRetry | TimerFired | CancelCase | CancelRegion
+)
+"""Anything a case's inbox carries."""
