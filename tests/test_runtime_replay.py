@@ -196,3 +196,61 @@ def test_sync_run_replays() -> None:
     )
     assert calls.n == 1
     assert key(replayed.trace) == key(original.trace)
+
+
+# -- a log the case cannot follow fails at once (issue 10 item 1) -------------
+
+
+def _log_with_signal(at_step: int, time: float, *earlier: tuple[int, float]) -> wf.Replay:
+    from wftrio.trace import InputEvent, ReplayLog
+
+    inputs = [InputEvent("signal_received", s, "other", t, {"payload": 0}) for s, t in earlier]
+    inputs.append(InputEvent("signal_received", at_step, "go", time, {"payload": 1}))
+    return wf.Replay(ReplayLog(preemptive=False, choices=(), inputs=tuple(inputs)))
+
+
+def _long_then_wait() -> wf.Term:
+    # five pure steps before the case blocks on "go"
+    steps = [wf.task(f"t{i}", lambda ctx: None) for i in range(5)]
+    return wf.seq(*steps, wf.wait_signal("go"), wf.task("after", lambda ctx: {"done": True}))
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        pytest.param(((-1, 0.0),), id="negative-step"),
+        pytest.param(((5, 0.0),), id="out-of-order"),  # then "go" at step 2
+    ],
+)
+async def test_replay_input_behind_the_case_fails_at_once(
+    autojump_clock: Any, log: tuple[tuple[int, float], ...]
+) -> None:
+    # an input recorded at a step the case has already passed can never be
+    # fed at its step: the case must fail at once, not spin at full CPU
+    async with open_substrate() as sub:
+        scheduler = _log_with_signal(2, 0.0, *log)
+        cid = await sub.new_case(_long_then_wait(), scheduler=scheduler)
+        with trio.fail_after(5):
+            with pytest.raises(wf.CaseFailed) as info:
+                await sub.wait(cid)
+        assert isinstance(info.value.cause, wf.ReplayDivergence)
+        assert "already at step" in str(info.value.cause)
+
+
+@pytest.mark.parametrize("when", [1e300, float("inf"), 2e9])
+async def test_replay_input_at_a_time_that_never_comes_fails_at_once(when: float) -> None:
+    # no autojump clock: a real wait for this input would never end
+    async with open_substrate() as sub:
+        cid = await sub.new_case(_long_then_wait(), scheduler=_log_with_signal(5, when))
+        with trio.fail_after(5):
+            with pytest.raises(wf.CaseFailed) as info:
+                await sub.wait(cid)
+        assert isinstance(info.value.cause, wf.ReplayDivergence)
+        assert "never comes" in str(info.value.cause)
+
+
+async def test_replay_input_at_its_step_and_time_is_fed(autojump_clock: Any) -> None:
+    async with open_substrate() as sub:
+        cid = await sub.new_case(_long_then_wait(), scheduler=_log_with_signal(5, 3.0))
+        result = await sub.wait(cid)
+        assert result.ctx == {"done": True}
