@@ -513,16 +513,21 @@ class ExecState:
         self.status = Status.FAILED
         self.emit(EventKind.CASE_FAILED, task if task is not None else where, tok, info)
 
-    def cancel(self) -> bool:
+    def cancel(self, reason: str = "cancel") -> bool:
         """Cancel the whole case: withdraw every token; the case ends CANCELLED.
 
-        Returns False (and records nothing) when the case already finished.
+        ``reason`` (``"cancel"``, ``"timeout"``, ``"shutdown"``, ...) is
+        recorded in the ``case_cancelled`` event, so a replay ends with the
+        same reason.  Returns False (and records nothing) when the case
+        already finished.
         """
         if self.status in FINAL:
             return False
         self.withdraw_all()
         self.status = Status.CANCELLED
-        self.emit(EventKind.CASE_CANCELLED, None, None, {"at_step": self.steps})
+        self.emit(
+            EventKind.CASE_CANCELLED, None, None, {"at_step": self.steps, "reason": reason}
+        )
         return True
 
     def cancel_region(self, scope_id: str) -> int:

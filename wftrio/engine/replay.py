@@ -55,7 +55,7 @@ def feed_input(st: ExecState, ev: InputEvent) -> None:
     elif kind in (EventKind.REGION_CANCELLED, EventKind.REGION_CANCEL_IGNORED):
         st.cancel_region(str(ev.name))
     elif kind == EventKind.CASE_CANCELLED:
-        st.cancel()
+        st.cancel(str(d.get("reason", "cancel")))
     else:
         raise ReplayDivergence(f"replay: cannot feed an input of kind {kind!r}")
 

@@ -383,6 +383,8 @@ class Case:
                     await self._flush()
                     batch = await self.inbox.receive()
                 if batch:
+                    if any(type(m) in _INTERNAL for m in batch):
+                        batch = await self._settle(batch)
                     self._handle(batch)
                     if st.status is Status.RUNNING:
                         self._set_state(CaseState.RUNNING)
@@ -409,7 +411,7 @@ class Case:
         st = self.st
         if scope.cancelled_caught and st is not None and st.status not in FINAL:
             self.reason = "timeout"
-            st.cancel()
+            st.cancel("timeout")
 
     def _init(self) -> None:
         spec = self.opts.scheduler
@@ -443,8 +445,30 @@ class Case:
 
     # -- inputs --------------------------------------------------------------
 
+    async def _settle(self, batch: list[Message]) -> list[Message]:
+        """Let every effect and timer finishing at this instant report, then return all.
+
+        Tasks woken at one instant (effects sleeping until the same virtual
+        time) run in whatever order trio picks, and the first report wakes
+        this runner before the others have reported.  One shielded
+        checkpoint per round lets them all run (nothing is lost to a
+        cancellation meanwhile); :func:`_in_feed_order` then orders what
+        came.  Costs one checkpoint per batch of effect outcomes, not per
+        effect.
+        """
+        while True:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            more = self.inbox.receive_nowait()
+            if not more:
+                return batch
+            batch = batch + more
+            if not any(type(m) in _INTERNAL for m in more):
+                return batch
+
     def _handle(self, batch: list[Message]) -> None:
-        """Feed a batch of inbox messages to the reducer, in arrival order."""
+        """Feed a batch of inbox messages to the reducer (see :func:`_in_feed_order`)."""
+        if len(batch) > 1:
+            batch = _in_feed_order(batch)
         st = self.st
         assert st is not None
         rp = self.replay
@@ -481,7 +505,7 @@ class Case:
                     if st.status not in FINAL:
                         self.reason = "cancel"
                         self._cancel_at = msg.requested_at
-                        st.cancel()
+                        st.cancel("cancel")
                 elif type(msg) is CancelRegion:
                     scope_id = msg.scope_id
                     insts = st.regions.get(scope_id)
@@ -537,6 +561,9 @@ class Case:
         if st.status in FINAL:
             return
         ev = rp.take_next()
+        if ev.kind == EventKind.CASE_CANCELLED:
+            # the recorded cancellation's reason, not "cancel" by default
+            self.reason = str(ev.data.get("reason", "cancel"))
         try:
             feed_input(st, ev)
             self._dispatch(st.take_outbox())
@@ -646,7 +673,7 @@ class Case:
             if st.status not in FINAL:
                 if self.reason is None:
                     self.reason = "shutdown" if self.sub.closing else "aborted"
-                st.cancel()
+                st.cancel(self.reason)
             st.take_outbox()
             final = _FINAL_OF[st.status]
             if final is CaseState.FAILED and self.error is None:
@@ -771,6 +798,41 @@ class Case:
 
     def __repr__(self) -> str:
         return f"<Case {self.case_id!r} {self.state.value}>"
+
+
+#: inbox messages the case's own effect tasks and timers send (their order
+#: within one batch is whatever order trio happened to run those tasks in)
+_INTERNAL = frozenset({EffectOutcome, EffectRetry, EffectEscaped, TimerFired})
+
+
+def _internal_key(msg: Message) -> tuple[int, int]:
+    # timers after effects, each in the order the case issued them
+    return (1, msg.tid) if type(msg) is TimerFired else (0, msg.eid)  # type: ignore[union-attr]
+
+
+def _in_feed_order(batch: list[Message]) -> list[Message]:
+    """The order to feed one batch in: deterministic whatever trio's scheduling.
+
+    Messages the world sends (signals, cancellations) keep their arrival
+    order. Each run of consecutive messages from the case's own effect tasks
+    and timers (which finished at the same scheduling instant, e.g. effects
+    sleeping for the same time under a virtual clock) is fed in the order the
+    case issued them (by effect id, then timer id), not in the order trio ran
+    their tasks, so a ``Seeded`` case is reproducible run after run.
+    """
+    out: list[Message] = []
+    run: list[Message] = []
+    for msg in batch:
+        if type(msg) in _INTERNAL:
+            run.append(msg)
+            continue
+        if run:
+            out.extend(sorted(run, key=_internal_key) if len(run) > 1 else run)
+            run = []
+        out.append(msg)
+    if run:
+        out.extend(sorted(run, key=_internal_key) if len(run) > 1 else run)
+    return out
 
 
 def _count_signals(msgs: list[Message]) -> int:
