@@ -350,3 +350,25 @@ def test_snapshot_with_replay_scheduler_and_error_round_trips() -> None:
     assert fsnap.error is not None
     assert fsnap.error.error_type == "KeyError"
     assert loads_snapshot(dumps_snapshot(fsnap)) == fsnap
+
+
+@pytest.mark.parametrize("where", ["$.effects", "$.ready", "$.regions", "$.tokens"])
+@pytest.mark.parametrize("value", ["", {}, "ab"])
+def test_a_string_or_object_is_no_array(where: str, value: Any) -> None:
+    doc = json.loads(dumps_snapshot(blocked_state().snapshot()))
+    doc[where[2:]] = value
+    with pytest.raises(SerializationError) as info:
+        loads_snapshot(json.dumps(doc))
+    assert info.value.paths == (where,)
+
+
+def test_a_string_or_array_is_no_object() -> None:
+    doc = json.loads(dumps_snapshot(blocked_state().snapshot()))
+    doc["signals"] = ""
+    doc["waiters"] = [["go", [1]]]
+    with pytest.raises(SerializationError) as info:
+        loads_snapshot(json.dumps(doc))
+    assert set(info.value.paths) == {"$.signals", "$.waiters"}
+    with pytest.raises(SerializationError) as info:
+        loads_log('{"preemptive": false, "choices": "", "inputs": {}}')
+    assert set(info.value.paths) == {"$.choices", "$.inputs"}
