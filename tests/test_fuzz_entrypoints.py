@@ -110,9 +110,7 @@ def has_surrogate(v: object) -> bool:
 
 
 def is_name(v: object) -> bool:
-    # known gap: names holding lone surrogates (not encodable as UTF-8) are
-    # accepted by every constructor; to fuzz them add `and not has_surrogate(v)`
-    return isinstance(v, str) and v != ""
+    return isinstance(v, str) and v != "" and not has_surrogate(v)
 
 
 def is_sync_callable(v: object) -> bool:
@@ -254,10 +252,8 @@ CONSTRUCTORS: dict[str, tuple[Maker, str, Callable[[Any], bool]]] = {
     "approval.approver": (
         lambda v: P.approval("a", approver=v),
         "approver",
-        # known gap: approver="" (an empty name nobody can have) is accepted
         lambda v: (
             v is None
-            or v == ""
             or is_name(v)
             or (isinstance(v, list | tuple | set | frozenset) and all(is_name(x) for x in v))
         ),
@@ -317,8 +313,7 @@ VALUES: dict[str, tuple[Maker, str, Callable[[Any], bool]]] = {
         "note",
         lambda v: v is None or isinstance(v, str),
     ),
-    # known gap: wf.approval_signal(name) accepts any value (it formats it
-    # into the signal name); not fuzzed
+    "approval_signal.name": (lambda v: wf.approval_signal(v), "name", is_name),
     "open_substrate.effect_handler": (
         lambda v: wf.open_substrate(effect_handler=v),
         "effect_handler",
