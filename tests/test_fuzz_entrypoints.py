@@ -44,8 +44,9 @@ from wftrio import patterns as P
 from wftrio.cli import main as cli_main
 from wftrio.engine import ExecState
 from wftrio.errors import SerializationError, WftrioError
-from wftrio.serialize import dumps_snapshot, loads_log, loads_snapshot
+from wftrio.serialize import dumps_log, dumps_snapshot, loads_log, loads_snapshot
 from wftrio.terms import After, First, OnSignal, Terminate
+from wftrio.trace import ReplayLog
 
 BUILTINS = (TypeError, ValueError, LookupError)
 
@@ -659,11 +660,64 @@ def test_loads_log_refuses_garbage(text: str | bytes) -> None:
     assert isinstance(info.value, ValueError)
 
 
-# known gap: loads_log accepts a negative choice ("choices": [-1]);
-# wf.Replay(<anything but a ReplayLog>) raises a bare AttributeError;
-# wf.Seeded(seed) accepts None, floats (NaN: not reproducible), str and bytes
-# seeds; a replayed input at a step behind the case or at time inf spins or
-# waits (issue 10 item 1): none of these is fuzzed here.
+def _log() -> ReplayLog:
+    """The replay log of a Seeded case that took a choice and two signals."""
+    term = wf.seq(
+        wf.xor(wf.task("l", sync_fn), wf.task("r", sync_fn)),
+        wf.wait_signal("go"),
+        wf.wait_signal("again"),
+    )
+    result = wf.run(
+        term, scheduler=wf.Seeded(1), trace_level="min", signals=[("go", 1), ("again", 2)]
+    )
+    return wf.replay_log(result.trace)
+
+
+LOG = _log()
+LOG_DOC = json.loads(dumps_log(LOG))
+# the fields a replay relies on (data is free-form, as in a snapshot)
+LOG_PATHS = sorted(p for p, v in _leaves(LOG_DOC) if not FREE.search(p) and v is not None)
+log_values = json_values | st.integers(max_value=-1) | st.sampled_from([1e300, 2e9, -0.5])
+
+
+def _load_log(text: str) -> ReplayLog | SerializationError:
+    try:
+        return loads_log(text)
+    except SerializationError as exc:
+        return exc
+
+
+@settings(max_examples=80, deadline=None)
+@given(path=st.sampled_from(LOG_PATHS), value=log_values)
+def test_loads_log_and_replay_agree_on_every_field(path: str, value: Any) -> None:
+    """A field changed: loads_log refuses it naming the path, or Replay takes the log."""
+    doc = copy.deepcopy(LOG_DOC)
+    _set(doc, path, value)
+    log = _load_log(json.dumps(doc))
+    if isinstance(log, SerializationError):
+        # the field itself, the record holding it, (a list for a record) its fields,
+        # or (steps and times go back) the same field of the next input
+        named = [path[:i] for i in range(len(path), 1, -1) if path[i : i + 1] in ("", ".", "[")]
+        field = re.sub(r"\[\d+\]", "[]", path)
+        assert any(
+            q in named or q.startswith(path) or re.sub(r"\[\d+\]", "[]", q) == field
+            for q in log.paths
+        ), (path, log.paths)
+        return
+    wf.Replay(log)  # what loads_log returns, a replay takes
+
+
+@FUZZ
+@given(bad_values.filter(lambda v: not isinstance(v, ReplayLog)))
+def test_replay_refuses_what_is_not_a_log(value: Any) -> None:
+    err = refused(lambda: wf.Replay(value), "log")
+    assert isinstance(err, TypeError)
+
+
+@FUZZ
+@given(bad_values.filter(lambda v: type(v) is not int))
+def test_seeded_refuses_a_seed_that_is_not_an_int(value: Any) -> None:
+    refused(lambda: wf.Seeded(value), "seed")
 
 
 # ---------------------------------------------------------------------------
@@ -751,18 +805,23 @@ def recorded_trace() -> list[dict[str, Any]]:
     return _TRACE
 
 
-# known gap: a trace whose inputs are recorded at a step behind the case
-# (data.at_step negative or out of order) makes `wftrio replay` spin for ever
-# (issue 10 item 1); the event data is not mutated here
-@settings(max_examples=30, deadline=None)
-@given(data=st.data(), value=json_values)
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    value=json_values | st.integers(-3, 40) | st.sampled_from([math.inf, 1e300, -1.0, 2e9]),
+)
 def test_cli_replay_refuses_a_malformed_trace(data: st.DataObject, value: Any) -> None:
     events = copy.deepcopy(recorded_trace())
     index = data.draw(st.integers(0, len(events) - 1))
-    field = data.draw(st.sampled_from(sorted(k for k in events[index] if k != "data")))
-    if _json_type(value) == _json_type(events[index][field]):
+    event = events[index]
+    fields = sorted(k for k in event if k != "data")
+    if "at_step" in event["data"]:
+        fields.append("data.at_step")  # an input's step: behind the case, out of order
+    field = data.draw(st.sampled_from(fields))
+    target, key = (event["data"], "at_step") if field == "data.at_step" else (event, field)
+    if field not in ("data.at_step", "time") and _json_type(value) == _json_type(target[key]):
         return
-    events[index][field] = value
+    target[key] = value
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bad.jsonl"
         path.write_text("\n".join(json.dumps(e) for e in events))

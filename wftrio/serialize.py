@@ -48,6 +48,7 @@ from wftrio.engine import (
     pending_commands,
 )
 from wftrio.errors import ProgramMismatch, SerializationError
+from wftrio.scheduling import replay_log_problems
 from wftrio.trace import ReplayLog, TraceEvent
 
 __all__ = [
@@ -311,7 +312,20 @@ def dumps_log(log: ReplayLog) -> str:
 def loads_log(text: str | bytes) -> ReplayLog:
     """Read a replay log written by :func:`dumps_log`.
 
+    A log that no case could have recorded is refused here, as ``wf.Replay``
+    would refuse it (see :func:`wftrio.scheduling.replay_log_problems`): a
+    negative choice, inputs at steps or case times that go back, a time
+    that never comes, a kind no case records.
+
     Raises:
-        SerializationError: the text is not JSON or not a replay log.
+        SerializationError: the text is not JSON or not a replay log;
+            ``paths`` name the failing fields (``$.inputs[2].at_step``).
     """
-    return _structure(_parse(text, "replay log"), ReplayLog, "replay log")
+    log = _structure(_parse(text, "replay log"), ReplayLog, "replay log")
+    problems = replay_log_problems(log)
+    if problems:
+        raise SerializationError(
+            "replay log: " + "; ".join(f"{msg} @ $.{path}" for path, msg in problems),
+            paths=tuple(f"$.{path}" for path, _ in problems),
+        )
+    return log
