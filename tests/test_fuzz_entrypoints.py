@@ -361,8 +361,7 @@ NEIGHBOUR = wf.seq(
 SUBSTRATE_OPTIONS: dict[str, Callable[[Any], bool]] = {
     "step_quanta": lambda v: is_int(v, 1),
     "trace_level": lambda v: v in ("none", "min", "full"),
-    # known gap: scheduler=None is accepted (as the default?) by open_substrate and new_case
-    "scheduler": lambda v: v is None or v == "deterministic",
+    "scheduler": lambda v: v == "deterministic",
     "timeout": lambda v: v is None or (is_number(v, 0, strict=True) or v == math.inf),
     "retain_finished": lambda v: v is None or is_int(v, 0),
     "sink_buffer": lambda v: is_int(v, 1),

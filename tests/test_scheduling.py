@@ -18,7 +18,14 @@ import trio.testing
 
 import wftrio as wf
 from wftrio.errors import ReplayDivergence, SchedulerError, SerializationError
-from wftrio.scheduling import MAX_CASE_TIME, Replay, Seeded, replay_log_problems
+from wftrio.scheduling import (
+    MAX_CASE_TIME,
+    Deterministic,
+    Replay,
+    Seeded,
+    make_scheduler,
+    replay_log_problems,
+)
 from wftrio.serialize import dumps_log, loads_log
 from wftrio.trace import InputEvent, ReplayLog
 
@@ -206,3 +213,31 @@ async def test_a_good_replay_still_reproduces_the_run(
             case = await sub.new_case(TERM, scheduler=wf.Replay(LOG), trace_level="min")
             result = await sub.wait(case)
     assert wf.replay_log(result.trace) == attrs.evolve(LOG, root=LOG.root)
+
+
+# ---------------------------------------------------------------------------
+# the scheduler= option
+
+
+@pytest.mark.parametrize("spec", [None, "Deterministic", "seeded", 0, Seeded, Replay])
+def test_make_scheduler_refuses_what_names_no_policy(spec: Any) -> None:
+    with pytest.raises(SchedulerError, match=r"scheduler=.*expected 'deterministic'"):
+        make_scheduler(spec)
+
+
+def test_scheduler_none_is_refused_by_the_runtime_options() -> None:
+    with pytest.raises(SchedulerError, match="scheduler=None"):
+        wf.open_substrate(scheduler=None)
+    with pytest.raises(SchedulerError, match="scheduler=None"):
+        wf.run(wf.task("t", lambda ctx: None), scheduler=None)
+
+
+def test_make_scheduler_gives_each_case_its_own_policy() -> None:
+    assert isinstance(make_scheduler("deterministic"), Deterministic)
+    seeded = Seeded(5)
+    assert make_scheduler(seeded) is not seeded
+    replay = Replay(LOG)
+    fresh = make_scheduler(replay)
+    assert isinstance(fresh, Replay)
+    assert fresh is not replay
+    assert fresh.log is LOG

@@ -428,6 +428,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         log = wf.replay_log(recorded)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    except TypeError as exc:  # an input's at_step that is no number (replay_log calls int())
+        raise CliError(f"{args.trace} is not a wftrio trace: an input's at_step: {exc}") from exc
     ctx = _recorded_ctx(args, first)
     options = _case_options(module, attr)
     level = "full" if any(e.kind == "task_completed" for e in recorded) else "min"

@@ -327,10 +327,13 @@ _DETERMINISTIC = Deterministic()
 def make_scheduler(spec: object) -> Scheduler:
     """Turn a ``scheduler=`` option into a fresh policy object for one case.
 
+    The default is spelled ``"deterministic"``; ``None`` is refused like any
+    other value that names no policy (it would read as "no scheduler").
+
     Raises:
-        TypeError: (as ``WftrioError``) the option is not a known policy.
+        SchedulerError: the option is not a known policy.
     """
-    if spec is None or spec == "deterministic":
+    if type(spec) is str and spec == "deterministic":
         return _DETERMINISTIC  # stateless: one instance serves every case
     if isinstance(spec, Deterministic):
         return spec
