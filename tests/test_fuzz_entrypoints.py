@@ -51,6 +51,14 @@ from wftrio.trace import ReplayLog
 
 BUILTINS = (TypeError, ValueError, LookupError)
 
+# Deterministic in CI: under the conftest's default "ci" profile every run draws
+# the same examples (a seed per test); other profiles ("deep") stay random to hunt.
+BASE = settings(
+    derandomize=settings.get_current_profile_name() == "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much],
+)
+
 
 async def async_fn(ctx: Mapping[str, Any]) -> None:
     return None
@@ -272,7 +280,7 @@ CONSTRUCTORS: dict[str, tuple[Maker, str, Callable[[Any], bool]]] = {
 def test_constructors_refuse_malformed_values(entry: str) -> None:
     make, arg, accepts = CONSTRUCTORS[entry]
 
-    @settings(suppress_health_check=[HealthCheck.filter_too_much], deadline=None)
+    @BASE
     @given(bad_values.filter(lambda v: not accepts(v)))
     def check(value: Any) -> None:
         refused(lambda: make(value), arg)
@@ -338,7 +346,7 @@ VALUES: dict[str, tuple[Maker, str, Callable[[Any], bool]]] = {
 def test_policies_and_options_refuse_malformed_values(entry: str) -> None:
     make, arg, accepts = VALUES[entry]
 
-    @settings(suppress_health_check=[HealthCheck.filter_too_much], deadline=None)
+    @BASE
     @given(bad_values.filter(lambda v: not accepts(v)))
     def check(value: Any) -> None:
         refused(lambda: make(value), arg)
@@ -384,7 +392,7 @@ SUBSTRATE_OPTIONS: dict[str, Callable[[Any], bool]] = {
 def test_open_substrate_refuses_malformed_options(option: str) -> None:
     accepts = SUBSTRATE_OPTIONS[option]
 
-    @settings(suppress_health_check=[HealthCheck.filter_too_much], deadline=None)
+    @BASE
     @given(bad_values.filter(lambda v: not accepts(v)))
     def check(value: Any) -> None:
         refused(lambda: wf.open_substrate(**{option: value}), option)
@@ -392,6 +400,7 @@ def test_open_substrate_refuses_malformed_options(option: str) -> None:
     check()
 
 
+@BASE
 @given(st.text(min_size=1, max_size=8))
 def test_open_substrate_refuses_unknown_options(name: str) -> None:
     known = {*SUBSTRATE_OPTIONS, "sinks", "effect_handler", "budget", "allow"}
@@ -435,7 +444,7 @@ async def refused_async(call: Callable[[], Any], arg: str) -> WftrioError:
     return err
 
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+FUZZ = settings(BASE, max_examples=25)
 
 
 @FUZZ
@@ -645,6 +654,7 @@ json_values = st.one_of(
 )
 
 
+@BASE
 @given(path=st.sampled_from(SNAPSHOT_PATHS), value=json_values)
 def test_restore_refuses_a_field_of_the_wrong_type(path: str, value: Any) -> None:
     doc = copy.deepcopy(SNAPSHOT)
@@ -668,6 +678,7 @@ def test_restore_refuses_a_field_of_the_wrong_type(path: str, value: Any) -> Non
     assert any(p in message for p in named), (path, message)
 
 
+@BASE
 @given(st.binary(max_size=40) | st.text(max_size=40))
 def test_loads_snapshot_refuses_garbage(text: str | bytes) -> None:
     with pytest.raises(SerializationError):
@@ -678,6 +689,7 @@ def test_loads_snapshot_refuses_garbage(text: str | bytes) -> None:
 # replay logs
 
 
+@BASE
 @given(st.binary(max_size=40) | st.text(max_size=40) | json_values.map(json.dumps))
 def test_loads_log_refuses_garbage(text: str | bytes) -> None:
     with pytest.raises(SerializationError) as info:
@@ -712,7 +724,7 @@ def _load_log(text: str) -> ReplayLog | SerializationError:
         return exc
 
 
-@settings(max_examples=80, deadline=None)
+@settings(BASE, max_examples=80)
 @given(path=st.sampled_from(LOG_PATHS), value=log_values)
 def test_loads_log_and_replay_agree_on_every_field(path: str, value: Any) -> None:
     """A field changed: loads_log refuses it naming the path, or Replay takes the log."""
@@ -770,7 +782,7 @@ numbers = st.sampled_from(
 ) | st.floats().map(repr)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(BASE, max_examples=40)
 @given(
     argv=st.one_of(
         st.tuples(st.just("run"), targets).map(list),
@@ -830,7 +842,7 @@ def recorded_trace() -> list[dict[str, Any]]:
     return _TRACE
 
 
-@settings(max_examples=40, deadline=None)
+@settings(BASE, max_examples=40)
 @given(
     data=st.data(),
     value=json_values | st.integers(-3, 40) | st.sampled_from([math.inf, 1e300, -1.0, 2e9]),
