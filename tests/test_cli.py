@@ -323,6 +323,22 @@ def test_a_replay_whose_inputs_go_back_in_steps_or_time_fails_at_once(
     )
 
 
+@pytest.mark.parametrize("at_step", [None, [1], {"n": 1}])
+def test_a_replay_of_an_input_whose_step_is_no_number_is_refused_in_one_line(
+    tmp_path: Path, at_step: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "t.jsonl"
+    args = ["--signal", "reply_a@1", "--signal", "reply_b@2", "--trace-out", str(out)]
+    assert main(["run", BLOCKING, *args]) == 1
+    capsys.readouterr()
+    _rewrite(out, _shift_input("signal_received", at_step=at_step))
+    assert main(["replay", BLOCKING, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wftrio: ")
+    assert "at_step" in err
+    assert "Traceback" not in err
+
+
 def test_run_takes_the_module_handler_and_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

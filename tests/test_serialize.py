@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import cattrs
 import pytest
 from hypothesis import given
@@ -202,6 +203,15 @@ def test_property_trace_round_trip(evs: list[TraceEvent]) -> None:
     assert loads_trace(dumps_trace(evs)) == evs
 
 
+def in_order(inputs: list[InputEvent]) -> tuple[InputEvent, ...]:
+    """The inputs at their steps and times sorted: as a case records them."""
+    steps = sorted(i.at_step for i in inputs)
+    times = sorted(i.time for i in inputs)
+    return tuple(
+        attrs.evolve(i, at_step=s, time=t) for i, s, t in zip(inputs, steps, times, strict=True)
+    )
+
+
 @given(
     st.builds(
         ReplayLog,
@@ -213,11 +223,11 @@ def test_property_trace_round_trip(evs: list[TraceEvent]) -> None:
                 kind=st.sampled_from(["signal_received", "effect_completed", "timer_fired"]),
                 at_step=st.integers(0, 10**6),
                 name=st.none() | st.text(),
-                time=st.floats(allow_nan=False, allow_infinity=False),
+                time=st.floats(0, 1e9),
                 data=st.dictionaries(st.text(), json_values, max_size=3),
             ),
             max_size=5,
-        ).map(tuple),
+        ).map(in_order),
     )
 )
 def test_property_replay_log_round_trip(log: ReplayLog) -> None:
@@ -350,3 +360,25 @@ def test_snapshot_with_replay_scheduler_and_error_round_trips() -> None:
     assert fsnap.error is not None
     assert fsnap.error.error_type == "KeyError"
     assert loads_snapshot(dumps_snapshot(fsnap)) == fsnap
+
+
+@pytest.mark.parametrize("where", ["$.effects", "$.ready", "$.regions", "$.tokens"])
+@pytest.mark.parametrize("value", ["", {}, "ab"])
+def test_a_string_or_object_is_no_array(where: str, value: Any) -> None:
+    doc = json.loads(dumps_snapshot(blocked_state().snapshot()))
+    doc[where[2:]] = value
+    with pytest.raises(SerializationError) as info:
+        loads_snapshot(json.dumps(doc))
+    assert info.value.paths == (where,)
+
+
+def test_a_string_or_array_is_no_object() -> None:
+    doc = json.loads(dumps_snapshot(blocked_state().snapshot()))
+    doc["signals"] = ""
+    doc["waiters"] = [["go", [1]]]
+    with pytest.raises(SerializationError) as info:
+        loads_snapshot(json.dumps(doc))
+    assert set(info.value.paths) == {"$.signals", "$.waiters"}
+    with pytest.raises(SerializationError) as info:
+        loads_log('{"preemptive": false, "choices": "", "inputs": {}}')
+    assert set(info.value.paths) == {"$.choices", "$.inputs"}

@@ -44,13 +44,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from wftrio.scheduling import MAX_CASE_TIME
+
 __all__ = ["MAX_SECONDS", "CliError", "load_target", "main"]
 
-MAX_SECONDS = 1e9
+MAX_SECONDS = MAX_CASE_TIME
 """The latest time (seconds after the start, about 31 years) a command-line input may name.
 
 Later times never come in practice, and near ``1e300`` adding a second to
-a float clock no longer changes it.
+a float clock no longer changes it (:data:`wftrio.scheduling.MAX_CASE_TIME`,
+which a replay log's inputs are held to as well).
 """
 
 
@@ -379,6 +382,7 @@ def _check_replayable(recorded: Sequence[Any], log: Any) -> None:
         ReplayDivergence: the first input or event that breaks the rule.
     """
     from wftrio.errors import ReplayDivergence
+    from wftrio.scheduling import replay_log_problems
 
     for ev in recorded:
         if not _seconds_ok(ev.time):
@@ -386,20 +390,9 @@ def _check_replayable(recorded: Sequence[Any], log: Any) -> None:
                 f"event {ev.seq} ({ev.kind}) is recorded at time {ev.time!r}, which never comes "
                 f"(expected 0 to {MAX_SECONDS:.0e} seconds)"
             )
-    step, time = 0, 0.0
-    for n, inp in enumerate(log.inputs):
-        what = f"input {n} ({inp.kind}{f' {inp.name!r}' if inp.name else ''})"
-        if inp.at_step < step:
-            raise ReplayDivergence(
-                f"{what} is recorded at step {inp.at_step}, behind step {step} "
-                f"{'of the input before it' if n else 'where a case starts'}"
-            )
-        if not _seconds_ok(inp.time) or inp.time < time:
-            raise ReplayDivergence(
-                f"{what} is recorded at time {inp.time!r}, behind time {time!r} of the input "
-                "before it"
-            )
-        step, time = inp.at_step, inp.time
+    problems = replay_log_problems(log)
+    if problems:
+        raise ReplayDivergence(problems[0][1])
 
 
 def _same_event(rec: Any, rep: Any) -> bool:
@@ -435,6 +428,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         log = wf.replay_log(recorded)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    except TypeError as exc:  # an input's at_step that is no number (replay_log calls int())
+        raise CliError(f"{args.trace} is not a wftrio trace: an input's at_step: {exc}") from exc
     ctx = _recorded_ctx(args, first)
     options = _case_options(module, attr)
     level = "full" if any(e.kind == "task_completed" for e in recorded) else "min"

@@ -10,19 +10,27 @@
   trace as a ``choice`` event.
 * :class:`Replay` ``(log)``: feeds back the recorded picks (and, through the
   driver, the recorded external inputs) of a :class:`~wftrio.trace.ReplayLog`.
+
+Both check what they are given when they are built, so a case never starts
+with a policy that cannot be reproduced (a seed that is not an ``int``) or
+a log no case could have recorded (:func:`replay_log_problems`): a replay
+would otherwise wait for a step behind the case or a time that never comes.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from typing import Literal, Protocol, TypeAlias
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, TypeAlias
 
 import attrs
 
 from wftrio.errors import ReplayDivergence, SchedulerError
-from wftrio.trace import ReplayLog
+from wftrio.trace import INPUT_KINDS, InputEvent, ReplayLog
 
 __all__ = [
+    "MAX_CASE_TIME",
     "Deterministic",
     "Replay",
     "ReplayDivergence",
@@ -30,7 +38,16 @@ __all__ = [
     "SchedulerSpec",
     "Seeded",
     "make_scheduler",
+    "replay_log_problems",
 ]
+
+MAX_CASE_TIME = 1e9
+"""The latest case time (seconds after the start, about 31 years) an input may be due at.
+
+Later times never come in practice, and near ``1e300`` adding a second to
+a float clock no longer changes it: a replay waiting for such a time would
+wait for ever.
+"""
 
 
 class Scheduler(Protocol):
@@ -66,10 +83,18 @@ class Seeded:
 
     A ``Seeded`` object holds its generator's state, so give each case its
     own (the runtime copies the one you pass in options).
+
+    Raises:
+        SchedulerError: ``seed`` is not an ``int`` (a ``bool``, ``None``, a
+            float, a string...): the seed is recorded with the case, and
+            only an int seeds the same sequence in every process and
+            version (``None`` would seed from the OS, a str by its hash).
     """
 
-    seed: int
-    preemptive: bool = attrs.field(default=True, kw_only=True)
+    seed: int = attrs.field(validator=lambda _, __, v: _check_seed(v))
+    preemptive: bool = attrs.field(
+        default=True, kw_only=True, validator=lambda _, __, v: _check_bool("Seeded", v)
+    )
     name: str = attrs.field(default="seeded", init=False)
     _rng: random.Random = attrs.field(init=False, repr=False)
 
@@ -119,11 +144,13 @@ class Replay:
     """Feed back the choices recorded in ``log``.
 
     Raises:
-        ReplayDivergence: (from ``pick``) the replay asks for a choice the
-            log does not hold, or one out of range.
+        SchedulerError: ``log`` is not a :class:`~wftrio.trace.ReplayLog`.
+        ReplayDivergence: at once, a log no case could have recorded (see
+            :func:`replay_log_problems`); from ``pick``, the replay asks
+            for a choice the log does not hold, or one out of range.
     """
 
-    log: ReplayLog
+    log: ReplayLog = attrs.field(validator=lambda _, __, v: _check_log(v))
     name: str = attrs.field(default="replay", init=False)
     _pos: int = attrs.field(default=0, init=False, repr=False)
     preemptive: bool = attrs.field(init=False)
@@ -162,16 +189,133 @@ class Replay:
         """A replay of ``log`` that continues after its first ``pos`` choices.
 
         Raises:
-            SchedulerError: ``pos`` is not between 0 and the number of choices.
+            SchedulerError: ``pos`` is not between 0 and the number of
+                choices, or ``log`` is malformed (see :class:`Replay`).
         """
+        try:
+            replay = cls(log)
+        except ReplayDivergence as exc:
+            raise SchedulerError(f"Replay.from_state: {exc}") from exc
         if type(pos) is not int or not 0 <= pos <= len(log.choices):
             raise SchedulerError(
                 f"Replay.from_state: position {pos!r} is outside the log's "
                 f"{len(log.choices)} choices"
             )
-        replay = cls(log)
         replay._pos = pos
         return replay
+
+
+def _check_seed(seed: object) -> None:
+    if type(seed) is not int:
+        raise SchedulerError(
+            f"Seeded(seed={seed!r}): seed must be an int (not {type(seed).__name__}), so the "
+            "run can be reproduced"
+        )
+
+
+def _check_bool(where: str, value: object) -> None:
+    if type(value) is not bool:
+        raise SchedulerError(f"{where}(preemptive={value!r}): preemptive must be a bool")
+
+
+def _check_log(log: object) -> None:
+    if not isinstance(log, ReplayLog):
+        raise SchedulerError(
+            f"Replay(log={log!r:.60}): log must be a wf.ReplayLog (from wf.replay_log(trace) "
+            f"or wftrio.serialize.loads_log), not {type(log).__name__}"
+        )
+    problems = replay_log_problems(log)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ReplayDivergence(
+            "Replay(log): no case could have recorded this log: "
+            + "; ".join(f"{path}: {msg}" for path, msg in problems[:3])
+            + more
+        )
+
+
+def _is_int(v: object) -> bool:
+    return type(v) is int
+
+
+def _is_time(v: object) -> bool:
+    return type(v) in (int, float) and math.isfinite(v) and 0 <= v <= MAX_CASE_TIME  # type: ignore[arg-type, operator]
+
+
+def replay_log_problems(log: ReplayLog) -> list[tuple[str, str]]:
+    """What in ``log`` no recorded case could have produced, as ``(field, problem)`` pairs.
+
+    A replay feeds each input when the case reaches the input's step and
+    case time, so a log is replayable only if its inputs come at steps from
+    0 that never go back, at finite case times from 0 to
+    :data:`MAX_CASE_TIME` that never go back, and of a kind a case records
+    (:data:`~wftrio.trace.INPUT_KINDS`); its choices are ints >= 0.  Fields
+    are named like ``inputs[3].at_step``; an empty list means the log is
+    well formed (a replay may still diverge from a changed workflow).
+    """
+    out: list[tuple[str, str]] = []
+    if type(log.preemptive) is not bool:
+        out.append(("preemptive", f"{log.preemptive!r} is not a bool"))
+    if not isinstance(log.scheduler, str):
+        out.append(("scheduler", f"{log.scheduler!r} is not a str"))
+    if log.root is not None and not isinstance(log.root, str):
+        out.append(("root", f"{log.root!r} is not a str or None"))
+    choices: Any = log.choices
+    if not isinstance(choices, tuple | list):
+        out.append(("choices", f"{type(choices).__name__} is not a sequence of ints"))
+        choices = ()
+    for i, c in enumerate(choices):
+        if not _is_int(c) or c < 0:
+            out.append((f"choices[{i}]", f"a choice is an int >= 0, not {c!r}"))
+    inputs: Any = log.inputs
+    if not isinstance(inputs, tuple | list):
+        out.append(("inputs", f"{type(inputs).__name__} is not a sequence of inputs"))
+        inputs = ()
+    step, time = 0, 0.0
+    for n, inp in enumerate(inputs):
+        p = f"inputs[{n}]"
+        if not isinstance(inp, InputEvent):
+            out.append((p, f"{type(inp).__name__} is not an InputEvent"))
+            continue
+        name = inp.name if isinstance(inp.name, str) else None
+        what = f"input {n} ({inp.kind}{f' {name!r}' if name else ''})"
+        if inp.kind not in INPUT_KINDS:
+            out.append((f"{p}.kind", f"{inp.kind!r} is not an input kind a case records"))
+        if inp.name is not None and not isinstance(inp.name, str):
+            out.append((f"{p}.name", f"{inp.name!r} is not a str or None"))
+        if not isinstance(inp.data, Mapping):
+            out.append((f"{p}.data", f"{type(inp.data).__name__} is not a mapping"))
+        if not _is_int(inp.at_step):
+            out.append((f"{p}.at_step", f"{inp.at_step!r} is not an int"))
+        elif inp.at_step < step:
+            behind = "of the input before it" if n else "where a case starts"
+            out.append(
+                (
+                    f"{p}.at_step",
+                    f"{what} is recorded at step {inp.at_step}, behind step {step} {behind}",
+                )
+            )
+        else:
+            step = inp.at_step
+        if not _is_time(inp.time):
+            out.append(
+                (
+                    f"{p}.time",
+                    f"{what} is recorded at time {inp.time!r}, which never comes "
+                    f"(expected 0 to {MAX_CASE_TIME:.0e} seconds)",
+                )
+            )
+        elif inp.time < time:
+            out.append(
+                (
+                    f"{p}.time",
+                    f"{what} is recorded at time {inp.time!r}, behind time {time!r} of the "
+                    "input before it",
+                )
+            )
+        else:
+            time = float(inp.time)
+    return out
 
 
 SchedulerSpec: TypeAlias = "Literal['deterministic'] | Deterministic | Seeded | Replay"
@@ -183,10 +327,13 @@ _DETERMINISTIC = Deterministic()
 def make_scheduler(spec: object) -> Scheduler:
     """Turn a ``scheduler=`` option into a fresh policy object for one case.
 
+    The default is spelled ``"deterministic"``; ``None`` is refused like any
+    other value that names no policy (it would read as "no scheduler").
+
     Raises:
-        TypeError: (as ``WftrioError``) the option is not a known policy.
+        SchedulerError: the option is not a known policy.
     """
-    if spec is None or spec == "deterministic":
+    if type(spec) is str and spec == "deterministic":
         return _DETERMINISTIC  # stateless: one instance serves every case
     if isinstance(spec, Deterministic):
         return spec

@@ -6,7 +6,8 @@ converter :func:`make_converter` makes once, from
 touched).  It is configured, not hand-written:
 
 * primitives are structured strictly (``"5"`` is not an ``int``, ``1`` is not
-  a ``bool``), so a malformed document fails instead of being coerced;
+  a ``bool``), and so are arrays and objects (``""`` or ``{}`` is not a list),
+  so a malformed document fails instead of being coerced;
 * trace events (a NamedTuple) are JSON objects, not arrays;
 * the snapshot's frame, wait and scheduler unions are tagged unions
   (``"kind"`` / ``"on"`` fields);
@@ -26,7 +27,15 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, TypeVar
 
 import cattrs
-from cattrs.cols import namedtuple_dict_structure_factory, namedtuple_dict_unstructure_factory
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mapping,
+    is_mutable_sequence,
+    is_sequence,
+    list_structure_factory,
+    namedtuple_dict_structure_factory,
+    namedtuple_dict_unstructure_factory,
+)
 from cattrs.preconf import json as cattrs_json
 from cattrs.strategies import configure_tagged_union
 
@@ -39,6 +48,7 @@ from wftrio.engine import (
     pending_commands,
 )
 from wftrio.errors import ProgramMismatch, SerializationError
+from wftrio.scheduling import replay_log_problems
 from wftrio.trace import ReplayLog, TraceEvent
 
 __all__ = [
@@ -79,6 +89,46 @@ def _strict(cl: type[Any], *accept: type[Any]) -> Any:
     return structure
 
 
+def _only(json_type: type[Any], name: str, inner: Any) -> Any:
+    """Wrap the structure hook ``inner`` to take only a JSON ``json_type`` value.
+
+    cattrs builds a tuple from any iterable and a dict from any mapping, so
+    ``""`` or ``{}`` would pass where an array is expected; a malformed
+    document must fail instead.
+    """
+
+    def structure(value: Any, target: Any) -> Any:
+        if type(value) is not json_type:
+            raise TypeError(f"expected {name}, got {type(value).__name__} {value!r:.40}")
+        return inner(value, target)
+
+    return structure
+
+
+def _strict_containers(conv: cattrs.Converter) -> None:
+    """Make arrays and objects structure only from JSON arrays and objects."""
+
+    def is_tuple_type(t: Any) -> bool:
+        return getattr(t, "__origin__", None) is tuple or t is tuple
+
+    def array(t: Any) -> Any:
+        if is_mutable_sequence(t):
+            inner = list_structure_factory(t, conv)
+        elif is_tuple_type(t) and not is_sequence(t):
+            inner = conv.gen_structure_hetero_tuple(t)
+        else:
+            inner = homogenous_tuple_structure_factory(t, conv)
+        return _only(list, "a JSON array", inner)
+
+    def is_array(t: Any) -> bool:
+        return is_sequence(t) or (is_tuple_type(t) and t is not tuple)
+
+    conv.register_structure_hook_factory(is_array, array)
+    conv.register_structure_hook_factory(
+        is_mapping, lambda t: _only(dict, "a JSON object", conv.gen_structure_mapping(t))
+    )
+
+
 def make_converter() -> cattrs.Converter:
     """Make a converter configured for wftrio's JSON (see the module docs).
 
@@ -91,6 +141,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict(float, int))
     conv.register_structure_hook(str, _strict(str))
     conv.register_structure_hook(bool, _strict(bool))
+    _strict_containers(conv)
 
     # TraceEvent is a NamedTuple (cheap to build in the reducer); in JSON it is an object
     conv.register_unstructure_hook(
@@ -261,7 +312,20 @@ def dumps_log(log: ReplayLog) -> str:
 def loads_log(text: str | bytes) -> ReplayLog:
     """Read a replay log written by :func:`dumps_log`.
 
+    A log that no case could have recorded is refused here, as ``wf.Replay``
+    would refuse it (see :func:`wftrio.scheduling.replay_log_problems`): a
+    negative choice, inputs at steps or case times that go back, a time
+    that never comes, a kind no case records.
+
     Raises:
-        SerializationError: the text is not JSON or not a replay log.
+        SerializationError: the text is not JSON or not a replay log;
+            ``paths`` name the failing fields (``$.inputs[2].at_step``).
     """
-    return _structure(_parse(text, "replay log"), ReplayLog, "replay log")
+    log = _structure(_parse(text, "replay log"), ReplayLog, "replay log")
+    problems = replay_log_problems(log)
+    if problems:
+        raise SerializationError(
+            "replay log: " + "; ".join(f"{msg} @ $.{path}" for path, msg in problems),
+            paths=tuple(f"$.{path}" for path, _ in problems),
+        )
+    return log

@@ -25,7 +25,9 @@ __all__ = [
     "fn_name",
     "is_async_callable",
     "is_int",
+    "is_name",
     "is_number",
+    "name_problem",
 ]
 
 
@@ -62,14 +64,40 @@ def check_number(where: str, arg: str, value: object, *, low: float, strict: boo
     return float(value)
 
 
+def name_problem(value: object) -> str | None:
+    """Why ``value`` is no name, or ``None`` when it is one.
+
+    A name is a non-empty ``str`` that UTF-8 can encode: a lone surrogate
+    (``"\\ud800"``, what a bad decode leaves) cannot be written to a trace,
+    a snapshot or a store, so it is refused where the name enters.
+    """
+    if not isinstance(value, str):
+        return "must be a non-empty string"
+    if not value:
+        return "must be a non-empty string, not empty"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"holds a lone surrogate at index {exc.start} (not valid Unicode text)"
+    return None
+
+
+def is_name(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a name: a non-empty string of valid Unicode text."""
+    return name_problem(value) is None
+
+
 def check_name(where: str, arg: str, value: object) -> str:
-    """Return ``value`` if it is a non-empty string.
+    """Return ``value`` if it is a name (a non-empty string of valid Unicode text).
 
     Raises:
         TermTypeError: anything else, naming ``where`` and ``arg``.
     """
-    if not isinstance(value, str) or not value:
-        raise TermTypeError(f"{where}: {arg} must be a non-empty string, got {value!r}")
+    problem = name_problem(value)
+    if problem is not None:
+        raise TermTypeError(f"{where}: {arg} {problem}, got {value!r}")
+    assert isinstance(value, str)
     return value
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from wftrio.algebra._checks import check_name, name_problem
 from wftrio.errors import ApprovalRejected, TermTypeError
 
 __all__ = [
@@ -32,13 +33,23 @@ def approval_signal(name: str) -> str:
     """The signal the :func:`~wftrio.patterns.approval` named ``name`` waits for.
 
     It is ``"approval:<name>"``; its payload is :func:`approve` or :func:`reject`.
+
+    Raises:
+        TermTypeError: ``name`` is not a name (a non-empty string of valid
+            Unicode text), as ``approval(name)`` would refuse it.
     """
+    return _key(check_name("approval_signal", "name", name))
+
+
+def _key(name: str) -> str:
+    """The signal (and ctx key) of the approval point ``name`` (already checked)."""
     return f"approval:{name}"
 
 
 def _decision(decision: str, by: str, note: str | None) -> dict[str, Any]:
-    if not isinstance(by, str) or not by:
-        raise TermTypeError(f"{decision}(by={by!r}): by must name who decides (a non-empty str)")
+    problem = name_problem(by)
+    if problem is not None:
+        raise TermTypeError(f"{decision}(by={by!r}): by must name who decides: it {problem}")
     if note is not None and not isinstance(note, str):
         raise TermTypeError(f"{decision}(note={note!r}): note must be a str or None")
     return {"decision": decision, "by": by, "note": note}
@@ -75,7 +86,7 @@ class _Decide:
     allowed: frozenset[str] | None
 
     def __call__(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        key = approval_signal(self.name)
+        key = _key(self.name)
         p = ctx.get(key)
         by = p.get("by") if isinstance(p, Mapping) else None
         note = p.get("note") if isinstance(p, Mapping) else None
@@ -94,7 +105,7 @@ class _Decide:
         return {key: record}
 
     def __repr__(self) -> str:
-        return f"{approval_signal(self.name)}:decide"
+        return f"{_key(self.name)}:decide"
 
 
 @attrs.frozen(repr=False)
@@ -104,11 +115,11 @@ class _Decided:
     name: str
 
     def __call__(self, ctx: Mapping[str, Any]) -> bool:
-        r = ctx.get(approval_signal(self.name))
+        r = ctx.get(_key(self.name))
         return isinstance(r, Mapping) and r.get("decision") in _DECIDED
 
     def __repr__(self) -> str:
-        return f"{approval_signal(self.name)}:decided"
+        return f"{_key(self.name)}:decided"
 
 
 @attrs.frozen(repr=False)
@@ -118,11 +129,11 @@ class _Approved:
     name: str
 
     def __call__(self, ctx: Mapping[str, Any]) -> bool:
-        r = ctx.get(approval_signal(self.name))
+        r = ctx.get(_key(self.name))
         return isinstance(r, Mapping) and r.get("decision") == "approved"
 
     def __repr__(self) -> str:
-        return f"{approval_signal(self.name)}:approved"
+        return f"{_key(self.name)}:approved"
 
 
 @attrs.frozen(repr=False)
@@ -132,12 +143,12 @@ class _Fail:
     name: str
 
     def __call__(self, ctx: Mapping[str, Any]) -> None:
-        r = ctx.get(approval_signal(self.name))
+        r = ctx.get(_key(self.name))
         r = r if isinstance(r, Mapping) else {}
         raise ApprovalRejected(self.name, r.get("by"), r.get("note"))
 
     def __repr__(self) -> str:
-        return f"{approval_signal(self.name)}:fail"
+        return f"{_key(self.name)}:fail"
 
 
 def approval_functions(

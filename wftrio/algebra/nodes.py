@@ -251,7 +251,8 @@ class Task(Term):
 
     def __attrs_post_init__(self) -> None:
         name = self.name
-        if not isinstance(name, str) or not name:
+        # isascii() is O(1): only a non-ASCII name pays for the full check
+        if type(name) is not str or not name or not name.isascii():
             check_name("task", "name", name)
         if not callable(self.fn):
             check_callable(f"task({name!r})", "fn", self.fn)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import attrs
 
-from wftrio.algebra._checks import is_number
+from wftrio.algebra._checks import check_name, is_name, is_number, name_problem
 from wftrio.algebra.approval import approval_functions, approval_signal
 from wftrio.algebra.constructors import (
     after,
@@ -86,6 +86,15 @@ __all__ = [
 ]
 
 Ctx = Mapping[str, Any]
+
+
+def _check_name(where: str, arg: str, value: object) -> str:
+    """Return ``value`` if it is a name; else raise naming ``where(arg=value)``."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise TermTypeError(f"{where}({arg}={value!r}): {arg} {problem}")
+    assert isinstance(value, str)
+    return value
 
 
 def _noop(ctx: Ctx) -> None:
@@ -388,8 +397,7 @@ def interleaved_parallel_routing(*chains: Term | Sequence[Term], key: str = "int
     where = "interleaved_parallel_routing"
     if not chains:
         raise TermError(f"{where}(): needs at least one chain")
-    if not isinstance(key, str) or not key:
-        raise TermTypeError(f"{where}(key={key!r}): key must be a non-empty string")
+    check_name(where, "key", key)
     cs = _chains(where, chains)
     sizes = tuple(len(c) for c in cs)
     m = len(cs)
@@ -563,8 +571,7 @@ def milestone(name: str, body: Term, *, otherwise: Term | None = None) -> Defer:
     Raises:
         TermError: ``name`` is not a non-empty string, or a bad term.
     """
-    if not isinstance(name, str) or not name:
-        raise TermTypeError(f"milestone(name={name!r}): must be a non-empty string")
+    _check_name("milestone", "name", name)
     if otherwise is None:
         otherwise = task(f"{name}:missed", _noop)
     return defer(on_signal(f"{name}:expired", otherwise), on_signal(f"{name}:reached", body))
@@ -621,18 +628,15 @@ def critical_section(
     Raises:
         TermError: bad ``lock``, ``poll`` or ``section``, or ``body`` not a term.
     """
-    if not isinstance(lock, str) or not lock:
-        raise TermTypeError(f"critical_section(lock={lock!r}): must be a non-empty string")
+    _check_name("critical_section", "lock", lock)
     if not is_number(poll) or poll <= 0:
         raise TermTypeError(f"critical_section(poll={poll!r}): must be a finite number > 0")
     if section is None:
         if not isinstance(body, Term):
             raise TermTypeError(f"critical_section(body={body!r}): expected a term")
         sid = f"critical:{lock}@{_digest(body)}"
-    elif not isinstance(section, str) or not section:
-        raise TermTypeError(f"critical_section(section={section!r}): must be a non-empty string")
     else:
-        sid = section
+        sid = _check_name("critical_section", "section", section)
     key = f"lock:{lock}"
     acquire = task(f"{sid}:acquire", _TryAcquire(key, sid))
     release_t = task(f"{sid}:release", _Release(key, sid))
@@ -796,19 +800,20 @@ def approval(
     Raises:
         TermError: a bad name, approver or term.
     """
-    if not isinstance(name, str) or not name:
-        raise TermTypeError(f"approval(name={name!r}): must be a non-empty string")
+    _check_name("approval", "name", name)
     allowed: frozenset[str] | None
     if approver is None:
         allowed = None
     elif isinstance(approver, str):
-        allowed = frozenset({approver})
+        allowed = frozenset({check_name(f"approval({name!r})", "approver", approver)})
     elif isinstance(approver, Iterable):
-        allowed = frozenset(approver)
-        if not allowed or not all(isinstance(a, str) and a for a in allowed):
+        names = list(approver)
+        if not names or not all(is_name(a) for a in names):
             raise TermTypeError(
-                f"approval({name!r}, approver={approver!r}): approvers must be non-empty strings"
+                f"approval({name!r}, approver={approver!r}): approvers must be names "
+                "(non-empty strings of valid Unicode text), at least one"
             )
+        allowed = frozenset(names)
     else:
         raise TermTypeError(
             f"approval({name!r}, approver={approver!r}): expected a name, names or None"
