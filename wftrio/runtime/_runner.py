@@ -62,11 +62,6 @@ from wftrio.trace import EventKind, TraceEvent
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
 
-#: the longest a replay waits between two recorded inputs (about 31.7 years, as
-#: ``wftrio replay --signal NAME@SECONDS`` allows): a later input cannot have
-#: been recorded by a real run and is a ReplayDivergence, never a wait for ever
-REPLAY_HORIZON = 1e9
-
 __all__ = ["Case", "CaseNotes"]
 
 logger = logging.getLogger("wftrio.runtime")
@@ -321,19 +316,6 @@ class Case:
                 budget = quanta
                 if rp is not None and rp.pending:
                     budget = min(budget, rp.next_step() - st.steps)
-                    if budget < 0:
-                        # the case went past the step the input was recorded at
-                        # (a log out of order, or one from another run): running
-                        # on could never reach it, so fail now instead of spinning
-                        self._fail(
-                            ReplayDivergence(
-                                f"replay: the next recorded input ({rp.inputs[rp.pos].kind}) "
-                                f"is at step {rp.next_step()}, but the case is already at "
-                                f"step {st.steps}"
-                            )
-                        )
-                        self.undelivered += _count_signals(self.inbox.close())
-                        return
                 before = st.steps
                 try:
                     status = st.run(budget) if budget > 0 else st.status
@@ -540,18 +522,6 @@ class Case:
         if status is Status.BLOCKED:
             self._set_state(CaseState.WAITING_EFFECT if st.effects else CaseState.WAITING_SIGNAL)
         await self._flush()
-        due = rp.inputs[rp.pos].time
-        if not (rp.base_rec <= due <= rp.base_rec + REPLAY_HORIZON):
-            # NaN, inf, a time before the previous input's, or one no real run
-            # can have recorded: waiting for it would never end
-            self._fail(
-                ReplayDivergence(
-                    f"replay: the next recorded input ({rp.inputs[rp.pos].kind}) is due at "
-                    f"case time {due!r}, which never comes (the previous input was at "
-                    f"{rp.base_rec!r}; inputs are at most {REPLAY_HORIZON:g} s apart)"
-                )
-            )
-            return
         deadline = rp.deadline()
         if trio.current_time() >= deadline:
             await trio.lowlevel.checkpoint()
