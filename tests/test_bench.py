@@ -63,12 +63,30 @@ def test_every_figure_is_measured(quick_report: dict[str, Any]) -> None:
     assert figs["run"]["instrs_large"] > figs["run"]["instrs_small"]
     assert figs["waiting"]["cases"] == sizes["waiting"]
     assert figs["waiting"]["signals_per_sec"] > 0
+    assert figs["effect"]["n"] == figs["effect_ctx"]["n"] == sizes["effect"]
+    assert figs["effect_ctx"]["keys"] == sizes["effect_keys"]
+    assert (figs["waiters"]["small"], figs["waiters"]["large"]) == (
+        sizes["waiters_small"],
+        sizes["waiters_large"],
+    )
+    assert figs["small_case"]["cases"] == sizes["small_cases"]
+    scale = [sizes["scale_small"], sizes["scale_mid"]]
+    assert figs["scale_memory"]["sizes"] == figs["scale_start"]["sizes"] == scale
+    assert list(figs["scale_memory"]["bytes_per_case"]) == [str(n) for n in scale]
+    assert max(figs["par_width"]["widths"]) == sizes["width_max"]
+
+
+def test_full_adds_the_largest_sizes() -> None:
+    assert bench.FULL_SIZES == {"scale_large": 100_000}
+    assert bench.SIZES["full"]["scale_large"] == 0  # not in a default run
+    out = bench.run_benchmarks(quick=True, full=True, only=["par_width"])
+    assert out["full"] is False  # --full is ignored with --quick
 
 
 def test_rows_say_when_the_baseline_does_different_work(quick_report: dict[str, Any]) -> None:
     figs = quick_report["figures"]
     differ = {name for name, fig in figs.items() if not fig["equal_work"]}
-    assert differ == {"par", "discriminator", "waiting"}
+    assert differ == {"par", "discriminator", "waiting", "run_overhead"}
     for name in differ:
         assert figs[name]["differs"], name
     # and each trio-baseline row has an equal-work row beside it
@@ -122,6 +140,14 @@ def test_profile_prints_engine_hot_spots(capsys: pytest.CaptureFixture[str]) -> 
     assert "tottime" in out
     with pytest.raises(ValueError, match="unknown workload"):
         bench.profile("nope")
+
+
+def test_profile_runs_the_effect_workload_on_a_substrate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert bench.main(["--quick", "--profile", "effect"]) == 0
+    out = capsys.readouterr().out
+    assert "_effects.py" in out
 
 
 # ---------------------------------------------------------------------------
@@ -219,6 +245,7 @@ def test_wftrio_bench_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("usage: wftrio bench")
     assert "--compare BASELINE.json" in out
+    assert "--full" in out
 
 
 def test_wftrio_bench_quick(capsys: pytest.CaptureFixture[str]) -> None:

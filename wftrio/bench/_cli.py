@@ -29,6 +29,11 @@ def parser(prog: str = "python -m wftrio.bench") -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="add the largest sizes (100,000 waiting cases in figures 12, 12b; minutes)",
+    )
     p.add_argument("--repeat", type=int, default=5, help="best of N (default 5)")
     p.add_argument(
         "--only",
@@ -75,7 +80,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m wftrio.ben
             p.error(f"cannot read {args.compare}: {exc.strerror}")
         except ValueError as exc:
             p.error(str(exc))
-    report = run_benchmarks(quick=args.quick, repeat=args.repeat, only=only)
+    report = run_benchmarks(quick=args.quick, repeat=args.repeat, only=only, full=args.full)
     if args.json:
         if baseline is not None:
             report["compare"] = {"baseline": args.compare, "figures": compare(report, baseline)}

@@ -83,7 +83,8 @@ def _grid(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 def _header(report: Mapping[str, Any]) -> str:
     r = {k: report.get(k, "?") for k in ("repeat", "implementation", "python", "trio")}
     return (
-        f"wftrio bench ({'quick' if report.get('quick') else 'full'}, best of {r['repeat']}; "
+        f"wftrio bench ({'quick' if report.get('quick') else 'full'}"
+        f"{' + --full sizes' if report.get('full') else ''}, best of {r['repeat']}; "
         f"{r['implementation']} {r['python']}, trio {r['trio']})"
     )
 
@@ -109,6 +110,17 @@ def _notes(name: str, f: Mapping[str, Any]) -> list[str]:
             f"   waiting cases: {f['signals_per_sec']:,.0f} signals/s (signal + completion), "
             f"{f['cases_started_per_sec']:,.0f} cases started/s"
         )
+    elif name == "waiters":
+        notes.append(
+            f"   waiters: a burst of signals before one run: {_fmt(f['burst_large_us'])} / "
+            f"{_fmt(f['burst_small_us'])} us/signal ({_fmt(f['burst_ratio'])})"
+        )
+    elif name in ("scale_memory", "scale_start", "par_width"):
+        key = {"scale_memory": "bytes_per_case", "scale_start": "us_per_start"}.get(
+            name, "us_per_branch"
+        )
+        cells = ", ".join(f"{int(k):,}: {_fmt(v)}" for k, v in f[key].items())
+        notes.append(f"   {f['id']}: {f['unit']} by size: {cells}")
     elif name == "validate":
         for fam, rows in f["families"].items():
             cells = ", ".join(

@@ -1,4 +1,4 @@
-"""Figures 4, 5a and 5b: costs that must not grow with the size of the rest.
+"""Figures 4, 5a, 5b and 12c: costs that must not grow with the size of the rest.
 
 Each compares the engine with itself on a small and a large input: the
 work per unit is the same on both sides, so a ratio above 1 is a cost that
@@ -8,15 +8,29 @@ grows with what should not matter.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from wftrio import compiler
 from wftrio.bench._report import figure
 from wftrio.bench._timing import best_of, ratio, timed
-from wftrio.bench._workloads import blocked_case, check, count_nodes, ctx0, mixed_term, run_case
-from wftrio.terms import Term, loop, par, region, wait_signal
+from wftrio.bench._workloads import (
+    FNS,
+    blocked_case,
+    check,
+    count_nodes,
+    ctx0,
+    mixed_term,
+    run_case,
+)
+from wftrio.terms import Term, loop, par, region, task, wait_signal
 
-__all__ = ["bench_cancel_region", "bench_compile", "bench_run_per_step"]
+__all__ = [
+    "bench_cancel_region",
+    "bench_compile",
+    "bench_par_width",
+    "bench_run_per_step",
+]
 
 
 def bench_cancel_region(k: int, small: int, large: int, repeat: int) -> dict[str, Any]:
@@ -110,4 +124,37 @@ def bench_run_per_step(small: int, large: int, repeat: int) -> dict[str, Any]:
         instrs_large=len(big.instrs),
         steps_small=steps_little,
         steps_large=steps_big,
+    )
+
+
+def bench_par_width(widths: tuple[int, ...], base: int, repeat: int) -> dict[str, Any]:
+    """Figure 12c: ``par`` of w pure branches for each width: per-branch cost, widest / ``base``.
+
+    Each sample runs the case ``max(widths) // w`` times, so every width
+    times the same number of branches.  The narrowest widths carry the
+    case's creation over few branches, which is why the baseline is
+    ``base`` (figure 2's width) rather than the narrowest; the figure lists
+    every width.
+    """
+    most = max(widths)
+    progs = {
+        w: compiler.compile(par(*(task(f"b{i}", FNS[i % 8]) for i in range(w)))) for w in widths
+    }
+    ctx = ctx0()
+
+    def runs(w: int) -> Callable[[], object]:
+        prog, k = progs[w], most // w
+        return lambda: [run_case(prog, ctx) for _ in range(k)]
+
+    times = best_of([runs(w) for w in widths], repeat)
+    per = {w: t / (w * (most // w)) * 1e6 for w, t in zip(widths, times, strict=True)}
+    return figure(
+        f"par of {most:,} pure branches / par of {base:,}, per branch",
+        per[most],
+        per[base],
+        "us/branch",
+        "~1 (<= 1.3)",
+        ratio(per[most], per[base]) <= 1.3,
+        widths=list(widths),
+        us_per_branch={str(w): round(v, 4) for w, v in per.items()},
     )

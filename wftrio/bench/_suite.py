@@ -10,19 +10,31 @@ from typing import Any
 import trio
 
 from wftrio import compiler
+from wftrio.bench._effect import bench_effect, bench_effect_ctx
 from wftrio.bench._joins import (
     bench_discriminator,
     bench_discriminator_calls,
     bench_par,
     bench_par_calls,
 )
+from wftrio.bench._latency import bench_run_overhead, bench_small_case
 from wftrio.bench._report import REPORT_VERSION
-from wftrio.bench._scaling import bench_cancel_region, bench_compile, bench_run_per_step
+from wftrio.bench._scaling import (
+    bench_cancel_region,
+    bench_compile,
+    bench_par_width,
+    bench_run_per_step,
+)
 from wftrio.bench._sequence import bench_seq, bench_tracing
 from wftrio.bench._validate import bench_validate
-from wftrio.bench._waiting import bench_waiting_cases
+from wftrio.bench._waiters import bench_many_waiters
+from wftrio.bench._waiting import (
+    bench_waiting_cases,
+    bench_waiting_scale_memory,
+    bench_waiting_scale_start,
+)
 
-__all__ = ["FIGURES", "LABELS", "SIZES", "run_benchmarks"]
+__all__ = ["FIGURES", "FULL_SIZES", "LABELS", "SIZES", "run_benchmarks"]
 
 SIZES: dict[str, dict[str, int]] = {
     "full": {
@@ -37,6 +49,16 @@ SIZES: dict[str, dict[str, int]] = {
         "run_small": 100,
         "waiting": 10_000,
         "validate_k": 6,
+        "effect": 100,
+        "effect_keys": 10_000,
+        "waiters_small": 1_000,
+        "waiters_large": 32_000,
+        "small_cases": 200,
+        "scale_small": 1_000,
+        "scale_mid": 10_000,
+        "scale_large": 0,  # 100,000 with --full
+        "width_base": 100,
+        "width_max": 10_000,
     },
     "quick": {
         "seq": 200,
@@ -50,9 +72,32 @@ SIZES: dict[str, dict[str, int]] = {
         "run_small": 40,
         "waiting": 50,
         "validate_k": 3,
+        "effect": 10,
+        "effect_keys": 200,
+        "waiters_small": 50,
+        "waiters_large": 200,
+        "small_cases": 5,
+        "scale_small": 20,
+        "scale_mid": 50,
+        "scale_large": 0,
+        "width_base": 10,
+        "width_max": 100,
     },
 }
 """Workload sizes for a full run and for ``--quick`` (a smoke test, not a measurement)."""
+
+FULL_SIZES: dict[str, int] = {"scale_large": 100_000}
+"""What ``--full`` adds to a run's sizes: figures 12 and 12b with 100,000 waiting
+cases (about two minutes more, most of it under tracemalloc)."""
+
+
+def _scale(s: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(n for n in (s["scale_small"], s["scale_mid"], s["scale_large"]) if n)
+
+
+def _widths(s: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(w for w in (10, 100, 1_000, 10_000) if w <= s["width_max"])
+
 
 _Runner = Callable[[Mapping[str, int], int], dict[str, Any]]
 
@@ -72,6 +117,18 @@ _TABLE: tuple[tuple[str, str, _Runner], ...] = (
     ("tracing", "6", lambda s, r: bench_tracing(s["seq"], r)),
     ("waiting", "7", lambda s, r: bench_waiting_cases(s["waiting"])),
     ("validate", "8", lambda s, r: bench_validate(s["validate_k"])),
+    ("effect", "9", lambda s, r: bench_effect(s["effect"], r)),
+    ("effect_ctx", "9b", lambda s, r: bench_effect_ctx(s["effect"], s["effect_keys"], r)),
+    (
+        "waiters",
+        "10",
+        lambda s, r: bench_many_waiters(s["waiters_small"], s["waiters_large"], r),
+    ),
+    ("small_case", "11", lambda s, r: bench_small_case(s["small_cases"], r)),
+    ("run_overhead", "11b", lambda s, r: bench_run_overhead(r)),
+    ("scale_memory", "12", lambda s, r: bench_waiting_scale_memory(_scale(s), r)),
+    ("scale_start", "12b", lambda s, r: bench_waiting_scale_start(_scale(s), r)),
+    ("par_width", "12c", lambda s, r: bench_par_width(_widths(s), s["width_base"], r)),
 )
 
 FIGURES: tuple[str, ...] = tuple(name for name, _, _ in _TABLE)
@@ -82,12 +139,13 @@ LABELS: dict[str, str] = {name: label for name, label, _ in _TABLE}
 
 
 def run_benchmarks(
-    *, quick: bool = False, repeat: int = 5, only: Sequence[str] = FIGURES
+    *, quick: bool = False, repeat: int = 5, only: Sequence[str] = FIGURES, full: bool = False
 ) -> dict[str, Any]:
     """Run the selected figures and return the JSON-able report.
 
     Args:
         quick: tiny sizes and one sample each (a smoke test, not a measurement).
+        full: add the largest sizes (:data:`FULL_SIZES`); ignored with ``quick``.
         repeat: samples per figure (best of ``repeat``); ignored with ``quick``.
         only: the names of the figures to run (see :data:`FIGURES`).
 
@@ -101,7 +159,9 @@ def run_benchmarks(
         )
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
-    sizes = SIZES["quick" if quick else "full"]
+    sizes = dict(SIZES["quick" if quick else "full"])
+    if full and not quick:
+        sizes.update(FULL_SIZES)
     rep = 1 if quick else repeat
     figs: dict[str, Any] = {}
     for name, label, runner in _TABLE:
@@ -112,6 +172,7 @@ def run_benchmarks(
     return {
         "wftrio_bench": REPORT_VERSION,
         "quick": quick,
+        "full": full and not quick,
         "repeat": rep,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

@@ -1,13 +1,18 @@
-"""Figure 7: many concurrent cases waiting on a signal, on the real runtime.
+"""Figures 7, 12 and 12b: many concurrent cases waiting on a signal, on the real runtime.
 
 :func:`measure_waiting_cases` measures memory per waiting case next to a
 bare trio task blocked on a ``trio.Event`` (target: no more than 2x such a
-task), and signal throughput.
+task), and signal throughput.  Cases run at the substrate's default trace
+level unless told otherwise.  Figures 12 and 12b start 1,000, 10,000 (and
+with ``--full`` 100,000) such cases and compare memory per case and time
+per start across the sizes.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
+import math
 import time
 import tracemalloc
 from functools import partial
@@ -21,7 +26,13 @@ from wftrio.bench._timing import ratio
 from wftrio.runtime import open_substrate
 from wftrio.terms import Term, seq, task, wait_signal
 
-__all__ = ["bench_waiting_cases", "measure_waiting_cases", "waiting_case_term"]
+__all__ = [
+    "bench_waiting_cases",
+    "bench_waiting_scale_memory",
+    "bench_waiting_scale_start",
+    "measure_waiting_cases",
+    "waiting_case_term",
+]
 
 
 def _done(ctx: Any) -> dict[str, Any]:
@@ -49,10 +60,13 @@ async def _bare_tasks(n: int) -> int:
     return used
 
 
-async def _cases(n: int, *, traced_memory: bool) -> dict[str, float]:
+async def _cases(
+    n: int, *, traced_memory: bool, trace_level: str | None = None
+) -> dict[str, float]:
     term = waiting_case_term()
     out: dict[str, float] = {}
-    async with open_substrate(trace_level="none", retain_finished=None) as sub:
+    opts: dict[str, Any] = {} if trace_level is None else {"trace_level": trace_level}
+    async with open_substrate(retain_finished=None, **opts) as sub:
         # warm up: compile the term, create the substrate's lazy structures
         warm = await sub.new_case(term)
         await sub.signal(warm, "go")
@@ -78,8 +92,10 @@ async def _cases(n: int, *, traced_memory: bool) -> dict[str, float]:
     return out
 
 
-def measure_waiting_cases(n: int = 10_000) -> dict[str, Any]:
+def measure_waiting_cases(n: int = 10_000, *, trace_level: str | None = None) -> dict[str, Any]:
     """Measure ``n`` concurrent cases each waiting on a signal, then completing.
+
+    The cases run at ``trace_level`` (default: the substrate's default, ``"full"``).
 
     Two runs: one under ``tracemalloc`` for memory (bytes allocated while
     the cases wait, divided by ``n``, next to ``n`` bare trio tasks blocked
@@ -97,7 +113,7 @@ def measure_waiting_cases(n: int = 10_000) -> dict[str, Any]:
 
     async def memory() -> tuple[int, dict[str, float]]:
         bare = await _bare_tasks(n)
-        cases = await _cases(n, traced_memory=True)
+        cases = await _cases(n, traced_memory=True, trace_level=trace_level)
         return bare, cases
 
     tracemalloc.start()
@@ -105,7 +121,7 @@ def measure_waiting_cases(n: int = 10_000) -> dict[str, Any]:
         bare, mem = trio.run(memory)
     finally:
         tracemalloc.stop()
-    speed = trio.run(partial(_cases, n, traced_memory=False))
+    speed = trio.run(partial(_cases, n, traced_memory=False, trace_level=trace_level))
     per_case = mem["bytes"] / n
     per_bare = bare / n
     return {
@@ -122,7 +138,8 @@ def bench_waiting_cases(n: int) -> dict[str, Any]:
     """Figure 7: ``n`` concurrent cases waiting on a signal, memory per case vs a bare task."""
     res = measure_waiting_cases(n)
     return figure(
-        f"{n:,} cases waiting on a signal: memory per case / bare trio task blocked on an Event",
+        f"{n:,} cases waiting on a signal, default trace level: memory per case / bare trio "
+        "task blocked on an Event",
         res["bytes_per_case"],
         res["bytes_per_bare_task"],
         "B/case",
@@ -132,4 +149,71 @@ def bench_waiting_cases(n: int) -> dict[str, Any]:
         cases=n,
         signals_per_sec=res["signals_per_sec"],
         cases_started_per_sec=res["cases_started_per_sec"],
+    )
+
+
+@functools.cache
+def _scale(sizes: tuple[int, ...], repeat: int) -> dict[int, dict[str, float]]:
+    """Per size: bytes per waiting case (one run under tracemalloc) and the best
+    time per start over ``repeat`` runs without it (sizes interleaved; the
+    largest, if over 10,000, once)."""
+    out: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        tracemalloc.start()
+        try:
+            mem = trio.run(partial(_cases, n, traced_memory=True))
+        finally:
+            tracemalloc.stop()
+        out[n] = {"bytes": mem["bytes"] / n, "start": math.inf}
+    for _ in range(repeat):
+        for n in sizes:
+            if n > 10_000 and out[n]["start"] < math.inf:
+                continue
+            speed = trio.run(partial(_cases, n, traced_memory=False))
+            out[n]["start"] = min(out[n]["start"], speed["start_seconds"] / n)
+    return out
+
+
+def _spread(per: dict[int, float]) -> tuple[int, int]:
+    """The sizes with the largest and the smallest value."""
+    return max(per, key=per.__getitem__), min(per, key=per.__getitem__)
+
+
+def bench_waiting_scale_memory(sizes: tuple[int, ...], repeat: int) -> dict[str, Any]:
+    """Figure 12: memory per waiting case over ``sizes`` cases, largest / smallest."""
+    res = _scale(sizes, repeat)
+    per = {n: r["bytes"] for n, r in res.items()}
+    hi, lo = _spread(per)
+    return figure(
+        f"{' / '.join(f'{n:,}' for n in sizes)} waiting cases, default trace level: "
+        "memory per case, highest / lowest",
+        per[hi],
+        per[lo],
+        "B/case",
+        "<= 1.3",
+        ratio(per[hi], per[lo]) <= 1.3,
+        sizes=list(sizes),
+        bytes_per_case={str(n): round(v, 1) for n, v in per.items()},
+        highest_at=hi,
+        lowest_at=lo,
+    )
+
+
+def bench_waiting_scale_start(sizes: tuple[int, ...], repeat: int) -> dict[str, Any]:
+    """Figure 12b: time per ``new_case`` of a waiting case over ``sizes``, highest / lowest."""
+    res = _scale(sizes, repeat)
+    per = {n: r["start"] * 1e6 for n, r in res.items()}
+    hi, lo = _spread(per)
+    return figure(
+        f"{' / '.join(f'{n:,}' for n in sizes)} waiting cases, default trace level: "
+        "time per start, highest / lowest",
+        per[hi],
+        per[lo],
+        "us/start",
+        "<= 1.3",
+        ratio(per[hi], per[lo]) <= 1.3,
+        sizes=list(sizes),
+        us_per_start={str(n): round(v, 3) for n, v in per.items()},
+        highest_at=hi,
+        lowest_at=lo,
     )

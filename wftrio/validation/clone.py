@@ -20,7 +20,7 @@ rebinds its recorder.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from wftrio.engine import ExecState
@@ -115,6 +115,11 @@ class _Copier:
             return {val(k): val(x) for k, x in v.items()}
         if t is list:
             return [self.val(x) for x in v]
+        if t is OrderedDict:  # a signal's waiters (several), in arrival order
+            val = self.val
+            return OrderedDict((val(k), val(x)) for k, x in v.items())
+        if t is deque:  # the ready stack, once long (ExecState.make_ready)
+            return deque(self.val(x) for x in v)
         if t is tuple:
             return tuple(self.val(x) for x in v)
         if t is set:

@@ -1,0 +1,134 @@
+"""Figures 9 and 9b: effects (async task functions) on a substrate, against raw trio.
+
+Every branch of the measured ``par`` is an async task function that awaits
+``trio.sleep(0)`` and returns a one-key dict.  The case runs on an open
+substrate at trace level ``min`` with receipts (always recorded for an
+effect), from ``new_case`` to the end of ``wait``; the baseline is a trio
+nursery of the same number of tasks calling the same functions on a
+read-only view of the same ctx and merging their dicts into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import trio
+
+from wftrio.bench._report import figure
+from wftrio.bench._timing import best_of_async, ratio
+from wftrio.bench._workloads import check
+from wftrio.runtime import open_substrate
+from wftrio.terms import Term, par, task
+
+__all__ = ["bench_effect", "bench_effect_ctx", "effect_fns", "effect_term"]
+
+EffectFn = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _effect(i: int) -> EffectFn:
+    key = f"r{i}"
+
+    async def effect(ctx: Mapping[str, Any]) -> dict[str, Any]:
+        await trio.sleep(0)  # noqa: ASYNC115 - the await the target names
+        return {key: i}
+
+    effect.__name__ = f"effect_{i}"
+    return effect
+
+
+def effect_fns(n: int) -> list[EffectFn]:
+    """``n`` async task functions, each awaiting ``trio.sleep(0)`` and returning ``{"r<i>": i}``."""
+    return [_effect(i) for i in range(n)]
+
+
+def effect_term(fns: list[EffectFn]) -> Term:
+    """A ``par`` of one effect task per function (AND-join)."""
+    return par(*(task(f"e{i}", fn) for i, fn in enumerate(fns)))
+
+
+def big_ctx(keys: int) -> dict[str, Any]:
+    """A ctx of ``keys`` small int values."""
+    return {f"c{i}": i for i in range(keys)}
+
+
+def _raw(fns: list[EffectFn], ctx: Mapping[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The baseline: a nursery of ``len(fns)`` tasks calling the same functions."""
+
+    async def once() -> dict[str, Any]:
+        data = dict(ctx)
+        view = MappingProxyType(data)
+
+        async def one(fn: EffectFn) -> None:
+            data.update(await fn(view))
+
+        async with trio.open_nursery() as nursery:
+            for fn in fns:
+                nursery.start_soon(one, fn)
+        return data
+
+    return once
+
+
+async def _measure(
+    n: int, ctxs: Mapping[str, Mapping[str, Any]], repeat: int, raw: bool
+) -> dict[str, float]:
+    """Best time per ``par`` of ``n`` effects for each ctx (and the raw nursery on the first)."""
+    fns = effect_fns(n)
+    term = effect_term(fns)
+    out: dict[str, float] = {}
+    async with open_substrate(trace_level="min") as sub:
+
+        def case(ctx: Mapping[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+            async def once() -> dict[str, Any]:
+                cid = await sub.new_case(term, ctx)
+                res = await sub.wait(cid)
+                sub.forget(cid)
+                return dict(res.ctx)
+
+            return once
+
+        runs = {name: case(ctx) for name, ctx in ctxs.items()}
+        first = next(iter(ctxs))
+        if raw:
+            runs["raw"] = _raw(fns, ctxs[first])
+        want = await _raw(fns, ctxs[first])()
+        check(await runs[first]() == want, "the case and the raw nursery disagree on the ctx")
+        times = await best_of_async(list(runs.values()), repeat)
+        out.update(zip(runs, times, strict=True))
+    return out
+
+
+def bench_effect(n: int, repeat: int) -> dict[str, Any]:
+    """Figure 9: ``par`` of ``n`` effects on a substrate vs a raw nursery of ``n`` tasks."""
+    t = trio.run(_measure, n, {"small": big_ctx(8)}, repeat, True)
+    return figure(
+        f"par of {n} effects (await sleep(0), return a dict), trace min, receipts / "
+        f"trio nursery of {n} tasks doing the same, per branch",
+        t["small"] / n * 1e6,
+        t["raw"] / n * 1e6,
+        "us/branch",
+        "<= 2",
+        ratio(t["small"], t["raw"]) <= 2,
+        n=n,
+        engine_s=t["small"],
+        baseline_s=t["raw"],
+    )
+
+
+def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
+    """Figure 9b: figure 9's workload with a ctx of ``keys`` keys vs 8 keys."""
+    t = trio.run(_measure, n, {"small": big_ctx(8), "large": big_ctx(keys)}, repeat, False)
+    return figure(
+        f"par of {n} effects, per branch: ctx of {keys:,} keys / ctx of 8 keys",
+        t["large"] / n * 1e6,
+        t["small"] / n * 1e6,
+        "us/branch",
+        "<= 1.2",
+        ratio(t["large"], t["small"]) <= 1.2,
+        n=n,
+        keys=keys,
+        small_s=t["small"],
+        large_s=t["large"],
+    )
