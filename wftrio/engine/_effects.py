@@ -414,7 +414,7 @@ def audit_step(
             causal_id=causal_id(st.root_id, tok.id, step),
             kind=kind,
             task=name,
-            outcome="ok",
+            outcome=_audit_outcome(kind, updates),
             attempts=1,
             started=now,
             ended=now,
@@ -424,3 +424,19 @@ def audit_step(
             source="audit",
         ),
     )
+
+
+def _audit_outcome(kind: str, updates: Mapping[str, Any]) -> str:
+    """An audited step's outcome: ``"rejected"`` for an approval's rejecting decision.
+
+    An approval point's decision step (``kind="approval"``, see
+    :func:`wftrio.patterns.approval`) stores its decision record
+    ``{"decision": ..., "by": ..., "note": ...}``; a rejection is its
+    receipt's outcome, so a reader of receipts sees who said no without
+    opening ``detail``.  Every other audited step is ``"ok"``.
+    """
+    if kind == "approval":
+        for v in updates.values():
+            if isinstance(v, Mapping) and v.get("decision") == "rejected":
+                return "rejected"
+    return "ok"
