@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
+from wftrio.engine.frozen import FrozenDict, as_updates
 from wftrio.engine.objects import EMPTY
 from wftrio.engine.protocol import (
     FINAL,
@@ -306,11 +307,12 @@ def complete(
         meta = EffectMeta(causal_id(st.root_id, tok.id, -1), name, "", 0.0, st.now(), None)
     t0 = meta.requested_at if started is None else started
     t1 = st.now() if ended is None else ended
-    if error is None and result is not None and not isinstance(result, Mapping):
-        error = TaskError(
-            f"task {name!r} at {ins.path} returned {type(result).__name__}, expected a "
-            "Mapping of ctx updates or None"
-        )
+    updates: FrozenDict | None = None
+    if error is None and result is not None:
+        try:
+            updates = as_updates(result, name, ins.path)
+        except TaskError as exc:
+            error = exc
     _governor(st).charge_time(t1 - t0)
     if error is not None:
         if outcome not in ("error", "timed_out"):
@@ -333,7 +335,6 @@ def complete(
         _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
         fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
-    updates = dict(result) if result is not None else None
     st.emit(
         EventKind.EFFECT_COMPLETED,
         name,

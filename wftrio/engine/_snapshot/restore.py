@@ -23,6 +23,7 @@ from wftrio.effects import Effect
 from wftrio.engine._effects import EffectMeta
 from wftrio.engine._state import ExecState, StartEffect, StartTimer
 from wftrio.engine.consistency import violations
+from wftrio.engine.frozen import freeze, freeze_items
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.engine.program import Program
 from wftrio.engine.protocol import DeferArm, DeferWait, EffectWait, SignalWait, WaitKind
@@ -157,11 +158,14 @@ class _Rebuild:
                 cur = entry[1].parent
             for i, s in reversed(chain):
                 self._check_id(s.id, f"scopes[{i}].id")
+                # values are frozen as a live case's are (docs/SEMANTICS.md, "Tasks")
                 built[s.id] = CtxLayer(
                     s.id,
-                    jsonable_copy(s.data, f"scopes[{i}].data"),
+                    dict(freeze_items(jsonable_copy(s.data, f"scopes[{i}].data"))),
                     None if s.parent is None else built[s.parent],
-                    None if s.base is None else jsonable_copy(s.base, f"scopes[{i}].base"),
+                    None
+                    if s.base is None
+                    else dict(freeze_items(jsonable_copy(s.base, f"scopes[{i}].base"))),
                     s.index,
                 )
         return built
@@ -195,7 +199,7 @@ class _Rebuild:
                     self._pc(f.cont, f"{p}.cont"),
                 )
                 m.results = {
-                    r.index: jsonable_copy(r.data, f"{p}.results[{k}].data")
+                    r.index: freeze_items(jsonable_copy(r.data, f"{p}.results[{k}].data"))
                     for k, r in enumerate(f.results)
                 }
                 obj = m
@@ -427,7 +431,7 @@ def restore(
         current=None if snap.current is None else graph.token(snap.current, "current"),
         regions=regions,
         signals={
-            name: deque(jsonable_copy(list(q), f"signals[{name!r}]"))
+            name: deque(freeze(v) for v in jsonable_copy(list(q), f"signals[{name!r}]"))
             for name, q in snap.signals.items()
         },
         waiters=waiters,
