@@ -264,3 +264,40 @@ def test_engine_built_event_data_is_read_only_all_the_way_down() -> None:
     for ev in st.events:
         with pytest.raises(TypeError):
             ev.data["x"] = 1  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------
+# item 26: late discriminator branches
+
+
+def test_a_late_discriminator_branch_s_updates_are_merged_and_marked_late() -> None:
+    async def slow(ctx: Mapping[str, Any]) -> dict[str, str]:
+        return {"winner": "slow", "slow_done": True}
+
+    term = wf.seq(
+        wf.join(wf.first(1), wf.task("fast", lambda c: {"winner": "fast"}), wf.task("slow", slow)),
+        wf.task("go_on", lambda c: {"saw": c["winner"]}),
+    )
+    st = start(term)
+    (cmd,) = st.take_outbox()
+    assert st.ctx == {"winner": "fast", "saw": "fast"}  # the join fired on the fast branch
+    st.feed_effect(cmd.eid, {"winner": "slow", "slow_done": True})
+    assert st.run() is Status.DONE
+    assert st.ctx == {"winner": "slow", "saw": "fast", "slow_done": True}  # applied, last wins
+    (done,) = [ev for ev in st.events if ev.kind == "effect_completed"]
+    assert done.data["late"] is True
+    (absorbed,) = [ev for ev in st.events if ev.kind == "join_absorbed"]
+    assert absorbed.data == {"arrived": 2, "late": True}
+    assert absorbed.token == done.token
+
+
+def test_an_on_time_effect_is_not_marked_late() -> None:
+    async def slow(ctx: Mapping[str, Any]) -> None:
+        return None
+
+    st = start(wf.join(wf.first(1), wf.task("slow", slow), wf.wait_signal("never")))
+    (cmd,) = st.take_outbox()
+    st.feed_effect(cmd.eid, None)
+    st.run()
+    (done,) = [ev for ev in st.events if ev.kind == "effect_completed"]
+    assert "late" not in done.data

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
 from wftrio.engine.frozen import FrozenDict, as_updates
-from wftrio.engine.objects import EMPTY
+from wftrio.engine.objects import EMPTY, JoinInst
 from wftrio.engine.protocol import (
     FINAL,
     EffectWait,
@@ -335,19 +335,17 @@ def complete(
         _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
         fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
-    st.emit(
-        EventKind.EFFECT_COMPLETED,
-        name,
-        tok,
-        {
-            "eid": eid,
-            "at_step": st.steps,
-            "result": updates,
-            "attempts": attempts,
-            "started": t0,
-            "ended": t1,
-        },
-    )
+    data: dict[str, Any] = {
+        "eid": eid,
+        "at_step": st.steps,
+        "result": updates,
+        "attempts": attempts,
+        "started": t0,
+        "ended": t1,
+    }
+    if st.tracing and late(tok):
+        data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
+    st.emit(EventKind.EFFECT_COMPLETED, name, tok, data)
     _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result=stable_hash(updates))
     if updates:
         tok.scope.data.update(updates)
@@ -441,3 +439,19 @@ def _audit_outcome(kind: str, updates: Mapping[str, Any]) -> str:
             if isinstance(v, Mapping) and v.get("decision") == "rejected":
                 return "rejected"
     return "ok"
+
+
+def late(tok: Token) -> bool:
+    """Whether ``tok`` runs in a late branch: one of its joins has already fired.
+
+    Such a branch is absorbed when it arrives ([JOIN]); what it writes meanwhile
+    is merged like any update, and its effects' ``effect_completed`` events say
+    ``late: true``.  O(depth of the token's frame stack); called once per effect
+    outcome, never in the pure-task loop.
+    """
+    f = tok.frame
+    while f is not None:
+        if isinstance(f, JoinInst) and f.fired:
+            return True
+        f = f.parent
+    return False

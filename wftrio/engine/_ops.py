@@ -308,8 +308,12 @@ def _join(pc: int, ins: Instr, lk: Linker) -> Handler:
         if inst.fired or inst.arrived < inst.needed:
             st.kill(tok)
             if st.full:
-                kind = EventKind.JOIN_ABSORBED if inst.fired else EventKind.JOIN_ARRIVED
-                st.emit(kind, path, tok, {"arrived": inst.arrived})
+                if inst.fired:
+                    st.emit(
+                        EventKind.JOIN_ABSORBED, path, tok, {"arrived": inst.arrived, "late": True}
+                    )
+                else:
+                    st.emit(EventKind.JOIN_ARRIVED, path, tok, {"arrived": inst.arrived})
             return 1
         inst.fired = True
         if st.full:
