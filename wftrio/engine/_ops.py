@@ -566,6 +566,9 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
     path = ins.path
 
     def mi_spawn(st: ExecState, tok: Token, max_steps: int) -> int:
+        f = tok.frame
+        if type(f) is MIInst and f.items is not None and f.cont == cont:
+            return spawn_some(st, tok, f, max_steps)  # this mi's spawner, resumed
         view = tok.scope.view
         try:
             if items is not None:
@@ -584,21 +587,46 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
             return 1
         scope = tok.scope
         inst = MIInst(st.new_id(), tok.frame, tok.region, scope, n, needed, cont)
-        kids = []
-        for i, item in enumerate(its):
-            sc = CtxLayer(st.new_id(), {}, scope, {item_key: freeze(item), "index": i}, i)
-            kids.append(st.spawn(body, inst, tok.region, sc))
         if needed is None or needed == 0:
             inst.fired = True
             if collect is not None and n == 0:
                 scope.data[collect] = FrozenList()
             st.ready.append(st.spawn(cont, tok.frame, tok.region, scope))
-        st.kill(tok)
-        kids.reverse()
-        st.ready.extend(kids)
         if st.full:
             st.emit(EventKind.MI_SPAWNED, path, tok, {"instances": n, "needed": needed})
-        return 1
+        if n == 0:
+            st.kill(tok)
+            return 1
+        inst.items = its
+        inst.spawned = 0
+        # the spawning token becomes this mi's spawner (frame: the activation)
+        tok.frame = inst
+        return spawn_some(st, tok, inst, max_steps)
+
+    def spawn_some(st: ExecState, tok: Token, inst: MIInst, max_steps: int) -> int:
+        """Spawn up to ``max_steps`` more instances, one step each (issue: bounded steps)."""
+        its = inst.items
+        assert its is not None
+        first = inst.spawned
+        last = min(inst.n, first + max(1, max_steps))
+        scope = inst.scope
+        region = tok.region
+        kids = []
+        for i in range(first, last):
+            sc = CtxLayer(st.new_id(), {}, scope, {item_key: freeze(its[i]), "index": i}, i)
+            kids.append(st.spawn(body, inst, region, sc))
+        inst.spawned = last
+        if last == inst.n:
+            inst.items = None
+            st.kill(tok)
+        else:
+            # the spawner resumes after this chunk's instances (pushed below them)
+            if st.current is tok:
+                st.current = None
+            st.ready.append(tok)
+        kids.reverse()
+        st.ready.extend(kids)
+        return last - first
 
     return mi_spawn
 

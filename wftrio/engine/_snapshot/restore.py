@@ -202,6 +202,15 @@ class _Rebuild:
                     r.index: freeze_items(jsonable_copy(r.data, f"{p}.results[{k}].data"))
                     for k, r in enumerate(f.results)
                 }
+                if f.spawned is not None and f.spawned != f.n:
+                    if not 0 <= f.spawned < f.n or f.items is None or len(f.items) != f.n:
+                        raise ser_error(
+                            f"{p}.spawned: {f.spawned} instances spawned of {f.n}, with "
+                            f"{'no' if f.items is None else len(f.items)} items",
+                            f"{p}.spawned",
+                        )
+                    m.items = list(jsonable_copy(list(f.items), f"{p}.items"))
+                    m.spawned = f.spawned
                 obj = m
             _set_values(obj, f)
             self.frames[f.id] = obj
