@@ -108,3 +108,25 @@ async def test_a_huge_mi_gives_the_loop_back_every_burst() -> None:
             last = Item.taken
         await sub.cancel(cid)
     assert 0 < worst <= 2 * quanta
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        wf.mi(body, items=["p", "q"], join=1, collect="res"),
+        wf.join(wf.first(1), wf.task("t0", lambda c: None), wf.wait_signal("late")),
+    ],
+    ids=["partial_mi", "discriminator"],
+)
+def test_late_work_of_a_loop_that_went_on_is_not_a_branch_of_the_join_above(
+    inner: wf.Term,
+) -> None:
+    # found by hypothesis: a late instance (or branch) whose loop already exited
+    # was counted as a live branch of the par around the loop
+    st = ExecState(wf.compile(wf.par(wf.loop(inner, times=2))))
+    while not st.finished:
+        status = st.run(max_steps=1)
+        check_invariants(st)
+        if status is Status.BLOCKED:
+            st.feed_signal("late")
+    assert st.status is Status.DONE

@@ -295,7 +295,11 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
         below: Any = tok
         f = tok.frame
         while f is not None:
-            if type(f) is JoinInst and not _settled(below):
+            if _settled(below):
+                # a late token: the fired join or mi below absorbs it, so no frame
+                # above ever sees it (e.g. a late mi instance whose loop went on)
+                break
+            if type(f) is JoinInst:
                 pending.setdefault(f.id, set()).add(id(below))
             below = f
             f = f.parent
