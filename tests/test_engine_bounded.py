@@ -7,6 +7,7 @@ after every burst of ``step_quanta`` steps like any other case.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -130,3 +131,19 @@ def test_late_work_of_a_loop_that_went_on_is_not_a_branch_of_the_join_above(
         if status is Status.BLOCKED:
             st.feed_signal("late")
     assert st.status is Status.DONE
+
+
+def test_taking_the_oldest_of_many_waiters_does_not_rescan_the_taken_ones() -> None:
+    # a plain dict iterates past the slots of deleted keys, so taking the oldest
+    # waiter k times cost O(k**2); the waiter table keeps arrival order in a
+    # linked list instead, also after a restore
+    prog = wf.compile(wf.mi(wf.wait_signal("go"), count=50))
+    st = ExecState(prog)
+    st.run()
+    again = ExecState.restore(prog, st.snapshot())
+    for s in (st, again):
+        assert isinstance(s.waiters["go"], OrderedDict)
+        for _ in range(50):
+            s.feed_signal("go")
+        assert s.run() is Status.DONE
+    assert again.ctx == st.ctx

@@ -12,7 +12,7 @@ point.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -668,7 +668,9 @@ class ExecState:
         elif isinstance(ws, dict):
             ws[tok] = alt
         elif ws is not tok:
-            self.waiters[name] = {ws: signal_alt(ws, name), tok: alt}
+            # ordered by a linked list: taking the oldest waiter stays O(1) however
+            # many were taken before (a dict scans past its deleted slots)
+            self.waiters[name] = OrderedDict(((ws, signal_alt(ws, name)), (tok, alt)))
 
     def _drop_waiter(self, name: str, tok: Token) -> None:
         ws = self.waiters.get(name)

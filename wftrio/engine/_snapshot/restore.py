@@ -14,7 +14,7 @@ restored case.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -412,7 +412,7 @@ def restore(
     for name, ws in snap.waiters.items():
         toks = {graph.token(w.token, f"waiters[{name!r}][{k}]"): w.alt for k, w in enumerate(ws)}
         if len(toks) > 1:
-            waiters[name] = toks
+            waiters[name] = OrderedDict(toks)  # as add_waiter keeps them
         elif toks:  # a lone waiter is the token itself (ExecState.add_waiter)
             waiters[name] = next(iter(toks))
     st = ExecState.from_parts(
