@@ -13,7 +13,7 @@ import wftrio as wf
 from wftrio.engine import ExecState, Status
 from wftrio.errors import GovernanceError
 from wftrio.governance import Governor, as_allow, as_budget
-from wftrio.receipts import receipts
+from wftrio.receipts import OUTCOMES, receipts
 from wftrio.runtime import open_substrate
 
 SIGNAL = wf.approval_signal("deploy")
@@ -71,6 +71,21 @@ async def test_rejection_fails_the_case_naming_who_rejected() -> None:
     assert "rejected by 'bob': not today" in str(err)
     assert approvals(rs) == [{"decision": "rejected", "by": "bob", "note": "not today"}]
     assert "deployed" not in info.value.result.ctx
+
+
+async def test_a_rejected_approval_s_receipt_says_rejected_and_names_who() -> None:
+    term = wf.approval("deploy", approver=["ann", "bob"], on_reject=wf.task("undo", deploy))
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term, case_id="r1")
+        await sub.signal(cid, SIGNAL, wf.approve("eve"))  # not an approver: ignored, "ok"
+        await sub.signal(cid, SIGNAL, wf.reject("bob", "not today"))
+        await sub.wait(cid)
+        decisions = [r for r in sub.receipts(cid) if r.kind == "approval"]
+    assert [r.outcome for r in decisions] == ["ok", "rejected"]
+    rejected = decisions[1]
+    assert rejected.outcome in OUTCOMES
+    assert rejected.detail == {SIGNAL: {"decision": "rejected", "by": "bob", "note": "not today"}}
+    assert (rejected.source, rejected.task) == ("audit", "approval:deploy")
 
 
 async def test_rejection_with_on_reject_compensates_and_goes_on() -> None:

@@ -55,6 +55,8 @@ _NOT_STATE = {
     "_EmptyDict": "the shared read-only EMPTY (no per-case state)",
     "_Copier": "the explorer's copier itself",
     "Linker": "links a Program into handlers once; shared by every case, not case state",
+    "FrozenDict": "a frozen ctx value (a value: a dict that cannot change)",
+    "FrozenList": "a frozen ctx value (a value: a list that cannot change)",
 }
 
 

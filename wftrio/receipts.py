@@ -46,8 +46,10 @@ OUTCOMES: Final[tuple[str, ...]] = (
     "cancelled",
     "disallowed",
     "over_budget",
+    "rejected",
 )
-"""Every receipt outcome.  ``disallowed`` and ``over_budget`` effects never ran."""
+"""Every receipt outcome.  ``disallowed`` and ``over_budget`` effects never ran;
+``rejected`` is an approval point's rejecting decision (an audited step)."""
 
 
 def canonical(value: Any) -> Any:

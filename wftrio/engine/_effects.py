@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
-from wftrio.engine.objects import EMPTY
+from wftrio.engine.frozen import FrozenDict, as_updates
+from wftrio.engine.objects import EMPTY, JoinInst
 from wftrio.engine.protocol import (
     FINAL,
     EffectWait,
@@ -306,11 +307,12 @@ def complete(
         meta = EffectMeta(causal_id(st.root_id, tok.id, -1), name, "", 0.0, st.now(), None)
     t0 = meta.requested_at if started is None else started
     t1 = st.now() if ended is None else ended
-    if error is None and result is not None and not isinstance(result, Mapping):
-        error = TaskError(
-            f"task {name!r} at {ins.path} returned {type(result).__name__}, expected a "
-            "Mapping of ctx updates or None"
-        )
+    updates: FrozenDict | None = None
+    if error is None and result is not None:
+        try:
+            updates = as_updates(result, name, ins.path)
+        except TaskError as exc:
+            error = exc
     _governor(st).charge_time(t1 - t0)
     if error is not None:
         if outcome not in ("error", "timed_out"):
@@ -333,20 +335,17 @@ def complete(
         _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
         fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
-    updates = dict(result) if result is not None else None
-    st.emit(
-        EventKind.EFFECT_COMPLETED,
-        name,
-        tok,
-        {
-            "eid": eid,
-            "at_step": st.steps,
-            "result": updates,
-            "attempts": attempts,
-            "started": t0,
-            "ended": t1,
-        },
-    )
+    data: dict[str, Any] = {
+        "eid": eid,
+        "at_step": st.steps,
+        "result": updates,
+        "attempts": attempts,
+        "started": t0,
+        "ended": t1,
+    }
+    if st.tracing and late(tok):
+        data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
+    st.emit(EventKind.EFFECT_COMPLETED, name, tok, data)
     _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result=stable_hash(updates))
     if updates:
         tok.scope.data.update(updates)
@@ -414,7 +413,7 @@ def audit_step(
             causal_id=causal_id(st.root_id, tok.id, step),
             kind=kind,
             task=name,
-            outcome="ok",
+            outcome=_audit_outcome(kind, updates),
             attempts=1,
             started=now,
             ended=now,
@@ -424,3 +423,35 @@ def audit_step(
             source="audit",
         ),
     )
+
+
+def _audit_outcome(kind: str, updates: Mapping[str, Any]) -> str:
+    """An audited step's outcome: ``"rejected"`` for an approval's rejecting decision.
+
+    An approval point's decision step (``kind="approval"``, see
+    :func:`wftrio.patterns.approval`) stores its decision record
+    ``{"decision": ..., "by": ..., "note": ...}``; a rejection is its
+    receipt's outcome, so a reader of receipts sees who said no without
+    opening ``detail``.  Every other audited step is ``"ok"``.
+    """
+    if kind == "approval":
+        for v in updates.values():
+            if isinstance(v, Mapping) and v.get("decision") == "rejected":
+                return "rejected"
+    return "ok"
+
+
+def late(tok: Token) -> bool:
+    """Whether ``tok`` runs in a late branch: one of its joins has already fired.
+
+    Such a branch is absorbed when it arrives ([JOIN]); what it writes meanwhile
+    is merged like any update, and its effects' ``effect_completed`` events say
+    ``late: true``.  O(depth of the token's frame stack); called once per effect
+    outcome, never in the pure-task loop.
+    """
+    f = tok.frame
+    while f is not None:
+        if isinstance(f, JoinInst) and f.fired:
+            return True
+        f = f.parent
+    return False

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wftrio.compiler.program import (
@@ -35,6 +34,14 @@ from wftrio.compiler.program import (
 )
 from wftrio.effects import Effect
 from wftrio.engine import _effects
+from wftrio.engine.frozen import (
+    ATOMIC,
+    NO_UPDATES,
+    FrozenDict,
+    FrozenList,
+    as_updates,
+    freeze,
+)
 from wftrio.engine.objects import EMPTY, CtxLayer, JoinInst, LoopFrame, MIInst, RegionInst
 from wftrio.engine.protocol import DeferArm, DeferWait, EventKind, SignalWait, StartTimer, WaitKind
 from wftrio.errors import EngineError, TaskError
@@ -88,15 +95,6 @@ def operands(ins: Instr, cls: type[_O]) -> _O:
     return ops
 
 
-def _not_mapping(name: str, path: str, r: object) -> TaskError:
-    return TaskError(
-        f"task {name!r} at {path} returned {type(r).__name__} ({r!r:.80}), expected a "
-        "Mapping of ctx updates or None"
-    )
-
-
-_NO_UPDATES: Mapping[str, Any] = MappingProxyType({})
-
 _COMPLETED: str = EventKind.TASK_COMPLETED.value
 """The kind of the fused loop's events, as the plain string ``ExecState.emit`` records."""
 
@@ -110,6 +108,7 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
     last_next = instrs[end - 1].next
     allows = lk.allows
     task_ops = lk.task_ops  # for a task that returns an Effect spec
+    atomic = ATOMIC
 
     def task(st: ExecState, tok: Token, max_steps: int) -> int:
         scope = tok.scope
@@ -123,12 +122,17 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
             while i < stop:
                 r = fns[i](view)  # type: ignore[misc]
                 if r is not None:
-                    if type(r) is not dict:
-                        if not isinstance(r, Mapping):
-                            if isinstance(r, Effect):
+                    if type(r) is dict:
+                        # the common case costs one pass: str keys, values that
+                        # need no freezing; anything else takes the slow path
+                        for k, v in r.items():
+                            if type(k) is not str or type(v) not in atomic:
+                                r = as_updates(r, names[i], instrs[i].path)
                                 break
-                            raise _not_mapping(names[i], instrs[i].path, r)
-                        r = dict(r)
+                    elif isinstance(r, Effect):
+                        break
+                    else:
+                        r = as_updates(r, names[i], instrs[i].path)
                     data.update(r)
                 i += 1
         except Exception as exc:
@@ -163,18 +167,23 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
             while i < stop:
                 r = fns[i](view)  # type: ignore[misc]
                 if r is not None:
-                    if type(r) is not dict:
-                        if not isinstance(r, Mapping):
-                            if isinstance(r, Effect):
+                    if type(r) is dict:
+                        for k, v in r.items():
+                            if type(k) is not str or type(v) not in atomic:
+                                r = as_updates(r, names[i], instrs[i].path)
                                 break
-                            raise _not_mapping(names[i], instrs[i].path, r)
-                        r = dict(r)
+                        else:
+                            r = FrozenDict(r)
+                    elif isinstance(r, Effect):
+                        break
+                    else:
+                        r = as_updates(r, names[i], instrs[i].path)
                     data.update(r)
                     upd: Mapping[str, Any] = r
                 else:
-                    upd = _NO_UPDATES
-                # the event's data is the updates mapping itself (no copy):
-                # what the task returned, exactly as merged into ctx
+                    upd = NO_UPDATES
+                # the event's data is the frozen copy of the updates, exactly as
+                # merged into ctx: neither the task nor a sink can change it later
                 record(new_event(TraceEvent, (seq, cid, completed, names[i], tid, rid, t, upd)))
                 seq += 1
                 i += 1
@@ -226,15 +235,13 @@ def _step(pc: int, ins: Instr, lk: Linker) -> Handler:
         view = tok.scope.view
         try:
             r = fn(view)
-            if r is not None and not isinstance(r, Mapping | Effect):
-                raise _not_mapping(name, path, r)
+            if isinstance(r, Effect):
+                _effects.request(st, tok, ins, ops, st.steps, r, allows)
+                return 1
+            updates = as_updates(r, name, path) if r is not None else NO_UPDATES
         except Exception as exc:
             _effects.fail_task(st, tok, exc, name, on_error, woken=False)
             return 1
-        if isinstance(r, Effect):
-            _effects.request(st, tok, ins, ops, st.steps, r, allows)
-            return 1
-        updates = dict(r) if r is not None else {}
         if kind is not None:  # the receipt hashes the ctx the step saw
             _effects.audit_step(st, tok, name, kind, st.steps, view, updates)
         tok.scope.data.update(updates)
@@ -301,8 +308,12 @@ def _join(pc: int, ins: Instr, lk: Linker) -> Handler:
         if inst.fired or inst.arrived < inst.needed:
             st.kill(tok)
             if st.full:
-                kind = EventKind.JOIN_ABSORBED if inst.fired else EventKind.JOIN_ARRIVED
-                st.emit(kind, path, tok, {"arrived": inst.arrived})
+                if inst.fired:
+                    st.emit(
+                        EventKind.JOIN_ABSORBED, path, tok, {"arrived": inst.arrived, "late": True}
+                    )
+                else:
+                    st.emit(EventKind.JOIN_ARRIVED, path, tok, {"arrived": inst.arrived})
             return 1
         inst.fired = True
         if st.full:
@@ -555,6 +566,9 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
     path = ins.path
 
     def mi_spawn(st: ExecState, tok: Token, max_steps: int) -> int:
+        f = tok.frame
+        if type(f) is MIInst and f.items is not None and f.cont == cont:
+            return spawn_some(st, tok, f, max_steps)  # this mi's spawner, resumed
         view = tok.scope.view
         try:
             if items is not None:
@@ -573,21 +587,46 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
             return 1
         scope = tok.scope
         inst = MIInst(st.new_id(), tok.frame, tok.region, scope, n, needed, cont)
-        kids = []
-        for i, item in enumerate(its):
-            sc = CtxLayer(st.new_id(), {}, scope, {item_key: item, "index": i}, i)
-            kids.append(st.spawn(body, inst, tok.region, sc))
         if needed is None or needed == 0:
             inst.fired = True
             if collect is not None and n == 0:
-                scope.data[collect] = []
+                scope.data[collect] = FrozenList()
             st.ready.append(st.spawn(cont, tok.frame, tok.region, scope))
-        st.kill(tok)
-        kids.reverse()
-        st.ready.extend(kids)
         if st.full:
             st.emit(EventKind.MI_SPAWNED, path, tok, {"instances": n, "needed": needed})
-        return 1
+        if n == 0:
+            st.kill(tok)
+            return 1
+        inst.items = its
+        inst.spawned = 0
+        # the spawning token becomes this mi's spawner (frame: the activation)
+        tok.frame = inst
+        return spawn_some(st, tok, inst, max_steps)
+
+    def spawn_some(st: ExecState, tok: Token, inst: MIInst, max_steps: int) -> int:
+        """Spawn up to ``max_steps`` more instances, one step each (issue: bounded steps)."""
+        its = inst.items
+        assert its is not None
+        first = inst.spawned
+        last = min(inst.n, first + max(1, max_steps))
+        scope = inst.scope
+        region = tok.region
+        kids = []
+        for i in range(first, last):
+            sc = CtxLayer(st.new_id(), {}, scope, {item_key: freeze(its[i]), "index": i}, i)
+            kids.append(st.spawn(body, inst, region, sc))
+        inst.spawned = last
+        if last == inst.n:
+            inst.items = None
+            st.kill(tok)
+        else:
+            # the spawner resumes after this chunk's instances (pushed below them)
+            if st.current is tok:
+                st.current = None
+            st.ready.append(tok)
+        kids.reverse()
+        st.ready.extend(kids)
+        return last - first
 
     return mi_spawn
 
@@ -600,14 +639,14 @@ def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
         inst = tok.frame
         assert isinstance(inst, MIInst)
         sc = tok.scope
-        inst.results[sc.index] = dict(sc.data)
+        inst.results[sc.index] = FrozenDict(sc.data)  # its values are frozen already
         inst.done += 1
         if st.full:
             st.emit(EventKind.MI_INSTANCE_DONE, path, tok, {"index": sc.index})
         if inst.fired:
             st.kill(tok)
             if inst.needed is None and inst.done == inst.n and collect is not None:
-                inst.scope.data[collect] = [inst.results[i] for i in sorted(inst.results)]
+                inst.scope.data[collect] = _collected(inst.results)
             return 1
         assert inst.needed is not None
         if inst.done < inst.needed:
@@ -615,7 +654,7 @@ def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
             return 1
         inst.fired = True
         if collect is not None:
-            inst.scope.data[collect] = [inst.results[i] for i in sorted(inst.results)]
+            inst.scope.data[collect] = _collected(inst.results)
         if st.full:
             st.emit(EventKind.MI_JOINED, path, tok, {"done": inst.done, "of": inst.n})
         # spawned before the instance's token dies (see join)
@@ -625,6 +664,11 @@ def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
         return 1
 
     return mi_done
+
+
+def _collected(results: Mapping[int, Mapping[str, Any]]) -> FrozenList:
+    """An mi's ``collect`` value: the instances' results in item order, frozen."""
+    return FrozenList([freeze(results[i]) for i in sorted(results)])
 
 
 def _terminate(pc: int, ins: Instr, lk: Linker) -> Handler:

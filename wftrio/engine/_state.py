@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects
 from wftrio.engine._ops import link
+from wftrio.engine.frozen import NO_UPDATES, freeze, freeze_items
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
@@ -198,7 +199,9 @@ class ExecState:
         self.steps = 0
         self.status = Status.RUNNING
         self.error: BaseException | None = None
-        self.root = CtxLayer(0, dict(ctx) if ctx is not None else {})
+        # values are frozen once, here and at every merge: reads stay free and
+        # no task can change the ctx behind the reducer's back (SEMANTICS.md)
+        self.root = CtxLayer(0, {k: freeze(v) for k, v in ctx.items()} if ctx is not None else {})
         # live tokens, runnable tokens, and what blocked tokens wait on
         self.tokens: dict[int, Token] = {}
         # a stack (top at the end); a list until make_ready first finds it long
@@ -320,7 +323,7 @@ class ExecState:
                     tok.id if tok is not None else None,
                     scope_of(tok) if tok is not None else None,
                     (self.clock() - self.t0) if self.clock is not None else 0.0,
-                    data if data is not None else {},
+                    NO_UPDATES if data is None else freeze_items(data),
                 ),
             )
         )
@@ -686,6 +689,8 @@ class ExecState:
         elif isinstance(ws, dict):
             ws[tok] = alt
         elif ws is not tok:
+            # ordered by a linked list: taking the oldest waiter stays O(1) however
+            # many were taken before (a dict scans past its deleted slots)
             self.waiters[name] = OrderedDict(((ws, signal_alt(ws, name)), (tok, alt)))
 
     def _drop_waiter(self, name: str, tok: Token) -> None:
@@ -719,6 +724,7 @@ class ExecState:
         """
         if self.status in FINAL:
             return False
+        payload = freeze(payload)  # it may be stored in the ctx, and it is recorded
         ws = self.waiters.get(name)
         if ws is None and transient:
             self.emit(

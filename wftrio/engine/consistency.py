@@ -43,7 +43,9 @@ CHECKED: Mapping[type, frozenset[str]] = MappingProxyType(
         Frame: frozenset({"id", "parent"}),
         JoinInst: frozenset({"id", "parent", "arrived", "fired", "needed", "started"}),
         LoopFrame: frozenset({"id", "parent", "count"}),
-        MIInst: frozenset({"id", "parent", "done", "fired", "n", "needed", "results"}),
+        MIInst: frozenset(
+            {"id", "parent", "done", "fired", "items", "n", "needed", "results", "spawned"}
+        ),
         RegionInst: frozenset(
             {"alive", "children", "exited", "id", "parent", "scope_id", "tokens"}
         ),
@@ -293,7 +295,11 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
         below: Any = tok
         f = tok.frame
         while f is not None:
-            if type(f) is JoinInst and not _settled(below):
+            if _settled(below):
+                # a late token: the fired join or mi below absorbs it, so no frame
+                # above ever sees it (e.g. a late mi instance whose loop went on)
+                break
+            if type(f) is JoinInst:
                 pending.setdefault(f.id, set()).add(id(below))
             below = f
             f = f.parent
@@ -322,6 +328,8 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
                     ("frames", f"join #{f.id}: fired={f.fired} with {f.arrived}/{f.needed} arrived")
                 )
         elif isinstance(f, MIInst):
+            if not 0 <= f.done <= f.spawned <= f.n or (f.items is None) != (f.spawned == f.n):
+                bad.append(("frames", f"mi #{f.id}: spawned={f.spawned} done={f.done} n={f.n}"))
             if not 0 <= f.done <= f.n or len(f.results) != f.done:
                 bad.append(
                     ("frames", f"mi #{f.id}: done={f.done} n={f.n} results={len(f.results)}")

@@ -185,9 +185,26 @@ class MIInst(Frame):
 
     ``needed`` is ``None`` for ``join="none"`` (the continuation left at
     spawn time).  ``results`` maps instance index -> that instance's updates.
+
+    Instances are spawned one step each, at most ``max_steps`` per handler
+    call, so no step does unbounded work: while some are left, ``items``
+    holds every item and ``spawned`` counts those spawned (``spawned < n``),
+    and the spawning token waits at the ``mi_spawn`` pc with this frame;
+    once all are spawned ``items`` is ``None`` and ``spawned == n``.
     """
 
-    __slots__ = ("cont", "done", "fired", "n", "needed", "region", "results", "scope")
+    __slots__ = (
+        "cont",
+        "done",
+        "fired",
+        "items",
+        "n",
+        "needed",
+        "region",
+        "results",
+        "scope",
+        "spawned",
+    )
 
     def __init__(
         self,
@@ -208,6 +225,8 @@ class MIInst(Frame):
         self.fired = needed is None
         self.results: dict[int, dict[str, Any]] = {}
         self.cont = cont
+        self.items: list[Any] | None = None
+        self.spawned = n
 
 
 class RegionInst:

@@ -110,9 +110,9 @@ class _Copier:
             return self.layer(v)
         if t is int or t is str:
             return v
-        if t is dict:
+        if t is dict or t is OrderedDict:  # OrderedDict: a signal's waiters
             val = self.val
-            return {val(k): val(x) for k, x in v.items()}
+            return t((val(k), val(x)) for k, x in v.items())
         if t is list:
             return [self.val(x) for x in v]
         if t is OrderedDict:  # a signal's waiters (several), in arrival order

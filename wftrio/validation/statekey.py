@@ -52,6 +52,7 @@ KEYED: Mapping[type, frozenset[str]] = MappingProxyType(
         LoopFrame: frozenset({"parent", "count"}),
         MIInst: frozenset(
             {"parent", "cont", "done", "fired", "n", "needed", "region", "results", "scope"}
+            | {"items", "spawned"}
         ),
         RegionInst: frozenset(
             {"alive", "cancel_pc", "exited", "frame", "parent", "scope", "scope_id"}
@@ -101,7 +102,7 @@ def _frame_static(f: Frame) -> tuple[Any, ...]:
     if type(f) is LoopFrame:
         return ("L", f.count)
     if type(f) is MIInst:
-        return ("M", f.cont, f.n, -1 if f.needed is None else f.needed, f.done, f.fired)
+        return ("M", f.cont, f.n, -1 if f.needed is None else f.needed, f.done, f.fired, f.spawned)
     return (type(f).__name__, f.id)  # unknown frame kind: never merged
 
 
@@ -222,6 +223,8 @@ def state_key(st: ExecState) -> StateKey:
             data.append(
                 tuple(sorted(repr(freeze(r)) for r in o.results.values())) if o.results else ()
             )
+            if o.items is not None:  # instances still to spawn (bounded spawning)
+                data.append(repr(freeze(o.items)))
         elif t is LoopFrame:
             ctl_objects.append((*_frame_static(o), num(o.parent)))
         else:

@@ -183,7 +183,8 @@ def _frame_snap(f: Frame) -> FrameSnap:
             MIResult(index=i, data=jsonable_copy(d, f"mi #{f.id} results[{i}]"))
             for i, d in f.results.items()
         )
-        return MISnap(**_fields(f, MIInst, results=results))
+        items = None if f.items is None else tuple(jsonable_copy(f.items, f"mi #{f.id} items"))
+        return MISnap(**_fields(f, MIInst, results=results, items=items))
     raise EngineError(f"snapshot: frame {f!r} is of an unknown kind")
 
 

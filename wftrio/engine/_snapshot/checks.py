@@ -508,6 +508,15 @@ def _check_shapes(program: Program, snap: StateSnapshot) -> None:
         fchain = _chain(frames, t.frame)
         if fchain is not None:
             kinds = tuple(type(f).TAG for f in reversed(fchain))
+            top = fchain[0] if fchain else None
+            if (
+                isinstance(top, MISnap)
+                and top.spawned is not None
+                and top.spawned < top.n
+                and program.instrs[t.pc].op == "mi_spawn"
+                and program.instrs[t.pc].next == top.cont
+            ):
+                kinds = kinds[:-1]  # an mi's spawner, with instances left to spawn
             if kinds != want_frames:
                 raise ser_error(
                     f"{p}.frame: the token at pc {t.pc} is inside {list(kinds) or 'no frame'}; "

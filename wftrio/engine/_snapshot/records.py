@@ -121,6 +121,9 @@ class MISnap:
     fired: bool
     cont: int
     results: tuple[MIResult, ...]  # in completion order
+    # instances still to spawn: every item while some are (None once all are)
+    items: tuple[Any, ...] | None = None
+    spawned: int | None = None  # None: all n (a snapshot from before bounded spawning)
 
 
 FrameSnap = JoinSnap | LoopSnap | MISnap

@@ -14,7 +14,7 @@ restored case.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from wftrio.effects import Effect
 from wftrio.engine._effects import EffectMeta
 from wftrio.engine._state import ExecState, StartEffect, StartTimer
 from wftrio.engine.consistency import violations
+from wftrio.engine.frozen import freeze, freeze_items
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
 from wftrio.engine.program import Program
 from wftrio.engine.protocol import DeferArm, DeferWait, EffectWait, SignalWait, WaitKind
@@ -157,11 +158,14 @@ class _Rebuild:
                 cur = entry[1].parent
             for i, s in reversed(chain):
                 self._check_id(s.id, f"scopes[{i}].id")
+                # values are frozen as a live case's are (docs/SEMANTICS.md, "Tasks")
                 built[s.id] = CtxLayer(
                     s.id,
-                    jsonable_copy(s.data, f"scopes[{i}].data"),
+                    dict(freeze_items(jsonable_copy(s.data, f"scopes[{i}].data"))),
                     None if s.parent is None else built[s.parent],
-                    None if s.base is None else jsonable_copy(s.base, f"scopes[{i}].base"),
+                    None
+                    if s.base is None
+                    else dict(freeze_items(jsonable_copy(s.base, f"scopes[{i}].base"))),
                     s.index,
                 )
         return built
@@ -195,9 +199,18 @@ class _Rebuild:
                     self._pc(f.cont, f"{p}.cont"),
                 )
                 m.results = {
-                    r.index: jsonable_copy(r.data, f"{p}.results[{k}].data")
+                    r.index: freeze_items(jsonable_copy(r.data, f"{p}.results[{k}].data"))
                     for k, r in enumerate(f.results)
                 }
+                if f.spawned is not None and f.spawned != f.n:
+                    if not 0 <= f.spawned < f.n or f.items is None or len(f.items) != f.n:
+                        raise ser_error(
+                            f"{p}.spawned: {f.spawned} instances spawned of {f.n}, with "
+                            f"{'no' if f.items is None else len(f.items)} items",
+                            f"{p}.spawned",
+                        )
+                    m.items = list(jsonable_copy(list(f.items), f"{p}.items"))
+                    m.spawned = f.spawned
                 obj = m
             _set_values(obj, f)
             self.frames[f.id] = obj
@@ -399,7 +412,7 @@ def restore(
     for name, ws in snap.waiters.items():
         toks = {graph.token(w.token, f"waiters[{name!r}][{k}]"): w.alt for k, w in enumerate(ws)}
         if len(toks) > 1:
-            waiters[name] = toks
+            waiters[name] = OrderedDict(toks)  # as add_waiter keeps them
         elif toks:  # a lone waiter is the token itself (ExecState.add_waiter)
             waiters[name] = next(iter(toks))
     st = ExecState.from_parts(
@@ -427,7 +440,7 @@ def restore(
         current=None if snap.current is None else graph.token(snap.current, "current"),
         regions=regions,
         signals={
-            name: deque(jsonable_copy(list(q), f"signals[{name!r}]"))
+            name: deque(freeze(v) for v in jsonable_copy(list(q), f"signals[{name!r}]"))
             for name, q in snap.signals.items()
         },
         waiters=waiters,
