@@ -449,11 +449,22 @@ def test_python_dash_m_wftrio(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_format_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["graph", EXAMPLE, "--format", "png"])
-    assert exc.value.code == 2
-    assert "invalid choice: 'png'" in capsys.readouterr().err
+def test_unknown_format_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", EXAMPLE, "--format", "png"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wftrio: ")
+    assert "invalid choice: 'png'" in err
+    assert "wftrio graph --help" in err
+    assert err.count("\n") == 1
+
+
+def test_an_option_value_starting_with_a_dash_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # found by hypothesis: argparse took "-:" for an option and printed usage
+    assert main(["run", EXAMPLE, "--ctx", "-:"]) == 2
+    err = capsys.readouterr().err
+    assert err == "wftrio: argument --ctx: expected one argument (see 'wftrio run --help')\n"
 
 
 def _bad_module(tmp_path: Path) -> str:
@@ -615,3 +626,14 @@ def test_malformed_command_lines_are_one_line_never_a_traceback(
         seconds = float(when)
         assert math.isfinite(seconds)
         assert 0 <= seconds <= 1e9
+
+
+@pytest.mark.parametrize("target", ["no_such_module_\x1e/", "bad\nname.py", "x\u2028y"])
+def test_unprintable_characters_in_a_mistake_are_escaped(
+    capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    # found by hypothesis: "\x1e" in a target split the one-line error in two
+    assert main(["run", target]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wftrio: ")
+    assert len(err.splitlines()) == 1

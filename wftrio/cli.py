@@ -42,7 +42,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from wftrio.scheduling import MAX_CASE_TIME
 
@@ -509,8 +509,22 @@ event's data["ctx"]), so `wftrio replay` needs no --ctx.
 """
 
 
+def _one_line(message: str) -> str:
+    """``message`` with unprintable characters escaped (a name may hold a newline)."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one sentence (a CliError), not usage + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wftrio", description="Run and inspect wftrio workflows.")
+    p = _Parser(prog="wftrio", description="Run and inspect wftrio workflows.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser(
         "run",
@@ -604,11 +618,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from wftrio.bench import main as bench_main
 
         return bench_main(argv[1:], prog="wftrio bench")
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         code: int = args.func(args)
     except CliError as exc:
-        print(f"wftrio: {exc}", file=sys.stderr)
+        print(f"wftrio: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wftrio: interrupted", file=sys.stderr)

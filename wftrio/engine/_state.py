@@ -540,9 +540,7 @@ class ExecState:
             return False
         self.withdraw_all()
         self.status = Status.CANCELLED
-        self.emit(
-            EventKind.CASE_CANCELLED, None, None, {"at_step": self.steps, "reason": reason}
-        )
+        self.emit(EventKind.CASE_CANCELLED, None, None, {"at_step": self.steps, "reason": reason})
         return True
 
     def cancel_region(self, scope_id: str) -> int:
