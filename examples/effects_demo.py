@@ -142,6 +142,7 @@ async def main() -> tuple[wf.CaseResult, list[wf.Receipt], wf.BudgetUsage, Servi
 
         # replay the recorded trace: no effect runs again, the receipts are the same
         calls = len(services.calls)
+        sub.forget(case)  # a replay continues the recorded case, under its id
         again = await sub.new_case(
             WORKFLOW, ctx, scheduler=wf.Replay(wf.replay_log(result.trace)), **OPTIONS
         )

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -72,20 +73,26 @@ async def test_full_replay_calls_no_handler_and_reproduces_receipts(
         await sub.signal(cid, "go", 9)
         original = await sub.wait(cid)
         seen = list(ledger.seen)
-        # a replay under another case id: same causal ids (the recorded root)
-        rid = await sub.new_case(
-            TERM, {"n": 1}, case_id="again", scheduler=wf.Replay(wf.replay_log(original.trace))
-        )
+        first = sub.receipts(cid)
+        log = wf.replay_log(original.trace)
+        # a replay continues the recorded run: never under another case id
+        with pytest.raises(wf.ReplayDivergence, match="belongs to case 'orig'"):
+            await sub.new_case(TERM, {"n": 1}, case_id="again", scheduler=wf.Replay(log))
+        sub.forget(cid)
+        rid = await sub.new_case(TERM, {"n": 1}, scheduler=wf.Replay(log))
+        assert rid == "orig"
         replayed = await sub.wait(rid)
-        first, again = sub.receipts(cid), sub.receipts(rid)
+        again = sub.receipts(rid)
     assert ledger.seen == seen  # the replay called nothing
     keys = [k for k, _ in seen]
     assert len(set(keys)) == 3
     assert len(ledger.executed) == 3
     assert as_json(first) == as_json(again)  # byte-identical
-    assert [r.causal_id.split("/")[0] for r in again] == ["orig"] * len(again)
+    root = original.trace[0].data["root"]
+    assert root.startswith("orig~")  # the case id and its run's nonce
+    assert [r.causal_id.split("/")[0] for r in again] == [root] * len(again)
     assert replayed.ctx == original.ctx
-    assert replayed.trace[0].data["root"] == "orig"
+    assert replayed.trace[0].data["root"] == root
     retried = [r for r in first if r.task == "a"]
     assert retried[0].attempts == 2
 
@@ -102,6 +109,7 @@ async def test_resumed_replay_hands_the_same_key_to_an_effect_in_flight(
         await finish(sub, cid)
         assert [a for _, a in ledger.seen] == [1, 2]
         assert [ev.kind for ev in partial].count("effect_retry") == 1
+        sub.forget(cid)
 
         rid = await sub.new_case(TERM, {"n": 1}, scheduler=wf.Replay(wf.replay_log(partial)))
         await sub.wait_state(rid, wf.CaseState.WAITING_SIGNAL)
@@ -143,11 +151,13 @@ async def test_replay_reproduces_cancelled_and_refused_receipts(
         await trio.sleep(2)
         await sub.cancel_region(cid, "r")
         res = await finish_result(sub, cid)
+        first = sub.receipts(cid)
+        sub.forget(cid)
         rid = await sub.new_case(
             term, budget=wf.Budget(max_effects=2), scheduler=wf.Replay(wf.replay_log(res.trace))
         )
         res2 = await finish_result(sub, rid)
-        first, again = sub.receipts(cid), sub.receipts(rid)
+        again = sub.receipts(rid)
     assert [r.outcome for r in first if r.source == "effect"] == [
         "cancelled",
         "disallowed",
@@ -317,3 +327,21 @@ def test_effect_timeout_error_gives_a_timed_out_receipt_in_the_bare_reducer() ->
     again = ExecState(wf.compile(wf.task("a", spec("k"))), scheduler=wf.Replay(log))
     run_with_inputs(again, log.inputs)
     assert as_json(receipts(again.events)) == as_json(receipts(st.events))
+
+
+async def test_a_case_id_reused_after_forget_never_gets_the_old_runs_keys(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # issue 10 item 3: keys are unique per case *run*
+    ledger = Ledger()
+    async with open_substrate(effect_handler=ledger) as sub:
+        keys = []
+        for _ in range(2):
+            cid = await sub.new_case(TERM, {"n": 1}, case_id="reused")
+            await sub.signal(cid, "go", 1)
+            await sub.wait(cid)
+            keys.append({r.key for r in sub.receipts(cid) if r.source == "effect"})
+            sub.forget(cid)
+    assert keys[0]
+    assert keys[1]
+    assert keys[0].isdisjoint(keys[1])

@@ -55,7 +55,8 @@ async def test_approval_runs_then_and_leaves_a_receipt_naming_the_approver(
         4.0,
     )
     assert r.detail == {SIGNAL: {"decision": "approved", "by": "ann", "note": "ship it"}}
-    assert r.causal_id.startswith("a1/t1/s")
+    assert r.causal_id.startswith("a1~")  # the case id and its run nonce
+    assert "/t1/s" in r.causal_id
 
 
 async def test_rejection_fails_the_case_naming_who_rejected() -> None:

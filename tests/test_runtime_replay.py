@@ -77,7 +77,9 @@ async def test_replay_with_effects_signals_timers_and_region_cancel(
         called = calls.n
         await trio.sleep(7.7)
         log = wf.replay_log(original.trace)
+        sub.forget(cid)  # a replay continues the recorded case, under its id
         rid = await sub.new_case(term, scheduler=wf.Replay(log))
+        assert rid == cid
         replayed = await sub.wait(rid)
     assert calls.n == called  # no effect function ran again
     assert replayed.ctx == original.ctx
@@ -98,6 +100,7 @@ async def test_replay_of_a_seeded_case(autojump_clock: trio.testing.MockClock) -
         original = await sub.wait(cid)
         assert any(ev.kind == "choice" for ev in original.trace)
         called = calls.n
+        sub.forget(cid)
         rid = await sub.new_case(term, scheduler=wf.Replay(wf.replay_log(original.trace)))
         replayed = await sub.wait(rid)
     assert calls.n == called
@@ -119,6 +122,8 @@ async def test_replay_of_failed_and_cancelled_cases(autojump_clock: trio.testing
         with pytest.raises(wf.CaseCancelled) as cancelled:
             await sub.wait(cid)
         called = calls.n
+        sub.forget(fid)
+        sub.forget(cid)
 
         rf = await sub.new_case(
             failing, scheduler=wf.Replay(wf.replay_log(failed.value.result.trace))
@@ -146,6 +151,8 @@ async def test_replay_of_a_live_case_goes_on_live(autojump_clock: trio.testing.M
         await sub.wait_state(cid, CaseState.WAITING_SIGNAL)
         partial = sub.events(cid)
         await sub.cancel(cid)
+        await sub.wait_state(cid, CaseState.CANCELLED)
+        sub.forget(cid)
         assert calls.n == 1
         # resume from the partial trace: "a" is not run again, then the case goes on live
         rid = await sub.new_case(term, scheduler=wf.Replay(wf.replay_log(partial)))
@@ -166,6 +173,7 @@ async def test_divergent_replay_fails_the_case_only() -> None:
         rec = await sub.new_case(recorded_term)
         await sub.signal(rec, "go")
         log = wf.replay_log((await sub.wait(rec)).trace)
+        sub.forget(rec)
         other = await sub.new_case(wf.wait_signal("go"))
         # the reducer asks for a choice the log lacks: it fails the case itself
         choosy = wf.xor(wf.task("a", lambda c: {"a": 1}), wf.task("b", lambda c: {"b": 1}))
@@ -175,6 +183,7 @@ async def test_divergent_replay_fails_the_case_only() -> None:
         # the case blocks before the step its next input was recorded at: the
         # runner detects it and fails the case (nothing escapes the runner)
         early = wf.seq(wf.wait_signal("go"), wf.task("z", lambda c: None))
+        sub.forget(rec)  # the failed replay above ran as the recorded case
         with pytest.raises(wf.CaseFailed) as info:
             await sub.wait(await sub.new_case(early, scheduler=wf.Replay(log)))
         assert isinstance(info.value.cause, wf.ReplayDivergence)

@@ -180,12 +180,35 @@ class bind_effect:  # noqa: N801 - used like a function: ``with bind_effect(ectx
 def causal_id(root: str, token: int, step: int) -> str:
     """The causal id of the effect requested by ``token`` at ``step`` of case ``root``.
 
-    ``root`` is the case id (a replay keeps the recorded case's id as its
-    root); token ids and step counts are handed out deterministically, so
-    the same case with the same inputs gives the same ids.  Unique within a
-    case: one step requests at most one effect.
+    ``root`` is the run's causal root (:func:`run_root`: the case id and a
+    per-run nonce on a substrate, the case id on a bare ``ExecState``; a
+    replay keeps the recorded run's root); token ids and step counts are
+    handed out deterministically, so the same case with the same inputs
+    gives the same ids.  Unique within a case: one step requests at most one
+    effect.
     """
     return f"{root}/t{token}/s{step}"
+
+
+RUN_SEP = "~"
+"""Separates a case id from its run's nonce in a causal root (``"order-7~1f3a9c2e"``)."""
+
+
+def run_root(case_id: str, nonce: str) -> str:
+    """The causal root of one run of case ``case_id`` (see :func:`root_case`).
+
+    The runtime draws a fresh ``nonce`` for every ``new_case``, so a case id
+    reused after ``forget`` never gets another run's causal ids or
+    idempotency keys; it is recorded in ``case_started`` (``data["root"]``)
+    so a replay reproduces the same keys.
+    """
+    return f"{case_id}{RUN_SEP}{nonce}"
+
+
+def root_case(root: str) -> str:
+    """The case id a causal root belongs to (the root itself when it has no run nonce)."""
+    case_id, sep, nonce = root.rpartition(RUN_SEP)
+    return case_id if sep and case_id and nonce else root
 
 
 def idempotency_key(cid: str) -> str:

@@ -117,6 +117,7 @@ class Case:
         "level",
         "opts",
         "program",
+        "_root",
         "reason",
         "replay",
         "notes",
@@ -136,9 +137,12 @@ class Case:
         program: Program,
         ctx: Mapping[str, Any] | None,
         opts: CaseOptions,
+        root: str | None = None,
     ) -> None:
         self.sub = sub
         self.case_id = case_id
+        # the run's causal root, handed to the ExecState at start (then dropped)
+        self._root = root
         self.program = program
         self.opts = opts
         self.level = opts.trace_level
@@ -406,6 +410,7 @@ class Case:
             self.program,
             self._ctx0,
             case_id=self.case_id,
+            causal_root=self._root,
             scheduler=make_scheduler(spec),
             trace_level=self.level,
             clock=clock,
@@ -413,6 +418,7 @@ class Case:
             budget=self.opts.budget,
         )
         self._ctx0 = None
+        self._root = None
 
     async def _in_nursery(self, kids: Children) -> None:
         """Run the loop inside the case nursery while children are live."""

@@ -18,6 +18,7 @@ substrate is left.
 from __future__ import annotations
 
 import math
+import secrets
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ import trio.testing
 from trio_util import AsyncValue  # type: ignore[import-untyped]
 
 from wftrio.compiler import compile as compile_term
+from wftrio.effects import root_case, run_root
 from wftrio.errors import (
     CaseCancelled,
     CaseClosed,
@@ -37,6 +39,7 @@ from wftrio.errors import (
     CaseStuck,
     DuplicateCase,
     OptionError,
+    ReplayDivergence,
     SubstrateClosed,
     UnknownCase,
     UnknownRegion,
@@ -56,6 +59,7 @@ from wftrio.runtime._types import (
     check_case_options,
     parse_case_options,
 )
+from wftrio.scheduling import Replay
 from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
 from wftrio.validation import check_program
@@ -295,6 +299,10 @@ class Substrate:
         program = compile_term(term)
         if opts.validate:
             check_program(program)
+        spec = opts.scheduler
+        own_root = spec.log.root if isinstance(spec, Replay) else None
+        if case_id is None and own_root is not None:
+            case_id = root_case(own_root)  # a replay resumes the case it recorded
         if case_id is None:
             case_id = uuid.uuid4().hex
             while case_id in self._cases:  # pragma: no cover - 2**-122
@@ -303,7 +311,16 @@ class Substrate:
             raise OptionError(f"new_case(): case_id must be a str, got {type(case_id).__name__}")
         elif case_id in self._cases:
             raise DuplicateCase(f"case {case_id!r} already exists on this substrate")
-        case = Case(self, case_id, program, ctx, opts)
+        if own_root is not None and root_case(own_root) != case_id:
+            raise ReplayDivergence(
+                f"new_case(case_id={case_id!r}): the replayed log belongs to case "
+                f"{root_case(own_root)!r} (causal root {own_root!r}); a replay continues "
+                "that case with its idempotency keys, so it runs under that case's id "
+                "(omit case_id=, and forget the original first if this substrate still "
+                "knows it)"
+            )
+        root = own_root if own_root is not None else run_root(case_id, secrets.token_hex(4))
+        case = Case(self, case_id, program, ctx, opts, root)
         self._cases[case_id] = case
         self._live.value = self._live.value + 1
         self._started += 1
