@@ -254,3 +254,13 @@ async def test_keep_events_defaults_to_1000_and_is_checked() -> None:
         for bad in (-1, 1.5, True, "10"):
             with pytest.raises(wf.WftrioError, match="keep_events"):
                 await sub.new_case(term, keep_events=bad)
+
+
+async def test_a_results_trace_is_a_copy_that_cannot_alter_the_cases_trace() -> None:
+    # issue 10 item 11 (the events themselves are frozen values)
+    async with open_substrate() as sub:
+        cid = await sub.new_case(wf.task("a", lambda ctx: {"x": 1}), trace_level="full")
+        result = await sub.wait(cid)
+        n = len(sub.events(cid))
+        result.trace.clear()
+        assert len(sub.events(cid)) == n

@@ -667,7 +667,7 @@ class Case:
             self.case_id,
             final,
             ctx,
-            self.events if self.events is not None else [],
+            list(self.events) if self.events is not None else [],  # a copy: see CaseResult
             self.error,
             self.reason,
             self._end[0] if self._end is not None else 0,

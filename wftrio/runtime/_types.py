@@ -75,7 +75,8 @@ class CaseResult:
         case_id: the case.
         state: ``DONE``, ``FAILED`` or ``CANCELLED``.
         ctx: the case ctx when it finished (a copy).
-        trace: the recorded trace events (empty at trace level ``"none"``).
+        trace: the recorded trace events (empty at trace level ``"none"``): a copy,
+            so changing it cannot change the case's own trace (``sub.events``).
         error: the exception that failed the case (``FAILED`` only).
         reason: why a cancelled case was cancelled: ``"cancel"`` (``sub.cancel``),
             ``"timeout"`` (the case's ``timeout=``), ``"shutdown"`` (the
