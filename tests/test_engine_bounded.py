@@ -1,8 +1,9 @@
 """No reduction step does unbounded work (issue 10, item 17).
 
-An ``mi`` spawns its instances one step each, at most ``max_steps`` per
-call of ``run``, so a case with 300,000 instances gives the trio loop back
-after every burst of ``step_quanta`` steps like any other case.
+An ``mi`` spawns its instances ``SPAWN_CHUNK`` per step, so a case with
+300,000 instances gives the trio loop back after every burst of
+``step_quanta`` steps like any other case; where a run is split into bursts
+never changes the case (a replay splits it elsewhere).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import trio
 
 import wftrio as wf
 from wftrio.engine import ExecState, Status
+from wftrio.engine._ops import SPAWN_CHUNK
 from wftrio.runtime import open_substrate
 from wftrio.serialize import dumps_snapshot, loads_snapshot
 from wftrio.testing.invariants import check_invariants
@@ -23,15 +25,32 @@ from wftrio.testing.invariants import check_invariants
 body = wf.task("inst", lambda c: {"sq": c["index"] ** 2})
 
 
-def test_one_run_call_spawns_at_most_max_steps_instances() -> None:
+def test_one_step_spawns_at_most_a_chunk_of_instances() -> None:
     st = ExecState(wf.compile(wf.mi(wf.wait_signal("go"), count=30_000)), trace_level="none")
-    spawned = [0]
-    for _ in range(6):
-        assert st.run(max_steps=1_000) is Status.RUNNING
-        spawned.append(len(st.tokens) - 1)  # the instances, without the spawner
-    # a call spawns 1,000 instances or runs the 1,000 spawned last (each blocks
-    # at its wait_signal): the spawner resumes below the instances it spawned
-    assert spawned == [0, 1_000, 1_000, 2_000, 2_000, 3_000, 3_000]
+    before = 0
+    for _ in range(300):
+        assert st.run(max_steps=1) is Status.RUNNING
+        now = len(st.tokens) - 1  # the instances, without the spawner
+        assert now - before <= SPAWN_CHUNK
+        before = now
+    assert before > 0
+
+
+def test_bursts_of_any_size_give_the_same_case_with_effects() -> None:
+    # found by hypothesis: when the chunk followed the burst's budget, a run in
+    # bursts of one step interleaved spawning and effects differently from one
+    # long run, so its replay (other bursts) diverged
+    async def eff(ctx: Any) -> dict[str, int]:
+        return {"a": 1}
+
+    term = wf.mi(wf.task("e0", eff), count=2 * SPAWN_CHUNK + 3)
+    runs = []
+    for burst in (1, 7, 1_000_000):
+        st = ExecState(wf.compile(term))
+        while st.run(max_steps=burst) is Status.RUNNING:
+            pass
+        runs.append([(e.kind, e.token, dict(e.data)) for e in st.events])
+    assert runs[0] == runs[1] == runs[2]
 
 
 def test_a_chunked_spawn_gives_the_same_case_as_one_run() -> None:
@@ -108,7 +127,7 @@ async def test_a_huge_mi_gives_the_loop_back_every_burst() -> None:
             worst = max(worst, Item.taken - last)
             last = Item.taken
         await sub.cancel(cid)
-    assert 0 < worst <= 2 * quanta
+    assert 0 < worst <= 2 * quanta * SPAWN_CHUNK
 
 
 @pytest.mark.parametrize(

@@ -384,12 +384,18 @@ def retried(st: ExecState, eid: int, attempt: int, error: BaseException, delay: 
 
 
 def cancelled(st: ExecState, tok: Token, eid: int, name: str) -> None:
-    """Pending effect ``eid`` was withdrawn: record its cancelled receipt."""
+    """Pending effect ``eid`` was withdrawn: charge its time, record its cancelled receipt.
+
+    The time from its request to its withdrawal counts against the case's
+    ``max_time`` budget, like a finished effect's.  Its attempts are the
+    failed ones reported so far plus the one in flight.
+    """
     meta = st.effect_meta.pop(eid, None) if st.effect_meta else None
-    if meta is not None:
-        _effect_receipt(
-            st, tok, name, meta, "cancelled", meta.attempts + 1, meta.requested_at, st.now()
-        )
+    if meta is None:
+        return
+    now = st.now()
+    _governor(st).charge_time(now - meta.requested_at)
+    _effect_receipt(st, tok, name, meta, "cancelled", meta.attempts + 1, meta.requested_at, now)
 
 
 def audit_step(
