@@ -382,3 +382,18 @@ def test_a_string_or_array_is_no_object() -> None:
     with pytest.raises(SerializationError) as info:
         loads_log('{"preemptive": false, "choices": "", "inputs": {}}')
     assert set(info.value.paths) == {"$.choices", "$.inputs"}
+
+
+@pytest.mark.parametrize("bad", ["5", 1.7, -1, None, True])
+def test_replay_log_never_coerces_a_recorded_step(bad: object) -> None:
+    # found by the entry-point fuzz: int() took "5" and 1.7 as steps
+    import trio.testing
+
+    term = wf.seq(wf.wait_signal("go"), wf.task("a", lambda c: None))
+    res = wf.run(term, signals=[("go", 1)], clock=trio.testing.MockClock(autojump_threshold=0))
+    trace = [
+        e._replace(data={**e.data, "at_step": bad}) if e.kind == "signal_received" else e
+        for e in res.trace
+    ]
+    with pytest.raises(ValueError, match="at_step"):
+        wf.replay_log(trace)

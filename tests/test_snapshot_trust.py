@@ -455,3 +455,24 @@ def test_bytes_that_are_not_utf8_are_refused() -> None:
     with pytest.raises(SerializationError) as info:
         loads_snapshot(raw)
     assert info.value.paths == ("$",)
+
+
+def test_a_cycle_of_region_parents_is_refused_not_walked_for_ever() -> None:
+    # found by the tamper fuzz (it hung in the invariant checker)
+    import json
+
+    from wftrio.engine import ExecState
+    from wftrio.errors import SerializationError
+    from wftrio.serialize import dumps_snapshot, loads_snapshot
+
+    term = wf.region("outer", wf.region("inner", wf.wait_signal("go")))
+    prog = wf.compile(term)
+    st = ExecState(prog)
+    st.run()
+    doc = json.loads(dumps_snapshot(st.snapshot()))
+    ids = [r["id"] for r in doc["regions"]]
+    assert len(ids) >= 2
+    outer = next(r for r in doc["regions"] if r["parent"] is None)
+    outer["parent"] = next(i for i in ids if i != outer["id"])  # outer's child is now its parent
+    with pytest.raises(SerializationError, match="regions"):
+        ExecState.restore(prog, loads_snapshot(json.dumps(doc)))

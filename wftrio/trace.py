@@ -183,6 +183,17 @@ class ReplayLog:
     root: str | None = None
 
 
+def _count(ev: TraceEvent, field: str) -> int:
+    """``ev.data[field]`` if it is an int >= 0 (never coerced: "5" or 1.7 is no step)."""
+    v = ev.data[field]
+    if type(v) is not int or v < 0:
+        raise ValueError(
+            f"replay_log: event #{ev.seq} ({ev.kind}) has data[{field!r}]={v!r}, "
+            "expected an int >= 0; the trace was not recorded by wftrio or was altered"
+        )
+    return v
+
+
 def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
     """Extract the scheduler choices and external inputs of a recorded trace.
 
@@ -190,7 +201,8 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
 
     Raises:
         ValueError: the trace has no ``case_started`` event (level ``"none"``
-            or a truncated trace).
+            or a truncated trace), or a recorded step or choice is not an
+            int >= 0.
     """
     preemptive: bool | None = None
     scheduler = "replay"
@@ -205,10 +217,10 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
             root = r if isinstance(r, str) else ev.case_id
         elif ev.kind == "choice":
             if ev.data.get("by") == "scheduler":
-                choices.append(int(ev.data["picked"]))
+                choices.append(_count(ev, "picked"))
         elif ev.kind in INPUT_KINDS and "at_step" in ev.data:
             inputs.append(
-                InputEvent(ev.kind, int(ev.data["at_step"]), ev.name, ev.time, dict(ev.data))
+                InputEvent(ev.kind, _count(ev, "at_step"), ev.name, ev.time, dict(ev.data))
             )
     if preemptive is None:
         raise ValueError(

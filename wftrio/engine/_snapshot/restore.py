@@ -274,6 +274,15 @@ class _Rebuild:
                 self.get(self.regions, "region", c, f"{p}.children[{k}]"): None
                 for k, c in enumerate(r.children)
             }
+        # a cycle of parents would send every walk up the region tree round for ever
+        for i, r in enumerate(snaps):
+            seen: set[int] = set()
+            cur: RegionInst | None = self.regions[r.id]
+            while cur is not None:
+                if cur.id in seen:
+                    raise ser_error(f"regions[{i}].parent: the parent chain is a cycle")
+                seen.add(cur.id)
+                cur = cur.parent
 
     def _link_tokens(self, snaps: tuple[TokenSnap, ...]) -> None:
         for i, t in enumerate(snaps):
