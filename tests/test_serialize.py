@@ -384,7 +384,7 @@ def test_a_string_or_array_is_no_object() -> None:
     assert set(info.value.paths) == {"$.choices", "$.inputs"}
 
 
-@pytest.mark.parametrize("bad", ["5", 1.7, -1, None, True])
+@pytest.mark.parametrize("bad", ["5", 1.7, None, True])
 def test_replay_log_never_coerces_a_recorded_step(bad: object) -> None:
     # found by the entry-point fuzz: int() took "5" and 1.7 as steps
     import trio.testing

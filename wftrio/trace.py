@@ -184,12 +184,16 @@ class ReplayLog:
 
 
 def _count(ev: TraceEvent, field: str) -> int:
-    """``ev.data[field]`` if it is an int >= 0 (never coerced: "5" or 1.7 is no step)."""
+    """``ev.data[field]`` if it is an int (never coerced: "5" or 1.7 is no step).
+
+    Its range is checked where the log is used (``wf.Replay`` refuses a step
+    no case could have recorded with ``ReplayDivergence``).
+    """
     v = ev.data[field]
-    if type(v) is not int or v < 0:
+    if type(v) is not int:
         raise ValueError(
             f"replay_log: event #{ev.seq} ({ev.kind}) has data[{field!r}]={v!r}, "
-            "expected an int >= 0; the trace was not recorded by wftrio or was altered"
+            "expected an int; the trace was not recorded by wftrio or was altered"
         )
     return v
 
@@ -202,7 +206,7 @@ def replay_log(trace: Iterable[TraceEvent]) -> ReplayLog:
     Raises:
         ValueError: the trace has no ``case_started`` event (level ``"none"``
             or a truncated trace), or a recorded step or choice is not an
-            int >= 0.
+            int.
     """
     preemptive: bool | None = None
     scheduler = "replay"
