@@ -21,7 +21,7 @@ import wftrio as wf
 from wftrio import governance
 from wftrio import patterns as P
 from wftrio.algebra import approval as algebra_approval
-from wftrio.algebra._checks import is_int
+from wftrio.algebra.checks import is_int
 from wftrio.errors import TermError, TermTypeError
 from wftrio.graph import diagram, to_dot, to_mermaid
 from wftrio.terms import (
@@ -392,7 +392,7 @@ def test_no_process_state_in_the_algebra_sources() -> None:
 
     import wftrio.algebra as pkg
 
-    for mod in ("nodes", "constructors", "policies", "approval", "patterns", "_checks"):
+    for mod in ("nodes", "constructors", "policies", "approval", "patterns", "checks"):
         src = inspect.getsource(importlib.import_module(f"{pkg.__name__}.{mod}"))
         for bad in ("itertools.count", "import random", "id(", "uuid", "time.time"):
             assert bad not in src, (mod, bad)

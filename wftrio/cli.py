@@ -44,6 +44,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
+from wftrio.algebra.checks import is_number
 from wftrio.scheduling import MAX_CASE_TIME
 
 __all__ = ["MAX_SECONDS", "CliError", "load_target", "main"]
@@ -149,7 +150,7 @@ def _module_signals(module: ModuleType) -> list[tuple[float, str, Any]]:
     out: list[tuple[float, str, Any]] = []
     try:
         for at, name, payload in raw:
-            if isinstance(at, bool) or not isinstance(at, int | float) or not _seconds_ok(at):
+            if not is_number(at) or not _seconds_ok(at):
                 raise ValueError
             if not isinstance(name, str) or not name:
                 raise ValueError

@@ -31,10 +31,9 @@ from typing import Any
 
 import attrs
 
-from wftrio.algebra._checks import is_int
-
 # approval points are part of the algebra (the pattern needs them); re-exported here
 from wftrio.algebra.approval import approval_functions, approval_signal, approve, reject
+from wftrio.algebra.checks import is_int
 from wftrio.errors import (
     ApprovalRejected,
     BudgetExceeded,

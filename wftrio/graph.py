@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import attrs
 
-from wftrio.algebra._trampoline import Recursive, trampoline
+from wftrio.algebra.trampoline import Recursive, trampoline
 from wftrio.errors import TermTypeError
 from wftrio.terms import (
     MI,

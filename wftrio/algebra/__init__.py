@@ -10,7 +10,7 @@ from the package except :mod:`wftrio.errors`, and no trio.
 * :mod:`~wftrio.algebra.approval` -- the approval signal, its payloads and
   decision steps;
 * :mod:`~wftrio.algebra.patterns` -- the named derived patterns (WCPs);
-* :mod:`~wftrio.algebra._checks` -- argument checks shared with upper layers
+* :mod:`~wftrio.algebra.checks` -- argument checks shared with upper layers
   (``is_int``: an int that is not a bool).
 
 Users import these names from :mod:`wftrio` (or the public façades

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from wftrio.algebra._checks import check_name, name_problem
+from wftrio.algebra.checks import check_name, name_problem
 from wftrio.errors import ApprovalRejected, TermTypeError
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from wftrio.algebra._checks import check_callable, check_name
+from wftrio.algebra.checks import check_callable, check_name
 from wftrio.algebra.nodes import (
     MI,
     After,

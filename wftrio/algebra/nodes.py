@@ -22,7 +22,8 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from wftrio.algebra._base import EqKey, NodeBase, Parts, joined
-from wftrio.algebra._checks import (
+from wftrio.algebra._regions import EMPTY, RegionIds, merge
+from wftrio.algebra.checks import (
     check_callable,
     check_condition,
     check_int,
@@ -32,7 +33,6 @@ from wftrio.algebra._checks import (
     is_int,
     is_number,
 )
-from wftrio.algebra._regions import EMPTY, RegionIds, merge
 from wftrio.algebra.policies import First, Retry
 from wftrio.errors import TermError, TermTypeError
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import attrs
 
-from wftrio.algebra._checks import check_name, is_name, is_number, name_problem
 from wftrio.algebra.approval import approval_functions, approval_signal
+from wftrio.algebra.checks import check_name, is_name, is_number, name_problem
 from wftrio.algebra.constructors import (
     after,
     branch,

@@ -13,7 +13,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from wftrio.algebra._checks import check_int, check_number, is_int
+from wftrio.algebra.checks import check_int, check_number, is_int
 from wftrio.errors import TermTypeError
 
 __all__ = ["First", "JoinPolicy", "Retry", "first"]

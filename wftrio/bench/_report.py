@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from wftrio.algebra.checks import is_number
 from wftrio.bench._timing import ratio
 
 __all__ = [
@@ -193,7 +194,7 @@ def load_baseline(text: str, source: str) -> dict[str, Any]:
 
 
 def _number(v: Any) -> float | None:
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+    if is_number(v):
         return float(v)
     return None
 

@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from wftrio.algebra.checks import is_int
 from wftrio.compiler.program import (
     DeferOps,
     ForkOps,
@@ -581,7 +582,7 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
                 its = list(items(view)) if callable(items) else list(items)
             else:
                 c = count(view) if callable(count) else count
-                if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+                if not is_int(c) or c < 0:
                     raise TaskError(f"mi at {path}: count returned {c!r}, expected an int >= 0")
                 its = list(range(c))
             n = len(its)

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 import wftrio.terms as wt
+from wftrio.algebra.checks import is_int
 from wftrio.errors import WftrioError
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
@@ -99,7 +100,7 @@ def _named(fn: F, name: str) -> F:
 
 def _int(ctx: Ctx, key: str) -> int:
     v = ctx.get(key)
-    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+    return v if is_int(v) else 0
 
 
 def bump(key: str) -> Callable[[Ctx], dict[str, int]]:
@@ -570,7 +571,7 @@ def _builder(valid: bool, tasks: tuple[Term, ...] | None) -> Callable[[_Node], T
 
 
 def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise InvalidArgument(f"{name}={value!r} must be an int, got {type(value).__name__}")
     if value < low:
         raise InvalidArgument(f"{name}={value!r} must be >= {low}")

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from wftrio.algebra._trampoline import Recursive, trampoline
+from wftrio.algebra.trampoline import Recursive, trampoline
 from wftrio.terms import (
     MI,
     After,
