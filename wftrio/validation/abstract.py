@@ -212,6 +212,7 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
 
 LOCAL_OPS = frozenset(
     {"task", "step", "effect", "xor", "fork", "loop_enter", "loop_next", "loop_test", "mi_spawn"}
+    | {"end"}
 )
 """Opcodes whose step, with user callables abstracted, touches only its own token.
 
@@ -319,7 +320,7 @@ def _all_joins(program: Program) -> set[int]:
 
 DETERMINISTIC_OPS = frozenset(
     {"task", "effect", "loop_enter", "loop_next", "join", "mi_done", "region_enter"}
-    | {"region_exit", "wait_signal", "defer"}
+    | {"region_exit", "wait_signal", "defer", "end"}
 )
 """Opcodes whose abstracted step, when local, has exactly one outcome (asks the oracle nothing)."""
 

@@ -15,7 +15,7 @@ tries
 States are identified by canonical keys (:mod:`wftrio.validation.statekey`)
 and explored breadth first, so every state's recorded path from the start
 (its *witness*) is a shortest one.  Bounds: ``max_states`` (states
-discovered), ``max_depth`` (steps from the start), ``max_tokens`` (live
+discovered), ``max_depth`` (branching points from the start), ``max_tokens`` (live
 tokens in one state); a state beyond a bound is left unexpanded and the
 result says which bound was hit.
 
@@ -24,9 +24,10 @@ token (see :func:`~wftrio.validation.abstract.local_pcs`: an abstracted
 task, an effect request, a user condition, a loop counter, a split, a wait
 on a signal nothing else waits for, ...) commutes with everything else, so
 when a state has such a step, only that token's step (all its outcomes) is
-explored, provided every state it leads to is new (or final): that proviso
-guarantees that no cycle of the reduced graph consists of reduced states
-only, so nothing is postponed forever.  With no local step, the inputs
+explored, provided every state it leads to is new, final, or discovered after
+the state being expanded: node numbers then grow along reduced edges, so no
+cycle of the reduced graph consists of reduced states only, and nothing is
+postponed forever.  With no local step, the inputs
 delivered to one blocked token (its effect's two outcomes, the signals it is
 the oldest waiter of, its timers that can fire first) form the reduced set
 the same way: a later waiter's registration for the same signal commutes
@@ -92,7 +93,7 @@ class Bounds:
 
     max_states: int = 20_000
     max_depth: int = 500
-    max_tokens: int = 32
+    max_tokens: int = 1_000
     max_instances: int = 3
 
 
@@ -479,9 +480,6 @@ def explore(
                 ex.budget_s = budget_s
                 break
         node, st = queue.popleft()
-        if ex.depth[node] >= b.max_depth:
-            ex.hit["max_depth"] = ex.hit.get("max_depth", 0) + 1
-            continue
         if len(st.tokens) > b.max_tokens:
             ex.hit["max_tokens"] = ex.hit.get("max_tokens", 0) + 1
             continue
@@ -521,7 +519,12 @@ def explore(
             if cand is not None:
                 for _, c in cand:
                     keys[id(c)] = state_key(c)
-                if all(c.status in FINAL or keys[id(c)] not in index for _, c in cand):
+                # the cycle proviso: every state the reduced set leads to is
+                # new or was discovered after this one, so node numbers grow
+                # along reduced edges and no cycle consists of reduced states
+                if all(
+                    c.status in FINAL or index.get(keys[id(c)], node + 1) > node for _, c in cand
+                ):
                     children = cand
                     ex.reduced += 1
         if children is None:
@@ -544,7 +547,12 @@ def explore(
                     ((m,), got_input if got_input is not None else space.apply_input(st, m))
                 )
         # the depth bound counts branching points, not steps
-        depth = ex.depth[node] + (1 if len(children) > 1 else 0)
+        depth = ex.depth[node]
+        if len(children) > 1:
+            if depth >= b.max_depth:
+                ex.hit["max_depth"] = ex.hit.get("max_depth", 0) + 1
+                continue
+            depth += 1
         full = True
         for moves, child in children:
             if len(moves) == 1:
