@@ -81,6 +81,8 @@ class Substrate:
         allow: default allowlist of effect kinds of new cases (``None``: any).
         validate: validate the workflow of every new case (default True; see
             ``new_case``).
+        validate_budget: seconds that validation may explore (default 0.05;
+            ``None``: no limit); past it a WF200 warning, and the case starts.
 
     Raises:
         OptionError: an invalid option.
@@ -102,6 +104,7 @@ class Substrate:
         budget: Any = None,
         allow: Any = None,
         validate: bool = True,
+        validate_budget: float | None = 0.05,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -113,6 +116,7 @@ class Substrate:
                 "budget": budget,
                 "allow": allow,
                 "validate": validate,
+                "validate_budget": validate_budget,
             },
             "open_substrate()",
         )
@@ -265,7 +269,7 @@ class Substrate:
             )
         program = compile_term(term)
         if opts.validate:
-            check_program(program)
+            check_program(program, budget_s=opts.validate_budget)
         if case_id is None:
             case_id = uuid.uuid4().hex
             while case_id in self._cases:  # pragma: no cover - 2**-122

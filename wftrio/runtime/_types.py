@@ -217,7 +217,8 @@ class CaseOptions:
 
     ``effect_handler``, ``budget`` and ``allow`` hold normalised values
     (see :func:`normalise_effect_options`).  ``validate``: check the workflow
-    with :func:`wftrio.validation.validate` (once per Program) before starting a case.
+    with :func:`wftrio.validation.validate` (once per Program) before starting a case,
+    its exploration limited to ``validate_budget`` seconds (``None``: no limit).
     """
 
     scheduler: object = "deterministic"
@@ -228,6 +229,7 @@ class CaseOptions:
     budget: Budget | None = None
     allow: frozenset[str] | None = None
     validate: bool = True
+    validate_budget: float | None = 0.05
 
 
 CASE_OPTION_NAMES = frozenset(
@@ -240,6 +242,7 @@ CASE_OPTION_NAMES = frozenset(
         "budget",
         "allow",
         "validate",
+        "validate_budget",
     }
 )
 
@@ -304,3 +307,6 @@ def check_case_options(opts: CaseOptions, where: str) -> None:
         )
     if not isinstance(opts.validate, bool):
         raise OptionError(f"{where}: validate={opts.validate!r}, expected a bool")
+    vb = opts.validate_budget
+    if vb is not None and (isinstance(vb, bool) or not isinstance(vb, int | float) or not vb > 0):
+        raise OptionError(f"{where}: validate_budget={vb!r}, expected None or seconds > 0")
