@@ -19,7 +19,7 @@ from wftrio.bench._joins import (
 from wftrio.bench._report import REPORT_VERSION
 from wftrio.bench._scaling import bench_cancel_region, bench_compile, bench_run_per_step
 from wftrio.bench._sequence import bench_seq, bench_tracing
-from wftrio.bench._validate import bench_validate
+from wftrio.bench._validate import bench_validate, bench_validate_scale
 from wftrio.bench._waiting import bench_waiting_cases
 
 __all__ = ["FIGURES", "LABELS", "SIZES", "run_benchmarks"]
@@ -37,6 +37,7 @@ SIZES: dict[str, dict[str, int]] = {
         "run_small": 100,
         "waiting": 10_000,
         "validate_k": 6,
+        "validate_seq": 10_000,
     },
     "quick": {
         "seq": 200,
@@ -50,6 +51,7 @@ SIZES: dict[str, dict[str, int]] = {
         "run_small": 40,
         "waiting": 50,
         "validate_k": 3,
+        "validate_seq": 100,
     },
 }
 """Workload sizes for a full run and for ``--quick`` (a smoke test, not a measurement)."""
@@ -72,6 +74,11 @@ _TABLE: tuple[tuple[str, str, _Runner], ...] = (
     ("tracing", "6", lambda s, r: bench_tracing(s["seq"], r)),
     ("waiting", "7", lambda s, r: bench_waiting_cases(s["waiting"])),
     ("validate", "8", lambda s, r: bench_validate(s["validate_k"])),
+    (
+        "validate_scale",
+        "8b",
+        lambda s, r: bench_validate_scale(s["validate_seq"], (8, 32, 128), r),
+    ),
 )
 
 FIGURES: tuple[str, ...] = tuple(name for name, _, _ in _TABLE)
