@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 import wftrio as wf
@@ -121,7 +121,7 @@ def test_depth_counts_branching_points() -> None:
 @pytest.mark.parametrize("k", [8, 32, 128])
 def test_par_and_mi_of_k_explore_a_constant_number_of_states(k: int) -> None:
     for term in (wf.par(*(t(f"t{i}") for i in range(k))), wf.mi(wf.seq(t("a"), t("b")), count=k)):
-        ex = explore(term)
+        ex = explore(term, bounds=Bounds(max_tokens=1_000))
         assert ex.complete
         assert ex.states <= 3
         assert ex.steps >= k  # every task still ran
@@ -206,3 +206,21 @@ def test_sound_by_construction_agrees_with_the_full_exploration(term: wf.Term) -
     ex = explore(term, reduce=False, bounds=bounds)
     assume(ex.complete)
     assert exploration_issues(ex, bounds) == []
+
+
+random_pure = terms(
+    signals=False, timers=False, effects=False, terminate=False, max_leaves=20, max_width=4
+)
+
+
+@given(term=random_pure)
+def test_random_pure_compositions_validate_without_error(term: wf.Term) -> None:
+    # Pure compositions never deadlock or livelock: no error, and the only
+    # warnings are tasks under a count of 0 (WF205) or a bound (WF200: a
+    # loop spawning mi(join="none") instances grows without end; nested
+    # partial joins around loops with conditions can exceed the bound).
+    rep = analyze(term, max_states=1_500)
+    assert not rep.errors
+    assert {i.code for i in rep.issues} <= {"WF200", "WF205"}
+    event("by construction" if rep.by_construction else "explored")
+    event("complete" if rep.complete else "bound hit")

@@ -73,7 +73,7 @@ class Options:
     explore: bool = True
     max_states: int = 20_000
     max_depth: int = 500
-    max_tokens: int = 1_000
+    max_tokens: int = 32
     max_instances: int = 3
     cancel_regions: bool = False
     reduce: bool = True
@@ -208,7 +208,7 @@ def validate(term: Term, **options: Any) -> list[Issue]:
             max_states: most states to explore (default 20,000).
             max_depth: most branching points (states with more than one
                 successor) on a path from the start of a case (default 500).
-            max_tokens: most live tokens in one explored state (default 1,000).
+            max_tokens: most live tokens in one explored state (default 32).
             max_instances: computed ``mi`` counts are explored from 0 to
                 this (default 3).
             cancel_regions: also explore cancelling every live region

@@ -93,7 +93,7 @@ class Bounds:
 
     max_states: int = 20_000
     max_depth: int = 500
-    max_tokens: int = 1_000
+    max_tokens: int = 32
     max_instances: int = 3
 
 
