@@ -188,7 +188,7 @@ def test_wf200_bound_hit() -> None:
 
 
 def test_wf200_token_bound() -> None:
-    term = wf.mi(t("a"), count=5)
+    term = wf.mi(wf.seq(t("a"), wf.wait_signal("go")), count=5)  # explored: it waits
     assert codes(term, max_tokens=3) == ["WF200"]
     assert codes(term, max_tokens=5) == []
 

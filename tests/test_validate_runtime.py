@@ -36,7 +36,9 @@ async def test_new_case_refuses_an_invalid_workflow_with_its_issues() -> None:
     term = crossed()
     async with wf.open_substrate() as sub:
         with pytest.raises(InvalidWorkflow) as info:
-            await sub.new_case(term, case_id="c1")
+            # no time budget: the issue list is the same on every machine
+            # (with the default 50 ms one, a slow machine adds a WF200)
+            await sub.new_case(term, case_id="c1", validate_budget=None)
         assert [i.code for i in info.value.issues] == ["WF202"]
         assert "WF202 error" in str(info.value)
         assert "validate=False" in str(info.value)

@@ -26,7 +26,7 @@ from wftrio.bench._scaling import (
     bench_run_per_step,
 )
 from wftrio.bench._sequence import bench_seq, bench_tracing
-from wftrio.bench._validate import bench_validate
+from wftrio.bench._validate import bench_validate, bench_validate_scale
 from wftrio.bench._waiters import bench_many_waiters
 from wftrio.bench._waiting import (
     bench_waiting_cases,
@@ -59,6 +59,7 @@ SIZES: dict[str, dict[str, int]] = {
         "scale_large": 0,  # 100,000 with --full
         "width_base": 100,
         "width_max": 10_000,
+        "validate_seq": 10_000,
     },
     "quick": {
         "seq": 200,
@@ -82,6 +83,7 @@ SIZES: dict[str, dict[str, int]] = {
         "scale_large": 0,
         "width_base": 10,
         "width_max": 100,
+        "validate_seq": 100,
     },
 }
 """Workload sizes for a full run and for ``--quick`` (a smoke test, not a measurement)."""
@@ -129,6 +131,11 @@ _TABLE: tuple[tuple[str, str, _Runner], ...] = (
     ("scale_memory", "12", lambda s, r: bench_waiting_scale_memory(_scale(s), r)),
     ("scale_start", "12b", lambda s, r: bench_waiting_scale_start(_scale(s), r)),
     ("par_width", "12c", lambda s, r: bench_par_width(_widths(s), s["width_base"], r)),
+    (
+        "validate_scale",
+        "8b",
+        lambda s, r: bench_validate_scale(s["validate_seq"], (8, 32, 128), r),
+    ),
 )
 
 FIGURES: tuple[str, ...] = tuple(name for name, _, _ in _TABLE)

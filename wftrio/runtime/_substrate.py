@@ -95,6 +95,8 @@ class Substrate:
             in memory (``None``: all); sinks receive every event.
         max_pending_signals: default bound on the persistent signals a case
             holds unconsumed (``None``: no bound); see ``signal``.
+        validate_budget: seconds that validation may explore (default 0.05;
+            ``None``: no limit); past it a WF200 warning, and the case starts.
 
     Raises:
         OptionError: an invalid option.
@@ -118,6 +120,7 @@ class Substrate:
         validate: bool = True,
         keep_events: int | None = 1000,
         max_pending_signals: int | None = 1000,
+        validate_budget: float | None = 0.05,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -131,6 +134,7 @@ class Substrate:
                 "validate": validate,
                 "keep_events": keep_events,
                 "max_pending_signals": max_pending_signals,
+                "validate_budget": validate_budget,
             },
             "open_substrate()",
         )
@@ -298,7 +302,7 @@ class Substrate:
             )
         program = compile_term(term)
         if opts.validate:
-            check_program(program)
+            check_program(program, budget_s=opts.validate_budget)
         spec = opts.scheduler
         own_root = spec.log.root if isinstance(spec, Replay) else None
         if case_id is None and own_root is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from wftrio.algebra.checks import is_number
 from wftrio.effects import Handler, as_handler
 from wftrio.errors import (
     CaseStillRunning,
@@ -238,6 +239,8 @@ class CaseOptions:
     memory (``None``: all); sinks receive every event regardless.
     ``max_pending_signals``: how many persistent signals the case may hold
     unconsumed before ``signal`` refuses more (``None``: no bound).
+    ``validate_budget``: seconds the validation at ``new_case`` may explore
+    (``None``: no limit; see :func:`wftrio.validation.check_program`).
     """
 
     scheduler: object = "deterministic"
@@ -250,6 +253,7 @@ class CaseOptions:
     validate: bool = True
     keep_events: int | None = 1000
     max_pending_signals: int | None = 1000
+    validate_budget: float | None = 0.05
 
 
 CASE_OPTION_NAMES = frozenset(
@@ -264,6 +268,7 @@ CASE_OPTION_NAMES = frozenset(
         "validate",
         "keep_events",
         "max_pending_signals",
+        "validate_budget",
     }
 )
 
@@ -334,3 +339,6 @@ def check_case_options(opts: CaseOptions, where: str) -> None:
     m = opts.max_pending_signals
     if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
         raise OptionError(f"{where}: max_pending_signals={m!r}, expected None or an int >= 1")
+    vb = opts.validate_budget
+    if vb is not None and (not is_number(vb) or not vb > 0):
+        raise OptionError(f"{where}: validate_budget={vb!r}, expected None or seconds > 0")

@@ -38,6 +38,7 @@ from wftrio.compiler import compile as compile_term
 from wftrio.engine.program import Program
 from wftrio.errors import InvalidWorkflow, TermTypeError, ValidationOptionError
 from wftrio.terms import Term
+from wftrio.validation.compose import sound_by_construction
 from wftrio.validation.explore import Bounds, explore, replay_witness
 from wftrio.validation.findings import exploration_issues
 from wftrio.validation.issues import CODES, ERROR, WARNING, Issue, Step
@@ -128,6 +129,9 @@ class Report:
             bound was hit); if not, the result is "sound up to the bound".
         bounds_hit: the bounds that were hit, with how many states each stopped.
         reduced: states expanded with the partial-order reduction.
+        by_construction: the term is sound by construction
+            (:func:`wftrio.validation.compose.sound_by_construction`): the
+            exploration was skipped, its findings are known to be none.
     """
 
     issues: tuple[Issue, ...]
@@ -136,6 +140,7 @@ class Report:
     complete: bool = True
     bounds_hit: Mapping[str, int] = attrs.field(factory=dict)
     reduced: int = 0
+    by_construction: bool = False
 
     @property
     def errors(self) -> tuple[Issue, ...]:
@@ -161,16 +166,19 @@ def analyze(term: Term, **options: Any) -> Report:
     return _analyze(term, compile_term(term), _options(options))
 
 
-def _analyze(term: Term, program: Program, opts: Options) -> Report:
+def _analyze(term: Term, program: Program, opts: Options, budget_s: float | None = None) -> Report:
     issues = structural_issues(term, signals=opts.signals, durable=opts.durable)
     if not opts.explore:
         return Report(_order(issues))
+    if opts.reduce and sound_by_construction(term, cancel_regions=opts.cancel_regions):
+        return Report(_order(issues), by_construction=True)
     ex = explore(
         program,
         bounds=opts.bounds,
         signals=opts.signals,
         cancel_regions=opts.cancel_regions,
         reduce=opts.reduce,
+        budget_s=budget_s,
     )
     issues += exploration_issues(ex, opts.bounds, cancel_regions=opts.cancel_regions)
     return Report(
@@ -198,7 +206,8 @@ def validate(term: Term, **options: Any) -> list[Issue]:
             explore: run the bounded state exploration (default True);
                 ``False`` runs only the structural checks.
             max_states: most states to explore (default 20,000).
-            max_depth: most steps from the start of a case (default 500).
+            max_depth: most branching points (states with more than one
+                successor) on a path from the start of a case (default 500).
             max_tokens: most live tokens in one explored state (default 32).
             max_instances: computed ``mi`` counts are explored from 0 to
                 this (default 3).
@@ -227,21 +236,56 @@ RUNTIME_OPTIONS: Mapping[str, Any] = {"max_states": 2_000, "max_depth": 200}
 :func:`validate`'s defaults: it runs inside ``new_case``; a bound hit is only
 a warning)."""
 
-_CHECKED: weakref.WeakKeyDictionary[Program, tuple[Issue, ...]] = weakref.WeakKeyDictionary()
+RUNTIME_BUDGET_S = 0.05
+"""The time budget of the exploration at ``new_case`` (seconds): past it the
+exploration stops with a WF200 warning and the case starts."""
+
+_CHECKED: weakref.WeakKeyDictionary[Program, dict[float | None, tuple[Issue, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def check_program(program: Program, where: str = "new_case()") -> tuple[Issue, ...]:
-    """Validate a compiled Program once (cached per Program) for the runtime.
+def check_program(
+    program: Program,
+    where: str = "new_case()",
+    *,
+    budget_s: float | None = RUNTIME_BUDGET_S,
+) -> tuple[Issue, ...]:
+    """Validate a compiled Program once (cached per Program and budget) for the runtime.
 
-    Returns the issues (warnings included).
+    The structural checks always run in full; the state exploration runs with
+    :data:`RUNTIME_OPTIONS` and stops after ``budget_s`` seconds, reporting a
+    ``WF200`` warning ("sound up to the bound"): ``new_case`` never stalls on
+    validation.  A time budget makes *how far* the exploration gets depend on
+    the machine; whatever it finds is real on every machine.
+
+    Args:
+        program: the compiled workflow.
+        where: the caller, for the error message.
+        budget_s: seconds the exploration may take (``None``: no time limit,
+            only the state bounds).
+
+    Returns:
+        The issues (warnings included).
 
     Raises:
         InvalidWorkflow: the Program's term has an error-severity issue.
+        ValidationOptionError: ``budget_s`` is neither ``None`` nor a positive number.
     """
-    issues = _CHECKED.get(program)
+    if budget_s is not None and (
+        isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0
+    ):
+        raise ValidationOptionError(
+            f"{where}: validate budget {budget_s!r}, expected None or seconds > 0"
+        )
+    verdicts = _CHECKED.get(program)
+    if verdicts is None:
+        verdicts = _CHECKED[program] = {}
+    issues = verdicts.get(budget_s)
     if issues is None:
-        issues = _analyze(program.term, program, _options(RUNTIME_OPTIONS)).issues
-        _CHECKED[program] = issues
+        opts = _options(RUNTIME_OPTIONS)
+        issues = _analyze(program.term, program, opts, budget_s=budget_s).issues
+        verdicts[budget_s] = issues
     if any(i.is_error for i in issues):
         raise InvalidWorkflow(
             issues,

@@ -50,10 +50,12 @@ from wftrio.compiler.program import (
 from wftrio.terms import MI, Loop, Term, node_label
 
 __all__ = [
+    "DETERMINISTIC_OPS",
     "LOCAL_OPS",
     "AbstractFailure",
     "Oracle",
     "abstract_program",
+    "deterministic_pcs",
     "is_trusted",
     "local_pcs",
 ]
@@ -210,6 +212,7 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
 
 LOCAL_OPS = frozenset(
     {"task", "step", "effect", "xor", "fork", "loop_enter", "loop_next", "loop_test", "mi_spawn"}
+    | {"end"}
 )
 """Opcodes whose step, with user callables abstracted, touches only its own token.
 
@@ -247,7 +250,15 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
     ``wait_signal`` or ``defer`` is local when every signal it registers for
     is waited for by no other instruction and it is not inside a ``loop`` or
     ``mi`` body: then no other token can ever wait for those signals at the
-    same time, so the order of registrations cannot matter.  Without
+    same time, so the order of registrations cannot matter.  The arrival
+    at a join that waits for every branch it started (``par``, ``join("all")``,
+    ``choice``; ``mi(join="all")``) is local too: it only counts, arrivals
+    at one such join commute (whichever arrives last continues, the same
+    state up to token names), nothing else reads the counter, and
+    withdrawing the join's tokens leaves the same state whether or not one
+    had arrived.  Partial joins (``first(n)``, ``mi(join=n)``) are not:
+    which branches arrive in time decides which are absorbed or withdrawn.
+    Without
     explored region cancellations, ``region_enter`` / ``region_exit`` are
     local too (they only move their token between activations).
     """
@@ -257,8 +268,9 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
         for name in _signal_names(ins):
             waiting[name] = waiting.get(name, 0) + 1
     reentrant = _reentrant_paths(program.term)
+    all_joins = _all_joins(program)
     out: list[bool] = []
-    for ins in instrs:
+    for pc, ins in enumerate(instrs):
         op = ins.op
         ops = ins.ops
         ok = op in LOCAL_OPS
@@ -273,6 +285,8 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
                 ok = not (is_trusted(ops.count) or is_trusted(ops.items))
         elif op in ("wait_signal", "defer"):
             ok = ins.path not in reentrant and all(waiting[n] == 1 for n in _signal_names(ins))
+        elif op in ("join", "mi_done"):
+            ok = pc in all_joins
         elif op in ("region_enter", "region_exit"):
             ok = not cancel_regions
         out.append(ok)
@@ -286,3 +300,58 @@ def _signal_names(ins: Instr) -> set[str]:
     if isinstance(ops, DeferOps):
         return {str(t.key) for t in ops.alts if t.kind == "signal"}
     return set()
+
+
+def _all_joins(program: Program) -> set[int]:
+    """The program counters of joins that wait for every branch they started."""
+    instrs = program.instrs
+    out: set[int] = set()
+    mi_all = {
+        ins.path for ins in instrs if isinstance(ins.ops, MISpawnOps) and ins.ops.join == "all"
+    }
+    for pc, ins in enumerate(instrs):
+        ops = ins.ops
+        if isinstance(ops, ForkOps) and ops.n is None and not ops.cancel_rest:
+            out.add(ops.join_pc)
+        elif ins.op == "mi_done" and ins.path in mi_all:
+            out.add(pc)
+    return out
+
+
+DETERMINISTIC_OPS = frozenset(
+    {"task", "effect", "loop_enter", "loop_next", "join", "mi_done", "region_enter"}
+    | {"region_exit", "wait_signal", "defer", "end"}
+)
+"""Opcodes whose abstracted step, when local, has exactly one outcome (asks the oracle nothing)."""
+
+
+def deterministic_pcs(program: Program, local: tuple[bool, ...]) -> tuple[bool, ...]:
+    """Per program counter: a local step with one outcome (it asks the oracle nothing).
+
+    The explorer runs such steps back to back on one copy of the state, keying
+    only the state where the run ends (see :mod:`wftrio.validation.explore`).
+    Besides :data:`DETERMINISTIC_OPS` (user tasks without an ``on_error``
+    term, whose failure would be an outcome), a ``fork`` without guards, an
+    ``xor`` with a single unconditioned alternative and an ``mi`` with a fixed
+    count or item list qualify.
+    """
+    out: list[bool] = []
+    for pc, ins in enumerate(program.instrs):
+        ok = local[pc]
+        if ok:
+            op = ins.op
+            ops = ins.ops
+            if op in DETERMINISTIC_OPS:
+                ok = not (isinstance(ops, TaskOps) and ops.on_error >= 0)
+            elif op == "step":
+                ok = isinstance(ops, TaskOps) and ops.on_error < 0
+            elif isinstance(ops, ForkOps):
+                ok = all(c is None for c in ops.conds)
+            elif isinstance(ops, XorOps):
+                ok = len(ops.conds) == 1 and ops.conds[0] is None
+            elif isinstance(ops, MISpawnOps):
+                ok = not callable(ops.count) and not callable(ops.items)
+            else:
+                ok = False
+        out.append(ok)
+    return tuple(out)

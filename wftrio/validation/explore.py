@@ -15,7 +15,7 @@ tries
 States are identified by canonical keys (:mod:`wftrio.validation.statekey`)
 and explored breadth first, so every state's recorded path from the start
 (its *witness*) is a shortest one.  Bounds: ``max_states`` (states
-discovered), ``max_depth`` (steps from the start), ``max_tokens`` (live
+discovered), ``max_depth`` (branching points from the start), ``max_tokens`` (live
 tokens in one state); a state beyond a bound is left unexpanded and the
 result says which bound was hit.
 
@@ -24,15 +24,23 @@ token (see :func:`~wftrio.validation.abstract.local_pcs`: an abstracted
 task, an effect request, a user condition, a loop counter, a split, a wait
 on a signal nothing else waits for, ...) commutes with everything else, so
 when a state has such a step, only that token's step (all its outcomes) is
-explored, provided every state it leads to is new (or final): that proviso
-guarantees that no cycle of the reduced graph consists of reduced states
-only, so nothing is postponed forever.  With no local step, the inputs
+explored, provided every state it leads to is new, final, or discovered after
+the state being expanded: node numbers then grow along reduced edges, so no
+cycle of the reduced graph consists of reduced states only, and nothing is
+postponed forever.  With no local step, the inputs
 delivered to one blocked token (its effect's two outcomes, the signals it is
 the oldest waiter of, its timers that can fire first) form the reduced set
 the same way: a later waiter's registration for the same signal commutes
 with the delivery to the oldest.  Enabled tokens that are interchangeable
 (siblings in one ``mi`` activation at the same place with the same data) are
-expanded once (symmetry).  Reduced exploration reaches exactly the final
+expanded once (symmetry).  A local step with a single outcome (a task, a
+join that waits for all its branches, a split without guards, a counted
+loop step, ...; :func:`~wftrio.validation.abstract.deterministic_pcs`) is
+the whole reduced set of its state, so such steps run back to back on one
+copy, and only the state where the run ends is keyed and stored: one edge
+carries the whole run (its moves, for witnesses).  The depth bound counts
+the branching points on a path (states with more than one successor), not
+its steps, so a long sequence never hits it.  Reduced exploration reaches exactly the final
 states, the deadlocks and the "can no longer complete" states of the full
 one, and runs every task the full one runs; tests check both give the same
 findings.
@@ -40,6 +48,7 @@ findings.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, NamedTuple
@@ -53,7 +62,13 @@ from wftrio.engine.program import DeferOps, LoopTestOps, Program
 from wftrio.engine.protocol import WaitKind
 from wftrio.errors import ExploredFailure
 from wftrio.terms import Term
-from wftrio.validation.abstract import Oracle, OracleScheduler, abstract_program, local_pcs
+from wftrio.validation.abstract import (
+    Oracle,
+    OracleScheduler,
+    abstract_program,
+    deterministic_pcs,
+    local_pcs,
+)
 from wftrio.validation.clone import clone_state
 from wftrio.validation.issues import Step
 from wftrio.validation.statekey import StateKey, freeze, shape_key, state_key
@@ -97,7 +112,7 @@ class Move(NamedTuple):
 class Space:
     """An abstract case: the relinked Program, its oracle, and how to step it."""
 
-    __slots__ = ("local", "oracle", "original", "program", "signals")
+    __slots__ = ("det", "local", "oracle", "original", "program", "signals")
 
     def __init__(
         self,
@@ -110,6 +125,7 @@ class Space:
         self.oracle = Oracle()
         self.program = abstract_program(program, self.oracle, max_instances)
         self.local = local_pcs(program, cancel_regions=cancel_regions)
+        self.det = deterministic_pcs(program, self.local)
         self.signals = signals
 
     def initial(self) -> ExecState:
@@ -131,6 +147,21 @@ class Space:
         child.run(1)
         child.outbox.clear()
         return child
+
+    def advance(self, st: ExecState, tok: Token) -> Move:
+        """Let ``tok`` take one deterministic step in place (no copy); return the move.
+
+        Only for a token at a :func:`~wftrio.validation.abstract.deterministic_pcs`
+        place: the step asks the oracle nothing, so it has this one outcome.
+        """
+        pc = tok.pc
+        self.oracle.reset([])
+        st.ready = [t for t in st.tokens.values() if t.wait is None and t is not tok]
+        st.current = tok
+        st.run(1)
+        st.outbox.clear()
+        assert not self.oracle.asked, "a deterministic step asked the oracle"
+        return Move("run", tok.id, (), pc)
 
     def token_moves(self, st: ExecState, tok: Token) -> list[tuple[Move, ExecState]]:
         """Every outcome of one step of ``tok``."""
@@ -251,7 +282,7 @@ class Exploration:
     space: Space
     keys: list[StateKey] = attrs.field(factory=list)
     parent: list[int] = attrs.field(factory=list)
-    via: list[Move | None] = attrs.field(factory=list)
+    via: list[tuple[Move, ...]] = attrs.field(factory=list)
     depth: list[int] = attrs.field(factory=list)
     succ: list[list[int]] = attrs.field(factory=list)
     expanded: list[bool] = attrs.field(factory=list)
@@ -261,9 +292,12 @@ class Exploration:
     edges: int = 0
     reduced: int = 0
     stepped: set[int] = attrs.field(factory=set)
-    loop_entered: dict[int, tuple[int, Move]] = attrs.field(factory=dict)
+    loop_entered: dict[int, tuple[int, tuple[Move, ...]]] = attrs.field(factory=dict)
     loop_exited: set[int] = attrs.field(factory=set)
-    terminations: dict[int, tuple[int, Move]] = attrs.field(factory=dict)
+    terminations: dict[int, tuple[int, tuple[Move, ...]]] = attrs.field(factory=dict)
+    steps: int = 0
+    chained: int = 0
+    budget_s: float | None = None
     index: dict[StateKey, int] = attrs.field(factory=dict)
     shapes: list[Hashable] | None = None
 
@@ -276,18 +310,19 @@ class Exploration:
         """Whether no bound was hit: the whole reachable state space was explored."""
         return not self.hit
 
-    def witness(self, node: int, last: Move | None = None) -> tuple[Step, ...]:
-        """The steps from the start to ``node`` (then ``last``, if given)."""
-        moves: list[Move] = []
+    def moves(self, node: int, last: Sequence[Move] = ()) -> list[Move]:
+        """The moves from the start to ``node`` (then ``last``)."""
+        edges: list[tuple[Move, ...]] = []
         while node > 0:
-            m = self.via[node]
-            assert m is not None
-            moves.append(m)
+            edges.append(self.via[node])
             node = self.parent[node]
-        moves.reverse()
-        if last is not None:
-            moves.append(last)
-        return tuple(self.space.step(m) for m in moves)
+        out = [m for edge in reversed(edges) for m in edge]
+        out.extend(last)
+        return out
+
+    def witness(self, node: int, last: Sequence[Move] = ()) -> tuple[Step, ...]:
+        """The steps from the start to ``node`` (then the moves ``last``)."""
+        return tuple(self.space.step(m) for m in self.moves(node, last))
 
 
 def _symmetric_key(tok: Token) -> tuple[Any, ...] | None:
@@ -299,6 +334,10 @@ def _symmetric_key(tok: Token) -> tuple[Any, ...] | None:
     return (tok.pc, id(tok.frame), id(tok.region), id(sc.parent), data)
 
 
+CHAIN_STEPS = 4096
+"""Most deterministic steps run back to back on one copy before the state is keyed."""
+
+
 def explore(
     term_or_program: Term | Program,
     *,
@@ -307,6 +346,7 @@ def explore(
     cancel_regions: bool = False,
     reduce: bool = True,
     record_shapes: bool = False,
+    budget_s: float | None = None,
 ) -> Exploration:
     """Explore the abstract state space of a workflow (see the module docs).
 
@@ -316,14 +356,20 @@ def explore(
         signals: the signal names the outside world may send (default: any
             name the workflow waits for).
         cancel_regions: also explore the cancellation of every live region.
-        reduce: use partial-order and symmetry reduction.
+        reduce: use partial-order and symmetry reduction, and run
+            deterministic local steps back to back (one edge).
         record_shapes: also record every node's
             :func:`~wftrio.validation.statekey.shape_key` (in ``shapes``).
+        budget_s: stop after this many seconds of wall-clock time (the bound
+            ``time_budget``); ``None``: no time limit.  The budget only
+            decides how far the exploration gets: what it finds before is
+            the same on any machine.
     """
     program = (
         term_or_program if isinstance(term_or_program, Program) else compile_term(term_or_program)
     )
     b = bounds if bounds is not None else Bounds()
+    deadline = None if budget_s is None else time.perf_counter() + budget_s
     space = Space(
         program,
         b.max_instances,
@@ -334,16 +380,21 @@ def explore(
     shapes = ex.shapes = [] if record_shapes else None
     instrs = program.instrs
     local = space.local
+    det = space.det
     index = ex.index
 
     def add(
-        key: StateKey, parent: int, move: Move | None, depth: int, status: Status | None
+        key: StateKey,
+        parent: int,
+        moves: tuple[Move, ...],
+        depth: int,
+        status: Status | None,
     ) -> int:
         i = len(ex.keys)
         index[key] = i
         ex.keys.append(key)
         ex.parent.append(parent)
-        ex.via.append(move)
+        ex.via.append(moves)
         ex.depth.append(depth)
         ex.succ.append([])
         ex.expanded.append(False)
@@ -351,7 +402,7 @@ def explore(
         return i
 
     root = space.initial()
-    add(state_key(root), -1, None, 0, root.status if root.status in FINAL else None)
+    add(state_key(root), -1, (), 0, root.status if root.status in FINAL else None)
     if shapes is not None:
         shapes.append(shape_key(root))
     queue: deque[tuple[int, ExecState]] = deque()
@@ -365,29 +416,70 @@ def explore(
         if isinstance(ops := ins.ops, LoopTestOps) and ops.stop_when
     }
 
-    def observe(node: int, st: ExecState, move: Move, child: ExecState) -> None:
+    def observe(node: int, moves: Sequence[Move], child: ExecState) -> None:
+        """Record what the last of ``moves`` (from ``node``) did: tasks run, loops, terminate."""
+        move = moves[-1]
         if move.kind != "run":
             return
         pc = move.pc
         op = instrs[pc].op
         test = until_body.get(pc)
-        if test is not None:
-            ex.loop_entered.setdefault(test, (node, move))
+        if test is not None and test not in ex.loop_entered:
+            ex.loop_entered[test] = (node, tuple(moves))
         if op in _TASK_OPS:
             ex.stepped.add(pc)
         elif op in _LOOP_OPS:
-            ex.loop_entered.setdefault(pc, (node, move))
+            if pc not in ex.loop_entered:
+                ex.loop_entered[pc] = (node, tuple(moves))
             tok = child.tokens.get(int(move.target))
             if tok is not None and tok.pc == instrs[pc].next:
                 ex.loop_exited.add(pc)
-        elif op == "terminate":
-            ex.terminations.setdefault(pc, (node, move))
+        elif op == "terminate" and pc not in ex.terminations:
+            ex.terminations[pc] = (node, tuple(moves))
 
+    def next_det(st: ExecState) -> Token | None:
+        best: Token | None = None
+        for t in st.tokens.values():
+            if t.wait is None and det[t.pc] and (best is None or t.id < best.id):
+                best = t
+        return best
+
+    def chain(node: int, st: ExecState, tok: Token) -> tuple[tuple[Move, ...], ExecState]:
+        """Run deterministic local steps back to back on a copy of ``st``.
+
+        Every step is the only one of a (virtual) reduced state: its token's
+        step touches nothing another token or an input can observe and has
+        one outcome, so the states in between need no key.  The run ends at
+        a state with no such step, a final state, past ``max_tokens`` or
+        after :data:`CHAIN_STEPS` steps.
+        """
+        child = clone_state(st)
+        moves: list[Move] = []
+        t: Token | None = child.tokens[tok.id]
+        while t is not None:
+            moves.append(space.advance(child, t))
+            observe(node, moves, child)
+            if (
+                child.status in FINAL
+                or len(child.tokens) > b.max_tokens
+                or len(moves) >= CHAIN_STEPS
+            ):
+                break
+            t = next_det(child)
+        ex.steps += len(moves)
+        if len(moves) > 1:
+            ex.chained += 1
+        return tuple(moves), child
+
+    expansions = 0
     while queue:
+        if deadline is not None:
+            expansions += 1
+            if not expansions & 15 and time.perf_counter() > deadline:
+                ex.hit["time_budget"] = len(queue)
+                ex.budget_s = budget_s
+                break
         node, st = queue.popleft()
-        if ex.depth[node] >= b.max_depth:
-            ex.hit["max_depth"] = ex.hit.get("max_depth", 0) + 1
-            continue
         if len(st.tokens) > b.max_tokens:
             ex.hit["max_tokens"] = ex.hit.get("max_tokens", 0) + 1
             continue
@@ -397,30 +489,42 @@ def explore(
             ex.deadlocks.append(node)
             ex.expanded[node] = True
             continue
-        children: list[tuple[Move, ExecState]] | None = None
+        children: list[tuple[tuple[Move, ...], ExecState]] | None = None
         tried: dict[int, list[tuple[Move, ExecState]]] = {}
         tried_inputs: dict[Move, ExecState] = {}
         keys: dict[int, StateKey] = {}  # id(child) -> its key, computed once
         if reduce:
-            cand: list[tuple[Move, ExecState]] | None = None
-            for t in enabled:
-                if local[t.pc]:
-                    cand = space.token_moves(st, t)
-                    tried[t.id] = cand
-                    break
+            cand: list[tuple[tuple[Move, ...], ExecState]] | None = None
+            first = next((t for t in enabled if det[t.pc]), None)
+            if first is not None:
+                cand = [chain(node, st, first)]
+            else:
+                for t in enabled:
+                    if local[t.pc]:
+                        outs = space.token_moves(st, t)
+                        tried[t.id] = outs
+                        cand = [((m,), c) for m, c in outs]
+                        break
             owners = [m.owner for m in inputs if m.owner >= 0]
             if cand is None and owners:
                 # the inputs delivered to one token: a signal goes to the
                 # oldest waiter, so a later waiter's registration commutes
                 # with it; they touch nothing else
                 owner = min(owners)
-                cand = [(m, space.apply_input(st, m)) for m in inputs if m.owner == owner]
-                for m, c in cand:
-                    tried_inputs[m] = c
+                cand = []
+                for m in inputs:
+                    if m.owner == owner:
+                        c = tried_inputs[m] = space.apply_input(st, m)
+                        cand.append(((m,), c))
             if cand is not None:
                 for _, c in cand:
                     keys[id(c)] = state_key(c)
-                if all(c.status in FINAL or keys[id(c)] not in index for _, c in cand):
+                # the cycle proviso: every state the reduced set leads to is
+                # new or was discovered after this one, so node numbers grow
+                # along reduced edges and no cycle consists of reduced states
+                if all(
+                    c.status in FINAL or index.get(keys[id(c)], node + 1) > node for _, c in cand
+                ):
                     children = cand
                     ex.reduced += 1
         if children is None:
@@ -434,15 +538,26 @@ def explore(
                             continue
                         seen_sym.add(sk)
                 got = tried.get(t.id)
-                children.extend(got if got is not None else space.token_moves(st, t))
+                children.extend(
+                    ((m,), c) for m, c in (got if got is not None else space.token_moves(st, t))
+                )
             for m in inputs:
                 got_input = tried_inputs.get(m)
                 children.append(
-                    (m, got_input if got_input is not None else space.apply_input(st, m))
+                    ((m,), got_input if got_input is not None else space.apply_input(st, m))
                 )
+        # the depth bound counts branching points, not steps
+        depth = ex.depth[node]
+        if len(children) > 1:
+            if depth >= b.max_depth:
+                ex.hit["max_depth"] = ex.hit.get("max_depth", 0) + 1
+                continue
+            depth += 1
         full = True
-        for move, child in children:
-            observe(node, st, move, child)
+        for moves, child in children:
+            if len(moves) == 1:
+                observe(node, moves, child)
+                ex.steps += 1
             key = keys.get(id(child))
             if key is None:
                 key = state_key(child)
@@ -454,7 +569,7 @@ def explore(
                     full = False
                     continue
                 fin = child.status if child.status in FINAL else None
-                j = add(key, node, move, ex.depth[node] + 1, fin)
+                j = add(key, node, moves, depth, fin)
                 if shapes is not None:
                     shapes.append(shape_key(child))
                 if fin is None:

@@ -260,7 +260,9 @@ def exploration_issues(
 
     if ex.hit:
         what = ", ".join(
-            f"{name}={getattr(bounds, name)} ({count} time(s))"
+            f"time_budget={ex.budget_s:g}s ({count} state(s) left unexplored)"
+            if name == "time_budget"
+            else f"{name}={getattr(bounds, name)} ({count} time(s))"
             for name, count in sorted(ex.hit.items())
         )
         issues.append(
