@@ -377,14 +377,10 @@ SUBSTRATE_OPTIONS: dict[str, Callable[[Any], bool]] = {
     "inbox_capacity": lambda v: is_int(v, 1),
     "shutdown": lambda v: v in ("cancel", "drain"),
     "validate": lambda v: isinstance(v, bool),
-    # known gap (RUNTIME, wftrio/runtime/_substrate.py): open_substrate(sinks=5)
-    # raises a bare TypeError ("'int' object is not iterable") and
-    # sinks=[5] a bare TypeError ("5 is not a trace sink"); expected: OptionError
-    # naming `sinks` for anything but None or an iterable of sinks (objects with
-    # write(events), or callables). Re-enable with
-    # "sinks": lambda v: v is None or (
-    #     isinstance(v, list | tuple) and all(callable(x) or hasattr(x, "write") for x in v)
-    # ),
+    "sinks": lambda v: (
+        v is None
+        or (isinstance(v, list | tuple) and all(callable(x) or hasattr(x, "write") for x in v))
+    ),
 }
 
 
@@ -403,7 +399,7 @@ def test_open_substrate_refuses_malformed_options(option: str) -> None:
 @BASE
 @given(st.text(min_size=1, max_size=8))
 def test_open_substrate_refuses_unknown_options(name: str) -> None:
-    known = {*SUBSTRATE_OPTIONS, "sinks", "effect_handler", "budget", "allow"}
+    known = {*SUBSTRATE_OPTIONS, "effect_handler", "budget", "allow"}
     if name in known:
         return
     refused(lambda: wf.open_substrate(**{name: 1}), repr(name))
@@ -459,17 +455,20 @@ def test_new_case_refuses_malformed_options(option: str, data: st.DataObject) ->
     run_on_substrate(body)
 
 
+# run()'s own options, next to the case options it passes on
+RUN_OPTIONS = CASE_OPTIONS | {
+    "signals": lambda v: (
+        isinstance(v, list | tuple)
+        and all(isinstance(p, tuple | list) and len(p) == 2 and is_name(p[0]) for p in v)
+    ),
+    "clock": lambda v: v is None or isinstance(v, trio.abc.Clock),
+}
+
+
 @FUZZ
-@given(option=st.sampled_from(sorted(CASE_OPTIONS)), data=st.data())
+@given(option=st.sampled_from(sorted(RUN_OPTIONS)), data=st.data())
 def test_run_refuses_malformed_options(option: str, data: st.DataObject) -> None:
-    # known gap (RUNTIME, wftrio/runtime/_substrate.py, run()): wf.run(T, signals=5)
-    # raises a bare TypeError ("'int' object is not iterable"), signals=[1] a bare
-    # TypeError (cannot unpack); expected: OptionError naming `signals` for anything
-    # but an iterable of (name: str, payload) pairs. wf.run(T, clock=5) raises
-    # trio.TrioInternalError; expected: OptionError naming `clock` for anything but
-    # None or a trio.abc.Clock. Re-enable by adding "signals" / "clock" to the
-    # options drawn here (a separate pool: they are run()'s own, not case options).
-    value = data.draw(bad_values.filter(lambda v: not CASE_OPTIONS[option](v)))
+    value = data.draw(bad_values.filter(lambda v: not RUN_OPTIONS[option](v)))
     refused(lambda: wf.run(T, **{option: value}), option)
 
 
@@ -484,11 +483,7 @@ def test_new_case_refuses_what_is_not_a_term(value: Any) -> None:
 
 
 def bad_ctx(v: object) -> bool:
-    # known gap (RUNTIME, new_case / wf.run): a Mapping with non-str keys ({1: 2})
-    # is accepted as ctx (issue 10 item 13); expected: OptionError (or another
-    # WftrioError that is a TypeError/ValueError) naming `ctx`. Re-enable with
-    # `not isinstance(v, Mapping) or not all(isinstance(k, str) for k in v)`.
-    return v is not None and not isinstance(v, Mapping)
+    return v is not None and (not isinstance(v, Mapping) or not all(isinstance(k, str) for k in v))
 
 
 @FUZZ
@@ -501,10 +496,7 @@ def test_new_case_refuses_a_ctx_that_is_not_a_mapping(value: Any) -> None:
 
 
 def bad_case_id(v: object) -> bool:
-    # known gap (RUNTIME, new_case): case_id="" is accepted (an id no one can tell
-    # from "no id"); expected: OptionError naming `case_id`. Re-enable with
-    # `v is not None and (not isinstance(v, str) or v == "")`.
-    return v is not None and not isinstance(v, str)
+    return v is not None and (not isinstance(v, str) or v == "")
 
 
 @FUZZ
@@ -537,16 +529,13 @@ def test_unknown_case_ids_are_unknown_everywhere(value: Any) -> None:
     run_on_substrate(body)
 
 
+# names the workflow has: NEIGHBOUR waits for "go"; trace levels
+KNOWN_NAMES = {"go", "none", "min", "full"}
+
+
 @FUZZ
-@given(bad_values.filter(lambda v: not isinstance(v, str)))
-def test_signal_names_and_scope_ids_must_be_str(value: Any) -> None:
-    # known gap (RUNTIME, Substrate.signal / cancel_region): signal(case, "") is
-    # accepted and queued; expected: a WftrioError that is a TypeError/ValueError
-    # naming `name` (an empty name no wait_signal can have). cancel_region(case,
-    # "nope") for a region the workflow does not have is a silent no-op; expected:
-    # UnknownRegion (a LookupError) naming `scope_id` (issue 10 item 20; a known
-    # region with no live activation stays a recorded no-op). Only non-str values
-    # are fuzzed here; re-enable by drawing str values too.
+@given(bad_values.filter(lambda v: not (isinstance(v, str) and v in KNOWN_NAMES)))
+def test_signal_names_and_scope_ids_must_be_known(value: Any) -> None:
     async def body(sub: wf.Substrate) -> None:
         case = await sub.new_case(NEIGHBOUR, {"n": 0})
         await refused_async(lambda: sub.signal(case, value), "name")
@@ -557,15 +546,22 @@ def test_signal_names_and_scope_ids_must_be_str(value: Any) -> None:
     run_on_substrate(body)
 
 
-# known gap (RUNTIME, Substrate.wait_state / wait): wait_state(case, "bogus")
-# waits for ever (a str is no CaseState, so it never matches) and
-# wait_state(case, []) raises a bare TypeError (unhashable); expected: OptionError
-# naming `states` for anything but CaseState members (issue 10 item 20).
-# wait(case, timeout=-1) / timeout=nan raise trio's bare ValueError, timeout="x"
-# a bare TypeError, and timeout=True is taken as 1 second; expected: OptionError
-# naming `timeout` for anything but None or a number >= 0 (not a bool, not NaN).
-# Neither is fuzzed here; re-enable with a test like
-# test_signal_names_and_scope_ids_must_be_str over bad_values.
+def is_timeout(v: object) -> bool:
+    return v is None or is_number(v, 0)
+
+
+@FUZZ
+@given(bad_values)
+def test_wait_state_and_wait_refuse_malformed_arguments(value: Any) -> None:
+    async def body(sub: wf.Substrate) -> None:
+        case = await sub.new_case(NEIGHBOUR, {"n": 0})
+        if not (isinstance(value, str) and value in set(wf.CaseState)):
+            await refused_async(lambda: sub.wait_state(case, value), "states")
+        if not is_timeout(value):
+            await refused_async(lambda: sub.wait(case, timeout=value), "timeout")
+        await sub.cancel(case)
+
+    run_on_substrate(body)
 
 
 json_payloads = st.recursive(

@@ -105,7 +105,9 @@ async def test_unknown_case_everywhere() -> None:
 async def test_wait_state_rejects_what_is_not_a_case_state() -> None:
     async with open_substrate() as sub:
         cid = await sub.new_case(wf.wait_signal("go"))
-        with pytest.raises(OptionError, match=r"'bogus' is not a case state.*'waiting_signal'"):
+        with pytest.raises(
+            OptionError, match=r"states holds 'bogus', which is not a case state.*'waiting_signal'"
+        ):
             await sub.wait_state(cid, "bogus")  # type: ignore[arg-type]
         with pytest.raises(OptionError, match="not a case state"):
             await sub.wait_state(cid, CaseState.DONE, 3)  # type: ignore[arg-type]

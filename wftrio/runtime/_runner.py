@@ -694,8 +694,9 @@ class Case:
         known = signal_names(self.program.term)
         if name not in known:
             raise UnknownSignal(
-                f"signal(): case {self.case_id!r} never waits for signal {name!r}; its "
-                f"workflow waits for {', '.join(map(repr, sorted(known))) or 'no signals'}"
+                f"signal(): name={name!r}: case {self.case_id!r} never waits for that "
+                "signal; its workflow waits for "
+                f"{', '.join(map(repr, sorted(known))) or 'no signals'}"
             )
         limit = self.opts.max_pending_signals
         st = self.st

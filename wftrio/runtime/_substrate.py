@@ -22,9 +22,10 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import trio
 import trio.testing
@@ -77,7 +78,7 @@ class Substrate:
         timeout: default case timeout in seconds (``None``: no timeout).
         retain_finished: how many finished cases stay known (oldest dropped
             first); ``None`` keeps them all until ``forget``.
-        sinks: trace sinks receiving every case's events (objects with
+        sinks: trace sinks receiving every case's events, in a list or None (objects with
             ``write(events)``, or callables called per event).
         sink_buffer: capacity, in batches, of the channel to the sink task.
         inbox_capacity: messages a case's inbox holds before ``signal``
@@ -110,7 +111,7 @@ class Substrate:
         scheduler: object = "deterministic",
         timeout: float | None = None,
         retain_finished: int | None = 10_000,
-        sinks: Iterable[object] = (),
+        sinks: Iterable[object] | None = (),
         sink_buffer: int = 1024,
         inbox_capacity: int = 64,
         shutdown: Literal["cancel", "drain"] = "cancel",
@@ -154,7 +155,7 @@ class Substrate:
         self.retain_finished = retain_finished
         self.inbox_capacity = inbox_capacity
         self.shutdown = shutdown
-        self.hub = SinkHub(sinks, sink_buffer)
+        self.hub = SinkHub(_check_sinks(sinks), sink_buffer)
         self.counters = Counters()
         self.closing = False
         self._opened = False
@@ -300,6 +301,10 @@ class Substrate:
             raise OptionError(
                 f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
             )
+        if ctx is not None:
+            bad = next((k for k in ctx if not isinstance(k, str)), None)
+            if bad is not None:
+                raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}")
         program = compile_term(term)
         if opts.validate:
             check_program(program, budget_s=opts.validate_budget)
@@ -313,6 +318,8 @@ class Substrate:
                 case_id = uuid.uuid4().hex
         elif not isinstance(case_id, str):
             raise OptionError(f"new_case(): case_id must be a str, got {type(case_id).__name__}")
+        elif case_id == "":
+            raise OptionError("new_case(): case_id must be a non-empty str (omit it for a new id)")
         elif case_id in self._cases:
             raise DuplicateCase(f"case {case_id!r} already exists on this substrate")
         if own_root is not None and root_case(own_root) != case_id:
@@ -354,10 +361,12 @@ class Substrate:
             UnknownSignal: a persistent signal no step of the workflow waits for.
             SignalQueueFull: the case holds ``max_pending_signals`` unconsumed
                 signals already.
-            OptionError: ``name`` is not a str.
+            OptionError: ``name`` is not a non-empty str.
         """
         if not isinstance(name, str):
             raise OptionError(f"signal(): name must be a str, got {type(name).__name__}")
+        if name == "":
+            raise OptionError("signal(): name must be a non-empty str (no wait_signal has '')")
         case = self._live_case(case_id, "signal")
         if not transient:
             case.check_signal(name)
@@ -404,8 +413,8 @@ class Substrate:
         known = case.region_ids()
         if scope_id not in known:
             raise UnknownRegion(
-                f"cancel_region(): case {case_id!r} has no region {scope_id!r}; its workflow "
-                f"has {', '.join(map(repr, sorted(known))) or 'no regions'}"
+                f"cancel_region(): scope_id={scope_id!r}: case {case_id!r} has no such "
+                f"region; its workflow has {', '.join(map(repr, sorted(known))) or 'no regions'}"
             )
         try:
             await case.inbox.send(CancelRegion(scope_id))
@@ -421,7 +430,12 @@ class Substrate:
             CaseFailed: it ended FAILED (``.cause`` is the error).
             CaseCancelled: it ended CANCELLED.
             trio.TooSlowError: ``timeout`` seconds passed first.
+            OptionError: ``timeout`` is not None or a finite number >= 0.
         """
+        if timeout is not None and not _seconds(timeout):
+            raise OptionError(
+                f"wait(): timeout={timeout!r}, expected None or a finite number of seconds >= 0"
+            )
         case = self._get(case_id)
         if timeout is None:
             await case.wait_final()
@@ -577,7 +591,7 @@ def _case_state(state: object) -> CaseState:
         except ValueError:
             pass
     raise OptionError(
-        f"wait_state(): {state!r} is not a case state; expected one of "
+        f"wait_state(): states holds {state!r}, which is not a case state; expected one of "
         f"{', '.join(repr(s.value) for s in CaseState)}"
     )
 
@@ -598,6 +612,68 @@ def _first_leaf(
 
 def _positive_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 1
+
+
+def _seconds(x: object) -> bool:
+    """Whether ``x`` is a finite number >= 0 (not a bool)."""
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
+def _ordered(x: object) -> TypeGuard[Iterable[object]]:
+    """Whether ``x`` is an iterable holding items in order (not a str, bytes, mapping or set)."""
+    return isinstance(x, Iterable) and not isinstance(
+        x, str | bytes | bytearray | Mapping | AbstractSet
+    )
+
+
+def _check_sinks(sinks: object) -> list[object]:
+    """``open_substrate``'s ``sinks=``: None or an iterable of sinks, as a list.
+
+    Raises:
+        OptionError: anything else, or an item that is no sink.
+    """
+    if sinks is None:
+        return []
+    if not _ordered(sinks):
+        raise OptionError(
+            f"open_substrate(): sinks={sinks!r}, expected None or a list of trace sinks"
+        )
+    out = list(sinks)
+    for s in out:
+        if not (isinstance(s, TraceSink) or callable(s)):
+            raise OptionError(
+                f"open_substrate(): sinks holds {s!r}, expected objects with "
+                "write(events) or callables"
+            )
+    return out
+
+
+def _check_run_options(signals: object, clock: object) -> list[tuple[str, Any]]:
+    """``run``'s own ``signals=`` and ``clock=``; the signals as a list of pairs.
+
+    Raises:
+        OptionError: ``signals`` is not an iterable of ``(name, payload)``
+            pairs with a non-empty str name, or ``clock`` is not None or a
+            ``trio.abc.Clock``.
+    """
+    if clock is not None and not isinstance(clock, trio.abc.Clock):
+        raise OptionError(f"run(): clock={clock!r}, expected None or a trio.abc.Clock")
+    if not _ordered(signals):
+        raise OptionError(f"run(): signals={signals!r}, expected a list of (name, payload) pairs")
+    out: list[tuple[str, Any]] = []
+    for pair in signals:
+        if not (
+            isinstance(pair, tuple | list)
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and pair[0] != ""
+        ):
+            raise OptionError(
+                f"run(): signals holds {pair!r}, expected a (name, payload) pair "
+                "with a non-empty str name"
+            )
+        out.append((pair[0], pair[1]))
+    return out
 
 
 def open_substrate(**options: Any) -> Substrate:
@@ -637,14 +713,16 @@ def run(
         CaseFailed: the case ended FAILED.
         CaseCancelled: the case ended CANCELLED (e.g. its ``timeout=``).
         CaseStuck: the case waits for signals or effects nobody can deliver.
+        OptionError: bad ``signals=`` or ``clock=`` (or a bad case option).
     """
+    pairs = _check_run_options(signals, clock)
 
     async def main() -> CaseResult:
         await trio.testing.wait_all_tasks_blocked()
         idle_io = _io_waits()  # trio's own: the run's wakeup socket, ...
         async with open_substrate(retain_finished=1) as sub:
             case_id = await sub.new_case(term, ctx, **options)
-            for name, payload in signals:
+            for name, payload in pairs:
                 await sub.signal(case_id, name, payload)
             stuck: list[CaseStuck] = []
             async with trio.open_nursery() as nursery:
