@@ -1,10 +1,16 @@
-"""Memory guard: a case waiting on a signal costs at most 2x a trio task blocked on an Event.
+"""Memory guard: what a case waiting on a signal costs, against a trio task blocked on an Event.
 
-DESIGN.md's target, measured as a ratio in the same process with tracemalloc
+Measured as a ratio in the same process with tracemalloc
 (``wftrio.bench.measure_waiting_cases``: bytes allocated while n cases wait,
 over n, next to n bare tasks blocked on ``trio.Event.wait`` measured the same
 way).  It is a ratio of bytes, not a time, so it is stable enough to assert;
 later work that makes a waiting case heavier fails here.
+
+* At trace level ``"none"`` a waiting case meets the target: at most 2x.
+* At the default level (``"full"``) it does not yet (issue 12): a waiting
+  case keeps four trace events with their data, ~4,700 B, 2.6x (measured
+  2026-12-04).  The guard holds it where it is, at most 2.8x; lower the bound
+  to 2 when the default level fits.
 """
 
 from __future__ import annotations
@@ -15,30 +21,17 @@ from wftrio.bench import measure_waiting_cases
 
 CASES = 2_000
 
-DEFAULT_LEVEL_GAP = (
-    "at the default trace level (full) a waiting case keeps 4 trace events "
-    "(case_started, case_state x2, signal_waiting: 448 B of tuples) with their data "
-    "dicts and the events list, ~1,300 B: ~4,700 B per case, 2.6x (measured "
-    "2026-12-04; level none: 3,380 B, 1.87x). Remove this xfail when the default "
-    "level fits (strict: it fails once it does)."
-)
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "trace_level",
-    [
-        pytest.param(
-            None, id="default-level", marks=pytest.mark.xfail(strict=True, reason=DEFAULT_LEVEL_GAP)
-        ),
-        pytest.param("none", id="level-none"),
-    ],
+    ("trace_level", "bound"),
+    [pytest.param("none", 2.0, id="level-none"), pytest.param(None, 2.8, id="default-level")],
 )
-def test_a_waiting_case_costs_at_most_twice_a_blocked_trio_task(trace_level: str | None) -> None:
+def test_a_waiting_case_costs_at_most_its_bound(trace_level: str | None, bound: float) -> None:
     res = measure_waiting_cases(CASES, trace_level=trace_level)
     assert res["cases"] == CASES
     assert res["bytes_per_bare_task"] > 1_000  # the baseline measured something real
-    assert res["memory_ratio"] <= 2, (
+    assert res["memory_ratio"] <= bound, (
         f"{res['bytes_per_case']:,} B per waiting case against "
         f"{res['bytes_per_bare_task']:,} B per blocked trio task"
     )

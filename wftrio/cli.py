@@ -45,6 +45,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from wftrio.algebra.checks import is_number
+from wftrio.errors import CliError
 from wftrio.scheduling import MAX_CASE_TIME
 
 __all__ = ["MAX_SECONDS", "CliError", "load_target", "main"]
@@ -56,10 +57,6 @@ Later times never come in practice, and near ``1e300`` adding a second to
 a float clock no longer changes it (:data:`wftrio.scheduling.MAX_CASE_TIME`,
 which a replay log's inputs are held to as well).
 """
-
-
-class CliError(Exception):
-    """A command-line mistake: printed as one sentence, exit status 2."""
 
 
 def _load(target: str) -> tuple[ModuleType, str, Any]:

@@ -22,6 +22,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "AbstractFailure",
+    "CliError",
+    "InjectedFault",
     "ApprovalRejected",
     "BudgetExceeded",
     "CaseCancelled",
@@ -432,3 +435,22 @@ class CaseCancelled(WftrioError):
         super().__init__(f"case {case_id!r} was cancelled")
         self.case_id = case_id
         self.result = result
+
+
+# ---------------------------------------------------------------------------
+# internal signals of the command line, the validator and the test strategies
+
+
+class CliError(WftrioError, ValueError):
+    """A command-line mistake: printed as one sentence, exit status 2."""
+
+
+class AbstractFailure(WftrioError):
+    """The error an abstracted task with an ``on_error`` term raises when it fails (validation)."""
+
+
+class InjectedFault(RuntimeError):
+    """The failure a ``wftrio.testing.strategies.fail`` task raises (and a test driver injects).
+
+    It stands for a failure of *user* code, so it is not a :class:`WftrioError`.
+    """

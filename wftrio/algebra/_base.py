@@ -10,7 +10,7 @@ work), and ``==`` and ``repr`` run on explicit stacks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 
@@ -34,11 +34,11 @@ class NodeBase:
     __slots__ = ()
     _hash: int | None
 
-    def _eq_key(self) -> EqKey:  # pragma: no cover - every node overrides it
-        raise NotImplementedError
+    if TYPE_CHECKING:  # every node class defines both; declared here for the type checker
 
-    def _repr_parts(self) -> Parts:  # pragma: no cover - every node overrides it
-        raise NotImplementedError
+        def _eq_key(self) -> EqKey: ...
+
+        def _repr_parts(self) -> Parts: ...
 
     def _seal(self, *values: object) -> None:
         # children are built (and hashed) first, so this is O(number of fields)

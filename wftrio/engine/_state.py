@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects
 from wftrio.engine._ops import link
-from wftrio.engine.frozen import NO_UPDATES, freeze, freeze_items
+from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze, freeze_items
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
@@ -323,7 +323,11 @@ class ExecState:
                     tok.id if tok is not None else None,
                     scope_of(tok) if tok is not None else None,
                     (self.clock() - self.t0) if self.clock is not None else 0.0,
-                    NO_UPDATES if data is None else freeze_items(data),
+                    NO_UPDATES
+                    if data is None
+                    else data
+                    if type(data) is FrozenDict  # already frozen (task updates)
+                    else freeze_items(data),
                 ),
             )
         )

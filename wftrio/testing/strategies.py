@@ -32,7 +32,7 @@ from hypothesis.strategies import SearchStrategy
 
 import wftrio.terms as wt
 from wftrio.algebra.checks import is_int
-from wftrio.errors import WftrioError
+from wftrio.errors import InjectedFault, WftrioError
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
 
@@ -82,10 +82,6 @@ class InvalidArgument(WftrioError, hypothesis.errors.InvalidArgument):
     Subclasses both :class:`~wftrio.WftrioError` and hypothesis'
     ``InvalidArgument`` (itself a ``TypeError``).
     """
-
-
-class InjectedFault(RuntimeError):
-    """The failure a :func:`fail` task raises (and a test driver injects into effects)."""
 
 
 # ---------------------------------------------------------------------------

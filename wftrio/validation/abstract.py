@@ -47,6 +47,7 @@ from wftrio.compiler.program import (
     XorOps,
     assemble,
 )
+from wftrio.errors import AbstractFailure
 from wftrio.terms import MI, Loop, Term, node_label
 
 __all__ = [
@@ -125,10 +126,6 @@ class OracleScheduler:
 def _skip(ctx: Mapping[str, Any]) -> None:
     """An abstracted task: takes its step, changes no data."""
     return None
-
-
-class AbstractFailure(Exception):
-    """The error an abstracted task with an ``on_error`` term raises when it fails."""
 
 
 def _may_fail(oracle: Oracle, label: str) -> Callable[[Mapping[str, Any]], None]:

@@ -434,9 +434,9 @@ def shapes(program: Program) -> dict[int, Shape | None]:
         if ins.op == "fork"
     }
     out: dict[int, Shape | None] = {}
-    todo: list[tuple[int, Shape]] = [(program.entry, ((), ()))]
-    while todo:
-        pc, shape = todo.pop()
+    stack: list[tuple[int, Shape]] = [(program.entry, ((), ()))]
+    while stack:
+        pc, shape = stack.pop()
         if not 0 <= pc < len(instrs):
             continue
         seen = out.get(pc, shape)
@@ -450,32 +450,32 @@ def shapes(program: Program) -> dict[int, Shape | None]:
         op = ins.op
         nxt = ins.next
         if op in ("task", "wait_signal", "loop_test", "xor", "defer", "effect", "step"):
-            todo.append((nxt, shape))
+            stack.append((nxt, shape))
             for key in ("on_error", "body"):
                 target = instr_arg(ins, key, -1)
                 if isinstance(target, int) and target >= 0:
-                    todo.append((target, shape))
-            todo.extend((e, shape) for e in instr_arg(ins, "entries", ()))
+                    stack.append((target, shape))
+            stack.extend((e, shape) for e in instr_arg(ins, "entries", ()))
         elif op == "fork":
             inner = (*r, None) if instr_arg(ins, "cancel_rest") else r
-            todo.extend((e, ((*f, "join"), inner)) for e in instr_arg(ins, "entries", ()))
+            stack.extend((e, ((*f, "join"), inner)) for e in instr_arg(ins, "entries", ()))
         elif op == "join":
             popped = r[:-1] if cancel_rest_of_join.get(pc) else r
-            todo.append((nxt, (f[:-1], popped)))
+            stack.append((nxt, (f[:-1], popped)))
         elif op == "loop_enter":
-            todo.append((instr_arg(ins, "body"), ((*f, "loop"), r)))
-            todo.append((nxt, shape))
+            stack.append((instr_arg(ins, "body"), ((*f, "loop"), r)))
+            stack.append((nxt, shape))
         elif op == "loop_next":
-            todo.append((instr_arg(ins, "body"), shape))
-            todo.append((nxt, (f[:-1], r)))
+            stack.append((instr_arg(ins, "body"), shape))
+            stack.append((nxt, (f[:-1], r)))
         elif op == "region_enter":
-            todo.append((instr_arg(ins, "body"), (f, (*r, instr_arg(ins, "scope_id")))))
-            todo.append((instr_arg(ins, "cancel_pc"), shape))
+            stack.append((instr_arg(ins, "body"), (f, (*r, instr_arg(ins, "scope_id")))))
+            stack.append((instr_arg(ins, "cancel_pc"), shape))
         elif op == "region_exit":
-            todo.append((nxt, (f, r[:-1])))
+            stack.append((nxt, (f, r[:-1])))
         elif op == "mi_spawn":
-            todo.append((instr_arg(ins, "body"), ((*f, "mi"), r)))
-            todo.append((nxt, shape))
+            stack.append((instr_arg(ins, "body"), ((*f, "mi"), r)))
+            stack.append((nxt, shape))
         # mi_done, terminate, end: nothing new (an mi continues at mi_spawn's next)
     _SHAPES[program] = out
     return out

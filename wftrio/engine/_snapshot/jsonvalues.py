@@ -128,11 +128,8 @@ def _arg_items(args: Any) -> list[tuple[str, Any]]:
 
 
 def instr_arg(ins: Instr, name: str, default: Any = None) -> Any:
-    """Operand ``name`` of ``ins`` (``default`` when it has none)."""
-    args: Any = ins.args
-    if isinstance(args, Mapping):
-        return args.get(name, default)
-    return getattr(args, name, default)
+    """Operand ``name`` of ``ins``'s operand record (``default`` when its opcode has none)."""
+    return getattr(ins.ops, name, default)
 
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[Program, str] = weakref.WeakKeyDictionary()
