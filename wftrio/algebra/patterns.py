@@ -13,8 +13,6 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-import attrs
-
 from wftrio.algebra.approval import approval_functions, approval_signal
 from wftrio.algebra.checks import check_name, is_name, is_number, name_problem
 from wftrio.algebra.constructors import (
@@ -48,6 +46,18 @@ from wftrio.algebra.nodes import (
     WaitSignal,
     Xor,
     walk,
+)
+from wftrio.algebra.pattern_steps import (
+    Claim,
+    End,
+    Must,
+    NotOwner,
+    Release,
+    Runs,
+    Skip,
+    Start,
+    StepDone,
+    TryAcquire,
 )
 from wftrio.algebra.policies import first
 from wftrio.errors import TermError, TermTypeError
@@ -404,129 +414,20 @@ def interleaved_parallel_routing(*chains: Term | Sequence[Term], key: str = "int
     pass_ = task(f"{key}:pass", _noop)
     decides = [
         xor(
-            branch(_Skip(key, i, sizes), pass_),
-            branch(_Must(key, i, sizes), task(f"{key}:claim[{i}]", _Claim(key, i))),
-            task(f"{key}:claim[{i}]", _Claim(key, i)),
+            branch(Skip(key, i, sizes), pass_),
+            branch(Must(key, i, sizes), task(f"{key}:claim[{i}]", Claim(key, i))),
+            task(f"{key}:claim[{i}]", Claim(key, i)),
             pass_,
         )
         for i in range(m)
     ]
-    steps = [branch(_Runs(key, i, j), t) for i, c in enumerate(cs) for j, t in enumerate(c)]
-    body = seq(*decides, xor(*steps), task(f"{key}:step_done", _StepDone(key)))
+    steps = [branch(Runs(key, i, j), t) for i, c in enumerate(cs) for j, t in enumerate(c)]
+    body = seq(*decides, xor(*steps), task(f"{key}:step_done", StepDone(key)))
     return seq(
-        task(f"{key}:start", _Start(key, m)),
+        task(f"{key}:start", Start(key, m)),
         loop(body, times=sum(sizes)),
-        task(f"{key}:end", _End(key)),
+        task(f"{key}:end", End(key)),
     )
-
-
-# The bookkeeping of interleaved routing.  Each step is a frozen value (two
-# identical calls build equal terms) defined in this module, so the
-# validator trusts it and runs it on its abstract ctx (validation/abstract.py).
-# While the pattern runs, ctx[key] is {"order": [...], "progress": [...], "claim": i | None}.
-
-
-def _state(ctx: Ctx, key: str) -> dict[str, Any]:
-    s: dict[str, Any] = ctx[key]
-    return s
-
-
-@attrs.frozen(repr=False)
-class _Start:
-    key: str
-    m: int
-
-    def __call__(self, ctx: Ctx) -> dict[str, Any]:
-        return {self.key: {"order": [], "progress": [0] * self.m, "claim": None}}
-
-    def __repr__(self) -> str:
-        return f"{self.key}:start"
-
-
-@attrs.frozen(repr=False)
-class _StepDone:
-    key: str
-
-    def __call__(self, ctx: Ctx) -> dict[str, Any]:
-        s = _state(ctx, self.key)
-        c = s["claim"]
-        progress = list(s["progress"])
-        progress[c] += 1
-        return {self.key: {"order": [*s["order"], c], "progress": progress, "claim": None}}
-
-    def __repr__(self) -> str:
-        return f"{self.key}:step_done"
-
-
-@attrs.frozen(repr=False)
-class _End:
-    key: str
-
-    def __call__(self, ctx: Ctx) -> dict[str, Any]:
-        return {self.key: list(_state(ctx, self.key)["order"])}
-
-    def __repr__(self) -> str:
-        return f"{self.key}:end"
-
-
-@attrs.frozen(repr=False)
-class _Skip:
-    """Chain ``i`` is skipped this round: a chain is claimed, or ``i`` is exhausted."""
-
-    key: str
-    i: int
-    sizes: tuple[int, ...]
-
-    def __call__(self, ctx: Ctx) -> bool:
-        s = _state(ctx, self.key)
-        return s["claim"] is not None or s["progress"][self.i] >= self.sizes[self.i]
-
-    def __repr__(self) -> str:
-        return f"{self.key}:skip[{self.i}]"
-
-
-@attrs.frozen(repr=False)
-class _Must:
-    """Chain ``i`` must be claimed: no later chain has a step left."""
-
-    key: str
-    i: int
-    sizes: tuple[int, ...]
-
-    def __call__(self, ctx: Ctx) -> bool:
-        p = _state(ctx, self.key)["progress"]
-        return all(p[j] >= self.sizes[j] for j in range(self.i + 1, len(self.sizes)))
-
-    def __repr__(self) -> str:
-        return f"{self.key}:must[{self.i}]"
-
-
-@attrs.frozen(repr=False)
-class _Claim:
-    key: str
-    i: int
-
-    def __call__(self, ctx: Ctx) -> dict[str, Any]:
-        return {self.key: {**_state(ctx, self.key), "claim": self.i}}
-
-    def __repr__(self) -> str:
-        return f"{self.key}:claim[{self.i}]"
-
-
-@attrs.frozen(repr=False)
-class _Runs:
-    """Step ``j`` of chain ``i`` is the one to run now."""
-
-    key: str
-    i: int
-    j: int
-
-    def __call__(self, ctx: Ctx) -> bool:
-        s = _state(ctx, self.key)
-        return bool(s["claim"] == self.i and s["progress"][self.i] == self.j)
-
-    def __repr__(self) -> str:
-        return f"{self.key}:runs[{self.i}][{self.j}]"
 
 
 def interleaved_routing(*terms: Term, key: str = "interleaved") -> Seq:
@@ -638,9 +539,9 @@ def critical_section(
     else:
         sid = _check_name("critical_section", "section", section)
     key = f"lock:{lock}"
-    acquire = task(f"{sid}:acquire", _TryAcquire(key, sid))
-    release_t = task(f"{sid}:release", _Release(key, sid))
-    wait = loop(defer(after(poll, acquire)), while_=_NotOwner(key, sid))
+    acquire = task(f"{sid}:acquire", TryAcquire(key, sid))
+    release_t = task(f"{sid}:release", Release(key, sid))
+    wait = loop(defer(after(poll, acquire)), while_=NotOwner(key, sid))
     return region(sid, seq(acquire, wait, body, release_t), compensate=release_t)
 
 
@@ -655,46 +556,6 @@ def _digest(body: Term) -> str:
         h.update(path.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()[:8]
-
-
-# The lock steps of a critical section: frozen values defined in this module
-# (trusted by the validator, equal when built for the same section).
-
-
-@attrs.frozen(repr=False)
-class _TryAcquire:
-    key: str
-    sid: str
-
-    def __call__(self, ctx: Ctx) -> dict[str, Any] | None:
-        return {self.key: self.sid} if ctx.get(self.key) is None else None
-
-    def __repr__(self) -> str:
-        return f"{self.sid}:try_acquire"
-
-
-@attrs.frozen(repr=False)
-class _NotOwner:
-    key: str
-    sid: str
-
-    def __call__(self, ctx: Ctx) -> bool:
-        return ctx.get(self.key) != self.sid
-
-    def __repr__(self) -> str:
-        return f"{self.sid}:not_owner"
-
-
-@attrs.frozen(repr=False)
-class _Release:
-    key: str
-    sid: str
-
-    def __call__(self, ctx: Ctx) -> dict[str, Any] | None:
-        return {self.key: None} if ctx.get(self.key) == self.sid else None
-
-    def __repr__(self) -> str:
-        return f"{self.sid}:release"
 
 
 def structured_loop(

@@ -16,6 +16,7 @@ of ``python -m wftrio.bench --only waiting`` does not move.  A waiting case hold
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any, NamedTuple, TypeAlias, final
 
 from wftrio.errors import EscapedBaseException
@@ -29,6 +30,9 @@ __all__ = [
     "Message",
     "Signal",
     "TimerFired",
+    "count_signals",
+    "in_feed_order",
+    "is_internal",
 ]
 
 
@@ -111,3 +115,40 @@ Message: TypeAlias = (
     Signal | EffectOutcome | EffectEscaped | EffectRetry | TimerFired | CancelCase | CancelRegion
 )
 """Anything a case's inbox carries."""
+
+
+#: what the case's own effect tasks and timers send: their order within one
+#: batch is whatever order trio happened to run those tasks in
+_INTERNAL = frozenset({EffectOutcome, EffectRetry, EffectEscaped, TimerFired})
+
+
+def is_internal(msg: Message) -> bool:
+    """Whether ``msg`` comes from the case's own effect tasks or timers (not the world)."""
+    return type(msg) in _INTERNAL
+
+
+def _issue_order(msg: Message) -> tuple[int, int]:
+    # timers after effects, each in the order the case issued them
+    return (1, msg.tid) if type(msg) is TimerFired else (0, msg.eid)  # type: ignore[union-attr]
+
+
+def in_feed_order(batch: list[Message]) -> list[Message]:
+    """The order to feed one batch in: deterministic whatever trio's scheduling.
+
+    Messages the world sends (signals, cancellations) keep their arrival
+    order.  Each run of consecutive messages from the case's own effect tasks
+    and timers (which finished at the same scheduling instant, e.g. effects
+    sleeping for the same time under a virtual clock) is fed in the order the
+    case issued them (by effect id, then timer id), not in the order trio ran
+    their tasks, so a ``Seeded`` case is reproducible run after run.
+    """
+    out: list[Message] = []
+    for internal, run in groupby(batch, key=is_internal):
+        group = list(run)
+        out.extend(sorted(group, key=_issue_order) if internal else group)
+    return out
+
+
+def count_signals(msgs: list[Message]) -> int:
+    """How many of ``msgs`` are signals (undelivered when a closed inbox drops them)."""
+    return sum(1 for m in msgs if type(m) is Signal)

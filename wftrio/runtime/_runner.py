@@ -51,6 +51,9 @@ from wftrio.runtime._messages import (
     Message,
     Signal,
     TimerFired,
+    count_signals,
+    in_feed_order,
+    is_internal,
 )
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import SinkSlot, TraceSink
@@ -335,7 +338,7 @@ class Case:
                     status = st.status
                 counters.steps += st.steps - before
                 if status in FINAL:
-                    self.undelivered += _count_signals(self.inbox.close())
+                    self.undelivered += count_signals(self.inbox.close())
                     return
                 if kids is None and self.kids is not None and self.kids.live:
                     await self._in_nursery(self.kids)
@@ -369,7 +372,7 @@ class Case:
                     await self._flush()
                     batch = await self.inbox.receive()
                 if batch:
-                    if any(type(m) in _INTERNAL for m in batch):
+                    if any(is_internal(m) for m in batch):
                         batch = await self._settle(batch)
                     self._handle(batch)
                     if st.status is Status.RUNNING:
@@ -440,7 +443,7 @@ class Case:
         time) run in whatever order trio picks, and the first report wakes
         this runner before the others have reported.  One shielded
         checkpoint per round lets them all run (nothing is lost to a
-        cancellation meanwhile); :func:`_in_feed_order` then orders what
+        cancellation meanwhile); :func:`~wftrio.runtime._messages.in_feed_order` then orders what
         came.  Costs one checkpoint per batch of effect outcomes, not per
         effect.
         """
@@ -450,13 +453,13 @@ class Case:
             if not more:
                 return batch
             batch = batch + more
-            if not any(type(m) in _INTERNAL for m in more):
+            if not any(is_internal(m) for m in more):
                 return batch
 
     def _handle(self, batch: list[Message]) -> None:
-        """Feed a batch of inbox messages to the reducer (see :func:`_in_feed_order`)."""
+        """Feed a batch of inbox messages to the reducer, in :func:`in_feed_order`."""
         if len(batch) > 1:
-            batch = _in_feed_order(batch)
+            batch = in_feed_order(batch)
         st = self.st
         assert st is not None
         rp = self.replay
@@ -660,7 +663,7 @@ class Case:
         if final is not CaseState.CANCELLED:
             self.reason = None
         self.finished_at = trio.current_time()
-        self.undelivered += _count_signals(self.inbox.close())
+        self.undelivered += count_signals(self.inbox.close())
         self._set_state(final)
         self._commit()
         self.result = CaseResult(
@@ -775,42 +778,3 @@ class Case:
 
     def __repr__(self) -> str:
         return f"<Case {self.case_id!r} {self.state.value}>"
-
-
-#: inbox messages the case's own effect tasks and timers send (their order
-#: within one batch is whatever order trio happened to run those tasks in)
-_INTERNAL = frozenset({EffectOutcome, EffectRetry, EffectEscaped, TimerFired})
-
-
-def _internal_key(msg: Message) -> tuple[int, int]:
-    # timers after effects, each in the order the case issued them
-    return (1, msg.tid) if type(msg) is TimerFired else (0, msg.eid)  # type: ignore[union-attr]
-
-
-def _in_feed_order(batch: list[Message]) -> list[Message]:
-    """The order to feed one batch in: deterministic whatever trio's scheduling.
-
-    Messages the world sends (signals, cancellations) keep their arrival
-    order. Each run of consecutive messages from the case's own effect tasks
-    and timers (which finished at the same scheduling instant, e.g. effects
-    sleeping for the same time under a virtual clock) is fed in the order the
-    case issued them (by effect id, then timer id), not in the order trio ran
-    their tasks, so a ``Seeded`` case is reproducible run after run.
-    """
-    out: list[Message] = []
-    run: list[Message] = []
-    for msg in batch:
-        if type(msg) in _INTERNAL:
-            run.append(msg)
-            continue
-        if run:
-            out.extend(sorted(run, key=_internal_key) if len(run) > 1 else run)
-            run = []
-        out.append(msg)
-    if run:
-        out.extend(sorted(run, key=_internal_key) if len(run) > 1 else run)
-    return out
-
-
-def _count_signals(msgs: list[Message]) -> int:
-    return sum(1 for m in msgs if type(m) is Signal)

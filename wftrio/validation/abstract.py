@@ -61,7 +61,7 @@ __all__ = [
     "local_pcs",
 ]
 
-_TRUSTED_MODULES = frozenset({"wftrio.algebra.patterns"})
+_TRUSTED_MODULES = frozenset({"wftrio.algebra.patterns", "wftrio.algebra.pattern_steps"})
 
 
 def is_trusted(fn: object) -> bool:
