@@ -14,10 +14,8 @@ line, and checks three things:
 * nothing hangs: every substrate run is under ``trio.fail_after`` with the
   autojump clock.
 
-Values the current code does not refuse properly are kept out of the pools
-with a ``# known gap (OWNER, where):`` comment saying what happens now and
-which error, naming which argument, is expected (the owners of those entry
-points fix them; remove the comment's exclusion once fixed).
+Every pool draws its whole range of malformed values: no value is kept out
+because the code mishandled it.
 """
 
 from __future__ import annotations
