@@ -87,14 +87,21 @@ def test_an_untouched_snapshot_restores_and_runs() -> None:
         (lambda d: d["governance"].__setitem__("time", -2.0), "governance.time"),
         (lambda d: d["governance"].__setitem__("cost", -3.0), "governance.cost"),
         (lambda d: d["effects"][0].__setitem__("attempts", -1), "effects[0].attempts"),
+        (lambda d: d.__setitem__("epoch", -1), "epoch"),
     ],
-    ids=["steps", "seq", "elapsed", "gov.effects", "gov.time", "gov.cost", "attempts"],
+    ids=["steps", "seq", "elapsed", "gov.effects", "gov.time", "gov.cost", "attempts", "epoch"],
 )
 def test_negative_counters_are_refused(mutate: Callable[[Doc], None], path: str) -> None:
     prog, doc = _doc()
     assert doc["governance"] is not None  # an effect was admitted: usage recorded
     mutate(doc)
     assert "negative" in str(_refused(prog, doc, path))
+
+
+def test_an_effect_epoch_after_the_states_is_refused() -> None:
+    prog, doc = _doc()
+    doc["effects"][0]["epoch"] = doc["epoch"] + 1
+    assert "outside" in str(_refused(prog, doc, "effects[0].epoch"))
 
 
 def test_negative_frame_counters_are_refused() -> None:

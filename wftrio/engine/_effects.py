@@ -58,12 +58,18 @@ class EffectMeta:
 
     ``attempts`` counts the attempts the runtime reported as failed and
     retried (``effect_retry`` inputs); the attempt in flight is the next one.
+    ``epoch`` is the state's ``epoch`` when the effect was requested: the
+    runtime starts an effect's function only once the reduction that
+    requested it has blocked (the epoch moved on), so an effect withdrawn in
+    its own epoch never started.  Restored metas get -1 (requested before
+    the snapshot, started again by the host).
     """
 
     __slots__ = (
         "attempts",
         "causal_id",
         "cost",
+        "epoch",
         "key",
         "kind",
         "request",
@@ -80,6 +86,7 @@ class EffectMeta:
         requested_at: float,
         spec: Effect | None,
         attempts: int = 0,
+        epoch: int = -1,
     ) -> None:
         self.causal_id = cid
         self.key = idempotency_key(cid)
@@ -89,6 +96,7 @@ class EffectMeta:
         self.requested_at = requested_at
         self.spec = spec
         self.attempts = attempts
+        self.epoch = epoch
 
     def __repr__(self) -> str:
         return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
@@ -237,7 +245,7 @@ def request(
         st.effects = {}
     st.effects[eid] = tok
     st.block(tok, EffectWait.of(eid))
-    meta = EffectMeta(cid, kind, req, cost, now, spec)
+    meta = EffectMeta(cid, kind, req, cost, now, spec, epoch=st.epoch)
     if st.effect_meta is None:
         st.effect_meta = {}
     st.effect_meta[eid] = meta
@@ -388,14 +396,17 @@ def cancelled(st: ExecState, tok: Token, eid: int, name: str) -> None:
 
     The time from its request to its withdrawal counts against the case's
     ``max_time`` budget, like a finished effect's.  Its attempts are the
-    failed ones reported so far plus the one in flight.
+    failed ones reported so far plus the one in flight; an effect withdrawn
+    in the epoch that requested it (before the reduction blocked) was never
+    started by the host, so it made no attempt (``attempts=0``).
     """
     meta = st.effect_meta.pop(eid, None) if st.effect_meta else None
     if meta is None:
         return
     now = st.now()
     _governor(st).charge_time(now - meta.requested_at)
-    _effect_receipt(st, tok, name, meta, "cancelled", meta.attempts + 1, meta.requested_at, now)
+    attempts = meta.attempts + (meta.epoch != st.epoch)
+    _effect_receipt(st, tok, name, meta, "cancelled", attempts, meta.requested_at, now)
 
 
 def audit_step(

@@ -128,6 +128,7 @@ class ExecState:
         "current",
         "effect_meta",
         "effects",
+        "epoch",
         "error",
         "events",
         "full",
@@ -197,6 +198,9 @@ class ExecState:
         self._next_id = 1
         self.seq = 0
         self.steps = 0
+        # bumped each time the reduction blocks: the host starts the effects
+        # requested before it (EffectMeta.epoch; a cancelled receipt's attempts)
+        self.epoch = 0
         self.status = Status.RUNNING
         self.error: BaseException | None = None
         # values are frozen once, here and at every merge: reads stay free and
@@ -497,6 +501,7 @@ class ExecState:
             self.status = Status.RUNNING
         elif self.tokens:
             self.status = Status.BLOCKED
+            self.epoch += 1
         else:
             self.finish()
         return self.status
@@ -927,6 +932,7 @@ class ExecState:
         status: Status,
         error: BaseException | None,
         t0: float,
+        epoch: int = 0,
         tokens: dict[int, Token],
         ready: list[Token] | deque[Token],
         current: Token | None,
@@ -963,6 +969,7 @@ class ExecState:
         st._next_id = next_id
         st.seq = seq
         st.steps = steps
+        st.epoch = epoch
         st.status = status
         st.error = error
         st.t0 = t0

@@ -85,7 +85,17 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             for name in ("base", "data", "id", "index", "maps", "parent", "view")
         },
         EffectMeta: dict.fromkeys(
-            ("attempts", "causal_id", "cost", "key", "kind", "request", "requested_at", "spec"),
+            (
+                "attempts",
+                "causal_id",
+                "cost",
+                "epoch",
+                "key",
+                "kind",
+                "request",
+                "requested_at",
+                "spec",
+            ),
             "receipt data of a pending effect",
         ),
         Governor: dict.fromkeys(
@@ -98,6 +108,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             "clock": "a host constant",
             "code": "the Program's",
             "effect_meta": "receipt data (engine/_effects.py keeps it with effects)",
+            "epoch": "a counter of blocks; only receipts read it",
             "error": "any recorded error",
             "events": "the trace, checked by the trace tests",
             "full": "derived from the trace level",

@@ -211,6 +211,12 @@ _CLASSES: tuple[ClassSchema, ...] = (
             Field("causal_id", V, "causal id of the effect", key=False),
             Field("cost", V, "charged cost", key=False),
             Field(
+                "epoch",
+                V,
+                "the state's epoch at the request (a snapshot keeps whether it is the current one)",
+                key=False,
+            ),
+            Field(
                 "key",
                 V,
                 "idempotency key (a function of causal_id; restore recomputes it)",
@@ -251,6 +257,12 @@ _CLASSES: tuple[ClassSchema, ...] = (
                 key=False,
             ),
             Field("effects", R, "eid -> waiting token; keyed through the waits", key=False),
+            Field(
+                "epoch",
+                V,
+                "times the reduction blocked (effects start only after it)",
+                key=False,
+            ),
             Field("error", V, "why the case failed; a final state keys by status", key=False),
             Field(
                 "events", D, "recorded events (a snapshot holds none)", snapshot=False, key=False

@@ -182,11 +182,13 @@ class Children:
         "counters",
         "effects",
         "handler",
+        "held",
         "hosts",
         "now",
         "put",
         "root",
         "timers",
+        "unstarted",
         "wake",
     )
 
@@ -209,6 +211,10 @@ class Children:
         self.hosts: dict[int, Host] = {}
         self.effects: dict[int, EffectRun] = {}
         self.timers: dict[int, trio.CancelScope] = {}
+        # effect tasks spawned that have not run their first step yet
+        self.unstarted = 0
+        # effects requested while the reduction still runs: started when it blocks
+        self.held: dict[int, tuple[StartEffect, int]] | None = None
 
     @property
     def live(self) -> int:
@@ -223,11 +229,19 @@ class Children:
 
     # -- effects -------------------------------------------------------------
 
-    def start_effect(self, cmd: StartEffect, attempts_done: int = 0) -> None:
+    def start_effect(self, cmd: StartEffect, attempts_done: int = 0, *, hold: bool = False) -> None:
         """Start effect ``cmd`` in the innermost region host along ``cmd.regions``.
 
         ``attempts_done``: attempts made before (a case resumed after a replay).
+        ``hold``: the reduction that requested it has not blocked yet; keep
+        it until :meth:`release_held` (withdrawn before that, it never starts,
+        as the reducer's ``attempts=0`` receipt says).
         """
+        if hold:
+            if self.held is None:
+                self.held = {}
+            self.held[cmd.eid] = (cmd, attempts_done)
+            return
         run = EffectRun(cmd, attempts_done)
         self.effects[cmd.eid] = run
         host = self.root
@@ -238,10 +252,24 @@ class Children:
                 host.spawn(h.run_region)
             host = h
         host.spawn(self._effect, run)
+        self.unstarted += 1
         self.counters.effects_started += 1
+
+    def release_held(self) -> None:
+        """The reduction blocked: start the effects held back."""
+        held, self.held = self.held, None
+        for cmd, attempts_done in (held or {}).values():
+            self.start_effect(cmd, attempts_done)
+
+    def drop_held(self) -> None:
+        """The case ended: the effects held back never start."""
+        self.held = None
 
     def cancel_effect(self, eid: int) -> None:
         """The reducer withdrew effect ``eid``: cancel it, ignore its result."""
+        held = self.held
+        if held is not None and held.pop(eid, None) is not None:
+            return
         run = self.effects.get(eid)
         if run is not None and not run.withdrawn:
             run.withdrawn = True
@@ -256,8 +284,20 @@ class Children:
             if h is not None:
                 h.cancel()
 
+    async def until_started(self) -> None:
+        """Return once every effect task spawned so far has run its first step.
+
+        The runner calls it before it feeds the case an input: an effect
+        started when the reduction blocked has called its function (or seen
+        its withdrawal) before anything can withdraw it, so a cancelled
+        receipt's ``attempts`` (decided by the reducer) says what happened.
+        """
+        while self.unstarted:
+            await trio.lowlevel.checkpoint()
+
     async def _effect(self, run: EffectRun) -> None:
         cmd = run.cmd
+        self.unstarted -= 1
 
         def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
             if not run.withdrawn:

@@ -371,6 +371,10 @@ class Case:
                     )
                     await self._flush()
                     batch = await self.inbox.receive()
+                    if self.kids is not None and self.kids.unstarted:
+                        # what the reduction started has begun before any
+                        # input can withdraw it (the cancelled receipts' rule)
+                        await self.kids.until_started()
                 if batch:
                     if any(is_internal(m) for m in batch):
                         batch = await self._settle(batch)
@@ -565,7 +569,9 @@ class Case:
             # only what the case still waits for: recorded results stood in for the rest
             if isinstance(cmd, StartEffect):
                 if cmd.eid in st.effects:
-                    self._kids().start_effect(cmd, st.effect_attempts(cmd.eid))
+                    self._kids().start_effect(
+                        cmd, st.effect_attempts(cmd.eid), hold=st.status is Status.RUNNING
+                    )
             elif cmd.tid in st.timers:
                 late = max(0.0, requested + cmd.seconds - rp.clock())
                 self._kids().start_timer(cmd.tid, trio.current_time() + late)
@@ -594,7 +600,12 @@ class Case:
 
     def _dispatch(self, cmds: list[Command]) -> None:
         """Carry out the reducer's commands (start/cancel effects and timers)."""
+        st = self.st
+        assert st is not None
         if not cmds:
+            kids = self.kids
+            if kids is not None and kids.held is not None and st.status is not Status.RUNNING:
+                self._release(kids, st.status)
             return
         rp = self.replay
         if rp is not None and rp.pending:
@@ -611,15 +622,27 @@ class Case:
                     rp.deferred.pop(("timer", c.tid), None)
             return
         kids = self._kids()
+        # effects start once the reduction blocks (see Children.start_effect)
+        hold = st.status is Status.RUNNING
         for c in cmds:
             if isinstance(c, StartEffect):
-                kids.start_effect(c)
+                kids.start_effect(c, hold=hold)
             elif isinstance(c, CancelEffect):
                 kids.cancel_effect(c.eid)
             elif isinstance(c, StartTimer):
                 kids.start_timer(c.tid, trio.current_time() + c.seconds)
             elif isinstance(c, CancelTimer):
                 kids.cancel_timer(c.tid)
+        if kids.held is not None and not hold:
+            self._release(kids, st.status)
+
+    @staticmethod
+    def _release(kids: Children, status: Status) -> None:
+        """Start the effects held back (the reduction blocked) or drop them (it ended)."""
+        if status is Status.BLOCKED:
+            kids.release_held()
+        else:
+            kids.drop_held()
 
     # -- failure and the end -------------------------------------------------
 

@@ -108,7 +108,7 @@ def _nonneg(value: float, path: str) -> None:
 
 
 def _check_counters(snap: StateSnapshot) -> None:
-    for name in ("steps", "seq", "next_id", "elapsed"):
+    for name in ("steps", "seq", "next_id", "elapsed", "epoch"):
         _nonneg(getattr(snap, name), name)
     for i, f in enumerate(snap.frames):
         p = f"frames[{i}]"
@@ -134,6 +134,11 @@ def _check_counters(snap: StateSnapshot) -> None:
                 )
     for i, e in enumerate(snap.effects):
         _nonneg(e.attempts, f"effects[{i}].attempts")
+        if not -1 <= e.epoch <= snap.epoch:
+            raise ser_error(
+                f"effects[{i}].epoch: {e.epoch!r} is outside -1..{snap.epoch} (the state's epoch)",
+                f"effects[{i}].epoch",
+            )
         _nonneg(e.cost, f"effects[{i}].cost")
     g = snap.governance
     if g is not None:

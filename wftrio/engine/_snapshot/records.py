@@ -210,6 +210,9 @@ class PendingEffect:
     The other fields restore what its receipt needs (``EffectMeta``): causal
     id, kind, request hash, cost, request time and attempts retried so far,
     and for an ``Effect`` spec its kind, payload (a JSON value) and cost.
+    ``epoch``: the state's ``epoch`` at the request (-1: before any epoch
+    the snapshot knows); an effect of the current epoch was not started by
+    the host, and withdrawn before the burst blocks it made no attempt.
     """
 
     eid: int
@@ -220,6 +223,7 @@ class PendingEffect:
     cost: float = 0.0
     requested_at: float = 0.0
     attempts: int = 0
+    epoch: int = -1
     spec_kind: str | None = None
     spec_payload: Any = None
     spec_cost: float | None = None
@@ -344,6 +348,7 @@ class StateSnapshot:
     timers: tuple[PendingTimer, ...]
     governance: GovernanceSnap | None = None
     causal_root: str | None = None
+    epoch: int = 0
 
 
 # the names these records had before the engine's wait records existed
@@ -374,7 +379,9 @@ FIELDS: Mapping[type, tuple[type | None, Mapping[str, tuple[str, ...]]]] = Mappi
         EffectMeta: (
             PendingEffect,
             {
-                **_same("attempts", "causal_id", "cost", "kind", "request", "requested_at"),
+                **_same(
+                    "attempts", "causal_id", "cost", "epoch", "kind", "request", "requested_at"
+                ),
                 "spec": ("spec_kind", "spec_payload", "spec_cost"),
             },
         ),
@@ -404,6 +411,7 @@ FIELDS: Mapping[type, tuple[type | None, Mapping[str, tuple[str, ...]]]] = Mappi
                     "tokens",
                     "waiters",
                     "effects",
+                    "epoch",
                 ),
                 "_next_id": ("next_id",),
                 "effect_meta": ("effects",),

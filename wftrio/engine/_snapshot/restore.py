@@ -334,7 +334,14 @@ def _effect_meta(snap: StateSnapshot) -> dict[int, EffectMeta]:
             except WftrioError as exc:
                 raise ser_error(f"effects[{k}].spec_kind: {exc}", f"effects[{k}]") from exc
         out[e.eid] = EffectMeta(
-            e.causal_id, e.kind, e.request, e.cost, e.requested_at, spec, e.attempts
+            e.causal_id,
+            e.kind,
+            e.request,
+            e.cost,
+            e.requested_at,
+            spec,
+            e.attempts,
+            e.epoch,
         )
     return out
 
@@ -438,6 +445,7 @@ def restore(
         next_id=snap.next_id,
         seq=snap.seq,
         steps=snap.steps,
+        epoch=snap.epoch,
         status=snap.status,
         error=None
         if snap.error is None
