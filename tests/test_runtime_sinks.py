@@ -264,3 +264,30 @@ async def test_a_results_trace_is_a_copy_that_cannot_alter_the_cases_trace() -> 
         n = len(sub.events(cid))
         result.trace.clear()
         assert len(sub.events(cid)) == n
+
+
+def _task_names() -> list[str]:
+    out: list[str] = []
+    todo = [trio.lowlevel.current_root_task()]
+    while todo:
+        task = todo.pop()
+        assert task is not None
+        out.append(task.name)
+        todo.extend(t for n in task.child_nurseries for t in n.child_tasks)
+    return out
+
+
+async def test_the_sink_task_starts_only_when_a_sink_exists() -> None:
+    async with open_substrate() as sub:
+        cid = await sub.new_case(TERM)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not any("SinkHub.run" in n for n in _task_names())  # no sink: no task
+        sink = MemorySink()
+        sub.trace(cid, "full", sink)  # a case's own sink starts it
+        await sub.signal(cid, "go")
+        await sub.wait(cid)
+        assert any("SinkHub.run" in n for n in _task_names())
+    assert "case_completed" in [e.kind for e in sink.events]
+    async with open_substrate(sinks=[MemorySink()]):
+        await trio.testing.wait_all_tasks_blocked()
+        assert any("SinkHub.run" in n for n in _task_names())

@@ -35,6 +35,7 @@ from wftrio.engine import (
     StartTimer,
     Status,
 )
+from wftrio.engine.frozen import FrozenDict
 from wftrio.engine.program import Program
 from wftrio.engine.replay import feed_input
 from wftrio.errors import ReplayDivergence, SignalQueueFull, UnknownSignal
@@ -90,6 +91,11 @@ _FINAL_OF = {
     Status.FAILED: CaseState.FAILED,
     Status.CANCELLED: CaseState.CANCELLED,
 }
+
+
+# the data of a case_state event, one shared read-only mapping per state
+# (a waiting case keeps two of these events: ~180 B each when built per case)
+_FROM = {s: FrozenDict({"from": s.value}) for s in CaseState}
 
 
 def _is_final(state: CaseState) -> bool:
@@ -192,7 +198,7 @@ class Case:
         self.state = new
         st = self.st
         if st is not None and st.tracing:
-            st.emit(EventKind.CASE_STATE, new.value, None, {"from": old.value})
+            st.emit(EventKind.CASE_STATE, new.value, None, _FROM[old])
         if self._watch is not None and new not in FINAL_STATES:
             self._watch.value = new
 
@@ -206,6 +212,8 @@ class Case:
         if sink is not None or detach:
             shared = self.sub.hub.sinks
             self.targets = shared + (SinkSlot(sink, False),) if sink is not None else shared
+            if sink is not None:
+                self.sub.hub.ensure_running()
 
     def _notes(self) -> CaseNotes:
         notes = self.notes

@@ -216,6 +216,8 @@ class SinkHub:
             raise ValueError(f"sink_buffer must be >= 1, got {buffer}")
         self.sinks: tuple[SinkSlot, ...] = tuple(SinkSlot(as_sink(s), True) for s in sinks)
         self._send, self._recv = trio.open_memory_channel[Batch](buffer)
+        self._nursery: trio.Nursery | None = None
+        self._running = False
         self.disabled = 0
         self.batches = 0
         self.events = 0
@@ -301,9 +303,28 @@ class SinkHub:
         self.disabled += 1
         logger.exception("trace sink %r raised; it is disabled from now on", slot.sink)
 
+    def attach(self, nursery: trio.Nursery) -> None:
+        """Run the sink task in ``nursery``: now if a substrate-wide sink exists, else on demand.
+
+        A substrate without sinks never starts the task (``wf.run`` and
+        small programs save a task and a scheduler round) until a case
+        gets a sink of its own (:meth:`ensure_running`).
+        """
+        self._nursery = nursery
+        if self.sinks:
+            self.ensure_running()
+
+    def ensure_running(self) -> None:
+        """Start the sink task if it is not running yet."""
+        if not self._running and self._nursery is not None:
+            self._running = True
+            self._nursery.start_soon(self.run)
+
     async def aclose(self) -> None:
         """Close the sending side; the sink task drains what is queued and ends."""
         await self._send.aclose()
+        if not self._running:
+            await self._recv.aclose()
 
     def statistics(self) -> dict[str, Any]:
         """Batches/events delivered, events sinks could not write, sinks disabled, occupancy."""

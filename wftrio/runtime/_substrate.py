@@ -178,7 +178,7 @@ class Substrate:
         await stack.__aenter__()
         try:
             root = await stack.enter_async_context(trio.open_nursery())
-            await root.start(self.hub.run)
+            self.hub.attach(root)
             stack.push_async_callback(self.hub.aclose)
             self._nursery = await stack.enter_async_context(trio.open_nursery())
         except BaseException as exc:
