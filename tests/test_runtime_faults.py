@@ -139,7 +139,7 @@ async def test_the_cases_own_cancellation_is_not_stray(
 
 
 @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
-@pytest.mark.parametrize("where", ["effect", "pure"])
+@pytest.mark.parametrize("where", ["effect", "pure", "first_burst"])
 async def test_keyboard_interrupt_and_system_exit_stop_everything_unwrapped(
     autojump_clock: trio.testing.MockClock, exc_type: type[BaseException], where: str
 ) -> None:
@@ -153,11 +153,12 @@ async def test_keyboard_interrupt_and_system_exit_stop_everything_unwrapped(
     def pure(ctx: Any) -> None:
         raise original
 
-    culprit = (
-        wf.task("bad", effect)
-        if where == "effect"
-        else wf.seq(wf.wait_signal("go"), wf.task("bad", pure))
-    )
+    culprit = {
+        "effect": wf.task("bad", effect),
+        "pure": wf.seq(wf.wait_signal("go"), wf.task("bad", pure)),
+        # raised inside new_case, which takes the first burst
+        "first_burst": wf.task("bad", pure),
+    }[where]
     subs: list[wf.Substrate] = []
 
     async def main() -> None:
@@ -172,10 +173,11 @@ async def test_keyboard_interrupt_and_system_exit_stop_everything_unwrapped(
     with pytest.raises(exc_type) as info:
         await main()
     (sub,) = subs
-    (a, _) = sub.case_ids()
+    (a, b) = sub.case_ids()
     assert info.value is original  # the original exception, not a group around it
     assert slow.cleaned == ["a"]  # the other case was cancelled, its cleanup ran
     assert sub.status(a).state is CaseState.CANCELLED
+    assert sub.status(b).state.final
 
 
 def test_keyboard_interrupt_from_wf_run_is_unwrapped() -> None:

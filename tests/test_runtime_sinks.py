@@ -291,3 +291,21 @@ async def test_the_sink_task_starts_only_when_a_sink_exists() -> None:
     async with open_substrate(sinks=[MemorySink()]):
         await trio.testing.wait_all_tasks_blocked()
         assert any("SinkHub.run" in n for n in _task_names())
+
+
+async def test_a_case_that_ends_in_its_first_burst_needs_no_runner_task() -> None:
+    async with open_substrate() as sub:
+        calls: list[int] = []
+        cid = await sub.new_case(
+            wf.seq(wf.task("a", put(a=1)), wf.task("b", lambda c: calls.append(1)))
+        )
+        # final when new_case returns: its tasks ran in new_case's burst
+        assert sub.status(cid).state == "done"
+        assert calls == [1]
+        assert not any(n.startswith("wftrio case") for n in _task_names())
+        assert (await sub.wait(cid)).ctx == {"a": 1}
+        # a case that waits gets its runner as before
+        waiting = await sub.new_case(TERM)
+        assert any(n == f"wftrio case {waiting}" for n in _task_names())
+        await sub.signal(waiting, "go")
+        assert (await sub.wait(waiting)).ctx == {"a": 1, "b": 1}

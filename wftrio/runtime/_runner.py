@@ -300,7 +300,42 @@ class Case:
             self._conclude()
             return
         self._set_state(CaseState.RUNNING)
+        if self._first_burst():
+            return  # finished in its first burst: no task needed
         nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
+
+    def _first_burst(self) -> bool:
+        """Take the first ``step_quanta`` steps here; True if the case is then final.
+
+        A case that finishes in its first burst (pure tasks only) ends here,
+        with no runner task: no spawn, no scheduler round (issue 12's small
+        case).  Only for a case with no timeout, no replay and no sink (those
+        need the runner's awaits); anything else it requested (effects,
+        timers) is left in the outbox for the runner task to carry out.
+        """
+        st = self.st
+        assert st is not None
+        if self.opts.timeout is not None or self.replay is not None or self.targets:
+            return False
+        before = st.steps
+        try:
+            status = st.run(self.opts.step_quanta)
+        except Exception as exc:
+            self._fail(exc)
+            status = st.status
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                # re-raised to new_case's caller, as from the runner task to
+                # open_substrate's exit; the case ends cancelled first
+                self._conclude()
+                raise
+            self._fail(escaped(exc, "a task"))
+            status = st.status
+        self.sub.counters.steps += st.steps - before
+        if status not in FINAL:
+            return False
+        self._conclude()
+        return True
 
     async def run(self, kids: Children | None = None, *, top: bool = True) -> None:
         """The case runner task: bursts, inputs and waits, until the case is final.

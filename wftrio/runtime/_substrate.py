@@ -270,9 +270,13 @@ class Substrate:
     ) -> str:
         """Start a case running ``term``; return its id once it is initialised.
 
-        The case's reducer state is built synchronously here; the runner
-        task is started in the case nursery and takes its first steps after
-        this returns (the case is then ``RUNNING``).  A checkpoint; if
+        The case's reducer state is built synchronously here, and its
+        first burst (up to ``step_quanta`` steps) is taken here too: a case
+        of pure tasks that ends in it is final when this returns, with no
+        runner task.  Otherwise the runner task is started in the case
+        nursery and carries on after this returns (the case is then
+        ``RUNNING`` or waiting).  A case with ``timeout=``, a replay or a
+        trace sink takes its first burst in its runner.  A checkpoint; if
         cancelled, no case was started.
 
         Args:
