@@ -17,12 +17,15 @@ PUBLIC = {
     # effects and governance
     "Effect", "EffectContext", "current_effect", "Retry", "Receipt", "Budget", "BudgetUsage",
     "approval_signal", "approve", "reject",
+    # workflows by name
+    "Registry", "RegisteredWorkflow", "register", "workflow",
     # errors (all defined in wftrio.errors)
     "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
     "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",
     "InvalidWorkflow", "EffectTimeout", "NoHandler", "GuardViolation", "BudgetExceeded",
     "ApprovalRejected", "UnknownRegion", "UnknownSignal", "SignalQueueFull", "CaseStuck",
-    "EscapedBaseException",
+    "EscapedBaseException", "UnknownWorkflow", "DuplicateWorkflow", "WorkflowVersionMismatch",
+    "RegistrationError", "RegistrationTypeError",
 }  # fmt: skip
 
 

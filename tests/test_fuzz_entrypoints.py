@@ -42,7 +42,7 @@ import wftrio as wf
 from wftrio import patterns as P
 from wftrio.cli import main as cli_main
 from wftrio.engine import ExecState
-from wftrio.errors import SerializationError, WftrioError
+from wftrio.errors import OptionError, SerializationError, WftrioError
 from wftrio.serialize import dumps_log, dumps_snapshot, loads_log, loads_snapshot
 from wftrio.terms import After, First, OnSignal, Terminate
 from wftrio.trace import ReplayLog
@@ -411,7 +411,7 @@ CASE_OPTIONS = {
 }
 
 
-def run_on_substrate(body: Callable[[wf.Substrate], Any]) -> None:
+def run_on_substrate(body: Callable[[wf.Substrate], Any], **options: Any) -> None:
     """Run ``body(sub)`` next to a neighbour case, then check the neighbour finishes.
 
     Everything runs under the autojump clock and ``fail_after``: a hang fails.
@@ -419,7 +419,7 @@ def run_on_substrate(body: Callable[[wf.Substrate], Any]) -> None:
 
     async def main() -> None:
         with trio.fail_after(3600):
-            async with wf.open_substrate() as sub:
+            async with wf.open_substrate(**options) as sub:
                 neighbour = await sub.new_case(NEIGHBOUR, {"n": 1})
                 await body(sub)
                 await sub.signal(neighbour, "go", "ok")
@@ -471,13 +471,26 @@ def test_run_refuses_malformed_options(option: str, data: st.DataObject) -> None
 
 
 @FUZZ
-@given(bad_values.filter(lambda v: not is_term(v)))
+@given(bad_values.filter(lambda v: not is_term(v) and not isinstance(v, str)))
 def test_new_case_refuses_what_is_not_a_term(value: Any) -> None:
     async def body(sub: wf.Substrate) -> None:
         err = await refused_async(lambda: sub.new_case(value), "term")
         assert isinstance(err, TypeError)
 
     run_on_substrate(body)
+
+
+@FUZZ
+@given(st.text(max_size=8))
+def test_new_case_refuses_a_name_nobody_registered(name: str) -> None:
+    # a str is a workflow name: looked up in the substrate's (empty) registry
+    async def body(sub: wf.Substrate) -> None:
+        with pytest.raises((wf.UnknownWorkflow, OptionError)) as info:
+            await sub.new_case(name)
+        assert repr(name) in str(info.value) or "term=''" in str(info.value)
+        assert len(sub.case_ids()) == 1  # nothing was started
+
+    run_on_substrate(body, registry=wf.Registry())
 
 
 def bad_ctx(v: object) -> bool:

@@ -43,7 +43,14 @@ def _loaded_by(module: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["wftrio.errors", "wftrio.terms", "wftrio.patterns", "wftrio.compiler", "wftrio.engine"],
+    [
+        "wftrio.errors",
+        "wftrio.terms",
+        "wftrio.patterns",
+        "wftrio.compiler",
+        "wftrio.engine",
+        "wftrio.registry",
+    ],
 )
 def test_lower_layers_load_without_trio(module: str) -> None:
     loaded = _loaded_by(module)

@@ -2,7 +2,8 @@
 
 Author workflows from pattern constructors (``seq``, ``par``, ``xor``,
 ``loop``, ``defer``, ``region``, ``mi``, ...), then run them with
-``wf.run`` or on a substrate opened with ``wf.open_substrate``.
+``wf.run`` or on a substrate opened with ``wf.open_substrate``; register
+them by name (``@wf.workflow("order", version=1)``) for durable cases.
 
 The names below are loaded on first use (PEP 562), so importing a lower
 layer (``import wftrio.engine``, ``import wftrio.terms``) does not load trio
@@ -25,12 +26,15 @@ if TYPE_CHECKING:
         CaseFailed,
         CaseStuck,
         DuplicateCase,
+        DuplicateWorkflow,
         EffectTimeout,
         EngineError,
         EscapedBaseException,
         GuardViolation,
         InvalidWorkflow,
         NoHandler,
+        RegistrationError,
+        RegistrationTypeError,
         ReplayDivergence,
         SignalQueueFull,
         TaskError,
@@ -39,11 +43,14 @@ if TYPE_CHECKING:
         UnknownCase,
         UnknownRegion,
         UnknownSignal,
+        UnknownWorkflow,
         WftrioError,
+        WorkflowVersionMismatch,
     )
     from wftrio.governance import Budget, BudgetUsage, approval_signal, approve, reject
     from wftrio.patterns import approval
     from wftrio.receipts import Receipt
+    from wftrio.registry import RegisteredWorkflow, Registry, register, workflow
     from wftrio.runtime import (
         CallbackSink,
         CaseInfo,
@@ -95,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "CaseState": "wftrio.runtime",
     "Deterministic": "wftrio.scheduling",
     "DuplicateCase": "wftrio.errors",
+    "DuplicateWorkflow": "wftrio.errors",
     "Effect": "wftrio.effects",
     "EffectContext": "wftrio.effects",
     "EffectTimeout": "wftrio.errors",
@@ -107,6 +115,10 @@ _EXPORTS: dict[str, str] = {
     "MemorySink": "wftrio.runtime",
     "NoHandler": "wftrio.errors",
     "Receipt": "wftrio.receipts",
+    "RegisteredWorkflow": "wftrio.registry",
+    "RegistrationError": "wftrio.errors",
+    "RegistrationTypeError": "wftrio.errors",
+    "Registry": "wftrio.registry",
     "Replay": "wftrio.scheduling",
     "ReplayDivergence": "wftrio.errors",
     "Retry": "wftrio.effects",
@@ -122,6 +134,8 @@ _EXPORTS: dict[str, str] = {
     "UnknownCase": "wftrio.errors",
     "UnknownRegion": "wftrio.errors",
     "UnknownSignal": "wftrio.errors",
+    "UnknownWorkflow": "wftrio.errors",
+    "WorkflowVersionMismatch": "wftrio.errors",
     "SignalQueueFull": "wftrio.errors",
     "CaseStuck": "wftrio.errors",
     "EscapedBaseException": "wftrio.errors",
@@ -143,6 +157,7 @@ _EXPORTS: dict[str, str] = {
     "open_substrate": "wftrio.runtime",
     "par": "wftrio.terms",
     "region": "wftrio.terms",
+    "register": "wftrio.registry",
     "reject": "wftrio.governance",
     "replay_log": "wftrio.trace",
     "run": "wftrio.runtime",
@@ -151,6 +166,7 @@ _EXPORTS: dict[str, str] = {
     "terminate": "wftrio.terms",
     "validate": "wftrio.validation",
     "wait_signal": "wftrio.terms",
+    "workflow": "wftrio.registry",
     "xor": "wftrio.terms",
 }
 
@@ -169,6 +185,7 @@ __all__ = [
     "CaseState",
     "Deterministic",
     "DuplicateCase",
+    "DuplicateWorkflow",
     "Effect",
     "EffectContext",
     "EffectTimeout",
@@ -182,6 +199,10 @@ __all__ = [
     "MemorySink",
     "NoHandler",
     "Receipt",
+    "RegisteredWorkflow",
+    "RegistrationError",
+    "RegistrationTypeError",
+    "Registry",
     "Replay",
     "ReplayDivergence",
     "Retry",
@@ -198,7 +219,9 @@ __all__ = [
     "UnknownCase",
     "UnknownRegion",
     "UnknownSignal",
+    "UnknownWorkflow",
     "WftrioError",
+    "WorkflowVersionMismatch",
     "after",
     "approval",
     "approval_signal",
@@ -216,6 +239,7 @@ __all__ = [
     "open_substrate",
     "par",
     "region",
+    "register",
     "reject",
     "replay_log",
     "run",
@@ -224,6 +248,7 @@ __all__ = [
     "terminate",
     "validate",
     "wait_signal",
+    "workflow",
     "xor",
 ]
 

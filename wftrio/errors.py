@@ -18,7 +18,7 @@ raise these without importing a layer above it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "CaseStillRunning",
     "CaseStuck",
     "DuplicateCase",
+    "DuplicateWorkflow",
     "EffectContextError",
     "EffectSpecError",
     "EffectSuspended",
@@ -48,6 +49,8 @@ __all__ = [
     "OptionError",
     "ProgramMismatch",
     "RecordedError",
+    "RegistrationError",
+    "RegistrationTypeError",
     "ReplayDivergence",
     "SchedulerError",
     "SerializationError",
@@ -60,8 +63,10 @@ __all__ = [
     "UnknownCase",
     "UnknownRegion",
     "UnknownSignal",
+    "UnknownWorkflow",
     "ValidationOptionError",
     "WftrioError",
+    "WorkflowVersionMismatch",
 ]
 
 
@@ -312,6 +317,95 @@ class EffectSuspended(WftrioError, RuntimeError):
 
 class InvariantViolation(WftrioError, AssertionError):
     """An execution state is inconsistent (an engine bug).  The message lists every problem."""
+
+
+# ---------------------------------------------------------------------------
+# the workflow registry (workflows by name, for durable cases)
+
+
+class RegistrationError(WftrioError, ValueError):
+    """A workflow registry was given a bad argument; the message names it."""
+
+
+class RegistrationTypeError(RegistrationError, TypeError):
+    """A workflow registry argument has the wrong type (a name that is not a str, ...)."""
+
+
+class UnknownWorkflow(WftrioError, LookupError):
+    """No workflow of this name (or no such version of it) is registered.
+
+    Attributes:
+        name: the requested name.
+        version: the requested version, or ``None`` for the newest.
+        known: every registered name with its versions, ascending.
+    """
+
+    def __init__(self, name: str, version: int | None, known: Mapping[str, Sequence[int]]) -> None:
+        self.name = name
+        self.version = version
+        self.known = {n: tuple(v) for n, v in known.items()}
+        listed = (
+            "; ".join(f"{n!r} (versions {', '.join(map(str, v))})" for n, v in self.known.items())
+            or "none"
+        )
+        what = f"workflow {name!r}" if version is None else f"workflow {name!r} version {version}"
+        super().__init__(f"{what} is not registered; registered workflows: {listed}")
+
+
+class DuplicateWorkflow(WftrioError, ValueError):
+    """This name and version are registered already, with a different Program.
+
+    Registering the same workflow again (same Program fingerprint) is not an
+    error; a changed workflow needs a new version.
+
+    Attributes:
+        name: the workflow name.
+        version: the version registered twice.
+        registered_fingerprint: the Program fingerprint registered first.
+        new_fingerprint: the one that was refused.
+    """
+
+    def __init__(
+        self, name: str, version: int, registered_fingerprint: str, new_fingerprint: str
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.registered_fingerprint = registered_fingerprint
+        self.new_fingerprint = new_fingerprint
+        super().__init__(
+            f"workflow {name!r} version {version} is registered already with another "
+            f"Program (fingerprint {registered_fingerprint}, this one {new_fingerprint}); "
+            f"register the changed workflow as a new version (e.g. version={version + 1})"
+        )
+
+
+class WorkflowVersionMismatch(WftrioError, ValueError):
+    """A stored case ran a workflow version whose Program is not the one registered now.
+
+    The workflow was changed without a new version: resuming the case on
+    the new Program would mix two workflows, so it is refused.
+
+    Attributes:
+        name: the workflow name.
+        version: the version the case runs.
+        expected_fingerprint: the Program fingerprint stored with the case.
+        found_fingerprint: the fingerprint of the Program registered now.
+    """
+
+    def __init__(
+        self, name: str, version: int, expected_fingerprint: str, found_fingerprint: str
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.expected_fingerprint = expected_fingerprint
+        self.found_fingerprint = found_fingerprint
+        super().__init__(
+            f"workflow {name!r} version {version} has changed: its cases were stored with "
+            f"Program fingerprint {expected_fingerprint}, the registered Program has "
+            f"{found_fingerprint}; register the old workflow as version {version} and the "
+            "changed one as a new version, side by side, so stored cases resume on the "
+            "Program they started with"
+        )
 
 
 # ---------------------------------------------------------------------------

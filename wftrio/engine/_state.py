@@ -115,6 +115,9 @@ class ExecState:
         budget: the case's effect budget (``wftrio.governance.Budget``).
         causal_root: the id effect causal ids derive from (default: the
             recorded case's id under a ``Replay`` scheduler, else ``case_id``).
+        workflow: the registered workflow the case runs, as JSON data
+            (``{"name", "version", "fingerprint"}``), recorded in
+            ``case_started`` (``data["workflow"]``); ``None`` records nothing.
     """
 
     # slotted: a substrate may hold many thousands of waiting cases
@@ -169,6 +172,7 @@ class ExecState:
         allow: frozenset[str] | None = None,
         budget: Budget | None = None,
         causal_root: str | None = None,
+        workflow: Mapping[str, Any] | None = None,
         _restoring: bool = False,
     ) -> None:
         self.program = program
@@ -224,16 +228,14 @@ class ExecState:
         self.regions: dict[str, dict[RegionInst, None]] = EMPTY
         if not _restoring:
             if self.tracing:
-                self.emit(
-                    EventKind.CASE_STARTED,
-                    None,
-                    None,
-                    {
-                        "scheduler": self.scheduler.name,
-                        "preemptive": self.preemptive,
-                        "root": self.root_id,
-                    },
-                )
+                started: dict[str, Any] = {
+                    "scheduler": self.scheduler.name,
+                    "preemptive": self.preemptive,
+                    "root": self.root_id,
+                }
+                if workflow is not None:
+                    started["workflow"] = dict(workflow)
+                self.emit(EventKind.CASE_STARTED, None, None, started)
             self.current = self.spawn(program.entry, None, None, self.root)
 
     # -- public read-only views ---------------------------------------------

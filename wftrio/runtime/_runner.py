@@ -40,6 +40,7 @@ from wftrio.engine.program import Program
 from wftrio.engine.replay import feed_input
 from wftrio.errors import ReplayDivergence, SignalQueueFull, UnknownSignal
 from wftrio.governance import BudgetUsage
+from wftrio.registry import RegisteredWorkflow
 from wftrio.runtime._children import Children
 from wftrio.runtime._effects import escaped
 from wftrio.runtime._inbox import Inbox
@@ -137,6 +138,7 @@ class Case:
         "sub",
         "targets",
         "undelivered",
+        "workflow",
     )
 
     def __init__(
@@ -147,9 +149,12 @@ class Case:
         ctx: Mapping[str, Any] | None,
         opts: CaseOptions,
         root: str | None = None,
+        workflow: RegisteredWorkflow | None = None,
     ) -> None:
         self.sub = sub
         self.case_id = case_id
+        # the registered workflow the case runs (None: started from a bare term)
+        self.workflow = workflow
         # the run's causal root, handed to the ExecState at start (then dropped)
         self._root = root
         self.program = program
@@ -466,6 +471,13 @@ class Case:
             clock=clock,
             allow=self.opts.allow,
             budget=self.opts.budget,
+            workflow=None
+            if self.workflow is None
+            else {
+                "name": self.workflow.name,
+                "version": self.workflow.version,
+                "fingerprint": self.workflow.fingerprint,
+            },
         )
         self._ctx0 = None
         self._root = None
@@ -840,6 +852,8 @@ class Case:
             sink_error=self.notes.sink_error if self.notes else None,
             events_dropped=self.notes.events_dropped if self.notes else 0,
             effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
+            workflow=self.workflow.name if self.workflow is not None else None,
+            workflow_version=self.workflow.version if self.workflow is not None else None,
         )
 
     def __repr__(self) -> str:

@@ -46,6 +46,7 @@ from wftrio.errors import (
     UnknownRegion,
 )
 from wftrio.receipts import Receipt, receipts
+from wftrio.registry import Registry, default_registry
 from wftrio.runtime._children import Counters
 from wftrio.runtime._messages import CancelCase, CancelRegion, Signal
 from wftrio.runtime._runner import Case
@@ -98,6 +99,9 @@ class Substrate:
             holds unconsumed (``None``: no bound); see ``signal``.
         validate_budget: seconds that validation may explore (default 0.05;
             ``None``: no limit); past it a WF200 warning, and the case starts.
+        registry: the :class:`~wftrio.registry.Registry` ``new_case`` finds
+            workflows given by name in (default: the one ``wf.workflow`` and
+            ``wf.register`` fill).
 
     Raises:
         OptionError: an invalid option.
@@ -122,6 +126,7 @@ class Substrate:
         keep_events: int | None = 1000,
         max_pending_signals: int | None = 1000,
         validate_budget: float | None = 0.05,
+        registry: Registry | None = None,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -152,6 +157,9 @@ class Substrate:
             raise OptionError(f"inbox_capacity={inbox_capacity!r}: expected an int >= 1")
         if not _positive_int(sink_buffer):
             raise OptionError(f"sink_buffer={sink_buffer!r}: expected an int >= 1")
+        if registry is not None and not isinstance(registry, Registry):
+            raise OptionError(f"registry={registry!r}: expected None or a wf.Registry")
+        self.registry = registry if registry is not None else default_registry
         self.retain_finished = retain_finished
         self.inbox_capacity = inbox_capacity
         self.shutdown = shutdown
@@ -263,9 +271,11 @@ class Substrate:
 
     async def new_case(
         self,
-        term: Term,
+        term: Term | str,
         ctx: Mapping[str, Any] | None = None,
         case_id: str | None = None,
+        *,
+        version: int | None = None,
         **options: Any,
     ) -> str:
         """Start a case running ``term``; return its id once it is initialised.
@@ -280,9 +290,12 @@ class Substrate:
         cancelled, no case was started.
 
         Args:
-            term: the workflow (compiled once, cached per term).
+            term: the workflow (compiled once, cached per term), or the name
+                of a workflow in the substrate's registry (the case's
+                ``status`` and ``case_started`` event then name it).
             ctx: the initial case ctx (copied).
             case_id: the id to give it; a unique id is generated when omitted.
+            version: with a name, the version to run (default: the newest).
             **options: ``scheduler=``, ``step_quanta=``, ``timeout=``,
                 ``trace_level=``, ``effect_handler=``, ``budget=``, ``allow=``,
                 ``validate=``, ``keep_events=``, ``max_pending_signals=``
@@ -293,6 +306,8 @@ class Substrate:
         Raises:
             DuplicateCase: ``case_id`` is already known to this substrate.
             TermError: ``term`` is malformed.
+            UnknownWorkflow: no workflow of that name (or version) is registered
+                in the substrate's registry.
             InvalidWorkflow: ``validate=True`` and the workflow has an
                 error-severity issue (``.issues`` lists them all).
             OptionError / SchedulerError: bad options.
@@ -309,7 +324,21 @@ class Substrate:
             bad = next((k for k in ctx if not isinstance(k, str)), None)
             if bad is not None:
                 raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}")
-        program = compile_term(term)
+        entry = None
+        if isinstance(term, str):
+            if term == "":
+                raise OptionError("new_case(): term='' is neither a workflow term nor a name")
+            if version is not None and not _positive_int(version):
+                raise OptionError(f"new_case(): version={version!r}, expected None or an int >= 1")
+            entry = self.registry.get(term, version)
+            program = entry.program
+        elif version is not None:
+            raise OptionError(
+                f"new_case(): version={version!r} applies to a workflow given by name, "
+                "not to a term"
+            )
+        else:
+            program = compile_term(term)
         if opts.validate:
             check_program(program, budget_s=opts.validate_budget)
         spec = opts.scheduler
@@ -335,7 +364,7 @@ class Substrate:
                 "knows it)"
             )
         root = own_root if own_root is not None else run_root(case_id, secrets.token_hex(4))
-        case = Case(self, case_id, program, ctx, opts, root)
+        case = Case(self, case_id, program, ctx, opts, root, entry)
         self._cases[case_id] = case
         self._live.value = self._live.value + 1
         self._started += 1
@@ -689,7 +718,7 @@ def open_substrate(**options: Any) -> Substrate:
 
 
 def run(
-    term: Term,
+    term: Term | str,
     ctx: Mapping[str, Any] | None = None,
     *,
     signals: Sequence[tuple[str, Any]] = (),
@@ -707,7 +736,8 @@ def run(
     waits for (with a real clock as with ``MockClock``): it never hangs.
 
     Args:
-        term: the workflow.
+        term: the workflow, or a name registered with ``wf.workflow`` /
+            ``wf.register`` (``version=`` picks one; default the newest).
         ctx: the initial ctx.
         signals: ``(name, payload)`` pairs sent to the case right after it starts.
         clock: a trio clock for ``trio.run`` (e.g. ``trio.testing.MockClock``).

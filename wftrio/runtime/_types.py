@@ -134,6 +134,9 @@ class CaseInfo:
         sink_errors: events of this case a trace sink could not write (each
             lost for that sink only; the sink stays enabled).
         sink_error: a ``sink_error`` note describing the last of them, or ``None``.
+        workflow: the registered workflow name the case runs (``new_case``
+            given a name), or ``None`` (given a term).
+        workflow_version: the version of it the case runs, or ``None``.
     """
 
     case_id: str
@@ -158,6 +161,8 @@ class CaseInfo:
     sink_errors: int = 0
     sink_error: str | None = None
     events_dropped: int = 0
+    workflow: str | None = None
+    workflow_version: int | None = None
 
 
 @attrs.frozen

@@ -1,0 +1,273 @@
+"""Workflows by name: the registry durable cases resume from.
+
+A stored case cannot hold its workflow (task functions do not serialise),
+so it holds the workflow's *name*, *version* and Program fingerprint, and a
+process that resumes it finds the workflow again in a :class:`Registry`::
+
+    @wf.workflow("order", version=1)
+    def order() -> wf.Term:
+        return wf.seq(wf.task("reserve", reserve), wf.task("ship", ship))
+
+    wf.register("refund", refund_term, version=2)
+
+    async with wf.open_substrate() as sub:
+        case_id = await sub.new_case("order", {"sku": "x"})   # the newest version
+
+Several versions of one name live side by side ("newest" is the highest),
+so cases started on version 1 keep running on it after version 2 is
+registered.  The module's default registry serves :func:`workflow`,
+:func:`register` and substrates opened without ``registry=``; tests and
+embedding code can keep their own :class:`Registry`.
+
+The fingerprint (:func:`wftrio.engine.program_fingerprint`) covers the
+workflow's structure (patterns, task names, regions, counts), not the code
+inside its task functions: a change to a task's body keeps the version.
+
+Imports nothing of trio or the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import attrs
+
+from wftrio.compiler import Program
+from wftrio.compiler import compile as compile_term
+from wftrio.engine import program_fingerprint
+from wftrio.errors import (
+    DuplicateWorkflow,
+    RegistrationError,
+    RegistrationTypeError,
+    UnknownWorkflow,
+    WorkflowVersionMismatch,
+)
+from wftrio.terms import Term
+
+__all__ = [
+    "RegisteredWorkflow",
+    "Registry",
+    "default_registry",
+    "register",
+    "workflow",
+]
+
+
+@attrs.frozen
+class RegisteredWorkflow:
+    """One registered version of a workflow, as :meth:`Registry.get` returns it.
+
+    Attributes:
+        name: the workflow name.
+        version: its version (an int >= 1).
+        term: the workflow term.
+        program: the term compiled.
+        fingerprint: ``program``'s fingerprint, stored with durable cases and
+            checked when they resume (:meth:`Registry.check`).
+    """
+
+    name: str
+    version: int
+    term: Term = attrs.field(repr=False)
+    program: Program = attrs.field(repr=False, eq=False)
+    fingerprint: str
+
+
+class Registry:
+    """Workflows by name and version.
+
+    Registration compiles the term at once, so a malformed workflow fails
+    where it is registered, not when a case of it starts.  Not thread-safe
+    (register at import time, or from the trio thread).
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        # name -> version -> entry; versions kept in registration order
+        self._entries: dict[str, dict[int, RegisteredWorkflow]] = {}
+
+    def register(self, name: str, term: Term, *, version: int = 1) -> RegisteredWorkflow:
+        """Register ``term`` as version ``version`` of workflow ``name``.
+
+        Registering the same name and version again with a Program of the
+        same fingerprint changes nothing and returns the entry registered
+        first.
+
+        Returns:
+            The registry's entry for ``name`` and ``version``.
+
+        Raises:
+            RegistrationTypeError: ``name`` is not a str, ``version`` not an
+                int or ``term`` not a workflow term.
+            RegistrationError: ``name`` is empty or ``version`` < 1.
+            DuplicateWorkflow: that version is registered with another Program.
+            TermError: ``term`` is malformed.
+        """
+        _check_name(name, "register")
+        _check_version(version, "register")
+        if not isinstance(term, Term):
+            raise RegistrationTypeError(
+                f"register(): term must be a workflow term, got {type(term).__name__}"
+            )
+        program = compile_term(term)
+        fingerprint = program_fingerprint(program)
+        versions = self._entries.get(name)
+        old = versions.get(version) if versions is not None else None
+        if old is not None:
+            if old.fingerprint != fingerprint:
+                raise DuplicateWorkflow(name, version, old.fingerprint, fingerprint)
+            return old
+        entry = RegisteredWorkflow(name, version, term, program, fingerprint)
+        self._entries.setdefault(name, {})[version] = entry
+        return entry
+
+    def workflow(
+        self, name: str, *, version: int = 1
+    ) -> Callable[[Callable[[], Term]], Callable[[], Term]]:
+        """Decorator: register the term a zero-argument function returns.
+
+        The function is called once, at decoration, and returned unchanged.
+
+        Raises:
+            RegistrationTypeError: as :meth:`register`; or the decorated
+                object is not callable, or returns something that is not a
+                workflow term.
+            RegistrationError / DuplicateWorkflow: as :meth:`register`.
+        """
+        _check_name(name, "workflow")
+        _check_version(version, "workflow")
+
+        def decorate(fn: Callable[[], Term]) -> Callable[[], Term]:
+            if not callable(fn):
+                raise RegistrationTypeError(
+                    f"workflow({name!r}): decorates a zero-argument function returning "
+                    f"a term, got {type(fn).__name__}"
+                )
+            term = fn()
+            if not isinstance(term, Term):
+                raise RegistrationTypeError(
+                    f"workflow({name!r}): {getattr(fn, '__qualname__', fn)!r} must return a "
+                    f"workflow term, returned {type(term).__name__}"
+                )
+            self.register(name, term, version=version)
+            return fn
+
+        return decorate
+
+    def get(self, name: str, version: int | None = None) -> RegisteredWorkflow:
+        """The entry for ``name`` at ``version`` (``None``: the newest, highest version).
+
+        Raises:
+            UnknownWorkflow: no such name, or no such version of it (the
+                message lists what is registered).
+            RegistrationTypeError / RegistrationError: a bad ``name`` or ``version``.
+        """
+        _check_name(name, "get")
+        if version is not None:
+            _check_version(version, "get")
+        versions = self._entries.get(name)
+        if versions:
+            entry = versions.get(max(versions) if version is None else version)
+            if entry is not None:
+                return entry
+        raise UnknownWorkflow(name, version, {n: self.versions(n) for n in self.names()})
+
+    def versions(self, name: str) -> tuple[int, ...]:
+        """The registered versions of ``name``, ascending (empty if none).
+
+        Raises:
+            RegistrationTypeError / RegistrationError: a bad ``name``.
+        """
+        _check_name(name, "versions")
+        return tuple(sorted(self._entries.get(name, ())))
+
+    def names(self) -> tuple[str, ...]:
+        """The registered workflow names, sorted."""
+        return tuple(sorted(self._entries))
+
+    def check(self, name: str, version: int, fingerprint: str) -> RegisteredWorkflow:
+        """The entry a stored case resumes on, if its Program is the one the case started with.
+
+        Args:
+            name: the stored case's workflow name.
+            version: its workflow version.
+            fingerprint: the Program fingerprint stored with the case.
+
+        Returns:
+            The registered entry for ``name`` and ``version``.
+
+        Raises:
+            WorkflowVersionMismatch: the registered Program's fingerprint differs.
+            UnknownWorkflow: that name or version is not registered.
+            RegistrationTypeError / RegistrationError: a bad argument.
+        """
+        if not isinstance(fingerprint, str):
+            raise RegistrationTypeError(
+                f"check(): fingerprint must be a str, got {type(fingerprint).__name__}"
+            )
+        entry = self.get(name, version)
+        if entry.fingerprint != fingerprint:
+            raise WorkflowVersionMismatch(name, version, fingerprint, entry.fingerprint)
+        return entry
+
+    def __iter__(self) -> Iterator[RegisteredWorkflow]:
+        """Every entry, by name, then version."""
+        for name in self.names():
+            versions = self._entries[name]
+            for v in sorted(versions):
+                yield versions[v]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._entries.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __repr__(self) -> str:
+        return f"<Registry {len(self._entries)} name(s), {len(self)} version(s)>"
+
+
+def _check_name(name: object, where: str) -> None:
+    if not isinstance(name, str):
+        raise RegistrationTypeError(f"{where}(): name must be a str, got {type(name).__name__}")
+    if not name:
+        raise RegistrationError(f"{where}(): name must be a non-empty str")
+
+
+def _check_version(version: object, where: str) -> None:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RegistrationTypeError(
+            f"{where}(): version must be an int >= 1, got {type(version).__name__}"
+        )
+    if version < 1:
+        raise RegistrationError(f"{where}(): version must be an int >= 1, got {version}")
+
+
+#: the registry of :func:`workflow`, :func:`register` and substrates opened
+#: without ``registry=``
+default_registry = Registry()
+
+
+def register(name: str, term: Term, *, version: int = 1) -> RegisteredWorkflow:
+    """Register ``term`` as version ``version`` of ``name`` in the default registry.
+
+    See :meth:`Registry.register`.
+    """
+    return default_registry.register(name, term, version=version)
+
+
+def workflow(name: str, *, version: int = 1) -> Callable[[Callable[[], Term]], Callable[[], Term]]:
+    """Decorator: register the term a zero-argument function returns, in the default registry.
+
+    ::
+
+        @wf.workflow("order", version=1)
+        def order() -> wf.Term:
+            return wf.seq(...)
+
+    The function is called once, when it is decorated (so a malformed
+    workflow fails at import), and returned unchanged.  See
+    :meth:`Registry.workflow`.
+    """
+    return default_registry.workflow(name, version=version)
