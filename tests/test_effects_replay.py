@@ -413,3 +413,36 @@ def test_effects_requested_from_an_unchanged_ctx_share_one_copy() -> None:
     check_invariants(st)  # the write dropped the cached copy
     assert cmds[1].ctx == {"k": 1}
     assert st.ctx == {"k": 2}
+
+
+def test_instances_get_their_own_ctx_copy_and_hash() -> None:
+    # an mi instance's view reads its item and the case ctx, which other
+    # tokens write to: its effects get a copy per request, never a cached one
+    term = wf.par(
+        wf.mi(wf.task("e", _echo), items=["a", "b"], collect="out"),
+        wf.seq(wf.wait_signal("go", store_as="x"), wf.task("late", _echo)),
+    )
+    st = ExecState(wf.compile(term), {"x": 1})
+    assert st.run() is Status.BLOCKED
+    cmds = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    assert [dict(c.ctx) for c in cmds] == [
+        {"x": 1, "item": "a", "index": 0},
+        {"x": 1, "item": "b", "index": 1},
+    ]
+    st.feed_signal("go", 2)
+    st.run()
+    check_invariants(st)
+    assert [c.ctx["x"] for c in cmds] == [1, 1]
+    for c in cmds:
+        st.feed_effect(c.eid, {"r": c.ctx["item"]})
+    (late,) = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    st.feed_effect(late.eid, {})
+    assert st.run() is Status.DONE
+    rs = {(r.task, r.causal_id): r.request for r in receipts(st.events, steps=False)}
+    assert sorted(rs.values()) == sorted(
+        [
+            _ctx_hash("e", {"x": 1, "item": "a", "index": 0}),
+            _ctx_hash("e", {"x": 1, "item": "b", "index": 1}),
+            _ctx_hash("late", {"x": 2}),
+        ]
+    )

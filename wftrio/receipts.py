@@ -120,9 +120,12 @@ def _flat_json(value: Any) -> str | None:
     Measured on a 10,000-key ctx of ints: ~2.2x faster, the type checks
     included; ctx and effect results are mostly such dicts.
     """
+    cls = type(value)
     if (
         isinstance(value, dict)
-        and type(value).items is dict.items
+        and cls.__iter__ is dict.__iter__  # reads the dict's own entries, as json.dumps does
+        and cls.values is dict.values
+        and cls.items is dict.items
         and set(map(type, value)) <= _STR
         and set(map(type, value.values())) <= _SCALARS
     ):
