@@ -13,9 +13,10 @@ import trio.testing
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status, pending_commands
 from wftrio.engine.replay import run_with_inputs
-from wftrio.receipts import receipts
+from wftrio.receipts import receipts, stable_hash
 from wftrio.runtime import open_substrate
 from wftrio.serialize import dumps_snapshot, loads_snapshot
+from wftrio.testing import check_invariants
 
 
 class Ledger:
@@ -345,3 +346,103 @@ async def test_a_case_id_reused_after_forget_never_gets_the_old_runs_keys(
     assert keys[0]
     assert keys[1]
     assert keys[0].isdisjoint(keys[1])
+
+
+async def _echo(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def _ctx_hash(task: str, ctx: Mapping[str, Any]) -> str:
+    return stable_hash({"task": task, "kind": task, "ctx": dict(ctx)})
+
+
+def test_request_hash_is_of_the_ctx_at_request_time_across_replay_and_snapshot() -> None:
+    # a and b are requested together (one shared copy of the ctx); the signal
+    # then writes x, and c is requested from the new ctx; a and b complete
+    # after that write, so their receipts are built when the ctx has changed
+    term = wf.par(
+        wf.task("a", _echo),
+        wf.task("b", _echo),
+        wf.seq(wf.wait_signal("go", store_as="x"), wf.task("c", _echo)),
+    )
+    prog = wf.compile(term)
+    st = ExecState(prog, {"x": 1, "big": {"nested": [1, 2]}}, case_id="h")
+    assert st.run() is Status.BLOCKED
+    first = {c.name: c for c in st.take_outbox() if isinstance(c, StartEffect)}
+    assert sorted(first) == ["a", "b"]
+    st.feed_signal("go", 7)
+    assert st.run() is Status.BLOCKED
+    (c,) = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    # what each effect was given stays what the ctx was at its request
+    assert first["a"].ctx == first["b"].ctx == {"x": 1, "big": {"nested": [1, 2]}}
+    assert c.ctx == {"x": 7, "big": {"nested": [1, 2]}}
+    with pytest.raises(TypeError):
+        first["a"].ctx["x"] = 2  # type: ignore[index]
+    check_invariants(st)
+    text = dumps_snapshot(st.snapshot())  # a and b still pending: their hashes go along
+    for cmd in (first["a"], first["b"], c):  # each result is a write before the next receipt
+        st.feed_effect(cmd.eid, {cmd.name: 1})
+    assert st.run() is Status.DONE
+    want = {
+        "a": _ctx_hash("a", {"x": 1, "big": {"nested": [1, 2]}}),
+        "b": _ctx_hash("b", {"x": 1, "big": {"nested": [1, 2]}}),
+        "c": _ctx_hash("c", {"x": 7, "big": {"nested": [1, 2]}}),
+    }
+    rs = receipts(st.events, steps=False)
+    assert {r.task: r.request for r in rs} == want
+    # the same receipts from a replay of the trace
+    log = wf.replay_log(st.events)
+    again = ExecState(prog, {"x": 1, "big": {"nested": [1, 2]}}, scheduler=wf.Replay(log))
+    run_with_inputs(again, log.inputs)
+    assert as_json(receipts(again.events, steps=False)) == as_json(rs)
+    # and from the snapshot taken while a and b were pending
+    back = ExecState.restore(prog, loads_snapshot(text), case_id="h")
+    for cmd in pending_commands(back):
+        assert isinstance(cmd, StartEffect)
+        back.feed_effect(cmd.eid, {cmd.name: 1})
+    assert back.run() is Status.DONE
+    assert {r.task: r.request for r in receipts(back.events, steps=False)} == want
+
+
+def test_effects_requested_from_an_unchanged_ctx_share_one_copy() -> None:
+    st = ExecState(wf.compile(wf.par(*(wf.task(f"e{i}", _echo) for i in range(3)))), {"k": 1})
+    st.run()
+    cmds = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    assert len({id(c.ctx) for c in cmds}) == 1
+    st.feed_effect(cmds[0].eid, {"k": 2})
+    check_invariants(st)  # the write dropped the cached copy
+    assert cmds[1].ctx == {"k": 1}
+    assert st.ctx == {"k": 2}
+
+
+def test_instances_get_their_own_ctx_copy_and_hash() -> None:
+    # an mi instance's view reads its item and the case ctx, which other
+    # tokens write to: its effects get a copy per request, never a cached one
+    term = wf.par(
+        wf.mi(wf.task("e", _echo), items=["a", "b"], collect="out"),
+        wf.seq(wf.wait_signal("go", store_as="x"), wf.task("late", _echo)),
+    )
+    st = ExecState(wf.compile(term), {"x": 1})
+    assert st.run() is Status.BLOCKED
+    cmds = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    assert [dict(c.ctx) for c in cmds] == [
+        {"x": 1, "item": "a", "index": 0},
+        {"x": 1, "item": "b", "index": 1},
+    ]
+    st.feed_signal("go", 2)
+    st.run()
+    check_invariants(st)
+    assert [c.ctx["x"] for c in cmds] == [1, 1]
+    for c in cmds:
+        st.feed_effect(c.eid, {"r": c.ctx["item"]})
+    (late,) = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    st.feed_effect(late.eid, {})
+    assert st.run() is Status.DONE
+    rs = {(r.task, r.causal_id): r.request for r in receipts(st.events, steps=False)}
+    assert sorted(rs.values()) == sorted(
+        [
+            _ctx_hash("e", {"x": 1, "item": "a", "index": 0}),
+            _ctx_hash("e", {"x": 1, "item": "b", "index": 1}),
+            _ctx_hash("late", {"x": 2}),
+        ]
+    )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status
+from wftrio.engine.frozen import FrozenDict
 from wftrio.receipts import OUTCOMES, Receipt, canonical, canonical_json, receipts, stable_hash
 from wftrio.serialize import read_jsonl, write_jsonl
 from wftrio.trace import MIN_KINDS, TraceEvent
@@ -133,3 +134,18 @@ def test_step_receipts_derivation_rules() -> None:
 
 def _receipt_data(task: str) -> dict[str, Any]:
     return Receipt("orig/t1/s3", "k", task, "ok", 1, 0.0, 0.5, stable_hash(0)).to_data()
+
+
+flat_values = (
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.sampled_from([True])
+)
+
+
+@given(st.dictionaries(st.text(max_size=5), flat_values | json_values, max_size=8))
+def test_flat_dicts_take_the_json_shortcut_to_the_same_text(d: dict[str, Any]) -> None:
+    # canonical_json skips the canonical tree for flat dicts of JSON scalars;
+    # the text must be the tree's (non-finite floats and nesting take the tree)
+    slow = json.dumps(canonical(d), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(d) == slow
+    assert canonical_json(FrozenDict(d)) == slow
+    assert canonical_json({"k": 1, 2: "v"}) == '{"2":"v","k":1}'  # non-str key: the tree

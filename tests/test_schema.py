@@ -57,6 +57,7 @@ _NOT_STATE = {
     "Linker": "links a Program into handlers once; shared by every case, not case state",
     "FrozenDict": "a frozen ctx value (a value: a dict that cannot change)",
     "FrozenList": "a frozen ctx value (a value: a list that cannot change)",
+    "CtxSnapshot": "a copy of the ctx shared by effects (a value, plus its hash memo)",
 }
 
 

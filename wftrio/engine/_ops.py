@@ -115,6 +115,7 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
         scope = tok.scope
         view = scope.view
         data = scope.data
+        scope.snap = None  # the run writes to data (ctx_snapshot in _effects)
         stop = end if end - pc <= max_steps else pc + max_steps
         i = pc
         if st.full:
@@ -244,8 +245,10 @@ def _step(pc: int, ins: Instr, lk: Linker) -> Handler:
             _effects.fail_task(st, tok, exc, name, on_error, woken=False)
             return 1
         if kind is not None:  # the receipt hashes the ctx the step saw
-            _effects.audit_step(st, tok, name, kind, st.steps, view, updates)
-        tok.scope.data.update(updates)
+            _effects.audit_step(st, tok, name, kind, st.steps, updates)
+        scope = tok.scope
+        scope.snap = None
+        scope.data.update(updates)
         if st.full:
             st.emit(EventKind.TASK_COMPLETED, name, tok, updates)
         tok.pc = nxt
@@ -493,7 +496,9 @@ def _wait_signal(pc: int, ins: Instr, lk: Linker) -> Handler:
         ok, payload = st.take_signal(name)
         if ok:
             if store_as is not None:
-                tok.scope.data[store_as] = payload
+                scope = tok.scope
+                scope.snap = None
+                scope.data[store_as] = payload
             st.emit(EventKind.SIGNAL_CONSUMED, name, tok, {"payload": payload})
             tok.pc = nxt
             return 1
@@ -597,6 +602,7 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
         if needed is None or needed == 0:
             inst.fired = True
             if collect is not None and n == 0:
+                scope.snap = None
                 scope.data[collect] = FrozenList()
             st.ready.append(st.spawn(cont, tok.frame, tok.region, scope))
         if st.full:
@@ -657,6 +663,7 @@ def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
         if inst.fired:
             st.kill(tok)
             if inst.needed is None and inst.done == inst.n and collect is not None:
+                inst.scope.snap = None
                 inst.scope.data[collect] = _collected(inst.results)
             return 1
         assert inst.needed is not None
@@ -665,6 +672,7 @@ def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
             return 1
         inst.fired = True
         if collect is not None:
+            inst.scope.snap = None
             inst.scope.data[collect] = _collected(inst.results)
         if st.full:
             st.emit(EventKind.MI_JOINED, path, tok, {"done": inst.done, "of": inst.n})

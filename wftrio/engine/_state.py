@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects
 from wftrio.engine._ops import link
-from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze, freeze_items
+from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze, freeze_items, frozen_copy
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
@@ -209,7 +209,7 @@ class ExecState:
         self.error: BaseException | None = None
         # values are frozen once, here and at every merge: reads stay free and
         # no task can change the ctx behind the reducer's back (SEMANTICS.md)
-        self.root = CtxLayer(0, {k: freeze(v) for k, v in ctx.items()} if ctx is not None else {})
+        self.root = CtxLayer(0, frozen_copy(ctx) if ctx is not None else {})
         # live tokens, runnable tokens, and what blocked tokens wait on
         self.tokens: dict[int, Token] = {}
         # a stack (top at the end); a list until make_ready first finds it long
@@ -771,7 +771,9 @@ class ExecState:
             assert isinstance(ops, WaitSignalOps)
             self._unwait(tok, wait, None)
             if ops.store_as is not None:
-                tok.scope.data[ops.store_as] = payload
+                scope = tok.scope
+                scope.snap = None
+                scope.data[ops.store_as] = payload
             tok.pc = instr.next
         else:
             assert wait.kind == WaitKind.DEFER

@@ -49,7 +49,7 @@ CHECKED: Mapping[type, frozenset[str]] = MappingProxyType(
         RegionInst: frozenset(
             {"alive", "children", "exited", "id", "parent", "scope_id", "tokens"}
         ),
-        CtxLayer: frozenset(),
+        CtxLayer: frozenset({"parent", "snap", "view"}),
         ExecState: frozenset(
             {"current", "effects", "ready", "regions", "status", "steps", "timers", "tokens"}
             | {"waiters"}
@@ -82,7 +82,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
         },
         CtxLayer: {
             name: "ctx data: the reducer keeps no invariant on it"
-            for name in ("base", "data", "id", "index", "maps", "parent", "view")
+            for name in ("base", "data", "id", "index", "maps")
         },
         EffectMeta: dict.fromkeys(
             (
@@ -179,6 +179,7 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
     want_signals: set[str] = set()
     want_effects: set[int] = set()
     want_timers: set[int] = set()
+    layers: set[int] = set()
     for tid, tok in tokens.items():
         if tok.id != tid:
             bad.append(("tokens", f"token {tok!r} registered under id {tid}"))
@@ -199,6 +200,13 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
         while f is not None:
             frames[f.id] = f
             f = f.parent
+        layer: CtxLayer | None = tok.scope
+        while layer is not None and id(layer) not in layers:
+            layers.add(id(layer))
+            snap = layer.snap
+            if snap is not None and (layer.parent is not None or snap.view != layer.view):
+                bad.append(("tokens", f"ctx layer {layer!r} caches a stale snapshot of its view"))
+            layer = layer.parent
         if tok.wait is None:
             if tok is not cur and tok.id not in ready_ids:
                 bad.append(

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from wftrio.engine._effects import CtxSnapshot
     from wftrio.engine.protocol import Wait
 
 __all__ = [
@@ -84,9 +85,16 @@ class CtxLayer:
     ``view`` reads through to the parent.  ``maps`` are the layers a child
     layer's ``view`` reads, innermost first (empty for the root, whose
     ``view`` reads ``data`` alone).
+
+    ``snap`` caches the root layer's :class:`~wftrio.engine._effects.CtxSnapshot`:
+    the copy of the ctx that the effects requested since the last write were
+    given, shared by all of them. Every handler that writes to a layer's
+    ``data`` sets the layer's ``snap`` to ``None`` first. A child layer never
+    caches one (``snap`` stays ``None``), because its view also reads its
+    parents, which other tokens write to.
     """
 
-    __slots__ = ("base", "data", "id", "index", "maps", "parent", "view")
+    __slots__ = ("base", "data", "id", "index", "maps", "parent", "snap", "view")
 
     def __init__(
         self,
@@ -101,6 +109,7 @@ class CtxLayer:
         self.parent = parent
         self.base = base
         self.index = index
+        self.snap: CtxSnapshot | None = None
         if parent is None:
             # the root reads its data alone: no layer tuple (48 B per case)
             self.maps: tuple[dict[str, Any], ...] = ()

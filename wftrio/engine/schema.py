@@ -201,6 +201,11 @@ _CLASSES: tuple[ClassSchema, ...] = (
             ),
             Field("maps", X, "the layers the view reads, innermost first"),
             Field("parent", R, "enclosing layer"),
+            Field(
+                "snap",
+                X,
+                "the root layer's cached copy of the ctx for effects (None after a write)",
+            ),
             Field("view", X, "read-only view tasks get"),
         ),
     ),

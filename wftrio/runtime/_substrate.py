@@ -68,6 +68,8 @@ from wftrio.validation import check_program
 
 __all__ = ["Substrate", "open_substrate", "run"]
 
+_STR_ONLY: frozenset[type] = frozenset({str})
+
 
 class Substrate:
     """A supervision tree of cases; use as ``async with open_substrate() as sub``.
@@ -320,7 +322,7 @@ class Substrate:
             raise OptionError(
                 f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
             )
-        if ctx is not None:
+        if ctx is not None and not set(map(type, ctx)) <= _STR_ONLY:  # C-speed scan first
             bad = next((k for k in ctx if not isinstance(k, str)), None)
             if bad is not None:
                 raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}")
