@@ -10,7 +10,21 @@ from typing import Any
 from wftrio import compiler
 from wftrio.bench._report import figure
 from wftrio.bench._workloads import incrementer
-from wftrio.terms import Term, mi, par, seq, task, wait_signal
+from wftrio.patterns import critical_section
+from wftrio.terms import (
+    Term,
+    branch,
+    choice,
+    first,
+    join,
+    loop,
+    mi,
+    par,
+    seq,
+    task,
+    wait_signal,
+    xor,
+)
 from wftrio.validation import analyze
 from wftrio.validation.explore import Bounds, explore
 
@@ -93,6 +107,48 @@ def _nested_mi(levels: int) -> Term:
     return body
 
 
+def _always(ctx: Mapping[str, Any]) -> bool:
+    return True
+
+
+def _pure_block(tag: str) -> Term:
+    """Four ``xor`` and a ``choice`` with a loop: 48 paths through one pure block."""
+    return seq(
+        *(xor(branch(_always, _pure(f"{tag}x{i}")), _pure(f"{tag}y{i}")) for i in range(4)),
+        choice(
+            branch(_always, _pure(f"{tag}p")),
+            branch(_always, loop(_pure(f"{tag}q"), while_=_always)),
+        ),
+    )
+
+
+def explored_rows() -> list[tuple[str, Term]]:
+    """Terms that need the exploration (issue 11 item 1): partial joins, locks, loops."""
+    crossed = par(
+        critical_section("A", critical_section("B", _pure("x"), section="l.B"), section="l.A"),
+        critical_section("B", critical_section("A", _pure("y"), section="r.A"), section="r.B"),
+    )
+    discs = par(
+        *(join(first(1), par(_pure(f"a{i}"), _pure(f"b{i}")), _pure(f"c{i}")) for i in range(3))
+    )
+    blocks = par(
+        *(
+            join(first(1), seq(_pure_block(f"b{j}"), _pure(f"z{j}")), wait_signal(f"go{j}"))
+            for j in range(2)
+        )
+    )
+    inner = join(first(1), seq(_pure("t3"), _pure("t4")), _pure("t5"))
+    looped = loop(
+        seq(_pure("t0"), join(first(1), seq(_pure("t1"), _pure("t2")), inner)), until=_always
+    )
+    return [
+        ("crossed critical sections (WF202)", crossed),
+        ("3 first(1) over par(a,b)", discs),
+        ("2 first(1) around pure blocks", blocks),
+        ("loop around nested first(1)", looped),
+    ]
+
+
 def bench_validate_scale(seq_n: int, ks: tuple[int, ...], repeat: int) -> dict[str, Any]:
     """Figure 8b: ``wf.validate`` (full bounds) on large pure workflows.
 
@@ -109,6 +165,8 @@ def bench_validate_scale(seq_n: int, ks: tuple[int, ...], repeat: int) -> dict[s
     (``explore_ms``, ``explored_states``, ``explored_steps``, with
     ``max_tokens=1000``: what a term
     that is not sound by construction, e.g. with one signal wait, pays).
+    Last come the rows of :func:`explored_rows`: terms the validator must
+    explore (partial joins, locks, a loop around discriminators), no target.
     """
     rows: list[dict[str, Any]] = []
     cases: list[tuple[str, Term, float | None]] = [
@@ -125,6 +183,8 @@ def bench_validate_scale(seq_n: int, ks: tuple[int, ...], repeat: int) -> dict[s
         cases.append((f"par of {k}", par(*(_pure(f"t{i}") for i in range(k))), None))
     for k in ks:
         cases.append((f"mi of {k}", mi(seq(_pure("a"), _pure("b")), count=k), None))
+    for name, term in explored_rows():
+        cases.append((name, term, None))
     for name, term, target in cases:
         compiler.compile(term)
         best = float("inf")

@@ -77,25 +77,35 @@ class Oracle:
     After the step, ``asked`` holds ``(options, label)`` per question, so the
     explorer can enumerate every combination of answers (an odometer over
     the decision tree: later questions may depend on earlier answers).
+
+    With ``completing`` set, a question past the end of the script gets its
+    *completing* answer instead of 0: the one that lets a block-structured
+    block run to its exit (a ``choice`` guard or ``xor`` condition holds, a
+    ``while_`` condition does not, an ``until`` condition does, a computed
+    count is 1).  The explorer uses it to run a summarised block along one
+    path (:func:`wftrio.validation.compose.summary_blocks`).
     """
 
-    __slots__ = ("asked", "script")
+    __slots__ = ("asked", "completing", "script")
 
     def __init__(self) -> None:
         self.script: list[int] = []
         self.asked: list[tuple[int, str]] = []
+        self.completing = False
 
     def reset(self, script: list[int]) -> None:
         self.script = script
         self.asked = []
 
-    def ask(self, n: int, label: str) -> int:
+    def ask(self, n: int, label: str, completes: int = 0) -> int:
+        """Answer a question with ``n`` options (``completes``: its completing answer)."""
         i = len(self.asked)
         self.asked.append((n, label))
         if i < len(self.script):
             return self.script[i]
-        self.script.append(0)
-        return 0
+        a = completes if self.completing else 0
+        self.script.append(a)
+        return a
 
     def next_script(self) -> list[int] | None:
         """The next combination of answers after the one just used, or None."""
@@ -136,23 +146,23 @@ def _may_fail(oracle: Oracle, label: str) -> Callable[[Mapping[str, Any]], None]
     return fn
 
 
-def _cond(oracle: Oracle, label: str) -> Callable[[Mapping[str, Any]], bool]:
+def _cond(oracle: Oracle, label: str, completes: int) -> Callable[[Mapping[str, Any]], bool]:
     def cond(ctx: Mapping[str, Any]) -> bool:
-        return oracle.ask(2, label) == 1
+        return oracle.ask(2, label, completes) == 1
 
     return cond
 
 
 def _count(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], int]:
     def count(ctx: Mapping[str, Any]) -> int:
-        return oracle.ask(n + 1, label)
+        return oracle.ask(n + 1, label, min(1, n))
 
     return count
 
 
 def _items(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], list[int]]:
     def items(ctx: Mapping[str, Any]) -> list[int]:
-        return list(range(oracle.ask(n + 1, label)))
+        return list(range(oracle.ask(n + 1, label, min(1, n))))
 
     return items
 
@@ -165,7 +175,7 @@ def _abs_conds(
         if c is None or is_trusted(c):
             out.append(c)
         else:
-            out.append(_cond(oracle, f"{what} [{i}] at {path}"))
+            out.append(_cond(oracle, f"{what} [{i}] at {path}", 1))
     return tuple(out)
 
 
@@ -192,7 +202,8 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             ops = attrs.evolve(ops, conds=_abs_conds(oracle, ins.path, ops.conds, "guard of"))
         elif isinstance(ops, LoopTestOps) and not is_trusted(ops.cond):
             what = "until" if ops.stop_when else "while_"
-            ops = attrs.evolve(ops, cond=_cond(oracle, f"loop {what} condition at {ins.path}"))
+            label = f"loop {what} condition at {ins.path}"
+            ops = attrs.evolve(ops, cond=_cond(oracle, label, 1 if ops.stop_when else 0))
         elif isinstance(ops, MISpawnOps):
             # a join=n threshold needs n instances: explore at least that many
             j = ops.join

@@ -34,10 +34,13 @@ and routing functions, explored cancellations) is explored.
 
 from __future__ import annotations
 
-from wftrio.terms import MI, Join, Loop, Region, Seq, Task, Term, Xor
+import attrs
+
+from wftrio.engine.program import Program
+from wftrio.terms import MI, Join, Loop, Region, Seq, Task, Term, Xor, node_label
 from wftrio.validation.abstract import is_trusted
 
-__all__ = ["sound_by_construction"]
+__all__ = ["Block", "sound_by_construction", "summary_blocks"]
 
 
 def _untrusted(fn: object) -> bool:
@@ -102,3 +105,126 @@ def sound_by_construction(term: Term, *, cancel_regions: bool = False) -> bool:
         else:
             return False
     return True
+
+
+# -- summaries inside explored terms ------------------------------------------
+
+
+@attrs.frozen
+class Block:
+    """A block the explorer runs as one atomic step (see :func:`summary_blocks`).
+
+    Attributes:
+        path: the block's node path.
+        entry: the program counter a token enters the block at.
+        pcs: every program counter of the block's instructions.
+        tasks: the program counters of its tasks (each runs on some path).
+        loops: the program counters of its loop instructions (each loop is
+            entered and left on some path).
+    """
+
+    path: str
+    entry: int
+    pcs: frozenset[int]
+    tasks: frozenset[int]
+    loops: frozenset[int]
+
+
+def _summarisable(term: Term, max_instances: int) -> bool:
+    """Sound by construction, and every path through it ends in the same state.
+
+    On top of :func:`sound_by_construction`: no ``region`` (withdrawing a
+    token half-way through one leaves its activation, or runs its
+    compensation, where withdrawing it at the entry would not), no ``mi``
+    collecting the results of a computed number of instances (the collected
+    list's length depends on the path), and a computed count is explored
+    with at least one instance.
+    """
+    if not sound_by_construction(term):
+        return False
+    stack = [term]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Region):
+            return False
+        if isinstance(node, MI):
+            computed = callable(node.count) or callable(node.items)
+            if computed and (node.collect is not None or max_instances < 1):
+                return False
+        stack.extend(node.children())
+    return True
+
+
+def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
+    """The program counter a token entering ``node`` (at path ``here``) stands at."""
+    ops = at.get(here, {})
+    if isinstance(node, Task):
+        return ops.get("task", ops.get("step"))
+    if isinstance(node, Seq):
+        first = node.terms[0]
+        return _entry(f"{here}[0].{node_label(first)}", first, at)
+    if isinstance(node, Join):
+        return ops.get("fork")
+    if isinstance(node, Xor):
+        return ops.get("xor")
+    if isinstance(node, MI):
+        return ops.get("mi_spawn")
+    if isinstance(node, Loop):
+        if node.times is not None:
+            return ops.get("loop_enter")
+        if node.while_ is not None:
+            return ops.get("loop_test")
+        return _entry(f"{here}[0].{node_label(node.body)}", node.body, at)  # until: test after
+    return None
+
+
+def summary_blocks(program: Program, *, max_instances: int = 3) -> dict[int, Block]:
+    """The maximal proper sub-terms the explorer may run as one atomic step, by entry pc.
+
+    A sub-term that is sound by construction and pure (see
+    :func:`_summarisable`) touches nothing another token or an input can
+    observe: no waits, no shared ctx (no trusted functions, no conditions
+    that read what others write: abstracted conditions read nothing), no
+    partial joins, no withdrawals of its own.  Whatever path a token takes
+    through it, it leaves it at the same instruction with the same frames,
+    regions and data, having left nothing behind; every task and loop in it
+    runs (and every loop is left) on some path; and its steps commute with
+    every step of every other token.  So from a token at its entry, the
+    explorer runs the block along one completing path as a single edge (the
+    moves kept for the witness) and records every task and loop of the block
+    as run: the final states, deadlocks, "cannot complete" states, dead
+    tasks and loops without exit are those of the full exploration.  The
+    paths on which such a block fails the case (a ``choice`` whose guards
+    are all false) are dropped; a failure is final and is no finding.
+
+    The whole term is never a block (it is sound by construction then, and
+    not explored by :func:`wftrio.validation.validate` at all), nor is a
+    single task (a deterministic step already).
+    """
+    instrs = program.instrs
+    at: dict[str, dict[str, int]] = {}
+    for pc, ins in enumerate(instrs):
+        at.setdefault(ins.path, {}).setdefault(ins.op, pc)
+    out: dict[int, Block] = {}
+    root = program.term
+    stack: list[tuple[str, Term]] = [(node_label(root), root)]
+    while stack:
+        here, node = stack.pop()
+        if node is not root and not isinstance(node, Task) and _summarisable(node, max_instances):
+            entry = _entry(here, node, at)
+            if entry is not None:
+                inner = here + "["
+                pcs = frozenset(
+                    pc
+                    for pc, ins in enumerate(instrs)
+                    if ins.path == here or ins.path.startswith(inner)
+                )
+                tasks = frozenset(pc for pc in pcs if instrs[pc].op in ("task", "step"))
+                loops = frozenset(
+                    pc for pc in pcs if instrs[pc].op in ("loop_enter", "loop_next", "loop_test")
+                )
+                out[entry] = Block(here, entry, pcs, tasks, loops)
+                continue
+        for i, kid in enumerate(node.children()):
+            stack.append((f"{here}[{i}].{node_label(kid)}", kid))
+    return out

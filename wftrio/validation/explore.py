@@ -57,10 +57,10 @@ import attrs
 
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
-from wftrio.engine.objects import Token
-from wftrio.engine.program import DeferOps, LoopTestOps, Program
+from wftrio.engine.objects import JoinInst, MIInst, Token
+from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program
 from wftrio.engine.protocol import WaitKind
-from wftrio.errors import ExploredFailure
+from wftrio.errors import ExploredFailure, InvariantViolation
 from wftrio.terms import Term
 from wftrio.validation.abstract import (
     Oracle,
@@ -70,6 +70,7 @@ from wftrio.validation.abstract import (
     local_pcs,
 )
 from wftrio.validation.clone import clone_state
+from wftrio.validation.compose import Block, summary_blocks
 from wftrio.validation.issues import Step
 from wftrio.validation.statekey import StateKey, freeze, shape_key, state_key
 
@@ -162,6 +163,69 @@ class Space:
         st.outbox.clear()
         assert not self.oracle.asked, "a deterministic step asked the oracle"
         return Move("run", tok.id, (), pc)
+
+    def summarise(self, st: ExecState, tok: Token, block: Block) -> list[Move]:
+        """Run ``tok`` through ``block`` in place, along one completing path; return the moves.
+
+        Only the tokens of this run (``tok`` and the ones created on the way)
+        step, lowest id first, each while it is inside the block, with the
+        oracle giving completing answers (see
+        :class:`~wftrio.validation.abstract.Oracle`); the run ends when none
+        of them is left inside.  The moves record every answer, so a witness
+        through the block replays.
+
+        Raises:
+            InvariantViolation: the run did not leave the block the way
+                :func:`~wftrio.validation.compose.summary_blocks` promises
+                (a validator bug).
+        """
+        pcs = block.pcs
+        first = st.next_id
+        own = tok.id
+        oracle = self.oracle
+        moves: list[Move] = []
+        oracle.completing = True
+        try:
+            while True:
+                cur: Token | None = None
+                for t in st.tokens.values():
+                    if (
+                        t.wait is None
+                        and (t.id == own or t.id >= first)
+                        and t.pc in pcs
+                        and (cur is None or t.id < cur.id)
+                    ):
+                        cur = t
+                if cur is None:
+                    break
+                pc = cur.pc
+                oracle.reset([])
+                st.ready = [t for t in st.tokens.values() if t.wait is None and t is not cur]
+                st.current = cur
+                st.run(1)
+                st.outbox.clear()
+                asked = oracle.asked
+                moves.append(
+                    Move(
+                        "run",
+                        cur.id,
+                        tuple(oracle.script[: len(asked)]),
+                        pc,
+                        tuple(label for _, label in asked),
+                        tuple(n for n, _ in asked),
+                    )
+                )
+                if st.status in FINAL or len(moves) > _SUMMARY_STEPS:
+                    break
+        finally:
+            oracle.completing = False
+        left = [t for t in st.tokens.values() if t.id == own or t.id >= first]
+        if st.status in FINAL or len(left) != 1 or left[0].wait is not None or left[0].pc in pcs:
+            raise InvariantViolation(
+                f"summarising {block.path} from token {own} did not leave it in one token "
+                f"(status {st.status}, tokens {[(t.id, t.pc) for t in left]})"
+            )
+        return moves
 
     def token_moves(self, st: ExecState, tok: Token) -> list[tuple[Move, ExecState]]:
         """Every outcome of one step of ``tok``."""
@@ -286,6 +350,7 @@ class Exploration:
     depth: list[int] = attrs.field(factory=list)
     succ: list[list[int]] = attrs.field(factory=list)
     expanded: list[bool] = attrs.field(factory=list)
+    covered: list[bool] = attrs.field(factory=list)
     status: list[Status | None] = attrs.field(factory=list)
     deadlocks: list[int] = attrs.field(factory=list)
     hit: dict[str, int] = attrs.field(factory=dict)
@@ -297,6 +362,8 @@ class Exploration:
     terminations: dict[int, tuple[int, tuple[Move, ...]]] = attrs.field(factory=dict)
     steps: int = 0
     chained: int = 0
+    summaries: int = 0
+    summarised: int = 0
     budget_s: float | None = None
     index: dict[StateKey, int] = attrs.field(factory=dict)
     shapes: list[Hashable] | None = None
@@ -336,6 +403,9 @@ def _symmetric_key(tok: Token) -> tuple[Any, ...] | None:
 
 CHAIN_STEPS = 4096
 """Most deterministic steps run back to back on one copy before the state is keyed."""
+
+_SUMMARY_STEPS = 1 << 20
+"""A summarised block that runs longer than this is a validator bug (see Space.summarise)."""
 
 
 def explore(
@@ -382,6 +452,14 @@ def explore(
     local = space.local
     det = space.det
     index = ex.index
+    # pure block-structured blocks inside the term run as one step each
+    blocks = (
+        summary_blocks(program, max_instances=b.max_instances)
+        if reduce and not cancel_regions
+        else {}
+    )
+    ex.summaries = len(blocks)
+    late = _late_arrivals(program, local, cancel_regions) if reduce else {}
 
     def add(
         key: StateKey,
@@ -398,6 +476,7 @@ def explore(
         ex.depth.append(depth)
         ex.succ.append([])
         ex.expanded.append(False)
+        ex.covered.append(False)
         ex.status.append(status)
         return i
 
@@ -440,25 +519,51 @@ def explore(
     def next_det(st: ExecState) -> Token | None:
         best: Token | None = None
         for t in st.tokens.values():
-            if t.wait is None and det[t.pc] and (best is None or t.id < best.id):
+            if (
+                t.wait is None
+                and (det[t.pc] or t.pc in blocks or (t.pc in late and is_late(t)))
+                and (best is None or t.id < best.id)
+            ):
                 best = t
         return best
 
-    def chain(node: int, st: ExecState, tok: Token) -> tuple[tuple[Move, ...], ExecState]:
-        """Run deterministic local steps back to back on a copy of ``st``.
+    def is_late(t: Token) -> bool:
+        """Whether ``t`` arrives at a partial join that has fired (it is only absorbed)."""
+        f = t.frame
+        if type(f) is JoinInst:
+            return f.fired
+        if type(f) is MIInst:
+            # the last instance of mi(join="none") writes the collected results
+            return f.fired and (f.needed is not None or not late[t.pc])
+        return False
+
+    def summarised(node: int, moves: list[Move], block: Block) -> None:
+        """Record what running ``block`` on any path does: its tasks run, its loops exit."""
+        ex.stepped.update(block.tasks)
+        for pc in block.loops:
+            if pc not in ex.loop_entered:
+                ex.loop_entered[pc] = (node, tuple(moves))
+        ex.loop_exited.update(block.loops)
+        ex.summarised += 1
+
+    def run_det(node: int, moves: list[Move], child: ExecState, t: Token | None) -> None:
+        """Run deterministic local steps back to back in place, from ``t`` on.
 
         Every step is the only one of a (virtual) reduced state: its token's
         step touches nothing another token or an input can observe and has
-        one outcome, so the states in between need no key.  The run ends at
-        a state with no such step, a final state, past ``max_tokens`` or
-        after :data:`CHAIN_STEPS` steps.
+        one outcome (a summarised block: one outcome up to what nobody
+        observes), so the states in between need no key.  The run ends at a
+        state with no such step, a final state, past ``max_tokens`` or after
+        :data:`CHAIN_STEPS` steps.
         """
-        child = clone_state(st)
-        moves: list[Move] = []
-        t: Token | None = child.tokens[tok.id]
         while t is not None:
-            moves.append(space.advance(child, t))
-            observe(node, moves, child)
+            block = blocks.get(t.pc)
+            if block is not None:
+                moves.extend(space.summarise(child, t, block))
+                summarised(node, moves, block)
+            else:
+                moves.append(space.advance(child, t))
+                observe(node, moves, child)
             if (
                 child.status in FINAL
                 or len(child.tokens) > b.max_tokens
@@ -466,6 +571,38 @@ def explore(
             ):
                 break
             t = next_det(child)
+
+    def chain(node: int, st: ExecState, tok: Token) -> tuple[tuple[Move, ...], ExecState]:
+        """Run ``tok``'s deterministic step and the ones after it on a copy of ``st``."""
+        child = clone_state(st)
+        moves: list[Move] = []
+        run_det(node, moves, child, child.tokens[tok.id])
+        ex.steps += len(moves)
+        if len(moves) > 1:
+            ex.chained += 1
+        return tuple(moves), child
+
+    def settle(node: int, move: Move, child: ExecState) -> tuple[tuple[Move, ...], ExecState]:
+        """Record ``move`` (just taken into ``child``); with ``reduce``, run on in place.
+
+        The deterministic local steps it enabled run at once, as part of the
+        same edge: they commute with everything and nobody observes the
+        states in between, so no state with such a step pending is stored.
+        Their being part of the edge is what the cycle proviso then checks,
+        so a cycle closed by them is seen (a stored state with such a step
+        pending whose run led back to an older state would otherwise have to
+        be expanded fully, and its other steps would pile up pending runs
+        without end).
+        """
+        moves = [move]
+        observe(node, moves, child)
+        if (
+            reduce
+            and child.status not in FINAL
+            and len(child.tokens) <= b.max_tokens
+            and (t := next_det(child)) is not None
+        ):
+            run_det(node, moves, child, t)
         ex.steps += len(moves)
         if len(moves) > 1:
             ex.chained += 1
@@ -475,7 +612,8 @@ def explore(
     while queue:
         if deadline is not None:
             expansions += 1
-            if not expansions & 15 and time.perf_counter() > deadline:
+            # every 16 expansions, from the first: a spent budget stops any exploration
+            if expansions & 15 == 1 and time.perf_counter() > deadline:
                 ex.hit["time_budget"] = len(queue)
                 ex.budget_s = budget_s
                 break
@@ -490,20 +628,33 @@ def explore(
             ex.expanded[node] = True
             continue
         children: list[tuple[tuple[Move, ...], ExecState]] | None = None
-        tried: dict[int, list[tuple[Move, ExecState]]] = {}
-        tried_inputs: dict[Move, ExecState] = {}
+        tried: dict[int, list[tuple[tuple[Move, ...], ExecState]]] = {}
+        tried_inputs: dict[Move, tuple[tuple[Move, ...], ExecState]] = {}
         keys: dict[int, StateKey] = {}  # id(child) -> its key, computed once
         if reduce:
             cand: list[tuple[tuple[Move, ...], ExecState]] | None = None
-            first = next((t for t in enabled if det[t.pc]), None)
+            first = next(
+                (
+                    t
+                    for t in enabled
+                    if det[t.pc] or t.pc in blocks or (t.pc in late and is_late(t))
+                ),
+                None,
+            )
             if first is not None:
                 cand = [chain(node, st, first)]
+            elif late and (gathered := _gathered(st, enabled, late)):
+                # before a local step: a loop's local steps could otherwise
+                # run ahead of the gathered branches forever
+                cand = [settle(node, m, c) for t in gathered for m, c in space.token_moves(st, t)]
+                for t in gathered:
+                    tried[t.id] = [(ms, c) for ms, c in cand if ms[0].target == t.id]
             else:
                 for t in enabled:
                     if local[t.pc]:
-                        outs = space.token_moves(st, t)
-                        tried[t.id] = outs
-                        cand = [((m,), c) for m, c in outs]
+                        cand = tried[t.id] = [
+                            settle(node, m, c) for m, c in space.token_moves(st, t)
+                        ]
                         break
             owners = [m.owner for m in inputs if m.owner >= 0]
             if cand is None and owners:
@@ -514,20 +665,33 @@ def explore(
                 cand = []
                 for m in inputs:
                     if m.owner == owner:
-                        c = tried_inputs[m] = space.apply_input(st, m)
-                        cand.append(((m,), c))
+                        settled = tried_inputs[m] = settle(node, m, space.apply_input(st, m))
+                        cand.append(settled)
             if cand is not None:
                 for _, c in cand:
                     keys[id(c)] = state_key(c)
                 # the cycle proviso: every state the reduced set leads to is
-                # new or was discovered after this one, so node numbers grow
-                # along reduced edges and no cycle consists of reduced states
+                # new, or was discovered after this one (node numbers grow
+                # along such edges), or was expanded with every transition
+                # it has; so every cycle of the reduced graph passes through
+                # a state where nothing was postponed
+                covered = ex.covered
                 if all(
-                    c.status in FINAL or index.get(keys[id(c)], node + 1) > node for _, c in cand
+                    c.status in FINAL
+                    or (old := index.get(keys[id(c)], node + 1)) > node
+                    or covered[old]
+                    for _, c in cand
                 ):
                     children = cand
                     ex.reduced += 1
+                    # a reduced set that holds every transition of the state
+                    every = (
+                        not inputs and len(enabled) == 1
+                        if enabled
+                        else all(m.owner == cand[0][0][0].owner for m in inputs)
+                    )
         if children is None:
+            every = True
             children = []
             seen_sym: set[tuple[Any, ...]] = set()
             for t in enabled:
@@ -538,14 +702,14 @@ def explore(
                             continue
                         seen_sym.add(sk)
                 got = tried.get(t.id)
-                children.extend(
-                    ((m,), c) for m, c in (got if got is not None else space.token_moves(st, t))
-                )
+                if got is None:
+                    got = [settle(node, m, c) for m, c in space.token_moves(st, t)]
+                children.extend(got)
             for m in inputs:
                 got_input = tried_inputs.get(m)
-                children.append(
-                    ((m,), got_input if got_input is not None else space.apply_input(st, m))
-                )
+                if got_input is None:
+                    got_input = settle(node, m, space.apply_input(st, m))
+                children.append(got_input)
         # the depth bound counts branching points, not steps
         depth = ex.depth[node]
         if len(children) > 1:
@@ -555,9 +719,6 @@ def explore(
             depth += 1
         full = True
         for moves, child in children:
-            if len(moves) == 1:
-                observe(node, moves, child)
-                ex.steps += 1
             key = keys.get(id(child))
             if key is None:
                 key = state_key(child)
@@ -576,7 +737,67 @@ def explore(
                     queue.append((j, child))
             ex.succ[node].append(j)
         ex.expanded[node] = full
+        ex.covered[node] = full and every
     return ex
+
+
+def _gathered(st: ExecState, enabled: Sequence[Token], late: dict[int, bool]) -> list[Token]:
+    """The tokens at a partial join all of whose live branches stand at it, or ``[]``.
+
+    Which of them arrives first decides the join, but nothing outside
+    reads it: every token that can still arrive is among them, the join's
+    continuation is new, and what the join withdraws (``cancel_rest``) is
+    its own branches.  So their arrivals (in every order, as separate
+    steps) are a reduced set of the state; other tokens may not run ahead
+    of them forever (a loop spawning such joins would otherwise pile them
+    up without end).  Not with explored region cancellations (``late`` is
+    empty then).
+    """
+    at: dict[int, list[Token]] = {}
+    for t in enabled:
+        if t.pc in late:
+            at.setdefault(id(t.frame), []).append(t)
+    for toks in at.values():
+        frame = toks[0].frame
+        under = 0
+        for t in st.tokens.values():
+            f = t.frame
+            while f is not None and f is not frame:
+                f = f.parent
+            if f is frame:
+                under += 1
+                if under > len(toks):
+                    break
+        if under == len(toks):
+            return toks
+    return []
+
+
+def _late_arrivals(
+    program: Program, local: tuple[bool, ...], cancel_regions: bool
+) -> dict[int, bool]:
+    """Partial joins (``first(n)``, ``mi(join=n | "none")``), by pc: whether it collects.
+
+    A token arriving at such a join *after it fired* is only absorbed: it
+    counts itself and dies.  Nothing reads that counter but later arrivals
+    at the same join (which commute with it); withdrawing the token instead
+    leaves the same state once the join's last token is gone; and the step
+    asks the oracle nothing.  So the explorer treats a late arrival as a
+    deterministic local step (:func:`explore` checks ``fired`` on the
+    token's frame).  Not with explored region cancellations, where being
+    withdrawn before or after arriving runs different compensations.  The
+    value says whether the join collects results: the last instance of an
+    ``mi(join="none")`` that collects writes them to the shared ctx, so it
+    stays a step of its own.
+    """
+    if cancel_regions:
+        return {}
+    out: dict[int, bool] = {}
+    for pc, ins in enumerate(program.instrs):
+        if ins.op in ("join", "mi_done") and not local[pc]:
+            ops = ins.ops
+            out[pc] = isinstance(ops, MIDoneOps) and ops.collect is not None
+    return out
 
 
 def replay_witness(
