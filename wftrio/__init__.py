@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     )
     from wftrio.scheduling import Deterministic, Replay, Seeded
     from wftrio.terms import (
+        END,
         Term,
         after,
         branch,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
         first,
         join,
         loop,
+        machine,
         mi,
         on_signal,
         par,
@@ -95,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "CaseState": "wftrio.runtime",
     "Deterministic": "wftrio.scheduling",
     "DuplicateCase": "wftrio.errors",
+    "END": "wftrio.terms",
     "Effect": "wftrio.effects",
     "EffectContext": "wftrio.effects",
     "EffectTimeout": "wftrio.errors",
@@ -138,6 +141,7 @@ _EXPORTS: dict[str, str] = {
     "first": "wftrio.terms",
     "join": "wftrio.terms",
     "loop": "wftrio.terms",
+    "machine": "wftrio.terms",
     "mi": "wftrio.terms",
     "on_signal": "wftrio.terms",
     "open_substrate": "wftrio.runtime",
@@ -169,6 +173,7 @@ __all__ = [
     "CaseState",
     "Deterministic",
     "DuplicateCase",
+    "END",
     "Effect",
     "EffectContext",
     "EffectTimeout",
@@ -211,6 +216,7 @@ __all__ = [
     "first",
     "join",
     "loop",
+    "machine",
     "mi",
     "on_signal",
     "open_substrate",
