@@ -16,7 +16,7 @@ values of :mod:`wftrio.algebra.pattern_steps` (trusted by the validator).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from wftrio.algebra.checks import check_condition, check_name, is_name
 from wftrio.algebra.constructors import branch, loop, seq, task, xor
@@ -90,11 +90,13 @@ def machine(
     The current state's name is kept in ``ctx[key]`` (``"machine"`` by
     default; ``END`` once the machine has ended); the key is reserved for
     the machine, so give machines that can be live at the same time
-    different keys.  Term form: ``seq(task(key + ":->" + start, ...),
-    loop(xor(branch(in_state, seq(term, transitions)), ...), until=ended))``
-    where a transition is the task ``"{key}:{state}->{target}"`` setting
-    ``ctx[key]``; a state's transitions with conditions are an ``xor`` of
-    such tasks.  The trace names every transition taken.
+    different keys, and do not write it from a state's term (a name that is
+    no state makes the dispatching ``xor`` fail the case).  Term form:
+    ``seq(task(key + ":->" + start, ...), loop(xor(branch(in_state,
+    seq(term, transitions)), ...), until=ended))`` where a transition is
+    the task ``"{key}:{state}->{target}"`` setting ``ctx[key]``; a state's
+    transitions with conditions are an ``xor`` of such tasks.  The trace
+    names every transition taken.
 
     Every state must be able to reach ``END`` along its transitions
     (ignoring their conditions); a state that cannot is refused here.
@@ -165,7 +167,7 @@ def _transition(key: str, source: str, pairs: list[tuple[Cond, str]], default: s
     if not pairs:
         assert default is not None
         return _goto(key, source, default)
-    alts: list[Any] = [branch(c, _goto(key, source, t)) for c, t in pairs]
+    alts: list[Term] = [branch(c, _goto(key, source, t)) for c, t in pairs]
     if default is not None:
         alts.append(_goto(key, source, default))
     return xor(*alts)
