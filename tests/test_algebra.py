@@ -290,6 +290,9 @@ def catalogue_terms() -> dict[str, Term]:
         "structured_synchronizing_merge": P.structured_synchronizing_merge(a, b),
         "multi_merge": P.multi_merge(a, b, then=c),
         "discriminator": P.discriminator(a, b),
+        "arbitrary_cycles": P.arbitrary_cycles(
+            "s", {"s": (a, [(yes, "t"), wf.END]), "t": (b, "s")}, key="m"
+        ),
         "mi_without_sync": P.mi_without_sync(a, count=2),
         "mi_with_design_time_knowledge": P.mi_with_design_time_knowledge(a, items=[1, 2]),
         "mi_with_runtime_knowledge": P.mi_with_runtime_knowledge(a, count=count2),

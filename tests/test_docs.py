@@ -114,6 +114,7 @@ def _pattern_samples() -> dict[int, Any]:
         7: P.structured_synchronizing_merge(wf.branch(yes, a), b),
         8: P.multi_merge(a, b, then=c),
         9: P.discriminator(a, b, c),
+        10: P.arbitrary_cycles("a", {"a": (a, [(yes, "b"), wf.END]), "b": (b, "a")}),
         12: P.mi_without_sync(a, count=2),
         13: P.mi_with_design_time_knowledge(a, count=2),
         14: P.mi_with_runtime_knowledge(a, count=lambda ctx: 2),

@@ -7,7 +7,8 @@ import wftrio
 PUBLIC = {
     # the algebra
     "Term", "after", "approval", "branch", "choice", "defer", "first", "join", "loop", "mi",
-    "on_signal", "par", "region", "seq", "task", "terminate", "wait_signal", "xor",
+    "machine", "END", "on_signal", "par", "region", "seq", "task", "terminate", "wait_signal",
+    "xor",
     # compiling, running, validating
     "compile", "run", "open_substrate", "Substrate", "SubstrateStats", "validate", "Issue",
     "CaseInfo", "CaseResult", "CaseState",

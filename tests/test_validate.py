@@ -324,6 +324,7 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     7: P.structured_synchronizing_merge(wf.branch(cond, A), B),
     8: P.multi_merge(A, B, then=C),
     9: P.discriminator(A, wf.seq(wf.wait_signal("s"), B)),
+    10: P.arbitrary_cycles("a", {"a": (A, [(cond, "b"), wf.END]), "b": (B, "a")}),
     12: P.mi_without_sync(A, count=3),
     13: P.mi_with_design_time_knowledge(A, count=3),
     14: P.mi_with_runtime_knowledge(A, count=two),

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     )
     from wftrio.scheduling import Deterministic, Replay, Seeded
     from wftrio.terms import (
+        END,
         Term,
         after,
         branch,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         first,
         join,
         loop,
+        machine,
         mi,
         on_signal,
         par,
@@ -103,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "Deterministic": "wftrio.scheduling",
     "DuplicateCase": "wftrio.errors",
     "DuplicateWorkflow": "wftrio.errors",
+    "END": "wftrio.terms",
     "Effect": "wftrio.effects",
     "EffectContext": "wftrio.effects",
     "EffectTimeout": "wftrio.errors",
@@ -152,6 +155,7 @@ _EXPORTS: dict[str, str] = {
     "first": "wftrio.terms",
     "join": "wftrio.terms",
     "loop": "wftrio.terms",
+    "machine": "wftrio.terms",
     "mi": "wftrio.terms",
     "on_signal": "wftrio.terms",
     "open_substrate": "wftrio.runtime",
@@ -186,6 +190,7 @@ __all__ = [
     "Deterministic",
     "DuplicateCase",
     "DuplicateWorkflow",
+    "END",
     "Effect",
     "EffectContext",
     "EffectTimeout",
@@ -234,6 +239,7 @@ __all__ = [
     "first",
     "join",
     "loop",
+    "machine",
     "mi",
     "on_signal",
     "open_substrate",

@@ -7,7 +7,9 @@ compiler and reducer know nothing about this module.  Most functions are thin
 named aliases that document which kernel term realises a pattern; a few
 (:func:`multi_merge`, :func:`interleaved_parallel_routing`,
 :func:`milestone`, :func:`critical_section`) are real encodings whose term
-form is spelt out in their docstrings.
+form is spelt out in their docstrings, and :func:`arbitrary_cycles` (WCP-10)
+is :func:`wftrio.terms.machine`, a state machine encoded as a loop around an
+exclusive choice on the current state's name.
 
 Patterns that are *behaviour* rather than terms are documented here and not
 given a function: WCP-11 implicit termination (a case with no live token
@@ -17,7 +19,7 @@ left ends DONE), WCP-20 cancel case (``sub.cancel(case_id)`` /
 consumes it, otherwise it is dropped).
 
 Not expressible honestly in the block-structured algebra, hence left out:
-WCP-10 arbitrary cycles, WCP-15 MI without a-priori runtime knowledge,
+WCP-15 MI without a-priori runtime knowledge,
 WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
 activation here is single-use, so there is nothing to block until reset),
 WCP-35 cancelling partial join for MI (``mi`` has no ``cancel_rest``),
@@ -34,6 +36,7 @@ from __future__ import annotations
 from wftrio.algebra.patterns import (
     CATALOGUE,
     approval,
+    arbitrary_cycles,
     cancel_activity,
     cancel_mi_activity,
     cancel_region,
@@ -67,6 +70,7 @@ from wftrio.algebra.patterns import (
 __all__ = [
     "CATALOGUE",
     "approval",
+    "arbitrary_cycles",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",

@@ -9,7 +9,8 @@ term classes themselves validate their arguments and raise
 workflow never reaches the compiler.
 
 This module is the public face of :mod:`wftrio.algebra` (nodes,
-constructors, policies); it imports nothing else from the package.
+constructors, policies, and :func:`machine`, the state machine of WCP-10);
+it imports nothing else from the package.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from wftrio.algebra.constructors import (
     wait_signal,
     xor,
 )
+from wftrio.algebra.machine import END, machine
 from wftrio.algebra.nodes import (
     MI,
     After,
@@ -66,6 +68,7 @@ from wftrio.algebra.policies import JoinPolicy as JoinPolicy
 from wftrio.errors import TermError, TermTypeError, WftrioError
 
 __all__ = [
+    "END",
     "MI",
     "After",
     "Branch",
@@ -93,6 +96,7 @@ __all__ = [
     "first",
     "join",
     "loop",
+    "machine",
     "mi",
     "on_signal",
     "par",

@@ -1,6 +1,6 @@
 """The step functions of the derived patterns that keep state in the ctx.
 
-Interleaved routing and critical sections keep their bookkeeping in a ctx
+Interleaved routing, critical sections and state machines keep their bookkeeping in a ctx
 entry and update it with small step functions.  Each is a frozen value (two
 identical calls build equal terms, and so the same Program fingerprint) whose
 ``repr`` names its role.  They are pure, total and cheap, so the validator
@@ -19,6 +19,9 @@ from wftrio.algebra.nodes import Ctx
 __all__ = [
     "Claim",
     "End",
+    "Ended",
+    "Goto",
+    "InState",
     "Must",
     "NotOwner",
     "Release",
@@ -177,3 +180,50 @@ class Release:
 
     def __repr__(self) -> str:
         return f"{self.sid}:release"
+
+
+# The steps of a state machine (WCP-10, wftrio.algebra.machine): ctx[key] holds
+# the current state's name, or END once the machine has ended.
+
+
+@attrs.frozen(repr=False)
+class InState:
+    """The machine is in ``state``: the dispatch condition of that state's branch."""
+
+    key: str
+    state: str
+
+    def __call__(self, ctx: Ctx) -> bool:
+        return bool(ctx.get(self.key) == self.state)
+
+    def __repr__(self) -> str:
+        return f"{self.key}=={self.state}"
+
+
+@attrs.frozen(repr=False)
+class Ended:
+    """The machine has taken a transition to its end: the loop's ``until``."""
+
+    key: str
+    end: str
+
+    def __call__(self, ctx: Ctx) -> bool:
+        return bool(ctx.get(self.key) == self.end)
+
+    def __repr__(self) -> str:
+        return f"{self.key}:ended"
+
+
+@attrs.frozen(repr=False)
+class Goto:
+    """Take a transition: ``ctx[key] = target``."""
+
+    key: str
+    source: str
+    target: str
+
+    def __call__(self, ctx: Ctx) -> dict[str, Any]:
+        return {self.key: self.target}
+
+    def __repr__(self) -> str:
+        return f"{self.key}:{self.source}->{self.target}"

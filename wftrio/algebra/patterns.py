@@ -32,6 +32,7 @@ from wftrio.algebra.constructors import (
     wait_signal,
     xor,
 )
+from wftrio.algebra.machine import Transitions, machine
 from wftrio.algebra.nodes import (
     MI,
     After,
@@ -65,6 +66,7 @@ from wftrio.errors import TermError, TermTypeError
 __all__ = [
     "CATALOGUE",
     "approval",
+    "arbitrary_cycles",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",
@@ -242,6 +244,18 @@ def cancelling_partial_join(n: int, *branches: Term) -> Join:
     Term form: ``join(first(n, cancel_rest=True), *branches)``.
     """
     return join(first(n, cancel_rest=True), *branches)
+
+
+def arbitrary_cycles(
+    start: str, states: Mapping[str, tuple[Term, Transitions]], *, key: str = "machine"
+) -> Seq:
+    """Arbitrary cycles (WCP-10).  Term form: ``machine(start, states)``.
+
+    A state machine of named states, each a term followed by transitions
+    chosen by conditions on the ctx; cycles need not be block-structured.
+    See :func:`wftrio.terms.machine` for the syntax and what it desugars to.
+    """
+    return machine(start, states, key=key)
 
 
 # ---------------------------------------------------------------------------
@@ -710,6 +724,7 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     7: ("structured_synchronizing_merge", structured_synchronizing_merge),
     8: ("multi_merge", multi_merge),
     9: ("discriminator", discriminator),
+    10: ("arbitrary_cycles", arbitrary_cycles),
     12: ("mi_without_sync", mi_without_sync),
     13: ("mi_with_design_time_knowledge", mi_with_design_time_knowledge),
     14: ("mi_with_runtime_knowledge", mi_with_runtime_knowledge),
