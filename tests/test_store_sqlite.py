@@ -164,6 +164,52 @@ async def test_completed_effect_not_rerun_in_flight_effect_rerun_with_same_key(
     assert calls["ship"][0] == calls["ship"][1]  # the same idempotency key
 
 
+@pytest.mark.parametrize("how", ["sub.cancel", "committed, not fed"])
+async def test_cancel_request_is_committed_and_survives_close(tmp_path: Path, how: str) -> None:
+    reg = registry()
+    db = tmp_path / "cases.db"
+    store = wf.SQLiteStore(db)
+    async with wf.open_substrate(store=store, registry=reg) as sub:
+        cid = await sub.new_case("order", {}, case_id="o1")
+        await sub.wait_state(cid, "waiting_signal")
+        if how == "sub.cancel":
+            await sub.cancel(cid)
+        else:
+            await store.request(cid, "cancel", None, None, False)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT kind FROM requests").fetchall() == [("cancel",)]
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        if sub.case_ids():  # else it had ended before the close
+            with pytest.raises(wf.CaseCancelled):
+                await sub.wait("o1")
+    assert con.execute("SELECT state, consumed FROM cases, requests").fetchall() == [
+        ("cancelled", 1)
+    ]
+
+
+async def test_cancel_region_request_is_delivered_after_resume(tmp_path: Path) -> None:
+    reg = wf.Registry()
+    reg.register(
+        "reg",
+        wf.seq(
+            wf.region("r", wf.wait_signal("never")),
+            wf.wait_signal("go", "go"),
+            wf.task("a", bump),
+        ),
+    )
+    db = tmp_path / "cases.db"
+    store = wf.SQLiteStore(db)
+    async with wf.open_substrate(store=store, registry=reg) as sub:
+        cid = await sub.new_case("reg", {}, case_id="r1")
+        await sub.wait_state(cid, "waiting_signal")
+        await store.request(cid, "cancel_region", "r", None, False)
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.signal("r1", "go", 1)  # consumed only once the region is cancelled
+        result = await sub.wait("r1")
+    assert result.ctx == {"go": 1, "n": 1}
+    assert [e.name for e in result.trace if e.kind == "region_cancelled"] == ["r"]
+
+
 async def test_second_open_of_one_file_fails_with_store_locked(tmp_path: Path) -> None:
     db = tmp_path / "cases.db"
     async with wf.open_substrate(path=db, registry=registry()):
