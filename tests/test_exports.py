@@ -20,13 +20,16 @@ PUBLIC = {
     "approval_signal", "approve", "reject",
     # workflows by name
     "Registry", "RegisteredWorkflow", "register", "workflow",
+    # stores
+    "MemoryStore", "SQLiteStore",
     # errors (all defined in wftrio.errors)
     "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
     "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",
     "InvalidWorkflow", "EffectTimeout", "NoHandler", "GuardViolation", "BudgetExceeded",
     "ApprovalRejected", "UnknownRegion", "UnknownSignal", "SignalQueueFull", "CaseStuck",
     "EscapedBaseException", "UnknownWorkflow", "DuplicateWorkflow", "WorkflowVersionMismatch",
-    "RegistrationError", "RegistrationTypeError",
+    "RegistrationError", "RegistrationTypeError", "StoreError", "StoreLocked", "StoreCorrupt",
+    "UnregisteredTerm", "UnstorableValue",
 }  # fmt: skip
 
 

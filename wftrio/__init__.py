@@ -37,6 +37,9 @@ if TYPE_CHECKING:
         RegistrationTypeError,
         ReplayDivergence,
         SignalQueueFull,
+        StoreCorrupt,
+        StoreError,
+        StoreLocked,
         TaskError,
         TermError,
         TermTypeError,
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
         UnknownRegion,
         UnknownSignal,
         UnknownWorkflow,
+        UnregisteredTerm,
+        UnstorableValue,
         WftrioError,
         WorkflowVersionMismatch,
     )
@@ -65,6 +70,7 @@ if TYPE_CHECKING:
         run,
     )
     from wftrio.scheduling import Deterministic, Replay, Seeded
+    from wftrio.stores import MemoryStore, SQLiteStore
     from wftrio.terms import (
         END,
         Term,
@@ -91,6 +97,13 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
+    "StoreCorrupt": "wftrio.errors",
+    "StoreError": "wftrio.errors",
+    "StoreLocked": "wftrio.errors",
+    "UnregisteredTerm": "wftrio.errors",
+    "UnstorableValue": "wftrio.errors",
+    "MemoryStore": "wftrio.stores",
+    "SQLiteStore": "wftrio.stores",
     "ApprovalRejected": "wftrio.errors",
     "Budget": "wftrio.governance",
     "BudgetExceeded": "wftrio.errors",
@@ -175,6 +188,13 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "MemoryStore",
+    "SQLiteStore",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "UnregisteredTerm",
+    "UnstorableValue",
     "ApprovalRejected",
     "Budget",
     "BudgetExceeded",

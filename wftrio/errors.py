@@ -56,10 +56,15 @@ __all__ = [
     "SerializationError",
     "SignalQueueFull",
     "SinkEventError",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
     "SubstrateClosed",
     "TaskError",
     "TermError",
     "TermTypeError",
+    "UnregisteredTerm",
+    "UnstorableValue",
     "UnknownCase",
     "UnknownRegion",
     "UnknownSignal",
@@ -529,6 +534,47 @@ class CaseCancelled(WftrioError):
         super().__init__(f"case {case_id!r} was cancelled")
         self.case_id = case_id
         self.result = result
+
+
+# ---------------------------------------------------------------------------
+# durable stores
+
+
+class StoreError(WftrioError):
+    """Root of the errors of a case store (``wf.SQLiteStore``)."""
+
+
+class StoreLocked(StoreError, RuntimeError):
+    """Another substrate (in this process or another) owns the store file.
+
+    One process owns a store at a time; close the other substrate first.
+    """
+
+
+class UnregisteredTerm(StoreError, TypeError):
+    """A durable store was asked to start a case from a bare term.
+
+    A stored case is resumed by workflow name, so it must be started by a
+    name registered with ``wf.workflow`` / ``wf.register``.
+    """
+
+
+class UnstorableValue(StoreError, TypeError):
+    """A value a durable store must keep (a case's ctx, a signal payload) is not JSON."""
+
+
+class StoreCorrupt(StoreError, ValueError):
+    """A stored case's rows cannot be read back (corrupt or foreign rows).
+
+    Only that case fails to resume; the others resume.
+
+    Attributes:
+        case_id: the case whose rows are unreadable.
+    """
+
+    def __init__(self, message: str, case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
 
 
 # ---------------------------------------------------------------------------

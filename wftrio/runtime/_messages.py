@@ -43,6 +43,7 @@ class Signal(NamedTuple):
     name: str
     payload: Any
     transient: bool
+    req: int | None = None  # its request id in a durable store
 
 
 @final
@@ -102,6 +103,7 @@ class CancelCase(NamedTuple):
     """``sub.cancel(case)``, requested at trio time ``requested_at``."""
 
     requested_at: float
+    req: int | None = None  # its request id in a durable store
 
 
 @final
@@ -109,6 +111,7 @@ class CancelRegion(NamedTuple):
     """``sub.cancel_region(case, scope_id)``."""
 
     scope_id: str
+    req: int | None = None  # its request id in a durable store
 
 
 Message: TypeAlias = (

@@ -42,6 +42,7 @@ from wftrio.errors import ReplayDivergence, SignalQueueFull, UnknownSignal
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
 from wftrio.runtime._children import Children
+from wftrio.runtime._durable import CaseLog
 from wftrio.runtime._effects import escaped
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._messages import (
@@ -119,6 +120,7 @@ class Case:
         "_unsent",
         "_watch",
         "case_id",
+        "durable",
         "error",
         "events",
         "finished_at",
@@ -180,6 +182,8 @@ class Case:
         self._end: tuple[int, dict[str, int]] | None = None
         self._budget: BudgetUsage | None = None  # kept when the case finishes
         self.undelivered = 0
+        # the case's link to a durable store (None on a MemoryStore)
+        self.durable: CaseLog | None = None
 
     # -- watching ------------------------------------------------------------
 
@@ -254,6 +258,14 @@ class Case:
         if st is None or not st.events:
             return
         evs = st.take_events()
+        log = self.durable
+        if log is not None and not self.sub.closing:
+            # a shutdown's cancellation is not the case's end: not stored
+            err = log.commit(evs)
+            if err is not None:
+                self._fail(err)
+            if log.deliver and evs[-1].seq + 1 >= log.stored:
+                self.deliver_requests()  # the resumed case has caught up
         if self.targets:
             if self._unsent is None:
                 self._unsent = list(evs)
@@ -271,6 +283,14 @@ class Case:
             drop = len(events) - keep
             del events[:drop]
             self._notes().events_dropped += drop
+
+    def deliver_requests(self) -> None:
+        """Put a resumed case's committed, unconsumed requests in its inbox."""
+        log = self.durable
+        assert log is not None
+        msgs, log.deliver = log.deliver, []
+        for msg in msgs:
+            self.inbox.put(msg)
 
     async def _flush(self) -> None:
         """Commit, then send unsent events to the trace-sink task (may block)."""
@@ -524,9 +544,22 @@ class Case:
         rp = self.replay
         counters = self.sub.counters
         for msg in batch:
-            if rp is not None and rp.pending and type(msg) is not CancelCase:
-                rp.held.append(msg)  # fed once the recorded inputs are exhausted
+            if (
+                rp is not None
+                and rp.pending
+                and (type(msg) is not CancelCase or msg.req is not None)
+            ):
+                # fed once the recorded inputs are exhausted (a stored cancel
+                # request too: it came after every recorded input)
+                rp.held.append(msg)
                 continue
+            log = self.durable
+            if (
+                log is not None
+                and isinstance(msg, Signal | CancelCase | CancelRegion)
+                and msg.req is not None
+            ):
+                log.consumed.append(msg.req)  # committed with the burst it feeds
             try:
                 # dispatch on the record's exact type: a chain of `is` tests
                 # costs ~0.2 us less per message than a `match` with class
@@ -744,6 +777,8 @@ class Case:
         self.undelivered += count_signals(self.inbox.close())
         self._set_state(final)
         self._commit()
+        if self.durable is not None and not self.sub.closing:
+            self.durable.finish(final.value)
         self.result = CaseResult(
             self.case_id,
             final,

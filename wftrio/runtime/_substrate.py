@@ -18,6 +18,7 @@ substrate is left.
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import time
 import uuid
@@ -44,11 +45,13 @@ from wftrio.errors import (
     SubstrateClosed,
     UnknownCase,
     UnknownRegion,
+    UnregisteredTerm,
 )
 from wftrio.receipts import Receipt, receipts
-from wftrio.registry import Registry, default_registry
+from wftrio.registry import RegisteredWorkflow, Registry, default_registry
 from wftrio.runtime._children import Counters
-from wftrio.runtime._messages import CancelCase, CancelRegion, Signal
+from wftrio.runtime._durable import CaseLog, check_json, resume_cases
+from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink
 from wftrio.runtime._types import (
@@ -62,6 +65,7 @@ from wftrio.runtime._types import (
     parse_case_options,
 )
 from wftrio.scheduling import Replay
+from wftrio.stores import DurableStore, MemoryStore, SQLiteStore, Store, StoredCase
 from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
 from wftrio.validation import check_program
@@ -104,6 +108,11 @@ class Substrate:
         registry: the :class:`~wftrio.registry.Registry` ``new_case`` finds
             workflows given by name in (default: the one ``wf.workflow`` and
             ``wf.register`` fill).
+        store: where cases are kept: ``wf.MemoryStore()`` (the default
+            without ``path``) or a durable ``wf.SQLiteStore(path)``, whose
+            unfinished cases are resumed when the substrate opens
+            (docs/DURABILITY.md).
+        path: shortcut for ``store=wf.SQLiteStore(path)``.
 
     Raises:
         OptionError: an invalid option.
@@ -129,6 +138,8 @@ class Substrate:
         max_pending_signals: int | None = 1000,
         validate_budget: float | None = 0.05,
         registry: Registry | None = None,
+        store: Store | None = None,
+        path: str | os.PathLike[str] | None = None,
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
@@ -162,6 +173,20 @@ class Substrate:
         if registry is not None and not isinstance(registry, Registry):
             raise OptionError(f"registry={registry!r}: expected None or a wf.Registry")
         self.registry = registry if registry is not None else default_registry
+        if store is not None and path is not None:
+            raise OptionError("open_substrate(): pass store= or path=, not both")
+        if path is not None:
+            if not isinstance(path, str | os.PathLike):
+                raise OptionError(f"path={path!r}: expected a file path")
+            store = SQLiteStore(path)
+        elif store is None:
+            store = MemoryStore()
+        elif not isinstance(store, MemoryStore | SQLiteStore):
+            raise OptionError(f"store={store!r}: expected a wf.MemoryStore or wf.SQLiteStore")
+        self.store: Store = store
+        self._durable: DurableStore | None = store if isinstance(store, SQLiteStore) else None
+        # stored cases that could not resume, by id, with the typed reason
+        self.unresumed: dict[str, Exception] = {}
         self.retain_finished = retain_finished
         self.inbox_capacity = inbox_capacity
         self.shutdown = shutdown
@@ -190,9 +215,20 @@ class Substrate:
             root = await stack.enter_async_context(trio.open_nursery())
             self.hub.attach(root)
             stack.push_async_callback(self.hub.aclose)
+            found = await self.store.open(root)
+            stack.push_async_callback(self.store.aclose)  # after the cases have ended
             self._nursery = await stack.enter_async_context(trio.open_nursery())
+            if found:
+                await resume_cases(self, found)
         except BaseException as exc:
-            if not await stack.__aexit__(type(exc), exc, exc.__traceback__):
+            try:
+                suppressed = await stack.__aexit__(type(exc), exc, exc.__traceback__)
+            except BaseExceptionGroup as group:
+                # e.g. StoreLocked from opening the store: raised as it is
+                if group.exceptions == (exc,):
+                    raise exc from None
+                raise
+            if not suppressed:
                 raise
         self._stack = stack
         self._wall0 = time.perf_counter()
@@ -315,7 +351,7 @@ class Substrate:
             OptionError / SchedulerError: bad options.
             SubstrateClosed: the substrate is not open.
         """
-        nursery = self._check_open()
+        self._check_open()
         await trio.lowlevel.checkpoint_if_cancelled()
         opts = parse_case_options(self.defaults, options, "new_case()")
         if ctx is not None and not isinstance(ctx, Mapping):
@@ -341,6 +377,18 @@ class Substrate:
             )
         else:
             program = compile_term(term)
+        if self._durable is not None:
+            if entry is None:
+                raise UnregisteredTerm(
+                    "new_case(): a durable store resumes cases by workflow name: register "
+                    "the workflow (wf.register / @wf.workflow) and start it by name"
+                )
+            if opts.trace_level == "none":
+                raise OptionError(
+                    "new_case(): trace_level='none' on a durable store: its cases are "
+                    "stored as their trace; use 'min' or 'full'"
+                )
+            check_json(dict(ctx or {}), "new_case(): the ctx")
         if opts.validate:
             check_program(program, budget_s=opts.validate_budget)
         spec = opts.scheduler
@@ -367,12 +415,63 @@ class Substrate:
             )
         root = own_root if own_root is not None else run_root(case_id, secrets.token_hex(4))
         case = Case(self, case_id, program, ctx, opts, root, entry)
-        self._cases[case_id] = case
-        self._live.value = self._live.value + 1
-        self._started += 1
-        case.start(nursery)
+        store = self._durable
+        if store is not None:
+            assert entry is not None
+            case.durable = CaseLog(store, case_id, 0)
+            self._cases[case_id] = case  # the id is taken while the row is written
+            try:
+                await store.create_case(
+                    StoredCase(
+                        case_id,
+                        entry.name,
+                        entry.version,
+                        entry.fingerprint,
+                        root,
+                        opts.trace_level,
+                        dict(ctx or {}),
+                    )
+                )
+            except BaseException:
+                del self._cases[case_id]
+                raise
+        self._launch(case)
         await trio.lowlevel.cancel_shielded_checkpoint()
         return case_id
+
+    def _launch(self, case: Case) -> None:
+        self._cases[case.case_id] = case
+        self._live.value = self._live.value + 1
+        self._started += 1
+        case.start(self._check_open())
+
+    async def resume_case(
+        self,
+        entry: RegisteredWorkflow,
+        stored: StoredCase,
+        options: dict[str, Any],
+        requests: list[Message],
+    ) -> Case:
+        """Start a stored case again (by replay of its committed events); not for users.
+
+        ``requests`` (committed, not consumed) reach its inbox once it has
+        emitted its stored events again.
+
+        Raises:
+            DuplicateCase: the substrate already has a case of that id.
+        """
+        assert self._durable is not None
+        if stored.case_id in self._cases:
+            raise DuplicateCase(f"case {stored.case_id!r} already exists on this substrate")
+        opts = parse_case_options(self.defaults, options, "resume")
+        case = Case(self, stored.case_id, entry.program, stored.ctx, opts, stored.root, entry)
+        case.durable = log = CaseLog(self._durable, stored.case_id, len(stored.events))
+        log.deliver = requests
+        if not stored.events:
+            case.deliver_requests()
+        self._launch(case)
+        await trio.lowlevel.checkpoint()
+        return case
 
     async def signal(
         self, case_id: str, name: str, payload: Any = None, *, transient: bool = False
@@ -383,7 +482,10 @@ class Substrate:
         ``wait_signal`` or ``on_signal`` consumes it.  ``transient=True``
         drops it if no token waits for it when the case takes it (the trace
         records ``signal_dropped``).  Returns once the case's inbox accepted
-        it; waits while the inbox is full.  Always a checkpoint.
+        it; waits while the inbox is full.  Always a checkpoint.  On a
+        durable store the signal is committed first, with a request id that
+        the burst consuming it marks consumed: once this returns, a process
+        resuming the case delivers it exactly once.
 
         A persistent signal must be one the workflow can consume (a
         ``wait_signal`` or ``on_signal`` name in it), and is refused while
@@ -405,8 +507,12 @@ class Substrate:
         case = self._live_case(case_id, "signal")
         if not transient:
             case.check_signal(name)
+        req = None
+        if case.durable is not None:
+            check_json(payload, "signal(): the payload")
+            req = await case.durable.store.request(case_id, "signal", name, payload, transient)
         try:
-            await case.inbox.send(Signal(name, payload, transient))
+            await case.inbox.send(Signal(name, payload, transient, req))
         except trio.ClosedResourceError:
             raise CaseClosed(f"signal: case {case_id!r} finished before taking it") from None
         self.counters.signals += 1
@@ -416,15 +522,21 @@ class Substrate:
         cancelled (their cleanup runs), and it ends CANCELLED.
 
         Returns once the request is queued (ahead of capacity: a cancel
-        never waits behind signals); ``wait`` to see the case end.
+        never waits behind signals), on a durable store once it is also
+        committed; ``wait`` to see the case end.
 
         Raises:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
         """
         case = self._live_case(case_id, "cancel")
-        case.inbox.put(CancelCase(trio.current_time()))
-        await trio.lowlevel.checkpoint()
+        if case.durable is None:
+            case.inbox.put(CancelCase(trio.current_time()))
+            await trio.lowlevel.checkpoint()
+            return
+        at = trio.current_time()
+        req = await case.durable.store.request(case_id, "cancel", None, None, False)
+        case.inbox.put(CancelCase(at, req))
 
     async def cancel_region(self, case_id: str, scope_id: str) -> None:
         """Cancel every live activation of region ``scope_id`` in a case.
@@ -451,8 +563,11 @@ class Substrate:
                 f"cancel_region(): scope_id={scope_id!r}: case {case_id!r} has no such "
                 f"region; its workflow has {', '.join(map(repr, sorted(known))) or 'no regions'}"
             )
+        req = None
+        if case.durable is not None:
+            req = await case.durable.store.request(case_id, "cancel_region", scope_id, None, False)
         try:
-            await case.inbox.send(CancelRegion(scope_id))
+            await case.inbox.send(CancelRegion(scope_id, req))
         except trio.ClosedResourceError:
             raise CaseClosed(f"cancel_region: case {case_id!r} has finished") from None
 

@@ -1,0 +1,342 @@
+"""``wf.SQLiteStore``: cases committed to an embedded SQLite file.
+
+All disk work happens in one writer task, through ``trio.to_thread.run_sync``
+(one worker thread at a time uses the connection), so the event loop never
+waits on the disk.  The runner queues each committed burst with
+:meth:`SQLiteStore.append` (no await: the runner's loop is unchanged) and
+the writer commits it in one transaction; requests (signals,
+cancellations) and new cases are queued the same way, and their callers
+wait until the writer has committed them.  Queue order is commit order.
+
+Ownership: an exclusive ``flock`` on ``<path>.lock``, taken at open and
+released at close (the kernel releases it if the process dies), so a
+second substrate on the same file, in this process or another, fails
+with :class:`~wftrio.errors.StoreLocked`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from wftrio.errors import SerializationError, StoreCorrupt, StoreError, StoreLocked
+from wftrio.serialize import loads_trace
+from wftrio.stores._base import RequestKind, StoredCase, StoredRequest
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger("wftrio.stores")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    root TEXT NOT NULL,
+    trace_level TEXT NOT NULL,
+    ctx TEXT NOT NULL,
+    state TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    case_id TEXT NOT NULL,
+    req INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT,
+    payload TEXT NOT NULL,
+    transient INTEGER NOT NULL,
+    consumed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (case_id, req)
+);
+"""
+
+_Op = Callable[[sqlite3.Connection], None]
+
+
+class _Pending:
+    """One queued operation, and whoever waits for its commit."""
+
+    __slots__ = ("done", "error", "op")
+
+    def __init__(self, op: _Op, waited: bool) -> None:
+        self.op = op
+        self.done: trio.Event | None = trio.Event() if waited else None
+        self.error: BaseException | None = None
+
+
+class SQLiteStore:
+    """Cases kept in the SQLite file ``path`` (WAL journal, one transaction per burst).
+
+    Pass it to ``wf.open_substrate(store=...)``, or use the shortcut
+    ``wf.open_substrate(path=...)``.  A store object serves one substrate.
+
+    Args:
+        path: the database file (created if missing).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._queue: list[_Pending] = []
+        self._wake = trio.Event()
+        self._closing = False
+        self._stopped = trio.Event()
+        self._next_req: dict[str, int] = {}
+        self.commits = 0  # transactions committed (statistics)
+
+    @property
+    def durable(self) -> bool:
+        """Always True."""
+        return True
+
+    # -- ownership -----------------------------------------------------------
+
+    def _open_sync(self) -> list[StoredCase | Exception]:
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLocked(
+                f"the store {self.path!r} is owned by another substrate (in this process "
+                "or another); one process owns a store at a time: close the other first"
+            ) from None
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+            found = self._load(conn)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._conn = conn
+        self._lock_fd = fd
+        return found
+
+    async def open(self, nursery: trio.Nursery) -> Sequence[StoredCase | Exception]:
+        """Take the store's lock, create its tables, read its unfinished cases.
+
+        Starts the writer task in ``nursery``.
+
+        Raises:
+            StoreLocked: another substrate owns the file.
+        """
+        if self._conn is not None or self._closing:
+            raise StoreError(f"{self!r} is already in use; a store object serves one substrate")
+        found = await trio.to_thread.run_sync(self._open_sync)
+        nursery.start_soon(self._writer, name=f"wftrio store writer {self.path}")
+        return found
+
+    async def aclose(self) -> None:
+        """Commit what is queued, stop the writer, close the file, release the lock."""
+        if self._conn is None:
+            return
+        self._closing = True
+        self._wake.set()
+        with trio.CancelScope(shield=True):
+            await self._stopped.wait()
+            conn, fd = self._conn, self._lock_fd
+            self._conn = self._lock_fd = None
+
+            def close() -> None:
+                conn.close()
+                if fd is not None:
+                    os.close(fd)
+
+            await trio.to_thread.run_sync(close)
+
+    # -- reading (at open) ---------------------------------------------------
+
+    def _load(self, conn: sqlite3.Connection) -> list[StoredCase | Exception]:
+        out: list[StoredCase | Exception] = []
+        rows = conn.execute(
+            "SELECT case_id, workflow, version, fingerprint, root, trace_level, ctx "
+            "FROM cases WHERE state IS NULL ORDER BY rowid"
+        ).fetchall()
+        for case_id, workflow, version, fingerprint, root, level, ctx in rows:
+            try:
+                out.append(
+                    self._load_case(conn, case_id, workflow, version, fingerprint, root, level, ctx)
+                )
+            except StoreCorrupt as exc:
+                out.append(exc)
+        return out
+
+    def _load_case(
+        self,
+        conn: sqlite3.Connection,
+        case_id: Any,
+        workflow: Any,
+        version: Any,
+        fingerprint: Any,
+        root: Any,
+        level: Any,
+        ctx_text: Any,
+    ) -> StoredCase:
+        where = f"stored case {case_id!r}"
+        if not (
+            isinstance(case_id, str)
+            and isinstance(workflow, str)
+            and type(version) is int
+            and isinstance(fingerprint, str)
+            and isinstance(root, str)
+            and level in ("min", "full")
+        ):
+            raise StoreCorrupt(f"{where}: its row is not one wftrio wrote", str(case_id))
+        bodies = [
+            b
+            for (b,) in conn.execute(
+                "SELECT body FROM events WHERE case_id = ? ORDER BY seq", (case_id,)
+            )
+        ]
+        try:
+            ctx = json.loads(ctx_text)
+            events = tuple(loads_trace("\n".join(bodies))) if bodies else ()
+            reqs = conn.execute(
+                "SELECT req, kind, name, payload, transient, consumed FROM requests "
+                "WHERE case_id = ? ORDER BY req",
+                (case_id,),
+            ).fetchall()
+            pending = tuple(
+                StoredRequest(req, kind, name, json.loads(payload), bool(transient))
+                for req, kind, name, payload, transient, consumed in reqs
+                if not consumed
+            )
+        except (SerializationError, ValueError, TypeError) as exc:
+            raise StoreCorrupt(f"{where}: unreadable rows: {exc}", case_id) from exc
+        if not isinstance(ctx, dict) or any(
+            ev.seq != i or ev.case_id != case_id for i, ev in enumerate(events)
+        ):
+            raise StoreCorrupt(f"{where}: its ctx or event rows are not ones wftrio wrote", case_id)
+        if any(r.kind not in ("signal", "cancel", "cancel_region") for r in pending):
+            raise StoreCorrupt(f"{where}: a request of unknown kind", case_id)
+        self._next_req[case_id] = reqs[-1][0] + 1 if reqs else 0
+        return StoredCase(
+            case_id, workflow, version, fingerprint, root, level, ctx, events, pending
+        )
+
+    # -- writing -------------------------------------------------------------
+
+    def _queue_op(self, op: _Op, waited: bool = False) -> _Pending:
+        if self._conn is None or self._closing:
+            raise StoreError(f"{self!r} is not open")
+        p = _Pending(op, waited)
+        self._queue.append(p)
+        self._wake.set()
+        return p
+
+    async def _committed(self, p: _Pending) -> None:
+        assert p.done is not None
+        await p.done.wait()
+        if p.error is not None:
+            raise StoreError(f"{self!r}: could not commit: {p.error!r}") from p.error
+
+    def _run(self, conn: sqlite3.Connection, batch: list[_Pending]) -> int:
+        n = 0
+        for p in batch:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    p.op(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                n += 1
+            except Exception as exc:
+                p.error = exc
+                if p.done is None:
+                    logger.error("%r: a burst could not be committed: %r", self, exc)
+        return n
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                if not self._queue:
+                    if self._closing:
+                        return
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+                    continue
+                batch, self._queue = self._queue, []
+                conn = self._conn
+                assert conn is not None
+                with trio.CancelScope(shield=True):
+                    # a burst in flight is committed whatever happens around it
+                    self.commits += await trio.to_thread.run_sync(self._run, conn, batch)
+                for p in batch:
+                    if p.done is not None:
+                        p.done.set()
+        finally:
+            self._stopped.set()
+
+    async def create_case(self, case: StoredCase) -> None:
+        """Store a new case; return once it is committed."""
+        self._next_req[case.case_id] = 0
+        row = (
+            case.case_id,
+            case.workflow,
+            case.version,
+            case.fingerprint,
+            case.root,
+            case.trace_level,
+            json.dumps(dict(case.ctx)),
+        )
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", row)
+
+        await self._committed(self._queue_op(op, waited=True))
+
+    def append(
+        self, case_id: str, events: Sequence[tuple[int, str]], consumed: Sequence[int]
+    ) -> None:
+        """Queue one burst of a case: events (``(seq, json)`` lines) and consumed requests."""
+        rows = [(case_id, seq, body) for seq, body in events]
+        done = [(case_id, r) for r in consumed]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+            conn.executemany("UPDATE requests SET consumed = 1 WHERE case_id = ? AND req = ?", done)
+
+        self._queue_op(op)
+
+    def finish(self, case_id: str, state: str) -> None:
+        """Queue the case's final state."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE cases SET state = ? WHERE case_id = ?", (state, case_id))
+
+        self._queue_op(op)
+
+    async def request(
+        self, case_id: str, kind: RequestKind, name: str | None, payload: Any, transient: bool
+    ) -> int:
+        """Commit a request (``payload`` must be JSON); return its id once committed."""
+        req = self._next_req.get(case_id, 0)
+        self._next_req[case_id] = req + 1
+        row = (case_id, req, kind, name, json.dumps(payload), int(transient))
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, 0)", row)
+
+        await self._committed(self._queue_op(op, waited=True))
+        return req
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
