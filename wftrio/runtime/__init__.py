@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from wftrio.errors import CaseStillRunning, OptionError, SubstrateClosed
 from wftrio.runtime._inbox import Inbox, InboxStatistics
+from wftrio.runtime._run import run
 from wftrio.runtime._sinks import CallbackSink, JsonlSink, MemorySink, TraceSink, as_sink
-from wftrio.runtime._substrate import Substrate, open_substrate, run
+from wftrio.runtime._substrate import Substrate, open_substrate
 from wftrio.runtime._types import CaseInfo, CaseResult, CaseState, SubstrateStats
 
 __all__ = [

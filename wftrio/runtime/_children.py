@@ -246,7 +246,7 @@ class Children:
 
         ``attempts_done``: attempts made before (a case resumed after a replay).
         ``hold``: the reduction that requested it has not blocked yet; keep
-        it until :meth:`release_held` (withdrawn before that, it never starts,
+        it until :meth:`settle_held` (withdrawn before that, it never starts,
         as the reducer's ``attempts=0`` receipt says).
         """
         if hold:
@@ -267,15 +267,13 @@ class Children:
         self.unstarted += 1
         self.counters.effects_started += 1
 
-    def release_held(self) -> None:
-        """The reduction blocked: start the effects held back."""
+    def settle_held(self, blocked: bool) -> None:
+        """The reduction stopped running: start the effects held back if it
+        ``blocked``, else (the case ended) drop them: they never start."""
         held, self.held = self.held, None
-        for cmd, attempts_done in (held or {}).values():
-            self.start_effect(cmd, attempts_done)
-
-    def drop_held(self) -> None:
-        """The case ended: the effects held back never start."""
-        self.held = None
+        if blocked:
+            for cmd, attempts_done in (held or {}).values():
+                self.start_effect(cmd, attempts_done)
 
     def cancel_effect(self, eid: int) -> None:
         """The reducer withdrew effect ``eid``: cancel it, ignore its result."""

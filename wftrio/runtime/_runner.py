@@ -38,7 +38,7 @@ from wftrio.engine import (
 from wftrio.engine.frozen import FrozenDict
 from wftrio.engine.program import Program
 from wftrio.engine.replay import feed_input
-from wftrio.errors import ReplayDivergence, SignalQueueFull, UnknownSignal
+from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
 from wftrio.runtime._children import Children
@@ -60,8 +60,7 @@ from wftrio.runtime._messages import (
 )
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._sinks import SinkSlot, TraceSink
-from wftrio.runtime._types import FINAL_STATES, CaseInfo, CaseOptions, CaseResult, CaseState
-from wftrio.runtime._workflow import signal_names
+from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
 from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import EventKind, TraceEvent
 
@@ -693,7 +692,7 @@ class Case:
         if not cmds:
             kids = self.kids
             if kids is not None and kids.held is not None and st.status is not Status.RUNNING:
-                self._release(kids, st.status)
+                kids.settle_held(st.status is Status.BLOCKED)
             return
         rp = self.replay
         if rp is not None and rp.pending:
@@ -722,15 +721,7 @@ class Case:
             elif isinstance(c, CancelTimer):
                 kids.cancel_timer(c.tid)
         if kids.held is not None and not hold:
-            self._release(kids, st.status)
-
-    @staticmethod
-    def _release(kids: Children, status: Status) -> None:
-        """Start the effects held back (the reduction blocked) or drop them (it ended)."""
-        if status is Status.BLOCKED:
-            kids.release_held()
-        else:
-            kids.drop_held()
+            kids.settle_held(st.status is Status.BLOCKED)
 
     # -- failure and the end -------------------------------------------------
 
@@ -798,98 +789,10 @@ class Case:
         if self._watch is not None:
             self._watch.value = final
 
-    def check_signal(self, name: str) -> None:
-        """Refuse a persistent signal the case can never consume, or cannot hold.
-
-        Raises:
-            UnknownSignal: no ``wait_signal`` / ``on_signal`` of the workflow names it.
-            SignalQueueFull: ``max_pending_signals`` signals wait unconsumed
-                (queued in the reducer or in the inbox) and no token waits for
-                ``name``.
-        """
-        known = signal_names(self.program.term)
-        if name not in known:
-            raise UnknownSignal(
-                f"signal(): name={name!r}: case {self.case_id!r} never waits for that "
-                "signal; its workflow waits for "
-                f"{', '.join(map(repr, sorted(known))) or 'no signals'}"
-            )
-        limit = self.opts.max_pending_signals
-        st = self.st
-        if limit is None or st is None or st.waiters.get(name):
-            return
-        held = sum(len(q) for q in st.signals.values()) + len(self.inbox)
-        if held >= limit:
-            raise SignalQueueFull(
-                f"signal(): case {self.case_id!r} already holds {held} signals nobody has "
-                f"consumed (max_pending_signals={limit}); {name!r} was not accepted"
-            )
-
     def region_ids(self) -> frozenset[str]:
         """The ids of every region of the case's workflow (empty once it finished)."""
         program = self.program
         return program.term.region_ids if program is not None else frozenset()
-
-    def outcome(self) -> CaseResult:
-        """The result of a finished case.
-
-        Raises:
-            CaseFailed: the case ended FAILED.
-            CaseCancelled: the case ended CANCELLED.
-        """
-        from wftrio.errors import CaseCancelled, CaseFailed
-
-        res = self.result
-        assert res is not None
-        if res.state is CaseState.FAILED:
-            raise CaseFailed(self.case_id, res.error, res)
-        if res.state is CaseState.CANCELLED:
-            raise CaseCancelled(self.case_id, res)
-        return res
-
-    def info(self) -> CaseInfo:
-        """A snapshot for ``sub.status``."""
-        st = self.st
-        kids = self.kids
-        if st is not None:
-            steps = st.steps
-            in_flight = len(st.effects)
-            timers = len(st.timers)
-            pending = st.pending_signals()
-            waiting = tuple(sorted(n for n, w in st.waiters.items() if w))
-            regions = tuple(st.live_regions())
-            budget = st.budget_usage()
-        else:
-            budget = self._budget or BudgetUsage(0, 0.0, 0.0, self.opts.budget)
-            steps, pending = self._end if self._end is not None else (0, {})
-            in_flight = timers = 0
-            waiting = regions = ()
-        return CaseInfo(
-            case_id=self.case_id,
-            state=self.state,
-            steps=steps,
-            effects_in_flight=in_flight,
-            effect_tasks=len(kids.effects) if kids is not None else 0,
-            timers=timers,
-            pending_signals=pending,
-            waiting_signals=waiting,
-            live_regions=regions,
-            inbox=len(self.inbox),
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            reason=self.reason,
-            error=self.error,
-            trace_level=self.level,
-            events=len(self.events) if self.events is not None else 0,
-            undelivered_signals=self.undelivered,
-            budget=budget,
-            sink_errors=self.notes.sink_errors if self.notes else 0,
-            sink_error=self.notes.sink_error if self.notes else None,
-            events_dropped=self.notes.events_dropped if self.notes else 0,
-            effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
-            workflow=self.workflow.name if self.workflow is not None else None,
-            workflow_version=self.workflow.version if self.workflow is not None else None,
-        )
 
     def __repr__(self) -> str:
         return f"<Case {self.case_id!r} {self.state.value}>"

@@ -24,16 +24,19 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
-from typing import IO, Any, Protocol, TypeAlias, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import IO, Any, Protocol, TypeAlias, TypeGuard, runtime_checkable
 
 import trio
 
-from wftrio.errors import SinkEventError
+from wftrio.errors import OptionError, SinkEventError
 from wftrio.serialize import write_jsonl
 from wftrio.trace import TraceEvent
 
 __all__ = [
+    "check_sinks",
+    "ordered",
     "CallbackSink",
     "JsonlSink",
     "MemorySink",
@@ -337,3 +340,32 @@ class SinkHub:
             "queued": st.current_buffer_used,
             "capacity": st.max_buffer_size,
         }
+
+
+def ordered(x: object) -> TypeGuard[Iterable[object]]:
+    """Whether ``x`` is an iterable holding items in order (not a str, bytes, mapping or set)."""
+    return isinstance(x, Iterable) and not isinstance(
+        x, str | bytes | bytearray | Mapping | AbstractSet
+    )
+
+
+def check_sinks(sinks: object) -> list[object]:
+    """``open_substrate``'s ``sinks=``: None or an iterable of sinks, as a list.
+
+    Raises:
+        OptionError: anything else, or an item that is no sink.
+    """
+    if sinks is None:
+        return []
+    if not ordered(sinks):
+        raise OptionError(
+            f"open_substrate(): sinks={sinks!r}, expected None or a list of trace sinks"
+        )
+    out = list(sinks)
+    for s in out:
+        if not (isinstance(s, TraceSink) or callable(s)):
+            raise OptionError(
+                f"open_substrate(): sinks holds {s!r}, expected objects with "
+                "write(events) or callables"
+            )
+    return out
