@@ -173,7 +173,17 @@ pure_blocks = terms(
 )
 
 
-@settings(max_examples=60, deadline=None)
+def test_an_xor_whose_one_branch_collects_is_not_a_block() -> None:
+    # found by the property below: one path writes "col0", the other does not
+    block = wf.xor(t("t0"), wf.mi(t("t1"), count=1, collect="col0"))
+    probe = wf.seq(block, wf.wait_signal("never"))
+    blocks = summary_blocks(wf.compile(probe))
+    assert not any(b.path == "seq[0]." + node_label(block) for b in blocks.values())
+
+
+# derandomized so that CI runs the same blocks every time; a random search with
+# many more examples found the case above (run it by hand after changing compose.py)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(block=pure_blocks)
 def test_every_path_through_a_summarised_block_ends_in_one_state(block: Term) -> None:
     # what a summary relies on: explored without reduction, every path through

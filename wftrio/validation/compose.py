@@ -136,9 +136,10 @@ def _summarisable(term: Term, max_instances: int) -> bool:
     On top of :func:`sound_by_construction`: no ``region`` (withdrawing a
     token half-way through one leaves its activation, or runs its
     compensation, where withdrawing it at the entry would not), no ``mi``
-    collecting the results of a computed number of instances (the collected
-    list's length depends on the path), and a computed count is explored
-    with at least one instance.
+    collecting its results (the collected list's length depends on the path
+    through a computed count, and whether it is written at all on the path
+    through an ``xor`` or a ``while_`` loop), and a computed count is
+    explored with at least one instance.
     """
     if not sound_by_construction(term):
         return False
@@ -149,7 +150,7 @@ def _summarisable(term: Term, max_instances: int) -> bool:
             return False
         if isinstance(node, MI):
             computed = callable(node.count) or callable(node.items)
-            if computed and (node.collect is not None or max_instances < 1):
+            if node.collect is not None or (computed and max_instances < 1):
                 return False
         stack.extend(node.children())
     return True
