@@ -330,22 +330,26 @@ class Children:
 
     # -- timers --------------------------------------------------------------
 
-    def start_timer(self, tid: int, deadline: float) -> None:
-        """Fire timer ``tid`` at trio time ``deadline`` (through the inbox)."""
+    def start_timer(self, tid: int, deadline: float, due: float = 0.0) -> None:
+        """Fire timer ``tid`` at trio time ``deadline`` (through the inbox).
+
+        ``due``: orders timers firing at one instant before their ids (a
+        durable case's overdue timers: their wall-clock deadlines).
+        """
         scope = trio.CancelScope()
         self.timers[tid] = scope
-        self.root.spawn(self._timer, tid, deadline, scope)
+        self.root.spawn(self._timer, tid, deadline, scope, due)
 
     def cancel_timer(self, tid: int) -> None:
         scope = self.timers.pop(tid, None)
         if scope is not None:
             scope.cancel()
 
-    async def _timer(self, tid: int, deadline: float, scope: trio.CancelScope) -> None:
+    async def _timer(self, tid: int, deadline: float, scope: trio.CancelScope, due: float) -> None:
         try:
             with scope:
                 await trio.sleep_until(deadline)
-                self.put(TimerFired(tid))
+                self.put(TimerFired(tid, due))
         finally:
             if self.timers.get(tid) is scope:
                 del self.timers[tid]

@@ -1,8 +1,10 @@
 """A durable case's link to its store, and resuming the cases a store holds.
 
 The runner hands each committed burst to :meth:`CaseLog.commit` (events as
-JSON lines, and the ids of the requests the burst consumed, in one
-transaction); a resumed case replays its committed events, and
+JSON lines, the ids of the requests the burst consumed, the wall-clock
+deadlines of the timers it armed and, every ``snapshot_every`` bursts, a
+snapshot of the case, in one transaction); a resumed case restores its
+latest snapshot (if any), then replays the events committed after it, and
 :class:`CaseLog` skips the ones already stored (a replay emits the same
 events with the same ``seq``).  Nothing is written once the substrate is
 closing: the cancellation a shutdown imposes on live cases is not their
@@ -18,23 +20,30 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from wftrio.engine import ExecState, StartEffect, pending_commands
 from wftrio.errors import (
+    OptionError,
+    SchedulerError,
     SerializationError,
     StoreCorrupt,
     UnknownWorkflow,
     UnstorableValue,
+    WftrioError,
     WorkflowVersionMismatch,
 )
+from wftrio.registry import RegisteredWorkflow
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
-from wftrio.scheduling import Replay
-from wftrio.serialize import dumps_trace
+from wftrio.runtime._replay import ReplayFeed
+from wftrio.runtime._stored import load_options
+from wftrio.runtime._types import CaseOptions, CaseState, parse_case_options
+from wftrio.serialize import dumps_snapshot, dumps_trace, loads_snapshot
 from wftrio.stores import DurableStore, StoredCase, StoredRequest
-from wftrio.trace import TraceEvent, replay_log
+from wftrio.trace import INPUT_KINDS, InputEvent, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
 
-__all__ = ["CaseLog", "check_json", "resume_cases"]
+__all__ = ["CaseLog", "Resumed", "check_json", "resume_cases"]
 
 logger = logging.getLogger("wftrio.runtime")
 
@@ -64,9 +73,24 @@ class CaseLog:
         deliver: a resumed case's requests committed but not consumed, put
             in its inbox once the case has emitted every stored event again
             (fed earlier, they would make a history other than the stored one).
+        timers: ``(timer id, wall-clock deadline)`` of the timers armed since
+            the last commit.
+        deadlines: a resumed case's stored timer deadlines, by timer id (a
+            timer armed again keeps the deadline it was first armed with).
+        bursts: bursts committed since the last snapshot.
     """
 
-    __slots__ = ("broken", "case_id", "consumed", "deliver", "store", "stored")
+    __slots__ = (
+        "broken",
+        "bursts",
+        "case_id",
+        "consumed",
+        "deadlines",
+        "deliver",
+        "store",
+        "stored",
+        "timers",
+    )
 
     def __init__(self, store: DurableStore, case_id: str, stored: int) -> None:
         self.store = store
@@ -75,14 +99,43 @@ class CaseLog:
         self.consumed: list[int] = []
         self.broken = False
         self.deliver: list[Message] = []
+        self.timers: list[tuple[int, float]] = []
+        self.deadlines: dict[int, float] = {}
+        self.bursts = 0
 
-    def commit(self, events: Sequence[TraceEvent]) -> UnstorableValue | None:
-        """Queue one burst; the error to fail the case with if it cannot be stored."""
+    def timer_deadline(self, tid: int, seconds: float) -> tuple[float, float]:
+        """Timer ``tid``, armed now for ``seconds``: its wall-clock deadline and time left.
+
+        A timer the store already holds keeps its stored deadline (a resumed
+        case arms again what it had armed before the process stopped);
+        another one is due ``seconds`` from now on the store's clock, and is
+        committed with the burst.
+        """
+        now = self.store.clock()
+        wall = self.deadlines.pop(tid, None)
+        if wall is None:
+            wall = now + seconds
+            self.timers.append((tid, wall))
+        return wall, wall - now
+
+    def commit(
+        self,
+        events: Sequence[TraceEvent],
+        state: ExecState | None = None,
+        runner: str = "running",
+    ) -> UnstorableValue | None:
+        """Queue one burst; the error to fail the case with if it cannot be stored.
+
+        ``state``: the case's state after the burst, given when a snapshot
+        may be taken of it now (between bursts, outbox drained, not
+        replaying); ``runner``: the runner's state then (a restored case
+        starts in it, so it emits the ``case_state`` events the original did).
+        """
         if self.broken:
             return None
         skip = self.stored
         new = [ev for ev in events if ev.seq >= skip] if skip else events
-        if not new and not self.consumed:
+        if not new and not self.consumed and not self.timers:
             return None
         try:
             lines = dumps_trace(new).splitlines()
@@ -93,8 +146,22 @@ class CaseLog:
                 "and signal payloads of a durable case must be JSON)"
             )
         consumed, self.consumed = self.consumed, []
+        timers, self.timers = self.timers, []
+        self.bursts += 1
+        snap = None
+        every = self.store.snapshot_every
+        if state is not None and every is not None and self.bursts >= every:
+            try:
+                snap = (state.seq, runner, dumps_snapshot(state.snapshot()))
+                self.bursts = 0
+            except SerializationError as exc:  # the next burst's events fail the case
+                logger.warning("case %r: no snapshot taken: %s", self.case_id, exc)
         self.store.append(
-            self.case_id, [(ev.seq, ln) for ev, ln in zip(new, lines, strict=True)], consumed
+            self.case_id,
+            [(ev.seq, ln) for ev, ln in zip(new, lines, strict=True)],
+            consumed,
+            timers=timers,
+            snapshot=snap,
         )
         return None
 
@@ -113,31 +180,144 @@ def _message(req: StoredRequest, now: float) -> Message:
     return CancelRegion(req.name, req.req)
 
 
+class Resumed:
+    """What a resumed case starts from, handed to its runner (then dropped).
+
+    Attributes:
+        feed: its committed inputs (after its snapshot, if any), fed back
+            at once, in order, at their recorded steps: no time passes for a
+            replay of what already happened.
+        state: the state restored from its latest snapshot, or ``None``
+            (the case starts from the beginning and replays everything).
+        timeout_left: wall-clock seconds left of its ``timeout=`` (counted
+            from its creation on the store's clock), or ``None``.
+        runner_state: the runner state the restored case was in at its snapshot.
+        scope: the cancel scope of its timeout, set by the runner.
+    """
+
+    __slots__ = ("feed", "runner_state", "scope", "state", "timeout_left")
+
+    def __init__(
+        self,
+        feed: ReplayFeed,
+        state: ExecState | None,
+        timeout_left: float | None,
+        runner_state: CaseState = CaseState.RUNNING,
+    ) -> None:
+        self.feed = feed
+        self.state = state
+        self.timeout_left = timeout_left
+        self.runner_state = runner_state
+        self.scope: trio.CancelScope | None = None
+
+
+def _inputs(item: StoredCase) -> tuple[InputEvent, ...]:
+    """The external inputs among a stored case's events, in order."""
+    out: list[InputEvent] = []
+    for ev in item.events:
+        if ev.kind in INPUT_KINDS and "at_step" in ev.data:
+            step = ev.data["at_step"]
+            if type(step) is not int or step < 0 or (out and step < out[-1].at_step):
+                raise StoreCorrupt(
+                    f"stored case {item.case_id!r}: event {ev.seq} is an input at step "
+                    f"{step!r}, not a step count wftrio records",
+                    item.case_id,
+                )
+            out.append(InputEvent(ev.kind, step, ev.name, ev.time, dict(ev.data)))
+    return tuple(out)
+
+
+def _restore(
+    entry: RegisteredWorkflow, item: StoredCase, opts: CaseOptions, text: str
+) -> tuple[ExecState, ReplayFeed]:
+    """The case's state restored from its snapshot, and the feed of what came after.
+
+    Raises:
+        StoreCorrupt: the snapshot is unreadable, inconsistent, of another
+            Program or taken under other options (the cause says which).
+    """
+    try:
+        snap = loads_snapshot(text)
+        if snap.seq != item.snapshot_seq:
+            raise SerializationError(
+                f"it continues at event {snap.seq}, its row says {item.snapshot_seq}"
+            )
+        feed = ReplayFeed(_inputs(item), fast=True, base_rec=snap.elapsed)
+        st = ExecState.restore(
+            entry.program,
+            snap,
+            case_id=item.case_id,
+            trace_level=item.trace_level,
+            clock=feed.clock,
+            allow=opts.allow,
+            budget=opts.budget,
+        )
+    except StoreCorrupt:
+        raise
+    except WftrioError as exc:  # SerializationError, ProgramMismatch, ...
+        raise StoreCorrupt(
+            f"stored case {item.case_id!r}: its snapshot does not restore: {exc}", item.case_id
+        ) from exc
+    for cmd in pending_commands(st):
+        # started again when the feed is exhausted, as a replay's held-back commands
+        key = ("effect", cmd.eid) if isinstance(cmd, StartEffect) else ("timer", cmd.tid)
+        feed.deferred[key] = (cmd, feed.clock())
+    return st, feed
+
+
 async def resume_cases(sub: Substrate, found: Sequence[StoredCase | Exception]) -> None:
     """Resume every unfinished stored case; note the ones that cannot be in ``sub.unresumed``.
 
     A case resumes on the registered workflow version it started on (its
-    Program fingerprint checked), through a replay of its committed events;
-    then the requests committed but not consumed are delivered to it.
+    Program fingerprint checked), with the options it was started with
+    (its effect handler is the substrate's): restored from its latest
+    snapshot, if it has one, then through a replay of the events committed
+    after it; then the requests committed but not consumed are delivered.
     """
+    store = sub.durable_store
+    assert store is not None
     for item in found:
         if isinstance(item, Exception):
             sub.unresumed[getattr(item, "case_id", "?")] = item
             continue
         try:
             entry = sub.registry.check(item.workflow, item.version, item.fingerprint)
-            options: dict[str, Any] = {"trace_level": item.trace_level, "validate": False}
-            if item.events:
+            given = load_options(item.options, item.case_id)
+            given["validate"] = False  # checked when the case was created
+            try:
+                opts = parse_case_options(sub.defaults, given, f"stored case {item.case_id!r}")
+            except (OptionError, SchedulerError) as exc:
+                raise StoreCorrupt(
+                    f"stored case {item.case_id!r}: its options are not valid: {exc}",
+                    item.case_id,
+                ) from exc
+            runner = CaseState.RUNNING
+            if item.snapshot is not None:
+                state, feed = _restore(entry, item, opts, item.snapshot)
                 try:
-                    options["scheduler"] = Replay(replay_log(item.events))
-                except ValueError as exc:
+                    runner = CaseState(item.snapshot_runner)
+                except ValueError:
+                    runner = CaseState.INITIALIZING  # refused just below
+                if runner.final or runner is CaseState.INITIALIZING:
                     raise StoreCorrupt(
-                        f"stored case {item.case_id!r}: its events do not replay: {exc}",
+                        f"stored case {item.case_id!r}: its snapshot's runner state "
+                        f"{item.snapshot_runner!r} is not one wftrio writes",
                         item.case_id,
-                    ) from exc
+                    )
+            else:
+                state, feed = None, ReplayFeed(_inputs(item), fast=True)
         except (WorkflowVersionMismatch, UnknownWorkflow, StoreCorrupt) as exc:
             logger.error("stored case %r cannot resume: %s", item.case_id, exc)
             sub.unresumed[item.case_id] = exc
             continue
+        left = None
+        if opts.timeout is not None:
+            left = item.created + opts.timeout - store.clock()
         now = trio.current_time()
-        await sub.resume_case(entry, item, options, [_message(r, now) for r in item.pending])
+        await sub.resume_case(
+            entry,
+            item,
+            opts,
+            [_message(r, now) for r in item.pending],
+            Resumed(feed, state, left, runner),
+        )

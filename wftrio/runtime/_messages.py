@@ -93,9 +93,15 @@ class EffectRetry(NamedTuple):
 
 @final
 class TimerFired(NamedTuple):
-    """Timer ``tid`` (an ``after`` alternative) is due."""
+    """Timer ``tid`` (an ``after`` alternative) is due.
+
+    ``due``: among timers firing at one instant, the ones with a lower
+    ``due`` are fed first (0.0 for all but a resumed durable case's overdue
+    timers, which carry their wall-clock deadlines).
+    """
 
     tid: int
+    due: float = 0.0
 
 
 @final
@@ -130,9 +136,12 @@ def is_internal(msg: Message) -> bool:
     return type(msg) in _INTERNAL
 
 
-def _issue_order(msg: Message) -> tuple[int, int]:
-    # timers after effects, each in the order the case issued them
-    return (1, msg.tid) if type(msg) is TimerFired else (0, msg.eid)  # type: ignore[union-attr]
+def _issue_order(msg: Message) -> tuple[int, float, int]:
+    # timers after effects, each in the order the case issued them (overdue
+    # timers of a resumed durable case first by their deadlines)
+    if type(msg) is TimerFired:
+        return (1, msg.due, msg.tid)
+    return (0, 0.0, msg.eid)  # type: ignore[union-attr]
 
 
 def in_feed_order(batch: list[Message]) -> list[Message]:

@@ -19,6 +19,7 @@ Effects and timers run as children of the runner (see ``_children``).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, assert_never
 
@@ -37,12 +38,11 @@ from wftrio.engine import (
 )
 from wftrio.engine.frozen import FrozenDict
 from wftrio.engine.program import Program
-from wftrio.engine.replay import feed_input
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
 from wftrio.runtime._children import Children
-from wftrio.runtime._durable import CaseLog
+from wftrio.runtime._durable import CaseLog, Resumed
 from wftrio.runtime._effects import escaped
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._messages import (
@@ -58,7 +58,7 @@ from wftrio.runtime._messages import (
     in_feed_order,
     is_internal,
 )
-from wftrio.runtime._replay import ReplayFeed
+from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot, TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
 from wftrio.scheduling import Replay, make_scheduler
@@ -131,6 +131,7 @@ class Case:
         "_root",
         "reason",
         "replay",
+        "resumed",
         "notes",
         "result",
         "st",
@@ -183,6 +184,8 @@ class Case:
         self.undelivered = 0
         # the case's link to a durable store (None on a MemoryStore)
         self.durable: CaseLog | None = None
+        # a resumed durable case: what it starts from (dropped once it caught up)
+        self.resumed: Resumed | None = None
 
     # -- watching ------------------------------------------------------------
 
@@ -254,13 +257,17 @@ class Case:
     def _commit(self) -> None:
         """Move the reducer's new events to the case store (and the sink queue)."""
         st = self.st
-        if st is None or not st.events:
+        if st is None:
+            return
+        log = self.durable
+        if not st.events:
+            if log is not None and log.timers and not self.sub.closing:
+                log.commit((), self._snapshottable(), self.state.value)
             return
         evs = st.take_events()
-        log = self.durable
         if log is not None and not self.sub.closing:
             # a shutdown's cancellation is not the case's end: not stored
-            err = log.commit(evs)
+            err = log.commit(evs, self._snapshottable(), self.state.value)
             if err is not None:
                 self._fail(err)
             if log.deliver and evs[-1].seq + 1 >= log.stored:
@@ -282,6 +289,13 @@ class Case:
             drop = len(events) - keep
             del events[:drop]
             self._notes().events_dropped += drop
+
+    def _snapshottable(self) -> ExecState | None:
+        """The state if a snapshot may be taken now (live, outbox drained, not replaying)."""
+        st = self.st
+        if st is None or st.status in FINAL or st.outbox or self.replay is not None:
+            return None
+        return st
 
     def deliver_requests(self) -> None:
         """Put a resumed case's committed, unconsumed requests in its inbox."""
@@ -323,7 +337,8 @@ class Case:
             self.error = exc
             self._conclude()
             return
-        self._set_state(CaseState.RUNNING)
+        if self.state is CaseState.INITIALIZING:  # a restored case is in its stored state
+            self._set_state(CaseState.RUNNING)
         if self._first_burst():
             return  # finished in its first burst: no task needed
         nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
@@ -387,6 +402,9 @@ class Case:
             quanta = self.opts.step_quanta
             while True:
                 rp = self.replay
+                if rp is not None and not rp.pending:
+                    end_replay(self, rp)  # a resumed case with nothing (more) to replay
+                    rp = None
                 budget = quanta
                 if rp is not None and rp.pending:
                     budget = min(budget, rp.next_step() - st.steps)
@@ -414,7 +432,7 @@ class Case:
                     continue
                 if rp is not None and rp.pending:
                     if rp.next_step() == st.steps:
-                        await self._replay_next(rp, status)
+                        await replay_next(self, rp, status)
                         continue
                     if status is Status.BLOCKED:
                         self._fail(
@@ -466,7 +484,13 @@ class Case:
         timeout = self.opts.timeout
         assert timeout is not None
         assert self.started_at is not None
-        with trio.CancelScope(deadline=self.started_at + timeout) as scope:
+        res = self.resumed
+        deadline = self.started_at + timeout
+        if res is not None:
+            deadline = math.inf  # set once the resumed case has caught up
+        with trio.CancelScope(deadline=deadline) as scope:
+            if res is not None:
+                res.scope = scope
             await self.run(None, top=False)
         st = self.st
         if scope.cancelled_caught and st is not None and st.status not in FINAL:
@@ -480,6 +504,16 @@ class Case:
             self.replay = ReplayFeed(spec.log.inputs)
             clock = self.replay.clock
         self.started_at = trio.current_time()
+        res = self.resumed
+        if res is not None:
+            self.replay = res.feed
+            clock = res.feed.clock
+            if res.state is not None:
+                # restored from its snapshot, in the runner state it was in then
+                self.st, res.state = res.state, None
+                self.state = res.runner_state
+                self._ctx0 = self._root = None
+                return
         self.st = ExecState(
             self.program,
             self._ctx0,
@@ -615,58 +649,6 @@ class Case:
                 self._fail(exc)
         self._dispatch(st.take_outbox())
 
-    async def _replay_next(self, rp: ReplayFeed, status: Status) -> None:
-        """Feed the next recorded input at its recorded time."""
-        st = self.st
-        assert st is not None
-        if status is Status.BLOCKED:
-            self._set_state(CaseState.WAITING_EFFECT if st.effects else CaseState.WAITING_SIGNAL)
-        await self._flush()
-        deadline = rp.deadline()
-        if trio.current_time() >= deadline:
-            await trio.lowlevel.checkpoint()
-        while trio.current_time() < deadline and st.status not in FINAL:
-            with trio.move_on_at(deadline):
-                self._handle(await self.inbox.receive())  # holds all but cancel
-        if st.status in FINAL:
-            return
-        ev = rp.take_next()
-        if ev.kind == EventKind.CASE_CANCELLED:
-            # the recorded cancellation's reason, not "cancel" by default
-            self.reason = str(ev.data.get("reason", "cancel"))
-        try:
-            feed_input(st, ev)
-            self._dispatch(st.take_outbox())
-        except Exception as exc:
-            self._fail(exc)
-            return
-        if not rp.pending:
-            self._end_replay(rp)
-        # several inputs consumed at one step came in one batch: the state
-        # changes once, after the last of them (as in the recorded run)
-        if st.status is Status.RUNNING and not (rp.pending and rp.next_step() == st.steps):
-            self._set_state(CaseState.RUNNING)
-
-    def _end_replay(self, rp: ReplayFeed) -> None:
-        """The log is exhausted: go on live (start what was held back)."""
-        self.replay = None
-        st = self.st
-        assert st is not None
-        for cmd, requested in rp.deferred.values():
-            # only what the case still waits for: recorded results stood in for the rest
-            if isinstance(cmd, StartEffect):
-                if cmd.eid in st.effects:
-                    self._kids().start_effect(
-                        cmd, st.effect_attempts(cmd.eid), hold=st.status is Status.RUNNING
-                    )
-            elif cmd.tid in st.timers:
-                late = max(0.0, requested + cmd.seconds - rp.clock())
-                self._kids().start_timer(cmd.tid, trio.current_time() + late)
-        rp.deferred.clear()
-        if rp.held:
-            held, rp.held = rp.held, []
-            self._handle(held)
-
     # -- outputs -------------------------------------------------------------
 
     def _kids(self) -> Children:
@@ -717,7 +699,7 @@ class Case:
             elif isinstance(c, CancelEffect):
                 kids.cancel_effect(c.eid)
             elif isinstance(c, StartTimer):
-                kids.start_timer(c.tid, trio.current_time() + c.seconds)
+                arm_timer(self, c.tid, c.seconds)
             elif isinstance(c, CancelTimer):
                 kids.cancel_timer(c.tid)
         if kids.held is not None and not hold:

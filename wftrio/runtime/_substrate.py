@@ -48,10 +48,11 @@ from wftrio.receipts import Receipt, receipts
 from wftrio.registry import RegisteredWorkflow, Registry, default_registry
 from wftrio.runtime._case_view import check_signal, info, outcome
 from wftrio.runtime._children import Counters
-from wftrio.runtime._durable import CaseLog, check_json, resume_cases
+from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
+from wftrio.runtime._stored import dump_options
 from wftrio.runtime._types import (
     FINAL_STATES,
     CaseInfo,
@@ -183,6 +184,7 @@ class Substrate:
             raise OptionError(f"store={store!r}: expected a wf.MemoryStore or wf.SQLiteStore")
         self.store: Store = store
         self._durable: DurableStore | None = store if isinstance(store, SQLiteStore) else None
+        self.durable_store = self._durable
         # stored cases that could not resume, by id, with the typed reason
         self.unresumed: dict[str, Exception] = {}
         self.retain_finished = retain_finished
@@ -387,6 +389,7 @@ class Substrate:
                     "stored as their trace; use 'min' or 'full'"
                 )
             check_json(dict(ctx or {}), "new_case(): the ctx")
+            options_text = dump_options(opts, "new_case()")
         if opts.validate:
             check_program(program, budget_s=opts.validate_budget)
         spec = opts.scheduler
@@ -428,6 +431,8 @@ class Substrate:
                         root,
                         opts.trace_level,
                         dict(ctx or {}),
+                        options=options_text,
+                        created=float(store.clock()),
                     )
                 )
             except BaseException:
@@ -447,10 +452,11 @@ class Substrate:
         self,
         entry: RegisteredWorkflow,
         stored: StoredCase,
-        options: dict[str, Any],
+        opts: CaseOptions,
         requests: list[Message],
+        resumed: Resumed,
     ) -> Case:
-        """Start a stored case again (by replay of its committed events); not for users.
+        """Start a stored case again (from ``resumed``: its snapshot and inputs); not for users.
 
         ``requests`` (committed, not consumed) reach its inbox once it has
         emitted its stored events again.
@@ -461,10 +467,12 @@ class Substrate:
         assert self._durable is not None
         if stored.case_id in self._cases:
             raise DuplicateCase(f"case {stored.case_id!r} already exists on this substrate")
-        opts = parse_case_options(self.defaults, options, "resume")
         case = Case(self, stored.case_id, entry.program, stored.ctx, opts, stored.root, entry)
-        case.durable = log = CaseLog(self._durable, stored.case_id, len(stored.events))
+        case.resumed = resumed
+        stored_n = stored.snapshot_seq + len(stored.events)
+        case.durable = log = CaseLog(self._durable, stored.case_id, stored_n)
         log.deliver = requests
+        log.deadlines = dict(stored.timers)
         if not stored.events:
             case.deliver_requests()
         self._launch(case)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeAlias
 
 import attrs
@@ -46,8 +46,19 @@ class StoredCase:
         root: the case's causal root (its idempotency keys derive from it).
         trace_level: the trace level it was recorded at (``"min"`` or ``"full"``).
         ctx: its initial ctx.
-        events: its committed trace events, in order.
+        events: its committed trace events, in order (with a snapshot, only
+            the ones committed after it).
         pending: the requests committed but not yet consumed, in order.
+        options: the options it was started with, as the JSON text the
+            runtime wrote (``wftrio.runtime._stored``).
+        created: when it was created, on the store's clock (wall-clock seconds).
+        timers: the wall-clock deadline (store's clock) of every timer it
+            armed and that may still be pending, by timer id.
+        snapshot: its latest snapshot (``dumps_snapshot`` JSON), or ``None``.
+        snapshot_seq: the trace ``seq`` the snapshot continues at (the number
+            of events committed before it); 0 without a snapshot.
+        snapshot_runner: the runner state (``"waiting_signal"``...) the case
+            was in when the snapshot was taken.
     """
 
     case_id: str
@@ -59,6 +70,12 @@ class StoredCase:
     ctx: Mapping[str, Any]
     events: tuple[TraceEvent, ...] = ()
     pending: tuple[StoredRequest, ...] = ()
+    options: str = "{}"
+    created: float = 0.0
+    timers: Mapping[int, float] = attrs.field(factory=dict)
+    snapshot: str | None = None
+    snapshot_seq: int = 0
+    snapshot_runner: str = "running"
 
 
 class Store(Protocol):
@@ -90,14 +107,36 @@ class Store(Protocol):
 class DurableStore(Store, Protocol):
     """A store that commits what the runner hands it, in order, each call in one transaction."""
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The store's wall clock (seconds; timer deadlines and creation times are on it)."""
+        ...
+
+    @property
+    def snapshot_every(self) -> int | None:
+        """Store a snapshot of a case after every this many committed bursts (None: never)."""
+        ...
+
     async def create_case(self, case: StoredCase) -> None:
         """Store a new case (its workflow, root, level and ctx); returns once committed."""
         ...
 
     def append(
-        self, case_id: str, events: Sequence[tuple[int, str]], consumed: Sequence[int]
+        self,
+        case_id: str,
+        events: Sequence[tuple[int, str]],
+        consumed: Sequence[int],
+        *,
+        timers: Sequence[tuple[int, float]] = (),
+        snapshot: tuple[int, str, str] | None = None,
     ) -> None:
-        """Queue one burst: events (``(seq, JSON line)``) and the requests it consumed."""
+        """Queue one burst: events (``(seq, JSON line)``) and the requests it consumed.
+
+        ``timers``: the ``(timer id, wall-clock deadline)`` of timers the burst
+        armed; ``snapshot``: ``(seq, runner state, JSON)`` of the case's state after the
+        burst (it replaces the case's previous snapshot).  All in the burst's
+        transaction.
+        """
         ...
 
     def finish(self, case_id: str, state: str) -> None:

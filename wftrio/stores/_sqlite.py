@@ -21,12 +21,20 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import trio
 
-from wftrio.errors import SerializationError, StoreCorrupt, StoreError, StoreLocked
+from wftrio.errors import (
+    OptionError,
+    SerializationError,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+)
 from wftrio.serialize import loads_trace
 from wftrio.stores._base import RequestKind, StoredCase, StoredRequest
 
@@ -43,7 +51,9 @@ CREATE TABLE IF NOT EXISTS cases (
     root TEXT NOT NULL,
     trace_level TEXT NOT NULL,
     ctx TEXT NOT NULL,
-    state TEXT
+    state TEXT,
+    options TEXT NOT NULL,
+    created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     case_id TEXT NOT NULL,
@@ -62,6 +72,25 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (case_id, req)
 );
 """
+
+# the durable core: wall-clock timer deadlines and snapshots (see _write_core)
+_SCHEMA_CORE = """
+CREATE TABLE IF NOT EXISTS timers (
+    case_id TEXT NOT NULL,
+    tid INTEGER NOT NULL,
+    deadline REAL NOT NULL,
+    PRIMARY KEY (case_id, tid)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    case_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    runner TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+# columns a file written before per-case options were stored lacks
+_CORE_COLUMNS = ("options", "created")
 
 _Op = Callable[[sqlite3.Connection], None]
 
@@ -85,9 +114,41 @@ class SQLiteStore:
 
     Args:
         path: the database file (created if missing).
+        clock: the store's wall clock, in seconds (default ``time.time``):
+            timer deadlines and case creation times are stored on it, so a
+            timer that expired while no process ran fires at resume.
+            Injectable for tests.
+        snapshot_every: store a snapshot of a case's state after every
+            this many of its committed bursts, so that resume restores it and
+            replays only the events committed after it (default 100;
+            ``None``: never, resume replays from the start).
+
+    Raises:
+        OptionError: ``clock`` is not callable, or ``snapshot_every`` is not
+            None or an int >= 1.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        snapshot_every: int | None = 100,
+    ) -> None:
+        if not callable(clock):
+            raise OptionError(
+                f"SQLiteStore(): clock={clock!r}, expected a callable returning seconds"
+            )
+        if snapshot_every is not None and (
+            isinstance(snapshot_every, bool)
+            or not isinstance(snapshot_every, int)
+            or snapshot_every < 1
+        ):
+            raise OptionError(
+                f"SQLiteStore(): snapshot_every={snapshot_every!r}, expected None or an int >= 1"
+            )
+        self.clock = clock
+        self.snapshot_every = snapshot_every
         self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
@@ -119,7 +180,9 @@ class SQLiteStore:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            _check_schema(conn, self.path)
             conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA_CORE)
             found = self._load(conn)
         except BaseException:
             os.close(fd)
@@ -165,14 +228,15 @@ class SQLiteStore:
     def _load(self, conn: sqlite3.Connection) -> list[StoredCase | Exception]:
         out: list[StoredCase | Exception] = []
         rows = conn.execute(
-            "SELECT case_id, workflow, version, fingerprint, root, trace_level, ctx "
-            "FROM cases WHERE state IS NULL ORDER BY rowid"
+            "SELECT case_id, workflow, version, fingerprint, root, trace_level, ctx, "
+            "options, created FROM cases WHERE state IS NULL ORDER BY rowid"
         ).fetchall()
-        for case_id, workflow, version, fingerprint, root, level, ctx in rows:
+        for case_id, workflow, version, fingerprint, root, level, ctx, options, created in rows:
             try:
-                out.append(
-                    self._load_case(conn, case_id, workflow, version, fingerprint, root, level, ctx)
+                case = self._load_case(
+                    conn, case_id, workflow, version, fingerprint, root, level, ctx
                 )
+                out.append(_load_core(conn, case, options, created))
             except StoreCorrupt as exc:
                 out.append(exc)
         return out
@@ -198,10 +262,12 @@ class SQLiteStore:
             and level in ("min", "full")
         ):
             raise StoreCorrupt(f"{where}: its row is not one wftrio wrote", str(case_id))
+        snap_seq = _snapshot_seq(conn, case_id)
         bodies = [
             b
             for (b,) in conn.execute(
-                "SELECT body FROM events WHERE case_id = ? ORDER BY seq", (case_id,)
+                "SELECT body FROM events WHERE case_id = ? AND seq >= ? ORDER BY seq",
+                (case_id, snap_seq),
             )
         ]
         try:
@@ -220,14 +286,23 @@ class SQLiteStore:
         except (SerializationError, ValueError, TypeError) as exc:
             raise StoreCorrupt(f"{where}: unreadable rows: {exc}", case_id) from exc
         if not isinstance(ctx, dict) or any(
-            ev.seq != i or ev.case_id != case_id for i, ev in enumerate(events)
+            ev.seq != i or ev.case_id != case_id for i, ev in enumerate(events, snap_seq)
         ):
             raise StoreCorrupt(f"{where}: its ctx or event rows are not ones wftrio wrote", case_id)
         if any(r.kind not in ("signal", "cancel", "cancel_region") for r in pending):
             raise StoreCorrupt(f"{where}: a request of unknown kind", case_id)
         self._next_req[case_id] = reqs[-1][0] + 1 if reqs else 0
         return StoredCase(
-            case_id, workflow, version, fingerprint, root, level, ctx, events, pending
+            case_id,
+            workflow,
+            version,
+            fingerprint,
+            root,
+            level,
+            ctx,
+            events,
+            pending,
+            snapshot_seq=snap_seq,
         )
 
     # -- writing -------------------------------------------------------------
@@ -296,23 +371,40 @@ class SQLiteStore:
             case.root,
             case.trace_level,
             json.dumps(dict(case.ctx)),
+            case.options,
+            case.created,
         )
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", row)
+            conn.execute(
+                "INSERT INTO cases (case_id, workflow, version, fingerprint, root, "
+                "trace_level, ctx, options, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
 
         await self._committed(self._queue_op(op, waited=True))
 
     def append(
-        self, case_id: str, events: Sequence[tuple[int, str]], consumed: Sequence[int]
+        self,
+        case_id: str,
+        events: Sequence[tuple[int, str]],
+        consumed: Sequence[int],
+        *,
+        timers: Sequence[tuple[int, float]] = (),
+        snapshot: tuple[int, str, str] | None = None,
     ) -> None:
-        """Queue one burst of a case: events (``(seq, json)`` lines) and consumed requests."""
+        """Queue one burst of a case: events (``(seq, json)`` lines) and consumed requests.
+
+        With the wall-clock deadlines of the timers it armed and the
+        snapshot taken after it, if any, in the same transaction.
+        """
         rows = [(case_id, seq, body) for seq, body in events]
         done = [(case_id, r) for r in consumed]
 
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
             conn.executemany("UPDATE requests SET consumed = 1 WHERE case_id = ? AND req = ?", done)
+            _write_core(conn, case_id, timers, snapshot)
 
         self._queue_op(op)
 
@@ -321,6 +413,7 @@ class SQLiteStore:
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE cases SET state = ? WHERE case_id = ?", (state, case_id))
+            _drop_core(conn, case_id)
 
         self._queue_op(op)
 
@@ -340,3 +433,85 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
+
+
+# -- the durable core: options, wall-clock timers, snapshots ------------------
+
+
+def _check_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a file whose ``cases`` table predates stored options (nothing is changed).
+
+    Raises:
+        StoreError: the file was written by an earlier wftrio.
+    """
+    cols = {row[1] for row in conn.execute("PRAGMA table_info(cases)")}
+    if cols and not set(_CORE_COLUMNS) <= cols:
+        raise StoreError(
+            f"the store {path!r} was written by an earlier wftrio (its cases table has no "
+            f"{', '.join(c for c in _CORE_COLUMNS if c not in cols)} column): finish its "
+            "cases with that version, or start a new file; it is not migrated"
+        )
+
+
+def _snapshot_seq(conn: sqlite3.Connection, case_id: str) -> int:
+    row = conn.execute("SELECT seq FROM snapshots WHERE case_id = ?", (case_id,)).fetchone()
+    if row is None:
+        return 0
+    if type(row[0]) is not int or row[0] < 0:
+        raise StoreCorrupt(
+            f"stored case {case_id!r}: its snapshot row is not one wftrio wrote", case_id
+        )
+    return int(row[0])
+
+
+def _load_core(
+    conn: sqlite3.Connection, case: StoredCase, options: Any, created: Any
+) -> StoredCase:
+    """``case`` with its options, creation time, timer deadlines and snapshot.
+
+    Raises:
+        StoreCorrupt: one of them is not what wftrio writes.
+    """
+    cid = case.case_id
+    where = f"stored case {cid!r}"
+    if not isinstance(options, str) or type(created) is not float:
+        raise StoreCorrupt(f"{where}: its options or creation time are not ones wftrio wrote", cid)
+    timers: dict[int, float] = {}
+    for tid, deadline in conn.execute("SELECT tid, deadline FROM timers WHERE case_id = ?", (cid,)):
+        if type(tid) is not int or not isinstance(deadline, float | int):
+            raise StoreCorrupt(f"{where}: a timer row is not one wftrio wrote", cid)
+        timers[tid] = float(deadline)
+    row = conn.execute("SELECT runner, body FROM snapshots WHERE case_id = ?", (cid,)).fetchone()
+    runner, snapshot = row if row is not None else ("running", None)
+    if row is not None and not (isinstance(snapshot, str) and isinstance(runner, str)):
+        raise StoreCorrupt(f"{where}: its snapshot is not one wftrio wrote", cid)
+    return attrs.evolve(
+        case,
+        options=options,
+        created=created,
+        timers=timers,
+        snapshot=snapshot,
+        snapshot_runner=runner,
+    )
+
+
+def _write_core(
+    conn: sqlite3.Connection,
+    case_id: str,
+    timers: Sequence[tuple[int, float]],
+    snapshot: tuple[int, str, str] | None,
+) -> None:
+    """A burst's timer deadlines and snapshot (inside its transaction)."""
+    if timers:
+        conn.executemany(
+            "INSERT OR REPLACE INTO timers VALUES (?, ?, ?)",
+            [(case_id, tid, deadline) for tid, deadline in timers],
+        )
+    if snapshot is not None:
+        conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)", (case_id, *snapshot))
+
+
+def _drop_core(conn: sqlite3.Connection, case_id: str) -> None:
+    """A finished case needs no timer deadlines and no snapshot."""
+    conn.execute("DELETE FROM timers WHERE case_id = ?", (case_id,))
+    conn.execute("DELETE FROM snapshots WHERE case_id = ?", (case_id,))

@@ -1,0 +1,267 @@
+"""The durable core of ``wf.SQLiteStore`` (issue 13): a resumed case gets
+back the options it was started with, its timers keep their wall-clock
+deadlines across a stop, and it resumes from its latest snapshot.
+
+Real loop, real reducer, a real SQLite file under ``tmp_path``; trio time
+is a ``MockClock`` and the store's wall clock an injected one, so nothing
+sleeps.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+import wftrio as wf
+from wftrio.errors import OptionError
+
+
+class WallClock:
+    """The store's wall clock, moved by hand (seconds)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def bump(ctx: Any) -> dict[str, Any]:
+    return {"n": ctx.get("n", 0) + 1}
+
+
+def completions(trace: list[wf.TraceEvent]) -> list[str | None]:
+    return [e.name for e in trace if e.kind == "task_completed"]
+
+
+# -- 1. stored case options ----------------------------------------------------
+
+
+async def test_budget_is_still_enforced_after_resume(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    ran: list[str] = []
+
+    async def pay(ctx: Any) -> dict[str, Any]:
+        ran.append("pay")
+        return {"paid": True}
+
+    async def ship(ctx: Any) -> dict[str, Any]:
+        ran.append("ship")
+        return {"shipped": True}
+
+    reg = wf.Registry()
+    reg.register("order", wf.seq(wf.task("pay", pay), wf.wait_signal("go"), wf.task("ship", ship)))
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.new_case("order", {}, case_id="o1", budget=wf.Budget(max_effects=1))
+        await sub.wait_state("o1", "waiting_signal")
+    # the resuming substrate has no budget: the case's own one must come back
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        assert sub.status("o1").budget.budget == wf.Budget(max_effects=1)
+        await sub.signal("o1", "go")
+        with pytest.raises(wf.CaseFailed) as failed:
+            await sub.wait("o1")
+    assert isinstance(failed.value.result.error, wf.BudgetExceeded)
+    assert ran == ["pay"]  # ship refused, as in an uninterrupted run
+
+
+async def test_disallowed_effect_is_still_refused_after_resume(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    ran: list[str] = []
+
+    async def ship(ctx: Any) -> dict[str, Any]:
+        ran.append("ship")
+        return {"shipped": True}
+
+    reg = wf.Registry()
+    reg.register("order", wf.seq(wf.wait_signal("go"), wf.task("ship", ship)))
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.new_case("order", {}, case_id="o1", allow={"pay"})
+        await sub.wait_state("o1", "waiting_signal")
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.signal("o1", "go")
+        with pytest.raises(wf.CaseFailed):
+            await sub.wait("o1")
+        outcomes = [r.outcome for r in sub.receipts("o1", steps=False)]
+    assert outcomes == ["disallowed"]
+    assert ran == []
+
+
+async def test_data_options_come_back_and_the_handler_is_the_substrates(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    calls: list[str] = []
+
+    async def first_handler(effect: Any, ctx: Any) -> Any:
+        calls.append("first")
+        return {"by": "first"}
+
+    async def second_handler(effect: Any, ctx: Any) -> Any:
+        calls.append("second")
+        return {"by": "second"}
+
+    reg = wf.Registry()
+    reg.register(
+        "job",
+        wf.seq(
+            wf.task("a", bump),
+            wf.wait_signal("go"),
+            wf.task("send", lambda ctx: wf.Effect("mail")),
+            wf.task("b", bump),
+        ),
+    )
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(
+        path=db, registry=reg, effect_handler={"mail": first_handler}
+    ) as sub:
+        await sub.new_case(
+            "job", {}, case_id="j1", keep_events=3, step_quanta=7, max_pending_signals=5
+        )
+        await sub.wait_state("j1", "waiting_signal")
+    async with wf.open_substrate(
+        path=db, registry=reg, effect_handler={"mail": second_handler}, keep_events=None
+    ) as sub:
+        case = sub._cases["j1"]
+        assert (case.opts.keep_events, case.opts.step_quanta) == (3, 7)
+        assert case.opts.max_pending_signals == 5
+        await sub.signal("j1", "go")
+        result = await sub.wait("j1")
+        assert len(sub.events("j1")) == 3  # its keep_events=3, not the substrate's None
+    assert result.ctx == {"n": 2, "by": "second"}
+    assert calls == ["second"]  # a function is not stored: the resuming substrate's
+
+
+async def test_seeded_case_resumes_with_its_seed_and_makes_the_same_choices(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    def pick(i: int) -> wf.Term:
+        return wf.xor(*(wf.task(f"p{i}{k}", lambda ctx, k=k: {f"c{i}": k}) for k in range(4)))
+
+    term = wf.seq(pick(0), wf.wait_signal("go"), pick(1), pick(2), pick(3))
+    reg = wf.Registry()
+    reg.register("dice", term)
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(registry=reg) as sub:
+        await sub.new_case("dice", {}, case_id="ref", scheduler=wf.Seeded(7))
+        await sub.signal("ref", "go")
+        ref = await sub.wait("ref")
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.new_case("dice", {}, case_id="d1", scheduler=wf.Seeded(7))
+        await sub.wait_state("d1", "waiting_signal")
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.signal("d1", "go")
+        result = await sub.wait("d1")
+    assert result.ctx == ref.ctx
+    assert completions(result.trace) == completions(ref.trace)
+    assert len(set(ref.ctx.values())) > 1  # the seed, not the default, picked
+
+
+async def test_replay_scheduler_is_refused_on_a_durable_store(tmp_path: Path) -> None:
+    reg = wf.Registry()
+    reg.register("one", wf.seq(wf.task("a", bump)))
+    async with wf.open_substrate(registry=reg) as sub:
+        log = (await sub.wait(await sub.new_case("one", {}, case_id="r"))).trace
+    async with wf.open_substrate(path=tmp_path / "cases.db", registry=reg) as sub:
+        with pytest.raises(OptionError, match="durable store"):
+            await sub.new_case("one", {}, scheduler=wf.Replay(wf.replay_log(log)))
+        assert sub.case_ids() == []
+
+
+OLD_SCHEMA = """
+CREATE TABLE cases (
+    case_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, version INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, root TEXT NOT NULL, trace_level TEXT NOT NULL,
+    ctx TEXT NOT NULL, state TEXT
+);
+INSERT INTO cases VALUES ('old', 'order', 1, 'f', 'r', 'full', '{}', NULL);
+"""
+
+
+async def test_a_file_from_before_stored_options_is_refused_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    con.executescript(OLD_SCHEMA)
+    con.close()
+    with pytest.raises(wf.StoreError, match="earlier wftrio.*options, created"):
+        async with wf.open_substrate(path=db, registry=wf.Registry()):
+            pass  # pragma: no cover
+    con = sqlite3.connect(db)
+    tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"cases"}  # nothing created, nothing migrated
+    with pytest.raises(wf.StoreError, match="earlier wftrio"):  # its lock was released
+        async with wf.open_substrate(path=db, registry=wf.Registry()):
+            pass  # pragma: no cover
+
+
+async def test_corrupt_options_fail_only_that_case(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    reg = wf.Registry()
+    reg.register("w", wf.seq(wf.wait_signal("go"), wf.task("a", bump)))
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        for cid in ("c1", "c2", "c3"):
+            await sub.new_case("w", {}, case_id=cid)
+            await sub.wait_state(cid, "waiting_signal")
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE cases SET options = '{\"step_quanta\": \"x\"}' WHERE case_id = 'c1'")
+        con.execute("UPDATE cases SET options = '{\"step_quanta\": 0}' WHERE case_id = 'c2'")
+    con.close()
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        assert set(sub.unresumed) == {"c1", "c2"}
+        assert all(isinstance(e, wf.StoreCorrupt) for e in sub.unresumed.values())
+        assert "options" in str(sub.unresumed["c1"])
+        await sub.signal("c3", "go")
+        assert (await sub.wait("c3")).ctx == {"n": 1}
+
+
+def test_store_option_errors_name_the_argument(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="clock="):
+        wf.SQLiteStore(tmp_path / "x.db", clock=3.0)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="snapshot_every="):
+        wf.SQLiteStore(tmp_path / "x.db", snapshot_every=0)
+    with pytest.raises(OptionError, match="snapshot_every="):
+        wf.SQLiteStore(tmp_path / "x.db", snapshot_every=True)
+    with pytest.raises(OptionError, match="clock="):
+        wf.MemoryStore(clock="now")  # type: ignore[arg-type]
+    assert not (tmp_path / "x.db").exists()
+
+
+def timeout_registry() -> wf.Registry:
+    reg = wf.Registry()
+    reg.register("slow", wf.seq(wf.task("a", bump), wf.wait_signal("go"), wf.task("b", bump)))
+    return reg
+
+
+@pytest.mark.parametrize("down", [40.0, 150.0])
+async def test_timeout_counts_from_creation_on_the_store_clock(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, down: float
+) -> None:
+    reg = timeout_registry()
+    db = tmp_path / "cases.db"
+    wall = WallClock()
+    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+        await sub.new_case("slow", {}, case_id="s1", timeout=100)
+        await sub.wait_state("s1", "waiting_signal")
+    wall.now += down  # the process was down this long
+    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+        with pytest.raises(wf.CaseCancelled) as cancelled:
+            await sub.wait("s1")
+        info = sub.status("s1")
+    assert cancelled.value.result.reason == "timeout"
+    assert cancelled.value.result.ctx == {"n": 1}
+    assert info.finished_at is not None
+    assert info.started_at is not None
+    # 60 s were left of its 100 s; none when it was down 150 s
+    assert info.finished_at - info.started_at == pytest.approx(max(0.0, 100.0 - down))
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT state FROM cases").fetchall() == [("cancelled",)]
