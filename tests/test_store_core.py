@@ -265,3 +265,103 @@ async def test_timeout_counts_from_creation_on_the_store_clock(
     assert info.finished_at - info.started_at == pytest.approx(max(0.0, 100.0 - down))
     con = sqlite3.connect(db)
     assert con.execute("SELECT state FROM cases").fetchall() == [("cancelled",)]
+
+
+async def test_resume_feeds_committed_inputs_at_once_with_their_recorded_times(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    reg = wf.Registry()
+    reg.register("slow", wf.seq(wf.wait_signal("go"), wf.task("a", bump), wf.wait_signal("end")))
+    db = tmp_path / "cases.db"
+    days = 3 * 24 * 3600.0
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.new_case("slow", {}, case_id="s1")
+        await trio.sleep(days)  # the signal came three days later
+        await sub.signal("s1", "go")
+        await sub.wait_state("s1", "waiting_signal")
+        await trio.testing.wait_all_tasks_blocked()
+        recorded = sub.events("s1")
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        t0 = trio.current_time()
+        await sub.wait_state("s1", "waiting_signal")
+        assert trio.current_time() == t0  # not three days later
+        assert sub.events("s1") == recorded  # the same events, at their recorded times
+        assert [e.time for e in recorded if e.kind == "signal_received"] == [days]
+
+
+# -- 2. wall-clock timers --------------------------------------------------------
+
+
+def at(key: str) -> Any:
+    return wf.task(key, lambda ctx: {key: trio.current_time()})
+
+
+def two_timers() -> wf.Registry:
+    reg = wf.Registry()
+    reg.register(
+        "timers",
+        wf.seq(
+            wf.task("start", bump),
+            # the later deadline is armed first (a lower timer id)
+            wf.par(wf.defer(wf.after(120, at("b"))), wf.defer(wf.after(60, at("a")))),
+        ),
+    )
+    return reg
+
+
+@pytest.mark.parametrize(("down", "a_in", "b_in"), [(200.0, 0.0, 0.0), (100.0, 0.0, 20.0)])
+async def test_timers_keep_wall_clock_deadlines_across_a_stop(
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
+    down: float,
+    a_in: float,
+    b_in: float,
+) -> None:
+    reg = two_timers()
+    db = tmp_path / "cases.db"
+    wall = WallClock()
+    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+        await sub.new_case("timers", {}, case_id="t1")
+        await sub.wait_state("t1", "waiting_signal")
+    con = sqlite3.connect(db)
+    deadlines = sorted(d for (d,) in con.execute("SELECT deadline FROM timers"))
+    assert deadlines == [wall.now + 60, wall.now + 120]
+    wall.now += down  # the process was down this long
+    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+        result = await sub.wait("t1")
+        resumed_at = sub.status("t1").started_at
+    assert resumed_at is not None
+    # an expired timer fires at once, the other after what is left of it
+    assert result.ctx["a"] - resumed_at == pytest.approx(a_in)
+    assert result.ctx["b"] - resumed_at == pytest.approx(b_in)
+    # in the order of their deadlines, as in an uninterrupted run
+    assert completions(result.trace)[-2:] == ["a", "b"]
+    assert con.execute("SELECT count(*) FROM timers").fetchall() == [(0,)]  # case done
+
+
+async def test_a_timer_armed_again_after_a_replayed_input_keeps_its_deadline(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    reg = wf.Registry()
+    reg.register(
+        "remind",
+        wf.seq(
+            wf.wait_signal("go"),
+            wf.defer(wf.after(60, at("fired")), wf.on_signal("no", wf.task("no", bump))),
+        ),
+    )
+    db = tmp_path / "cases.db"
+    wall = WallClock()
+    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+        await sub.new_case("remind", {}, case_id="r1")
+        await sub.wait_state("r1", "waiting_signal")
+        await sub.signal("r1", "go")  # the timer is armed now, at wall time W
+        await sub.wait_state("r1", "waiting_signal")
+        assert sub.status("r1").timers == 1
+    wall.now += 45
+    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+        result = await sub.wait("r1")
+        resumed_at = sub.status("r1").started_at
+    assert resumed_at is not None
+    # the replay arms it again after the signal: 15 s were left, not 60
+    assert result.ctx["fired"] - resumed_at == pytest.approx(15.0)
