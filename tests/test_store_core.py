@@ -9,6 +9,7 @@ sleeps.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import trio
 import trio.testing
 
 import wftrio as wf
-from wftrio.errors import OptionError
+from wftrio.errors import OptionError, ProgramMismatch, SerializationError
 
 
 class WallClock:
@@ -283,7 +284,8 @@ async def test_resume_feeds_committed_inputs_at_once_with_their_recorded_times(
         recorded = sub.events("s1")
     async with wf.open_substrate(path=db, registry=reg) as sub:
         t0 = trio.current_time()
-        await sub.wait_state("s1", "waiting_signal")
+        await trio.testing.wait_all_tasks_blocked()  # the replay is over
+        assert sub.status("s1").state is wf.CaseState.WAITING_SIGNAL
         assert trio.current_time() == t0  # not three days later
         assert sub.events("s1") == recorded  # the same events, at their recorded times
         assert [e.time for e in recorded if e.kind == "signal_received"] == [days]
@@ -309,6 +311,7 @@ def two_timers() -> wf.Registry:
     return reg
 
 
+@pytest.mark.parametrize("every", [None, 1])
 @pytest.mark.parametrize(("down", "a_in", "b_in"), [(200.0, 0.0, 0.0), (100.0, 0.0, 20.0)])
 async def test_timers_keep_wall_clock_deadlines_across_a_stop(
     tmp_path: Path,
@@ -316,18 +319,23 @@ async def test_timers_keep_wall_clock_deadlines_across_a_stop(
     down: float,
     a_in: float,
     b_in: float,
+    every: int | None,
 ) -> None:
     reg = two_timers()
     db = tmp_path / "cases.db"
     wall = WallClock()
-    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+    store = wf.SQLiteStore(db, clock=wall, snapshot_every=every)
+    async with wf.open_substrate(store=store, registry=reg) as sub:
         await sub.new_case("timers", {}, case_id="t1")
         await sub.wait_state("t1", "waiting_signal")
     con = sqlite3.connect(db)
     deadlines = sorted(d for (d,) in con.execute("SELECT deadline FROM timers"))
     assert deadlines == [wall.now + 60, wall.now + 120]
+    # with every=1 the case resumes from a snapshot holding both timers
+    assert con.execute("SELECT count(*) FROM snapshots").fetchall() == [(int(every == 1),)]
     wall.now += down  # the process was down this long
-    async with wf.open_substrate(store=wf.SQLiteStore(db, clock=wall), registry=reg) as sub:
+    store = wf.SQLiteStore(db, clock=wall, snapshot_every=every)
+    async with wf.open_substrate(store=store, registry=reg) as sub:
         result = await sub.wait("t1")
         resumed_at = sub.status("t1").started_at
     assert resumed_at is not None
@@ -365,3 +373,188 @@ async def test_a_timer_armed_again_after_a_replayed_input_keeps_its_deadline(
     assert resumed_at is not None
     # the replay arms it again after the signal: 15 s were left, not 60
     assert result.ctx["fired"] - resumed_at == pytest.approx(15.0)
+
+
+# -- 3. snapshots ------------------------------------------------------------------
+
+
+def add(ctx: Any) -> dict[str, Any]:
+    return {"total": ctx.get("total", 0) + ctx["v"], "seen": [*ctx.get("seen", []), ctx["v"]]}
+
+
+def ticks() -> wf.Registry:
+    reg = wf.Registry()
+    reg.register(
+        "ticks",
+        wf.seq(
+            wf.loop(wf.seq(wf.wait_signal("tick", "v"), wf.task("add", add)), times=30),
+            wf.xor(wf.task("x", bump), wf.task("y", bump)),
+        ),
+    )
+    return reg
+
+
+def shape(trace: list[wf.TraceEvent]) -> list[tuple[Any, ...]]:
+    """A trace without its times (a resumed case's clock does not count the stop),
+    nor the random causal root in ``case_started``."""
+    return [
+        (e.seq, e.kind, e.name, e.token, e.scope, None if e.kind == "case_started" else e.data)
+        for e in trace
+    ]
+
+
+async def uninterrupted_ticks(reg: wf.Registry) -> wf.CaseResult:
+    async with wf.open_substrate(registry=reg) as sub:
+        await sub.new_case("ticks", {}, case_id="k1")
+        for v in range(30):
+            await sub.signal("k1", "tick", v)
+        return await sub.wait("k1")
+
+
+async def run_ticks_until(db: Path, reg: wf.Registry, n: int, every: int | None) -> None:
+    async with wf.open_substrate(
+        store=wf.SQLiteStore(db, snapshot_every=every), registry=reg
+    ) as sub:
+        await sub.new_case("ticks", {}, case_id="k1")
+        for v in range(n):
+            await sub.signal("k1", "tick", v)
+            await sub.wait_state("k1", "waiting_signal")
+            await trio.testing.wait_all_tasks_blocked()  # one burst per signal
+
+
+@pytest.mark.parametrize("drop_before", [False, True])
+async def test_resume_restores_the_latest_snapshot_and_replays_only_what_came_after(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, drop_before: bool
+) -> None:
+    reg = ticks()
+    db = tmp_path / "cases.db"
+    await run_ticks_until(db, reg, 23, every=5)
+    con = sqlite3.connect(db)
+    [(snap_seq,)] = con.execute("SELECT seq FROM snapshots WHERE case_id = 'k1'").fetchall()
+    [(last,)] = con.execute("SELECT max(seq) FROM events").fetchall()
+    assert 0 < snap_seq <= last
+    if drop_before:
+        # proof that resume does not read them: the events before the snapshot are gone
+        with con:
+            con.execute("DELETE FROM events WHERE seq < ?", (snap_seq,))
+    async with wf.open_substrate(store=wf.SQLiteStore(db, snapshot_every=5), registry=reg) as sub:
+        assert sub.unresumed == {}
+        await sub.wait_state("k1", "waiting_signal")
+        for v in range(23, 30):
+            await sub.signal("k1", "tick", v)
+        result = await sub.wait("k1")
+    ref = await uninterrupted_ticks(reg)
+    assert result.ctx == ref.ctx
+    assert result.ctx["seen"] == list(range(30))
+    # the resumed case's trace starts at its snapshot, and continues exactly as the reference
+    assert result.trace[0].seq == snap_seq
+    assert shape(result.trace) == shape(ref.trace)[snap_seq:]
+    stored = [
+        wf.TraceEvent(**json.loads(b))
+        for (b,) in con.execute("SELECT body FROM events WHERE case_id = 'k1' ORDER BY seq")
+    ]
+    assert shape(stored) == shape(ref.trace)[snap_seq if drop_before else 0 :]
+    assert con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]  # case done
+
+
+async def test_snapshots_are_taken_every_n_bursts_in_the_bursts_transaction(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    reg = ticks()
+    seqs: list[int] = []
+    db = tmp_path / "cases.db"
+    store = wf.SQLiteStore(db, snapshot_every=4)
+    async with wf.open_substrate(store=store, registry=reg) as sub:
+        await sub.new_case("ticks", {}, case_id="k1")
+        for v in range(13):
+            await sub.signal("k1", "tick", v)
+            await sub.wait_state("k1", "waiting_signal")
+            await trio.testing.wait_all_tasks_blocked()
+            await store.request("k1", "signal", "probe", None, True)  # waits for the writer
+            con = sqlite3.connect(db)
+            row = con.execute("SELECT seq FROM snapshots").fetchone()
+            [(n_events,)] = con.execute("SELECT count(*) FROM events").fetchall()
+            con.close()
+            if row is not None and (not seqs or seqs[-1] != row[0]):
+                seqs.append(row[0])
+                assert row[0] == n_events  # the snapshot follows exactly the events committed
+    # the first burst is new_case's; then one burst per signal: 4, 8, 12
+    assert len(seqs) == 3
+    async with wf.open_substrate(store=wf.SQLiteStore(db, snapshot_every=None), registry=reg):
+        pass  # resumes from the snapshot already stored, takes no new ones
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    ["not json", "{}", "steps=-1", "fingerprint"],
+)
+async def test_a_corrupt_snapshot_fails_only_its_case(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, corrupt: str
+) -> None:
+    reg = ticks()
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(store=wf.SQLiteStore(db, snapshot_every=1), registry=reg) as sub:
+        for cid in ("k1", "k2"):
+            await sub.new_case("ticks", {}, case_id=cid)
+            await sub.signal(cid, "tick", 1)
+            await sub.wait_state(cid, "waiting_signal")
+        await trio.testing.wait_all_tasks_blocked()
+    con = sqlite3.connect(db)
+    [(body,)] = con.execute("SELECT body FROM snapshots WHERE case_id = 'k1'").fetchall()
+    if corrupt == "not json":
+        body = body[:-10]
+    elif corrupt == "{}":
+        body = "{}"
+    else:
+        doc = json.loads(body)
+        if corrupt == "steps=-1":
+            doc["steps"] = -1
+        else:
+            doc["fingerprint"] = "0" * len(doc["fingerprint"])
+        body = json.dumps(doc)
+    with con:
+        con.execute("UPDATE snapshots SET body = ? WHERE case_id = 'k1'", (body,))
+    async with wf.open_substrate(store=wf.SQLiteStore(db, snapshot_every=1), registry=reg) as sub:
+        assert set(sub.unresumed) == {"k1"}
+        err = sub.unresumed["k1"]
+        assert isinstance(err, wf.StoreCorrupt)
+        assert "snapshot" in str(err)
+        assert isinstance(err.__cause__, SerializationError | ProgramMismatch)
+        assert sub.case_ids() == ["k2"]
+        for v in range(2, 31):
+            await sub.signal("k2", "tick", v)
+        assert (await sub.wait("k2")).state is wf.CaseState.DONE
+    assert con.execute("SELECT state FROM cases ORDER BY case_id").fetchall() == [
+        (None,),  # k1 stays unfinished: a later open with a good snapshot could resume it
+        ("done",),
+    ]
+
+
+async def test_an_effect_in_flight_at_the_snapshot_is_reissued_with_its_key(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    keys: list[str] = []
+    release = trio.Event()
+
+    async def ship(ctx: Any) -> dict[str, Any]:
+        keys.append(wf.current_effect().key)
+        await release.wait()
+        return {"shipped": ctx["n"]}
+
+    reg = wf.Registry()
+    reg.register("fx", wf.seq(wf.task("a", bump), wf.task("ship", ship), wf.task("b", bump)))
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(store=wf.SQLiteStore(db, snapshot_every=1), registry=reg) as sub:
+        await sub.new_case("fx", {}, case_id="f1")
+        await sub.wait_state("f1", "waiting_effect")
+        await trio.testing.wait_all_tasks_blocked()
+    con = sqlite3.connect(db)
+    [(snap_seq,)] = con.execute("SELECT seq FROM snapshots").fetchall()
+    with con:
+        con.execute("DELETE FROM events WHERE seq < ?", (snap_seq,))
+    release.set()
+    async with wf.open_substrate(store=wf.SQLiteStore(db, snapshot_every=1), registry=reg) as sub:
+        result = await sub.wait("f1")
+    assert result.ctx == {"n": 2, "shipped": 1}
+    assert len(keys) == 2
+    assert keys[0] == keys[1]  # the same idempotency key
