@@ -184,7 +184,7 @@ class Substrate:
             raise OptionError(f"store={store!r}: expected a wf.MemoryStore or wf.SQLiteStore")
         self.store: Store = store
         self._durable: DurableStore | None = store if isinstance(store, SQLiteStore) else None
-        self.durable_store = self._durable
+        self.durable_store = self._durable  # what resume reads (None on a MemoryStore)
         # stored cases that could not resume, by id, with the typed reason
         self.unresumed: dict[str, Exception] = {}
         self.retain_finished = retain_finished
