@@ -558,3 +558,34 @@ async def test_an_effect_in_flight_at_the_snapshot_is_reissued_with_its_key(
     assert result.ctx == {"n": 2, "shipped": 1}
     assert len(keys) == 2
     assert keys[0] == keys[1]  # the same idempotency key
+
+
+async def test_a_snapshot_drops_the_deadlines_of_timers_no_longer_armed(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    # a clock that never jumps: no timer fires while the writer thread works
+    reg = wf.Registry()
+    reg.register(
+        "nag",
+        wf.loop(
+            wf.defer(
+                wf.after(10, wf.task("nagged", bump)), wf.on_signal("tick", wf.task("t", bump))
+            ),
+            times=6,
+        ),
+    )
+    db = tmp_path / "cases.db"
+    store = wf.SQLiteStore(db, snapshot_every=1)
+    async with wf.open_substrate(store=store, registry=reg) as sub:
+        await sub.new_case("nag", {}, case_id="n1")
+        for _ in range(4):  # each tick withdraws a timer, the next iteration arms one
+            await sub.wait_state("n1", "waiting_signal")
+            await sub.signal("n1", "tick")
+        await sub.wait_state("n1", "waiting_signal")
+        await trio.testing.wait_all_tasks_blocked()
+        await store.request("n1", "signal", "probe", None, True)  # the writer caught up
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT tid FROM timers").fetchall()
+        con.close()
+        assert len(rows) == 1  # only the timer armed now, not the four withdrawn ones
+        assert sub.status("n1").timers == 1

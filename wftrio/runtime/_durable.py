@@ -152,7 +152,7 @@ class CaseLog:
         every = self.store.snapshot_every
         if state is not None and every is not None and self.bursts >= every:
             try:
-                snap = (state.seq, runner, dumps_snapshot(state.snapshot()))
+                snap = (state.seq, runner, dumps_snapshot(state.snapshot()), tuple(state.timers))
                 self.bursts = 0
             except SerializationError as exc:  # the next burst's events fail the case
                 logger.warning("case %r: no snapshot taken: %s", self.case_id, exc)

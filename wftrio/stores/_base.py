@@ -128,13 +128,15 @@ class DurableStore(Store, Protocol):
         consumed: Sequence[int],
         *,
         timers: Sequence[tuple[int, float]] = (),
-        snapshot: tuple[int, str, str] | None = None,
+        snapshot: tuple[int, str, str, tuple[int, ...]] | None = None,
     ) -> None:
         """Queue one burst: events (``(seq, JSON line)``) and the requests it consumed.
 
         ``timers``: the ``(timer id, wall-clock deadline)`` of timers the burst
-        armed; ``snapshot``: ``(seq, runner state, JSON)`` of the case's state after the
-        burst (it replaces the case's previous snapshot).  All in the burst's
+        armed; ``snapshot``: ``(seq, runner state, JSON, ids of the timers
+        still armed)`` of the case's state after the burst (it replaces the
+        case's previous snapshot, and the deadlines of its other timers,
+        fired or withdrawn, are dropped).  All in the burst's
         transaction.
         """
         ...

@@ -391,7 +391,7 @@ class SQLiteStore:
         consumed: Sequence[int],
         *,
         timers: Sequence[tuple[int, float]] = (),
-        snapshot: tuple[int, str, str] | None = None,
+        snapshot: tuple[int, str, str, tuple[int, ...]] | None = None,
     ) -> None:
         """Queue one burst of a case: events (``(seq, json)`` lines) and consumed requests.
 
@@ -499,7 +499,7 @@ def _write_core(
     conn: sqlite3.Connection,
     case_id: str,
     timers: Sequence[tuple[int, float]],
-    snapshot: tuple[int, str, str] | None,
+    snapshot: tuple[int, str, str, tuple[int, ...]] | None,
 ) -> None:
     """A burst's timer deadlines and snapshot (inside its transaction)."""
     if timers:
@@ -508,7 +508,18 @@ def _write_core(
             [(case_id, tid, deadline) for tid, deadline in timers],
         )
     if snapshot is not None:
-        conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)", (case_id, *snapshot))
+        seq, runner, body, armed = snapshot
+        conn.execute(
+            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)", (case_id, seq, runner, body)
+        )
+        # timers fired or withdrawn by now are not needed again (ids are never reused)
+        live = set(armed)
+        dead = [
+            (case_id, tid)
+            for (tid,) in conn.execute("SELECT tid FROM timers WHERE case_id = ?", (case_id,))
+            if tid not in live
+        ]
+        conn.executemany("DELETE FROM timers WHERE case_id = ? AND tid = ?", dead)
 
 
 def _drop_core(conn: sqlite3.Connection, case_id: str) -> None:
