@@ -75,7 +75,9 @@ def _cmd_cases(args: argparse.Namespace) -> int:
     cases = _store_call(read)
     owner = "owned by a running process" if is_owned(args.store) else "not owned by any process"
     now = time.time()
-    table = Table(title=Text(f"{args.store}: {len(cases)} cases, {owner}"), title_justify="left")
+    console = make_console()
+    console.print(Text(f"{args.store}: {len(cases)} cases, {owner}"), soft_wrap=True)
+    table = Table()
     for col in ("case", "workflow", "state", "age", "waits for"):
         table.add_column(col, overflow="fold")
     for c in cases:
@@ -87,7 +89,7 @@ def _cmd_cases(args: argparse.Namespace) -> int:
             _age(c.created, now),
             Text("; ".join(c.waits) if c.waits else ("-" if c.finished else "")),
         )
-    make_console().print(table)
+    console.print(table)
     return 0
 
 
