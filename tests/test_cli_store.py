@@ -337,20 +337,62 @@ async def test_with_no_owner_the_request_is_stored_and_delivered_at_the_next_ope
         assert sub.case_ids() == []  # delivered once; nothing left to resume
 
 
-async def test_store_is_still_owned_at_once_despite_probes(tmp_path: Path) -> None:
+async def test_an_owner_opening_during_a_lock_probe_retries_and_owns_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+    import time as real_time
+
+    from wftrio.stores import _sqlite
+
     db = tmp_path / "cases.db"
-    stop = trio.Event()
+    async with wf.open_substrate(path=db, registry=registry()):
+        assert is_owned(db)
+    assert not is_owned(db)
+    # a probe holds the shared lock when the owner first tries; it lets go
+    # while the owner waits between two attempts
+    probe = os.open(f"{db}.lock", os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    waits: list[float] = []
 
-    async def probe() -> None:
-        while not stop.is_set():
-            await trio.to_thread.run_sync(is_owned, db)
+    class Clock:
+        time = staticmethod(real_time.time)
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(probe)
-        for _ in range(5):
-            async with wf.open_substrate(path=db, registry=registry()):
-                assert is_owned(db)
-        stop.set()
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            fcntl.flock(probe, fcntl.LOCK_UN)
+
+    monkeypatch.setattr(_sqlite, "time", Clock)
+    try:
+        async with wf.open_substrate(path=db, registry=registry()):
+            assert is_owned(db)
+    finally:
+        os.close(probe)
+    assert waits == [0.01]
+    monkeypatch.setattr(_sqlite, "time", real_time)
+    # a lock that stays held is an owner: StoreLocked after the few retries
+    async with wf.open_substrate(path=db, registry=registry()):
+        with pytest.raises(wf.StoreLocked):
+            async with wf.open_substrate(store=wf.SQLiteStore(db)):
+                pass  # pragma: no cover
+
+
+async def test_cases_drops_the_waits_of_a_cancelled_region(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "cases.db"
+    await make_store(db)
+    async with wf.open_substrate(path=db, registry=registry()) as sub:
+        await sub.wait_state("o-full", "waiting_signal")
+        assert await cli("cancel", str(db), "o-full", "--region", "r") == 0
+        while "r" in sub.status("o-full").live_regions:  # noqa: ASYNC110
+            await trio.sleep(0.01)  # taken and committed; now fed to the case
+    # closed: every burst is committed
+    assert await cli("cases", str(db)) == 0
+    assert table_line(capsys.readouterr().out, "o-full") == (
+        "o-full order@1 waiting_signal 0s signal go"
+    )
 
 
 OWNER = """
