@@ -12,6 +12,12 @@ Ownership: an exclusive ``flock`` on ``<path>.lock``, taken at open and
 released at close (the kernel releases it if the process dies), so a
 second substrate on the same file, in this process or another, fails
 with :class:`~wftrio.errors.StoreLocked`.
+
+Requests from other processes (``wftrio signal`` / ``cancel``): they post
+rows to the ``inbox`` table (:mod:`wftrio.stores._outside`); once the
+substrate has resumed its cases it calls :meth:`SQLiteStore.serve_inbox`,
+which looks at the table every :data:`INBOX_POLL` seconds, on a connection
+of its own, and hands new rows to the substrate.
 """
 
 from __future__ import annotations
