@@ -443,3 +443,31 @@ def test_a_signal_from_the_command_line_reaches_another_process(tmp_path: Path) 
                 owner.kill()
     assert owner.returncode == 0
     assert json.loads(out) == {"go": {"x": 7}, "b": {"x": 7}}
+
+
+async def test_a_store_written_before_the_inbox_tables_is_read_and_signalled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "cases.db"
+    await make_store(db)
+    for table in ("inbox", "workflows", "case_times"):
+        rows(db, f"DROP TABLE {table}")
+    assert await cli("cases", str(db)) == 0
+    # no creation time, no signal names: the age is unknown, the wait generic
+    assert table_line(capsys.readouterr().out, "o-min") == "o-min order@1 waiting_signal ? a signal"
+    assert await cli("signal", str(db), "o-min", "go", "1") == 0  # creates the inbox
+    assert rows(db, "SELECT case_id, name, payload FROM inbox") == [("o-min", "go", "1")]
+
+
+def test_post_request_refuses_a_payload_that_is_not_json(tmp_path: Path) -> None:
+    from wftrio.stores._outside import connect_writer, post_request
+
+    db = tmp_path / "cases.db"
+    trio.run(make_store, db)
+    conn = connect_writer(db)
+    try:
+        with pytest.raises(wf.UnstorableValue, match="payload must be JSON"):
+            post_request(conn, "o-min", "signal", "go", object())
+    finally:
+        conn.close()
+    assert rows(db, "SELECT count(*) FROM inbox") == [(0,)]

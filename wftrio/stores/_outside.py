@@ -45,6 +45,7 @@ from wftrio.errors import (
     UnknownCase,
     UnknownRegion,
     UnknownSignal,
+    UnstorableValue,
 )
 from wftrio.serialize import loads_trace
 from wftrio.stores._base import RequestKind
@@ -339,7 +340,10 @@ def post_request(
         UnknownRegion: the workflow has no region ``name`` (likewise).
         UnstorableValue: ``payload`` is not JSON.
     """
-    body = json.dumps(payload)
+    try:
+        body = json.dumps(payload)
+    except (TypeError, ValueError) as exc:
+        raise UnstorableValue(f"the payload must be JSON: {exc}") from None
     conn.execute("BEGIN IMMEDIATE")
     try:
         workflow, version, fp, state, _ = _workflow_of(conn, case_id)
@@ -488,18 +492,20 @@ def _inbox_count(conn: sqlite3.Connection, case_id: str) -> int:
     return int(n[0])
 
 
-_CASES = (
-    "SELECT c.case_id, c.workflow, c.version, c.fingerprint, c.trace_level, c.state, t.created "
-    "FROM cases c LEFT JOIN case_times t ON t.case_id = c.case_id"
-)
-
-
 def _select_cases(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[Any]:
-    try:
-        return conn.execute(f"{_CASES} {where}", args).fetchall()
-    except sqlite3.OperationalError:  # no case_times table (an older store)
-        plain = _CASES.replace(", t.created", ", NULL").split(" LEFT JOIN")[0]
-        return conn.execute(f"{plain} {where}", args).fetchall()
+    has_times = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'case_times'"
+    ).fetchone()[0]
+    created, join = (
+        ("t.created", "LEFT JOIN case_times t ON t.case_id = c.case_id")
+        if has_times
+        else ("NULL", "")  # a store written before the table existed
+    )
+    return conn.execute(
+        "SELECT c.case_id, c.workflow, c.version, c.fingerprint, c.trace_level, c.state, "
+        f"{created} FROM cases c {join} {where}",
+        args,
+    ).fetchall()
 
 
 def read_cases(conn: sqlite3.Connection, *, unfinished: bool = False) -> list[CaseSummary]:
