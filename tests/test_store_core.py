@@ -288,7 +288,10 @@ async def test_resume_feeds_committed_inputs_at_once_with_their_recorded_times(
         assert sub.status("s1").state is wf.CaseState.WAITING_SIGNAL
         assert trio.current_time() == t0  # not three days later
         assert sub.events("s1") == recorded  # the same events, at their recorded times
-        assert [e.time for e in recorded if e.kind == "signal_received"] == [days]
+        # recorded when it came (the owner's inbox poll lets an autojump clock
+        # move on while the writer thread commits the request: at, not exactly at)
+        (came,) = [e.time for e in recorded if e.kind == "signal_received"]
+        assert days <= came < days + 5
 
 
 # -- 2. wall-clock timers --------------------------------------------------------

@@ -7,6 +7,9 @@
 ``wftrio graph TARGET``   draw the workflow (``--format mermaid|dot``)
 ``wftrio validate TARGET``  structural checks, then bounded exploration
 ``wftrio bench``          the benchmark table (``python -m wftrio.bench``)
+``wftrio cases STORE``, ``show STORE CASE``, ``signal STORE CASE NAME [JSON]``,
+``cancel STORE CASE [--region R]``  the cases of a store file, while a process
+                          runs them (``wftrio._cli_store``, docs/DURABILITY.md)
 
 TARGET is ``module:ATTR`` or ``path/to/file.py:ATTR`` naming a workflow term
 (``:ATTR`` defaults to ``WORKFLOW``).  The module can carry what a case of
@@ -604,6 +607,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("target", help=_TARGET_HELP)
     g.add_argument("--format", default="mermaid", choices=["mermaid", "dot"])
     g.set_defaults(func=_cmd_graph)
+    from wftrio._cli_store import add_store_commands
+
+    add_store_commands(sub)
     # listed here for `wftrio --help`; main() hands its arguments to the bench's own parser
     sub.add_parser("bench", help="the benchmark table (see `wftrio bench --help`)")
     return p

@@ -26,6 +26,7 @@ from wftrio.errors import (
     SchedulerError,
     SerializationError,
     StoreCorrupt,
+    StoreError,
     UnknownWorkflow,
     UnstorableValue,
     WftrioError,
@@ -36,14 +37,16 @@ from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._stored import load_options
 from wftrio.runtime._types import CaseOptions, CaseState, parse_case_options
+from wftrio.runtime._workflow import signal_names
 from wftrio.serialize import dumps_snapshot, dumps_trace, loads_snapshot
-from wftrio.stores import DurableStore, StoredCase, StoredRequest
+from wftrio.stores import DurableStore, SQLiteStore, StoredCase, StoredRequest
+from wftrio.stores._outside import FROM_INBOX, InboxRow
 from wftrio.trace import INPUT_KINDS, InputEvent, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
 
-__all__ = ["CaseLog", "Resumed", "check_json", "resume_cases"]
+__all__ = ["CaseLog", "Resumed", "check_json", "resume_cases", "serve_inbox"]
 
 logger = logging.getLogger("wftrio.runtime")
 
@@ -321,3 +324,49 @@ async def resume_cases(sub: Substrate, found: Sequence[StoredCase | Exception]) 
             [_message(r, now) for r in item.pending],
             Resumed(feed, state, left, runner),
         )
+
+
+def serve_inbox(sub: Substrate, store: SQLiteStore) -> None:
+    """Take the requests other processes post to ``store`` (``wftrio signal`` / ``cancel``).
+
+    Each row is admitted exactly as ``sub.signal`` / ``cancel`` /
+    ``cancel_region`` admit a request (same checks, same commit, same
+    delivery); the commit of its request deletes the row.  A request the
+    substrate refuses is marked refused with the error's message.
+    """
+
+    def workflows() -> list[tuple[str, int, str, Any, Any]]:
+        return [
+            (e.name, e.version, e.fingerprint, signal_names(e.term), e.term.region_ids)
+            for e in sub.registry
+        ]
+
+    async def take(rows: Sequence[InboxRow]) -> None:
+        for row in rows:
+            if sub.closing:  # the rest wait for the next process
+                return
+            if row.problem is not None:
+                store.refuse(row.id, row.problem)
+                continue
+            token = FROM_INBOX.set(row.id)
+            try:
+                if row.kind == "signal":
+                    await sub.signal(row.case_id, row.name, row.payload)  # type: ignore[arg-type]
+                elif row.kind == "cancel":
+                    await sub.cancel(row.case_id)
+                else:
+                    await sub.cancel_region(row.case_id, row.name)  # type: ignore[arg-type]
+            except StoreError as exc:  # not committed: the row waits for the next open
+                if isinstance(exc, UnstorableValue):
+                    store.refuse(row.id, str(exc))
+                else:
+                    logger.error("inbox row %d for case %r: %s", row.id, row.case_id, exc)
+            except WftrioError as exc:  # UnknownCase, CaseClosed, UnknownSignal, ...
+                if sub.closing:  # a case cancelled by the shutdown has not ended
+                    return
+                why = sub.unresumed.get(row.case_id)
+                store.refuse(row.id, str(exc) if why is None else f"case not resumed: {why}")
+            finally:
+                FROM_INBOX.reset(token)
+
+    store.serve_inbox(take, workflows)

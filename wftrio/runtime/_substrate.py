@@ -48,7 +48,7 @@ from wftrio.receipts import Receipt, receipts
 from wftrio.registry import RegisteredWorkflow, Registry, default_registry
 from wftrio.runtime._case_view import check_signal, info, outcome
 from wftrio.runtime._children import Counters
-from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases
+from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases, serve_inbox
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
@@ -220,6 +220,8 @@ class Substrate:
             self._nursery = await stack.enter_async_context(trio.open_nursery())
             if found:
                 await resume_cases(self, found)
+            if isinstance(self.store, SQLiteStore):  # requests from other processes
+                serve_inbox(self, self.store)
         except BaseException as exc:
             try:
                 suppressed = await stack.__aexit__(type(exc), exc, exc.__traceback__)

@@ -12,6 +12,12 @@ Ownership: an exclusive ``flock`` on ``<path>.lock``, taken at open and
 released at close (the kernel releases it if the process dies), so a
 second substrate on the same file, in this process or another, fails
 with :class:`~wftrio.errors.StoreLocked`.
+
+Requests from other processes (``wftrio signal`` / ``cancel``): they post
+rows to the ``inbox`` table (:mod:`wftrio.stores._outside`); once the
+substrate has resumed its cases it calls :meth:`SQLiteStore.serve_inbox`,
+which looks at the table every :data:`INBOX_POLL` seconds, on a connection
+of its own, and hands new rows to the substrate.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -37,6 +43,16 @@ from wftrio.errors import (
 )
 from wftrio.serialize import loads_trace
 from wftrio.stores._base import RequestKind, StoredCase, StoredRequest
+from wftrio.stores._outside import (
+    FROM_INBOX,
+    INBOX_SCHEMA,
+    InboxRow,
+    note_created,
+    note_workflows,
+    pending_rows,
+    refuse_row,
+    take_row,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -93,6 +109,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
 _CORE_COLUMNS = ("options", "created")
 
 _Op = Callable[[sqlite3.Connection], None]
+
+INBOX_POLL = 0.2
+"""Seconds between two looks at the cross-process inbox (``PRAGMA data_version``)."""
+
+_LOCK_TRIES = 10
+"""Attempts at the ownership flock, 10 ms apart: a command line probing
+whether the store is owned holds a shared lock for microseconds."""
 
 
 class _Pending:
@@ -158,6 +181,9 @@ class SQLiteStore:
         self._stopped = trio.Event()
         self._next_req: dict[str, int] = {}
         self.commits = 0  # transactions committed (statistics)
+        # the cross-process inbox (docs/DURABILITY.md, "The command line")
+        self._nursery: trio.Nursery | None = None
+        self._poll_scope: trio.CancelScope | None = None
 
     @property
     def durable(self) -> bool:
@@ -168,9 +194,7 @@ class SQLiteStore:
 
     def _open_sync(self) -> list[StoredCase | Exception]:
         fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take_flock(fd):
             os.close(fd)
             raise StoreLocked(
                 f"the store {self.path!r} is owned by another substrate (in this process "
@@ -183,6 +207,7 @@ class SQLiteStore:
             _check_schema(conn, self.path)
             conn.executescript(_SCHEMA)
             conn.executescript(_SCHEMA_CORE)
+            conn.executescript(INBOX_SCHEMA)
             found = self._load(conn)
         except BaseException:
             os.close(fd)
@@ -202,6 +227,7 @@ class SQLiteStore:
         if self._conn is not None or self._closing:
             raise StoreError(f"{self!r} is already in use; a store object serves one substrate")
         found = await trio.to_thread.run_sync(self._open_sync)
+        self._nursery = nursery
         nursery.start_soon(self._writer, name=f"wftrio store writer {self.path}")
         return found
 
@@ -209,6 +235,8 @@ class SQLiteStore:
         """Commit what is queued, stop the writer, close the file, release the lock."""
         if self._conn is None:
             return
+        if self._poll_scope is not None:
+            self._poll_scope.cancel()
         self._closing = True
         self._wake.set()
         with trio.CancelScope(shield=True):
@@ -375,12 +403,15 @@ class SQLiteStore:
             case.created,
         )
 
+        created = case.created
+
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO cases (case_id, workflow, version, fingerprint, root, "
                 "trace_level, ctx, options, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
+            note_created(conn, case.case_id, created)
 
         await self._committed(self._queue_op(op, waited=True))
 
@@ -424,12 +455,92 @@ class SQLiteStore:
         req = self._next_req.get(case_id, 0)
         self._next_req[case_id] = req + 1
         row = (case_id, req, kind, name, json.dumps(payload), int(transient))
+        inbox_row = FROM_INBOX.get()  # a request from the inbox: the row goes with it
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, 0)", row)
+            if inbox_row is not None:
+                take_row(conn, inbox_row)
 
         await self._committed(self._queue_op(op, waited=True))
         return req
+
+    # -- the cross-process inbox ---------------------------------------------
+
+    def serve_inbox(
+        self,
+        take: Callable[[Sequence[InboxRow]], Awaitable[None]],
+        workflows: Callable[[], Sequence[tuple[str, int, str, Any, Any]]],
+    ) -> None:
+        """Start taking requests posted from other processes; not for users.
+
+        Every :data:`INBOX_POLL` seconds, if anything was committed since the
+        last look, the rows posted to the ``inbox`` table are handed, oldest
+        first, to ``take`` (the substrate admits each through ``signal`` /
+        ``cancel`` / ``cancel_region``, whose request commit deletes the row,
+        or :meth:`refuse` s it).  ``workflows()`` lists the registered
+        workflow versions (name, version, fingerprint, signal names, region
+        ids), recorded so a poster can check a signal name.
+        """
+        if self._nursery is None or self._conn is None:
+            raise StoreError(f"{self!r} is not open")
+        self._poll_scope = trio.CancelScope()  # aclose cancels it, even before it starts
+        self._nursery.start_soon(
+            self._poll_inbox, self._poll_scope, take, workflows, name=f"inbox {self.path}"
+        )
+
+    def refuse(self, row_id: int, reason: str) -> None:
+        """Queue marking an inbox row refused (its poster reads ``reason``)."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            refuse_row(conn, row_id, reason)
+
+        self._queue_op(op)
+
+    def _note_workflows(self, rows: Sequence[tuple[str, int, str, Any, Any]]) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            note_workflows(conn, rows)
+
+        self._queue_op(op)
+
+    async def _poll_inbox(
+        self,
+        scope: trio.CancelScope,
+        take: Callable[[Sequence[InboxRow]], Awaitable[None]],
+        workflows: Callable[[], Sequence[tuple[str, int, str, Any, Any]]],
+    ) -> None:
+        def connect() -> sqlite3.Connection:
+            c = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            c.execute("PRAGMA busy_timeout=1000")
+            return c
+
+        last_row, version, noted = 0, None, -1
+
+        def look(after: int, seen: int | None) -> tuple[int, list[InboxRow]]:
+            now = conn.execute("PRAGMA data_version").fetchone()[0]
+            return now, ([] if now == seen else pending_rows(conn, after))
+
+        with scope:
+            conn = await trio.to_thread.run_sync(connect)
+            try:
+                await trio.lowlevel.checkpoint_if_cancelled()  # closed meanwhile
+                while True:
+                    known = workflows()
+                    if len(known) != noted:  # registered since the last look
+                        noted = len(known)
+                        self._note_workflows(known)
+                    try:
+                        version, rows = await trio.to_thread.run_sync(look, last_row, version)
+                    except sqlite3.Error as exc:  # e.g. busy past the timeout: look again
+                        logger.warning("%r: could not read the inbox: %r", self, exc)
+                        rows = []
+                    if rows:
+                        last_row = rows[-1].id
+                        await take(rows)
+                    await trio.sleep(INBOX_POLL)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(conn.close)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -526,3 +637,16 @@ def _drop_core(conn: sqlite3.Connection, case_id: str) -> None:
     """A finished case needs no timer deadlines and no snapshot."""
     conn.execute("DELETE FROM timers WHERE case_id = ?", (case_id,))
     conn.execute("DELETE FROM snapshots WHERE case_id = ?", (case_id,))
+
+
+def _take_flock(fd: int) -> bool:
+    """Take the exclusive ownership flock on ``fd``; False if another process holds it."""
+    for attempt in range(_LOCK_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if attempt + 1 < _LOCK_TRIES:
+                time.sleep(0.01)
+        else:
+            return True
+    return False

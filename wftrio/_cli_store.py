@@ -1,0 +1,272 @@
+"""The command line on a store file: ``wftrio cases|show|signal|cancel STORE ...``.
+
+Usable while another process owns the store (runs its cases): reading
+takes a read-only connection, and requests go through the store's inbox
+(:mod:`wftrio.stores._outside`); none of these commands takes the store's
+ownership lock.
+
+``wftrio cases STORE``            a table: id, workflow@version, state, age, what it waits for
+``wftrio show STORE CASE``        the case's stored trace, its receipts and its requests
+``wftrio signal STORE CASE NAME [JSON]``  send a signal
+``wftrio cancel STORE CASE [--region R]``  cancel the case (or one region of it)
+
+A request is checked against the store first (an unknown or finished
+case, a signal or region its workflow does not have: one sentence, exit
+status 2, nothing written).  Then, if a process owns the store, the
+command waits until that process has taken the request (committed it for
+the case: exit 0) or refused it (exit 2, with the reason); if none does,
+the request stays in the inbox and the next process that opens the store
+delivers it once it has resumed its cases (exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+from wftrio.errors import CliError, WftrioError
+
+__all__ = ["add_store_commands"]
+
+WAIT_SECONDS = 10.0
+"""How long ``signal`` / ``cancel`` wait, by default, for the owning process to take a request."""
+
+_POLL = 0.05
+
+
+def _age(created: float | None, now: float) -> str:
+    if created is None:
+        return "?"
+    s = max(0.0, now - created)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s / size:.0f}{unit}"
+    return f"{s:.0f}s"
+
+
+def _store_call(fn: Callable[[], Any]) -> Any:
+    """Run a store read or write; its typed errors become one-line CLI errors."""
+    try:
+        return fn()
+    except WftrioError as exc:
+        raise CliError(str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise CliError(f"the store cannot be read: {exc}") from exc
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    from wftrio.console import make_console
+    from wftrio.stores._outside import connect_reader, is_owned, read_cases
+
+    def read() -> Any:
+        conn = connect_reader(args.store)
+        try:
+            return read_cases(conn, unfinished=args.unfinished)
+        finally:
+            conn.close()
+
+    cases = _store_call(read)
+    owner = "owned by a running process" if is_owned(args.store) else "not owned by any process"
+    now = time.time()
+    console = make_console()
+    console.print(Text(f"{args.store}: {len(cases)} cases, {owner}"), soft_wrap=True)
+    table = Table()
+    for col in ("case", "workflow", "state", "age", "waits for"):
+        table.add_column(col, overflow="fold")
+    for c in cases:
+        style = {"done": "green", "failed": "red", "cancelled": "yellow"}.get(c.state, "")
+        table.add_row(
+            Text(c.case_id),
+            Text(f"{c.workflow}@{c.version}"),
+            Text(c.state, style=style),
+            _age(c.created, now),
+            Text("; ".join(c.waits) if c.waits else ("-" if c.finished else "")),
+        )
+    console.print(table)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    from wftrio.console import make_console, print_trace
+    from wftrio.receipts import receipts
+    from wftrio.stores._outside import connect_reader, read_case
+
+    def read() -> Any:
+        conn = connect_reader(args.store)
+        try:
+            return read_case(conn, args.case)
+        finally:
+            conn.close()
+
+    summary, events, requests = _store_call(read)
+    console = make_console()
+    head = Table(title=Text(f"case {summary.case_id}"), show_header=False, title_justify="left")
+    head.add_column("what", style="bold")
+    head.add_column("value", overflow="fold")
+    head.add_row("workflow", Text(f"{summary.workflow}@{summary.version}"))
+    head.add_row("state", summary.state + ("" if summary.finished else " (unfinished)"))
+    head.add_row("age", _age(summary.created, time.time()))
+    if not summary.finished:
+        head.add_row("waits for", Text("; ".join(summary.waits) or "-"))
+    head.add_row("trace level", summary.trace_level)
+    head.add_row("events", str(len(events)))
+    console.print(head)
+    console.rule("trace")
+    print_trace(events, console)
+    found = receipts(events)
+    console.rule(f"receipts ({len(found)})")
+    if found:
+        rt = Table(title=None)
+        for col in ("task", "kind", "outcome", "attempts", "started", "ended", "key"):
+            rt.add_column(col, overflow="fold")
+        for r in found:
+            rt.add_row(
+                Text(r.task),
+                Text(r.kind),
+                r.outcome,
+                str(r.attempts),
+                f"{r.started:.3f}s",
+                f"{r.ended:.3f}s",
+                Text(r.key or ""),
+            )
+        console.print(rt)
+    if requests:
+        console.rule(f"requests ({len(requests)})")
+        for q in requests:
+            what = q.kind if q.name is None else f"{q.kind} {q.name}"
+            payload = "" if q.kind != "signal" else " " + json.dumps(q.payload)
+            taken = "consumed" if q.consumed else "not consumed yet"
+            console.print(Text(f"{q.req:5d}  {what}{payload}  ({taken})"), soft_wrap=True)
+    return 0
+
+
+def _post(args: argparse.Namespace, kind: Any, name: str | None, payload: Any) -> int:
+    from wftrio.stores._outside import connect_writer, is_owned, post_request, row_outcome
+
+    what = {
+        "signal": f"signal {name!r}",
+        "cancel": "cancel",
+        "cancel_region": f"cancel of region {name!r}",
+    }[kind]
+    conn = _store_call(lambda: connect_writer(args.store))
+    try:
+        row = _store_call(lambda: post_request(conn, args.case, kind, name, payload))
+        deadline = time.monotonic() + args.wait
+        while True:
+            result = _store_call(lambda: row_outcome(conn, row))
+            if result == "":
+                print(f"{what} taken by the owning process for case {args.case!r}")
+                return 0
+            if result is not None:
+                raise CliError(f"the owning process refused the {what}: {result}")
+            if not is_owned(args.store):
+                # nobody owns it (now): the next process to open it delivers it
+                print(
+                    f"{what} stored for case {args.case!r}; no process owns the store: it is "
+                    "delivered when one opens it"
+                )
+                return 0
+            if time.monotonic() >= deadline:
+                print(
+                    f"{what} stored for case {args.case!r}; the owning process has not taken "
+                    f"it within {args.wait:g} s (it will, or the next process to open the store)"
+                )
+                return 0
+            time.sleep(_POLL)
+    finally:
+        conn.close()
+
+
+def _cmd_signal(args: argparse.Namespace) -> int:
+    payload = None
+    if args.payload is not None:
+        try:
+            payload = json.loads(args.payload)
+        except json.JSONDecodeError as exc:
+            raise CliError(
+                f"the payload of signal {args.name!r} is not valid JSON ({exc.msg} at column "
+                f"{exc.colno})"
+            ) from exc
+    if not args.name:
+        raise CliError("the signal name must not be empty")
+    return _post(args, "signal", args.name, payload)
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    if args.region is not None:
+        return _post(args, "cancel_region", args.region, None)
+    return _post(args, "cancel", None, None)
+
+
+def _wait_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 0 to 3600 seconds")
+    return value
+
+
+def add_store_commands(sub: Any) -> None:
+    """Add ``cases``, ``show``, ``signal`` and ``cancel`` to the ``wftrio`` subparsers."""
+    store_help = "a store file (wf.SQLiteStore / open_substrate(path=...))"
+    c = sub.add_parser(
+        "cases",
+        help="list the cases of a store file (works while a process runs them)",
+        description="A table of the cases a store file holds: id, workflow@version, state, "
+        "age and what each unfinished case waits for (derived from its stored events; "
+        "signal waits and timers are recorded at trace level 'full' only). Reads a "
+        "read-only snapshot; never takes the store's ownership lock.",
+    )
+    c.add_argument("store", help=store_help)
+    c.add_argument("--unfinished", action="store_true", help="only cases that have not finished")
+    c.set_defaults(func=_cmd_cases)
+    s = sub.add_parser(
+        "show",
+        help="print one stored case: its trace, receipts and requests",
+        description="Print a stored case's events (as `wftrio run` prints them), its "
+        "receipts and its committed requests.",
+    )
+    s.add_argument("store", help=store_help)
+    s.add_argument("case", help="the case id")
+    s.set_defaults(func=_cmd_show)
+    wait_help = (
+        "seconds to wait for the owning process to take the request (default "
+        f"{WAIT_SECONDS:g}); it stays stored either way"
+    )
+    g = sub.add_parser(
+        "signal",
+        help="send a signal to a stored case (from outside the process running it)",
+        description="Send signal NAME, with the JSON payload (default null), to a case of a "
+        "store file. If a process owns the store, it takes the signal within a fraction of a "
+        "second (the command waits for it); else the next process to open the store "
+        "delivers it. Delivered exactly once.",
+    )
+    g.add_argument("store", help=store_help)
+    g.add_argument("case", help="the case id")
+    g.add_argument("name", help="the signal name")
+    g.add_argument("payload", nargs="?", help="the payload, as JSON (default null)")
+    g.add_argument("--wait", type=_wait_arg, default=WAIT_SECONDS, help=wait_help)
+    g.set_defaults(func=_cmd_signal)
+    k = sub.add_parser(
+        "cancel",
+        help="cancel a stored case, or one region of it",
+        description="Cancel a case of a store file (it ends CANCELLED), or with --region R "
+        "cancel region R of it (its compensation runs and the case goes on).",
+    )
+    k.add_argument("store", help=store_help)
+    k.add_argument("case", help="the case id")
+    k.add_argument("--region", help="cancel this region only (cancel_region)")
+    k.add_argument("--wait", type=_wait_arg, default=WAIT_SECONDS, help=wait_help)
+    k.set_defaults(func=_cmd_cancel)
