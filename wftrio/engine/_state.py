@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects
+from wftrio.engine._fused import FusedRun, materialise
 from wftrio.engine._ops import link
 from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze, freeze_items, frozen_copy
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
@@ -123,6 +124,8 @@ class ExecState:
     # slotted: a substrate may hold many thousands of waiting cases
     __slots__ = (
         "__weakref__",
+        "_events",
+        "_lazy",
         "_next_id",
         "_record",
         "case_id",
@@ -133,7 +136,6 @@ class ExecState:
         "effects",
         "epoch",
         "error",
-        "events",
         "full",
         "governor",
         "keep_events",
@@ -194,7 +196,9 @@ class ExecState:
         self.t0 = clock() if clock is not None else 0.0
         self.on_event = on_event
         self.keep_events = keep_events
-        self.events: list[TraceEvent] = []
+        # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
+        self._events: list[Any] = []
+        self._lazy = False  # _events holds a FusedRun
         self._record: Callable[[TraceEvent], None] = _record_nothing  # set_level binds it
         self.outbox: list[Command] = []
         self.set_level(trace_level)
@@ -359,9 +363,33 @@ class ExecState:
         """Case time for a trace event: seconds since the case started."""
         return (self.clock() - self.t0) if self.clock is not None else 0.0
 
+    @property
+    def events(self) -> list[TraceEvent]:
+        """The recorded trace events (the live list).
+
+        A fused run of pure tasks at level ``"full"`` is kept as one compact
+        record until this is read, then turned into its events in place
+        (engine/_fused.py): the list read is always made of ``TraceEvent``s.
+        """
+        if self._lazy:
+            materialise(self._events)
+            self._lazy = False
+        return self._events
+
+    @events.setter
+    def events(self, value: list[TraceEvent]) -> None:
+        self._events = value
+        self._lazy = False
+        self._set_recorder()
+
+    def record_run(self, run: FusedRun) -> None:
+        """Record a fused run of pure tasks (level full, ``keep_events``, no ``on_event``)."""
+        self._events.append(run)
+        self._lazy = True
+
     def _record_and_call(self, ev: TraceEvent) -> None:
         if self.keep_events:
-            self.events.append(ev)
+            self._events.append(ev)
         if self.on_event is not None:
             self.on_event(ev)
 
@@ -370,13 +398,14 @@ class ExecState:
             # nothing is recorded: keep no bound method alive per waiting case
             self._record = _record_nothing
         elif self.on_event is None and self.keep_events:
-            self._record = self.events.append
+            self._record = self._events.append
         else:
             self._record = self._record_and_call
 
     def take_events(self) -> list[TraceEvent]:
         """Return and clear the recorded events."""
-        out, self.events = self.events, []
+        out = self.events
+        self._events = []
         self._set_recorder()
         return out
 

@@ -249,6 +249,15 @@ _CLASSES: tuple[ClassSchema, ...] = (
     ClassSchema(
         ExecState,
         (
+            Field(
+                "_events",
+                D,
+                "recorded events, fused runs of pure tasks kept as one FusedRun each until "
+                "``events`` is read (a snapshot holds none)",
+                snapshot=False,
+                key=False,
+            ),
+            Field("_lazy", V, "whether _events holds a FusedRun", snapshot=False, key=False),
             Field("_next_id", V, "next id handed out; renamed by keys", key=False),
             Field("_record", X, "the bound recorder (rebound from the trace level)"),
             Field("case_id", V, "the case id in trace events", key=False),
@@ -269,9 +278,6 @@ _CLASSES: tuple[ClassSchema, ...] = (
                 key=False,
             ),
             Field("error", V, "why the case failed; a final state keys by status", key=False),
-            Field(
-                "events", D, "recorded events (a snapshot holds none)", snapshot=False, key=False
-            ),
             Field("full", X, "level == 'full'"),
             Field(
                 "governor",
