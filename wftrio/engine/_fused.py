@@ -75,16 +75,22 @@ class FusedRun(NamedTuple):
         ]
 
 
-def materialise(recorded: list[Any]) -> None:
-    """Replace each :class:`FusedRun` of ``recorded`` by its events, in place.
+def materialise(recorded: list[Any], *, keep_receipts: bool = False) -> None:
+    """Replace each compact record of ``recorded`` by its events, in place.
 
-    In place: the list object stays the one the recorder appends to.
+    The records are :class:`FusedRun` and ``PendingReceipt``
+    (engine/_effects.py); ``keep_receipts`` leaves the latter (one record
+    per event, carrying its ``seq``) for a reader further on.  In place: the
+    list object stays the one the recorder appends to.
     """
-    out: list[TraceEvent] = []
+    out: list[Any] = []
     extend = out.extend
     append = out.append
+    te = TraceEvent
     for e in recorded:
-        if type(e) is FusedRun:
+        if type(e) is te:
+            append(e)
+        elif type(e) is FusedRun or not keep_receipts:
             extend(e.events())
         else:
             append(e)

@@ -40,7 +40,7 @@ from wftrio.scheduling import Deterministic, Replay, Scheduler
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
-    from wftrio.engine._effects import EffectMeta
+    from wftrio.engine._effects import CtxDigest, EffectMeta, PendingReceipt
     from wftrio.engine._snapshot import StateSnapshot
     from wftrio.governance import Budget, BudgetUsage, Governor
 
@@ -128,6 +128,7 @@ class ExecState:
         "_lazy",
         "_next_id",
         "_record",
+        "_unhashed",
         "case_id",
         "clock",
         "code",
@@ -198,7 +199,9 @@ class ExecState:
         self.keep_events = keep_events
         # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
         self._events: list[Any] = []
-        self._lazy = False  # _events holds a FusedRun
+        self._lazy = False  # _events holds a FusedRun or a PendingReceipt
+        # the ctx digest the PendingReceipts recorded last wait for (record_deferred)
+        self._unhashed: CtxDigest | None = None
         self._record: Callable[[TraceEvent], None] = _record_nothing  # set_level binds it
         self.outbox: list[Command] = []
         self.set_level(trace_level)
@@ -382,9 +385,30 @@ class ExecState:
         self._lazy = False
         self._set_recorder()
 
+    def has_events(self) -> bool:
+        """Whether any event was recorded since the last ``take_events`` (builds none)."""
+        return bool(self._events)
+
     def record_run(self, run: FusedRun) -> None:
         """Record a fused run of pure tasks (level full, ``keep_events``, no ``on_event``)."""
         self._events.append(run)
+        self._lazy = True
+
+    def record_deferred(self, rec: PendingReceipt, digest: CtxDigest | None) -> None:
+        """Record a receipt event whose request hash is computed when the trace is read.
+
+        Only while ``keep_events`` and without ``on_event``.  The receipts
+        recorded since the ctx digest last changed share ``digest``; a
+        receipt of another snapshot builds the previous digest now, which
+        drops its copy of the ctx: pending receipts keep at most one ctx copy
+        alive per case, however many effects it runs.
+        """
+        prev = self._unhashed
+        if prev is not digest:
+            if prev is not None:
+                prev.prefix()
+            self._unhashed = digest
+        self._events.append(rec)
         self._lazy = True
 
     def _record_and_call(self, ev: TraceEvent) -> None:
@@ -402,9 +426,17 @@ class ExecState:
         else:
             self._record = self._record_and_call
 
-    def take_events(self) -> list[TraceEvent]:
-        """Return and clear the recorded events."""
-        out = self.events
+    def take_events(self, *, defer_receipts: bool = False) -> list[TraceEvent]:
+        """Return and clear the recorded events.
+
+        With ``defer_receipts`` the list may hold ``PendingReceipt`` records
+        (engine/_effects.py), one per receipt event, for a host that builds
+        them only when its trace is read (``wftrio.engine.materialise``).
+        """
+        if self._lazy:
+            materialise(self._events, keep_receipts=defer_receipts)
+            self._lazy = False
+        out = self._events
         self._events = []
         self._set_recorder()
         return out

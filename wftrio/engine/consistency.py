@@ -106,6 +106,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             "_lazy": "whether the trace holds a compact fused run",
             "_next_id": "a counter the checker cannot bound",
             "_record": "derived from the trace level",
+            "_unhashed": "a cache of the receipts' request hashes",
             "case_id": "any id",
             "clock": "a host constant",
             "code": "the Program's",

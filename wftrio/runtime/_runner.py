@@ -254,10 +254,12 @@ class Case:
     def _commit(self) -> None:
         """Move the reducer's new events to the case store (and the sink queue)."""
         st = self.st
-        if st is None or not st.events:
+        if st is None or not st.has_events():
             return
-        evs = st.take_events()
         log = self.durable
+        # receipts' request hashes are computed when the trace is read
+        # (materialise), unless the events are stored or sent to sinks now
+        evs = st.take_events(defer_receipts=log is None and not self.targets)
         if log is not None and not self.sub.closing:
             # a shutdown's cancellation is not the case's end: not stored
             err = log.commit(evs)
@@ -426,7 +428,7 @@ class Case:
                         )
                         continue
                 if status is Status.RUNNING:
-                    if self._unsent or (self.targets and st.events):
+                    if self._unsent or (self.targets and st.has_events()):
                         await self._flush()
                     await trio.lowlevel.checkpoint()
                     batch = self.inbox.receive_nowait()
