@@ -282,7 +282,7 @@ def _receipt(
         rec = PendingReceipt(
             seq, st.case_id, _RECEIPT, name, tok.id, st.region_id(tok), st.now(), r, request
         )
-        st.record_deferred(rec, request.digest)
+        st.record_compact(rec, request.digest)
     else:
         data = r.to_data()
         data["request"] = request.value()

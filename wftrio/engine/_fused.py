@@ -154,5 +154,5 @@ def run_compact(
     if ups:
         seq = st.seq
         st.seq = seq + len(ups)
-        st.record_run(FusedRun(seq, st.case_id, names, pc, tok.id, st.region_id(tok), t, ups))
+        st.record_compact(FusedRun(seq, st.case_id, names, pc, tok.id, st.region_id(tok), t, ups))
     return i, r, exc

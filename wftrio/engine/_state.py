@@ -200,7 +200,7 @@ class ExecState:
         # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
         self._events: list[Any] = []
         self._lazy = False  # _events holds a FusedRun or a PendingReceipt
-        # the ctx digest the PendingReceipts recorded last wait for (record_deferred)
+        # the ctx digest the PendingReceipts recorded last wait for (record_compact)
         self._unhashed: CtxDigest | None = None
         self._record: Callable[[TraceEvent], None] = _record_nothing  # set_level binds it
         self.outbox: list[Command] = []
@@ -370,9 +370,10 @@ class ExecState:
     def events(self) -> list[TraceEvent]:
         """The recorded trace events (the live list).
 
-        A fused run of pure tasks at level ``"full"`` is kept as one compact
-        record until this is read, then turned into its events in place
-        (engine/_fused.py): the list read is always made of ``TraceEvent``s.
+        A fused run of pure tasks at level ``"full"`` and a receipt waiting
+        for its request hash are kept as compact records until this is read,
+        then turned into their events in place (engine/_fused.py): the list
+        read is always made of ``TraceEvent``s.
         """
         if self._lazy:
             materialise(self._events)
@@ -389,24 +390,20 @@ class ExecState:
         """Whether any event was recorded since the last ``take_events`` (builds none)."""
         return bool(self._events)
 
-    def record_run(self, run: FusedRun) -> None:
-        """Record a fused run of pure tasks (level full, ``keep_events``, no ``on_event``)."""
-        self._events.append(run)
-        self._lazy = True
+    def record_compact(
+        self, rec: FusedRun | PendingReceipt, digest: CtxDigest | None = None
+    ) -> None:
+        """Record a compact record that ``events`` turns into its events when read.
 
-    def record_deferred(self, rec: PendingReceipt, digest: CtxDigest | None) -> None:
-        """Record a receipt event whose request hash is computed when the trace is read.
-
-        Only while ``keep_events`` and without ``on_event``.  The receipts
-        recorded since the ctx digest last changed share ``digest``; a
-        receipt of another snapshot builds the previous digest now, which
-        drops its copy of the ctx: pending receipts keep at most one ctx copy
-        alive per case, however many effects it runs.
+        Only while ``keep_events`` and without ``on_event``.  A receipt
+        (``digest``: the ctx digest its request hash waits for) of another
+        ctx snapshot than the last one builds the last one's digest now,
+        which drops its copy of the ctx: pending receipts keep at most one
+        ctx copy alive per case, however many effects it runs.
         """
-        prev = self._unhashed
-        if prev is not digest:
-            if prev is not None:
-                prev.prefix()
+        if digest is not None and digest is not self._unhashed:
+            if self._unhashed is not None:
+                self._unhashed.prefix()
             self._unhashed = digest
         self._events.append(rec)
         self._lazy = True
