@@ -152,6 +152,8 @@ async def test_the_runtime_builds_deferred_receipts_when_the_trace_is_read() -> 
         again = copy.deepcopy(res)  # copies (and pickles) as built events
         assert {r.task: r.request for r in res.receipts(steps=False)} == want
         assert all(type(e) is wf.TraceEvent for e in res.trace)
+        assert res.trace is res.trace  # built once, in place
+        assert "trace=[TraceEvent(seq=0" in repr(res)
         assert again.trace == res.trace
         assert pickle.loads(pickle.dumps(res)).trace == res.trace
         assert {r.task: r.request for r in sub.receipts(cid, steps=False)} == want

@@ -75,7 +75,7 @@ def _built(events: list[TraceEvent]) -> list[TraceEvent]:
     return events
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CaseResult:
     """What a finished case left behind.
 
@@ -100,16 +100,24 @@ class CaseResult:
     _trace: list[TraceEvent] = attrs.field(
         alias="trace",
         eq=attrs.cmp_using(eq=lambda a, b: _built(a) == _built(b)),
-        repr=lambda v: repr(_built(v)),
     )
     error: BaseException | None = None
     reason: str | None = None
     steps: int = 0
+    _trace_built: bool = attrs.field(init=False, default=False, eq=False)
 
     @property
     def trace(self) -> list[TraceEvent]:
         """The recorded trace events (see the class docstring)."""
-        return _built(self._trace)
+        if not self._trace_built:
+            _built(self._trace)
+            object.__setattr__(self, "_trace_built", True)  # a cache: built once
+        return self._trace
+
+    def __repr__(self) -> str:
+        names = ("case_id", "state", "ctx", "trace", "error", "reason", "steps")
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"CaseResult({fields})"
 
     def receipts(self, *, steps: bool = True) -> list[Receipt]:
         """The case's receipts, from its trace (see :func:`wftrio.receipts.receipts`)."""
