@@ -64,6 +64,8 @@ def test_the_deferred_hash_is_the_documented_one_and_equal_to_the_eager_one() ->
     assert _pending(lazy) == 3
     assert lazy.events == eager.events
     assert _pending(lazy) == 0
+    results = {r.task: r.result for r in receipts(lazy.events, steps=False)}
+    assert results == {t: stable_hash({f"r_{t}": 1}) for t in ("a", "b", "c")}
     rs = {r.task: r.request for r in receipts(lazy.events, steps=False)}
     base = {"n": 1, "s": "t"}
     assert rs == {

@@ -234,6 +234,10 @@ def _governor(st: ExecState) -> Governor:
     return g
 
 
+NOTHING: Any = object()
+"""No updates to hash (a receipt whose ``result`` is already set, or ``None``)."""
+
+
 class PendingReceipt(NamedTuple):
     """A ``receipt`` event whose request hash is not computed yet (engine/_fused.py).
 
@@ -252,10 +256,13 @@ class PendingReceipt(NamedTuple):
     time: float
     receipt: Receipt
     request: DeferredRequest
+    result_of: Any = NOTHING  # the updates whose hash is the receipt's result
 
     def events(self) -> list[TraceEvent]:
         data = self.receipt.to_data()
         data["request"] = self.request.value()
+        if self.result_of is not NOTHING:
+            data["result"] = stable_hash(self.result_of)
         return [TraceEvent(*self[:7], freeze_items(data))]
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -267,26 +274,43 @@ _RECEIPT: str = EventKind.RECEIPT.value
 
 
 def _receipt(
-    st: ExecState, tok: Token, name: str, r: Receipt, request: str | DeferredRequest
+    st: ExecState,
+    tok: Token,
+    name: str,
+    r: Receipt,
+    request: str | DeferredRequest,
+    result_of: Any = NOTHING,
 ) -> None:
-    """Record receipt ``r`` (whose ``request`` field waits for ``request``)."""
+    """Record receipt ``r`` with ``request`` (and ``result``: the hash of ``result_of``).
+
+    An async task's receipt is recorded as a :class:`PendingReceipt` when the
+    state keeps its events without an ``on_event`` callback: both hashes are
+    computed when the trace is read.
+    """
     if not st.tracing:
         return
-    if isinstance(request, str):
-        data = r.to_data()
-        data["request"] = request
-        st.emit(EventKind.RECEIPT, name, tok, data)
-    elif st.on_event is None and st.keep_events:
+    if isinstance(request, DeferredRequest) and st.on_event is None and st.keep_events:
         seq = st.seq
         st.seq = seq + 1
         rec = PendingReceipt(
-            seq, st.case_id, _RECEIPT, name, tok.id, st.region_id(tok), st.now(), r, request
+            seq,
+            st.case_id,
+            _RECEIPT,
+            name,
+            tok.id,
+            st.region_id(tok),
+            st.now(),
+            r,
+            request,
+            result_of,
         )
         st.record_compact(rec, request.digest)
-    else:
-        data = r.to_data()
-        data["request"] = request.value()
-        st.emit(EventKind.RECEIPT, name, tok, data)
+        return
+    data = r.to_data()
+    data["request"] = request if isinstance(request, str) else request.value()
+    if result_of is not NOTHING:
+        data["result"] = stable_hash(result_of)
+    st.emit(EventKind.RECEIPT, name, tok, data)
 
 
 def _effect_receipt(
@@ -298,9 +322,13 @@ def _effect_receipt(
     attempts: int,
     started: float,
     ended: float,
+    result_of: Any = NOTHING,
     **extra: Any,
 ) -> None:
-    """Record the receipt of a requested effect's outcome (ok, error, cancelled...)."""
+    """Record the receipt of a requested effect's outcome (ok, error, cancelled...).
+
+    ``result_of``: the updates applied, whose hash is the receipt's ``result``.
+    """
     if not st.tracing:
         return
     _receipt(
@@ -321,6 +349,7 @@ def _effect_receipt(
             **extra,
         ),
         meta.request,
+        result_of,
     )
 
 
@@ -516,7 +545,7 @@ def complete(
     if st.tracing and late(tok):
         data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
     st.emit(EventKind.EFFECT_COMPLETED, name, tok, data)
-    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result=stable_hash(updates))
+    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
     if updates:
         scope = tok.scope
         scope.snap = None
