@@ -59,6 +59,7 @@ def test_every_figure_is_measured(quick_report: dict[str, Any]) -> None:
     sizes = bench.SIZES["quick"]
     assert figs["seq"]["n"] == sizes["seq"]
     assert figs["tracing"]["events"] >= sizes["seq"]  # one event per pure task at least
+    assert figs["tracing"]["full_read_us"] > 0  # level full with the trace read back
     assert figs["compile"]["nodes_large"] > figs["compile"]["nodes_small"]
     assert figs["run"]["instrs_large"] > figs["run"]["instrs_small"]
     assert figs["waiting"]["cases"] == sizes["waiting"]

@@ -104,7 +104,8 @@ def _notes(name: str, f: Mapping[str, Any]) -> list[str]:
     elif name == "tracing":
         notes.append(
             f"   tracing: level min {_fmt(f['min_us'])} us/task; "
-            f"full records {f['events']:,} events"
+            f"full records {f['events']:,} events; full, then the trace read "
+            f"{_fmt(f['full_read_us'])} us/task"
         )
     elif name == "waiting":
         notes.append(

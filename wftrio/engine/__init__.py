@@ -2,7 +2,9 @@
 
 Public entry points: :class:`ExecState` (one case's state and the reducer
 over it), :func:`snapshot` / :func:`restore` / :func:`pending_commands`
-(snapshots), :mod:`wftrio.engine.replay` (:func:`run_with_inputs`,
+(snapshots), :func:`materialise` (builds the events of a list that
+``ExecState.take_events(defer_receipts=True)`` returned),
+:mod:`wftrio.engine.replay` (:func:`run_with_inputs`,
 :func:`feed_input`), :mod:`wftrio.engine.protocol` (commands, waits, event
 kinds), :mod:`wftrio.engine.objects` and :mod:`wftrio.engine.schema` (the
 objects of a case's state, described once).
@@ -11,6 +13,7 @@ objects of a case's state, described once).
 from __future__ import annotations
 
 from wftrio.engine._effects import EffectMeta
+from wftrio.engine._fused import materialise
 from wftrio.engine._snapshot import (
     FrameSnap,
     SchedulerState,
@@ -65,6 +68,7 @@ __all__ = [
     "error_info",
     "feed_input",
     "jsonable_copy",
+    "materialise",
     "link",
     "pending_commands",
     "program_fingerprint",

@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import attrs
 
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
-from wftrio.engine.frozen import FrozenDict, as_updates
+from wftrio.engine.frozen import FrozenDict, as_updates, freeze_items
 from wftrio.engine.objects import EMPTY, JoinInst
 from wftrio.engine.protocol import (
     FINAL,
@@ -37,6 +39,7 @@ from wftrio.engine.protocol import (
 from wftrio.errors import EffectTimeout, EngineError, GuardViolation, TaskError
 from wftrio.governance import Governor
 from wftrio.receipts import Receipt, canonical, canonical_json, stable_hash
+from wftrio.trace import TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
@@ -83,7 +86,7 @@ class EffectMeta:
         self,
         cid: str,
         kind: str,
-        request: str,
+        request: str | DeferredRequest,
         cost: float,
         requested_at: float,
         spec: Effect | None,
@@ -104,6 +107,59 @@ class EffectMeta:
         return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
 
 
+@attrs.define(eq=False)
+class CtxDigest:
+    """The SHA-256 state after ``'{"ctx":'`` + the canonical JSON of a ctx snapshot.
+
+    Built on first use, once for every request made from the snapshot;
+    building it drops the reference to the snapshot's data, so a receipt
+    waiting for its request hash keeps no copy of the ctx once it is built.
+    """
+
+    data: Mapping[str, Any] | None
+    state: hashlib._Hash | None = None
+
+    def prefix(self) -> hashlib._Hash:
+        """The SHA-256 state after the ctx part (built now if it was not yet)."""
+        h = self.state
+        if h is None:
+            assert self.data is not None
+            h = self.state = hashlib.sha256(('{"ctx":' + canonical_json(self.data)).encode())
+            self.data = None
+        return h
+
+
+@attrs.define(eq=False)
+class DeferredRequest:
+    """The request hash of an async task function, computed when it is first read.
+
+    ``value()`` is ``stable_hash({"task": task, "kind": kind, "ctx": ctx})``
+    of the ctx snapshot the effect was given: the same string an eager
+    computation gives, since the snapshot is a copy nobody changes.  It is
+    read when the effect's receipt event is built (when the trace is read,
+    stored or sent to a sink) or the state is snapshotted, so an effect
+    whose receipt nobody reads never canonicalises the ctx (docs/EFFECTS.md,
+    "Receipts").
+    """
+
+    _value: str | None = None  # the hash, once computed
+    digest: CtxDigest | None = None
+    task: str = ""
+    kind: str = ""
+
+    def value(self) -> str:
+        v = self._value
+        if v is None:
+            assert self.digest is not None
+            h = self.digest.prefix().copy()
+            h.update(
+                f',"kind":{canonical_json(self.kind)},"task":{canonical_json(self.task)}}}'.encode()
+            )
+            v = self._value = "sha256:" + h.hexdigest()
+            self.digest = None
+        return v
+
+
 class CtxSnapshot:
     """An immutable copy of a ctx layer's view, as effects requested from it receive it.
 
@@ -114,17 +170,21 @@ class CtxSnapshot:
     case's ctx do not reach it.  The root layer caches its snapshot
     (``CtxLayer.snap``) until the next write, so the effects a reduction
     requests without writing in between (a ``par`` of effects) share one
-    copy, and the canonical JSON of that copy is built once for all of
-    their request hashes (:meth:`request_hash`).
+    copy, and the canonical JSON of that copy is built at most once for all
+    of their request hashes (:class:`CtxDigest`), and only when one of them
+    is read (:class:`DeferredRequest`).
     """
 
-    __slots__ = ("_data", "_prefix", "view")
+    __slots__ = ("_data", "digest", "view")
 
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
         self.view: Mapping[str, Any] = MappingProxyType(self._data)
-        # SHA-256 state after '{"ctx":<canonical JSON of view>', built on first use
-        self._prefix: hashlib._Hash | None = None
+        self.digest = CtxDigest(data)
+
+    def deferred(self, task: str, kind: str) -> DeferredRequest:
+        """The request hash of ``task`` / ``kind`` given this snapshot, computed when read."""
+        return DeferredRequest(digest=self.digest, task=task, kind=kind)
 
     def request_hash(self, task: str, kind: str) -> str:
         """``stable_hash({"task": task, "kind": kind, "ctx": view})``, the ctx canonicalised once.
@@ -132,14 +192,9 @@ class CtxSnapshot:
         The canonical JSON of that dict is ``{"ctx":...,"kind":...,"task":...}``
         (sorted keys), so the SHA-256 state after the ctx part is computed
         once per snapshot and copied for each request: measured, canonicalising
-        a 10,000-key ctx of ints costs ~2-5 ms, which every effect paid before.
+        a 10,000-key ctx of ints costs ~2-5 ms.
         """
-        h = self._prefix
-        if h is None:
-            h = self._prefix = hashlib.sha256(('{"ctx":' + canonical_json(self._data)).encode())
-        h = h.copy()
-        h.update(f',"kind":{canonical_json(kind)},"task":{canonical_json(task)}}}'.encode())
-        return "sha256:" + h.hexdigest()
+        return self.deferred(task, kind).value()
 
 
 def ctx_snapshot(layer: CtxLayer) -> CtxSnapshot:
@@ -179,9 +234,83 @@ def _governor(st: ExecState) -> Governor:
     return g
 
 
-def _receipt(st: ExecState, tok: Token, name: str, r: Receipt) -> None:
-    if st.tracing:
-        st.emit(EventKind.RECEIPT, name, tok, r.to_data())
+NOTHING: Any = object()
+"""No updates to hash (a receipt whose ``result`` is already set, or ``None``)."""
+
+
+class PendingReceipt(NamedTuple):
+    """A ``receipt`` event whose request hash is not computed yet (engine/_fused.py).
+
+    Its first fields are a :class:`~wftrio.trace.TraceEvent`'s (``data``
+    left out); ``ExecState.events`` builds the event when the trace is read:
+    the receipt's data with ``request`` set to the deferred hash, exactly
+    what an eager ``emit`` records.
+    """
+
+    seq: int
+    case_id: str
+    kind: str
+    name: str | None
+    token: int | None
+    scope: str | None
+    time: float
+    receipt: Receipt
+    request: DeferredRequest
+    result_of: Any = NOTHING  # the updates whose hash is the receipt's result
+
+    def events(self) -> list[TraceEvent]:
+        data = self.receipt.to_data()
+        data["request"] = self.request.value()
+        if self.result_of is not NOTHING:
+            data["result"] = stable_hash(self.result_of)
+        return [TraceEvent(*self[:7], freeze_items(data))]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickles (and deep-copies) as the event it stands for
+        return (TraceEvent._make, (tuple(self.events()[0]),))
+
+
+_RECEIPT: str = EventKind.RECEIPT.value
+
+
+def _receipt(
+    st: ExecState,
+    tok: Token,
+    name: str,
+    r: Receipt,
+    request: str | DeferredRequest,
+    result_of: Any = NOTHING,
+) -> None:
+    """Record receipt ``r`` with ``request`` (and ``result``: the hash of ``result_of``).
+
+    An async task's receipt is recorded as a :class:`PendingReceipt` when the
+    state keeps its events without an ``on_event`` callback: both hashes are
+    computed when the trace is read.
+    """
+    if not st.tracing:
+        return
+    if isinstance(request, DeferredRequest) and st.on_event is None and st.keep_events:
+        seq = st.seq
+        st.seq = seq + 1
+        rec = PendingReceipt(
+            seq,
+            st.case_id,
+            _RECEIPT,
+            name,
+            tok.id,
+            st.region_id(tok),
+            st.now(),
+            r,
+            request,
+            result_of,
+        )
+        st.record_compact(rec, request.digest)
+        return
+    data = r.to_data()
+    data["request"] = request if isinstance(request, str) else request.value()
+    if result_of is not NOTHING:
+        data["result"] = stable_hash(result_of)
+    st.emit(EventKind.RECEIPT, name, tok, data)
 
 
 def _effect_receipt(
@@ -193,9 +322,13 @@ def _effect_receipt(
     attempts: int,
     started: float,
     ended: float,
+    result_of: Any = NOTHING,
     **extra: Any,
 ) -> None:
-    """Record the receipt of a requested effect's outcome (ok, error, cancelled...)."""
+    """Record the receipt of a requested effect's outcome (ok, error, cancelled...).
+
+    ``result_of``: the updates applied, whose hash is the receipt's ``result``.
+    """
     if not st.tracing:
         return
     _receipt(
@@ -210,11 +343,13 @@ def _effect_receipt(
             attempts=attempts,
             started=started,
             ended=ended,
-            request=meta.request,
+            request="",
             key=meta.key,
             cost=meta.cost,
             **extra,
         ),
+        meta.request,
+        result_of,
     )
 
 
@@ -242,7 +377,7 @@ def request(
         cost = a.cost or 0.0
         snap = ctx_snapshot(tok.scope)
         ctx = snap.view
-        req = snap.request_hash(name, kind)
+        req: str | DeferredRequest = snap.deferred(name, kind)
     else:
         kind = spec.kind
         if declared is not None and kind != declared:
@@ -284,12 +419,13 @@ def request(
                 attempts=0,
                 started=now,
                 ended=now,
-                request=req,
+                request="",
                 key=idempotency_key(cid),
                 error_type=type(refusal).__qualname__,
                 error=str(refusal),
                 detail=refusal.info,
             ),
+            req,
         )
         fail_task(st, tok, refusal, name, on_error, woken=False)
         return
@@ -409,7 +545,7 @@ def complete(
     if st.tracing and late(tok):
         data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
     st.emit(EventKind.EFFECT_COMPLETED, name, tok, data)
-    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result=stable_hash(updates))
+    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
     if updates:
         scope = tok.scope
         scope.snap = None
@@ -493,11 +629,12 @@ def audit_step(
             attempts=1,
             started=now,
             ended=now,
-            request=ctx_snapshot(tok.scope).request_hash(name, kind),
+            request="",
             result=stable_hash(updates),
             detail=canonical(updates),
             source="audit",
         ),
+        ctx_snapshot(tok.scope).request_hash(name, kind),
     )
 
 

@@ -35,6 +35,7 @@ from wftrio.compiler.program import (
 )
 from wftrio.effects import Effect
 from wftrio.engine import _effects
+from wftrio.engine._fused import run_compact
 from wftrio.engine.frozen import (
     ATOMIC,
     NO_UPDATES,
@@ -119,6 +120,8 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
         stop = end if end - pc <= max_steps else pc + max_steps
         i = pc
         if st.full:
+            if stop - pc > 1 and st.on_event is None and st.keep_events:
+                return compact(st, tok, stop)
             return traced(st, tok, stop)
         try:
             while i < stop:
@@ -195,6 +198,21 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
             st.fail(tok, exc, names[i])
             return i - pc + 1
         st.seq = seq
+        if i < stop:  # task i returned an Effect spec: request it
+            tok.pc = i
+            _effects.request(st, tok, instrs[i], task_ops[i], st.steps + i - pc, r, allows)
+            return i - pc + 1
+        tok.pc = last_next if i == end else i
+        return i - pc
+
+    def compact(st: ExecState, tok: Token, stop: int) -> int:
+        # the traced loop recording one FusedRun, whose events are built when
+        # the trace is read (engine/_fused.py)
+        i, r, exc = run_compact(st, tok, pc, stop, fns, names, instrs)
+        if exc is not None:
+            tok.pc = i
+            st.fail(tok, exc, names[i])
+            return i - pc + 1
         if i < stop:  # task i returned an Effect spec: request it
             tok.pc = i
             _effects.request(st, tok, instrs[i], task_ops[i], st.steps + i - pc, r, allows)

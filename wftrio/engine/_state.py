@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects
+from wftrio.engine._fused import FusedRun, materialise
 from wftrio.engine._ops import link
 from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze, freeze_items, frozen_copy
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
@@ -39,7 +40,7 @@ from wftrio.scheduling import Deterministic, Replay, Scheduler
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
-    from wftrio.engine._effects import EffectMeta
+    from wftrio.engine._effects import CtxDigest, EffectMeta, PendingReceipt
     from wftrio.engine._snapshot import StateSnapshot
     from wftrio.governance import Budget, BudgetUsage, Governor
 
@@ -123,8 +124,11 @@ class ExecState:
     # slotted: a substrate may hold many thousands of waiting cases
     __slots__ = (
         "__weakref__",
+        "_events",
+        "_lazy",
         "_next_id",
         "_record",
+        "_unhashed",
         "case_id",
         "clock",
         "code",
@@ -133,7 +137,6 @@ class ExecState:
         "effects",
         "epoch",
         "error",
-        "events",
         "full",
         "governor",
         "keep_events",
@@ -194,7 +197,11 @@ class ExecState:
         self.t0 = clock() if clock is not None else 0.0
         self.on_event = on_event
         self.keep_events = keep_events
-        self.events: list[TraceEvent] = []
+        # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
+        self._events: list[Any] = []
+        self._lazy = False  # _events holds a FusedRun or a PendingReceipt
+        # the ctx digest the PendingReceipts recorded last wait for (record_compact)
+        self._unhashed: CtxDigest | None = None
         self._record: Callable[[TraceEvent], None] = _record_nothing  # set_level binds it
         self.outbox: list[Command] = []
         self.set_level(trace_level)
@@ -359,9 +366,51 @@ class ExecState:
         """Case time for a trace event: seconds since the case started."""
         return (self.clock() - self.t0) if self.clock is not None else 0.0
 
+    @property
+    def events(self) -> list[TraceEvent]:
+        """The recorded trace events (the live list).
+
+        A fused run of pure tasks at level ``"full"`` and a receipt waiting
+        for its request hash are kept as compact records until this is read,
+        then turned into their events in place (engine/_fused.py): the list
+        read is always made of ``TraceEvent``s.
+        """
+        if self._lazy:
+            materialise(self._events)
+            self._lazy = False
+        return self._events
+
+    @events.setter
+    def events(self, value: list[TraceEvent]) -> None:
+        self._events = value
+        self._lazy = False
+        self._set_recorder()
+
+    def has_events(self) -> bool:
+        """Whether any event was recorded since the last ``take_events`` (builds none)."""
+        return bool(self._events)
+
+    def record_compact(
+        self, rec: FusedRun | PendingReceipt, digest: CtxDigest | None = None
+    ) -> None:
+        """Record a compact record that ``events`` turns into its events when read.
+
+        Only while ``keep_events`` and without ``on_event``.  A receipt
+        (``digest``: the ctx digest its request hash waits for) of another
+        ctx snapshot than the last one builds the last one's digest now,
+        which drops its copy of the ctx: pending receipts keep at most one
+        ctx copy alive per case, however many effects it runs.
+        """
+        if digest is not None and digest is not self._unhashed:
+            if self._unhashed is not None:
+                self._unhashed.prefix()
+            self._unhashed = digest
+        self._events.append(rec)
+        self._lazy = True
+
     def _record_and_call(self, ev: TraceEvent) -> None:
         if self.keep_events:
-            self.events.append(ev)
+            self._events.append(ev)
         if self.on_event is not None:
             self.on_event(ev)
 
@@ -370,13 +419,22 @@ class ExecState:
             # nothing is recorded: keep no bound method alive per waiting case
             self._record = _record_nothing
         elif self.on_event is None and self.keep_events:
-            self._record = self.events.append
+            self._record = self._events.append
         else:
             self._record = self._record_and_call
 
-    def take_events(self) -> list[TraceEvent]:
-        """Return and clear the recorded events."""
-        out, self.events = self.events, []
+    def take_events(self, *, defer_receipts: bool = False) -> list[TraceEvent]:
+        """Return and clear the recorded events.
+
+        With ``defer_receipts`` the list may hold ``PendingReceipt`` records
+        (engine/_effects.py), one per receipt event, for a host that builds
+        them only when its trace is read (``wftrio.engine.materialise``).
+        """
+        if self._lazy:
+            materialise(self._events, keep_receipts=defer_receipts)
+            self._lazy = False
+        out = self._events
+        self._events = []
         self._set_recorder()
         return out
 

@@ -102,15 +102,17 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             ("allow", "budget", "cost", "effects", "time"), "governance keeps its own counters"
         ),
         ExecState: {
+            "_events": "the trace, checked by the trace tests",
+            "_lazy": "whether the trace holds a compact fused run",
             "_next_id": "a counter the checker cannot bound",
             "_record": "derived from the trace level",
+            "_unhashed": "a cache of the receipts' request hashes",
             "case_id": "any id",
             "clock": "a host constant",
             "code": "the Program's",
             "effect_meta": "receipt data (engine/_effects.py keeps it with effects)",
             "epoch": "a counter of blocks; only receipts read it",
             "error": "any recorded error",
-            "events": "the trace, checked by the trace tests",
             "full": "derived from the trace level",
             "governor": "governance keeps its own counters",
             "keep_events": "a host option",

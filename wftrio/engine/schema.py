@@ -229,7 +229,7 @@ _CLASSES: tuple[ClassSchema, ...] = (
                 key=False,
             ),
             Field("kind", V, "effect kind", key=False),
-            Field("request", V, "request hash", key=False),
+            Field("request", V, "request hash (a DeferredRequest until first read)", key=False),
             Field("requested_at", V, "case time of the request", key=False),
             Field("spec", V, "the Effect a sync task returned, or None", key=False),
         ),
@@ -249,7 +249,24 @@ _CLASSES: tuple[ClassSchema, ...] = (
     ClassSchema(
         ExecState,
         (
+            Field(
+                "_events",
+                D,
+                "recorded events, fused runs of pure tasks kept as one FusedRun each until "
+                "``events`` is read (a snapshot holds none)",
+                snapshot=False,
+                key=False,
+            ),
+            Field("_lazy", V, "whether _events holds a FusedRun", snapshot=False, key=False),
             Field("_next_id", V, "next id handed out; renamed by keys", key=False),
+            Field(
+                "_unhashed",
+                V,
+                "the ctx digest the receipts recorded last wait for (built when the next "
+                "snapshot's receipt is recorded)",
+                snapshot=False,
+                key=False,
+            ),
             Field("_record", X, "the bound recorder (rebound from the trace level)"),
             Field("case_id", V, "the case id in trace events", key=False),
             Field("clock", C, "the host's clock"),
@@ -269,9 +286,6 @@ _CLASSES: tuple[ClassSchema, ...] = (
                 key=False,
             ),
             Field("error", V, "why the case failed; a final state keys by status", key=False),
-            Field(
-                "events", D, "recorded events (a snapshot holds none)", snapshot=False, key=False
-            ),
             Field("full", X, "level == 'full'"),
             Field(
                 "governor",

@@ -260,11 +260,13 @@ class Case:
         if st is None:
             return
         log = self.durable
-        if not st.events:
+        if not st.has_events():
             if log is not None and log.timers and not self.sub.closing:
                 log.commit((), self._snapshottable(), self.state.value)
             return
-        evs = st.take_events()
+        # receipts' request hashes are computed when the trace is read
+        # (materialise), unless the events are stored or sent to sinks now
+        evs = st.take_events(defer_receipts=log is None and not self.targets)
         if log is not None and not self.sub.closing:
             # a shutdown's cancellation is not the case's end: not stored
             err = log.commit(evs, self._snapshottable(), self.state.value)
@@ -444,7 +446,7 @@ class Case:
                         )
                         continue
                 if status is Status.RUNNING:
-                    if self._unsent or (self.targets and st.events):
+                    if self._unsent or (self.targets and st.has_events()):
                         await self._flush()
                     await trio.lowlevel.checkpoint()
                     batch = self.inbox.receive_nowait()

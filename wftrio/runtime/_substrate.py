@@ -33,6 +33,7 @@ from trio_util import AsyncValue  # type: ignore[import-untyped]
 
 from wftrio.compiler import compile as compile_term
 from wftrio.effects import root_case, run_root
+from wftrio.engine import materialise
 from wftrio.errors import (
     CaseClosed,
     CaseStillRunning,
@@ -660,6 +661,8 @@ class Substrate:
             UnknownCase: no such case.
         """
         case = self._get(case_id)
+        if case.events is not None:
+            materialise(case.events)  # receipts' deferred request hashes (Case._commit)
         out = list(case.events) if case.events is not None else []
         if case.st is not None and case.st.events:
             out.extend(case.st.events)

@@ -13,6 +13,7 @@ import attrs
 
 from wftrio.algebra.checks import is_number
 from wftrio.effects import Handler, as_handler
+from wftrio.engine import materialise
 from wftrio.errors import (
     CaseStillRunning,
     EffectSpecError,
@@ -68,7 +69,13 @@ FINAL_STATES: frozenset[CaseState] = frozenset(
 )
 
 
-@attrs.frozen
+def _built(events: list[TraceEvent]) -> list[TraceEvent]:
+    """``events`` with any deferred receipt built, in place."""
+    materialise(events)
+    return events
+
+
+@attrs.frozen(repr=False)
 class CaseResult:
     """What a finished case left behind.
 
@@ -88,10 +95,29 @@ class CaseResult:
     case_id: str
     state: CaseState
     ctx: dict[str, Any]
-    trace: list[TraceEvent]
+    # may hold receipt records whose request hash is computed when the trace is
+    # read (wftrio.engine.materialise): read it through ``trace``
+    _trace: list[TraceEvent] = attrs.field(
+        alias="trace",
+        eq=attrs.cmp_using(eq=lambda a, b: _built(a) == _built(b)),
+    )
     error: BaseException | None = None
     reason: str | None = None
     steps: int = 0
+    _trace_built: bool = attrs.field(init=False, default=False, eq=False)
+
+    @property
+    def trace(self) -> list[TraceEvent]:
+        """The recorded trace events (see the class docstring)."""
+        if not self._trace_built:
+            _built(self._trace)
+            object.__setattr__(self, "_trace_built", True)  # a cache: built once
+        return self._trace
+
+    def __repr__(self) -> str:
+        names = ("case_id", "state", "ctx", "trace", "error", "reason", "steps")
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"CaseResult({fields})"
 
     def receipts(self, *, steps: bool = True) -> list[Receipt]:
         """The case's receipts, from its trace (see :func:`wftrio.receipts.receipts`)."""

@@ -302,6 +302,8 @@ def _pending_effect(st: ExecState, eid: int, tok: Token) -> PendingEffect:
     if meta is None:
         return PendingEffect(eid, tok.id)
     spec = meta.spec
+    if not isinstance(meta.request, str):  # a deferred request hash: computed now, and kept
+        meta.request = meta.request.value()
     return PendingEffect(
         eid,
         tok.id,
