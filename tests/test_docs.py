@@ -134,6 +134,7 @@ def _pattern_samples() -> dict[int, Any]:
         30: P.partial_join(2, a, b, c),
         32: P.cancelling_partial_join(2, a, b, c),
         34: P.static_partial_join_mi(a, 2, count=3),
+        35: P.cancelling_partial_join_mi(a, 2, count=3),
         39: P.critical_section("L", a),
         40: P.interleaved_routing(a, b),
         43: P.explicit_termination(),

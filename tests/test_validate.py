@@ -340,6 +340,7 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     30: P.partial_join(2, A, B, C),
     32: P.cancelling_partial_join(2, A, B, wf.wait_signal("x")),
     34: P.static_partial_join_mi(A, 2, count=3),
+    35: P.cancelling_partial_join_mi(A, 2, count=3),
     39: wf.par(P.critical_section("L", A), P.critical_section("L", B)),
     40: P.interleaved_routing(A, B, C),
     43: wf.par(A, P.explicit_termination()),

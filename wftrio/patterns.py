@@ -22,7 +22,6 @@ Not expressible honestly in the block-structured algebra, hence left out:
 WCP-15 MI without a-priori runtime knowledge,
 WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
 activation here is single-use, so there is nothing to block until reset),
-WCP-35 cancelling partial join for MI (``mi`` has no ``cancel_rest``),
 WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
 split/merge).
 
@@ -42,6 +41,7 @@ from wftrio.algebra.patterns import (
     cancel_region,
     cancelling_discriminator,
     cancelling_partial_join,
+    cancelling_partial_join_mi,
     critical_section,
     deferred_choice,
     discriminator,
@@ -76,6 +76,7 @@ __all__ = [
     "cancel_region",
     "cancelling_discriminator",
     "cancelling_partial_join",
+    "cancelling_partial_join_mi",
     "critical_section",
     "deferred_choice",
     "discriminator",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from wftrio.algebra.checks import check_callable, check_name
+from wftrio.algebra.mi_node import MI
 from wftrio.algebra.nodes import (
-    MI,
     After,
     Branch,
     Cond,
@@ -264,8 +264,9 @@ def mi(
     join: int | Literal["all", "none"] = "all",
     collect: str | None = None,
     item_key: str = "item",
+    cancel_rest: bool = False,
 ) -> MI:
-    """Multiple instances of ``body`` running concurrently (WCP-12..15, 34).
+    """Multiple instances of ``body`` running concurrently (WCP-12..14, 34, 35).
 
     Args:
         body: the term each instance runs.
@@ -278,6 +279,16 @@ def mi(
         collect: store the instances' results (their ctx updates) in
             ``ctx[collect]`` as a list in item order.
         item_key: the instance-local ctx key holding the instance's item.
+        cancel_rest: with a partial join (``join=n``), withdraw the instances
+            still running when the n-th finishes, and spawn no more (the
+            cancelling partial join for MI, WCP-35); withdrawn instances
+            are not compensated and do not appear in ``collect``.
+
+    Raises:
+        TermError: not exactly one of ``count`` / ``items``; a bad join,
+            ``collect`` or ``item_key``; ``cancel_rest=True`` without
+            ``join=n``.
+        TermTypeError: a bad count, item list or ``cancel_rest``.
     """
     items_v: tuple[Any, ...] | Callable[[Ctx], Iterable[Any]] | None = None
     if items is not None:
@@ -290,7 +301,7 @@ def mi(
             )
         else:
             items_v = tuple(items)
-    return MI(body, count, items_v, join, collect, item_key)
+    return MI(body, count, items_v, join, collect, item_key, cancel_rest)
 
 
 def terminate() -> Terminate:

@@ -33,8 +33,9 @@ from wftrio.algebra.constructors import (
     xor,
 )
 from wftrio.algebra.machine import Transitions, machine
+from wftrio.algebra.mi_node import MI
+from wftrio.algebra.mi_patterns import cancelling_partial_join_mi
 from wftrio.algebra.nodes import (
-    MI,
     After,
     Defer,
     Join,
@@ -72,6 +73,7 @@ __all__ = [
     "cancel_region",
     "cancelling_discriminator",
     "cancelling_partial_join",
+    "cancelling_partial_join_mi",
     "critical_section",
     "deferred_choice",
     "discriminator",
@@ -740,6 +742,7 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     30: ("partial_join", partial_join),
     32: ("cancelling_partial_join", cancelling_partial_join),
     34: ("static_partial_join_mi", static_partial_join_mi),
+    35: ("cancelling_partial_join_mi", cancelling_partial_join_mi),
     39: ("critical_section", critical_section),
     40: ("interleaved_routing", interleaved_routing),
     43: ("explicit_termination", explicit_termination),

@@ -264,6 +264,7 @@ class _Builder:
                     collect=collect,
                     item_key=term.item_key,
                     body=bpc,
+                    cancel_rest=term.cancel_rest,
                 )
                 return spawn, [(spawn, "next")]
             case Terminate():

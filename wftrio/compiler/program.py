@@ -182,6 +182,8 @@ class MISpawnOps(_Operands):
     collect: str | None
     item_key: str
     body: int
+    cancel_rest: bool = _optional(False)
+    """Withdraw the instances still running when the partial join fires (WCP-35)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -574,6 +574,7 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
     join = ops.join
     collect = ops.collect
     item_key = ops.item_key
+    cancel_rest = ops.cancel_rest
     cont = ins.next
     path = ins.path
 
@@ -599,6 +600,12 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
             return 1
         scope = tok.scope
         inst = MIInst(st.new_id(), tok.frame, tok.region, scope, n, needed, cont)
+        if cancel_rest and n:
+            # the instances run in an implicit region, withdrawn when the join fires
+            creg = RegionInst(st.new_id(), None, tok.region, tok.frame, scope, -1)
+            if tok.region is not None:
+                tok.region.children[creg] = None
+            inst.cancel_region = creg
         if needed is None or needed == 0:
             inst.fired = True
             if collect is not None and n == 0:
@@ -625,9 +632,15 @@ def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
         its = inst.items
         assert its is not None
         first = inst.spawned
+        if cancel_rest and inst.fired:
+            # the join fired and withdrew the rest: the unspawned never start
+            inst.items = None
+            inst.n = first
+            st.kill(tok)
+            return 1
         last = min(inst.n, first + SPAWN_CHUNK)
         scope = inst.scope
-        region = tok.region
+        region = tok.region if inst.cancel_region is None else inst.cancel_region
         kids = []
         for i in range(first, last):
             sc = CtxLayer(st.new_id(), {}, scope, {item_key: freeze(its[i]), "index": i}, i)
@@ -674,11 +687,18 @@ def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
         if collect is not None:
             inst.scope.snap = None
             inst.scope.data[collect] = _collected(inst.results)
+        creg = inst.cancel_region
         if st.full:
-            st.emit(EventKind.MI_JOINED, path, tok, {"done": inst.done, "of": inst.n})
+            data: dict[str, Any] = {"done": inst.done, "of": inst.n}
+            if creg is not None:
+                data["withdrawn"] = inst.n - inst.done
+            st.emit(EventKind.MI_JOINED, path, tok, data)
         # spawned before the instance's token dies (see join)
         cont = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
         st.kill(tok)
+        if creg is not None:
+            st.withdraw_region(creg)
+            inst.cancel_region = None
         st.current = cont
         return 1
 

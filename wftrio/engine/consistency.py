@@ -71,6 +71,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             "scope": "a ctx layer has no invariant of its own",
         },
         MIInst: {
+            "cancel_region": "checked through the region tree",
             "cont": "a constant of the program",
             "region": "checked through the region tree",
             "scope": "a ctx layer has no invariant of its own",

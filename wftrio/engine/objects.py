@@ -194,6 +194,8 @@ class MIInst(Frame):
 
     ``needed`` is ``None`` for ``join="none"`` (the continuation left at
     spawn time).  ``results`` maps instance index -> that instance's updates.
+    ``cancel_region`` (``cancel_rest`` mis, WCP-35) is the implicit region
+    holding the instances, withdrawn when the join fires (then ``None``).
 
     Instances are spawned one step each, at most ``max_steps`` per handler
     call, so no step does unbounded work: while some are left, ``items``
@@ -203,6 +205,7 @@ class MIInst(Frame):
     """
 
     __slots__ = (
+        "cancel_region",
         "cont",
         "done",
         "fired",
@@ -236,6 +239,7 @@ class MIInst(Frame):
         self.cont = cont
         self.items: list[Any] | None = None
         self.spawned = n
+        self.cancel_region: RegionInst | None = None
 
 
 class RegionInst:

@@ -145,6 +145,7 @@ _CLASSES: tuple[ClassSchema, ...] = (
         MIInst,
         (
             *_FRAME,
+            Field("cancel_region", R, "implicit region of a cancel_rest mi's instances"),
             Field("cont", V, "continuation pc"),
             Field("done", V, "instances finished"),
             Field("fired", V, "the continuation left"),

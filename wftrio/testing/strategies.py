@@ -407,9 +407,17 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         join = draw(st.sampled_from(joins))
         collect = draw(st.booleans())
         item_key = draw(st.sampled_from(("item", "it")))
-        return _Node("mi", (mode, source, join, collect, item_key), (draw(kids),))
+        extra = draw(_mi_patterns(join))
+        return _Node("mi", (mode, source, join, collect, item_key, extra), (draw(kids),))
 
     return composite()
+
+
+def _mi_patterns(join: object) -> st.SearchStrategy[dict[str, Any]]:
+    """The options of the MI patterns (WCP-35) an ``mi`` with ``join`` may take."""
+    if isinstance(join, int):
+        return st.sampled_from(({}, {"cancel_rest": True}))
+    return st.just({})
 
 
 class _Builder:
@@ -538,7 +546,8 @@ class _Builder:
         return wt.defer(*dalts), can
 
     def mi(self, node: _Node) -> tuple[Term, bool]:
-        mode, source, join, collect, item_key = node.params
+        mode, source, join, collect, item_key, *rest = node.params
+        extra: dict[str, Any] = rest[0] if rest else {}  # the MI patterns' options
         body, ok = self.build(node.kids[0])
         col = self.fresh("col") if collect else None
         if self.valid and not ok and isinstance(join, int):
@@ -546,6 +555,7 @@ class _Builder:
         n = source if mode == "count" else len(source) if mode == "items" else None
         can = ok or join == "none" or n is None or n == 0
         kw: dict[str, Any] = {"join": join, "collect": col, "item_key": item_key}
+        kw.update(extra if isinstance(join, int) else {})
         if mode == "count":
             return wt.mi(body, count=source, **kw), can
         if mode == "items":
@@ -645,8 +655,9 @@ def terms(
     ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or
     ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
-    ``collect``) and ``terminate``.  Region ids, task names, loop counter
-    keys and collect keys are unique within a term.
+    ``collect``; ``cancel_rest`` with ``join=n``) and ``terminate``.  Region
+    ids, task names, loop counter keys and collect keys are unique within a
+    term.
 
     A term drawn with ``effects=False, signals=False, timers=False`` needs
     nothing from the outside world: run by the reducer, it always ends

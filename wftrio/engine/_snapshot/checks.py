@@ -479,7 +479,9 @@ def shapes(program: Program) -> dict[int, Shape | None]:
         elif op == "region_exit":
             stack.append((nxt, (f, r[:-1])))
         elif op == "mi_spawn":
-            stack.append((instr_arg(ins, "body"), ((*f, "mi"), r)))
+            # a cancel_rest mi's instances run in its implicit region (WCP-35)
+            inner = (*r, None) if instr_arg(ins, "cancel_rest") else r
+            stack.append((instr_arg(ins, "body"), ((*f, "mi"), inner)))
             stack.append((nxt, shape))
         # mi_done, terminate, end: nothing new (an mi continues at mi_spawn's next)
     _SHAPES[program] = out

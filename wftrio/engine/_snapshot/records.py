@@ -124,6 +124,7 @@ class MISnap:
     # instances still to spawn: every item while some are (None once all are)
     items: tuple[Any, ...] | None = None
     spawned: int | None = None  # None: all n (a snapshot from before bounded spawning)
+    cancel_region: int | None = None  # the instances' implicit region (cancel_rest, WCP-35)
 
 
 FrameSnap = JoinSnap | LoopSnap | MISnap

@@ -1,0 +1,312 @@
+"""The multiple-instance patterns beyond WCP-12..14, 26 and 34.
+
+WCP-35, the cancelling partial join for MI: ``mi(..., join=n, cancel_rest=True)``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
+from reducer_helpers import completed, drive, effect, noop, run, start
+
+import wftrio as wf
+from wftrio import patterns as P
+from wftrio.engine import CancelEffect, ExecState, StartEffect, Status
+from wftrio.engine.consistency import violations
+from wftrio.engine.replay import run_with_inputs
+from wftrio.runtime import CaseState, open_substrate
+from wftrio.scheduling import Replay, Seeded
+from wftrio.serialize import dumps_snapshot, loads_snapshot
+from wftrio.testing.strategies import terms
+
+Ctx = Mapping[str, Any]
+
+
+def tenfold(ctx: Ctx) -> Mapping[str, Any]:
+    return {"r": ctx["item"] * 10}
+
+
+def waits_for_reply() -> wf.Term:
+    """An instance that waits for its reply (signal ``reply``), then records it."""
+    return wf.seq(wf.wait_signal("reply", store_as="got"), wf.task("record", tenfold))
+
+
+def via_json(st: ExecState) -> ExecState:
+    """Snapshot -> JSON -> restored state (the snapshot round-trips exactly)."""
+    snap = st.snapshot()
+    restored = ExecState.restore(st.program, loads_snapshot(dumps_snapshot(snap)))
+    assert restored.snapshot() == snap
+    return restored
+
+
+def mi_events(st: ExecState, kind: str) -> list[Mapping[str, Any]]:
+    return [dict(e.data) for e in st.events if e.kind == kind]
+
+
+# ---------------------------------------------------------------------------
+# WCP-35 cancelling partial join for multiple instances
+
+
+def quotes(n: int = 2, count: int = 5) -> wf.Term:
+    """Ask ``count`` suppliers for a quote; continue with the first ``n`` replies."""
+    return wf.seq(
+        wf.mi(waits_for_reply(), count=count, join=n, cancel_rest=True, collect="quotes"),
+        noop("decide"),
+    )
+
+
+class TestCancellingPartialJoinMI:
+    def test_continues_after_n_and_withdraws_the_rest(self) -> None:
+        st = run(quotes())
+        assert st.status is Status.BLOCKED
+        assert len(st.signal_waiters("reply")) == 5
+        st.feed_signal("reply", "a")
+        st.feed_signal("reply", "b")
+        assert st.run() is Status.DONE
+        # the oldest waiters (instances 0 and 1) were served; the other three withdrawn
+        assert st.ctx["quotes"] == [{"got": "a", "r": 0}, {"got": "b", "r": 10}]
+        assert completed(st) == ["record", "record", "decide"]
+        (joined,) = mi_events(st, "mi_joined")
+        assert joined == {"done": 2, "of": 5, "withdrawn": 3}
+        assert len(mi_events(st, "token_withdrawn")) == 3
+        assert st.signal_waiters("reply") == []
+        assert violations(st) == []
+
+    def test_withdrawn_instances_consume_no_signal(self) -> None:
+        st = run(wf.seq(quotes(n=1, count=3), wf.wait_signal("reply", store_as="late")))
+        st.feed_signal("reply", "first")
+        st.run()
+        assert st.status is Status.BLOCKED  # the two withdrawn waits took nothing
+        st.feed_signal("reply", "second")
+        assert st.run() is Status.DONE
+        assert st.ctx["late"] == "second"
+        assert st.ctx["quotes"] == [{"got": "first", "r": 0}]
+
+    def test_without_cancel_rest_the_late_ones_finish_and_are_absorbed(self) -> None:
+        # the contrast with WCP-34: same scenario, the rest keep waiting
+        st = run(wf.mi(waits_for_reply(), count=3, join=1, collect="quotes"))
+        st.feed_signal("reply", "a")
+        assert st.run() is Status.BLOCKED
+        assert len(st.signal_waiters("reply")) == 2
+
+    def test_withdrawn_effects_are_cancelled(self) -> None:
+        body = wf.seq(effect("fetch", {"ok": 1}), wf.task("record", tenfold))
+        st = start(wf.mi(body, items=[1, 2, 3], join=1, cancel_rest=True, collect="out"))
+        assert st.run() is Status.BLOCKED
+        starts = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+        assert len(starts) == 3
+        st.feed_effect(starts[1].eid, {"ok": 1})
+        assert st.run() is Status.DONE
+        cancelled = {c.eid for c in st.take_outbox() if isinstance(c, CancelEffect)}
+        assert cancelled == {starts[0].eid, starts[2].eid}
+        assert st.ctx["out"] == [{"ok": 1, "r": 20}]
+        assert [e.kind for e in st.events].count("effect_cancelled") == 2
+
+    def test_late_instance_never_runs_after_the_join(self) -> None:
+        # instance 0 finishes at once, instance 1 would finish later: withdrawn first
+        body = wf.xor(
+            wf.branch(lambda ctx: ctx["index"] == 0, wf.task("quick", tenfold)),
+            wf.seq(wf.wait_signal("slow"), wf.task("late", tenfold)),
+        )
+        st = run(wf.seq(wf.mi(body, count=2, join=1, cancel_rest=True), noop("after")))
+        assert st.status is Status.DONE
+        assert completed(st) == ["quick", "after"]
+        st2 = run(wf.seq(wf.mi(body, count=2, join=1), noop("after")))
+        assert st2.status is Status.BLOCKED  # without cancel_rest, the late one is awaited
+
+    def test_join_fires_before_every_instance_is_spawned(self) -> None:
+        # 200 instances spawn 64 per step; the first to finish fires the join and
+        # the instances never spawned never start
+        st = run(wf.seq(wf.mi(noop("work"), count=200, join=1, cancel_rest=True), noop("after")))
+        assert st.status is Status.DONE
+        assert completed(st).count("work") < 64 + 1
+        assert completed(st)[-1] == "after"
+        (joined,) = mi_events(st, "mi_joined")
+        assert joined["withdrawn"] == 199
+        assert violations(st) == []
+
+    def test_cancelling_the_enclosing_region_withdraws_every_instance(self) -> None:
+        term = wf.seq(wf.region("ask", quotes(n=2, count=3), compensate=noop("undo")), noop("end"))
+        st = run(term)
+        st.feed_signal("reply", "a")
+        st.run()
+        assert st.cancel_region("ask") == 1
+        assert st.run() is Status.DONE
+        assert completed(st) == ["record", "undo", "end"]
+        assert "quotes" not in st.ctx
+        assert st.live_regions() == []
+        assert violations(st) == []
+
+    def test_case_cancel_mid_way(self) -> None:
+        st = run(quotes())
+        st.cancel()
+        assert st.status is Status.CANCELLED
+        assert violations(st) == []
+
+    def test_in_a_loop_each_round_has_its_own_activation(self) -> None:
+        def more(ctx: Ctx) -> bool:
+            return len(ctx.get("rounds", [])) < 3
+
+        def note(ctx: Ctx) -> Mapping[str, Any]:
+            return {"rounds": [*ctx.get("rounds", []), [q["got"] for q in ctx["quotes"]]]}
+
+        term = wf.loop(wf.seq(quotes(n=1, count=3), wf.task("note", note)), while_=more)
+        st = run(term)
+        for i in range(3):
+            assert st.status is Status.BLOCKED
+            assert len(st.signal_waiters("reply")) == 3  # a fresh activation, the old withdrawn
+            st.feed_signal("reply", i)
+            st.run()
+            assert violations(st) == []
+        assert st.status is Status.DONE
+        assert st.ctx["rounds"] == [[0], [1], [2]]
+
+    def test_on_the_runtime(self) -> None:
+        res = wf.run(wf.mi(wf.task("r", tenfold), items=[1, 2, 3], join=2, cancel_rest=True,
+                           collect="out"))  # fmt: skip
+        assert res.state is CaseState.DONE
+        assert res.ctx == {"out": [{"r": 10}, {"r": 20}]}
+
+    def test_catalogue_alias(self) -> None:
+        a = noop("a")
+        assert P.CATALOGUE[35] == ("cancelling_partial_join_mi", P.cancelling_partial_join_mi)
+        assert P.cancelling_partial_join_mi(a, 2, count=3) == wf.mi(
+            a, count=3, join=2, cancel_rest=True
+        )
+
+
+async def test_cancelling_partial_join_mi_cancels_effects_in_flight(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cancelled: list[int] = []
+
+    async def quote(ctx: Ctx) -> Mapping[str, Any]:
+        try:
+            await trio.sleep(ctx["item"])
+        except trio.Cancelled:
+            cancelled.append(ctx["item"])
+            raise
+        return {"price": ctx["item"]}
+
+    term = wf.mi(wf.task("quote", quote), items=[5, 1, 9, 2], join=2, cancel_rest=True,
+                 collect="q")  # fmt: skip
+    async with open_substrate() as sub:
+        res = await sub.wait(await sub.new_case(term))
+    assert res.ctx == {"q": [{"price": 1}, {"price": 2}]}
+    assert sorted(cancelled) == [5, 9]
+    assert trio.current_time() == pytest.approx(2)
+
+
+class TestCancellingPartialJoinMIDeterminism:
+    @staticmethod
+    def term() -> wf.Term:
+        # each instance's path is a scheduler choice; effects finish in random order
+        body = wf.xor(wf.seq(effect("slow", {"s": 1}), noop("s2")), effect("fast", {"f": 1}))
+        return wf.seq(wf.mi(body, count=4, join=2, cancel_rest=True, collect="c"), noop("after"))
+
+    @pytest.mark.parametrize("seed", [0, 1, 5])
+    def test_seeded_run_replays(self, seed: int) -> None:
+        st = start(self.term(), scheduler=Seeded(seed))
+        assert drive(st, random.Random(seed)) is Status.DONE
+        log = wf.replay_log(st.events)
+        again = ExecState(wf.compile(self.term()), None, scheduler=Replay(log))
+        assert run_with_inputs(again, log.inputs) is Status.DONE
+        assert again.events == st.events
+        assert again.ctx == st.ctx
+        assert len(st.ctx["c"]) == 2
+
+    def test_snapshot_restore_before_the_join_fires(self) -> None:
+        ref = run(quotes(n=2, count=4))
+        ref.feed_signal("reply", "a")
+        ref.run()
+        restored = via_json(ref)
+        for st in (ref, restored):
+            st.feed_signal("reply", "b")
+            assert st.run() is Status.DONE
+        assert restored.events[-8:] == ref.events[-8:]
+        assert restored.ctx == ref.ctx == {"quotes": [{"got": "a", "r": 0}, {"got": "b", "r": 10}]}
+        assert violations(restored) == []
+
+    def test_snapshot_restore_while_spawning(self) -> None:
+        body = waits_for_reply()
+        term = wf.seq(wf.mi(body, count=100, join=1, cancel_rest=True, collect="c"), noop("x"))
+        ref = start(term)
+        ref.run(max_steps=2)  # the spawner has spawned one chunk of 64
+        assert ref.status is Status.RUNNING
+        restored = via_json(ref)
+        for st in (ref, restored):
+            st.run()
+            assert len(st.signal_waiters("reply")) == 100
+            st.feed_signal("reply", 7)
+            assert st.run() is Status.DONE
+            assert st.signal_waiters("reply") == []
+            assert violations(st) == []
+        assert restored.ctx == ref.ctx == {"c": [{"got": 7, "r": 0}]}
+
+
+class TestCancellingPartialJoinMIStatic:
+    def test_validate_finds_nothing(self) -> None:
+        assert wf.validate(quotes(), signals={"reply"}) == []
+
+    def test_validate_reports_a_join_no_instance_can_reach(self) -> None:
+        never = wf.seq(wf.wait_signal("never"), noop("x"))
+        term = wf.seq(wf.mi(never, count=3, join=2, cancel_rest=True), noop("after"))
+        codes = [i.code for i in wf.validate(term, signals={"reply"})]
+        assert "WF102" in codes
+
+    def test_compiles_to_mi_spawn_with_cancel_rest(self) -> None:
+        prog = wf.compile(quotes())
+        (spawn,) = [i for i in prog.instrs if i.op == "mi_spawn"]
+        assert spawn.ops.as_args()["cancel_rest"] is True
+        plain = wf.compile(wf.mi(noop("a"), count=2, join=1))
+        (spawn,) = [i for i in plain.instrs if i.op == "mi_spawn"]
+        assert "cancel_rest" not in spawn.ops.as_args()  # fingerprints of old programs kept
+
+    def test_repr_equality_hash(self) -> None:
+        a = noop("a")
+        t1 = wf.mi(a, count=3, join=2, cancel_rest=True)
+        assert repr(t1) == f"mi({a!r}, count=3, join=2, cancel_rest=True)"
+        assert t1 != wf.mi(a, count=3, join=2)
+        assert hash(t1) != hash(wf.mi(a, count=3, join=2))
+
+    @pytest.mark.parametrize(
+        ("kw", "error", "match"),
+        [
+            ({"join": "all", "cancel_rest": True}, wf.TermError, r"cancel_rest needs a partial"),
+            ({"join": "none", "cancel_rest": True}, wf.TermError, r"cancel_rest needs a partial"),
+            ({"join": 1, "cancel_rest": 1}, wf.TermTypeError, r"cancel_rest=1.*bool"),
+            ({"join": 4, "cancel_rest": True}, wf.TermError, r"join=4.*exceeds the 3"),
+        ],
+    )
+    def test_bad_arguments(self, kw: dict[str, Any], error: type[Exception], match: str) -> None:
+        with pytest.raises(error, match=match):
+            wf.mi(noop("a"), count=3, **kw)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(hst.data())
+    def test_strategy_draws_cancel_rest(self, data: hst.DataObject) -> None:
+        term = data.draw(terms(max_leaves=6, effects=False, signals=False, timers=False))
+        for node in _mis(term):
+            assert not node.cancel_rest or isinstance(node.join, int)
+
+    def test_strategy_can_draw_cancel_rest(self) -> None:
+        from hypothesis import find
+
+        found = find(
+            terms(max_leaves=4, effects=False, signals=False, timers=False),
+            lambda t: any(m.cancel_rest for m in _mis(t)),
+        )
+        assert any(m.cancel_rest for m in _mis(found))
+
+
+def _mis(term: wf.Term) -> list[Any]:
+    from wftrio.terms import MI, walk
+
+    return [node for _, node in walk(term) if isinstance(node, MI)]
