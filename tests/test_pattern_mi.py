@@ -1,6 +1,7 @@
-"""The multiple-instance patterns beyond WCP-12..14, 26 and 34.
+"""The multiple-instance patterns beyond WCP-12..14, 26 and 34 (WCP-15/36: test_pattern_mi_more.py).
 
-WCP-35, the cancelling partial join for MI: ``mi(..., join=n, cancel_rest=True)``.
+WCP-35, the cancelling partial join for MI: ``mi(..., join=n, cancel_rest=True)``;
+WCP-27, completing an MI activity: ``mi(..., until=cond, complete_on=signal)``.
 """
 
 from __future__ import annotations
@@ -304,6 +305,250 @@ class TestCancellingPartialJoinMIStatic:
             lambda t: any(m.cancel_rest for m in _mis(t)),
         )
         assert any(m.cancel_rest for m in _mis(found))
+
+
+# ---------------------------------------------------------------------------
+# WCP-27 complete multiple instance activity
+
+
+def total_at_least(n: int) -> Any:
+    def enough(results: list[Any]) -> bool:
+        return sum(r["r"] for r in results) >= n
+
+    enough.__qualname__ = f"total>={n}"
+    return enough
+
+
+def inspections(**kw: Any) -> wf.Term:
+    """Inspect items as replies come in; stop once the findings add up (or on "stop")."""
+    return wf.seq(wf.mi(waits_for_reply(), items=[1, 2, 3, 4, 5], collect="found", **kw),
+                  noop("report"))  # fmt: skip
+
+
+class TestCompleteMIActivity:
+    def test_until_completes_from_inside_and_withdraws_the_rest(self) -> None:
+        st = run(inspections(until=total_at_least(25)))
+        st.feed_signal("reply", "x")
+        assert st.run() is Status.BLOCKED  # 10 so far
+        st.feed_signal("reply", "y")
+        assert st.run() is Status.DONE  # 10 + 20 >= 25
+        assert st.ctx["found"] == [{"got": "x", "r": 10}, {"got": "y", "r": 20}]
+        (done,) = mi_events(st, "mi_completed")
+        assert done == {"by": "until", "done": 2, "withdrawn": 3}
+        assert st.signal_waiters("reply") == []
+        assert completed(st) == ["record", "record", "report"]
+        assert violations(st) == []
+
+    def test_until_is_asked_after_each_instance(self) -> None:
+        seen: list[int] = []
+
+        def never(results: list[Any]) -> bool:
+            seen.append(len(results))
+            return False
+
+        st = run(wf.mi(wf.task("r", tenfold), items=[1, 2, 3], until=never, collect="c"))
+        assert st.status is Status.DONE
+        assert seen == [1, 2, 3]
+        assert mi_events(st, "mi_completed") == []  # every instance done: no early completion
+        assert st.ctx["c"] == [{"r": 10}, {"r": 20}, {"r": 30}]
+
+    def test_complete_on_signal_from_outside(self) -> None:
+        st = run(inspections(complete_on="stop"))
+        st.feed_signal("reply", "a")
+        st.run()
+        st.feed_signal("stop")
+        assert st.run() is Status.DONE
+        assert st.ctx["found"] == [{"got": "a", "r": 10}]
+        (done,) = mi_events(st, "mi_completed")
+        assert done == {"by": "signal", "done": 1, "withdrawn": 4}
+        assert completed(st) == ["record", "report"]
+        assert violations(st) == []
+
+    def test_the_stop_signal_is_left_alone_once_the_activity_is_over(self) -> None:
+        st = run(wf.seq(inspections(complete_on="stop"), wf.wait_signal("stop", store_as="s")))
+        for _ in range(5):
+            st.feed_signal("reply", "a")
+        assert st.run() is Status.BLOCKED  # every instance done: the watcher is gone
+        assert mi_events(st, "mi_completed") == []
+        st.feed_signal("stop", "for the next step")
+        assert st.run() is Status.DONE
+        assert st.ctx["s"] == "for the next step"
+
+    def test_a_raising_until_fails_the_case(self) -> None:
+        def bad(results: list[Any]) -> bool:
+            raise ValueError("no")
+
+        st = run(wf.mi(noop("a"), count=2, until=bad))
+        assert st.status is Status.FAILED
+
+    def test_withdrawn_effects_are_cancelled_without_compensation(self) -> None:
+        body = wf.seq(effect("fetch", {"ok": 1}), wf.task("record", tenfold))
+        term = wf.region("r", wf.mi(body, items=[1, 2, 3], complete_on="enough"),
+                         compensate=noop("undo"))  # fmt: skip
+        st = run(term)
+        starts = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+        st.feed_effect(starts[0].eid, {"ok": 1})
+        st.run()
+        st.feed_signal("enough")
+        assert st.run() is Status.DONE
+        cancelled = {c.eid for c in st.take_outbox() if isinstance(c, CancelEffect)}
+        assert cancelled == {starts[1].eid, starts[2].eid}
+        assert "undo" not in completed(st)
+
+    def test_completed_after_a_partial_join_withdraws_the_late_ones(self) -> None:
+        st = run(wf.seq(wf.mi(waits_for_reply(), count=3, join=1, complete_on="stop"),
+                        noop("next")))  # fmt: skip
+        st.feed_signal("reply", "a")
+        assert st.run() is Status.BLOCKED  # fired; two late instances still wait
+        assert completed(st) == ["record", "next"]
+        st.feed_signal("stop")
+        assert st.run() is Status.DONE
+        (done,) = mi_events(st, "mi_completed")
+        assert done["withdrawn"] == 2
+        assert [e.kind for e in st.events].count("mi_joined") == 1  # continued once
+
+    def test_completion_stops_the_spawning(self) -> None:
+        def first(results: list[Any]) -> bool:
+            return True
+
+        st = run(wf.seq(wf.mi(noop("w"), count=300, until=first), noop("after")))
+        assert st.status is Status.DONE
+        assert completed(st).count("w") <= 64
+        (done,) = mi_events(st, "mi_completed")
+        assert done == {"by": "until", "done": 1, "withdrawn": 299}
+        assert violations(st) == []
+
+    def test_cancelling_the_enclosing_region_first(self) -> None:
+        st = run(wf.seq(wf.region("r", inspections(complete_on="stop"), compensate=noop("undo")),
+                        noop("end")))  # fmt: skip
+        assert st.cancel_region("r") == 1
+        assert st.run() is Status.DONE
+        assert completed(st) == ["undo", "end"]
+        st2 = run(wf.seq(inspections(complete_on="stop"), wf.wait_signal("stop")))
+        st2.cancel()
+        assert st2.status is Status.CANCELLED
+        assert violations(st2) == []
+
+    def test_in_a_loop(self) -> None:
+        def rounds(ctx: Ctx) -> bool:
+            return len(ctx.get("log", [])) < 3
+
+        def log(ctx: Ctx) -> Mapping[str, Any]:
+            return {"log": [*ctx.get("log", []), len(ctx["found"])]}
+
+        st = run(wf.loop(wf.seq(wf.mi(waits_for_reply(), count=3, complete_on="stop",
+                                      collect="found"), wf.task("log", log)),
+                         while_=rounds))  # fmt: skip
+        for k in range(3):
+            for _ in range(k):
+                st.feed_signal("reply", k)
+            st.feed_signal("stop")
+            st.run()
+            assert violations(st) == []
+        assert st.status is Status.DONE
+        assert st.ctx["log"] == [0, 1, 2]
+
+    def test_catalogue_alias(self) -> None:
+        a = noop("a")
+        enough = total_at_least(1)
+        assert P.CATALOGUE[27] == ("complete_mi_activity", P.complete_mi_activity)
+        assert P.complete_mi_activity(a, count=2, until=enough) == wf.mi(a, count=2, until=enough)
+        with pytest.raises(wf.TermError, match="until=, complete_on="):
+            P.complete_mi_activity(a, count=2)
+
+
+async def test_complete_mi_activity_by_signal_on_the_runtime(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cancelled: list[int] = []
+
+    async def inspect(ctx: Ctx) -> Mapping[str, Any]:
+        try:
+            await trio.sleep(ctx["item"])
+        except trio.Cancelled:
+            cancelled.append(ctx["item"])
+            raise
+        return {"r": ctx["item"]}
+
+    term = wf.seq(wf.mi(wf.task("inspect", inspect), items=[1, 5, 10], complete_on="enough",
+                        collect="c"), wf.task("after", lambda ctx: {"after": True}))  # fmt: skip
+    async with open_substrate() as sub:
+        cid = await sub.new_case(term)
+        await trio.sleep(2)
+        await sub.signal(cid, "enough")
+        res = await sub.wait(cid)
+    assert res.ctx == {"c": [{"r": 1}], "after": True}
+    assert sorted(cancelled) == [5, 10]
+    assert trio.current_time() == pytest.approx(2)
+
+
+class TestCompleteMIActivityDeterminism:
+    @staticmethod
+    def term() -> wf.Term:
+        body = wf.xor(wf.seq(effect("slow", {"r": 1}), noop("s2")), effect("fast", {"r": 2}))
+        return wf.seq(wf.mi(body, count=5, until=total_at_least(3), collect="c"), noop("after"))
+
+    @pytest.mark.parametrize("seed", [0, 3, 8])
+    def test_seeded_run_replays(self, seed: int) -> None:
+        st = start(self.term(), scheduler=Seeded(seed))
+        assert drive(st, random.Random(seed)) is Status.DONE
+        log = wf.replay_log(st.events)
+        again = ExecState(wf.compile(self.term()), None, scheduler=Replay(log))
+        assert run_with_inputs(again, log.inputs) is Status.DONE
+        assert again.events == st.events
+        assert again.ctx == st.ctx
+        assert sum(r["r"] for r in st.ctx["c"]) >= 3
+
+    def test_snapshot_restore_mid_way(self) -> None:
+        ref = run(inspections(until=total_at_least(30), complete_on="stop"))
+        ref.feed_signal("reply", "a")
+        ref.run()
+        restored = via_json(ref)
+        for st in (ref, restored):
+            st.feed_signal("reply", "b")
+            assert st.run() is Status.DONE
+            assert st.signal_waiters("stop") == []  # the watcher went with the activity
+            assert violations(st) == []
+        assert restored.ctx == ref.ctx
+        assert restored.events[-6:] == ref.events[-6:]
+
+
+class TestCompleteMIActivityStatic:
+    def test_validate_finds_nothing(self) -> None:
+        assert wf.validate(inspections(until=total_at_least(30)), signals={"reply"}) == []
+        assert wf.validate(inspections(complete_on="stop"), signals={"reply", "stop"}) == []
+
+    def test_validate_reports_a_completion_signal_that_cannot_come(self) -> None:
+        # with neither the instances' signal nor the stop signal declared: stuck
+        never = wf.seq(wf.wait_signal("never"), noop("x"))
+        term = wf.seq(wf.mi(never, count=2, complete_on="stop"), noop("after"))
+        assert wf.validate(term, signals={"never", "stop"}) == []  # stop can come
+        assert {"WF109", "WF201"} <= {i.code for i in wf.validate(term, signals={"other"})}
+
+    def test_compiles_to_a_watcher(self) -> None:
+        prog = wf.compile(inspections(complete_on="stop"))
+        (spawn,) = [i for i in prog.instrs if i.op == "mi_spawn"]
+        (watch,) = spawn.ops.watch
+        assert (watch.kind, watch.signal) == ("complete", "stop")
+        assert prog.instrs[watch.entry].op == "wait_signal"
+        assert prog.instrs[prog.instrs[watch.entry].next].op == "mi_signal"
+
+    def test_repr(self) -> None:
+        a = noop("a")
+        term = wf.mi(a, count=2, until=total_at_least(3), complete_on="stop")
+        assert repr(term) == f"mi({a!r}, count=2, until=total>=3, complete_on='stop')"
+
+    @pytest.mark.parametrize(
+        ("kw", "error", "match"),
+        [
+            ({"until": 3}, wf.TermTypeError, r"until"),
+            ({"complete_on": ""}, wf.TermTypeError, r"complete_on"),
+            ({"complete_on": "x", "more_on": "x", "close_on": "y"}, wf.TermError, r"both"),
+        ],
+    )
+    def test_bad_arguments(self, kw: dict[str, Any], error: type[Exception], match: str) -> None:
+        with pytest.raises(error, match=match):
+            wf.mi(noop("a"), count=3, **kw)
 
 
 def _mis(term: wf.Term) -> list[Any]:

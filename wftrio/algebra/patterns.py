@@ -34,7 +34,12 @@ from wftrio.algebra.constructors import (
 )
 from wftrio.algebra.machine import Transitions, machine
 from wftrio.algebra.mi_node import MI
-from wftrio.algebra.mi_patterns import cancelling_partial_join_mi
+from wftrio.algebra.mi_patterns import (
+    cancelling_partial_join_mi,
+    complete_mi_activity,
+    dynamic_partial_join_mi,
+    mi_without_a_priori_runtime_knowledge,
+)
 from wftrio.algebra.nodes import (
     After,
     Defer,
@@ -74,15 +79,18 @@ __all__ = [
     "cancelling_discriminator",
     "cancelling_partial_join",
     "cancelling_partial_join_mi",
+    "complete_mi_activity",
     "critical_section",
     "deferred_choice",
     "discriminator",
+    "dynamic_partial_join_mi",
     "exclusive_choice",
     "explicit_termination",
     "interleaved_parallel_routing",
     "interleaved_routing",
     "mi_with_design_time_knowledge",
     "mi_with_runtime_knowledge",
+    "mi_without_a_priori_runtime_knowledge",
     "mi_without_sync",
     "milestone",
     "multi_choice",
@@ -730,6 +738,7 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     12: ("mi_without_sync", mi_without_sync),
     13: ("mi_with_design_time_knowledge", mi_with_design_time_knowledge),
     14: ("mi_with_runtime_knowledge", mi_with_runtime_knowledge),
+    15: ("mi_without_a_priori_runtime_knowledge", mi_without_a_priori_runtime_knowledge),
     16: ("deferred_choice", deferred_choice),
     17: ("interleaved_parallel_routing", interleaved_parallel_routing),
     18: ("milestone", milestone),
@@ -738,11 +747,13 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     24: ("persistent_trigger", persistent_trigger),
     25: ("cancel_region", cancel_region),
     26: ("cancel_mi_activity", cancel_mi_activity),
+    27: ("complete_mi_activity", complete_mi_activity),
     29: ("cancelling_discriminator", cancelling_discriminator),
     30: ("partial_join", partial_join),
     32: ("cancelling_partial_join", cancelling_partial_join),
     34: ("static_partial_join_mi", static_partial_join_mi),
     35: ("cancelling_partial_join_mi", cancelling_partial_join_mi),
+    36: ("dynamic_partial_join_mi", dynamic_partial_join_mi),
     39: ("critical_section", critical_section),
     40: ("interleaved_routing", interleaved_routing),
     43: ("explicit_termination", explicit_termination),

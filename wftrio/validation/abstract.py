@@ -153,6 +153,15 @@ def _cond(oracle: Oracle, label: str, completes: int) -> Callable[[Mapping[str, 
     return cond
 
 
+def _results_cond(oracle: Oracle, label: str) -> Callable[[list[Any]], bool]:
+    """An abstracted condition over an mi's finished instances: either outcome."""
+
+    def cond(results: list[Any]) -> bool:
+        return oracle.ask(2, label, 1) == 1
+
+    return cond
+
+
 def _count(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], int]:
     def count(ctx: Mapping[str, Any]) -> int:
         return oracle.ask(n + 1, label, min(1, n))
@@ -214,6 +223,12 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             if callable(ops.items) and not is_trusted(ops.items):
                 label = f"instance count (items) at {ins.path}"
                 ops = attrs.evolve(ops, items=_items(oracle, label, most))
+            # conditions over the finished instances (WCP-27, WCP-36): either outcome
+            if ops.until is not None and not is_trusted(ops.until):
+                ops = attrs.evolve(ops, until=_results_cond(oracle, f"mi until at {ins.path}"))
+            if callable(ops.join) and not is_trusted(ops.join):
+                label = f"mi join condition at {ins.path}"
+                ops = attrs.evolve(ops, join=_results_cond(oracle, label))
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
     return assemble(program.term, instrs, program.entry)
 
@@ -315,7 +330,12 @@ def _all_joins(program: Program) -> set[int]:
     instrs = program.instrs
     out: set[int] = set()
     mi_all = {
-        ins.path for ins in instrs if isinstance(ins.ops, MISpawnOps) and ins.ops.join == "all"
+        ins.path
+        for ins in instrs
+        if isinstance(ins.ops, MISpawnOps)
+        and ins.ops.join == "all"
+        and ins.ops.until is None
+        and not ins.ops.watch
     }
     for pc, ins in enumerate(instrs):
         ops = ins.ops

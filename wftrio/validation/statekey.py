@@ -52,7 +52,7 @@ KEYED: Mapping[type, frozenset[str]] = MappingProxyType(
         LoopFrame: frozenset({"parent", "count"}),
         MIInst: frozenset(
             {"parent", "cont", "done", "fired", "n", "needed", "region", "results", "scope"}
-            | {"items", "spawned", "cancel_region"}
+            | {"items", "spawned", "cancel_region", "open", "completed"}
         ),
         RegionInst: frozenset(
             {"alive", "cancel_pc", "exited", "frame", "parent", "scope", "scope_id"}
@@ -111,6 +111,8 @@ def _frame_static(f: Frame) -> tuple[Any, ...]:
             f.fired,
             f.spawned,
             f.cancel_region is not None,
+            f.open,
+            f.completed,
         )
     return (type(f).__name__, f.id)  # unknown frame kind: never merged
 

@@ -261,7 +261,9 @@ def structural_issues(
                         here,
                     )
                 )
-        elif isinstance(node, MI) and isinstance(node.join, int):
+        if isinstance(node, MI):
+            issues.extend(_mi_signal_issues(here, node, signals, used_signals))
+        if isinstance(node, MI) and isinstance(node.join, int):
             b = blocker(node.body, _path(here, 0, node.body), signals, memo)
             if b is not None:
                 issues.append(
@@ -316,6 +318,25 @@ def structural_issues(
                 )
             )
     return issues
+
+
+def _mi_signal_issues(
+    here: str, node: MI, signals: frozenset[str] | None, used: set[str]
+) -> Iterator[Issue]:
+    """The signals an mi watches (WCP-15, WCP-27) are waited for; undeclared ones never come."""
+    for arg in ("more_on", "close_on", "complete_on"):
+        name = getattr(node, arg)
+        if name is None:
+            continue
+        used.add(name)
+        if signals is not None and name not in signals:
+            yield Issue(
+                WARNING,
+                "WF109",
+                f"mi({arg}={name!r}) watches a signal outside the declared signals "
+                f"{sorted(signals)}: it can never arrive.",
+                here,
+            )
 
 
 def _defer_issues(here: str, node: Defer, signals: frozenset[str] | None) -> Iterator[Issue]:
