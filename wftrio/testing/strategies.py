@@ -49,6 +49,7 @@ __all__ = [
     "effect_bump",
     "effect_note",
     "fail",
+    "finished_at_least",
     "has",
     "items_upto",
     "never",
@@ -228,6 +229,15 @@ def reached(key: str, k: int) -> Callable[[Ctx], bool]:
     return _named(cond, f"reached({key!r}, {k})")
 
 
+def finished_at_least(k: int) -> Callable[[list[Any]], bool]:
+    """An ``mi(until=...)`` / ``mi(join=...)`` condition: ``k`` instances finished."""
+
+    def cond(results: list[Any]) -> bool:
+        return len(results) >= k
+
+    return _named(cond, f"finished_at_least({k})")
+
+
 def count_of(key: str, cap: int) -> Callable[[Ctx], int]:
     """An ``mi(count=...)`` function: ``min(ctx[key], cap)``."""
 
@@ -287,6 +297,7 @@ class _Options:
     terminate: bool
     failures: bool
     mi: bool
+    mi_patterns: bool
     valid: bool
     tasks: tuple[Term, ...] | None
 
@@ -407,17 +418,34 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         join = draw(st.sampled_from(joins))
         collect = draw(st.booleans())
         item_key = draw(st.sampled_from(("item", "it")))
-        extra = draw(_mi_patterns(join))
+        extra = draw(_mi_patterns(join, o.signals)) if o.mi_patterns else {}
         return _Node("mi", (mode, source, join, collect, item_key, extra), (draw(kids),))
 
     return composite()
 
 
-def _mi_patterns(join: object) -> st.SearchStrategy[dict[str, Any]]:
-    """The options of the MI patterns (WCP-35) an ``mi`` with ``join`` may take."""
+def _mi_patterns(join: object, signals: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """The options of the MI patterns (WCP-15, 27, 35, 36) an ``mi`` with ``join`` may take.
+
+    ``cancel_rest`` (WCP-35) with ``join=n``; with ``join="all"``: ``until``
+    (WCP-27), a condition as the join (WCP-36), and with signals
+    ``complete_on`` (WCP-27) or ``more_on`` / ``close_on`` (WCP-15).
+    """
     if isinstance(join, int):
         return st.sampled_from(({}, {"cancel_rest": True}))
-    return st.just({})
+    if join != "all":
+        return st.just({})
+    k = st.integers(1, 2)
+    options: list[st.SearchStrategy[dict[str, Any]]] = [
+        st.just({}),
+        k.map(lambda n: {"until": finished_at_least(n)}),
+        k.map(lambda n: {"join": finished_at_least(n)}),
+    ]
+    if signals:
+        names = st.permutations(SIGNALS).map(lambda p: p[:2])
+        options.append(st.sampled_from(SIGNALS).map(lambda s: {"complete_on": s}))
+        options.append(names.map(lambda p: {"more_on": p[0], "close_on": p[1]}))
+    return st.one_of(options)
 
 
 class _Builder:
@@ -555,7 +583,9 @@ class _Builder:
         n = source if mode == "count" else len(source) if mode == "items" else None
         can = ok or join == "none" or n is None or n == 0
         kw: dict[str, Any] = {"join": join, "collect": col, "item_key": item_key}
-        kw.update(extra if isinstance(join, int) else {})
+        if not isinstance(join, int):  # cancel_rest needs the partial join (see WF102 above)
+            extra = {k: v for k, v in extra.items() if k != "cancel_rest"}
+        kw.update(extra)
         if mode == "count":
             return wt.mi(body, count=source, **kw), can
         if mode == "items":
@@ -644,6 +674,7 @@ def terms(
     terminate: bool = True,
     failures: bool = False,
     mi: bool = True,
+    mi_patterns: bool = True,
     tasks: Sequence[Term | Callable[..., Any]] | None = None,
     valid: bool = True,
 ) -> SearchStrategy[Term]:
@@ -655,7 +686,9 @@ def terms(
     ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or
     ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
-    ``collect``; ``cancel_rest`` with ``join=n``) and ``terminate``.  Region
+    ``collect``; ``cancel_rest`` with ``join=n``; ``until``, a condition as
+    the join, ``complete_on`` or ``more_on`` / ``close_on`` with ``"all"``)
+    and ``terminate``.  Region
     ids, task names, loop counter keys and collect keys are unique within a
     term.
 
@@ -699,6 +732,9 @@ def terms(
         terminate: include ``terminate()`` (rarely).
         failures: include tasks that raise or return a non-Mapping.
         mi: include multiple instances.
+        mi_patterns: give some of them the options of the MI patterns
+            (``cancel_rest``, ``until``, ``complete_on``, ``more_on`` /
+            ``close_on``, a condition as the join).
         tasks: your own task terms or functions, used as the task leaves
             (default None: the strategy's own tasks, :func:`bump`,
             :func:`note`, ...).
@@ -718,6 +754,7 @@ def terms(
         terminate=_check_bool("terminate", terminate),
         failures=_check_bool("failures", failures),
         mi=_check_bool("mi", mi),
+        mi_patterns=_check_bool("mi_patterns", mi_patterns),
         valid=_check_bool("valid", valid),
         tasks=_check_tasks(tasks),
     )
