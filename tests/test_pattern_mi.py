@@ -518,6 +518,16 @@ class TestCompleteMIActivityStatic:
         assert wf.validate(term, signals={"never", "stop"}) == []  # stop can come
         assert {"WF109", "WF201"} <= {i.code for i in wf.validate(term, signals={"other"})}
 
+    def test_a_completion_signal_lets_a_blocked_activity_finish(self) -> None:
+        # no WF102: instances that never finish do not keep the join from firing
+        # when the activity can be completed from outside
+        stuck = wf.mi(wf.wait_signal("never"), count=2, complete_on="stop")
+        race = wf.seq(wf.join(wf.first(1), stuck, wf.terminate()), noop("after"))
+        assert "WF102" not in {i.code for i in wf.validate(race, signals={"stop"})}
+        assert "WF102" in {i.code for i in wf.validate(race, signals={"other"})}
+        partial = wf.mi(wf.wait_signal("never"), count=2, join=1, complete_on="stop")
+        assert "WF102" not in {i.code for i in wf.validate(partial, signals={"stop"})}
+
     def test_compiles_to_a_watcher(self) -> None:
         prog = wf.compile(inspections(complete_on="stop"))
         (spawn,) = [i for i in prog.instrs if i.op == "mi_spawn"]

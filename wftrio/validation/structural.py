@@ -166,11 +166,19 @@ def _blocker(term: Term, declared: frozenset[str] | None) -> Recursive[_Rel | No
     if isinstance(term, MI):
         if term.join == "none" or callable(term.count) or callable(term.items):
             return None
+        if _completable(term, declared):
+            return None  # the complete_on signal ends it whatever its instances do
         n = term.count if term.count is not None else len(term.items or ())
         if n == 0:
             return None
         return _via(0, term.body, (yield (term.body,)))
     return None
+
+
+def _completable(term: MI, declared: frozenset[str] | None) -> bool:
+    """Whether an mi's ``complete_on`` signal can arrive (then it continues regardless)."""
+    sig = term.complete_on
+    return sig is not None and (declared is None or sig in declared)
 
 
 def durable_name(fn: object) -> str | None:
@@ -263,7 +271,7 @@ def structural_issues(
                 )
         if isinstance(node, MI):
             issues.extend(_mi_signal_issues(here, node, signals, used_signals))
-        if isinstance(node, MI) and isinstance(node.join, int):
+        if isinstance(node, MI) and isinstance(node.join, int) and not _completable(node, signals):
             b = blocker(node.body, _path(here, 0, node.body), signals, memo)
             if b is not None:
                 issues.append(
