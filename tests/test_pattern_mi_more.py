@@ -418,3 +418,48 @@ class TestStatic:
         assert rep.complete
         assert rep.ok
         assert analyze(orders(), signals={"line", "no_more"}, max_instances=5).complete
+
+
+def two_priced(results: list[Any]) -> bool:
+    return len(results) >= 2
+
+
+def durable_orders() -> wf.Term:
+    body = wf.seq(wf.wait_signal("ok"), wf.task("price", price))
+    return wf.seq(
+        wf.mi(body, items=[{"amount": 1}], join=two_priced, more_on="line",
+              close_on="no_more", collect="priced"),
+        wf.task("invoice", invoice),
+    )  # fmt: skip
+
+
+def invoice(ctx: Ctx) -> Mapping[str, Any]:
+    return {"total": sum(p["price"] for p in ctx["priced"])}
+
+
+async def test_durable_case_with_added_instances_resumes_mid_way(tmp_path: Any) -> None:
+    reg = wf.Registry()
+    reg.register("orders", durable_orders(), version=1)
+    assert wf.validate(durable_orders(), durable=True, signals={"ok", "line", "no_more"}) == []
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        cid = await sub.new_case("orders", {}, case_id="o1")
+        await sub.wait_state(cid, "waiting_signal")
+        await sub.signal(cid, "line", {"amount": 3})
+        await sub.signal(cid, "ok")
+        await trio.testing.wait_all_tasks_blocked()
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        assert sub.case_ids() == ["o1"]
+        await sub.wait_state("o1", "waiting_signal")
+        await sub.signal("o1", "line", {"amount": 5})
+        await sub.signal("o1", "ok")  # two priced: the join fires
+        await trio.testing.wait_all_tasks_blocked()
+        await sub.signal("o1", "ok")
+        await sub.signal("o1", "no_more")
+        res = await sub.wait("o1")
+    assert res.state is wf.CaseState.DONE
+    assert len(res.ctx["priced"]) == 2
+    assert res.ctx["total"] == sum(p["price"] for p in res.ctx["priced"])
+    kinds = [e.kind for e in res.trace]
+    assert kinds.count("mi_instance_added") == 2
+    assert kinds.count("mi_joined") == 1
