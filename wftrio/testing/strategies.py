@@ -35,6 +35,7 @@ from wftrio.algebra.checks import is_int
 from wftrio.errors import InjectedFault, WftrioError
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
+from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
 
 __all__ = [
     "KEYS",
@@ -229,15 +230,6 @@ def reached(key: str, k: int) -> Callable[[Ctx], bool]:
     return _named(cond, f"reached({key!r}, {k})")
 
 
-def finished_at_least(k: int) -> Callable[[list[Any]], bool]:
-    """An ``mi(until=...)`` / ``mi(join=...)`` condition: ``k`` instances finished."""
-
-    def cond(results: list[Any]) -> bool:
-        return len(results) >= k
-
-    return _named(cond, f"finished_at_least({k})")
-
-
 def count_of(key: str, cap: int) -> Callable[[Ctx], int]:
     """An ``mi(count=...)`` function: ``min(ctx[key], cap)``."""
 
@@ -418,34 +410,12 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         join = draw(st.sampled_from(joins))
         collect = draw(st.booleans())
         item_key = draw(st.sampled_from(("item", "it")))
-        extra = draw(_mi_patterns(join, o.signals)) if o.mi_patterns else {}
+        extra = (
+            draw(mi_pattern_options(join, SIGNALS if o.signals else ())) if o.mi_patterns else {}
+        )
         return _Node("mi", (mode, source, join, collect, item_key, extra), (draw(kids),))
 
     return composite()
-
-
-def _mi_patterns(join: object, signals: bool) -> st.SearchStrategy[dict[str, Any]]:
-    """The options of the MI patterns (WCP-15, 27, 35, 36) an ``mi`` with ``join`` may take.
-
-    ``cancel_rest`` (WCP-35) with ``join=n``; with ``join="all"``: ``until``
-    (WCP-27), a condition as the join (WCP-36), and with signals
-    ``complete_on`` (WCP-27) or ``more_on`` / ``close_on`` (WCP-15).
-    """
-    if isinstance(join, int):
-        return st.sampled_from(({}, {"cancel_rest": True}))
-    if join != "all":
-        return st.just({})
-    k = st.integers(1, 2)
-    options: list[st.SearchStrategy[dict[str, Any]]] = [
-        st.just({}),
-        k.map(lambda n: {"until": finished_at_least(n)}),
-        k.map(lambda n: {"join": finished_at_least(n)}),
-    ]
-    if signals:
-        names = st.permutations(SIGNALS).map(lambda p: p[:2])
-        options.append(st.sampled_from(SIGNALS).map(lambda s: {"complete_on": s}))
-        options.append(names.map(lambda p: {"more_on": p[0], "close_on": p[1]}))
-    return st.one_of(options)
 
 
 class _Builder:

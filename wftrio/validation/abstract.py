@@ -47,6 +47,7 @@ from wftrio.compiler.program import (
     XorOps,
     assemble,
 )
+from wftrio.engine.objects import MIInst, Token
 from wftrio.errors import AbstractFailure
 from wftrio.terms import MI, Loop, Term, node_label
 
@@ -231,6 +232,25 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
                 ops = attrs.evolve(ops, join=_results_cond(oracle, label))
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
     return assemble(program.term, instrs, program.entry)
+
+
+def instances_bound(program: Program, max_instances: int) -> Callable[[Token], bool]:
+    """Whether a token waiting for a signal is an mi's ``more_on`` watcher whose
+    activation already has ``max_instances`` instances: each such signal adds an
+    instance, so (as with a computed count) the explorer adds no more."""
+    waits = frozenset(
+        w.entry
+        for ins in program.instrs
+        if isinstance(ins.ops, MISpawnOps)
+        for w in ins.ops.watch
+        if w.kind == "more"
+    )
+
+    def full(tok: Token) -> bool:
+        inst = tok.frame
+        return tok.pc in waits and isinstance(inst, MIInst) and inst.n >= max_instances
+
+    return full
 
 
 LOCAL_OPS = frozenset(

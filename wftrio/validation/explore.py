@@ -58,7 +58,7 @@ import attrs
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine.objects import JoinInst, MIInst, Token
-from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, MISpawnOps, Program
+from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program
 from wftrio.engine.protocol import WaitKind
 from wftrio.errors import ExploredFailure, InvariantViolation
 from wftrio.terms import Term
@@ -67,6 +67,7 @@ from wftrio.validation.abstract import (
     OracleScheduler,
     abstract_program,
     deterministic_pcs,
+    instances_bound,
     local_pcs,
 )
 from wftrio.validation.clone import clone_state
@@ -113,16 +114,7 @@ class Move(NamedTuple):
 class Space:
     """An abstract case: the relinked Program, its oracle, and how to step it."""
 
-    __slots__ = (
-        "det",
-        "local",
-        "max_instances",
-        "more_waits",
-        "oracle",
-        "original",
-        "program",
-        "signals",
-    )
+    __slots__ = ("det", "local", "oracle", "original", "program", "signals", "stop_adding")
 
     def __init__(
         self,
@@ -137,16 +129,7 @@ class Space:
         self.local = local_pcs(program, cancel_regions=cancel_regions)
         self.det = deterministic_pcs(program, self.local)
         self.signals = signals
-        self.max_instances = max_instances
-        # where an mi's more_on watcher waits: each such signal adds an instance, so
-        # (as a computed count) at most max_instances instances are explored
-        self.more_waits = frozenset(
-            w.entry
-            for ins in program.instrs
-            if isinstance(ins.ops, MISpawnOps)
-            for w in ins.ops.watch
-            if w.kind == "more"
-        )
+        self.stop_adding = instances_bound(program, max_instances)
 
     def initial(self) -> ExecState:
         st = ExecState(
@@ -273,9 +256,8 @@ class Space:
         for name in sorted(st.waiters):
             if declared is None or name in declared:
                 owner = st.signal_waiters(name)[0][0]
-                if owner.pc in self.more_waits and self._enough(owner):
-                    continue
-                moves.append(Move("signal", name, owner=owner.id))
+                if not self.stop_adding(owner):
+                    moves.append(Move("signal", name, owner=owner.id))
         for eid in sorted(st.effects):
             tok = st.effects[eid]
             moves.append(Move("effect", eid, pc=tok.pc, owner=tok.id))
@@ -301,11 +283,6 @@ class Space:
             for sid in st.live_regions():
                 moves.append(Move("cancel_region", sid))
         return moves
-
-    def _enough(self, watcher: Token) -> bool:
-        """Whether the mi of a ``more_on`` watcher has the most instances explored."""
-        inst = watcher.frame
-        return isinstance(inst, MIInst) and inst.n >= self.max_instances
 
     def apply_input(self, st: ExecState, move: Move) -> ExecState:
         """Copy ``st`` and feed it the input ``move``."""
