@@ -326,6 +326,8 @@ class TestDynamicPartialJoinMI:
         (joined,) = events(st, "mi_joined")
         assert joined == {"done": 3, "of": 4, "by": "condition", "withdrawn": 1}
         assert st.signal_waiters("quote") == []
+        assert st.signal_waiters("bidder") == []
+        assert violations(st) == []
         st2 = run(bids(cancel_rest=True))
         st2.feed_signal("quote")
         st2.feed_signal("bidder", {"amount": 2})
@@ -337,6 +339,19 @@ class TestDynamicPartialJoinMI:
         assert st2.signal_waiters("closed") == []
         (joined,) = events(st2, "mi_joined")
         assert joined["withdrawn"] == 0
+
+    def test_cancelling_before_every_instance_is_spawned(self) -> None:
+        def first(results: list[Any]) -> bool:
+            return True
+
+        term = wf.seq(wf.mi(noop("w"), items=list(range(100)), join=first, cancel_rest=True,
+                            more_on="m", close_on="c"), noop("after"))  # fmt: skip
+        st = start(term)
+        while st.run(max_steps=1) is Status.RUNNING:
+            assert violations(st) == []  # the spawner outlives the join by a step
+        assert st.status is Status.DONE
+        assert completed(st)[-1] == "after"
+        assert st.signal_waiters("m") == []
 
     def test_never_holding_fires_when_all_are_done_and_closed(self) -> None:
         st = run(bids())

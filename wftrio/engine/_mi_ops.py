@@ -392,7 +392,9 @@ def mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
         cont = None if by is None else _fire(st, inst, tok, spec, by)
         st.kill(tok)
         if cont is not None and spec.rest:
-            _withdraw_rest(st, inst)  # the cancelling partial join (WCP-35)
+            # the cancelling partial join (WCP-35): the rest and the watchers go
+            inst.open = False
+            _withdraw_rest(st, inst)
         _over(st, inst, spec)
         if cont is not None:
             st.current = cont
