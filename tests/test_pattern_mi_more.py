@@ -427,6 +427,14 @@ class TestStatic:
         codes = {i.code for i in wf.validate(orders(), signals={"line"})}
         assert {"WF109", "WF201"} <= codes  # no_more can never come: stuck open
 
+    def test_graph_labels_the_options(self) -> None:
+        from wftrio.graph import diagram
+
+        (c,) = diagram(bids()).clusters
+        assert c.label == (
+            "≡ mi(items=2, join=two_cheap, collect=bids, more_on=bidder, close_on=closed)"
+        )
+
     def test_validation_explores_a_bounded_number_of_added_instances(self) -> None:
         # every line adds an instance: the exploration stops adding at max_instances
         rep = analyze(orders(), signals={"line", "no_more"})
