@@ -441,6 +441,8 @@ class TestStatic:
         assert rep.complete
         assert rep.ok
         assert analyze(orders(), signals={"line", "no_more"}, max_instances=5).complete
+        # a join=n above max_instances is explored with n instances: no false finding
+        assert wf.validate(orders(join=5), signals={"line", "no_more"}) == []
 
 
 def two_priced(results: list[Any]) -> bool:

@@ -236,19 +236,21 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
 
 def instances_bound(program: Program, max_instances: int) -> Callable[[Token], bool]:
     """Whether a token waiting for a signal is an mi's ``more_on`` watcher whose
-    activation already has ``max_instances`` instances: each such signal adds an
-    instance, so (as with a computed count) the explorer adds no more."""
-    waits = frozenset(
-        w.entry
-        for ins in program.instrs
-        if isinstance(ins.ops, MISpawnOps)
-        for w in ins.ops.watch
-        if w.kind == "more"
-    )
+    activation already has as many instances as are explored: each such signal
+    adds an instance, so (as with a computed count) the explorer adds at most
+    ``max_instances``, or ``n`` for a ``join=n``."""
+    bound: dict[int, int] = {}
+    for ins in program.instrs:
+        ops = ins.ops
+        if isinstance(ops, MISpawnOps):
+            j = ops.join
+            most = max(max_instances, j) if isinstance(j, int) else max_instances
+            bound.update((w.entry, most) for w in ops.watch if w.kind == "more")
 
     def full(tok: Token) -> bool:
+        most = bound.get(tok.pc)
         inst = tok.frame
-        return tok.pc in waits and isinstance(inst, MIInst) and inst.n >= max_instances
+        return most is not None and isinstance(inst, MIInst) and inst.n >= most
 
     return full
 
