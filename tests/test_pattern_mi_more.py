@@ -427,6 +427,12 @@ class TestStatic:
         codes = {i.code for i in wf.validate(orders(), signals={"line"})}
         assert {"WF109", "WF201"} <= codes  # no_more can never come: stuck open
 
+    def test_durable_validation_names_a_lambda_condition(self) -> None:
+        term = wf.mi(noop("a"), count=2, join=lambda results: True, until=lambda r: False)
+        found = [i.message for i in wf.validate(term, durable=True) if i.code == "WF107"]
+        assert any("join condition" in m for m in found)
+        assert any("until condition" in m for m in found)
+
     def test_graph_labels_the_options(self) -> None:
         from wftrio.graph import diagram
 

@@ -221,6 +221,10 @@ def _callables(here: str, node: Term) -> Iterator[tuple[str, Callable[..., Any]]
             c = getattr(node, name)
             if callable(c):
                 yield f"the {name} function", c
+        if callable(node.join):
+            yield "the join condition", node.join
+        if node.until is not None:
+            yield "the until condition", node.until
 
 
 def structural_issues(
