@@ -798,8 +798,11 @@ def _late_arrivals(
         return {}
     out: dict[int, bool] = {}
     for pc, ins in enumerate(program.instrs):
-        if ins.op in ("join", "mi_done") and not local[pc]:
-            ops = ins.ops
+        ops = ins.ops
+        # not an mi with the MI patterns' options (spawn >= 0): a late instance may
+        # complete the activity (until) or end it, withdrawing its watchers
+        plain = ins.op == "join" or (isinstance(ops, MIDoneOps) and ops.spawn < 0)
+        if plain and not local[pc]:
             out[pc] = isinstance(ops, MIDoneOps) and ops.collect is not None
     return out
 
