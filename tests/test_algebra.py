@@ -308,6 +308,14 @@ def catalogue_terms() -> dict[str, Term]:
         "partial_join": P.partial_join(1, a, b),
         "cancelling_partial_join": P.cancelling_partial_join(1, a, b),
         "static_partial_join_mi": P.static_partial_join_mi(a, 1, count=2),
+        "cancelling_partial_join_mi": P.cancelling_partial_join_mi(a, 1, count=2),
+        "complete_mi_activity": P.complete_mi_activity(a, count=2, complete_on="stop"),
+        "mi_without_a_priori_runtime_knowledge": P.mi_without_a_priori_runtime_knowledge(
+            a, more_on="add", close_on="close"
+        ),
+        "dynamic_partial_join_mi": P.dynamic_partial_join_mi(
+            a, yes, more_on="add", close_on="close"
+        ),
         "critical_section": wf.par(P.critical_section("L", a), P.critical_section("L", b)),
         "interleaved_routing": P.interleaved_routing(a, b),
         "explicit_termination": P.explicit_termination(),

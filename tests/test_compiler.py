@@ -56,7 +56,8 @@ def check_well_linked(prog: Program) -> None:
     assert prog.instrs[-1].op == "end"
     assert 0 <= prog.entry < n
     for pc, ins in enumerate(prog.instrs):
-        if ins.op in NO_NEXT:
+        # an mi's watcher ends at its mi_signal, except a "more" one (back to its wait)
+        if ins.op in NO_NEXT or (ins.op == "mi_signal" and ins.ops.kind != "more"):
             assert ins.next == -1, (pc, ins)
         else:
             assert 0 <= ins.next < n, (pc, ins)
@@ -339,6 +340,7 @@ def every_construct() -> wf.Term:
         wf.defer(wf.on_signal("s", t("s1")), wf.after(1.5, t("s2"))),
         wf.wait_signal("w", store_as="got"),
         wf.region("r", wf.mi(t("m"), count=2, collect="res"), compensate=t("k")),
+        wf.mi(t("m2"), count=1, more_on="more", close_on="close"),
         wf.terminate(),
     )
 

@@ -244,7 +244,7 @@ CONSTRUCTORS: dict[str, tuple[Maker, str, Callable[[Any], bool]]] = {
     "mi.join": (
         lambda v: wf.mi(T, count=3, join=v),
         "join",
-        lambda v: v in ("all", "none") or (is_int(v, 1) and v <= 3),
+        lambda v: v in ("all", "none") or (is_int(v, 1) and v <= 3) or is_sync_callable(v),
     ),
     "mi.collect": (
         lambda v: wf.mi(T, count=1, collect=v),

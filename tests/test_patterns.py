@@ -58,13 +58,15 @@ class TestCatalogue:
             assert "Term form" in doc or "special case" in doc, name
 
     def test_all_is_sorted_and_complete(self) -> None:
-        # the façade re-exports every public function of the algebra's patterns module
+        # the façade re-exports every public function of the algebra's pattern modules
         impl = importlib.import_module("wftrio.algebra.patterns")
-        public = {
-            n
-            for n, v in vars(impl).items()
-            if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == impl.__name__
-        }
+        public = set()
+        for mod in (impl, importlib.import_module("wftrio.algebra.mi_patterns")):
+            public |= {
+                n
+                for n, v in vars(mod).items()
+                if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == mod.__name__
+            }
         assert public | {"CATALOGUE"} == set(P.__all__)
         assert all(getattr(P, n) is getattr(impl, n) for n in P.__all__)
 

@@ -101,7 +101,23 @@ def traces() -> list[list[TraceEvent]]:
     st.feed_effect_retry(eid, 1, OSError("dïsk busy"), 0.5)
     st.feed_effect(eid, error=OSError("dïsk full"), attempts=2)
     out.append(st.events)
-    # 4: explicit termination, seeded choices
+
+    # 4: the MI patterns: instances added, adding closed, an activity completed
+    def two(results: list[Any]) -> bool:
+        return len(results) >= 2
+
+    more = wf.mi(wf.task("m", bump("m")), items=[1], more_on="add", close_on="close")
+    done = wf.mi(wf.wait_signal("w"), count=3, until=two)
+    st = ExecState(wf.compile(wf.seq(more, done)))
+    st.run()
+    st.feed_signal("add", {"ïtem": 2})
+    st.feed_signal("close")
+    st.run()
+    st.feed_signal("w")
+    st.feed_signal("w")
+    assert st.run() is Status.DONE
+    out.append(st.events)
+    # 5: explicit termination, seeded choices
     st = ExecState(
         wf.compile(wf.par(wf.task("a", bump("a")), wf.seq(wf.terminate()))), scheduler=Seeded(5)
     )

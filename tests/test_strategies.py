@@ -96,6 +96,11 @@ KINDS: dict[str, Pred] = {
     "mi join none": lambda n: isinstance(n, MI) and n.join == "none",
     "mi collect": lambda n: isinstance(n, MI) and n.collect is not None,
     "mi item_key": lambda n: isinstance(n, MI) and n.item_key != "item",
+    "mi cancel_rest (WCP-35)": lambda n: isinstance(n, MI) and n.cancel_rest,
+    "mi until (WCP-27)": lambda n: isinstance(n, MI) and n.until is not None,
+    "mi complete_on (WCP-27)": lambda n: isinstance(n, MI) and n.complete_on is not None,
+    "mi more_on close_on (WCP-15)": lambda n: isinstance(n, MI) and n.more_on is not None,
+    "mi join fn (WCP-36)": lambda n: isinstance(n, MI) and callable(n.join),
     "terminate": lambda n: isinstance(n, Terminate),
     "failing task": lambda n: isinstance(n, Task) and fn_name(n.fn).startswith("fail("),
 }
@@ -264,6 +269,8 @@ def test_task_functions_are_deterministic_and_json_able() -> None:
     assert S.reached("a", 2)(ctx) is True
     assert S.count_of("a", 1)(ctx) == 1
     assert S.items_upto("a", 5)(ctx) == [0, 1]
+    assert S.finished_at_least(2)([{}]) is False
+    assert S.finished_at_least(2)([{}, {}]) is True
     assert S.always()(ctx) is True
     assert S.never()(ctx) is False
     assert repr(wf.task("t0", S.bump("a"))) == "task('t0', bump('a'))"
@@ -285,6 +292,7 @@ def test_exports_are_pinned() -> None:
         "effect_bump",
         "effect_note",
         "fail",
+        "finished_at_least",
         "has",
         "items_upto",
         "never",

@@ -161,6 +161,17 @@ def test_wf108_declared_signal_nothing_waits_for() -> None:
     assert codes(term, signals=["go"]) == []
 
 
+def test_wf109_mi_signal_outside_the_declared_signals() -> None:
+    def two(results: Any) -> bool:
+        return len(results) >= 2
+
+    term = wf.mi(wf.seq(wf.wait_signal("go"), t("a")), count=3, until=two, complete_on="stop")
+    issue = only(term, "WF109", signals=["go"])
+    assert issue.severity == "warning"
+    assert "complete_on='stop'" in issue.message
+    assert codes(term, signals=["go", "stop"]) == []  # and "stop" counts as waited for
+
+
 def test_xor_alternatives_are_never_reported_unreachable() -> None:
     # a default is taken only when no condition holds, and conditions are
     # opaque: no alternative is unreachable because of where it stands
@@ -328,6 +339,7 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     12: P.mi_without_sync(A, count=3),
     13: P.mi_with_design_time_knowledge(A, count=3),
     14: P.mi_with_runtime_knowledge(A, count=two),
+    15: P.mi_without_a_priori_runtime_knowledge(A, more_on="add", close_on="close"),
     16: P.deferred_choice(wf.on_signal("x", A), wf.after(5, B)),
     17: P.interleaved_parallel_routing([A, B], C),
     18: wf.par(P.milestone("m", A), t("other")),
@@ -336,10 +348,13 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     24: P.persistent_trigger("go"),
     25: P.cancel_region("r", wf.seq(A, wf.wait_signal("x"))),
     26: P.cancel_mi_activity("m", wf.wait_signal("x"), count=2),
+    27: P.complete_mi_activity(wf.wait_signal("x"), count=3, until=cond, complete_on="stop"),
     29: P.cancelling_discriminator(A, wf.wait_signal("x")),
     30: P.partial_join(2, A, B, C),
     32: P.cancelling_partial_join(2, A, B, wf.wait_signal("x")),
     34: P.static_partial_join_mi(A, 2, count=3),
+    35: P.cancelling_partial_join_mi(A, 2, count=3),
+    36: P.dynamic_partial_join_mi(A, cond, more_on="add", close_on="close"),
     39: wf.par(P.critical_section("L", A), P.critical_section("L", B)),
     40: P.interleaved_routing(A, B, C),
     43: wf.par(A, P.explicit_termination()),

@@ -199,7 +199,7 @@ def _case_options(module: ModuleType, attr: str) -> dict[str, Any]:
 
 def _signal_names(term: Any) -> set[str]:
     """Every signal name the workflow can consume (wait_signal and on_signal)."""
-    from wftrio.terms import Defer, OnSignal, WaitSignal, walk
+    from wftrio.terms import MI, Defer, OnSignal, WaitSignal, walk
 
     names: set[str] = set()
     for _, node in walk(term):
@@ -207,6 +207,8 @@ def _signal_names(term: Any) -> set[str]:
             names.add(node.name)
         elif isinstance(node, Defer):
             names.update(a.name for a in node.alternatives if isinstance(a, OnSignal))
+        elif isinstance(node, MI):
+            names.update(node.signals)
     return names
 
 

@@ -71,6 +71,9 @@ _STYLES: dict[str, str] = {
     "mi_spawned": "bright_blue",
     "mi_instance_done": "dim blue",
     "mi_joined": "bright_blue",
+    "mi_instance_added": "bright_blue",
+    "mi_closed": "bright_blue",
+    "mi_completed": "bright_blue",
     "terminated": "bold yellow",
     "token_withdrawn": "yellow",
 }

@@ -165,9 +165,19 @@ def _mi_spec(term: MI) -> str:
     else:
         it = term.items
         parts.append(f"items={len(it)}" if isinstance(it, tuple) else f"items={_fn(it)}")
-    parts.append(f"join={term.join}")
+    j = term.join
+    parts.append(f"join={_fn(j) if callable(j) else j}")
     if term.collect is not None:
         parts.append(f"collect={term.collect}")
+    # the MI patterns' options (WCP-15, 27, 35, 36)
+    if term.cancel_rest:
+        parts.append("cancel_rest")
+    if term.until is not None:
+        parts.append(f"until={_fn(term.until)}")
+    for arg in ("complete_on", "more_on", "close_on"):
+        sig = getattr(term, arg)
+        if sig is not None:
+            parts.append(f"{arg}={sig}")
     return f"≡ mi({', '.join(parts)})"
 
 

@@ -19,10 +19,8 @@ left ends DONE), WCP-20 cancel case (``sub.cancel(case_id)`` /
 consumes it, otherwise it is dropped).
 
 Not expressible honestly in the block-structured algebra, hence left out:
-WCP-15 MI without a-priori runtime knowledge,
 WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
 activation here is single-use, so there is nothing to block until reset),
-WCP-35 cancelling partial join for MI (``mi`` has no ``cancel_rest``),
 WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
 split/merge).
 
@@ -42,15 +40,19 @@ from wftrio.algebra.patterns import (
     cancel_region,
     cancelling_discriminator,
     cancelling_partial_join,
+    cancelling_partial_join_mi,
+    complete_mi_activity,
     critical_section,
     deferred_choice,
     discriminator,
+    dynamic_partial_join_mi,
     exclusive_choice,
     explicit_termination,
     interleaved_parallel_routing,
     interleaved_routing,
     mi_with_design_time_knowledge,
     mi_with_runtime_knowledge,
+    mi_without_a_priori_runtime_knowledge,
     mi_without_sync,
     milestone,
     multi_choice,
@@ -76,15 +78,19 @@ __all__ = [
     "cancel_region",
     "cancelling_discriminator",
     "cancelling_partial_join",
+    "cancelling_partial_join_mi",
+    "complete_mi_activity",
     "critical_section",
     "deferred_choice",
     "discriminator",
+    "dynamic_partial_join_mi",
     "exclusive_choice",
     "explicit_termination",
     "interleaved_parallel_routing",
     "interleaved_routing",
     "mi_with_design_time_knowledge",
     "mi_with_runtime_knowledge",
+    "mi_without_a_priori_runtime_knowledge",
     "mi_without_sync",
     "milestone",
     "multi_choice",

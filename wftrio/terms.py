@@ -33,8 +33,8 @@ from wftrio.algebra.constructors import (
     xor,
 )
 from wftrio.algebra.machine import END, machine
+from wftrio.algebra.mi_node import MI
 from wftrio.algebra.nodes import (
-    MI,
     After,
     Branch,
     Defer,

@@ -68,6 +68,9 @@ class EventKind(enum.StrEnum):
     MI_SPAWNED = "mi_spawned"
     MI_INSTANCE_DONE = "mi_instance_done"
     MI_JOINED = "mi_joined"
+    MI_INSTANCE_ADDED = "mi_instance_added"
+    MI_CLOSED = "mi_closed"
+    MI_COMPLETED = "mi_completed"
     TERMINATED = "terminated"
     TOKEN_WITHDRAWN = "token_withdrawn"
 
@@ -94,6 +97,7 @@ MIN_KINDS: frozenset[str] = frozenset(
         "region_cancel_ignored",
         "task_failed",
         "terminated",
+        "mi_completed",
     }
 )
 """The kinds kept at level ``"min"``."""

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from wftrio.algebra.checks import check_callable, check_name
+from wftrio.algebra.mi_node import MI, ResultsCond
 from wftrio.algebra.nodes import (
-    MI,
     After,
     Branch,
     Cond,
@@ -261,11 +261,16 @@ def mi(
     *,
     count: int | Callable[[Ctx], int] | None = None,
     items: Sequence[Any] | Callable[[Ctx], Iterable[Any]] | None = None,
-    join: int | Literal["all", "none"] = "all",
+    join: int | Literal["all", "none"] | ResultsCond = "all",
     collect: str | None = None,
     item_key: str = "item",
+    cancel_rest: bool = False,
+    until: ResultsCond | None = None,
+    complete_on: str | None = None,
+    more_on: str | None = None,
+    close_on: str | None = None,
 ) -> MI:
-    """Multiple instances of ``body`` running concurrently (WCP-12..15, 34).
+    """Multiple instances of ``body`` running concurrently (WCP-12..15, 27, 34..36).
 
     Args:
         body: the term each instance runs.
@@ -274,10 +279,40 @@ def mi(
         items: a sequence, or ``fn(ctx) -> iterable`` (pure and synchronous);
             one instance per item.
         join: ``"all"`` waits for every instance, ``n`` continues after ``n``
-            (the rest finish and are absorbed), ``"none"`` continues at once.
+            (the rest finish and are absorbed), ``"none"`` continues at once;
+            ``fn(results) -> bool`` continues as soon as it holds for the
+            instances finished so far (a dynamic partial join, WCP-36; it
+            is asked each time an instance finishes, and the mi continues
+            anyway once every instance is done and no more can come).
         collect: store the instances' results (their ctx updates) in
             ``ctx[collect]`` as a list in item order.
         item_key: the instance-local ctx key holding the instance's item.
+        cancel_rest: with a partial join (``join=n``), withdraw the instances
+            still running when the n-th finishes, and spawn no more (the
+            cancelling partial join for MI, WCP-35); withdrawn instances
+            are not compensated and do not appear in ``collect``.  Also
+            with ``join=fn``.
+        until: ``fn(results) -> bool``, asked each time an instance
+            finishes: when it holds, the activity is complete (WCP-27): the
+            instances still running are withdrawn without compensation,
+            none is spawned or added any more, and the mi continues (if it
+            has not already).
+        complete_on: a signal that completes the activity from outside
+            as ``until`` does (WCP-27).
+        more_on: a signal whose every arrival adds an instance, its payload
+            the item (WCP-15), while the activity runs; needs ``close_on``,
+            ``complete_on`` or ``until`` to end, and a join that waits.
+        close_on: a signal that ends the adding of instances (WCP-15): the
+            join then waits for the instances started so far.
+
+    Raises:
+        TermError: not exactly one of ``count`` / ``items``; a bad join,
+            ``collect`` or ``item_key``; ``cancel_rest=True`` without
+            ``join=n`` or ``join=fn``; ``close_on`` without ``more_on``;
+            ``more_on`` with ``join="none"`` or with nothing to end it; one
+            signal name given to two options.
+        TermTypeError: a bad count, item list, ``cancel_rest``, condition
+            (not callable, or ``async``) or signal name.
     """
     items_v: tuple[Any, ...] | Callable[[Ctx], Iterable[Any]] | None = None
     if items is not None:
@@ -290,7 +325,19 @@ def mi(
             )
         else:
             items_v = tuple(items)
-    return MI(body, count, items_v, join, collect, item_key)
+    return MI(
+        body,
+        count,
+        items_v,
+        join,
+        collect,
+        item_key,
+        cancel_rest,
+        until,
+        complete_on,
+        more_on,
+        close_on,
+    )
 
 
 def terminate() -> Terminate:

@@ -26,6 +26,7 @@ from typing import Literal, TypeAlias
 import attrs
 
 from wftrio.compiler.program import (
+    MI_PAYLOAD,
     NO_OPS,
     DeferOps,
     ForkOps,
@@ -33,7 +34,9 @@ from wftrio.compiler.program import (
     LoopCountOps,
     LoopTestOps,
     MIDoneOps,
+    MISignalOps,
     MISpawnOps,
+    MIWatch,
     Operands,
     Program,
     RegionEnterOps,
@@ -255,7 +258,10 @@ class _Builder:
             case MI(body=body, count=count, items=items, join=join, collect=collect):
                 spawn = self.emit("mi_spawn", here)
                 bpc, x = yield body, f"{here}[0]"
-                done = self.emit("mi_done", here, MIDoneOps(collect=collect))
+                dynamic = term.dynamic
+                done = self.emit(
+                    "mi_done", here, MIDoneOps(collect=collect, spawn=spawn if dynamic else -1)
+                )
                 self.patch(x, done)
                 self.ops[spawn] = MISpawnOps(
                     count=count,
@@ -264,6 +270,9 @@ class _Builder:
                     collect=collect,
                     item_key=term.item_key,
                     body=bpc,
+                    cancel_rest=term.cancel_rest,
+                    until=term.until,
+                    watch=self.mi_watchers(term, here, spawn),
                 )
                 return spawn, [(spawn, "next")]
             case Terminate():
@@ -273,6 +282,30 @@ class _Builder:
                     f"compile: {term!r} at {here or 'the root'} is not a term "
                     "built with wftrio's constructors"
                 )
+
+    def mi_watchers(self, term: MI, here: str, spawn: int) -> tuple[MIWatch, ...]:
+        """Emit a watcher per signal of an mi (WCP-15, WCP-27): ``wait_signal`` → ``mi_signal``.
+
+        A ``more`` watcher loops back to its wait (it adds an instance per
+        signal, the payload stored in the watcher's own ctx layer); the
+        others end there.
+        """
+        out: list[MIWatch] = []
+        for kind, name in (
+            ("more", term.more_on),
+            ("close", term.close_on),
+            ("complete", term.complete_on),
+        ):
+            if name is None:
+                continue
+            store = MI_PAYLOAD if kind == "more" else None
+            wait = self.emit("wait_signal", here, WaitSignalOps(name=name, store_as=store))
+            act = self.emit("mi_signal", here, MISignalOps(kind=kind, spawn=spawn))  # type: ignore[arg-type]
+            self.nexts[wait] = act
+            if kind == "more":
+                self.nexts[act] = wait
+            out.append(MIWatch(kind, name, wait))  # type: ignore[arg-type]
+        return tuple(out)
 
 
 def _lookup(term: Term) -> Program | None:

@@ -30,8 +30,11 @@ __all__ = [
     "Instr",
     "LoopCountOps",
     "LoopTestOps",
+    "MI_PAYLOAD",
     "MIDoneOps",
+    "MISignalOps",
     "MISpawnOps",
+    "MIWatch",
     "NoOps",
     "Operands",
     "Program",
@@ -172,23 +175,55 @@ class RegionEnterOps(_Operands):
     body: int
 
 
+MI_PAYLOAD = "payload"
+"""The key a ``more`` watcher keeps the signal's payload under, in its own ctx layer."""
+
+
+class MIWatch(NamedTuple):
+    """A signal an ``mi`` activity watches: a token waits for it at ``entry`` (a
+    ``wait_signal``, followed by the ``mi_signal`` doing ``kind``)."""
+
+    kind: Literal["more", "close", "complete"]
+    signal: str
+    entry: int
+
+
 @attrs.frozen(kw_only=True)
 class MISpawnOps(_Operands):
     """``mi_spawn``: how many instances (``count`` or ``items``) and how they join."""
 
     count: int | Callable[[Mapping[str, Any]], int] | None
     items: tuple[Any, ...] | Callable[[Mapping[str, Any]], Iterable[Any]] | None
-    join: int | Literal["all", "none"]
+    join: int | Literal["all", "none"] | Callable[[list[Any]], object]
     collect: str | None
     item_key: str
     body: int
+    cancel_rest: bool = _optional(False)
+    """Withdraw the instances still running when the partial join fires (WCP-35)."""
+    until: Callable[[list[Any]], object] | None = _optional(None)
+    """Complete the activity once this holds for the finished instances (WCP-27)."""
+    watch: tuple[MIWatch, ...] = _optional(())
+    """The activity's signal watchers (WCP-15, WCP-27), each at its own entry pc."""
 
 
 @attrs.frozen(kw_only=True)
 class MIDoneOps(_Operands):
-    """``mi_done``: where the instances' results are collected (``None``: nowhere)."""
+    """``mi_done``: where the instances' results are collected (``None``: nowhere).
+
+    ``spawn`` is the pc of the activity's ``mi_spawn`` when it has options of
+    WCP-15/27/36 the handler reads from there (-1: none).
+    """
 
     collect: str | None
+    spawn: int = _optional(-1)
+
+
+@attrs.frozen(kw_only=True)
+class MISignalOps(_Operands):
+    """``mi_signal``: what a watcher of an ``mi`` activity does with its signal."""
+
+    kind: Literal["more", "close", "complete"]
+    spawn: int
 
 
 Operands: TypeAlias = (
@@ -203,6 +238,7 @@ Operands: TypeAlias = (
     | RegionEnterOps
     | MISpawnOps
     | MIDoneOps
+    | MISignalOps
 )
 
 OPERANDS: Mapping[str, type[Operands]] = {
@@ -221,6 +257,7 @@ OPERANDS: Mapping[str, type[Operands]] = {
     "region_exit": NoOps,
     "mi_spawn": MISpawnOps,
     "mi_done": MIDoneOps,
+    "mi_signal": MISignalOps,
     "terminate": NoOps,
     "end": NoOps,
 }

@@ -16,15 +16,12 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from wftrio.algebra.checks import is_int
 from wftrio.compiler.program import (
     DeferOps,
     ForkOps,
     Instr,
     LoopCountOps,
     LoopTestOps,
-    MIDoneOps,
-    MISpawnOps,
     NoOps,
     Operands,
     Program,
@@ -36,15 +33,14 @@ from wftrio.compiler.program import (
 from wftrio.effects import Effect
 from wftrio.engine import _effects
 from wftrio.engine._fused import run_compact
+from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
 from wftrio.engine.frozen import (
     ATOMIC,
     NO_UPDATES,
     FrozenDict,
-    FrozenList,
     as_updates,
-    freeze,
 )
-from wftrio.engine.objects import EMPTY, CtxLayer, JoinInst, LoopFrame, MIInst, RegionInst
+from wftrio.engine.objects import EMPTY, JoinInst, LoopFrame, RegionInst
 from wftrio.engine.protocol import DeferArm, DeferWait, EventKind, SignalWait, StartTimer, WaitKind
 from wftrio.errors import EngineError, TaskError
 from wftrio.trace import TraceEvent
@@ -55,7 +51,7 @@ if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
     from wftrio.engine.objects import Token
 
-__all__ = ["OPS", "Handler", "link"]
+__all__ = ["OPS", "SPAWN_CHUNK", "Handler", "link"]
 
 Handler = Callable[["ExecState", "Token", int], int]
 """``handler(state, token, max_steps) -> steps taken`` (at least 1, at most ``max_steps``)."""
@@ -578,136 +574,6 @@ def _region_exit(pc: int, ins: Instr, lk: Linker) -> Handler:
     return region_exit
 
 
-SPAWN_CHUNK = 64
-"""Instances an ``mi`` spawns per reduction step: a huge ``mi`` spawns across
-steps (and so across the runtime's bursts), each step doing bounded work.  An
-``mi`` of at most this many instances spawns them all in its first step."""
-
-
-def _mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
-    ops = operands(ins, MISpawnOps)
-    body = ops.body
-    count = ops.count
-    items = ops.items
-    join = ops.join
-    collect = ops.collect
-    item_key = ops.item_key
-    cont = ins.next
-    path = ins.path
-
-    def mi_spawn(st: ExecState, tok: Token, max_steps: int) -> int:
-        f = tok.frame
-        if type(f) is MIInst and f.items is not None and f.cont == cont:
-            return spawn_some(st, tok, f, max_steps)  # this mi's spawner, resumed
-        view = tok.scope.view
-        try:
-            if items is not None:
-                its = list(items(view)) if callable(items) else list(items)
-            else:
-                c = count(view) if callable(count) else count
-                if not is_int(c) or c < 0:
-                    raise TaskError(f"mi at {path}: count returned {c!r}, expected an int >= 0")
-                its = list(range(c))
-            n = len(its)
-            needed = n if join == "all" else None if join == "none" else join
-            if needed is not None and needed > n:
-                raise TaskError(f"mi at {path}: join={needed} but only {n} instances started")
-        except Exception as exc:
-            st.fail(tok, exc, where=path)
-            return 1
-        scope = tok.scope
-        inst = MIInst(st.new_id(), tok.frame, tok.region, scope, n, needed, cont)
-        if needed is None or needed == 0:
-            inst.fired = True
-            if collect is not None and n == 0:
-                scope.snap = None
-                scope.data[collect] = FrozenList()
-            st.ready.append(st.spawn(cont, tok.frame, tok.region, scope))
-        if st.full:
-            st.emit(EventKind.MI_SPAWNED, path, tok, {"instances": n, "needed": needed})
-        if n == 0:
-            st.kill(tok)
-            return 1
-        inst.items = its
-        inst.spawned = 0
-        # the spawning token becomes this mi's spawner (frame: the activation)
-        tok.frame = inst
-        return spawn_some(st, tok, inst, max_steps)
-
-    def spawn_some(st: ExecState, tok: Token, inst: MIInst, max_steps: int) -> int:
-        """Spawn the next :data:`SPAWN_CHUNK` instances in one step (bounded work per step).
-
-        The chunk does not depend on ``max_steps``: where a caller splits a run
-        into bursts must not change the case (a replay runs other bursts).
-        """
-        its = inst.items
-        assert its is not None
-        first = inst.spawned
-        last = min(inst.n, first + SPAWN_CHUNK)
-        scope = inst.scope
-        region = tok.region
-        kids = []
-        for i in range(first, last):
-            sc = CtxLayer(st.new_id(), {}, scope, {item_key: freeze(its[i]), "index": i}, i)
-            kids.append(st.spawn(body, inst, region, sc))
-        inst.spawned = last
-        if last == inst.n:
-            inst.items = None
-            st.kill(tok)
-        else:
-            # the spawner resumes after this chunk's instances (pushed below them)
-            if st.current is tok:
-                st.current = None
-            st.ready.append(tok)
-        kids.reverse()
-        st.ready.extend(kids)
-        return 1
-
-    return mi_spawn
-
-
-def _mi_done(pc: int, ins: Instr, lk: Linker) -> Handler:
-    collect = operands(ins, MIDoneOps).collect
-    path = ins.path
-
-    def mi_done(st: ExecState, tok: Token, max_steps: int) -> int:
-        inst = tok.frame
-        assert isinstance(inst, MIInst)
-        sc = tok.scope
-        inst.results[sc.index] = FrozenDict(sc.data)  # its values are frozen already
-        inst.done += 1
-        if st.full:
-            st.emit(EventKind.MI_INSTANCE_DONE, path, tok, {"index": sc.index})
-        if inst.fired:
-            st.kill(tok)
-            if inst.needed is None and inst.done == inst.n and collect is not None:
-                inst.scope.snap = None
-                inst.scope.data[collect] = _collected(inst.results)
-            return 1
-        assert inst.needed is not None
-        if inst.done < inst.needed:
-            st.kill(tok)
-            return 1
-        inst.fired = True
-        if collect is not None:
-            inst.scope.snap = None
-            inst.scope.data[collect] = _collected(inst.results)
-        if st.full:
-            st.emit(EventKind.MI_JOINED, path, tok, {"done": inst.done, "of": inst.n})
-        # spawned before the instance's token dies (see join)
-        cont = st.spawn(inst.cont, inst.parent, inst.region, inst.scope)
-        st.kill(tok)
-        st.current = cont
-        return 1
-
-    return mi_done
-
-
-def _collected(results: Mapping[int, Mapping[str, Any]]) -> FrozenList:
-    """An mi's ``collect`` value: the instances' results in item order, frozen."""
-    return FrozenList([freeze(results[i]) for i in sorted(results)])
-
-
 def _terminate(pc: int, ins: Instr, lk: Linker) -> Handler:
     operands(ins, NoOps)
     path = ins.path
@@ -744,8 +610,9 @@ OPS: Mapping[str, Factory] = {
     "wait_signal": _wait_signal,
     "region_enter": _region_enter,
     "region_exit": _region_exit,
-    "mi_spawn": _mi_spawn,
-    "mi_done": _mi_done,
+    "mi_spawn": mi_spawn,
+    "mi_done": mi_done,
+    "mi_signal": mi_signal,
     "terminate": _terminate,
     "end": _end,
 }

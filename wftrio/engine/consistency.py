@@ -45,6 +45,7 @@ CHECKED: Mapping[type, frozenset[str]] = MappingProxyType(
         LoopFrame: frozenset({"id", "parent", "count"}),
         MIInst: frozenset(
             {"id", "parent", "done", "fired", "items", "n", "needed", "results", "spawned"}
+            | {"open", "completed"}
         ),
         RegionInst: frozenset(
             {"alive", "children", "exited", "id", "parent", "scope_id", "tokens"}
@@ -71,6 +72,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             "scope": "a ctx layer has no invariant of its own",
         },
         MIInst: {
+            "cancel_region": "checked through the region tree",
             "cont": "a constant of the program",
             "region": "checked through the region tree",
             "scope": "a ctx layer has no invariant of its own",
@@ -351,12 +353,19 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
         elif isinstance(f, MIInst):
             if not 0 <= f.done <= f.spawned <= f.n or (f.items is None) != (f.spawned == f.n):
                 bad.append(("frames", f"mi #{f.id}: spawned={f.spawned} done={f.done} n={f.n}"))
+            if f.open and f.cancel_region is None:
+                bad.append(("frames", f"mi #{f.id}: open without its region"))
+            if f.completed and f.open:
+                bad.append(("frames", f"mi #{f.id}: completed yet open"))
             if not 0 <= f.done <= f.n or len(f.results) != f.done:
                 bad.append(
                     ("frames", f"mi #{f.id}: done={f.done} n={f.n} results={len(f.results)}")
                 )
             if f.needed is not None and (
-                not 0 <= f.needed <= f.n or f.fired != (f.done >= f.needed)
+                f.needed < 0
+                or (f.needed > f.n and not f.open)
+                or (f.fired and f.done < f.needed)
+                or (not f.fired and not f.open and f.done >= f.needed)
             ):
                 bad.append(
                     ("frames", f"mi #{f.id}: needed={f.needed} fired={f.fired} done={f.done}")

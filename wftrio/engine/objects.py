@@ -194,6 +194,14 @@ class MIInst(Frame):
 
     ``needed`` is ``None`` for ``join="none"`` (the continuation left at
     spawn time).  ``results`` maps instance index -> that instance's updates.
+    ``cancel_region`` (an mi with ``cancel_rest``, ``until`` or signal
+    options) is the implicit region holding the instances and watchers,
+    withdrawn when the activity is over or completed, or when a cancelling
+    join fires (then ``None``).  ``open``: instances may still be added
+    (``more_on`` before ``close_on``); while open, ``needed`` of a waiting-
+    for-all join follows ``n``, and the join does not fire on it.
+    ``completed``: the activity was completed early (``until`` /
+    ``complete_on``): nothing is spawned or added any more.
 
     Instances are spawned one step each, at most ``max_steps`` per handler
     call, so no step does unbounded work: while some are left, ``items``
@@ -203,12 +211,15 @@ class MIInst(Frame):
     """
 
     __slots__ = (
+        "cancel_region",
+        "completed",
         "cont",
         "done",
         "fired",
         "items",
         "n",
         "needed",
+        "open",
         "region",
         "results",
         "scope",
@@ -236,6 +247,9 @@ class MIInst(Frame):
         self.cont = cont
         self.items: list[Any] | None = None
         self.spawned = n
+        self.cancel_region: RegionInst | None = None
+        self.open = False
+        self.completed = False
 
 
 class RegionInst:

@@ -7,7 +7,7 @@ step of the workflow can ever consume without looking at the program.
 
 from __future__ import annotations
 
-from wftrio.terms import Defer, OnSignal, Term, WaitSignal
+from wftrio.terms import MI, Defer, OnSignal, Term, WaitSignal
 
 __all__ = ["signal_names"]
 
@@ -16,7 +16,7 @@ _CACHE_SIZE = 512
 
 
 def signal_names(term: Term) -> frozenset[str]:
-    """Every signal name a ``wait_signal`` or ``on_signal`` inside ``term`` waits for.
+    """Every signal name a ``wait_signal``, ``on_signal`` or ``mi`` inside ``term`` waits for.
 
     An iterative walk (terms nested 10,000 deep are fine), cached per term.
     """
@@ -31,6 +31,8 @@ def signal_names(term: Term) -> frozenset[str]:
             found.add(node.name)
         elif isinstance(node, Defer):
             found.update(a.name for a in node.alternatives if isinstance(a, OnSignal))
+        elif isinstance(node, MI):
+            found.update(node.signals)  # its watchers (WCP-15, WCP-27)
         stack.extend(node.children())
     names = frozenset(found)
     if len(_CACHE) >= _CACHE_SIZE:

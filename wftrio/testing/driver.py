@@ -35,7 +35,7 @@ from wftrio.engine import (
     Status,
 )
 from wftrio.errors import EffectSuspended, NoHandler
-from wftrio.terms import OnSignal, Region, WaitSignal, walk
+from wftrio.terms import MI, OnSignal, Region, WaitSignal, walk
 from wftrio.testing.strategies import InjectedFault
 
 __all__ = ["DriveResult", "Driver", "EffectSuspended", "Environment", "drive"]
@@ -164,6 +164,8 @@ class Driver:
         for _, node in walk(st.program.term):
             if isinstance(node, WaitSignal | OnSignal):
                 signals.add(node.name)
+            elif isinstance(node, MI):
+                signals.update(node.signals)
             elif isinstance(node, Region):
                 region_ids.add(node.scope_id)
         self.signal_names = sorted(signals)

@@ -35,6 +35,7 @@ from wftrio.algebra.checks import is_int
 from wftrio.errors import InjectedFault, WftrioError
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
+from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
 
 __all__ = [
     "KEYS",
@@ -49,6 +50,7 @@ __all__ = [
     "effect_bump",
     "effect_note",
     "fail",
+    "finished_at_least",
     "has",
     "items_upto",
     "never",
@@ -287,6 +289,7 @@ class _Options:
     terminate: bool
     failures: bool
     mi: bool
+    mi_patterns: bool
     valid: bool
     tasks: tuple[Term, ...] | None
 
@@ -407,7 +410,10 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         join = draw(st.sampled_from(joins))
         collect = draw(st.booleans())
         item_key = draw(st.sampled_from(("item", "it")))
-        return _Node("mi", (mode, source, join, collect, item_key), (draw(kids),))
+        extra = (
+            draw(mi_pattern_options(join, SIGNALS if o.signals else ())) if o.mi_patterns else {}
+        )
+        return _Node("mi", (mode, source, join, collect, item_key, extra), (draw(kids),))
 
     return composite()
 
@@ -538,7 +544,8 @@ class _Builder:
         return wt.defer(*dalts), can
 
     def mi(self, node: _Node) -> tuple[Term, bool]:
-        mode, source, join, collect, item_key = node.params
+        mode, source, join, collect, item_key, *rest = node.params
+        extra: dict[str, Any] = rest[0] if rest else {}  # the MI patterns' options
         body, ok = self.build(node.kids[0])
         col = self.fresh("col") if collect else None
         if self.valid and not ok and isinstance(join, int):
@@ -546,6 +553,9 @@ class _Builder:
         n = source if mode == "count" else len(source) if mode == "items" else None
         can = ok or join == "none" or n is None or n == 0
         kw: dict[str, Any] = {"join": join, "collect": col, "item_key": item_key}
+        if not isinstance(join, int):  # cancel_rest needs the partial join (see WF102 above)
+            extra = {k: v for k, v in extra.items() if k != "cancel_rest"}
+        kw.update(extra)
         if mode == "count":
             return wt.mi(body, count=source, **kw), can
         if mode == "items":
@@ -634,6 +644,7 @@ def terms(
     terminate: bool = True,
     failures: bool = False,
     mi: bool = True,
+    mi_patterns: bool = True,
     tasks: Sequence[Term | Callable[..., Any]] | None = None,
     valid: bool = True,
 ) -> SearchStrategy[Term]:
@@ -645,8 +656,11 @@ def terms(
     ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or
     ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
-    ``collect``) and ``terminate``.  Region ids, task names, loop counter
-    keys and collect keys are unique within a term.
+    ``collect``; ``cancel_rest`` with ``join=n``; ``until``, a condition as
+    the join, ``complete_on`` or ``more_on`` / ``close_on`` with ``"all"``)
+    and ``terminate``.  Region
+    ids, task names, loop counter keys and collect keys are unique within a
+    term.
 
     A term drawn with ``effects=False, signals=False, timers=False`` needs
     nothing from the outside world: run by the reducer, it always ends
@@ -688,6 +702,9 @@ def terms(
         terminate: include ``terminate()`` (rarely).
         failures: include tasks that raise or return a non-Mapping.
         mi: include multiple instances.
+        mi_patterns: give some of them the options of the MI patterns
+            (``cancel_rest``, ``until``, ``complete_on``, ``more_on`` /
+            ``close_on``, a condition as the join).
         tasks: your own task terms or functions, used as the task leaves
             (default None: the strategy's own tasks, :func:`bump`,
             :func:`note`, ...).
@@ -707,6 +724,7 @@ def terms(
         terminate=_check_bool("terminate", terminate),
         failures=_check_bool("failures", failures),
         mi=_check_bool("mi", mi),
+        mi_patterns=_check_bool("mi_patterns", mi_patterns),
         valid=_check_bool("valid", valid),
         tasks=_check_tasks(tasks),
     )

@@ -47,6 +47,7 @@ from wftrio.compiler.program import (
     XorOps,
     assemble,
 )
+from wftrio.engine.objects import MIInst, Token
 from wftrio.errors import AbstractFailure
 from wftrio.terms import MI, Loop, Term, node_label
 
@@ -153,6 +154,15 @@ def _cond(oracle: Oracle, label: str, completes: int) -> Callable[[Mapping[str, 
     return cond
 
 
+def _results_cond(oracle: Oracle, label: str) -> Callable[[list[Any]], bool]:
+    """An abstracted condition over an mi's finished instances: either outcome."""
+
+    def cond(results: list[Any]) -> bool:
+        return oracle.ask(2, label, 1) == 1
+
+    return cond
+
+
 def _count(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], int]:
     def count(ctx: Mapping[str, Any]) -> int:
         return oracle.ask(n + 1, label, min(1, n))
@@ -214,8 +224,35 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             if callable(ops.items) and not is_trusted(ops.items):
                 label = f"instance count (items) at {ins.path}"
                 ops = attrs.evolve(ops, items=_items(oracle, label, most))
+            # conditions over the finished instances (WCP-27, WCP-36): either outcome
+            if ops.until is not None and not is_trusted(ops.until):
+                ops = attrs.evolve(ops, until=_results_cond(oracle, f"mi until at {ins.path}"))
+            if callable(ops.join) and not is_trusted(ops.join):
+                label = f"mi join condition at {ins.path}"
+                ops = attrs.evolve(ops, join=_results_cond(oracle, label))
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
     return assemble(program.term, instrs, program.entry)
+
+
+def instances_bound(program: Program, max_instances: int) -> Callable[[Token], bool]:
+    """Whether a token waiting for a signal is an mi's ``more_on`` watcher whose
+    activation already has as many instances as are explored: each such signal
+    adds an instance, so (as with a computed count) the explorer adds at most
+    ``max_instances``, or ``n`` for a ``join=n``."""
+    bound: dict[int, int] = {}
+    for ins in program.instrs:
+        ops = ins.ops
+        if isinstance(ops, MISpawnOps):
+            j = ops.join
+            most = max(max_instances, j) if isinstance(j, int) else max_instances
+            bound.update((w.entry, most) for w in ops.watch if w.kind == "more")
+
+    def full(tok: Token) -> bool:
+        most = bound.get(tok.pc)
+        inst = tok.frame
+        return most is not None and isinstance(inst, MIInst) and inst.n >= most
+
+    return full
 
 
 LOCAL_OPS = frozenset(
@@ -315,7 +352,12 @@ def _all_joins(program: Program) -> set[int]:
     instrs = program.instrs
     out: set[int] = set()
     mi_all = {
-        ins.path for ins in instrs if isinstance(ins.ops, MISpawnOps) and ins.ops.join == "all"
+        ins.path
+        for ins in instrs
+        if isinstance(ins.ops, MISpawnOps)
+        and ins.ops.join == "all"
+        and ins.ops.until is None
+        and not ins.ops.watch
     }
     for pc, ins in enumerate(instrs):
         ops = ins.ops

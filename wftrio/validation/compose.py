@@ -86,7 +86,7 @@ def sound_by_construction(term: Term, *, cancel_regions: bool = False) -> bool:
                 return False
             stack.append(node.body)
         elif isinstance(node, MI):
-            if node.join != "all":
+            if node.join != "all" or node.dynamic:
                 return False
             count, items = node.count, node.items
             if callable(count) or callable(items):

@@ -67,6 +67,7 @@ from wftrio.validation.abstract import (
     OracleScheduler,
     abstract_program,
     deterministic_pcs,
+    instances_bound,
     local_pcs,
 )
 from wftrio.validation.clone import clone_state
@@ -113,7 +114,7 @@ class Move(NamedTuple):
 class Space:
     """An abstract case: the relinked Program, its oracle, and how to step it."""
 
-    __slots__ = ("det", "local", "oracle", "original", "program", "signals")
+    __slots__ = ("det", "local", "oracle", "original", "program", "signals", "stop_adding")
 
     def __init__(
         self,
@@ -128,6 +129,7 @@ class Space:
         self.local = local_pcs(program, cancel_regions=cancel_regions)
         self.det = deterministic_pcs(program, self.local)
         self.signals = signals
+        self.stop_adding = instances_bound(program, max_instances)
 
     def initial(self) -> ExecState:
         st = ExecState(
@@ -253,7 +255,9 @@ class Space:
         declared = self.signals
         for name in sorted(st.waiters):
             if declared is None or name in declared:
-                moves.append(Move("signal", name, owner=st.signal_waiters(name)[0][0].id))
+                owner = st.signal_waiters(name)[0][0]
+                if not self.stop_adding(owner):
+                    moves.append(Move("signal", name, owner=owner.id))
         for eid in sorted(st.effects):
             tok = st.effects[eid]
             moves.append(Move("effect", eid, pc=tok.pc, owner=tok.id))
@@ -794,8 +798,11 @@ def _late_arrivals(
         return {}
     out: dict[int, bool] = {}
     for pc, ins in enumerate(program.instrs):
-        if ins.op in ("join", "mi_done") and not local[pc]:
-            ops = ins.ops
+        ops = ins.ops
+        # not an mi with the MI patterns' options (spawn >= 0): a late instance may
+        # complete the activity (until) or end it, withdrawing its watchers
+        plain = ins.op == "join" or (isinstance(ops, MIDoneOps) and ops.spawn < 0)
+        if plain and not local[pc]:
             out[pc] = isinstance(ops, MIDoneOps) and ops.collect is not None
     return out
 

@@ -52,7 +52,7 @@ KEYED: Mapping[type, frozenset[str]] = MappingProxyType(
         LoopFrame: frozenset({"parent", "count"}),
         MIInst: frozenset(
             {"parent", "cont", "done", "fired", "n", "needed", "region", "results", "scope"}
-            | {"items", "spawned"}
+            | {"items", "spawned", "cancel_region", "open", "completed"}
         ),
         RegionInst: frozenset(
             {"alive", "cancel_pc", "exited", "frame", "parent", "scope", "scope_id"}
@@ -102,7 +102,18 @@ def _frame_static(f: Frame) -> tuple[Any, ...]:
     if type(f) is LoopFrame:
         return ("L", f.count)
     if type(f) is MIInst:
-        return ("M", f.cont, f.n, -1 if f.needed is None else f.needed, f.done, f.fired, f.spawned)
+        return (
+            "M",
+            f.cont,
+            f.n,
+            -1 if f.needed is None else f.needed,
+            f.done,
+            f.fired,
+            f.spawned,
+            f.cancel_region is not None,
+            f.open,
+            f.completed,
+        )
     return (type(f).__name__, f.id)  # unknown frame kind: never merged
 
 
@@ -218,7 +229,15 @@ def state_key(st: ExecState) -> StateKey:
                 )
             )
         elif t is MIInst:
-            ctl_objects.append((*_frame_static(o), num(o.parent), num(o.region), num(o.scope)))
+            ctl_objects.append(
+                (
+                    *_frame_static(o),
+                    num(o.parent),
+                    num(o.region),
+                    num(o.scope),
+                    num(o.cancel_region),
+                )
+            )
             # instance results without their index: instances are symmetric
             data.append(
                 tuple(sorted(repr(freeze(r)) for r in o.results.values())) if o.results else ()

@@ -166,11 +166,19 @@ def _blocker(term: Term, declared: frozenset[str] | None) -> Recursive[_Rel | No
     if isinstance(term, MI):
         if term.join == "none" or callable(term.count) or callable(term.items):
             return None
+        if _completable(term, declared):
+            return None  # the complete_on signal ends it whatever its instances do
         n = term.count if term.count is not None else len(term.items or ())
         if n == 0:
             return None
         return _via(0, term.body, (yield (term.body,)))
     return None
+
+
+def _completable(term: MI, declared: frozenset[str] | None) -> bool:
+    """Whether an mi's ``complete_on`` signal can arrive (then it continues regardless)."""
+    sig = term.complete_on
+    return sig is not None and (declared is None or sig in declared)
 
 
 def durable_name(fn: object) -> str | None:
@@ -213,6 +221,10 @@ def _callables(here: str, node: Term) -> Iterator[tuple[str, Callable[..., Any]]
             c = getattr(node, name)
             if callable(c):
                 yield f"the {name} function", c
+        if callable(node.join):
+            yield "the join condition", node.join
+        if node.until is not None:
+            yield "the until condition", node.until
 
 
 def structural_issues(
@@ -261,7 +273,9 @@ def structural_issues(
                         here,
                     )
                 )
-        elif isinstance(node, MI) and isinstance(node.join, int):
+        if isinstance(node, MI):
+            issues.extend(_mi_signal_issues(here, node, signals, used_signals))
+        if isinstance(node, MI) and isinstance(node.join, int) and not _completable(node, signals):
             b = blocker(node.body, _path(here, 0, node.body), signals, memo)
             if b is not None:
                 issues.append(
@@ -316,6 +330,25 @@ def structural_issues(
                 )
             )
     return issues
+
+
+def _mi_signal_issues(
+    here: str, node: MI, signals: frozenset[str] | None, used: set[str]
+) -> Iterator[Issue]:
+    """The signals an mi watches (WCP-15, WCP-27) are waited for; undeclared ones never come."""
+    for arg in ("more_on", "close_on", "complete_on"):
+        name = getattr(node, arg)
+        if name is None:
+            continue
+        used.add(name)
+        if signals is not None and name not in signals:
+            yield Issue(
+                WARNING,
+                "WF109",
+                f"mi({arg}={name!r}) watches a signal outside the declared signals "
+                f"{sorted(signals)}: it can never arrive.",
+                here,
+            )
 
 
 def _defer_issues(here: str, node: Defer, signals: frozenset[str] | None) -> Iterator[Issue]:

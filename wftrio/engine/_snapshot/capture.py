@@ -97,13 +97,10 @@ class _Graph:
                 self.scope(o.scope)
             elif isinstance(o, Frame):
                 self.frame(o.parent)
-                if isinstance(o, JoinInst):
+                if isinstance(o, JoinInst | MIInst):
                     self.region(o.region)
                     self.scope(o.scope)
                     self.region(o.cancel_region)
-                elif isinstance(o, MIInst):
-                    self.region(o.region)
-                    self.scope(o.scope)
             elif isinstance(o, RegionInst):
                 self.region(o.parent)
                 self.frame(o.frame)

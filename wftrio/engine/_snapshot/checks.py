@@ -265,6 +265,7 @@ _FRAME_OF: dict[str, type[JoinSnap | LoopSnap | MISnap]] = {
     "join": JoinSnap,
     "loop_next": LoopSnap,
     "mi_done": MISnap,
+    "mi_signal": MISnap,
 }
 
 
@@ -479,7 +480,14 @@ def shapes(program: Program) -> dict[int, Shape | None]:
         elif op == "region_exit":
             stack.append((nxt, (f, r[:-1])))
         elif op == "mi_spawn":
-            stack.append((instr_arg(ins, "body"), ((*f, "mi"), r)))
+            # an mi's instances run in its implicit region when it has one
+            # (cancel_rest, until, watchers), each watcher in a region of its own
+            watch = instr_arg(ins, "watch", ())
+            isolated = instr_arg(ins, "cancel_rest") or instr_arg(ins, "until") is not None or watch
+            inner = (*r, None) if isolated else r
+            stack.append((instr_arg(ins, "body"), ((*f, "mi"), inner)))
+            for w in watch:
+                stack.append((w.entry, ((*f, "mi"), (*inner, None))))
             stack.append((nxt, shape))
         # mi_done, terminate, end: nothing new (an mi continues at mi_spawn's next)
     _SHAPES[program] = out

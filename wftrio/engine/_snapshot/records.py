@@ -124,6 +124,9 @@ class MISnap:
     # instances still to spawn: every item while some are (None once all are)
     items: tuple[Any, ...] | None = None
     spawned: int | None = None  # None: all n (a snapshot from before bounded spawning)
+    cancel_region: int | None = None  # the instances' implicit region (cancel_rest, WCP-35)
+    open: bool = False  # instances may still be added (more_on, WCP-15)
+    completed: bool = False  # completed early (until / complete_on, WCP-27)
 
 
 FrameSnap = JoinSnap | LoopSnap | MISnap

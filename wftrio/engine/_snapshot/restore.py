@@ -253,6 +253,7 @@ class _Rebuild:
             elif isinstance(f, MISnap):
                 assert isinstance(obj, MIInst)
                 obj.region = self.region(f.region, f"{p}.region")
+                obj.cancel_region = self.region(f.cancel_region, f"{p}.cancel_region")
         # parents were created earlier (smaller ids), so a cycle means a corrupt snapshot
         for i, f in enumerate(snaps):
             seen: set[int] = set()
