@@ -305,6 +305,8 @@ def catalogue_terms() -> dict[str, Term]:
         "cancel_region": P.cancel_region("r", wf.seq(a, b)),
         "cancel_mi_activity": P.cancel_mi_activity("r", a, count=2),
         "cancelling_discriminator": P.cancelling_discriminator(a, b),
+        "blocking_discriminator": P.blocking_discriminator(a, b),
+        "blocking_partial_join": P.blocking_partial_join(1, a, b),
         "partial_join": P.partial_join(1, a, b),
         "cancelling_partial_join": P.cancelling_partial_join(1, a, b),
         "static_partial_join_mi": P.static_partial_join_mi(a, 1, count=2),

@@ -62,8 +62,9 @@ class TestCatalogue:
         impl = importlib.import_module("wftrio.algebra.patterns")
         public = {
             n
-            for n, v in vars(impl).items()
-            if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == impl.__name__
+            for mod in (impl, importlib.import_module("wftrio.algebra.join_patterns"))
+            for n, v in vars(mod).items()
+            if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == mod.__name__
         }
         assert public | {"CATALOGUE"} == set(P.__all__)
         assert all(getattr(P, n) is getattr(impl, n) for n in P.__all__)

@@ -161,6 +161,24 @@ def test_wf108_declared_signal_nothing_waits_for() -> None:
     assert codes(term, signals=["go"]) == []
 
 
+def test_wf109_blocking_join_in_a_loop_that_never_resets() -> None:
+    stuck = wf.seq(wf.wait_signal("never"), t("b"))
+    term = wf.loop(wf.join(wf.first(1, blocking=True), t("a"), stuck), times=2)
+    issue = only(term, "WF109", signals=["go"], explore=False)
+    assert issue.severity == "warning"
+    assert issue.path == "loop[0].join"
+    assert "branch [1] never completes" in issue.message
+    # the same join without blocking, or outside a loop, or with every branch able to arrive
+    assert "WF109" not in codes(
+        wf.loop(wf.join(wf.first(1), t("a"), stuck), times=2), signals=["go"], explore=False
+    )
+    assert "WF109" not in codes(
+        wf.join(wf.first(1, blocking=True), t("a"), stuck), signals=["go"], explore=False
+    )
+    fine = wf.loop(wf.join(wf.first(1, blocking=True), t("a"), stuck), times=2)
+    assert "WF109" not in codes(fine, signals=["never"], explore=False)
+
+
 def test_xor_alternatives_are_never_reported_unreachable() -> None:
     # a default is taken only when no condition holds, and conditions are
     # opaque: no alternative is unreachable because of where it stands
@@ -336,8 +354,10 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     24: P.persistent_trigger("go"),
     25: P.cancel_region("r", wf.seq(A, wf.wait_signal("x"))),
     26: P.cancel_mi_activity("m", wf.wait_signal("x"), count=2),
+    28: wf.loop(P.blocking_discriminator(A, wf.seq(wf.wait_signal("s"), B)), times=2),
     29: P.cancelling_discriminator(A, wf.wait_signal("x")),
     30: P.partial_join(2, A, B, C),
+    31: wf.loop(P.blocking_partial_join(2, A, B, wf.wait_signal("x")), until=cond),
     32: P.cancelling_partial_join(2, A, B, wf.wait_signal("x")),
     34: P.static_partial_join_mi(A, 2, count=3),
     39: wf.par(P.critical_section("L", A), P.critical_section("L", B)),

@@ -147,7 +147,8 @@ def _fn(fn: Callable[..., Any] | None) -> str:
 
 def _policy(policy: str | First) -> str:
     if isinstance(policy, First):
-        return f"first({policy.n}, cancel_rest)" if policy.cancel_rest else f"first({policy.n})"
+        extra = ", cancel_rest" if policy.cancel_rest else ", blocking" if policy.blocking else ""
+        return f"first({policy.n}{extra})"
     return "all" if policy == "all" else "sync merge"
 
 

@@ -20,8 +20,6 @@ consumes it, otherwise it is dropped).
 
 Not expressible honestly in the block-structured algebra, hence left out:
 WCP-15 MI without a-priori runtime knowledge,
-WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
-activation here is single-use, so there is nothing to block until reset),
 WCP-35 cancelling partial join for MI (``mi`` has no ``cancel_rest``),
 WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
 split/merge).
@@ -37,6 +35,8 @@ from wftrio.algebra.patterns import (
     CATALOGUE,
     approval,
     arbitrary_cycles,
+    blocking_discriminator,
+    blocking_partial_join,
     cancel_activity,
     cancel_mi_activity,
     cancel_region,
@@ -71,6 +71,8 @@ __all__ = [
     "CATALOGUE",
     "approval",
     "arbitrary_cycles",
+    "blocking_discriminator",
+    "blocking_partial_join",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",

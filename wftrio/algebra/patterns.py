@@ -32,6 +32,7 @@ from wftrio.algebra.constructors import (
     wait_signal,
     xor,
 )
+from wftrio.algebra.join_patterns import blocking_discriminator, blocking_partial_join
 from wftrio.algebra.machine import Transitions, machine
 from wftrio.algebra.nodes import (
     MI,
@@ -67,6 +68,8 @@ __all__ = [
     "CATALOGUE",
     "approval",
     "arbitrary_cycles",
+    "blocking_discriminator",
+    "blocking_partial_join",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",
@@ -225,7 +228,7 @@ def n_out_of_m(n: int, *branches: Term, cancel_rest: bool = False) -> Join:
     once, when ``n`` branches have arrived.  Without ``cancel_rest`` the
     remaining branches finish and are absorbed; with it they are withdrawn
     (the cancelling partial join, WCP-32).  The blocking partial join
-    (WCP-31) has no counterpart: a join activation is never reused.
+    (WCP-31) is :func:`blocking_partial_join`.
 
     Raises:
         TermError: ``n`` is not an int >= 1 or exceeds the number of branches.
@@ -736,8 +739,10 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     24: ("persistent_trigger", persistent_trigger),
     25: ("cancel_region", cancel_region),
     26: ("cancel_mi_activity", cancel_mi_activity),
+    28: ("blocking_discriminator", blocking_discriminator),
     29: ("cancelling_discriminator", cancelling_discriminator),
     30: ("partial_join", partial_join),
+    31: ("blocking_partial_join", blocking_partial_join),
     32: ("cancelling_partial_join", cancelling_partial_join),
     34: ("static_partial_join_mi", static_partial_join_mi),
     39: ("critical_section", critical_section),

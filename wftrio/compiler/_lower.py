@@ -167,9 +167,9 @@ class _Builder:
                 return entry, exits
             case Join(policy=policy, branches=branches):
                 n: int | None = None
-                cancel_rest = False
+                cancel_rest = blocking = False
                 if isinstance(policy, First):
-                    n, cancel_rest = policy.n, policy.cancel_rest
+                    n, cancel_rest, blocking = policy.n, policy.cancel_rest, policy.blocking
                 fork = self.emit("fork", here)
                 jpc = self.emit("join", here)
                 entries = []
@@ -183,6 +183,7 @@ class _Builder:
                     entries=tuple(entries),
                     conds=tuple(br.cond for br in branches),
                     join_pc=jpc,
+                    blocking=blocking,
                 )
                 return fork, [(jpc, "next")]
             case Xor(alternatives=alts):

@@ -34,7 +34,7 @@ from wftrio.compiler.program import (
     XorOps,
 )
 from wftrio.effects import Effect
-from wftrio.engine import _effects
+from wftrio.engine import _blocking, _effects
 from wftrio.engine.frozen import (
     ATOMIC,
     NO_UPDATES,
@@ -264,6 +264,8 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
     fixed_n = ops.n
     cancel_rest = ops.cancel_rest
     cont = lk.program.instrs[ops.join_pc].next
+    if ops.blocking:
+        return _blocking.fork(pc, ins, ops, cont)
     guarded = any(c is not None for c in conds)
     path = ins.path
     everyone = tuple(range(len(entries)))
@@ -303,6 +305,8 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
 
 def _join(pc: int, ins: Instr, lk: Linker) -> Handler:
     operands(ins, NoOps)
+    if pc in _blocking.blocking_join_pcs(lk.program):
+        return _blocking.join(pc, ins)
     path = ins.path
 
     def join(st: ExecState, tok: Token, max_steps: int) -> int:

@@ -33,6 +33,7 @@ from wftrio.compiler.program import (
     XorOps,
     assemble,
 )
+from wftrio.engine._blocking import blocking_join_pcs
 from wftrio.engine._ops import Handler, link
 
 __all__ = [
@@ -55,5 +56,6 @@ __all__ = [
     "WaitSignalOps",
     "XorOps",
     "assemble",
+    "blocking_join_pcs",
     "link",
 ]

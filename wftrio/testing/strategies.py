@@ -365,7 +365,11 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             if policy != "first":
                 return _Node("join", (policy,), ks)
             need = draw(st.integers(1, len(ks)))
-            return _Node("join", ("first", need, draw(st.booleans())), ks)
+            # cancel_rest, blocking (WCP-28/31) or neither: the two exclude each other
+            flavour = "cancel_rest" if draw(st.booleans()) else "plain"
+            if flavour == "plain" and draw(st.booleans()):
+                flavour = "blocking"
+            return _Node("join", ("first", need, flavour), ks)
         if kind in ("xor", "choice"):
             ks = draw(kid_lists)
             conds = tuple(draw(maybe_cond) for _ in ks)
@@ -476,7 +480,10 @@ class _Builder:
                     # WF102: a threshold only completing branches can reach
                     need = min(need, ok)
                 if need >= 1:
-                    return wt.join(wt.first(need, cancel_rest=p[2]), *kids), ok >= need
+                    policy = wt.first(
+                        need, cancel_rest=p[2] == "cancel_rest", blocking=p[2] == "blocking"
+                    )
+                    return wt.join(policy, *kids), ok >= need
                 return wt.join("all", *kids), False
             return wt.join(p[0], *kids), ok == len(kids)
         if kind in ("xor", "choice"):
@@ -640,7 +647,8 @@ def terms(
     """A strategy for random well-formed workflow terms.
 
     Terms mix every kernel constructor: ``task``, ``seq``, ``par``, ``join``
-    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``), ``xor`` and
+    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``,
+    ``first(n, blocking=True)``), ``xor`` and
     ``choice`` with conditions over ctx, ``loop`` (``times``, ``while_``,
     ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or

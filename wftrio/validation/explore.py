@@ -58,7 +58,7 @@ import attrs
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine.objects import JoinInst, MIInst, Token
-from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program
+from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program, blocking_join_pcs
 from wftrio.engine.protocol import WaitKind
 from wftrio.errors import ExploredFailure, InvariantViolation
 from wftrio.terms import Term
@@ -792,9 +792,10 @@ def _late_arrivals(
     """
     if cancel_regions:
         return {}
+    blocking = blocking_join_pcs(program)  # a late arrival there may release held ones
     out: dict[int, bool] = {}
     for pc, ins in enumerate(program.instrs):
-        if ins.op in ("join", "mi_done") and not local[pc]:
+        if ins.op in ("join", "mi_done") and not local[pc] and pc not in blocking:
             ops = ins.ops
             out[pc] = isinstance(ops, MIDoneOps) and ops.collect is not None
     return out

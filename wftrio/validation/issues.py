@@ -31,6 +31,7 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "WF106": (WARNING, "on_signal alternative on a signal outside the declared signals="),
     "WF107": (ERROR, "callable a durable case cannot re-resolve (lambda, closure, ...)"),
     "WF108": (WARNING, "declared signal that no node waits for"),
+    "WF109": (WARNING, "blocking join in a loop with a branch that never completes"),
     # bounded state exploration
     "WF200": (WARNING, "a bound was hit: sound only up to the bound"),
     "WF201": (ERROR, "deadlock"),

@@ -18,6 +18,9 @@ no exploration:
 * **WF105** / **WF106** a ``wait_signal`` (error: it would wait forever) or an
   ``on_signal`` alternative (warning: it can never win) on a name outside
   the declared ``signals=``; **WF108** a declared signal nothing waits for;
+* **WF109** a blocking ``first(n, blocking=True)`` join in a loop with a
+  branch that can never complete: the join never resets, so from the
+  loop's next round on it holds every arrival (warning);
 * **WF107** with ``durable=True``: a task function or condition that a
   restarted process cannot find again by module and qualified name (a
   lambda, a nested function or closure, a bound method, a partial).
@@ -30,6 +33,7 @@ conditions are opaque, so none is unreachable because of what it tests).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -173,6 +177,25 @@ def _blocker(term: Term, declared: frozenset[str] | None) -> Recursive[_Rel | No
     return None
 
 
+_IN_LOOP = re.compile(r"(^|\.)loop\[")
+"""A node path under a loop (``wf.machine`` is one too)."""
+
+
+def _never_resets(here: str, policy: First, bl: list[str | None]) -> Issue:
+    """WF109: a blocking join in a loop, with a branch that never arrives."""
+    why = "; ".join(
+        f"branch [{i}] never completes (because of {b})" for i, b in enumerate(bl) if b is not None
+    )
+    return Issue(
+        WARNING,
+        "WF109",
+        f"{policy!r} join in a loop never resets ({why}): when the loop comes round, the "
+        "join holds every arrival of its next activation until the case ends. Fix the "
+        "branches or drop blocking=True.",
+        here,
+    )
+
+
 def durable_name(fn: object) -> str | None:
     """Why ``fn`` cannot be found again by module and qualified name, or None if it can."""
     mod = getattr(fn, "__module__", None)
@@ -261,6 +284,8 @@ def structural_issues(
                         here,
                     )
                 )
+            elif node.policy.blocking and ok < len(bl) and _IN_LOOP.search(here):
+                issues.append(_never_resets(here, node.policy, bl))
         elif isinstance(node, MI) and isinstance(node.join, int):
             b = blocker(node.body, _path(here, 0, node.body), signals, memo)
             if b is not None:

@@ -101,6 +101,7 @@ class _Graph:
                     self.region(o.region)
                     self.scope(o.scope)
                     self.region(o.cancel_region)
+                    self.frame(o.blocks)
                 elif isinstance(o, MIInst):
                     self.region(o.region)
                     self.scope(o.scope)
