@@ -153,6 +153,17 @@ class TestRuns:
         assert st.ctx == {"rounds": 2}
         assert len(fired(st)) == 1  # the held round never fired
 
+    def test_a_new_par_activation_each_round_is_still_the_same_join(self) -> None:
+        # the blocking join's control frame (the par's activation) is new every round
+        body = wf.par(wf.join(wf.first(1, blocking=True), noop("fast"), late("slow")), noop("x"))
+        st = start(wf.loop(wf.seq(body, inc("go_on", "rounds")), times=2))
+        assert step(st) is Status.BLOCKED
+        assert st.ctx == {"rounds": 1}  # round 2 held on round 1
+        st.feed_signal("reply_slow")
+        st.feed_signal("reply_slow")
+        assert step(st) is Status.DONE
+        assert st.ctx == {"rounds": 2}
+
     def test_each_mi_instance_has_its_own_join(self) -> None:
         body = rounds(wf.first(1, blocking=True), noop("fast"), late("slow"))
         st = start(wf.mi(body, count=2))

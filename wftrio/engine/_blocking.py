@@ -20,11 +20,13 @@ too: the same region id or implicit region encloses both, and
 whose region was withdrawn is dropped when released (its arrivals never
 fire a continuation in a dead region).
 
-"The same place" is the same fork, control frame (``JoinInst.parent``) and
-ctx layer: each ``mi`` instance or a join reached from another iteration of
-an outer loop frame has its own.  The fork finds the previous activation
-by the live tokens under it, so a blocking fork costs a pass over the live
-tokens (blocking joins only; every other fork is unchanged).
+"The same join" is the same fork in the same ctx layer, wherever the
+rounds' control frames differ (a blocking join inside a ``par`` inside a
+loop is a new ``par`` activation each round, and still the same join); each
+``mi`` instance has its own ctx layer, hence its own join.  The fork finds
+the previous activation by the live tokens under it, so a blocking fork
+costs a pass over the live tokens and their frames (blocking joins only;
+every other fork is unchanged).
 """
 
 from __future__ import annotations
@@ -64,24 +66,23 @@ def _unreset(j: JoinInst) -> bool:
 
 
 def _previous(st: ExecState, tok: Token, site: int) -> JoinInst | None:
-    """The newest activation of fork ``site`` at ``tok``'s place that has not reset."""
-    frame, scope = tok.frame, tok.scope
-    found: JoinInst | None = None
+    """The newest activation of fork ``site`` in ``tok``'s ctx layer that has not reset."""
+    scope = tok.scope
+    newest: JoinInst | None = None
     for t in st.tokens.values():
         f = t.frame
-        while f is not None and f is not frame:
-            if type(f) is JoinInst and f.site == site and f.parent is frame and f.scope is scope:
+        while f is not None:
+            if type(f) is JoinInst and f.site == site and f.scope is scope:
                 assert isinstance(f, JoinInst)
-                found = f
+                if newest is None or f.id > newest.id:
+                    newest = f
                 break
             f = f.parent
-        if found is not None:
-            break
-    if found is None:
+    if newest is None:
         return None
-    while found.blocks is not None:  # the chain of held activations, oldest first
-        found = found.blocks
-    return found if _unreset(found) else None
+    while newest.blocks is not None:  # held activations have no token of their own
+        newest = newest.blocks
+    return newest if _unreset(newest) else None
 
 
 def fork(pc: int, ins: Instr, ops: ForkOps, cont: int) -> Handler:

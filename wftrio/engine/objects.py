@@ -148,8 +148,8 @@ class JoinInst(Frame):
 
     A blocking join (``first(n, blocking=True)``, WCP-28/31) also has
     ``site``, the pc of its fork (``-1`` for every other join).  An
-    activation forked while the previous activation at the same place (same
-    fork, control frame and ctx layer) had not reset is *held*: ``held`` counts
+    activation forked while the previous activation of the same join (same
+    fork, same ctx layer) had not reset is *held*: ``held`` counts
     the arrivals it holds back (``None``: not held), and the previous
     activation's ``blocks`` points at it until it resets (every branch
     arrived, or the ones left were withdrawn).  Then ``held`` becomes

@@ -58,7 +58,7 @@ import attrs
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine.objects import JoinInst, MIInst, Token
-from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program, blocking_join_pcs
+from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program
 from wftrio.engine.protocol import WaitKind
 from wftrio.errors import ExploredFailure, InvariantViolation
 from wftrio.terms import Term
@@ -531,7 +531,8 @@ def explore(
         """Whether ``t`` arrives at a partial join that has fired (it is only absorbed)."""
         f = t.frame
         if type(f) is JoinInst:
-            return f.fired
+            # at a blocking join only an arrival that does not reset it (see _blocking)
+            return f.fired and (f.site < 0 or f.arrived + 1 < f.started)
         if type(f) is MIInst:
             # the last instance of mi(join="none") writes the collected results
             return f.fired and (f.needed is not None or not late[t.pc])
@@ -759,6 +760,8 @@ def _gathered(st: ExecState, enabled: Sequence[Token], late: dict[int, bool]) ->
             at.setdefault(id(t.frame), []).append(t)
     for toks in at.values():
         frame = toks[0].frame
+        if type(frame) is JoinInst and frame.site >= 0:
+            continue  # a blocking join: its arrivals may be held or release held ones
         under = 0
         for t in st.tokens.values():
             f = t.frame
@@ -792,10 +795,9 @@ def _late_arrivals(
     """
     if cancel_regions:
         return {}
-    blocking = blocking_join_pcs(program)  # a late arrival there may release held ones
     out: dict[int, bool] = {}
     for pc, ins in enumerate(program.instrs):
-        if ins.op in ("join", "mi_done") and not local[pc] and pc not in blocking:
+        if ins.op in ("join", "mi_done") and not local[pc]:
             ops = ins.ops
             out[pc] = isinstance(ops, MIDoneOps) and ops.collect is not None
     return out
