@@ -307,6 +307,8 @@ def catalogue_terms() -> dict[str, Term]:
         "cancelling_discriminator": P.cancelling_discriminator(a, b),
         "blocking_discriminator": P.blocking_discriminator(a, b),
         "blocking_partial_join": P.blocking_partial_join(1, a, b),
+        "thread_merge": P.thread_merge(2, a),
+        "thread_split": P.thread_split(2, wf.region("tr", a)),
         "partial_join": P.partial_join(1, a, b),
         "cancelling_partial_join": P.cancelling_partial_join(1, a, b),
         "static_partial_join_mi": P.static_partial_join_mi(a, 1, count=2),

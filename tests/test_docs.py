@@ -138,6 +138,8 @@ def _pattern_samples() -> dict[int, Any]:
         34: P.static_partial_join_mi(a, 2, count=3),
         39: P.critical_section("L", a),
         40: P.interleaved_routing(a, b),
+        41: P.thread_merge(2, a),
+        42: P.thread_split(3, a),
         43: P.explicit_termination(),
     }
 

@@ -362,6 +362,8 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     34: P.static_partial_join_mi(A, 2, count=3),
     39: wf.par(P.critical_section("L", A), P.critical_section("L", B)),
     40: P.interleaved_routing(A, B, C),
+    41: wf.seq(P.thread_merge(2, wf.seq(A, wf.wait_signal("s"))), B),
+    42: P.thread_split(3, wf.region("t", A)),
     43: wf.par(A, P.explicit_termination()),
 }
 DOCUMENTED_WARNINGS: dict[int, set[str]] = {}

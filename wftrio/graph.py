@@ -47,6 +47,7 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
+    Threads,
     WaitSignal,
     Xor,
 )
@@ -290,6 +291,8 @@ class _Builder:
                 return (yield (body, mc))
             case Terminate():
                 return self.node("terminate", "terminate", cl), []
+            case Threads(n=n, body=body):
+                return (yield from self.split("par", "merge", [(f"{n} threads", body)], cl))
             case _:
                 raise TermTypeError(f"diagram: {term!r} is not a workflow term")
 

@@ -21,8 +21,7 @@ consumes it, otherwise it is dropped).
 Not expressible honestly in the block-structured algebra, hence left out:
 WCP-15 MI without a-priori runtime knowledge,
 WCP-35 cancelling partial join for MI (``mi`` has no ``cancel_rest``),
-WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
-split/merge).
+WCP-22/37/38 (recursion, general synchronising merge).
 
 :data:`CATALOGUE` maps each covered WCP number to ``(name, function)``.
 The functions live in :mod:`wftrio.algebra.patterns`; this module is their
@@ -65,6 +64,8 @@ from wftrio.algebra.patterns import (
     structured_loop,
     structured_synchronizing_merge,
     synchronization,
+    thread_merge,
+    thread_split,
 )
 
 __all__ = [
@@ -101,4 +102,6 @@ __all__ = [
     "structured_loop",
     "structured_synchronizing_merge",
     "synchronization",
+    "thread_merge",
+    "thread_split",
 ]

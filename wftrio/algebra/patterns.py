@@ -32,7 +32,12 @@ from wftrio.algebra.constructors import (
     wait_signal,
     xor,
 )
-from wftrio.algebra.join_patterns import blocking_discriminator, blocking_partial_join
+from wftrio.algebra.join_patterns import (
+    blocking_discriminator,
+    blocking_partial_join,
+    thread_merge,
+    thread_split,
+)
 from wftrio.algebra.machine import Transitions, machine
 from wftrio.algebra.nodes import (
     MI,
@@ -98,6 +103,8 @@ __all__ = [
     "structured_loop",
     "structured_synchronizing_merge",
     "synchronization",
+    "thread_merge",
+    "thread_split",
 ]
 
 Ctx = Mapping[str, Any]
@@ -747,6 +754,8 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     34: ("static_partial_join_mi", static_partial_join_mi),
     39: ("critical_section", critical_section),
     40: ("interleaved_routing", interleaved_routing),
+    41: ("thread_merge", thread_merge),
+    42: ("thread_split", thread_split),
     43: ("explicit_termination", explicit_termination),
 }
 """WCP number -> ``(name, function)`` for every pattern this module covers."""

@@ -57,6 +57,7 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
+    Threads,
     WaitSignal,
     Xor,
     node_label,
@@ -269,6 +270,20 @@ class _Builder:
                 return spawn, [(spawn, "next")]
             case Terminate():
                 return self.emit("terminate", here), []
+            case Threads(n=n_threads, body=body):
+                # a par whose n branches are one body: n tokens at its one entry
+                fork = self.emit("fork", here)
+                jpc = self.emit("join", here)
+                bpc, x = yield body, f"{here}[0]"
+                self.patch(x, jpc)
+                self.ops[fork] = ForkOps(
+                    n=None,
+                    cancel_rest=False,
+                    entries=(bpc,) * n_threads,
+                    conds=(None,) * n_threads,
+                    join_pc=jpc,
+                )
+                return fork, [(jpc, "next")]
             case _:
                 raise TermTypeError(
                     f"compile: {term!r} at {here or 'the root'} is not a term "

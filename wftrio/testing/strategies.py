@@ -341,7 +341,7 @@ def _leaves(o: _Options) -> SearchStrategy[_Node]:
 
 
 def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Node]:
-    kinds = ["seq", "par", "join", "xor", "choice", "loop"]
+    kinds = ["seq", "par", "join", "xor", "choice", "loop", "threads"]
     if o.signals or o.timers:
         kinds.append("defer")
     if o.regions:
@@ -374,6 +374,8 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             ks = draw(kid_lists)
             conds = tuple(draw(maybe_cond) for _ in ks)
             return _Node(kind, conds, ks)
+        if kind == "threads":  # WCP-42/41
+            return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
         if kind == "loop":
             policy = draw(st.sampled_from(("times", "while", "until")))
             bound = draw(st.integers(1 if policy == "until" else 0, 3))
@@ -522,6 +524,9 @@ class _Builder:
             return wt.region(sid, body, compensate=comp), ok
         if kind == "mi":
             return self.mi(node)
+        if kind == "threads":
+            body, ok = self.build(node.kids[0])
+            return wt.threads(p[0], body), ok
         raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
 
     def defer(self, node: _Node) -> tuple[Term, bool]:
@@ -648,7 +653,7 @@ def terms(
 
     Terms mix every kernel constructor: ``task``, ``seq``, ``par``, ``join``
     (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``,
-    ``first(n, blocking=True)``), ``xor`` and
+    ``first(n, blocking=True)``), ``threads``, ``xor`` and
     ``choice`` with conditions over ctx, ``loop`` (``times``, ``while_``,
     ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or

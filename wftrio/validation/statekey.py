@@ -107,7 +107,7 @@ def _frame_static(f: Frame) -> tuple[Any, ...]:
             f.fired,
             f.cancel_region is not None,
             f.site,
-            f.held,
+            -1 if f.held is None else f.held,  # sortable with ints
             f.blocks is not None,
         )
     if type(f) is LoopFrame:

@@ -52,6 +52,7 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
+    Threads,
     WaitSignal,
     Xor,
     node_label,
@@ -167,6 +168,8 @@ def _blocker(term: Term, declared: frozenset[str] | None) -> Recursive[_Rel | No
         return first_reason
     if isinstance(term, Region):
         return _via(0, term.term, (yield (term.term,)))
+    if isinstance(term, Threads):  # every thread runs the body: it completes as the body does
+        return _via(0, term.body, (yield (term.body,)))
     if isinstance(term, MI):
         if term.join == "none" or callable(term.count) or callable(term.items):
             return None
