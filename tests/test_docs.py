@@ -132,14 +132,18 @@ def _pattern_samples() -> dict[int, Any]:
         25: P.cancel_region("r", wf.seq(a, b), compensate=c),
         26: P.cancel_mi_activity("r", a, count=2),
         27: P.complete_mi_activity(a, count=2, until=yes, complete_on="stop"),
+        28: P.blocking_discriminator(a, b),
         29: P.cancelling_discriminator(a, b),
         30: P.partial_join(2, a, b, c),
+        31: P.blocking_partial_join(2, a, b, c),
         32: P.cancelling_partial_join(2, a, b, c),
         34: P.static_partial_join_mi(a, 2, count=3),
         35: P.cancelling_partial_join_mi(a, 2, count=3),
         36: P.dynamic_partial_join_mi(a, yes, more_on="add", close_on="close"),
         39: P.critical_section("L", a),
         40: P.interleaved_routing(a, b),
+        41: P.thread_merge(2, a),
+        42: P.thread_split(3, a),
         43: P.explicit_termination(),
     }
 

@@ -216,6 +216,7 @@ _INSTEAD_OF_NONE: dict[tuple[type, str], Any] = {
     (ExecState, "error"): RecordedError("E", "m"),
     (EffectMeta, "spec"): Effect("k", 1, None),
     (Governor, "allow"): frozenset({"k"}),
+    (JoinInst, "held"): 2,
 }
 
 

@@ -421,6 +421,25 @@ def test_blocked_on_a_signal_with_queued_signals() -> None:
     assert restored.events == st.events[len(st.events) - len(restored.events) :]
 
 
+def test_two_tokens_at_a_defer_naming_one_signal_twice_restore() -> None:
+    # found by the term strategy once it drew wf.threads: the second waiter of a
+    # name was registered with the last alternative naming it, not the first,
+    # so its snapshot was refused ("listed as a waiter ... but does not wait on it")
+    choice = wf.defer(
+        wf.on_signal("s0", wf.task("t0", bump("a"))), wf.on_signal("s0", wf.task("t1", bump("b")))
+    )
+    for term in (wf.threads(2, choice), wf.par(choice, choice)):
+        st = ExecState(wf.compile(term), {})
+        assert st.run() is Status.BLOCKED
+        _, restored = via_json(st)
+        for s in (st, restored):
+            s.feed_signal("s0", 1)
+            s.feed_signal("s0", 2)
+            assert s.run() is Status.DONE
+        # each token took the first alternative naming the signal
+        assert restored.ctx == st.ctx == {"a": 2}
+
+
 def test_blocked_on_an_effect_restarts_it_with_pending_commands() -> None:
     term = wf.seq(
         wf.region("outer", wf.par(wf.task("charge", remote), wf.wait_signal("s0"))),

@@ -71,6 +71,9 @@ KINDS: dict[str, Pred] = {
     "first(cancel_rest)": lambda n: (
         isinstance(n, Join) and isinstance(n.policy, First) and n.policy.cancel_rest
     ),
+    "first(blocking)": lambda n: (
+        isinstance(n, Join) and isinstance(n.policy, First) and n.policy.blocking
+    ),
     "xor": lambda n: isinstance(n, Xor),
     "xor with conditions": lambda n: (
         isinstance(n, Xor) and any(a.cond is not None for a in n.alternatives)
@@ -107,7 +110,7 @@ KINDS: dict[str, Pred] = {
 
 
 SWEEP = settings(
-    max_examples=200,
+    max_examples=400,
     database=None,
     derandomize=True,
     phases=[Phase.generate],

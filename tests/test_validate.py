@@ -172,6 +172,24 @@ def test_wf109_mi_signal_outside_the_declared_signals() -> None:
     assert codes(term, signals=["go", "stop"]) == []  # and "stop" counts as waited for
 
 
+def test_wf110_blocking_join_in_a_loop_that_never_resets() -> None:
+    stuck = wf.seq(wf.wait_signal("never"), t("b"))
+    term = wf.loop(wf.join(wf.first(1, blocking=True), t("a"), stuck), times=2)
+    issue = only(term, "WF110", signals=["go"], explore=False)
+    assert issue.severity == "warning"
+    assert issue.path == "loop[0].join"
+    assert "branch [1] never completes" in issue.message
+    # the same join without blocking, or outside a loop, or with every branch able to arrive
+    assert "WF110" not in codes(
+        wf.loop(wf.join(wf.first(1), t("a"), stuck), times=2), signals=["go"], explore=False
+    )
+    assert "WF110" not in codes(
+        wf.join(wf.first(1, blocking=True), t("a"), stuck), signals=["go"], explore=False
+    )
+    fine = wf.loop(wf.join(wf.first(1, blocking=True), t("a"), stuck), times=2)
+    assert "WF110" not in codes(fine, signals=["never"], explore=False)
+
+
 def test_xor_alternatives_are_never_reported_unreachable() -> None:
     # a default is taken only when no condition holds, and conditions are
     # opaque: no alternative is unreachable because of where it stands
@@ -349,14 +367,18 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     25: P.cancel_region("r", wf.seq(A, wf.wait_signal("x"))),
     26: P.cancel_mi_activity("m", wf.wait_signal("x"), count=2),
     27: P.complete_mi_activity(wf.wait_signal("x"), count=3, until=cond, complete_on="stop"),
+    28: wf.loop(P.blocking_discriminator(A, wf.seq(wf.wait_signal("s"), B)), times=2),
     29: P.cancelling_discriminator(A, wf.wait_signal("x")),
     30: P.partial_join(2, A, B, C),
+    31: wf.loop(P.blocking_partial_join(2, A, B, wf.wait_signal("x")), until=cond),
     32: P.cancelling_partial_join(2, A, B, wf.wait_signal("x")),
     34: P.static_partial_join_mi(A, 2, count=3),
     35: P.cancelling_partial_join_mi(A, 2, count=3),
     36: P.dynamic_partial_join_mi(A, cond, more_on="add", close_on="close"),
     39: wf.par(P.critical_section("L", A), P.critical_section("L", B)),
     40: P.interleaved_routing(A, B, C),
+    41: wf.seq(P.thread_merge(2, wf.seq(A, wf.wait_signal("s"))), B),
+    42: P.thread_split(3, wf.region("t", A)),
     43: wf.par(A, P.explicit_termination()),
 }
 DOCUMENTED_WARNINGS: dict[int, set[str]] = {}

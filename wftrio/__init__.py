@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         seq,
         task,
         terminate,
+        threads,
         wait_signal,
         xor,
     )
@@ -169,6 +170,7 @@ _EXPORTS: dict[str, str] = {
     "join": "wftrio.terms",
     "loop": "wftrio.terms",
     "machine": "wftrio.terms",
+    "threads": "wftrio.terms",
     "mi": "wftrio.terms",
     "on_signal": "wftrio.terms",
     "open_substrate": "wftrio.runtime",
@@ -260,6 +262,7 @@ __all__ = [
     "join",
     "loop",
     "machine",
+    "threads",
     "mi",
     "on_signal",
     "open_substrate",

@@ -47,6 +47,7 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
+    Threads,
     WaitSignal,
     Xor,
 )
@@ -147,7 +148,8 @@ def _fn(fn: Callable[..., Any] | None) -> str:
 
 def _policy(policy: str | First) -> str:
     if isinstance(policy, First):
-        return f"first({policy.n}, cancel_rest)" if policy.cancel_rest else f"first({policy.n})"
+        extra = ", cancel_rest" if policy.cancel_rest else ", blocking" if policy.blocking else ""
+        return f"first({policy.n}{extra})"
     return "all" if policy == "all" else "sync merge"
 
 
@@ -299,6 +301,8 @@ class _Builder:
                 return (yield (body, mc))
             case Terminate():
                 return self.node("terminate", "terminate", cl), []
+            case Threads(n=n, body=body):
+                return (yield from self.split("par", "merge", [(f"{n} threads", body)], cl))
             case _:
                 raise TermTypeError(f"diagram: {term!r} is not a workflow term")
 

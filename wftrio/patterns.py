@@ -18,11 +18,8 @@ left ends DONE), WCP-20 cancel case (``sub.cancel(case_id)`` /
 ``transient=True``; a :func:`persistent_trigger` waiting at that moment
 consumes it, otherwise it is dropped).
 
-Not expressible honestly in the block-structured algebra, hence left out:
-WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
-activation here is single-use, so there is nothing to block until reset),
-WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
-split/merge).
+Not built yet, hence left out: WCP-33/37/38 (generalised AND-join, local
+and general synchronising merge) and WCP-22 (recursion and sub-workflows).
 
 :data:`CATALOGUE` maps each covered WCP number to ``(name, function)``.
 The functions live in :mod:`wftrio.algebra.patterns`; this module is their
@@ -35,6 +32,8 @@ from wftrio.algebra.patterns import (
     CATALOGUE,
     approval,
     arbitrary_cycles,
+    blocking_discriminator,
+    blocking_partial_join,
     cancel_activity,
     cancel_mi_activity,
     cancel_region,
@@ -67,12 +66,16 @@ from wftrio.algebra.patterns import (
     structured_loop,
     structured_synchronizing_merge,
     synchronization,
+    thread_merge,
+    thread_split,
 )
 
 __all__ = [
     "CATALOGUE",
     "approval",
     "arbitrary_cycles",
+    "blocking_discriminator",
+    "blocking_partial_join",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",
@@ -105,4 +108,6 @@ __all__ = [
     "structured_loop",
     "structured_synchronizing_merge",
     "synchronization",
+    "thread_merge",
+    "thread_split",
 ]

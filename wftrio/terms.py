@@ -9,7 +9,8 @@ term classes themselves validate their arguments and raise
 workflow never reaches the compiler.
 
 This module is the public face of :mod:`wftrio.algebra` (nodes,
-constructors, policies, and :func:`machine`, the state machine of WCP-10);
+constructors, policies, :func:`machine`, the state machine of WCP-10, and
+:func:`threads`, the thread split and merge of WCP-42/41);
 it imports nothing else from the package.
 """
 
@@ -65,6 +66,7 @@ from wftrio.algebra.nodes import (
 )
 from wftrio.algebra.policies import First, Retry, first
 from wftrio.algebra.policies import JoinPolicy as JoinPolicy
+from wftrio.algebra.threads import Threads, threads
 from wftrio.errors import TermError, TermTypeError, WftrioError
 
 __all__ = [
@@ -86,6 +88,7 @@ __all__ = [
     "TermError",
     "TermTypeError",
     "Terminate",
+    "Threads",
     "WaitSignal",
     "WftrioError",
     "Xor",
@@ -104,6 +107,7 @@ __all__ = [
     "seq",
     "task",
     "terminate",
+    "threads",
     "wait_signal",
     "walk",
     "xor",

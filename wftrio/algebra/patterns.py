@@ -32,6 +32,12 @@ from wftrio.algebra.constructors import (
     wait_signal,
     xor,
 )
+from wftrio.algebra.join_patterns import (
+    blocking_discriminator,
+    blocking_partial_join,
+    thread_merge,
+    thread_split,
+)
 from wftrio.algebra.machine import Transitions, machine
 from wftrio.algebra.mi_node import MI
 from wftrio.algebra.mi_patterns import (
@@ -73,6 +79,8 @@ __all__ = [
     "CATALOGUE",
     "approval",
     "arbitrary_cycles",
+    "blocking_discriminator",
+    "blocking_partial_join",
     "cancel_activity",
     "cancel_mi_activity",
     "cancel_region",
@@ -105,6 +113,8 @@ __all__ = [
     "structured_loop",
     "structured_synchronizing_merge",
     "synchronization",
+    "thread_merge",
+    "thread_split",
 ]
 
 Ctx = Mapping[str, Any]
@@ -235,7 +245,7 @@ def n_out_of_m(n: int, *branches: Term, cancel_rest: bool = False) -> Join:
     once, when ``n`` branches have arrived.  Without ``cancel_rest`` the
     remaining branches finish and are absorbed; with it they are withdrawn
     (the cancelling partial join, WCP-32).  The blocking partial join
-    (WCP-31) has no counterpart: a join activation is never reused.
+    (WCP-31) is :func:`blocking_partial_join`.
 
     Raises:
         TermError: ``n`` is not an int >= 1 or exceeds the number of branches.
@@ -748,14 +758,18 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     25: ("cancel_region", cancel_region),
     26: ("cancel_mi_activity", cancel_mi_activity),
     27: ("complete_mi_activity", complete_mi_activity),
+    28: ("blocking_discriminator", blocking_discriminator),
     29: ("cancelling_discriminator", cancelling_discriminator),
     30: ("partial_join", partial_join),
+    31: ("blocking_partial_join", blocking_partial_join),
     32: ("cancelling_partial_join", cancelling_partial_join),
     34: ("static_partial_join_mi", static_partial_join_mi),
     35: ("cancelling_partial_join_mi", cancelling_partial_join_mi),
     36: ("dynamic_partial_join_mi", dynamic_partial_join_mi),
     39: ("critical_section", critical_section),
     40: ("interleaved_routing", interleaved_routing),
+    41: ("thread_merge", thread_merge),
+    42: ("thread_split", thread_split),
     43: ("explicit_termination", explicit_termination),
 }
 """WCP number -> ``(name, function)`` for every pattern this module covers."""

@@ -126,26 +126,37 @@ class First:
     """Join policy: fire after the first ``n`` branches arrive (see :func:`first`).
 
     Raises:
-        TermTypeError: ``n`` is not an int >= 1 or ``cancel_rest`` not a bool.
+        TermTypeError: ``n`` is not an int >= 1, ``cancel_rest`` or
+            ``blocking`` not a bool, or both set.
     """
 
     n: int = 1
     cancel_rest: bool = False
+    blocking: bool = False
 
     def __attrs_post_init__(self) -> None:
         check_int("first", "n", self.n, low=1)
         if not isinstance(self.cancel_rest, bool):
             raise TermTypeError(f"first(cancel_rest={self.cancel_rest!r}): must be a bool")
+        if not isinstance(self.blocking, bool):
+            raise TermTypeError(f"first(blocking={self.blocking!r}): must be a bool")
+        if self.blocking and self.cancel_rest:
+            raise TermTypeError(
+                f"first({self.n}, cancel_rest=True, blocking=True): give one of them; a "
+                "cancelling join withdraws the late branches, so there is nothing to block on"
+            )
 
     def __repr__(self) -> str:
         extra = ", cancel_rest=True" if self.cancel_rest else ""
+        if self.blocking:
+            extra += ", blocking=True"
         return f"first({self.n}{extra})"
 
 
 JoinPolicy: TypeAlias = "Literal['all', 'sync_merge'] | First"
 
 
-def first(n: int = 1, cancel_rest: bool = False) -> First:
+def first(n: int = 1, cancel_rest: bool = False, *, blocking: bool = False) -> First:
     """Join policy firing once ``n`` branches have arrived.
 
     ``first(1)`` is the discriminator (WCP-9), ``first(1, cancel_rest=True)``
@@ -153,7 +164,17 @@ def first(n: int = 1, cancel_rest: bool = False) -> First:
     (N-out-of-M) join (WCP-30).  Late branches finish and are absorbed unless
     ``cancel_rest`` withdraws them when the join fires.
 
+    ``blocking=True`` makes the join block until reset: ``first(1,
+    blocking=True)`` is the blocking discriminator (WCP-28), ``first(n,
+    blocking=True)`` the blocking partial join (WCP-31).  When the join is
+    reached again (a loop around it) before every branch of its previous
+    activation has arrived, the new activation's arrivals are held, neither
+    counted nor passed on, until the previous activation resets (its last
+    branch arrives, or its remaining branches are withdrawn); then they
+    count, in the order they came.  The late branches are never cancelled.
+
     Raises:
-        TermTypeError: ``n`` is not an int >= 1 or ``cancel_rest`` not a bool.
+        TermTypeError: ``n`` is not an int >= 1, ``cancel_rest`` or
+            ``blocking`` not a bool, or both set.
     """
-    return First(n, cancel_rest)
+    return First(n, cancel_rest, blocking)

@@ -60,6 +60,7 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
+    Threads,
     WaitSignal,
     Xor,
     node_label,
@@ -170,9 +171,9 @@ class _Builder:
                 return entry, exits
             case Join(policy=policy, branches=branches):
                 n: int | None = None
-                cancel_rest = False
+                cancel_rest = blocking = False
                 if isinstance(policy, First):
-                    n, cancel_rest = policy.n, policy.cancel_rest
+                    n, cancel_rest, blocking = policy.n, policy.cancel_rest, policy.blocking
                 fork = self.emit("fork", here)
                 jpc = self.emit("join", here)
                 entries = []
@@ -186,6 +187,7 @@ class _Builder:
                     entries=tuple(entries),
                     conds=tuple(br.cond for br in branches),
                     join_pc=jpc,
+                    blocking=blocking,
                 )
                 return fork, [(jpc, "next")]
             case Xor(alternatives=alts):
@@ -277,6 +279,20 @@ class _Builder:
                 return spawn, [(spawn, "next")]
             case Terminate():
                 return self.emit("terminate", here), []
+            case Threads(n=n_threads, body=body):
+                # a par whose n branches are one body: n tokens at its one entry
+                fork = self.emit("fork", here)
+                jpc = self.emit("join", here)
+                bpc, x = yield body, f"{here}[0]"
+                self.patch(x, jpc)
+                self.ops[fork] = ForkOps(
+                    n=None,
+                    cancel_rest=False,
+                    entries=(bpc,) * n_threads,
+                    conds=(None,) * n_threads,
+                    join_pc=jpc,
+                )
+                return fork, [(jpc, "next")]
             case _:
                 raise TermTypeError(
                     f"compile: {term!r} at {here or 'the root'} is not a term "

@@ -107,7 +107,9 @@ class ForkOps(_Operands):
 
     ``n`` is the fixed number of arrivals that fire the join (``None``: one
     per started branch); ``conds`` the branch guards (``None``: always
-    taken); ``join_pc`` the pc of the matching ``join``.
+    taken); ``join_pc`` the pc of the matching ``join``; ``blocking`` marks
+    a ``first(n, blocking=True)`` join, whose next activation's arrivals
+    are held until this one resets (WCP-28/31).
     """
 
     n: int | None
@@ -115,6 +117,7 @@ class ForkOps(_Operands):
     entries: tuple[int, ...]
     conds: tuple[Cond | None, ...]
     join_pc: int
+    blocking: bool = _optional(False)
 
 
 @attrs.frozen(kw_only=True)

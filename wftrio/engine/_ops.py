@@ -31,7 +31,7 @@ from wftrio.compiler.program import (
     XorOps,
 )
 from wftrio.effects import Effect
-from wftrio.engine import _effects
+from wftrio.engine import _blocking, _effects
 from wftrio.engine._fused import run_compact
 from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
 from wftrio.engine.frozen import (
@@ -278,6 +278,8 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
     fixed_n = ops.n
     cancel_rest = ops.cancel_rest
     cont = lk.program.instrs[ops.join_pc].next
+    if ops.blocking:
+        return _blocking.fork(pc, ins, ops, cont)
     guarded = any(c is not None for c in conds)
     path = ins.path
     everyone = tuple(range(len(entries)))
@@ -317,6 +319,8 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
 
 def _join(pc: int, ins: Instr, lk: Linker) -> Handler:
     operands(ins, NoOps)
+    if pc in _blocking.blocking_join_pcs(lk.program):
+        return _blocking.join(pc, ins)
     path = ins.path
 
     def join(st: ExecState, tok: Token, max_steps: int) -> int:

@@ -754,7 +754,8 @@ class ExecState:
         if ws is None:
             self.waiters[name] = tok
         elif isinstance(ws, dict):
-            ws[tok] = alt
+            # a token waits once per name, with the first alternative naming it
+            ws.setdefault(tok, alt)
         elif ws is not tok:
             # ordered by a linked list: taking the oldest waiter stays O(1) however
             # many were taken before (a dict scans past its deleted slots)

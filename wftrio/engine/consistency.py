@@ -41,7 +41,9 @@ CHECKED: Mapping[type, frozenset[str]] = MappingProxyType(
     {
         Token: frozenset({"alive", "frame", "id", "region", "wait"}),
         Frame: frozenset({"id", "parent"}),
-        JoinInst: frozenset({"id", "parent", "arrived", "fired", "needed", "started"}),
+        JoinInst: frozenset(
+            {"id", "parent", "arrived", "fired", "needed", "started", "held", "blocks", "site"}
+        ),
         LoopFrame: frozenset({"id", "parent", "count"}),
         MIInst: frozenset(
             {"id", "parent", "done", "fired", "items", "n", "needed", "results", "spawned"}
@@ -273,6 +275,16 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
     if blocked != exact:
         bad.append(("tokens", f"blocked_on() reports {blocked} but live tokens wait on {exact}"))
 
+    # held blocking joins (no token of theirs is left: their arrivals are held)
+    held_in: set[int] = set()
+    for f in list(frames.values()):
+        nxt = f.blocks if isinstance(f, JoinInst) else None
+        while nxt is not None:
+            frames[nxt.id] = nxt
+            if nxt.region is not None:
+                held_in.add(nxt.region.id)
+            nxt = nxt.blocks
+
     # regions
     for sid, insts in st.regions.items():
         for r in insts:
@@ -305,7 +317,7 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
                 bad.append(
                     ("regions", f"region {r!r} lists token {tok!r} that is dead or elsewhere")
                 )
-        if not r.tokens and not r.children:
+        if not r.tokens and not r.children and r.id not in held_in:
             bad.append(
                 ("regions", f"live region {r!r} holds no token and no nested region (leaked)")
             )
@@ -329,12 +341,13 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
     for jid, branches in pending.items():
         j = frames[jid]
         assert isinstance(j, JoinInst)
-        if j.arrived + len(branches) > j.started:
+        held = j.held or 0
+        if j.arrived + held + len(branches) > j.started:
             bad.append(
                 (
                     "frames",
-                    f"join #{j.id}: {j.arrived} arrived and {len(branches)} branches still "
-                    f"live, of {j.started} started",
+                    f"join #{j.id}: {j.arrived} arrived, {held} held and {len(branches)} "
+                    f"branches still live, of {j.started} started",
                 )
             )
     for f in frames.values():
@@ -349,6 +362,18 @@ def violations(st: ExecState) -> list[tuple[str, str]]:
             if f.fired != (f.arrived >= f.needed):
                 bad.append(
                     ("frames", f"join #{f.id}: fired={f.fired} with {f.arrived}/{f.needed} arrived")
+                )
+            # a held blocking join counts nothing until the one before it resets
+            nxt = f.blocks
+            if (f.held is not None and (f.site < 0 or f.arrived or f.held < 0)) or (
+                nxt is not None and (nxt.held is None or nxt.site != f.site)
+            ):
+                bad.append(
+                    (
+                        "frames",
+                        f"join #{f.id}: site={f.site} held={f.held} arrived={f.arrived} "
+                        f"blocks={nxt!r}",
+                    )
                 )
         elif isinstance(f, MIInst):
             if not 0 <= f.done <= f.spawned <= f.n or (f.items is None) != (f.spawned == f.n):

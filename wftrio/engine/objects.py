@@ -145,16 +145,28 @@ class JoinInst(Frame):
     Invariants: ``arrived <= started``; ``fired`` flips once, when
     ``arrived`` first reaches ``needed``; ``cancel_region`` (cancel_rest joins
     only) holds every token of the activation until the join fires.
+
+    A blocking join (``first(n, blocking=True)``, WCP-28/31) also has
+    ``site``, the pc of its fork (``-1`` for every other join).  An
+    activation forked while the previous activation of the same join (same
+    fork, same ctx layer) had not reset is *held*: ``held`` counts
+    the arrivals it holds back (``None``: not held), and the previous
+    activation's ``blocks`` points at it until it resets (every branch
+    arrived, or the ones left were withdrawn).  Then ``held`` becomes
+    ``None`` and the held arrivals count.  ``arrived + held <= started``.
     """
 
     __slots__ = (
         "arrived",
+        "blocks",
         "cancel_region",
         "cont",
         "fired",
+        "held",
         "needed",
         "region",
         "scope",
+        "site",
         "started",
     )
 
@@ -177,6 +189,9 @@ class JoinInst(Frame):
         self.fired = False
         self.cont = cont
         self.cancel_region: RegionInst | None = None
+        self.site = -1
+        self.held: int | None = None
+        self.blocks: JoinInst | None = None
 
 
 class LoopFrame(Frame):

@@ -35,6 +35,7 @@ from wftrio.compiler.program import (
     XorOps,
     assemble,
 )
+from wftrio.engine._blocking import blocking_join_pcs
 from wftrio.engine._ops import Handler, link
 
 __all__ = [
@@ -59,5 +60,6 @@ __all__ = [
     "WaitSignalOps",
     "XorOps",
     "assemble",
+    "blocking_join_pcs",
     "link",
 ]

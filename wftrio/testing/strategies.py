@@ -344,7 +344,7 @@ def _leaves(o: _Options) -> SearchStrategy[_Node]:
 
 
 def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Node]:
-    kinds = ["seq", "par", "join", "xor", "choice", "loop"]
+    kinds = ["seq", "par", "join", "xor", "choice", "loop", "threads"]
     if o.signals or o.timers:
         kinds.append("defer")
     if o.regions:
@@ -368,11 +368,17 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             if policy != "first":
                 return _Node("join", (policy,), ks)
             need = draw(st.integers(1, len(ks)))
-            return _Node("join", ("first", need, draw(st.booleans())), ks)
+            # cancel_rest, blocking (WCP-28/31) or neither: the two exclude each other
+            flavour = "cancel_rest" if draw(st.booleans()) else "plain"
+            if flavour == "plain" and draw(st.booleans()):
+                flavour = "blocking"
+            return _Node("join", ("first", need, flavour), ks)
         if kind in ("xor", "choice"):
             ks = draw(kid_lists)
             conds = tuple(draw(maybe_cond) for _ in ks)
             return _Node(kind, conds, ks)
+        if kind == "threads":  # WCP-42/41
+            return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
         if kind == "loop":
             policy = draw(st.sampled_from(("times", "while", "until")))
             bound = draw(st.integers(1 if policy == "until" else 0, 3))
@@ -482,7 +488,10 @@ class _Builder:
                     # WF102: a threshold only completing branches can reach
                     need = min(need, ok)
                 if need >= 1:
-                    return wt.join(wt.first(need, cancel_rest=p[2]), *kids), ok >= need
+                    policy = wt.first(
+                        need, cancel_rest=p[2] == "cancel_rest", blocking=p[2] == "blocking"
+                    )
+                    return wt.join(policy, *kids), ok >= need
                 return wt.join("all", *kids), False
             return wt.join(p[0], *kids), ok == len(kids)
         if kind in ("xor", "choice"):
@@ -521,6 +530,9 @@ class _Builder:
             return wt.region(sid, body, compensate=comp), ok
         if kind == "mi":
             return self.mi(node)
+        if kind == "threads":
+            body, ok = self.build(node.kids[0])
+            return wt.threads(p[0], body), ok
         raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
 
     def defer(self, node: _Node) -> tuple[Term, bool]:
@@ -651,7 +663,8 @@ def terms(
     """A strategy for random well-formed workflow terms.
 
     Terms mix every kernel constructor: ``task``, ``seq``, ``par``, ``join``
-    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``), ``xor`` and
+    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``,
+    ``first(n, blocking=True)``), ``threads``, ``xor`` and
     ``choice`` with conditions over ctx, ``loop`` (``times``, ``while_``,
     ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or

@@ -535,7 +535,8 @@ def explore(
         """Whether ``t`` arrives at a partial join that has fired (it is only absorbed)."""
         f = t.frame
         if type(f) is JoinInst:
-            return f.fired
+            # at a blocking join only an arrival that does not reset it (see _blocking)
+            return f.fired and (f.site < 0 or f.arrived + 1 < f.started)
         if type(f) is MIInst:
             # the last instance of mi(join="none") writes the collected results
             return f.fired and (f.needed is not None or not late[t.pc])
@@ -763,6 +764,8 @@ def _gathered(st: ExecState, enabled: Sequence[Token], late: dict[int, bool]) ->
             at.setdefault(id(t.frame), []).append(t)
     for toks in at.values():
         frame = toks[0].frame
+        if type(frame) is JoinInst and frame.site >= 0:
+            continue  # a blocking join: its arrivals may be held or release held ones
         under = 0
         for t in st.tokens.values():
             f = t.frame

@@ -32,6 +32,7 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     "WF107": (ERROR, "callable a durable case cannot re-resolve (lambda, closure, ...)"),
     "WF108": (WARNING, "declared signal that no node waits for"),
     "WF109": (WARNING, "mi signal option (more_on, close_on, complete_on) outside signals="),
+    "WF110": (WARNING, "blocking join in a loop with a branch that never completes"),
     # bounded state exploration
     "WF200": (WARNING, "a bound was hit: sound only up to the bound"),
     "WF201": (ERROR, "deadlock"),

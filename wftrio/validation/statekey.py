@@ -47,7 +47,7 @@ KEYED: Mapping[type, frozenset[str]] = MappingProxyType(
         Frame: frozenset({"parent"}),
         JoinInst: frozenset(
             {"parent", "arrived", "cancel_region", "cont", "fired", "needed", "region"}
-            | {"scope", "started"}
+            | {"scope", "started", "site", "held", "blocks"}
         ),
         LoopFrame: frozenset({"parent", "count"}),
         MIInst: frozenset(
@@ -98,7 +98,18 @@ def _wait_shape(w: tuple[Any, ...] | None) -> tuple[Any, ...]:
 
 def _frame_static(f: Frame) -> tuple[Any, ...]:
     if type(f) is JoinInst:
-        return ("J", f.cont, f.needed, f.started, f.arrived, f.fired, f.cancel_region is not None)
+        return (
+            "J",
+            f.cont,
+            f.needed,
+            f.started,
+            f.arrived,
+            f.fired,
+            f.cancel_region is not None,
+            f.site,
+            -1 if f.held is None else f.held,  # sortable with ints
+            f.blocks is not None,
+        )
     if type(f) is LoopFrame:
         return ("L", f.count)
     if type(f) is MIInst:
@@ -226,6 +237,7 @@ def state_key(st: ExecState) -> StateKey:
                     num(o.region),
                     num(o.scope),
                     num(o.cancel_region),
+                    num(o.blocks),
                 )
             )
         elif t is MIInst:

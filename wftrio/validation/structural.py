@@ -18,6 +18,9 @@ no exploration:
 * **WF105** / **WF106** a ``wait_signal`` (error: it would wait forever) or an
   ``on_signal`` alternative (warning: it can never win) on a name outside
   the declared ``signals=``; **WF108** a declared signal nothing waits for;
+* **WF110** a blocking ``first(n, blocking=True)`` join in a loop with a
+  branch that can never complete: the join never resets, so from the
+  loop's next round on it holds every arrival (warning);
 * **WF107** with ``durable=True``: a task function or condition that a
   restarted process cannot find again by module and qualified name (a
   lambda, a nested function or closure, a bound method, a partial).
@@ -30,6 +33,7 @@ conditions are opaque, so none is unreachable because of what it tests).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,6 +52,7 @@ from wftrio.terms import (
     Task,
     Term,
     Terminate,
+    Threads,
     WaitSignal,
     Xor,
     node_label,
@@ -163,6 +168,8 @@ def _blocker(term: Term, declared: frozenset[str] | None) -> Recursive[_Rel | No
         return first_reason
     if isinstance(term, Region):
         return _via(0, term.term, (yield (term.term,)))
+    if isinstance(term, Threads):  # every thread runs the body: it completes as the body does
+        return _via(0, term.body, (yield (term.body,)))
     if isinstance(term, MI):
         if term.join == "none" or callable(term.count) or callable(term.items):
             return None
@@ -179,6 +186,25 @@ def _completable(term: MI, declared: frozenset[str] | None) -> bool:
     """Whether an mi's ``complete_on`` signal can arrive (then it continues regardless)."""
     sig = term.complete_on
     return sig is not None and (declared is None or sig in declared)
+
+
+_IN_LOOP = re.compile(r"(^|\.)loop\[")
+"""A node path under a loop (``wf.machine`` is one too)."""
+
+
+def _never_resets(here: str, policy: First, bl: list[str | None]) -> Issue:
+    """WF110: a blocking join in a loop, with a branch that never arrives."""
+    why = "; ".join(
+        f"branch [{i}] never completes (because of {b})" for i, b in enumerate(bl) if b is not None
+    )
+    return Issue(
+        WARNING,
+        "WF110",
+        f"{policy!r} join in a loop never resets ({why}): when the loop comes round, the "
+        "join holds every arrival of its next activation until the case ends. Fix the "
+        "branches or drop blocking=True.",
+        here,
+    )
 
 
 def durable_name(fn: object) -> str | None:
@@ -273,6 +299,8 @@ def structural_issues(
                         here,
                     )
                 )
+            elif node.policy.blocking and ok < len(bl) and _IN_LOOP.search(here):
+                issues.append(_never_resets(here, node.policy, bl))
         if isinstance(node, MI):
             issues.extend(_mi_signal_issues(here, node, signals, used_signals))
         if isinstance(node, MI) and isinstance(node.join, int) and not _completable(node, signals):

@@ -101,6 +101,8 @@ class _Graph:
                     self.region(o.region)
                     self.scope(o.scope)
                     self.region(o.cancel_region)
+                    if isinstance(o, JoinInst):
+                        self.frame(o.blocks)
             elif isinstance(o, RegionInst):
                 self.region(o.parent)
                 self.frame(o.frame)

@@ -86,6 +86,11 @@ class JoinSnap:
     fired: bool
     cont: int
     cancel_region: int | None
+    # a blocking join (WCP-28/31): its fork's pc, arrivals held (None: not
+    # held) and the activation it holds until it resets
+    site: int = -1
+    held: int | None = None
+    blocks: int | None = None
 
 
 @attrs.frozen(kw_only=True)

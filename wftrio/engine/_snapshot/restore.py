@@ -25,7 +25,7 @@ from wftrio.engine._state import ExecState, StartEffect, StartTimer
 from wftrio.engine.consistency import violations
 from wftrio.engine.frozen import freeze, freeze_items
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
-from wftrio.engine.program import Program
+from wftrio.engine.program import ForkOps, Program
 from wftrio.engine.protocol import DeferArm, DeferWait, EffectWait, SignalWait, WaitKind
 from wftrio.engine.schema import SCHEMA, Kind
 from wftrio.errors import ProgramMismatch, RecordedError, SchedulerError, WftrioError
@@ -91,6 +91,7 @@ class _Rebuild:
     """Builds the object graph of a snapshot, checking every reference."""
 
     def __init__(self, program: Program, snap: StateSnapshot) -> None:
+        self.program = program
         self.n_pc = len(program.instrs)
         self.next_id = snap.next_id
         self.scopes = self._build_scopes(snap.scopes)
@@ -241,6 +242,20 @@ class _Rebuild:
 
     # linking
 
+    def _link_blocking(self, obj: JoinInst, f: JoinSnap, p: str) -> None:
+        """A blocking join's fields: its fork, what it holds and whom it blocks."""
+        if f.site != -1:
+            ins = self.program.instrs[self._pc(f.site, f"{p}.site")]
+            if not (isinstance(ins.ops, ForkOps) and ins.ops.blocking):
+                raise ser_error(f"{p}.site: pc {f.site} is no blocking join's fork", f"{p}.site")
+        if f.held is not None and (f.site == -1 or f.held < 0):
+            raise ser_error(f"{p}.held: {f.held} arrivals held at no blocking join", f"{p}.held")
+        if f.blocks is not None:
+            nxt = self.frame(f.blocks, f"{p}.blocks")
+            if not isinstance(nxt, JoinInst) or f.site == -1 or nxt.held is None:
+                raise ser_error(f"{p}.blocks: frame {f.blocks} is no held join", f"{p}.blocks")
+            obj.blocks = nxt
+
     def _link_frames(self, snaps: tuple[FrameSnap, ...]) -> None:
         for i, f in enumerate(snaps):
             p = f"frames[{i}]"
@@ -250,6 +265,7 @@ class _Rebuild:
                 assert isinstance(obj, JoinInst)
                 obj.region = self.region(f.region, f"{p}.region")
                 obj.cancel_region = self.region(f.cancel_region, f"{p}.cancel_region")
+                self._link_blocking(obj, f, p)
             elif isinstance(f, MISnap):
                 assert isinstance(obj, MIInst)
                 obj.region = self.region(f.region, f"{p}.region")
