@@ -71,3 +71,26 @@ def test_wf_run_of_a_waiting_case_still_watches_for_stuck() -> None:
     with pytest.raises(wf.CaseStuck, match="go"):
         wf.run(term, clock=clock)
     assert wf.run(term, signals=[("go", 1)]).ctx["n"] == 1
+
+
+async def test_sink_channel_is_made_when_a_sink_first_needs_it() -> None:
+    seen: list[str] = []
+    async with wf.open_substrate(sink_buffer=7) as sub:
+        assert sub.hub.statistics()["queued"] == 0
+        assert sub.hub.statistics()["capacity"] == 7
+        first = await sub.new_case(wf.task("t", _inc))
+        await sub.wait(first)
+        assert sub.hub._send is None  # no sink yet: no channel, no sink task
+        cid = await sub.new_case(wf.seq(wf.wait_signal("go"), wf.task("t", _inc)))
+        sub.trace(cid, "full", lambda ev: seen.append(ev.kind))
+        await sub.signal(cid, "go", 1)
+        await sub.wait(cid)
+        assert sub.hub.statistics()["capacity"] == 7
+    assert seen[-2:] == ["case_completed", "case_state"], seen
+
+
+async def test_substrate_without_sinks_opens_and_closes_twice() -> None:
+    for _ in range(2):
+        async with wf.open_substrate() as sub:
+            assert (await sub.wait(await sub.new_case(wf.task("t", _inc)))).ctx["n"] == 1
+        assert sub.hub._send is None
