@@ -94,3 +94,114 @@ async def test_substrate_without_sinks_opens_and_closes_twice() -> None:
         async with wf.open_substrate() as sub:
             assert (await sub.wait(await sub.new_case(wf.task("t", _inc)))).ctx["n"] == 1
         assert sub.hub._send is None
+
+
+def _slow(log: list[str], name: str) -> Any:
+    async def slow(ctx: Any) -> dict[str, Any]:
+        try:
+            await trio.sleep(100)
+        except trio.Cancelled:
+            log.append(f"cancelled {name}")
+            raise
+        log.append(f"done {name}")  # pragma: no cover - cancelled first
+        return {name: 1}
+
+    slow.__name__ = name
+    return slow
+
+
+def _boom(ctx: Any) -> dict[str, Any]:
+    raise ValueError("boom")
+
+
+async def _after(seconds: float) -> Any:
+    async def later(ctx: Any) -> dict[str, Any]:
+        await trio.sleep(seconds)
+        return {}
+
+    return later
+
+
+async def test_an_effect_outside_regions_is_cancelled_with_its_case_on_failure(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    term = wf.par(
+        wf.task("slow", _slow(log, "slow")),
+        wf.seq(wf.task("w", await _after(1)), wf.task("b", _boom)),
+    )
+    async with wf.open_substrate() as sub:
+        cid = await sub.new_case(term)
+        with pytest.raises(wf.CaseFailed):
+            await sub.wait(cid)
+        assert log == ["cancelled slow"]
+        assert trio.current_time() == 1
+        assert sub.stats().effects_cancelled == 1
+
+
+async def test_an_effect_outside_regions_is_cancelled_by_terminate_and_case_cancel(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    ends = wf.par(
+        wf.task("a", _slow(log, "a")), wf.seq(wf.task("w", await _after(2)), wf.terminate())
+    )
+    async with wf.open_substrate() as sub:
+        res = await sub.wait(await sub.new_case(ends))
+        assert res.state is wf.CaseState.DONE
+        assert log == ["cancelled a"]
+        cid = await sub.new_case(wf.task("b", _slow(log, "b")))
+        await trio.sleep(3)
+        await sub.cancel(cid)
+        with pytest.raises(wf.CaseCancelled):
+            await sub.wait(cid)
+        assert log == ["cancelled a", "cancelled b"]
+        assert trio.current_time() == 5
+
+
+async def test_only_effects_inside_regions_get_a_scope_of_their_own(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[str] = []
+    race = wf.join(
+        wf.first(1, cancel_rest=True),
+        wf.task("quick", await _after(1)),
+        wf.task("slow", _slow(log, "slow")),
+    )
+    term = wf.seq(race, wf.task("after", _inc))
+    async with wf.open_substrate() as sub:
+        cid = await sub.new_case(term)
+        await trio.testing.wait_all_tasks_blocked()
+        kids = sub._get(cid).kids
+        assert kids is not None
+        # the cancelling join's branches run in a region: withdrawn alone, by their scope
+        assert all(run.scope is not None for run in kids.effects.values())
+        res = await sub.wait(cid)
+        assert res.ctx["n"] == 1
+        assert log == ["cancelled slow"]
+        cid = await sub.new_case(
+            wf.par(wf.task("x", await _after(1)), wf.task("y", await _after(1)))
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        kids = sub._get(cid).kids
+        assert kids is not None
+        assert len(kids.effects) == 2
+        assert all(run.scope is None for run in kids.effects.values())
+        await sub.wait(cid)
+
+
+def test_withdrawing_a_scopeless_effect_while_the_case_goes_on_is_an_engine_error() -> None:
+    from wftrio.engine import StartEffect
+    from wftrio.runtime._children import Children, Counters
+
+    async def main() -> None:
+        kids = Children(lambda m: True, lambda: None, Counters())
+        cmd = StartEffect(1, "e", None, {}, (), 1)
+        kids.start_effect(cmd)  # queued: the case nursery is not open
+        with pytest.raises(wf.EngineError, match="outside every region"):
+            kids.cancel_effect(1)
+        kids.start_effect(StartEffect(2, "f", None, {}, (), 2))
+        kids.cancel_effect(2, ending=True)  # with the case: the case nursery cancels it
+        assert kids.effects[2].withdrawn
+
+    trio.run(main)

@@ -718,7 +718,7 @@ class Case:
             if isinstance(c, StartEffect):
                 kids.start_effect(c, hold=hold)
             elif isinstance(c, CancelEffect):
-                kids.cancel_effect(c.eid)
+                kids.cancel_effect(c.eid, st.status in FINAL)
             elif isinstance(c, StartTimer):
                 arm_timer(self, c.tid, c.seconds)
             elif isinstance(c, CancelTimer):
