@@ -105,10 +105,9 @@ _clock: tuple[Any, Callable[[], float]] | None = None  # the last run's clock, c
 def run_clock() -> Callable[[], float]:
     """The current trio run's ``clock.current_time``: what ``trio.current_time`` returns.
 
-    Called directly it is one Python call per reading instead of three
-    (``trio.current_time`` goes through the run context); the bound method
-    is made once per clock, not once per case (64 B a case).  The pair is
-    swapped as one tuple: runs in other threads never mix two clocks.
+    One Python call per reading instead of three (``trio.current_time`` goes
+    through the run context); bound once per clock, not per case (64 B).
+    The pair is swapped as one tuple: runs in other threads never mix clocks.
     """
     global _clock
     clock = trio.lowlevel.current_clock()

@@ -75,12 +75,7 @@ _STR_ONLY: frozenset[type] = frozenset({str})
 
 
 def new_ids() -> tuple[str, str]:
-    """A new case id and its run's 4-byte token, as hex, from one ``os.urandom`` call.
-
-    The id is what ``uuid.uuid4().hex`` gives (version 4, RFC 4122
-    variant), the token what ``secrets.token_hex(4)`` gives: one system
-    call and no ``UUID`` object per case.
-    """
+    """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)``: one urandom."""
     b = os.urandom(20)
     n = int.from_bytes(b[:16], "big")
     n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
@@ -431,10 +426,8 @@ class Substrate:
                 "(omit case_id=, and forget the original first if this substrate still "
                 "knows it)"
             )
-        if own_root is not None:
-            root = own_root
-        else:
-            root = run_root(case_id, token if token is not None else secrets.token_hex(4))
+        nonce = token if token is not None else secrets.token_hex(4)
+        root = own_root if own_root is not None else run_root(case_id, nonce)
         case = Case(self, case_id, program, ctx, opts, root, entry)
         store = self._durable
         if store is not None:
