@@ -459,7 +459,10 @@ def request(
     )
     if st.full:
         st.emit(EventKind.TASK_STARTED, name, tok)
-    st.emit(EventKind.EFFECT_REQUESTED, name, tok, {"eid": eid, "kind": kind, "causal_id": cid})
+    if st.tracing:  # the data is an int and two str: frozen as built
+        st.emit(
+            EventKind.EFFECT_REQUESTED, name, tok, FrozenDict(eid=eid, kind=kind, causal_id=cid)
+        )
 
 
 def fail_task(
@@ -534,17 +537,26 @@ def complete(
         _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
         fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
-    data: dict[str, Any] = {
-        "eid": eid,
-        "at_step": st.steps,
-        "result": updates,
-        "attempts": attempts,
-        "started": t0,
-        "ended": t1,
-    }
-    if st.tracing and late(tok):
-        data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
-    st.emit(EventKind.EFFECT_COMPLETED, name, tok, data)
+    if st.tracing:
+        data: dict[str, Any] = {
+            "eid": eid,
+            "at_step": st.steps,
+            "result": updates,
+            "attempts": attempts,
+            "started": t0,
+            "ended": t1,
+        }
+        if late(tok):
+            data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
+        st.emit(
+            EventKind.EFFECT_COMPLETED,
+            name,
+            tok,
+            # the runtime's values are all atomic (a caller's may not be: frozen then)
+            FrozenDict(data)
+            if type(attempts) is int and type(t0) is float and type(t1) is float
+            else data,
+        )
     _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
     if updates:
         scope = tok.scope

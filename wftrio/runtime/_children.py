@@ -17,10 +17,20 @@ started in a region activation creates the hosts along its path (outermost
 first, as ``StartEffect.regions`` lists them); a host's nursery closes when
 its last child ends.  Cancelling a region cancels its host's nursery scope,
 so every effect in it and in every nested region receives ``trio.Cancelled``
-and runs its cleanup.  Each effect and timer also has its own cancel scope,
-cancelled when the reducer withdraws it alone (``CancelEffect`` /
-``CancelTimer``: a join's ``cancel_rest``, ``terminate``, a deferred choice
-decided by another trigger).
+and runs its cleanup.  Each timer, and each effect inside a region, also
+has its own cancel scope, cancelled when the reducer withdraws it alone
+(``CancelEffect`` / ``CancelTimer``: a join's ``cancel_rest``, whose
+branches run in a region of their own, a region's cancellation, a deferred
+choice decided by another trigger).
+
+An effect outside every region has no scope of its own (entering one costs
+about a sixth of an effect): the reducer withdraws such an effect only when
+the whole case ends (``withdraw_all``: ``terminate``, a failure, a cancel),
+and the runner then cancels the case nursery, which cancels it.  Its
+withdrawal is still marked at once (its report is dropped).  A withdrawal
+of such an effect while the case goes on would be an engine change this
+module does not support: it fails the case with an ``EngineError`` rather
+than leave the effect running.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import trio
 
 from wftrio.effects import Handler, no_handler
 from wftrio.engine import StartEffect
+from wftrio.errors import EngineError
 from wftrio.runtime._effects import run_effect
 from wftrio.runtime._messages import (
     EffectEscaped,
@@ -88,13 +99,17 @@ class Counters:
 
 
 class EffectRun:
-    """One effect task: its cancel scope, whether it was withdrawn, attempts made before."""
+    """One effect task: its cancel scope, whether it was withdrawn, attempts made before.
+
+    ``scope`` is ``None`` for an effect outside every region (see the module
+    docstring): the case nursery's scope cancels it.
+    """
 
     __slots__ = ("attempts_done", "cancelled_at", "cmd", "scope", "withdrawn")
 
     def __init__(self, cmd: StartEffect, attempts_done: int = 0) -> None:
         self.cmd = cmd
-        self.scope = trio.CancelScope()
+        self.scope: trio.CancelScope | None = trio.CancelScope() if cmd.regions else None
         self.withdrawn = False
         self.cancelled_at: float | None = None
         self.attempts_done = attempts_done
@@ -275,8 +290,16 @@ class Children:
             for cmd, attempts_done in (held or {}).values():
                 self.start_effect(cmd, attempts_done)
 
-    def cancel_effect(self, eid: int) -> None:
-        """The reducer withdrew effect ``eid``: cancel it, ignore its result."""
+    def cancel_effect(self, eid: int, ending: bool = False) -> None:
+        """The reducer withdrew effect ``eid``: cancel it, ignore its result.
+
+        ``ending``: the case is final (the runner cancels the case nursery
+        next, which cancels an effect that has no scope of its own).
+
+        Raises:
+            EngineError: an effect outside every region was withdrawn while
+                the case goes on (see the module docstring).
+        """
         held = self.held
         if held is not None and held.pop(eid, None) is not None:
             return
@@ -284,8 +307,14 @@ class Children:
         if run is not None and not run.withdrawn:
             run.withdrawn = True
             run.cancelled_at = trio.current_time()
-            run.scope.cancel()
             self.counters.effects_cancelled += 1
+            if run.scope is not None:
+                run.scope.cancel()
+            elif not ending:
+                raise EngineError(
+                    f"effect #{eid} ({run.cmd.name!r}), outside every region, was withdrawn "
+                    "while its case goes on: the runtime cancels such an effect with its case"
+                )
 
     def cancel_regions(self, rids: list[int]) -> None:
         """Cancel the hosts of these region activations (nested ones with them)."""
@@ -318,10 +347,16 @@ class Children:
         try:
             if run.withdrawn:
                 return
-            with run.scope:
+            scope = run.scope
+            if scope is None:  # cancelled with the case nursery (module docstring)
                 await run_effect(
                     cmd, self.handler, self.case_id, self.now, report, run.attempts_done
                 )
+            else:
+                with scope:
+                    await run_effect(
+                        cmd, self.handler, self.case_id, self.now, report, run.attempts_done
+                    )
         finally:
             self.effects.pop(cmd.eid, None)
             if run.cancelled_at is not None:

@@ -93,10 +93,11 @@ def run(
             for name, payload in pairs:
                 await sub.signal(case_id, name, payload)
             stuck: list[CaseStuck] = []
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch_stuck, sub, case_id, idle_io, stuck)
-                await sub.wait_state(case_id)  # final (raises nothing)
-                nursery.cancel_scope.cancel()
+            if not sub._get(case_id).state.final:  # else (ended in its first burst): no watchdog
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_watch_stuck, sub, case_id, idle_io, stuck)
+                    await sub.wait_state(case_id)  # final (raises nothing)
+                    nursery.cancel_scope.cancel()
             try:
                 return await sub.wait(case_id)
             except CaseCancelled as exc:

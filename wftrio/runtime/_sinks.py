@@ -218,7 +218,10 @@ class SinkHub:
         if buffer < 1:
             raise ValueError(f"sink_buffer must be >= 1, got {buffer}")
         self.sinks: tuple[SinkSlot, ...] = tuple(SinkSlot(as_sink(s), True) for s in sinks)
-        self._send, self._recv = trio.open_memory_channel[Batch](buffer)
+        self._buffer = buffer
+        # the channel, made when the sink task starts (most substrates have no sink)
+        self._send: trio.MemorySendChannel[Batch] | None = None
+        self._recv: trio.MemoryReceiveChannel[Batch] | None = None
         self._nursery: trio.Nursery | None = None
         self._running = False
         self.disabled = 0
@@ -234,7 +237,12 @@ class SinkHub:
         ``note`` is told about each event a sink could not write.  If
         cancelled, the batch was not queued (the caller keeps it).
         """
-        await self._send.send((note, targets, events))
+        await self._channel()[0].send((note, targets, events))
+
+    def _channel(self) -> tuple[trio.MemorySendChannel[Batch], trio.MemoryReceiveChannel[Batch]]:
+        if self._send is None or self._recv is None:
+            self._send, self._recv = trio.open_memory_channel[Batch](self._buffer)
+        return self._send, self._recv
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The trace-sink task: deliver batches until the channel is closed.
@@ -244,10 +252,11 @@ class SinkHub:
         sending side (after the last case runner has exited), then closes
         the substrate-wide sinks that have a ``close`` method.
         """
+        recv = self._channel()[1]
         with trio.CancelScope(shield=True):
             task_status.started()
-            async with self._recv:
-                async for note, targets, events in self._recv:
+            async with recv:
+                async for note, targets, events in recv:
                     self._deliver(note, targets, events)
                     del note, targets, events  # hold no case between batches
             for slot in self.sinks:
@@ -321,24 +330,33 @@ class SinkHub:
         """Start the sink task if it is not running yet."""
         if not self._running and self._nursery is not None:
             self._running = True
+            self._channel()
             self._nursery.start_soon(self.run)
 
     async def aclose(self) -> None:
-        """Close the sending side; the sink task drains what is queued and ends."""
-        await self._send.aclose()
+        """Close the sending side; the sink task drains what is queued and ends.
+
+        A checkpoint, unless the channel was never made (no sink task ran:
+        nothing to close, and the substrate's exit saves two scheduler rounds).
+        """
+        send, recv = self._send, self._recv
+        if send is None or recv is None:
+            return
+        await send.aclose()
         if not self._running:
-            await self._recv.aclose()
+            await recv.aclose()
 
     def statistics(self) -> dict[str, Any]:
         """Batches/events delivered, events sinks could not write, sinks disabled, occupancy."""
-        st = self._send.statistics()
+        send = self._send
+        queued = send.statistics().current_buffer_used if send is not None else 0
         return {
             "batches": self.batches,
             "events": self.events,
             "sink_errors": self.sink_errors,
             "disabled": self.disabled,
-            "queued": st.current_buffer_used,
-            "capacity": st.max_buffer_size,
+            "queued": queued,
+            "capacity": self._buffer,
         }
 
 

@@ -21,7 +21,6 @@ import math
 import os
 import secrets
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -73,6 +72,15 @@ from wftrio.validation import check_program
 __all__ = ["Substrate", "open_substrate"]
 
 _STR_ONLY: frozenset[type] = frozenset({str})
+
+
+def new_ids() -> tuple[str, str]:
+    """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)``: one urandom."""
+    b = os.urandom(20)
+    n = int.from_bytes(b[:16], "big")
+    n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
+    n = (n & ~(0xF000 << 64)) | (4 << 76)  # version 4
+    return f"{n:032x}", b[16:].hex()
 
 
 class Substrate:
@@ -399,10 +407,11 @@ class Substrate:
         own_root = spec.log.root if isinstance(spec, Replay) else None
         if case_id is None and own_root is not None:
             case_id = root_case(own_root)  # a replay resumes the case it recorded
+        token = None
         if case_id is None:
-            case_id = uuid.uuid4().hex
+            case_id, token = new_ids()
             while case_id in self._cases:  # pragma: no cover - 2**-122
-                case_id = uuid.uuid4().hex
+                case_id, token = new_ids()
         elif not isinstance(case_id, str):
             raise OptionError(f"new_case(): case_id must be a str, got {type(case_id).__name__}")
         elif case_id == "":
@@ -417,7 +426,8 @@ class Substrate:
                 "(omit case_id=, and forget the original first if this substrate still "
                 "knows it)"
             )
-        root = own_root if own_root is not None else run_root(case_id, secrets.token_hex(4))
+        nonce = token if token is not None else secrets.token_hex(4)
+        root = own_root if own_root is not None else run_root(case_id, nonce)
         case = Case(self, case_id, program, ctx, opts, root, entry)
         store = self._durable
         if store is not None:
