@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from wftrio.errors import (
+    ReplayDivergence,
     SerializationError,
     StoreCorrupt,
     UnknownWorkflow,
@@ -130,7 +131,7 @@ async def resume_cases(sub: Substrate, found: Sequence[StoredCase | Exception]) 
             if item.events:
                 try:
                     options["scheduler"] = Replay(replay_log(item.events))
-                except ValueError as exc:
+                except (ValueError, ReplayDivergence) as exc:
                     raise StoreCorrupt(
                         f"stored case {item.case_id!r}: its events do not replay: {exc}",
                         item.case_id,
