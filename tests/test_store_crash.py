@@ -457,3 +457,47 @@ async def test_a_stored_log_that_does_not_replay_fails_only_its_case(tmp_path: P
         assert states == {"a": "done", "b": None, "c": "done"}
     finally:
         con.close()
+
+
+class BreaksOnSecondCase(wf.Registry):
+    """A registry whose ``check`` raises for the second stored case it is asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def check(self, name: str, version: int, fingerprint: str) -> Any:
+        self.asked += 1
+        if self.asked == 2:
+            raise RuntimeError("registry broke")
+        return super().check(name, version, fingerprint)
+
+
+async def test_a_failed_open_leaves_the_cases_it_resumed_unfinished(tmp_path: Path) -> None:
+    """Regression: an error while resuming (here: the registry breaks on the
+    second case) cancelled the cases already resumed as if from outside
+    (``aborted``) and stored them CANCELLED for good."""
+    reg = pay_then_go()
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        for cid in ("a", "b"):
+            await sub.new_case("w", {}, case_id=cid)
+            await sub.wait_state(cid, "waiting_signal")
+    broken = BreaksOnSecondCase()
+    broken.register("w", reg.get("w").term)
+    with pytest.raises(BaseExceptionGroup) as info:
+        async with wf.open_substrate(path=db, registry=broken):
+            pass  # pragma: no cover
+    assert info.group_contains(RuntimeError, match="registry broke")
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT DISTINCT state FROM cases").fetchall() == [(None,)]
+        kinds = [json.loads(b)["kind"] for (b,) in con.execute("SELECT body FROM events")]
+        assert "case_cancelled" not in kinds
+    finally:
+        con.close()
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        assert sub.case_ids() == ["a", "b"]
+        for cid in ("a", "b"):
+            await sub.signal(cid, "go", cid)
+            assert (await sub.wait(cid)).state is wf.CaseState.DONE

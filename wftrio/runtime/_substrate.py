@@ -219,6 +219,7 @@ class Substrate:
             if found:
                 await resume_cases(self, found)
         except BaseException as exc:
+            self.closing = True  # the cases resumed so far are not ended: write nothing
             try:
                 suppressed = await stack.__aexit__(type(exc), exc, exc.__traceback__)
             except BaseExceptionGroup as group:
