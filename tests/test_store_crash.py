@@ -305,6 +305,15 @@ def bump(ctx: Any) -> dict[str, Any]:
     return {"n": ctx.get("n", 0) + 1}
 
 
+async def waits_for(sub: wf.Substrate, cid: str, name: str, poll: float = 0.01) -> None:
+    """Return once case ``cid`` waits for signal ``name`` (polled: a wait
+    could return at once while the case is between two other waits)."""
+    while True:
+        if name in sub.status(cid).waiting_signals:
+            return
+        await trio.sleep(poll)
+
+
 async def test_signal_sent_while_a_resumed_case_replays_is_stored_where_it_is_fed(
     db_dir: Path,
 ) -> None:
@@ -332,8 +341,7 @@ async def test_signal_sent_while_a_resumed_case_replays_is_stored_where_it_is_fe
             for _ in range(200):
                 await sub.signal(cid, "tick")
         for cid in cases:
-            while "go" not in sub.status(cid).waiting_signals:
-                await sub.wait_state(cid, "waiting_signal")  # a checkpoint at least
+            await waits_for(sub, cid, "go")
     results = {}
     async with wf.open_substrate(path=db, registry=reg, keep_events=None) as sub:
         # sent at once: the cases are still replaying 200 recorded signals each
@@ -501,3 +509,32 @@ async def test_a_failed_open_leaves_the_cases_it_resumed_unfinished(tmp_path: Pa
         for cid in ("a", "b"):
             await sub.signal(cid, "go", cid)
             assert (await sub.wait(cid)).state is wf.CaseState.DONE
+
+
+async def test_resume_does_not_wait_out_the_gaps_between_stored_inputs(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Regression: resume replayed stored inputs paced at their recorded case
+    times, so a case whose payment came three days after it started took
+    three days to resume.  (Virtual time: the autojump clock shows the wait.)"""
+    reg = wf.Registry()
+    reg.register(
+        "w", wf.seq(wf.wait_signal("a", "a"), wf.wait_signal("b", "b"), wf.task("t", bump))
+    )
+    db = tmp_path / "cases.db"
+    three_days = 3 * 24 * 3600.0
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.new_case("w", {}, case_id="c")
+        await trio.sleep(three_days)
+        await sub.signal("c", "a", 1)
+        await waits_for(sub, "c", "b")
+    t0 = trio.current_time()
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        with trio.fail_after(3600):  # virtual seconds: a paced replay would need three days
+            await waits_for(sub, "c", "b", poll=1.0)
+        assert trio.current_time() - t0 < 60.0
+        await sub.signal("c", "b", 2)
+        result = await sub.wait("c")
+    assert result.ctx == {"a": 1, "b": 2, "n": 1}
+    received = [e for e in result.trace if e.kind == "signal_received"]
+    assert received[0].time >= three_days  # the case clock still reads the recorded time

@@ -9,6 +9,11 @@ timer is started while recorded inputs remain; once the log is exhausted
 the case goes on live (effects and timers it is still waiting for are
 started then, signals sent meanwhile are delivered then).
 
+A durable case resuming from its store is replayed unpaced: each input is
+fed as soon as the case reaches its step (the case clock still jumps to
+its recorded time), so a case that waited three days for a signal resumes
+at once rather than in three days.
+
 Trace times: the case clock of a replayed case reads the recorded time of
 the last input fed plus the trio time elapsed since it was fed.  Under
 trio's ``MockClock`` no time passes between an input and the steps it
@@ -40,12 +45,15 @@ class ReplayFeed:
             the case time they were requested at.
         held: inbox messages (signals, region cancellations) held back
             until the log is exhausted.
+        paced: whether each input waits for its recorded time (``False``
+            for a durable case resuming: fed at once).
     """
 
-    __slots__ = ("base_rec", "base_trio", "deferred", "held", "inputs", "pos")
+    __slots__ = ("base_rec", "base_trio", "deferred", "held", "inputs", "paced", "pos")
 
-    def __init__(self, inputs: tuple[InputEvent, ...]) -> None:
+    def __init__(self, inputs: tuple[InputEvent, ...], paced: bool = True) -> None:
         self.inputs = inputs
+        self.paced = paced
         self.pos = 0
         self.base_rec = 0.0
         self.base_trio = trio.current_time()
@@ -66,7 +74,9 @@ class ReplayFeed:
         return self.inputs[self.pos].at_step
 
     def deadline(self) -> float:
-        """The trio time at which the next input is due."""
+        """The trio time at which the next input is due (now, when not paced)."""
+        if not self.paced:
+            return trio.current_time()
         ev = self.inputs[self.pos]
         return self.base_trio + (ev.time - self.base_rec)
 

@@ -477,7 +477,7 @@ class Case:
         spec = self.opts.scheduler
         clock = trio.current_time
         if isinstance(spec, Replay):
-            self.replay = ReplayFeed(spec.log.inputs)
+            self.replay = ReplayFeed(spec.log.inputs, paced=self.durable is None)
             clock = self.replay.clock
         self.started_at = trio.current_time()
         self.st = ExecState(
