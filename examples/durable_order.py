@@ -61,8 +61,7 @@ def waits(sub: wf.Substrate, cid: str) -> str:
     return ", ".join(what) or info.state.value
 
 
-async def main(db: str, pay: Any) -> None:
-    fresh = not os.path.exists(db)
+async def main(db: str, pay: Any, fresh: bool) -> None:
     async with wf.open_substrate(path=db, registry=REGISTRY) as sub:
         for cid in sub.case_ids():
             await sub.wait_state(cid, "waiting_signal")  # replayed up to where it stopped
@@ -90,7 +89,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--pay", type=int, help="send this payment to the waiting orders")
     args = parser.parse_args(argv)
     try:
-        trio.run(main, args.db, args.pay)
+        trio.run(main, args.db, args.pay, not os.path.exists(args.db))
     except KeyboardInterrupt:
         print("stopped: run again to resume", flush=True)
     return 0
