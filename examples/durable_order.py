@@ -54,6 +54,11 @@ def order() -> wf.Term:
 REGISTRY = wf.Registry()
 REGISTRY.register("order", order(), version=1)
 
+# for `wftrio run examples/durable_order.py` (one case, in memory)
+WORKFLOW = order()
+CTX = {"item": "book"}
+SIGNALS = [(0.5, "paid", 30)]
+
 
 def waits(sub: wf.Substrate, cid: str) -> str:
     info = sub.status(cid)

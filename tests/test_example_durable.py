@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from wftrio.cli import main as cli_main
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "durable_order.py"
 FAILSAFE = 60.0  # seconds: a hung script fails the test instead of stalling it
@@ -43,3 +47,16 @@ def test_durable_order_survives_ctrl_c_and_resumes(tmp_path: Path) -> None:
     third = subprocess.run(args, capture_output=True, text=True, env=env, timeout=FAILSAFE)
     assert third.returncode == 0, third.stderr
     assert third.stdout == f"no unfinished order in {db}\n"  # order-1 finished: not resumed
+
+
+def test_durable_order_pays_in_one_run_and_runs_under_wftrio_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``nox -s examples`` runs: ``--pay`` on a fresh file, and ``wftrio run``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, str(SCRIPT), "--db", str(tmp_path / "c.db"), "--pay", "30"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=FAILSAFE)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("order-1 done: ")
+    assert cli_main(["run", str(SCRIPT)]) == 0
+    assert "shipped" in capsys.readouterr().out

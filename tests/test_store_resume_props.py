@@ -6,11 +6,12 @@ Terms come from ``wftrio.testing.strategies.terms()`` (effects, signals,
 timers, regions, ``mi``, loops, joins).  Kill points are simulated in
 process, not by a subprocess per example (about 0.5 s each would allow only
 a few dozen examples): at a random one of the driver's actions in the
-uninterrupted run, after a random number of scheduler checkpoints (so the case may be mid-burst, with
-effects in flight or timers armed), the substrate is closed, which stores
-nothing more for the live case, and a new one is opened on the same file,
-which resumes it.  The SIGKILL of a real process, where the tail of queued
-bursts is lost too, is ``tests/test_store_crash.py``'s job.
+uninterrupted run, after a random number of scheduler checkpoints (so the
+case may be mid-burst, with effects in flight or timers armed), the
+substrate is closed, which stores nothing more for the live case, and a
+new one is opened on the same file, which resumes it.  The SIGKILL of a
+real process, where the tail of queued bursts is lost too, is
+``tests/test_store_crash.py``'s job.
 
 Both runs are driven identically, on a ``MockClock`` only the driver moves:
 whenever every task is blocked, the driver cancels the case's first live
