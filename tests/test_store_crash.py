@@ -44,6 +44,7 @@ import trio.testing
 
 import wftrio as wf
 from tests import crash_worker as cw
+from wftrio.errors import SchedulerError
 
 N_CASES = 200
 KILLS = 20
@@ -306,10 +307,11 @@ def bump(ctx: Any) -> dict[str, Any]:
 
 
 async def waits_for(sub: wf.Substrate, cid: str, name: str, poll: float = 0.01) -> None:
-    """Return once case ``cid`` waits for signal ``name`` (polled: a wait
-    could return at once while the case is between two other waits)."""
+    """Return once case ``cid`` waits for signal ``name``, or has finished
+    (polled: a wait could return at once while it is between two others)."""
     while True:
-        if name in sub.status(cid).waiting_signals:
+        info = sub.status(cid)
+        if name in info.waiting_signals or info.finished_at is not None:
             return
         await trio.sleep(poll)
 
@@ -417,14 +419,19 @@ async def test_a_resumed_case_clock_goes_on_from_its_stored_times(
         await sub.wait_state("c", "waiting_signal")
     con = sqlite3.connect(db)
     try:
+        # the inputs (events carrying ``at_step``) and their recorded times
         stored = {
             ev["seq"]: ev["time"]
             for ev in (json.loads(b) for (b,) in con.execute("SELECT body FROM events"))
+            if "at_step" in ev["data"]
         }
         async with wf.open_substrate(path=db, registry=reg) as sub:
             await sub.wait_state("c", "waiting_signal")
             replayed = {ev.seq: ev.time for ev in sub.events("c")}
+            # each input is fed at (not before) its recorded case time
             assert all(replayed[seq] >= t for seq, t in stored.items()), (stored, replayed)
+            times = list(replayed.values())
+            assert times == sorted(times)
             await sub.signal("c", "go", 1)
             await sub.wait("c")
         times = [
@@ -538,3 +545,41 @@ async def test_resume_does_not_wait_out_the_gaps_between_stored_inputs(
     assert result.ctx == {"a": 1, "b": 2, "n": 1}
     received = [e for e in result.trace if e.kind == "signal_received"]
     assert received[0].time >= three_days  # the case clock still reads the recorded time
+
+
+async def test_a_resumed_case_makes_the_choices_its_stored_log_does_not_hold(
+    tmp_path: Path,
+) -> None:
+    """Regression (found by the resume property): a resumed case on the
+    deterministic scheduler failed with ``ReplayDivergence`` at its first
+    scheduler choice past the stored log; it now goes on choosing as it
+    started (``Replay(..., then_deterministic=True)``)."""
+
+    gate = trio.Event()
+
+    async def effect(ctx: Any) -> dict[str, Any]:
+        await gate.wait()
+        return {"e": ctx.get("e", 0) + 1}
+
+    reg = wf.Registry()
+    body = wf.xor(wf.task("fx", effect), wf.task("pure", bump))  # a scheduler choice
+    reg.register("w", wf.seq(wf.loop(body, times=2), wf.wait_signal("go", "go")))
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await sub.new_case("w", {}, case_id="c")
+        await sub.wait_state("c", "waiting_effect")  # one choice stored, the next to come
+    gate.set()
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        await waits_for(sub, "c", "go")
+        assert sub.status("c").error is None, sub.status("c").error
+        await sub.signal("c", "go", 1)
+        resumed = await sub.wait("c")
+    async with wf.open_substrate(registry=reg) as sub:
+        await sub.new_case("w", {}, case_id="ref")
+        await waits_for(sub, "ref", "go")
+        await sub.signal("ref", "go", 1)
+        ref = await sub.wait("ref")
+    assert resumed.state is wf.CaseState.DONE
+    assert resumed.ctx == ref.ctx == {"e": 2, "go": 1}
+    with pytest.raises(SchedulerError, match="then_deterministic"):
+        wf.Replay(wf.replay_log(ref.trace), then_deterministic=1)  # type: ignore[arg-type]

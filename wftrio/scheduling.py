@@ -151,6 +151,11 @@ class Replay:
     """
 
     log: ReplayLog = attrs.field(validator=lambda _, __, v: _check_log(v))
+    # past the log's last choice, pick as Deterministic does (a resumed
+    # durable case goes on live after its stored choices) instead of failing
+    then_deterministic: bool = attrs.field(
+        default=False, kw_only=True, validator=lambda _, __, v: _check_then(v)
+    )
     name: str = attrs.field(default="replay", init=False)
     _pos: int = attrs.field(default=0, init=False, repr=False)
     preemptive: bool = attrs.field(init=False)
@@ -163,6 +168,8 @@ class Replay:
     def pick(self, n: int, what: str) -> int:
         choices = self.log.choices
         if self._pos >= len(choices):
+            if self.then_deterministic:
+                return 0
             raise ReplayDivergence(
                 f"replay needs choice #{self._pos} ({what} among {n}) but the log holds only "
                 f"{len(choices)}; the workflow or its inputs changed since the recording"
@@ -178,7 +185,7 @@ class Replay:
 
     def fresh(self) -> Replay:
         """A new replay of the same log, from its start."""
-        return Replay(self.log)
+        return Replay(self.log, then_deterministic=self.then_deterministic)
 
     def state(self) -> int:
         """How many of the log's choices the replay has fed back so far."""
@@ -210,6 +217,13 @@ def _check_seed(seed: object) -> None:
         raise SchedulerError(
             f"Seeded(seed={seed!r}): seed must be an int (not {type(seed).__name__}), so the "
             "run can be reproduced"
+        )
+
+
+def _check_then(value: object) -> None:
+    if type(value) is not bool:
+        raise SchedulerError(
+            f"Replay(then_deterministic={value!r}): then_deterministic must be a bool"
         )
 
 

@@ -130,7 +130,10 @@ async def resume_cases(sub: Substrate, found: Sequence[StoredCase | Exception]) 
             options: dict[str, Any] = {"trace_level": item.trace_level, "validate": False}
             if item.events:
                 try:
-                    options["scheduler"] = Replay(replay_log(item.events))
+                    log = replay_log(item.events)
+                    # past its stored choices the case goes on as it started
+                    deterministic = log.scheduler == "deterministic"
+                    options["scheduler"] = Replay(log, then_deterministic=deterministic)
                 except (ValueError, ReplayDivergence) as exc:
                     raise StoreCorrupt(
                         f"stored case {item.case_id!r}: its events do not replay: {exc}",
