@@ -87,7 +87,7 @@ def test_full_adds_the_largest_sizes() -> None:
 def test_rows_say_when_the_baseline_does_different_work(quick_report: dict[str, Any]) -> None:
     figs = quick_report["figures"]
     differ = {name for name, fig in figs.items() if not fig["equal_work"]}
-    assert differ == {"par", "discriminator", "waiting", "run_overhead"}
+    assert differ == {"par", "discriminator", "waiting", "run_overhead", "durable_resume"}
     for name in differ:
         assert figs[name]["differs"], name
     # and each trio-baseline row has an equal-work row beside it
@@ -98,6 +98,25 @@ def test_rows_say_when_the_baseline_does_different_work(quick_report: dict[str, 
     table = bench.format_table(quick_report)
     for name in differ:
         assert f"{figs[name]['id']}: the baseline does different work: " in table
+
+
+def test_durable_rows_measure_sqlite_against_memory(quick_report: dict[str, Any]) -> None:
+    figs = quick_report["figures"]
+    units = {
+        "durable_steps": "steps/s",
+        "durable_signals": "signals/s",
+        "durable_resume": "s",
+        "durable_bytes": "B/case",
+    }
+    for name, unit in units.items():
+        fig = figs[name]
+        assert fig["unit"] == unit
+        assert fig["measured"] > 0
+        assert fig["baseline"] > 0
+        assert fig["met"] is None  # reported, no target
+    assert figs["durable_resume"]["cases"] == figs["durable_bytes"]["cases"]
+    # a stored case holds at least its JSON
+    assert figs["durable_bytes"]["ratio"] >= 1
 
 
 def test_table_lists_every_figure(quick_report: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ TERMS = terms(max_leaves=10, effects=True, signals=True, timers=False)
 
 
 class Driver:
-    """Sends each signal the case waits for (payloads 0, 1, 2, ...), one at a time."""
+    """Sends the signals the case waits for in turn (payloads 0, 1, 2, ...), one at a time."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -44,7 +44,10 @@ class Driver:
             if acted >= limit:
                 return False
             if info.waiting_signals:
-                await sub.signal(cid, info.waiting_signals[0], self.sent)
+                # in turn: an mi adding an instance per `more_on` signal ends
+                # only on its `close_on` one
+                names = info.waiting_signals
+                await sub.signal(cid, names[self.sent % len(names)], self.sent)
             else:  # pragma: no cover - waits for nothing it can be sent
                 await sub.cancel(cid)
             self.sent += 1

@@ -10,6 +10,12 @@ from typing import Any
 import trio
 
 from wftrio import compiler
+from wftrio.bench._durable import (
+    bench_durable_bytes,
+    bench_durable_resume,
+    bench_durable_signals,
+    bench_durable_steps,
+)
 from wftrio.bench._effect import bench_effect, bench_effect_ctx
 from wftrio.bench._joins import (
     bench_discriminator,
@@ -60,6 +66,10 @@ SIZES: dict[str, dict[str, int]] = {
         "width_base": 100,
         "width_max": 10_000,
         "validate_seq": 10_000,
+        "durable_tasks": 1_000,
+        "durable_cases": 20,
+        "durable_signals": 500,
+        "durable_stored": 10_000,
     },
     "quick": {
         "seq": 200,
@@ -84,6 +94,10 @@ SIZES: dict[str, dict[str, int]] = {
         "width_base": 10,
         "width_max": 100,
         "validate_seq": 100,
+        "durable_tasks": 50,
+        "durable_cases": 2,
+        "durable_signals": 10,
+        "durable_stored": 20,
     },
 }
 """Workload sizes for a full run and for ``--quick`` (a smoke test, not a measurement)."""
@@ -136,6 +150,14 @@ _TABLE: tuple[tuple[str, str, _Runner], ...] = (
         "8b",
         lambda s, r: bench_validate_scale(s["validate_seq"], (8, 32, 128), r),
     ),
+    (
+        "durable_steps",
+        "13",
+        lambda s, r: bench_durable_steps(s["durable_tasks"], s["durable_cases"], r),
+    ),
+    ("durable_signals", "13b", lambda s, r: bench_durable_signals(s["durable_signals"], r)),
+    ("durable_resume", "13c", lambda s, r: bench_durable_resume(s["durable_stored"], r)),
+    ("durable_bytes", "13d", lambda s, r: bench_durable_bytes(s["durable_stored"])),
 )
 
 FIGURES: tuple[str, ...] = tuple(name for name, _, _ in _TABLE)

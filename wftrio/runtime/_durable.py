@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -226,7 +227,14 @@ def _inputs(item: StoredCase) -> tuple[InputEvent, ...]:
                     f"{step!r}, not a step count wftrio records",
                     item.case_id,
                 )
-            out.append(InputEvent(ev.kind, step, ev.name, ev.time, dict(ev.data)))
+            t = ev.time
+            if type(t) not in (int, float) or not 0.0 <= t < math.inf or (out and t < out[-1].time):
+                raise StoreCorrupt(
+                    f"stored case {item.case_id!r}: event {ev.seq} is an input at time "
+                    f"{t!r}, not a case time wftrio records (times never go back)",
+                    item.case_id,
+                )
+            out.append(InputEvent(ev.kind, step, ev.name, t, dict(ev.data)))
     return tuple(out)
 
 

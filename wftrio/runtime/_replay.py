@@ -9,6 +9,11 @@ timer is started while recorded inputs remain; once the log is exhausted
 the case goes on live (effects and timers it is still waiting for are
 started then, signals sent meanwhile are delivered then).
 
+A durable case resuming from its store is replayed unpaced: each input is
+fed as soon as the case reaches its step (the case clock still jumps to
+its recorded time), so a case that waited three days for a signal resumes
+at once rather than in three days.
+
 Trace times: the case clock of a replayed case reads the recorded time of
 the last input fed plus the trio time elapsed since it was fed.  Under
 trio's ``MockClock`` no time passes between an input and the steps it

@@ -552,6 +552,8 @@ class Case:
                 "fingerprint": self.workflow.fingerprint,
             },
         )
+        if self.replay is not None:  # its clock is case time already, from 0: no offset
+            self.st.t0 = 0.0
         self._ctx0 = None
         self._root = None
 
@@ -602,21 +604,19 @@ class Case:
                 and rp.pending
                 and (type(msg) is not CancelCase or msg.req is not None)
             ):
-                # fed once the recorded inputs are exhausted (a stored cancel
-                # request too: it came after every recorded input)
+                # fed once the recorded inputs are exhausted (a stored cancel too)
                 rp.held.append(msg)
                 continue
             log = self.durable
-            if (
-                log is not None
-                and isinstance(msg, Signal | CancelCase | CancelRegion)
-                and msg.req is not None
-            ):
-                log.consumed.append(msg.req)  # committed with the burst it feeds
+            req = msg.req if isinstance(msg, Signal | CancelCase | CancelRegion) else None
+            if log is not None and req is not None:
+                if st.seq < log.stored:  # resumed, still re-emitting its stored events
+                    log.deliver.append(msg)  # fed once caught up (see _commit)
+                    continue
+                log.consumed.append(req)  # committed with the burst it feeds
             try:
-                # dispatch on the record's exact type: a chain of `is` tests
-                # costs ~0.2 us less per message than a `match` with class
-                # patterns (measured), and mypy still checks it is exhaustive
+                # dispatch on the exact type: `is` tests cost ~0.2 us less than
+                # a `match` (measured); mypy still checks it is exhaustive
                 if type(msg) is Signal:
                     if st.status in FINAL:
                         self.undelivered += 1

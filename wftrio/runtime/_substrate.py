@@ -232,6 +232,7 @@ class Substrate:
             if isinstance(self.store, SQLiteStore):  # requests from other processes
                 serve_inbox(self, self.store)
         except BaseException as exc:
+            self.closing = True  # the cases resumed so far are not ended: write nothing
             try:
                 suppressed = await stack.__aexit__(type(exc), exc, exc.__traceback__)
             except BaseExceptionGroup as group:
