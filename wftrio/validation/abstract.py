@@ -82,8 +82,9 @@ class Oracle:
     *completing* answer instead of 0: the one that lets a block-structured
     block run to its exit (a ``choice`` guard or ``xor`` condition holds, a
     ``while_`` condition does not, an ``until`` condition does, a computed
-    count is 1).  The explorer uses it to run a summarised block along one
-    path (:func:`wftrio.validation.compose.summary_blocks`).
+    count is 1, or ``n`` under ``join=n``).  The explorer uses it to run a
+    summarised block along one path
+    (:func:`wftrio.validation.compose.summary_blocks`).
     """
 
     __slots__ = ("asked", "completing", "script")
@@ -153,16 +154,20 @@ def _cond(oracle: Oracle, label: str, completes: int) -> Callable[[Mapping[str, 
     return cond
 
 
-def _count(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], int]:
+def _count(
+    oracle: Oracle, label: str, n: int, least: int = 1
+) -> Callable[[Mapping[str, Any]], int]:
     def count(ctx: Mapping[str, Any]) -> int:
-        return oracle.ask(n + 1, label, min(1, n))
+        return oracle.ask(n + 1, label, min(least, n))
 
     return count
 
 
-def _items(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], list[int]]:
+def _items(
+    oracle: Oracle, label: str, n: int, least: int = 1
+) -> Callable[[Mapping[str, Any]], list[int]]:
     def items(ctx: Mapping[str, Any]) -> list[int]:
-        return list(range(oracle.ask(n + 1, label, min(1, n))))
+        return list(range(oracle.ask(n + 1, label, min(least, n))))
 
     return items
 
@@ -208,12 +213,14 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             # a join=n threshold needs n instances: explore at least that many
             j = ops.join
             most = max(max_instances, j) if isinstance(j, int) else max_instances
+            # completing: enough instances for the join to fire
+            least = max(1, j) if isinstance(j, int) else 1
             if callable(ops.count) and not is_trusted(ops.count):
                 label = f"instance count at {ins.path}"
-                ops = attrs.evolve(ops, count=_count(oracle, label, most))
+                ops = attrs.evolve(ops, count=_count(oracle, label, most, least))
             if callable(ops.items) and not is_trusted(ops.items):
                 label = f"instance count (items) at {ins.path}"
-                ops = attrs.evolve(ops, items=_items(oracle, label, most))
+                ops = attrs.evolve(ops, items=_items(oracle, label, most, least))
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
     return assemble(program.term, instrs, program.entry)
 
