@@ -39,6 +39,7 @@ from wftrio.compiler.program import (
     ForkOps,
     Instr,
     LoopTestOps,
+    MIDoneOps,
     MISpawnOps,
     Operands,
     Program,
@@ -59,6 +60,7 @@ __all__ = [
     "deterministic_pcs",
     "is_trusted",
     "local_pcs",
+    "reads_ctx",
 ]
 
 _TRUSTED_MODULES = frozenset({"wftrio.algebra.patterns", "wftrio.algebra.pattern_steps"})
@@ -189,7 +191,10 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
 
     The result has the same instruction table shape (same program counters,
     paths, successors and opcodes) and runs on the same opcode handlers.
+    When nothing reads the ctx (:func:`reads_ctx`), ``mi`` results are not
+    collected.
     """
+    drop_collect = not reads_ctx(program)
     instrs: list[Instr] = []
     for ins in program.instrs:
         op = ins.op
@@ -221,8 +226,38 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             if callable(ops.items) and not is_trusted(ops.items):
                 label = f"instance count (items) at {ins.path}"
                 ops = attrs.evolve(ops, items=_items(oracle, label, most, least))
+        if drop_collect and isinstance(ops, MISpawnOps | MIDoneOps) and ops.collect is not None:
+            ops = attrs.evolve(ops, collect=None)
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
     return assemble(program.term, instrs, program.entry)
+
+
+def reads_ctx(program: Program) -> bool:
+    """Whether anything in the abstract run of ``program`` reads the ctx.
+
+    With user callables abstracted, only wftrio's own pattern functions
+    (:func:`is_trusted`: locks, routing) read the ctx.  Without any, what
+    the run writes there (collected ``mi`` results, signal payloads) is
+    read by nobody: :func:`abstract_program` then leaves the collecting
+    out, so paths that collect different lists (a computed count) end in
+    one state, and a collecting ``mi`` may be summarised
+    (:func:`wftrio.validation.compose.summary_blocks`).
+    """
+    for ins in program.instrs:
+        ops = ins.ops
+        if isinstance(ops, TaskOps):
+            fns: tuple[object, ...] = (ops.fn,)
+        elif isinstance(ops, XorOps | ForkOps):
+            fns = ops.conds
+        elif isinstance(ops, LoopTestOps):
+            fns = (ops.cond,)
+        elif isinstance(ops, MISpawnOps):
+            fns = (ops.count, ops.items)
+        else:
+            continue
+        if any(f is not None and is_trusted(f) for f in fns):
+            return True
+    return False
 
 
 LOCAL_OPS = frozenset(

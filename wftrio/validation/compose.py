@@ -138,7 +138,7 @@ class Block:
     loops: frozenset[int]
 
 
-def _summarisable(term: Term, max_instances: int) -> bool:
+def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool:
     """Sound by construction (or a pure partial-join ``mi``), and every path ends in one state.
 
     On top of :func:`sound_by_construction`: no ``region`` (withdrawing a
@@ -146,7 +146,9 @@ def _summarisable(term: Term, max_instances: int) -> bool:
     compensation, where withdrawing it at the entry would not), no ``mi``
     collecting its results (the collected list's length depends on the path
     through a computed count, and whether it is written at all on the path
-    through an ``xor`` or a ``while_`` loop), and a computed count is
+    through an ``xor`` or a ``while_`` loop; not with ``collects=False``:
+    the abstract run then collects nothing, see
+    :func:`~wftrio.validation.abstract.reads_ctx`), and a computed count is
     explored with at least one instance.  An ``mi(join=n | "none")`` without
     ``collect`` around such a body is a block too (:func:`_partial_mi`).
     """
@@ -157,9 +159,9 @@ def _summarisable(term: Term, max_instances: int) -> bool:
             return False
         if isinstance(node, MI):
             computed = callable(node.count) or callable(node.items)
-            if node.collect is not None or (computed and max_instances < 1):
+            if (collects and node.collect is not None) or (computed and max_instances < 1):
                 return False
-            if not (_node_sound(node, False) or _partial_mi(node)):
+            if not (_node_sound(node, False) or _partial_mi(node, collects)):
                 return False
         elif not _node_sound(node, False):
             return False
@@ -167,7 +169,7 @@ def _summarisable(term: Term, max_instances: int) -> bool:
     return True
 
 
-def _partial_mi(node: MI) -> bool:
+def _partial_mi(node: MI, collects: bool = True) -> bool:
     """A pure ``mi(join=n | "none")`` (no ``collect``) whose body runs on some path.
 
     Its body being pure, the instances that arrive after the join fired are
@@ -182,7 +184,7 @@ def _partial_mi(node: MI) -> bool:
     the rule of :func:`summary_blocks`; a count below ``n`` fails the case.)
     """
     join = node.join
-    if node.collect is not None or join == "all":
+    if (collects and node.collect is not None) or join == "all":
         return False
     return _count_ok(node, 1 if join == "none" else int(join))
 
@@ -210,7 +212,9 @@ def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
     return None
 
 
-def summary_blocks(program: Program, *, max_instances: int = 3) -> dict[int, Block]:
+def summary_blocks(
+    program: Program, *, max_instances: int = 3, collects: bool = True
+) -> dict[int, Block]:
     """The maximal proper sub-terms the explorer may run as one atomic step, by entry pc.
 
     A sub-term that is sound by construction and pure (see
@@ -242,7 +246,11 @@ def summary_blocks(program: Program, *, max_instances: int = 3) -> dict[int, Blo
     stack: list[tuple[str, Term]] = [(node_label(root), root)]
     while stack:
         here, node = stack.pop()
-        if node is not root and not isinstance(node, Task) and _summarisable(node, max_instances):
+        if (
+            node is not root
+            and not isinstance(node, Task)
+            and _summarisable(node, max_instances, collects)
+        ):
             entry = _entry(here, node, at)
             if entry is not None:
                 inner = here + "["
