@@ -8,7 +8,9 @@ state without ids:
 1. every live token gets a *shape*: its program counter, what it waits on
    (and its place in the waiter queues), and the chains of its frames (join
    counters, loop counters, mi counters) and of its region activations;
-2. tokens are sorted by shape, then every object reachable from them is
+2. tokens are put in canonical order (by shape, the instances of every
+   ``mi`` activation sorted by their whole sub-state, see
+   :func:`_canonical_order`), then every object reachable from them is
    numbered in order of first encounter (the canonical numbering);
 3. the key lists every token (pc, wait, frame, region, scope numbers), every
    frame, region and scope with its fields and references as numbers, the
@@ -17,9 +19,9 @@ state without ids:
 The encoding describes the object graph completely up to renaming, so two
 different states never share a key.  Symmetric states (the instances of one
 ``mi`` differ only in their index and item, which the abstract run never
-reads) get the same key, which is the symmetry reduction; ties in step 1 may
-leave some symmetric states with different keys, which costs states, never
-soundness.
+reads) get the same key, which is the symmetry reduction: one key per orbit of
+permuted instances (instances that differ only in ctx data may keep
+several, which costs states, never soundness).
 
 A key is ``(control, data)``: ``control`` is everything but the ctx values,
 ``data`` the scopes' ctx values (in the abstract run: what wftrio's trusted
