@@ -28,6 +28,7 @@ from wftrio import patterns as P
 from wftrio.terms import Term, node_label
 from wftrio.testing.strategies import terms
 from wftrio.validation import analyze, replay_witness
+from wftrio.validation.abstract import reads_ctx
 from wftrio.validation.compose import summary_blocks
 from wftrio.validation.explore import Bounds, explore
 
@@ -190,7 +191,8 @@ def test_every_path_through_a_summarised_block_ends_in_one_state(block: Term) ->
     # the block that does not fail the case reaches the same state after it
     # (up to names); the summary reaches that state too
     probe = wf.seq(block, wf.wait_signal("never"))
-    blocks = summary_blocks(wf.compile(probe))
+    program = wf.compile(probe)
+    blocks = summary_blocks(program, collects=reads_ctx(program))
     assume(any(b.path == "seq[0]." + node_label(block) for b in blocks.values()))
     full = explore(probe, reduce=False, signals=set(), bounds=Bounds(max_states=3_000))
     assume(full.complete)

@@ -111,6 +111,10 @@ def _always(ctx: Mapping[str, Any]) -> bool:
     return True
 
 
+def _three(ctx: Mapping[str, Any]) -> list[int]:
+    return [0, 1, 2]
+
+
 def _pure_block(tag: str) -> Term:
     """Four ``xor`` and a ``choice`` with a loop: 48 paths through one pure block."""
     return seq(
@@ -141,11 +145,21 @@ def explored_rows() -> list[tuple[str, Term]]:
     looped = loop(
         seq(_pure("t0"), join(first(1), seq(_pure("t1"), _pure("t2")), inner)), until=_always
     )
+    racing = mi(
+        mi(
+            loop(seq(_pure("u0"), mi(_pure("u1"), items=_three, join=1)), until=_always),
+            items=_three,
+            join=1,
+        ),
+        items=_three,
+        join=1,
+    )
     return [
         ("crossed critical sections (WF202)", crossed),
         ("3 first(1) over par(a,b)", discs),
         ("2 first(1) around pure blocks", blocks),
         ("loop around nested first(1)", looped),
+        ("3 nested mi(join=1), a loop inside", racing),
     ]
 
 

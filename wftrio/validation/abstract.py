@@ -39,6 +39,7 @@ from wftrio.compiler.program import (
     ForkOps,
     Instr,
     LoopTestOps,
+    MIDoneOps,
     MISpawnOps,
     Operands,
     Program,
@@ -60,6 +61,7 @@ __all__ = [
     "deterministic_pcs",
     "is_trusted",
     "local_pcs",
+    "reads_ctx",
 ]
 
 _TRUSTED_MODULES = frozenset({"wftrio.algebra.patterns", "wftrio.algebra.pattern_steps"})
@@ -83,8 +85,9 @@ class Oracle:
     *completing* answer instead of 0: the one that lets a block-structured
     block run to its exit (a ``choice`` guard or ``xor`` condition holds, a
     ``while_`` condition does not, an ``until`` condition does, a computed
-    count is 1).  The explorer uses it to run a summarised block along one
-    path (:func:`wftrio.validation.compose.summary_blocks`).
+    count is 1, or ``n`` under ``join=n``).  The explorer uses it to run a
+    summarised block along one path
+    (:func:`wftrio.validation.compose.summary_blocks`).
     """
 
     __slots__ = ("asked", "completing", "script")
@@ -163,16 +166,20 @@ def _results_cond(oracle: Oracle, label: str) -> Callable[[list[Any]], bool]:
     return cond
 
 
-def _count(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], int]:
+def _count(
+    oracle: Oracle, label: str, n: int, least: int = 1
+) -> Callable[[Mapping[str, Any]], int]:
     def count(ctx: Mapping[str, Any]) -> int:
-        return oracle.ask(n + 1, label, min(1, n))
+        return oracle.ask(n + 1, label, min(least, n))
 
     return count
 
 
-def _items(oracle: Oracle, label: str, n: int) -> Callable[[Mapping[str, Any]], list[int]]:
+def _items(
+    oracle: Oracle, label: str, n: int, least: int = 1
+) -> Callable[[Mapping[str, Any]], list[int]]:
     def items(ctx: Mapping[str, Any]) -> list[int]:
-        return list(range(oracle.ask(n + 1, label, min(1, n))))
+        return list(range(oracle.ask(n + 1, label, min(least, n))))
 
     return items
 
@@ -194,7 +201,10 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
 
     The result has the same instruction table shape (same program counters,
     paths, successors and opcodes) and runs on the same opcode handlers.
+    When nothing reads the ctx (:func:`reads_ctx`), ``mi`` results are not
+    collected.
     """
+    drop_collect = not reads_ctx(program)
     instrs: list[Instr] = []
     for ins in program.instrs:
         op = ins.op
@@ -218,18 +228,22 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             # a join=n threshold needs n instances: explore at least that many
             j = ops.join
             most = max(max_instances, j) if isinstance(j, int) else max_instances
+            # completing: enough instances for the join to fire
+            least = max(1, j) if isinstance(j, int) else 1
             if callable(ops.count) and not is_trusted(ops.count):
                 label = f"instance count at {ins.path}"
-                ops = attrs.evolve(ops, count=_count(oracle, label, most))
+                ops = attrs.evolve(ops, count=_count(oracle, label, most, least))
             if callable(ops.items) and not is_trusted(ops.items):
                 label = f"instance count (items) at {ins.path}"
-                ops = attrs.evolve(ops, items=_items(oracle, label, most))
+                ops = attrs.evolve(ops, items=_items(oracle, label, most, least))
             # conditions over the finished instances (WCP-27, WCP-36): either outcome
             if ops.until is not None and not is_trusted(ops.until):
                 ops = attrs.evolve(ops, until=_results_cond(oracle, f"mi until at {ins.path}"))
             if callable(ops.join) and not is_trusted(ops.join):
                 label = f"mi join condition at {ins.path}"
                 ops = attrs.evolve(ops, join=_results_cond(oracle, label))
+        if drop_collect and isinstance(ops, MISpawnOps | MIDoneOps) and ops.collect is not None:
+            ops = attrs.evolve(ops, collect=None)
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))
     return assemble(program.term, instrs, program.entry)
 
@@ -253,6 +267,34 @@ def instances_bound(program: Program, max_instances: int) -> Callable[[Token], b
         return most is not None and isinstance(inst, MIInst) and inst.n >= most
 
     return full
+
+
+def reads_ctx(program: Program) -> bool:
+    """Whether anything in the abstract run of ``program`` reads the ctx.
+
+    With user callables abstracted, only wftrio's own pattern functions
+    (:func:`is_trusted`: locks, routing) read the ctx.  Without any, what
+    the run writes there (collected ``mi`` results, signal payloads) is
+    read by nobody: :func:`abstract_program` then leaves the collecting
+    out, so paths that collect different lists (a computed count) end in
+    one state, and a collecting ``mi`` may be summarised
+    (:func:`wftrio.validation.compose.summary_blocks`).
+    """
+    for ins in program.instrs:
+        ops = ins.ops
+        if isinstance(ops, TaskOps):
+            fns: tuple[object, ...] = (ops.fn,)
+        elif isinstance(ops, XorOps | ForkOps):
+            fns = ops.conds
+        elif isinstance(ops, LoopTestOps):
+            fns = (ops.cond,)
+        elif isinstance(ops, MISpawnOps):
+            fns = (ops.count, ops.items)
+        else:
+            continue
+        if any(f is not None and is_trusted(f) for f in fns):
+            return True
+    return False
 
 
 LOCAL_OPS = frozenset(

@@ -56,55 +56,63 @@ def sound_by_construction(term: Term, *, cancel_regions: bool = False) -> bool:
     stack: list[Term] = [term]
     while stack:
         node = stack.pop()
-        if isinstance(node, Task):
-            opts = node.options
-            if (
-                node.is_effect
-                or is_trusted(node.fn)
-                or (opts is not None and opts.on_error is not None)
-            ):
-                return False
-        elif isinstance(node, Seq):
-            stack.extend(node.terms)
-        elif isinstance(node, Join):
-            if node.policy not in ("all", "sync_merge"):
-                return False
-            for br in node.branches:
-                if not _untrusted(br.cond):
-                    return False
-                stack.append(br.term)
-        elif isinstance(node, Xor):
-            for br in node.alternatives:
-                if not _untrusted(br.cond):
-                    return False
-                stack.append(br.term)
-        elif isinstance(node, Loop):
-            if node.times is not None:
-                if node.times < 1:
-                    return False
-            elif not (_untrusted(node.while_) and _untrusted(node.until)):
-                return False
-            stack.append(node.body)
-        elif isinstance(node, MI):
-            if node.join != "all" or node.dynamic:
-                return False
-            count, items = node.count, node.items
-            if callable(count) or callable(items):
-                if is_trusted(count) or is_trusted(items):
-                    return False
-            elif items is not None:
-                if not items:
-                    return False
-            elif not (isinstance(count, int) and count >= 1):
-                return False
-            stack.append(node.body)
-        elif isinstance(node, Region):
-            if cancel_regions:
-                return False
-            stack.append(node.term)
-        else:
+        if not _node_sound(node, cancel_regions):
             return False
+        stack.extend(_kids(node))
     return True
+
+
+def _kids(node: Term) -> tuple[Term, ...]:
+    """The sub-terms a token of ``node`` runs (a region's compensation is not one of them)."""
+    if isinstance(node, Seq):
+        return node.terms
+    if isinstance(node, Join):
+        return tuple(br.term for br in node.branches)
+    if isinstance(node, Xor):
+        return tuple(br.term for br in node.alternatives)
+    if isinstance(node, Loop | MI):
+        return (node.body,)
+    if isinstance(node, Region):
+        return (node.term,)
+    return ()
+
+
+def _node_sound(node: Term, cancel_regions: bool) -> bool:
+    """Whether ``node`` itself (not its children) may be part of a term sound by construction."""
+    if isinstance(node, Task):
+        opts = node.options
+        return not (
+            node.is_effect
+            or is_trusted(node.fn)
+            or (opts is not None and opts.on_error is not None)
+        )
+    if isinstance(node, Seq):
+        return True
+    if isinstance(node, Join):
+        return node.policy in ("all", "sync_merge") and all(
+            _untrusted(br.cond) for br in node.branches
+        )
+    if isinstance(node, Xor):
+        return all(_untrusted(br.cond) for br in node.alternatives)
+    if isinstance(node, Loop):
+        if node.times is not None:
+            return node.times >= 1
+        return _untrusted(node.while_) and _untrusted(node.until)
+    if isinstance(node, MI):
+        return node.join == "all" and not node.dynamic and _count_ok(node, 1)
+    if isinstance(node, Region):
+        return not cancel_regions
+    return False
+
+
+def _count_ok(node: MI, least: int) -> bool:
+    """Whether ``node`` starts at least ``least`` instances on some path (a user count)."""
+    count, items = node.count, node.items
+    if callable(count) or callable(items):
+        return not (is_trusted(count) or is_trusted(items))
+    if items is not None:
+        return len(items) >= least
+    return isinstance(count, int) and count >= least
 
 
 # -- summaries inside explored terms ------------------------------------------
@@ -130,19 +138,20 @@ class Block:
     loops: frozenset[int]
 
 
-def _summarisable(term: Term, max_instances: int) -> bool:
-    """Sound by construction, and every path through it ends in the same state.
+def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool:
+    """Sound by construction (or a pure partial-join ``mi``), and every path ends in one state.
 
     On top of :func:`sound_by_construction`: no ``region`` (withdrawing a
     token half-way through one leaves its activation, or runs its
     compensation, where withdrawing it at the entry would not), no ``mi``
     collecting its results (the collected list's length depends on the path
     through a computed count, and whether it is written at all on the path
-    through an ``xor`` or a ``while_`` loop), and a computed count is
-    explored with at least one instance.
+    through an ``xor`` or a ``while_`` loop; not with ``collects=False``:
+    the abstract run then collects nothing, see
+    :func:`~wftrio.validation.abstract.reads_ctx`), and a computed count is
+    explored with at least one instance.  An ``mi(join=n | "none")`` without
+    ``collect`` around such a body is a block too (:func:`_partial_mi`).
     """
-    if not sound_by_construction(term):
-        return False
     stack = [term]
     while stack:
         node = stack.pop()
@@ -150,10 +159,34 @@ def _summarisable(term: Term, max_instances: int) -> bool:
             return False
         if isinstance(node, MI):
             computed = callable(node.count) or callable(node.items)
-            if node.collect is not None or (computed and max_instances < 1):
+            if (collects and node.collect is not None) or (computed and max_instances < 1):
                 return False
-        stack.extend(node.children())
+            if not (_node_sound(node, False) or _partial_mi(node, collects)):
+                return False
+        elif not _node_sound(node, False):
+            return False
+        stack.extend(_kids(node))
     return True
+
+
+def _partial_mi(node: MI, collects: bool = True) -> bool:
+    """A pure ``mi(join=n | "none")`` (no ``collect``) whose body runs on some path.
+
+    Its body being pure, the instances that arrive after the join fired are
+    invisible: they touch nothing anybody reads, always end (or fail the
+    case, which is final and no finding), and the state once they are gone
+    is the one where the join fired and they were withdrawn.  So the whole
+    ``mi`` runs as one block: every instance to its end, the continuation
+    left where the join fired.  The completing path starts ``max(1, n)``
+    instances (the oracle's completing count,
+    :mod:`wftrio.validation.abstract`); on it the body runs, so its tasks
+    and loops run on some path.  (The instances' own summarised runs are
+    the rule of :func:`summary_blocks`; a count below ``n`` fails the case.)
+    """
+    join = node.join
+    if node.dynamic or (collects and node.collect is not None) or join == "all":
+        return False
+    return _count_ok(node, join if isinstance(join, int) else 1)
 
 
 def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
@@ -179,7 +212,9 @@ def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
     return None
 
 
-def summary_blocks(program: Program, *, max_instances: int = 3) -> dict[int, Block]:
+def summary_blocks(
+    program: Program, *, max_instances: int = 3, collects: bool = True
+) -> dict[int, Block]:
     """The maximal proper sub-terms the explorer may run as one atomic step, by entry pc.
 
     A sub-term that is sound by construction and pure (see
@@ -211,7 +246,11 @@ def summary_blocks(program: Program, *, max_instances: int = 3) -> dict[int, Blo
     stack: list[tuple[str, Term]] = [(node_label(root), root)]
     while stack:
         here, node = stack.pop()
-        if node is not root and not isinstance(node, Task) and _summarisable(node, max_instances):
+        if (
+            node is not root
+            and not isinstance(node, Task)
+            and _summarisable(node, max_instances, collects)
+        ):
             entry = _entry(here, node, at)
             if entry is not None:
                 inner = here + "["

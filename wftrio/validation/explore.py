@@ -69,6 +69,7 @@ from wftrio.validation.abstract import (
     deterministic_pcs,
     instances_bound,
     local_pcs,
+    reads_ctx,
 )
 from wftrio.validation.clone import clone_state
 from wftrio.validation.compose import Block, summary_blocks
@@ -458,12 +459,12 @@ def explore(
     index = ex.index
     # pure block-structured blocks inside the term run as one step each
     blocks = (
-        summary_blocks(program, max_instances=b.max_instances)
+        summary_blocks(program, max_instances=b.max_instances, collects=reads_ctx(program))
         if reduce and not cancel_regions
         else {}
     )
     ex.summaries = len(blocks)
-    late = _late_arrivals(program, local, cancel_regions) if reduce else {}
+    late = _late_arrivals(space.program, local, cancel_regions) if reduce else {}
 
     def add(
         key: StateKey,

@@ -8,7 +8,9 @@ state without ids:
 1. every live token gets a *shape*: its program counter, what it waits on
    (and its place in the waiter queues), and the chains of its frames (join
    counters, loop counters, mi counters) and of its region activations;
-2. tokens are sorted by shape, then every object reachable from them is
+2. tokens are put in canonical order (by shape, the instances of every
+   ``mi`` activation sorted by their whole sub-state, see
+   :func:`_canonical_order`), then every object reachable from them is
    numbered in order of first encounter (the canonical numbering);
 3. the key lists every token (pc, wait, frame, region, scope numbers), every
    frame, region and scope with its fields and references as numbers, the
@@ -17,9 +19,9 @@ state without ids:
 The encoding describes the object graph completely up to renaming, so two
 different states never share a key.  Symmetric states (the instances of one
 ``mi`` differ only in their index and item, which the abstract run never
-reads) get the same key, which is the symmetry reduction; ties in step 1 may
-leave some symmetric states with different keys, which costs states, never
-soundness.
+reads) get the same key, which is the symmetry reduction: one key per orbit of
+permuted instances (instances that differ only in ctx data may keep
+several, which costs states, never soundness).
 
 A key is ``(control, data)``: ``control`` is everything but the ctx values,
 ``data`` the scopes' ctx values (in the abstract run: what wftrio's trusted
@@ -171,6 +173,81 @@ def _shape(
     )
 
 
+def _canonical_order(
+    st: ExecState,
+    fmemo: dict[int, tuple[Any, ...]],
+    ranks: dict[Token, tuple[tuple[str, int], ...]],
+) -> list[Token]:
+    """The tokens in canonical order: instances of one ``mi`` sorted by their whole sub-state.
+
+    Every ``mi`` instance has its own ctx layer, so the layers form the
+    instance tree.  Each layer gets a signature, bottom up: the
+    sorted shapes of the tokens directly in it and the sorted signatures of
+    the instances nested in it.  Tokens are then ordered by the signatures
+    (and, among instances with equal signatures, by instance) along their
+    layer chain from the root, and by shape within their layer, so the
+    tokens of one instance stay together and two states that differ by a
+    permutation of the instances of an activation (at any depth) list their
+    tokens in the same order: one key per orbit.  Instances with equal
+    signatures are interchangeable, so which of them comes first does not
+    change the key.  Without ``mi`` instances this is the order by shape.
+    The signatures leave out the ctx data, so the control half of the key
+    does not depend on it (a replay compares it with the real run's); two
+    instances that differ only in data written by wftrio's own functions
+    may then keep two keys for one orbit, which costs states, never
+    soundness.
+    """
+    shapes: dict[Token, tuple[Any, ...]] = {t: _shape(t, fmemo, ranks) for t in st.tokens.values()}
+    own: dict[int, list[tuple[Any, ...]]] = {}  # id(layer) -> shapes of its tokens
+    kids: dict[int, set[int]] = {}  # id(layer) -> id(child layers)
+    layers: dict[int, CtxLayer] = {}
+    depth: dict[int, int] = {}
+    for t, sh in shapes.items():
+        s: CtxLayer | None = t.scope
+        own.setdefault(id(s), []).append(sh)
+        while s is not None and id(s) not in layers:
+            layers[id(s)] = s
+            p = s.parent
+            if p is not None:
+                kids.setdefault(id(p), set()).add(id(s))
+            s = p
+    if len(layers) <= 1:  # no instances: by shape
+        return sorted(shapes, key=lambda t: (shapes[t], t.id))
+
+    def level(i: int) -> int:
+        d = depth.get(i)
+        if d is None:
+            p = layers[i].parent
+            d = depth[i] = 0 if p is None else level(id(p)) + 1
+        return d
+
+    sig: dict[int, tuple[Any, ...]] = {}
+    for i in sorted(layers, key=level, reverse=True):
+        sig[i] = (
+            tuple(sorted(own.get(i, ()))),
+            tuple(sorted(sig[k] for k in kids.get(i, ()))),
+        )
+    # among instances with equal signatures: by their first token (any order gives one key)
+    first: dict[int, int] = {}
+    for t in shapes:
+        s = t.scope
+        while s is not None:
+            j = id(s)
+            if first.get(j, t.id + 1) > t.id:
+                first[j] = t.id
+            s = s.parent
+    chains: dict[int, tuple[Any, ...]] = {}
+
+    def chain(i: int) -> tuple[Any, ...]:
+        c = chains.get(i)
+        if c is None:
+            p = layers[i].parent
+            c = chains[i] = (*(() if p is None else chain(id(p))), sig[i], first[i])
+        return c
+
+    return sorted(shapes, key=lambda t: (chain(id(t.scope)), shapes[t], t.id))
+
+
 class _Numbering:
     __slots__ = ("items", "nums")
 
@@ -193,9 +270,16 @@ def state_key(st: ExecState) -> StateKey:
     """The canonical key of ``st`` (see the module docs)."""
     if st.status in FINAL:
         return ((st.status.value,), ())
-    fmemo: dict[int, tuple[Any, ...]] = {}
-    ranks = _ranks(st)
-    toks = sorted(st.tokens.values(), key=lambda t: (_shape(t, fmemo, ranks), t.id))
+    return encode(st, _canonical_order(st, {}, _ranks(st)))
+
+
+def encode(st: ExecState, toks: list[Token]) -> StateKey:
+    """The key of a non-final ``st`` with its tokens numbered in the order ``toks``.
+
+    A complete description of the state up to renaming; :func:`state_key`
+    passes the canonical order, so isomorphic states get one key (a test
+    takes the least key over every order to count the orbits exactly).
+    """
     num = _Numbering()
     tok_index = {t: i for i, t in enumerate(toks)}
     ctl_tokens = tuple(
