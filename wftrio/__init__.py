@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from wftrio.errors import (
         ApprovalRejected,
         BudgetExceeded,
+        CallDepthExceeded,
+        CallError,
         CaseCancelled,
         CaseClosed,
         CaseFailed,
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from wftrio.governance import Budget, BudgetUsage, approval_signal, approve, reject
     from wftrio.patterns import approval
     from wftrio.receipts import Receipt
-    from wftrio.registry import RegisteredWorkflow, Registry, register, workflow
+    from wftrio.registry import RegisteredWorkflow, Registry, call, register, workflow
     from wftrio.runtime import (
         CallbackSink,
         CaseInfo,
@@ -107,6 +109,8 @@ _EXPORTS: dict[str, str] = {
     "ApprovalRejected": "wftrio.errors",
     "Budget": "wftrio.governance",
     "BudgetExceeded": "wftrio.errors",
+    "CallDepthExceeded": "wftrio.errors",
+    "CallError": "wftrio.errors",
     "BudgetUsage": "wftrio.governance",
     "CallbackSink": "wftrio.runtime",
     "CaseCancelled": "wftrio.errors",
@@ -174,6 +178,7 @@ _EXPORTS: dict[str, str] = {
     "open_substrate": "wftrio.runtime",
     "par": "wftrio.terms",
     "region": "wftrio.terms",
+    "call": "wftrio.registry",
     "register": "wftrio.registry",
     "reject": "wftrio.governance",
     "replay_log": "wftrio.trace",
@@ -199,6 +204,8 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "BudgetUsage",
+    "CallDepthExceeded",
+    "CallError",
     "CallbackSink",
     "CaseCancelled",
     "CaseClosed",
@@ -252,6 +259,7 @@ __all__ = [
     "approval_signal",
     "approve",
     "branch",
+    "call",
     "choice",
     "compile",
     "current_effect",
