@@ -294,7 +294,8 @@ class _Builder:
         """A sub-workflow (WCP-22), lowered inline.
 
         ``region_enter call_enter <callee> call_exit region_exit``.  The callee
-        is resolved now; a call nested deeper than its ``max_depth`` becomes a lone ``call_enter`` that fails the case if it runs.
+        is resolved now; a call nested deeper than its ``max_depth`` becomes
+        a lone ``call_enter`` that fails the case if it runs.
         """
         if len(self.calls) >= term.max_depth:
             pc = self.emit(
