@@ -82,11 +82,12 @@ Lowering: TypeAlias = Generator[tuple[Term, str], Lowered, Lowered]
 
 
 class _Builder:
-    __slots__ = ("calls", "nexts", "opcodes", "ops", "paths")
+    __slots__ = ("calls", "calls_seen", "nexts", "opcodes", "ops", "paths")
 
     def __init__(self) -> None:
         # the calls being lowered around the current node, outermost first (WCP-22)
         self.calls: list[str] = []
+        self.calls_seen = False
         self.opcodes: list[str] = []
         self.paths: list[str] = []
         self.nexts: list[int] = []
@@ -315,6 +316,7 @@ class _Builder:
                 f"compile: {here or 'the root'}: workflow {term.name!r} resolved to "
                 f"{type(callee).__name__}, not a term"
             )
+        self.calls_seen = True
         enter = self.emit("region_enter", here)
         cin = self.emit(
             "call_enter",
@@ -359,6 +361,23 @@ class _Builder:
         return tuple(out)
 
 
+def _check_call_scopes(b: _Builder) -> None:
+    """Refuse a region sharing its id with a call's region (WCP-22)."""
+    calls: set[str] = set()
+    plain: dict[str, str] = {}
+    for pc, ops in enumerate(b.ops):
+        if isinstance(ops, RegionEnterOps):
+            if b.opcodes[ops.body] == "call_enter":
+                calls.add(ops.scope_id)
+            else:
+                plain.setdefault(ops.scope_id, b.paths[pc])
+    for sid in sorted(calls & plain.keys()):
+        raise TermError(
+            f"compile: region {sid!r} at {plain[sid]} has the id of a call's region; "
+            "rename it or give the call another scope="
+        )
+
+
 def _lookup(term: Term) -> Program | None:
     """The cached Program of ``term`` (hashing a deep term bottom-up first if needed)."""
     try:
@@ -398,6 +417,8 @@ def compile(term: Term) -> Program:  # noqa: A001 - the natural name, as re.comp
     entry, exits = b.lower(term)
     end = b.emit("end", "end")
     b.patch(exits, end)
+    if b.calls_seen:
+        _check_call_scopes(b)
     prog = assemble(term, b.instrs(), entry)
     _CACHE[term] = prog
     if len(_CACHE) > _CACHE_SIZE:

@@ -17,9 +17,10 @@ cut as a WF200 warning).
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
-from wftrio.compiler.program import CallEnterOps, CallExitOps, Instr
+from wftrio.compiler.program import CallEnterOps, CallExitOps, Instr, Program, RegionEnterOps
 from wftrio.engine.objects import CALL_LAYER, CtxLayer
 from wftrio.errors import CallDepthExceeded, CallError, EngineError
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
     from wftrio.engine.objects import Token
 
-__all__ = ["call_enter", "call_exit"]
+__all__ = ["call_enter", "call_exit", "call_scopes"]
 
 
 def call_enter(pc: int, ins: Instr, lk: Linker) -> Handler:
@@ -117,3 +118,20 @@ def call_exit(pc: int, ins: Instr, lk: Linker) -> Handler:
         return 1
 
     return call_out
+
+
+_SCOPES: weakref.WeakKeyDictionary[Program, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def call_scopes(program: Program) -> frozenset[str]:
+    """The region ids of ``program``'s calls (a ``region_enter`` whose body is a ``call_enter``)."""
+    got = _SCOPES.get(program)
+    if got is None:
+        instrs = program.instrs
+        got = frozenset(
+            ins.ops.scope_id
+            for ins in instrs
+            if isinstance(ins.ops, RegionEnterOps) and instrs[ins.ops.body].op == "call_enter"
+        )
+        _SCOPES[program] = got
+    return got
