@@ -38,6 +38,7 @@ from wftrio.compiler import compile as compile_term
 from wftrio.engine.program import Program
 from wftrio.errors import InvalidWorkflow, TermTypeError, ValidationOptionError
 from wftrio.terms import Term
+from wftrio.validation.calls import call_issues
 from wftrio.validation.compose import sound_by_construction
 from wftrio.validation.explore import Bounds, explore, replay_witness
 from wftrio.validation.findings import exploration_issues
@@ -181,6 +182,7 @@ def _analyze(term: Term, program: Program, opts: Options, budget_s: float | None
         budget_s=budget_s,
     )
     issues += exploration_issues(ex, opts.bounds, cancel_regions=opts.cancel_regions)
+    issues += call_issues(program)
     return Report(
         _order(issues),
         states=ex.states,
