@@ -246,6 +246,7 @@ class TestCancellation:
         assert "finished" not in names
         assert names[-1] == "after"
         assert "outer_undo" in names
+        assert "undo" not in names  # as for nested regions: only the cancelled one compensates
         assert dict(st.ctx) == {"k": 1}  # ctx_out never ran
         assert violations(st) == []
 

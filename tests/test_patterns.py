@@ -61,7 +61,8 @@ class TestCatalogue:
         # the façade re-exports every public function of the algebra's pattern modules
         impl = importlib.import_module("wftrio.algebra.patterns")
         public = set()
-        for mod in (impl, importlib.import_module("wftrio.algebra.mi_patterns")):
+        others = ("wftrio.algebra.mi_patterns", "wftrio.algebra.call_patterns")
+        for mod in (impl, *map(importlib.import_module, others)):
             public |= {
                 n
                 for n, v in vars(mod).items()

@@ -21,8 +21,10 @@ consumes it, otherwise it is dropped).
 Not expressible honestly in the block-structured algebra, hence left out:
 WCP-28 blocking discriminator and WCP-31 blocking partial join (a join
 activation here is single-use, so there is nothing to block until reset),
-WCP-22/37/38/41/42 (recursion, general synchronising merge, thread
-split/merge).
+WCP-37/38/41/42 (general synchronising merge, thread split/merge).
+WCP-22 recursion and sub-workflows is :func:`recursion`, i.e.
+:func:`wftrio.call` with an explicit registry (the one node here the
+compiler lowers by resolving a registered workflow's name).
 
 :data:`CATALOGUE` maps each covered WCP number to ``(name, function)``.
 The functions live in :mod:`wftrio.algebra.patterns`; this module is their
@@ -61,6 +63,7 @@ from wftrio.algebra.patterns import (
     parallel_split,
     partial_join,
     persistent_trigger,
+    recursion,
     sequence,
     simple_merge,
     static_partial_join_mi,
@@ -99,6 +102,7 @@ __all__ = [
     "parallel_split",
     "partial_join",
     "persistent_trigger",
+    "recursion",
     "sequence",
     "simple_merge",
     "static_partial_join_mi",
