@@ -481,3 +481,12 @@ async def test_call_waits_do_not_block_other_cases() -> None:
         ra, rb = await sub.wait(a), await sub.wait(b)
     assert (ra.ctx["f"], rb.ctx["f"]) == (24, 720)
     await trio.lowlevel.checkpoint()
+
+
+def test_graph_draws_a_call_as_one_box() -> None:
+    from wftrio.graph import diagram, to_mermaid
+
+    term = quoting(quote_registry())
+    labels = [n.label for n in diagram(term).nodes]
+    assert "call quote" in labels
+    assert "call quote" in to_mermaid(term)

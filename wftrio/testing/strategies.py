@@ -33,6 +33,7 @@ from hypothesis.strategies import SearchStrategy
 import wftrio.terms as wt
 from wftrio.algebra.checks import is_int
 from wftrio.errors import InjectedFault, WftrioError
+from wftrio.registry import Registry, call
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
 from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
@@ -290,6 +291,7 @@ class _Options:
     failures: bool
     mi: bool
     mi_patterns: bool
+    calls: bool
     valid: bool
     tasks: tuple[Term, ...] | None
 
@@ -351,6 +353,8 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         kinds.append("region")
     if o.mi:
         kinds.append("mi")
+    if o.calls:
+        kinds.append("call")
     w = o.max_width
     kid_lists = st.lists(kids, min_size=min(2, w), max_size=w).map(tuple)
     maybe_cond = st.one_of(st.none(), _conds)
@@ -386,6 +390,8 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
                 triggers.append(st.tuples(st.just("after"), st.sampled_from(_TIMER_SECONDS)))
             alts = tuple(draw(st.one_of(triggers)) for _ in ks)
             return _Node("defer", alts, ks)
+        if kind == "call":
+            return _Node("call", (), (draw(kids),))
         if kind == "region":
             body = draw(kids)
             if draw(st.booleans()):
@@ -428,10 +434,11 @@ class _Builder:
     and thresholds and loops are adjusted to it.
     """
 
-    __slots__ = ("counts", "tasks", "valid")
+    __slots__ = ("counts", "registry", "tasks", "valid")
 
     def __init__(self, valid: bool, tasks: tuple[Term, ...] | None) -> None:
         self.counts: Counter[str] = Counter()
+        self.registry: Registry | None = None  # the called workflows (WCP-22), one per term
         self.valid = valid
         self.tasks = tasks
 
@@ -521,6 +528,13 @@ class _Builder:
             return wt.region(sid, body, compensate=comp), ok
         if kind == "mi":
             return self.mi(node)
+        if kind == "call":  # a sub-workflow, registered in the term's own registry
+            name = self.fresh("wf")
+            body, ok = self.build(node.kids[0])
+            if self.registry is None:
+                self.registry = Registry()
+            self.registry.register(name, body)
+            return call(name, registry=self.registry), ok
         raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
 
     def defer(self, node: _Node) -> tuple[Term, bool]:
@@ -645,6 +659,7 @@ def terms(
     failures: bool = False,
     mi: bool = True,
     mi_patterns: bool = True,
+    calls: bool = False,
     tasks: Sequence[Term | Callable[..., Any]] | None = None,
     valid: bool = True,
 ) -> SearchStrategy[Term]:
@@ -705,6 +720,10 @@ def terms(
         mi_patterns: give some of them the options of the MI patterns
             (``cancel_rest``, ``until``, ``complete_on``, ``more_on`` /
             ``close_on``, a condition as the join).
+        calls: include sub-workflow calls (WCP-22, ``wf.call``): a drawn
+            sub-term registered under a fresh name (``wf0``, ...) in a
+            registry of the term's own and called with no ``ctx_in`` /
+            ``ctx_out`` (so it reads none of the caller's ctx); no recursion.
         tasks: your own task terms or functions, used as the task leaves
             (default None: the strategy's own tasks, :func:`bump`,
             :func:`note`, ...).
@@ -725,6 +744,7 @@ def terms(
         failures=_check_bool("failures", failures),
         mi=_check_bool("mi", mi),
         mi_patterns=_check_bool("mi_patterns", mi_patterns),
+        calls=_check_bool("calls", calls),
         valid=_check_bool("valid", valid),
         tasks=_check_tasks(tasks),
     )
