@@ -100,6 +100,7 @@ __all__ = [
     "parallel_split",
     "partial_join",
     "persistent_trigger",
+    "recursion",
     "sequence",
     "simple_merge",
     "static_partial_join_mi",
