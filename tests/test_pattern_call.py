@@ -16,6 +16,7 @@ import wftrio as wf
 from wftrio.engine import ExecState, Status
 from wftrio.engine.consistency import violations
 from wftrio.engine.replay import run_with_inputs
+from wftrio.errors import SerializationError
 from wftrio.scheduling import Replay, Seeded
 from wftrio.serialize import dumps_snapshot, loads_snapshot
 
@@ -355,6 +356,19 @@ class TestDeterminism:
             st.feed_signal("bottom", "deep")
             assert st.run() is Status.DONE
             assert dict(st.ctx) == {"n": 4, "out": "deep"}
+
+
+def test_a_snapshot_whose_token_left_the_calls_ctx_layer_is_refused() -> None:
+    import attrs
+
+    reg = wf.Registry()
+    reg.register("ask", wf.seq(noop("q"), wf.wait_signal("answer", store_as="a")))
+    st = run(wf.seq(wf.call("ask", registry=reg), noop("after")), {"k": 1})
+    snap = st.snapshot()
+    assert [s.index for s in snap.scopes] == [-1, -2]  # the root, the call's layer
+    bad = attrs.evolve(snap, tokens=tuple(attrs.evolve(t, scope=snap.root) for t in snap.tokens))
+    with pytest.raises(SerializationError, match="reads 1 ctx layers; the program gives it 2"):
+        ExecState.restore(st.program, bad)
 
 
 def ask_name(ctx: Ctx) -> Mapping[str, Any]:
