@@ -504,3 +504,50 @@ def test_graph_draws_a_call_as_one_box() -> None:
     labels = [n.label for n in diagram(term).nodes]
     assert "call quote" in labels
     assert "call quote" in to_mermaid(term)
+
+
+def is_zero(ctx: Ctx) -> bool:
+    return bool(ctx["n"] == 0)
+
+
+class TestMutualRecursion:
+    @staticmethod
+    def even_odd(reg: wf.Registry) -> dict[str, wf.Term]:
+        def other(name: str, answer: bool) -> wf.Term:
+            return wf.xor(
+                wf.branch(is_zero, wf.task(f"{name}:0", lambda c: {"yes": answer})),
+                wf.seq(wf.task(f"{name}:dec", dec),
+                       wf.call("odd" if name == "even" else "even", ctx_in={"n": "m"},
+                               ctx_out=["yes"], registry=reg)),
+            )  # fmt: skip
+
+        return {"even": other("even", True), "odd": other("odd", False)}
+
+    @pytest.mark.parametrize(("n", "even"), [(0, True), (3, False), (6, True)])
+    def test_workflows_calling_each_other(self, n: int, even: bool) -> None:
+        reg = wf.Registry()
+        entries = reg.register_together(self.even_odd(reg))
+        assert [e.name for e in entries] == ["even", "odd"]
+        st = run(wf.call("even", ctx_in=["n"], ctx_out=["yes"], registry=reg), {"n": n})
+        assert st.ctx["yes"] is even
+
+    def test_one_by_one_they_cannot_be_registered(self) -> None:
+        reg = wf.Registry()
+        with pytest.raises(wf.TermError, match="odd"):
+            reg.register("even", self.even_odd(reg)["even"])
+
+    def test_all_or_nothing(self) -> None:
+        reg = wf.Registry()
+        group = {**self.even_odd(reg), "bad": wf.call("nobody", registry=reg)}
+        with pytest.raises(wf.TermError, match="nobody"):
+            reg.register_together(group)
+        assert len(reg) == 0
+
+    @pytest.mark.parametrize(
+        ("arg", "err"),
+        [({}, wf.RegistrationError), ([], wf.RegistrationTypeError),
+         ({"x": 1}, wf.RegistrationTypeError), ({"": noop("a")}, wf.RegistrationError)],
+    )  # fmt: skip
+    def test_bad_arguments(self, arg: Any, err: type[Exception]) -> None:
+        with pytest.raises(err):
+            wf.Registry().register_together(arg)

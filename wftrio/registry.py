@@ -115,25 +115,73 @@ class Registry:
             raise RegistrationTypeError(
                 f"register(): term must be a workflow term, got {type(term).__name__}"
             )
-        outer = self._pending.get(name)
-        self._pending[name] = (version, term)
+        return self._register_group({name: term}, version)[0]
+
+    def register_together(
+        self, workflows: Mapping[str, Term], *, version: int = 1
+    ) -> list[RegisteredWorkflow]:
+        """Register several workflows at once, as version ``version`` of each name.
+
+        While they compile, each resolves the others' names (and its own),
+        so workflows that call each other (mutual recursion, WCP-22) can be
+        registered; :meth:`register` one by one cannot, since each would
+        need the other registered first.  All or nothing: if one fails,
+        none is registered.
+
+        Returns:
+            The entries, in the order of ``workflows``.
+
+        Raises:
+            RegistrationTypeError / RegistrationError / DuplicateWorkflow /
+            TermError: as :meth:`register`, for any of them; or
+            ``workflows`` is not a non-empty mapping.
+        """
+        if not isinstance(workflows, Mapping):
+            raise RegistrationTypeError(
+                "register_together(): workflows must be a mapping name -> term, got "
+                f"{type(workflows).__name__}"
+            )
+        if not workflows:
+            raise RegistrationError("register_together(): workflows is empty")
+        _check_version(version, "register_together")
+        for name, term in workflows.items():
+            _check_name(name, "register_together")
+            if not isinstance(term, Term):
+                raise RegistrationTypeError(
+                    f"register_together(): workflows[{name!r}] must be a workflow term, "
+                    f"got {type(term).__name__}"
+                )
+        return self._register_group(dict(workflows), version)
+
+    def _register_group(self, group: dict[str, Term], version: int) -> list[RegisteredWorkflow]:
+        """Compile ``group`` with its names resolvable (recursion), then register it all."""
+        busy = sorted(set(group) & set(self._pending))
+        if busy:
+            raise RegistrationError(
+                f"register(): {busy[0]!r} is being registered already (from its own compile)"
+            )
+        self._pending.update((n, (version, t)) for n, t in group.items())
         try:
-            program = compile_term(term)
+            programs = {n: compile_term(t) for n, t in group.items()}
         finally:
-            if outer is None:
-                del self._pending[name]
-            else:  # pragma: no cover - register() of a name from inside its own compile
-                self._pending[name] = outer
-        fingerprint = program_fingerprint(program)
-        versions = self._entries.get(name)
-        old = versions.get(version) if versions is not None else None
-        if old is not None:
-            if old.fingerprint != fingerprint:
-                raise DuplicateWorkflow(name, version, old.fingerprint, fingerprint)
-            return old
-        entry = RegisteredWorkflow(name, version, term, program, fingerprint)
-        self._entries.setdefault(name, {})[version] = entry
-        return entry
+            for n in group:
+                del self._pending[n]
+        out: list[RegisteredWorkflow] = []
+        new: list[RegisteredWorkflow] = []
+        for name, term in group.items():
+            fingerprint = program_fingerprint(programs[name])
+            old = self._entries.get(name, {}).get(version)
+            if old is not None:
+                if old.fingerprint != fingerprint:
+                    raise DuplicateWorkflow(name, version, old.fingerprint, fingerprint)
+                out.append(old)
+            else:
+                entry = RegisteredWorkflow(name, version, term, programs[name], fingerprint)
+                out.append(entry)
+                new.append(entry)
+        for entry in new:
+            self._entries.setdefault(entry.name, {})[version] = entry
+        return out
 
     def workflow(
         self, name: str, *, version: int = 1
