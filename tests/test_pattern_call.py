@@ -551,3 +551,21 @@ class TestMutualRecursion:
     def test_bad_arguments(self, arg: Any, err: type[Exception]) -> None:
         with pytest.raises(err):
             wf.Registry().register_together(arg)
+
+
+def test_the_command_line_sends_signals_to_and_cancels_a_called_workflow(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wftrio.cli import main
+
+    module = tmp_path / "calling.py"
+    module.write_text(
+        "import wftrio as wf\n"
+        "REG = wf.Registry()\n"
+        "REG.register('ask', wf.wait_signal('answer', store_as='a'))\n"
+        "WORKFLOW = wf.call('ask', ctx_out=['a'], registry=REG)\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(module), "--signal", "answer=42@1"]) == 0
+    assert '"a": 42' in capsys.readouterr().out
+    assert main(["run", str(module), "--cancel-region", "call:ask@1"]) == 0
