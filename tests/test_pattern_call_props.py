@@ -76,3 +76,16 @@ def test_runs_replay_and_resume_from_a_snapshot_identically(
     assert restored.run() is status
     assert restored.ctx == ref.ctx
     assert violations(restored) == []
+
+
+OPEN = terms(calls=True, effects=True, max_depth=3, max_width=3, max_leaves=8)
+
+
+@FAST
+@given(OPEN, st.integers(0, 2**16))
+def test_driven_with_signals_effects_timers_and_cancellations(term: Term, seed: int) -> None:
+    from wftrio.testing import Environment, check_invariants, drive
+
+    st_ = ExecState(wf.compile(term), {"a": 1}, scheduler=Seeded(seed))
+    drive(st_, Environment(seed), check=check_invariants)
+    assert violations(st_) == []
