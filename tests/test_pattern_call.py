@@ -569,3 +569,18 @@ def test_the_command_line_sends_signals_to_and_cancels_a_called_workflow(
     assert main(["run", str(module), "--signal", "answer=42@1"]) == 0
     assert '"a": 42' in capsys.readouterr().out
     assert main(["run", str(module), "--cancel-region", "call:ask@1"]) == 0
+
+
+def test_a_late_branch_of_the_child_finishes_in_the_childs_scope() -> None:
+    reg = wf.Registry()
+    late = wf.seq(wf.wait_signal("x"), wf.task("late", lambda c: {"y": 1}))
+    reg.register("race", wf.join(wf.first(1), wf.task("fast", lambda c: {"r": "fast"}), late))
+    st = run(wf.seq(wf.call("race", ctx_out=["r"], registry=reg),
+                    noop("after")), {"k": 0}, trace_level="full")  # fmt: skip
+    assert st.status is Status.BLOCKED  # the late branch still waits
+    assert completed(st) == ["fast", "after"]
+    st.feed_signal("x")
+    assert st.run() is Status.DONE
+    assert completed(st)[-1] == "late"
+    assert dict(st.ctx) == {"k": 0, "r": "fast"}  # y stayed in the child's scope
+    assert violations(st) == []
