@@ -277,6 +277,10 @@ def test_governance_reexports_the_algebra_approval_helpers() -> None:
 # pure ids: the same call builds the same term, in every process
 
 
+CALLED = wf.Registry()  # WCP-22: a call's term holds its registry (compared by identity)
+CALLED.register("a", wf.task("a", nop))
+
+
 def catalogue_terms() -> dict[str, Term]:
     """One term per pattern of the catalogue and per constructor, built from scratch."""
     a, b, c = wf.task("a", nop), wf.task("b", nop), wf.task("c", nop)
@@ -302,6 +306,7 @@ def catalogue_terms() -> dict[str, Term]:
         "cancel_activity": P.cancel_activity("r", a, compensate=b),
         "structured_loop": P.structured_loop(a, times=2),
         "persistent_trigger": P.persistent_trigger("s", "x"),
+        "recursion": P.recursion("a", registry=CALLED, ctx_in=["x"], ctx_out={"y": "x"}),
         "cancel_region": P.cancel_region("r", wf.seq(a, b)),
         "cancel_mi_activity": P.cancel_mi_activity("r", a, count=2),
         "cancelling_discriminator": P.cancelling_discriminator(a, b),

@@ -323,6 +323,10 @@ class TestCost:
         assert prog.run_end[0] == n
 
 
+CALLED = wf.Registry()
+CALLED.register("sub", wf.seq(wf.task("s_a", f), wf.task("s_b", f)))
+
+
 def every_construct() -> wf.Term:
     async def eff_named(ctx: Mapping[str, Any]) -> None:
         return None
@@ -341,6 +345,7 @@ def every_construct() -> wf.Term:
         wf.wait_signal("w", store_as="got"),
         wf.region("r", wf.mi(t("m"), count=2, collect="res"), compensate=t("k")),
         wf.mi(t("m2"), count=1, more_on="more", close_on="close"),
+        wf.call("sub", ctx_in={"x": "got"}, ctx_out=["s"], registry=CALLED),
         wf.terminate(),
     )
 
@@ -369,7 +374,9 @@ class TestOperands:
         prog = wf_compile(every_construct())
         plain = prog.instrs[pc_of(prog, "a")]
         assert plain.args == {"name": "a", "fn": f}  # unset options are left out
-        (enter,) = [i for i in prog.instrs if i.op == "region_enter"]
+        enter = next(
+            i for i in prog.instrs if i.op == "region_enter"
+        )  # region("r"), then the call's
         assert isinstance(enter.ops, RegionEnterOps)
         assert "allow" not in enter.args
         assert enter.args["body"] == enter.ops.body

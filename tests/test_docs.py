@@ -104,6 +104,8 @@ def _pattern_samples() -> dict[int, Any]:
     def yes(ctx: Any) -> bool:
         return True
 
+    reg = wf.Registry()
+    reg.register("a", a)
     return {
         1: P.sequence(a, b),
         2: P.parallel_split(a, b),
@@ -128,6 +130,7 @@ def _pattern_samples() -> dict[int, Any]:
             P.structured_loop(b, while_=yes),
             P.structured_loop(c, until=yes),
         ),
+        22: P.recursion("a", registry=reg, ctx_in=["x"], ctx_out=["y"]),
         24: P.persistent_trigger("s"),
         25: P.cancel_region("r", wf.seq(a, b), compensate=c),
         26: P.cancel_mi_activity("r", a, count=2),

@@ -26,6 +26,7 @@ PUBLIC = {
     "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
     "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",
     "InvalidWorkflow", "EffectTimeout", "NoHandler", "GuardViolation", "BudgetExceeded",
+    "call", "CallError", "CallDepthExceeded",
     "ApprovalRejected", "UnknownRegion", "UnknownSignal", "SignalQueueFull", "CaseStuck",
     "EscapedBaseException", "UnknownWorkflow", "DuplicateWorkflow", "WorkflowVersionMismatch",
     "RegistrationError", "RegistrationTypeError", "StoreError", "StoreLocked", "StoreCorrupt",

@@ -60,16 +60,18 @@ class TestCatalogue:
     def test_all_is_sorted_and_complete(self) -> None:
         # the façade re-exports every public function of the algebra's pattern modules
         impl = importlib.import_module("wftrio.algebra.patterns")
-        public = {
-            n
-            for mod in (
-                impl,
-                importlib.import_module("wftrio.algebra.mi_patterns"),
-                importlib.import_module("wftrio.algebra.join_patterns"),
-            )
-            for n, v in vars(mod).items()
-            if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == mod.__name__
-        }
+        public = set()
+        others = (
+            "wftrio.algebra.mi_patterns",
+            "wftrio.algebra.join_patterns",
+            "wftrio.algebra.call_patterns",
+        )
+        for mod in (impl, *map(importlib.import_module, others)):
+            public |= {
+                n
+                for n, v in vars(mod).items()
+                if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == mod.__name__
+            }
         assert public | {"CATALOGUE"} == set(P.__all__)
         assert all(getattr(P, n) is getattr(impl, n) for n in P.__all__)
 

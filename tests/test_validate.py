@@ -337,6 +337,9 @@ def test_every_code_is_tested_and_documented() -> None:
 # the catalogue of known-sound terms
 
 A, B, C = t("a"), t("b"), t("c")
+# WCP-22: a workflow calling itself while cond holds (explored to max_depth: WF200)
+CALLS = wf.Registry()
+CALLS.register("again", wf.xor(wf.branch(cond, wf.call("again", registry=CALLS, max_depth=3)), A))
 
 
 def two(ctx: Mapping[str, Any]) -> int:
@@ -363,6 +366,7 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     18: wf.par(P.milestone("m", A), t("other")),
     19: wf.seq(P.cancel_activity("act", wf.task("call", call_api)), B),
     21: P.structured_loop(A, until=cond),
+    22: P.recursion("again", registry=CALLS, max_depth=3),
     24: P.persistent_trigger("go"),
     25: P.cancel_region("r", wf.seq(A, wf.wait_signal("x"))),
     26: P.cancel_mi_activity("m", wf.wait_signal("x"), count=2),
@@ -381,7 +385,7 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     42: P.thread_split(3, wf.region("t", A)),
     43: wf.par(A, P.explicit_termination()),
 }
-DOCUMENTED_WARNINGS: dict[int, set[str]] = {}
+DOCUMENTED_WARNINGS: dict[int, set[str]] = {22: {"WF200"}}
 
 
 def test_catalogue_samples_cover_every_pattern() -> None:

@@ -40,7 +40,7 @@ def test_nested_partial_joins_racing_inside_loops_validate() -> None:
 
 
 def test_nested_collecting_mi_without_join_validate() -> None:
-    # found by scripts/sweep_pure.py: ~5,000 states and 3 s before
+    # found by tests/sweep_pure.py: ~5,000 states and 3 s before
     def level(body: Term, i: int) -> Term:
         return wf.mi(body, count=count_of("c", 1), join="none", collect=f"col{i}")
 
@@ -52,7 +52,7 @@ def test_nested_collecting_mi_without_join_validate() -> None:
 
 
 def test_loop_around_an_mi_holding_a_partial_mi_validates() -> None:
-    # found by scripts/sweep_pure.py: ~4,000 states and 3 s before
+    # found by tests/sweep_pure.py: ~4,000 states and 3 s before
     alt = wf.xor(
         wf.branch(lambda ctx: False, t("t1")),
         wf.mi(t("t2"), items=(0, 8), join=1, collect="col0"),

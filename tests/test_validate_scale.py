@@ -243,7 +243,7 @@ random_pure = terms(
 
 # derandomized: the same 500 terms every run.  Drawn at random, about 1 term
 # in 2,000 still hits a bound (mi nested three deep around instances racing to
-# first(2) joins; docs/VALIDATION.md, scripts/sweep_pure.py), so a random draw
+# first(2) joins; docs/VALIDATION.md, tests/sweep_pure.py), so a random draw
 # of 500 would fail now and then.
 @settings(max_examples=500, deadline=None, derandomize=True)
 @given(term=random_pure)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from wftrio.errors import (
         ApprovalRejected,
         BudgetExceeded,
+        CallDepthExceeded,
+        CallError,
         CaseCancelled,
         CaseClosed,
         CaseFailed,
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from wftrio.governance import Budget, BudgetUsage, approval_signal, approve, reject
     from wftrio.patterns import approval
     from wftrio.receipts import Receipt
-    from wftrio.registry import RegisteredWorkflow, Registry, register, workflow
+    from wftrio.registry import RegisteredWorkflow, Registry, call, register, workflow
     from wftrio.runtime import (
         CallbackSink,
         CaseInfo,
@@ -108,6 +110,8 @@ _EXPORTS: dict[str, str] = {
     "ApprovalRejected": "wftrio.errors",
     "Budget": "wftrio.governance",
     "BudgetExceeded": "wftrio.errors",
+    "CallDepthExceeded": "wftrio.errors",
+    "CallError": "wftrio.errors",
     "BudgetUsage": "wftrio.governance",
     "CallbackSink": "wftrio.runtime",
     "CaseCancelled": "wftrio.errors",
@@ -176,6 +180,7 @@ _EXPORTS: dict[str, str] = {
     "open_substrate": "wftrio.runtime",
     "par": "wftrio.terms",
     "region": "wftrio.terms",
+    "call": "wftrio.registry",
     "register": "wftrio.registry",
     "reject": "wftrio.governance",
     "replay_log": "wftrio.trace",
@@ -201,6 +206,8 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "BudgetUsage",
+    "CallDepthExceeded",
+    "CallError",
     "CallbackSink",
     "CaseCancelled",
     "CaseClosed",
@@ -254,6 +261,7 @@ __all__ = [
     "approval_signal",
     "approve",
     "branch",
+    "call",
     "choice",
     "compile",
     "current_effect",

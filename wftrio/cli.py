@@ -198,18 +198,10 @@ def _case_options(module: ModuleType, attr: str) -> dict[str, Any]:
 
 
 def _signal_names(term: Any) -> set[str]:
-    """Every signal name the workflow can consume (wait_signal and on_signal)."""
-    from wftrio.terms import MI, Defer, OnSignal, WaitSignal, walk
+    """Every signal name the workflow can consume, the workflows it calls included."""
+    from wftrio.runtime._workflow import signal_names
 
-    names: set[str] = set()
-    for _, node in walk(term):
-        if isinstance(node, WaitSignal):
-            names.add(node.name)
-        elif isinstance(node, Defer):
-            names.update(a.name for a in node.alternatives if isinstance(a, OnSignal))
-        elif isinstance(node, MI):
-            names.update(node.signals)
-    return names
+    return set(signal_names(term))
 
 
 def _plan(
@@ -229,8 +221,10 @@ def _plan(
     plan = [(at, "signal", name, payload) for at, name, payload in signals]
     for text in args.cancel_region:
         scope, at = _at_arg("--cancel-region", text)
-        if scope not in term.region_ids:
-            regions = ", ".join(sorted(term.region_ids)) or "none"
+        from wftrio.runtime._workflow import region_names
+
+        if scope not in region_names(term):
+            regions = ", ".join(sorted(region_names(term))) or "none"
             raise CliError(
                 f"--cancel-region {scope!r}: the workflow has no such region (its regions: "
                 f"{regions})"

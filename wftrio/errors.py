@@ -27,6 +27,8 @@ __all__ = [
     "InjectedFault",
     "ApprovalRejected",
     "BudgetExceeded",
+    "CallDepthExceeded",
+    "CallError",
     "CaseCancelled",
     "CaseClosed",
     "CaseFailed",
@@ -125,6 +127,30 @@ class TaskError(WftrioError):
     E.g. an ``xor`` where no condition held and there is no default, or a
     task returning something that is not a Mapping.
     """
+
+
+class CallError(TaskError):
+    """A ``call`` (WCP-22) could not map its ctx: a key of ``ctx_in`` / ``ctx_out`` is missing."""
+
+
+class CallDepthExceeded(TaskError, RecursionError):
+    """A ``call`` nested deeper than its ``max_depth`` (the recursion bound) ran.
+
+    Attributes:
+        name: the workflow the call names.
+        max_depth: the bound.
+    """
+
+    def __init__(self, name: str, max_depth: int) -> None:
+        super().__init__(
+            f"call({name!r}): more than max_depth={max_depth} nested calls; "
+            "raise max_depth= or make the recursion end sooner"
+        )
+        self.name = name
+        self.max_depth = max_depth
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.name, self.max_depth))
 
 
 class RecordedError(WftrioError):

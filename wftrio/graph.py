@@ -37,6 +37,7 @@ from wftrio.errors import TermTypeError
 from wftrio.terms import (
     MI,
     After,
+    Call,
     Defer,
     First,
     Join,
@@ -303,6 +304,9 @@ class _Builder:
                 return self.node("terminate", "terminate", cl), []
             case Threads(n=n, body=body):
                 return (yield from self.split("par", "merge", [(f"{n} threads", body)], cl))
+            case Call(name=name):  # a sub-workflow (WCP-22): one box, not its body
+                n = self.node(f"call {name}", "task", cl)
+                return n, [(n, "", False, False)]
             case _:
                 raise TermTypeError(f"diagram: {term!r} is not a workflow term")
 

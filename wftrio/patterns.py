@@ -19,7 +19,9 @@ left ends DONE), WCP-20 cancel case (``sub.cancel(case_id)`` /
 consumes it, otherwise it is dropped).
 
 Not built yet, hence left out: WCP-33/37/38 (generalised AND-join, local
-and general synchronising merge) and WCP-22 (recursion and sub-workflows).
+and general synchronising merge). WCP-22 recursion and sub-workflows is
+:func:`recursion`, i.e. :func:`wftrio.call` with an explicit registry (the
+one node here the compiler lowers by resolving a registered workflow's name).
 
 :data:`CATALOGUE` maps each covered WCP number to ``(name, function)``.
 The functions live in :mod:`wftrio.algebra.patterns`; this module is their
@@ -60,6 +62,7 @@ from wftrio.algebra.patterns import (
     parallel_split,
     partial_join,
     persistent_trigger,
+    recursion,
     sequence,
     simple_merge,
     static_partial_join_mi,
@@ -102,6 +105,7 @@ __all__ = [
     "parallel_split",
     "partial_join",
     "persistent_trigger",
+    "recursion",
     "sequence",
     "simple_merge",
     "static_partial_join_mi",

@@ -28,10 +28,11 @@ Imports nothing of trio or the runtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import attrs
 
+from wftrio.algebra.call_node import DEFAULT_MAX_DEPTH, Call, key_map
 from wftrio.compiler import Program
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import program_fingerprint
@@ -47,6 +48,7 @@ from wftrio.terms import Term
 __all__ = [
     "RegisteredWorkflow",
     "Registry",
+    "call",
     "default_registry",
     "register",
     "workflow",
@@ -81,11 +83,14 @@ class Registry:
     (register at import time, or from the trio thread).
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_pending")
 
     def __init__(self) -> None:
         # name -> version -> entry; versions kept in registration order
         self._entries: dict[str, dict[int, RegisteredWorkflow]] = {}
+        # the workflows being compiled by register(): a call to one of them
+        # (recursion) resolves to its term before it is registered
+        self._pending: dict[str, tuple[int, Term]] = {}
 
     def register(self, name: str, term: Term, *, version: int = 1) -> RegisteredWorkflow:
         """Register ``term`` as version ``version`` of workflow ``name``.
@@ -110,17 +115,73 @@ class Registry:
             raise RegistrationTypeError(
                 f"register(): term must be a workflow term, got {type(term).__name__}"
             )
-        program = compile_term(term)
-        fingerprint = program_fingerprint(program)
-        versions = self._entries.get(name)
-        old = versions.get(version) if versions is not None else None
-        if old is not None:
-            if old.fingerprint != fingerprint:
-                raise DuplicateWorkflow(name, version, old.fingerprint, fingerprint)
-            return old
-        entry = RegisteredWorkflow(name, version, term, program, fingerprint)
-        self._entries.setdefault(name, {})[version] = entry
-        return entry
+        return self._register_group({name: term}, version)[0]
+
+    def register_together(
+        self, workflows: Mapping[str, Term], *, version: int = 1
+    ) -> list[RegisteredWorkflow]:
+        """Register several workflows at once, as version ``version`` of each name.
+
+        While they compile, each resolves the others' names (and its own),
+        so workflows that call each other (mutual recursion, WCP-22) can be
+        registered; :meth:`register` one by one cannot, since each would
+        need the other registered first.  All or nothing: if one fails,
+        none is registered.
+
+        Returns:
+            The entries, in the order of ``workflows``.
+
+        Raises:
+            RegistrationTypeError / RegistrationError / DuplicateWorkflow /
+            TermError: as :meth:`register`, for any of them; or
+            ``workflows`` is not a non-empty mapping.
+        """
+        if not isinstance(workflows, Mapping):
+            raise RegistrationTypeError(
+                "register_together(): workflows must be a mapping name -> term, got "
+                f"{type(workflows).__name__}"
+            )
+        if not workflows:
+            raise RegistrationError("register_together(): workflows is empty")
+        _check_version(version, "register_together")
+        for name, term in workflows.items():
+            _check_name(name, "register_together")
+            if not isinstance(term, Term):
+                raise RegistrationTypeError(
+                    f"register_together(): workflows[{name!r}] must be a workflow term, "
+                    f"got {type(term).__name__}"
+                )
+        return self._register_group(dict(workflows), version)
+
+    def _register_group(self, group: dict[str, Term], version: int) -> list[RegisteredWorkflow]:
+        """Compile ``group`` with its names resolvable (recursion), then register it all."""
+        busy = sorted(set(group) & set(self._pending))
+        if busy:
+            raise RegistrationError(
+                f"register(): {busy[0]!r} is being registered already (from its own compile)"
+            )
+        self._pending.update((n, (version, t)) for n, t in group.items())
+        try:
+            programs = {n: compile_term(t) for n, t in group.items()}
+        finally:
+            for n in group:
+                del self._pending[n]
+        out: list[RegisteredWorkflow] = []
+        new: list[RegisteredWorkflow] = []
+        for name, term in group.items():
+            fingerprint = program_fingerprint(programs[name])
+            old = self._entries.get(name, {}).get(version)
+            if old is not None:
+                if old.fingerprint != fingerprint:
+                    raise DuplicateWorkflow(name, version, old.fingerprint, fingerprint)
+                out.append(old)
+            else:
+                entry = RegisteredWorkflow(name, version, term, programs[name], fingerprint)
+                out.append(entry)
+                new.append(entry)
+        for entry in new:
+            self._entries.setdefault(entry.name, {})[version] = entry
+        return out
 
     def workflow(
         self, name: str, *, version: int = 1
@@ -172,6 +233,20 @@ class Registry:
             if entry is not None:
                 return entry
         raise UnknownWorkflow(name, version, {n: self.versions(n) for n in self.names()})
+
+    def resolve(self, name: str, version: int | None) -> Term:
+        """The term a ``call(name, version=...)`` runs (WCP-22); the compiler asks this.
+
+        A workflow being registered resolves to its own term, so a workflow
+        may call itself.
+
+        Raises:
+            UnknownWorkflow: as :meth:`get`.
+        """
+        pending = self._pending.get(name)
+        if pending is not None and version in (None, pending[0]):
+            return pending[1]
+        return self.get(name, version).term
 
     def versions(self, name: str) -> tuple[int, ...]:
         """The registered versions of ``name``, ascending (empty if none).
@@ -271,3 +346,54 @@ def workflow(name: str, *, version: int = 1) -> Callable[[Callable[[], Term]], C
     :meth:`Registry.workflow`.
     """
     return default_registry.workflow(name, version=version)
+
+
+def call(
+    name: str,
+    *,
+    ctx_in: Mapping[str, str] | Sequence[str] | None = None,
+    ctx_out: Mapping[str, str] | Sequence[str] | None = None,
+    version: int | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    scope: str | None = None,
+    registry: Registry | None = None,
+) -> Call:
+    """Sub-workflow / recursion (WCP-22): run the registered workflow ``name`` as a child.
+
+    ::
+
+        wf.call("fact", ctx_in={"n": "m"}, ctx_out={"sub": "result"})
+
+    The child runs with a ctx of its own that starts with exactly
+    ``ctx_in`` (``{child_key: parent_key}``; a list of keys maps each to
+    itself) and reads nothing else of the caller's ctx; its tasks' updates
+    stay in it.  When the child completes, ``ctx_out``
+    (``{parent_key: child_key}``) is copied into the caller's ctx.  A
+    missing key on either side fails the case with
+    :class:`~wftrio.errors.CallError`.  The child runs in a region
+    ``scope`` (``"call:" + name`` by default): its trace events carry that
+    scope, ``cancel_region(scope)`` cancels it, and cancelling a region
+    around the call cancels the child.
+
+    The name is resolved in ``registry`` (the default registry) when the
+    caller is compiled (for a registered caller: when it is registered,
+    where a workflow may call itself), and the child is compiled inline.
+    Recursion is unfolded up to ``max_depth`` nested calls; a call deeper
+    than that fails the case with :class:`~wftrio.errors.CallDepthExceeded`
+    when it runs.  A Program grows with the unfolding (linearly for a
+    workflow calling itself once per run).
+
+    Raises:
+        TermTypeError: a bad name, mapping, version, max_depth, scope or registry.
+        TermError: a mapping naming one target key twice.
+    """
+    where = f"call({name!r})"
+    return Call(
+        name,
+        default_registry if registry is None else registry,
+        key_map(where, "ctx_in", ctx_in),
+        key_map(where, "ctx_out", ctx_out),
+        version,
+        max_depth,
+        scope,
+    )

@@ -16,6 +16,7 @@ it imports nothing else from the package.
 
 from __future__ import annotations
 
+from wftrio.algebra.call_node import Call
 from wftrio.algebra.constructors import (
     after,
     branch,
@@ -71,6 +72,7 @@ from wftrio.errors import TermError, TermTypeError, WftrioError
 
 __all__ = [
     "END",
+    "Call",
     "MI",
     "After",
     "Branch",

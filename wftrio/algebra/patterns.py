@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from wftrio.algebra.approval import approval_functions, approval_signal
+from wftrio.algebra.call_patterns import recursion
 from wftrio.algebra.checks import check_name, is_name, is_number, name_problem
 from wftrio.algebra.constructors import (
     after,
@@ -107,6 +108,7 @@ __all__ = [
     "parallel_split",
     "partial_join",
     "persistent_trigger",
+    "recursion",
     "sequence",
     "simple_merge",
     "static_partial_join_mi",
@@ -754,6 +756,7 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     18: ("milestone", milestone),
     19: ("cancel_activity", cancel_activity),
     21: ("structured_loop", structured_loop),
+    22: ("recursion", recursion),
     24: ("persistent_trigger", persistent_trigger),
     25: ("cancel_region", cancel_region),
     26: ("cancel_mi_activity", cancel_mi_activity),

@@ -28,6 +28,8 @@ import attrs
 from wftrio.compiler.program import (
     MI_PAYLOAD,
     NO_OPS,
+    CallEnterOps,
+    CallExitOps,
     DeferOps,
     ForkOps,
     Instr,
@@ -46,10 +48,11 @@ from wftrio.compiler.program import (
     XorOps,
     assemble,
 )
-from wftrio.errors import TermTypeError
+from wftrio.errors import TermError, TermTypeError, UnknownWorkflow
 from wftrio.terms import (
     MI,
     After,
+    Call,
     Defer,
     First,
     Join,
@@ -80,9 +83,12 @@ Lowering: TypeAlias = Generator[tuple[Term, str], Lowered, Lowered]
 
 
 class _Builder:
-    __slots__ = ("nexts", "opcodes", "ops", "paths")
+    __slots__ = ("calls", "calls_seen", "nexts", "opcodes", "ops", "paths")
 
     def __init__(self) -> None:
+        # the calls being lowered around the current node, outermost first (WCP-22)
+        self.calls: list[str] = []
+        self.calls_seen = False
         self.opcodes: list[str] = []
         self.paths: list[str] = []
         self.nexts: list[int] = []
@@ -293,11 +299,58 @@ class _Builder:
                     join_pc=jpc,
                 )
                 return fork, [(jpc, "next")]
+            case Call():
+                return (yield from self.call(term, here))
             case _:
                 raise TermTypeError(
                     f"compile: {term!r} at {here or 'the root'} is not a term "
                     "built with wftrio's constructors"
                 )
+
+    def call(self, term: Call, here: str) -> Lowering:
+        """A sub-workflow (WCP-22), lowered inline.
+
+        ``region_enter call_enter <callee> call_exit region_exit``.  The callee
+        is resolved now; a call nested deeper than its ``max_depth`` becomes
+        a lone ``call_enter`` that fails the case if it runs.
+        """
+        if len(self.calls) >= term.max_depth:
+            pc = self.emit(
+                "call_enter",
+                here,
+                CallEnterOps(name=term.name, ctx_in=(), max_depth=term.max_depth, exceeded=True),
+            )
+            # its ``next`` (what follows the call) is taken only by the validator's
+            # abstract run, which assumes the deeper calls complete (WF200)
+            return pc, [(pc, "next")]
+        try:
+            callee = term.resolver.resolve(term.name, term.version)
+        except UnknownWorkflow as exc:
+            raise TermError(f"compile: {here or 'the root'}: {exc}") from exc
+        if not isinstance(callee, Term):
+            raise TermTypeError(
+                f"compile: {here or 'the root'}: workflow {term.name!r} resolved to "
+                f"{type(callee).__name__}, not a term"
+            )
+        self.calls_seen = True
+        enter = self.emit("region_enter", here)
+        cin = self.emit(
+            "call_enter",
+            here,
+            CallEnterOps(name=term.name, ctx_in=term.ctx_in, max_depth=term.max_depth),
+        )
+        self.calls.append(term.name)
+        try:
+            bpc, x = yield callee, f"{here}[0]"
+        finally:
+            self.calls.pop()
+        self.nexts[cin] = bpc
+        cout = self.emit("call_exit", here, CallExitOps(name=term.name, ctx_out=term.ctx_out))
+        self.patch(x, cout)
+        ex = self.emit("region_exit", here)
+        self.nexts[cout] = ex
+        self.ops[enter] = RegionEnterOps(scope_id=term.scope_id, cancel_pc=-1, body=cin)
+        return enter, [(ex, "next"), (enter, "cancel_pc")]
 
     def mi_watchers(self, term: MI, here: str, spawn: int) -> tuple[MIWatch, ...]:
         """Emit a watcher per signal of an mi (WCP-15, WCP-27): ``wait_signal`` → ``mi_signal``.
@@ -322,6 +375,23 @@ class _Builder:
                 self.nexts[act] = wait
             out.append(MIWatch(kind, name, wait))  # type: ignore[arg-type]
         return tuple(out)
+
+
+def _check_call_scopes(b: _Builder) -> None:
+    """Refuse a region sharing its id with a call's region (WCP-22)."""
+    calls: set[str] = set()
+    plain: dict[str, str] = {}
+    for pc, ops in enumerate(b.ops):
+        if isinstance(ops, RegionEnterOps):
+            if b.opcodes[ops.body] == "call_enter":
+                calls.add(ops.scope_id)
+            else:
+                plain.setdefault(ops.scope_id, b.paths[pc])
+    for sid in sorted(calls & plain.keys()):
+        raise TermError(
+            f"compile: region {sid!r} at {plain[sid]} has the id of a call's region; "
+            "rename it or give the call another scope="
+        )
 
 
 def _lookup(term: Term) -> Program | None:
@@ -363,6 +433,8 @@ def compile(term: Term) -> Program:  # noqa: A001 - the natural name, as re.comp
     entry, exits = b.lower(term)
     end = b.emit("end", "end")
     b.patch(exits, end)
+    if b.calls_seen:
+        _check_call_scopes(b)
     prog = assemble(term, b.instrs(), entry)
     _CACHE[term] = prog
     if len(_CACHE) > _CACHE_SIZE:

@@ -33,6 +33,8 @@ __all__ = [
     "MI_PAYLOAD",
     "MIDoneOps",
     "MISignalOps",
+    "CallEnterOps",
+    "CallExitOps",
     "MISpawnOps",
     "MIWatch",
     "NoOps",
@@ -229,6 +231,32 @@ class MISignalOps(_Operands):
     spawn: int
 
 
+@attrs.frozen(kw_only=True)
+class CallEnterOps(_Operands):
+    """``call_enter`` (WCP-22): the child's ctx layer starts with ``ctx_in``.
+
+    ``ctx_in`` are ``(child_key, parent_key)`` pairs; ``exceeded`` marks a
+    call deeper than ``max_depth``, which fails the case when it runs.
+    """
+
+    name: str
+    ctx_in: tuple[tuple[str, str], ...]
+    max_depth: int
+    exceeded: bool = _optional(False)
+    lenient: bool = _optional(False)
+    """Skip a missing key instead of failing (the validator's abstract ctx holds no data)."""
+
+
+@attrs.frozen(kw_only=True)
+class CallExitOps(_Operands):
+    """``call_exit`` (WCP-22): ``ctx_out`` ``(parent_key, child_key)`` pairs copied back."""
+
+    name: str
+    ctx_out: tuple[tuple[str, str], ...]
+    lenient: bool = _optional(False)
+    """Skip a missing key instead of failing (the validator's abstract ctx holds no data)."""
+
+
 Operands: TypeAlias = (
     NoOps
     | TaskOps
@@ -242,6 +270,8 @@ Operands: TypeAlias = (
     | MISpawnOps
     | MIDoneOps
     | MISignalOps
+    | CallEnterOps
+    | CallExitOps
 )
 
 OPERANDS: Mapping[str, type[Operands]] = {
@@ -261,6 +291,8 @@ OPERANDS: Mapping[str, type[Operands]] = {
     "mi_spawn": MISpawnOps,
     "mi_done": MIDoneOps,
     "mi_signal": MISignalOps,
+    "call_enter": CallEnterOps,
+    "call_exit": CallExitOps,
     "terminate": NoOps,
     "end": NoOps,
 }

@@ -32,6 +32,7 @@ from wftrio.compiler.program import (
 )
 from wftrio.effects import Effect
 from wftrio.engine import _blocking, _effects
+from wftrio.engine._call_ops import call_enter, call_exit
 from wftrio.engine._fused import run_compact
 from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
 from wftrio.engine.frozen import (
@@ -617,6 +618,8 @@ OPS: Mapping[str, Factory] = {
     "mi_spawn": mi_spawn,
     "mi_done": mi_done,
     "mi_signal": mi_signal,
+    "call_enter": call_enter,
+    "call_exit": call_exit,
     "terminate": _terminate,
     "end": _end,
 }

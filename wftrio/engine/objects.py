@@ -24,6 +24,7 @@ __all__ = [
     "JoinInst",
     "LoopFrame",
     "MIInst",
+    "CALL_LAYER",
     "CtxLayer",
     "RegionInst",
     "Scope",
@@ -69,6 +70,11 @@ class _EmptyDict(dict[Any, Any]):
 
 EMPTY: dict[Any, Any] = _EmptyDict()
 """The shared read-only empty dict (see :class:`_EmptyDict`)."""
+
+
+CALL_LAYER = -2
+"""``CtxLayer.index`` of a called workflow's layer (WCP-22): its ``base`` holds
+what ``ctx_in`` mapped in, and its ``view`` reads no enclosing layer."""
 
 
 class CtxLayer:
@@ -118,6 +124,9 @@ class CtxLayer:
             # flattened: an instance reads its own updates, its item/index, then
             # every enclosing layer down to the case ctx
             below = parent.maps or (parent.data,)
+            if index == CALL_LAYER:
+                # a called workflow's layer (WCP-22) reads nothing of its caller
+                below = ()
             self.maps = (data, base if base is not None else {}, *below)
             self.view = MappingProxyType(ChainMap(*self.maps))
 

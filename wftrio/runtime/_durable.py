@@ -38,7 +38,7 @@ from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._stored import load_options
 from wftrio.runtime._types import CaseOptions, CaseState, parse_case_options
-from wftrio.runtime._workflow import signal_names
+from wftrio.runtime._workflow import region_names, signal_names
 from wftrio.serialize import dumps_snapshot, dumps_trace, loads_snapshot
 from wftrio.stores import DurableStore, SQLiteStore, StoredCase, StoredRequest
 from wftrio.stores._outside import FROM_INBOX, InboxRow
@@ -345,7 +345,7 @@ def serve_inbox(sub: Substrate, store: SQLiteStore) -> None:
 
     def workflows() -> list[tuple[str, int, str, Any, Any]]:
         return [
-            (e.name, e.version, e.fingerprint, signal_names(e.term), e.term.region_ids)
+            (e.name, e.version, e.fingerprint, signal_names(e.term), region_names(e.term))
             for e in sub.registry
         ]
 

@@ -61,6 +61,7 @@ from wftrio.runtime._messages import (
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot, TraceSink
 from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
+from wftrio.runtime._workflow import region_names
 from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import EventKind, TraceEvent
 
@@ -793,8 +794,7 @@ class Case:
 
     def region_ids(self) -> frozenset[str]:
         """The ids of every region of the case's workflow (empty once it finished)."""
-        program = self.program
-        return program.term.region_ids if program is not None else frozenset()
+        return region_names(self.program.term) if self.program is not None else frozenset()
 
     def __repr__(self) -> str:
         return f"<Case {self.case_id!r} {self.state.value}>"

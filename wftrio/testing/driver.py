@@ -35,7 +35,7 @@ from wftrio.engine import (
     Status,
 )
 from wftrio.errors import EffectSuspended, NoHandler
-from wftrio.terms import MI, OnSignal, Region, WaitSignal, walk
+from wftrio.runtime._workflow import region_names, signal_names
 from wftrio.testing.strategies import InjectedFault
 
 __all__ = ["DriveResult", "Driver", "EffectSuspended", "Environment", "drive"]
@@ -159,17 +159,9 @@ class Driver:
         #: pending timers: tid -> deadline on the driver's virtual clock
         self.timers: dict[int, float] = {}
         self.actions: list[str] = []
-        signals: set[str] = set()
-        region_ids: set[str] = set()
-        for _, node in walk(st.program.term):
-            if isinstance(node, WaitSignal | OnSignal):
-                signals.add(node.name)
-            elif isinstance(node, MI):
-                signals.update(node.signals)
-            elif isinstance(node, Region):
-                region_ids.add(node.scope_id)
-        self.signal_names = sorted(signals)
-        self.region_ids = sorted(region_ids)
+        # the workflow's and those of the workflows it calls (WCP-22)
+        self.signal_names = sorted(signal_names(st.program.term))
+        self.region_ids = sorted(region_names(st.program.term))
 
     # -- bookkeeping ---------------------------------------------------------
 

@@ -14,9 +14,8 @@ terminate (their body increments a counter key of their own that the loop's
 condition reads), generated region ids are unique, and generated ``first(n)``
 / ``mi(join=n)`` never ask for more arrivals than can happen statically.  By
 default (``valid=True``) every term passes the validation ``new_case`` runs;
-``terms(tasks=[...])`` builds terms from the caller's own tasks.
-
-This module needs ``hypothesis`` (wftrio's ``test`` extra).
+``terms(tasks=[...])`` builds terms from the caller's own tasks.  This
+module needs ``hypothesis`` (wftrio's ``test`` extra).
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from hypothesis.strategies import SearchStrategy
 import wftrio.terms as wt
 from wftrio.algebra.checks import is_int
 from wftrio.errors import InjectedFault, WftrioError
+from wftrio.registry import Registry, call
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
 from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
@@ -86,7 +86,6 @@ class InvalidArgument(WftrioError, hypothesis.errors.InvalidArgument):
     """
 
 
-# ---------------------------------------------------------------------------
 # task functions and conditions (module-level factories with readable names)
 
 
@@ -248,7 +247,6 @@ def items_upto(key: str, cap: int) -> Callable[[Ctx], list[int]]:
     return _named(fn, f"items_upto({key!r}, {cap})")
 
 
-# ---------------------------------------------------------------------------
 # the blueprint: a plain data tree drawn by hypothesis, then built into a Term
 #
 # Drawing a blueprint first (instead of Terms directly) lets the builder hand
@@ -290,6 +288,7 @@ class _Options:
     failures: bool
     mi: bool
     mi_patterns: bool
+    calls: bool
     valid: bool
     tasks: tuple[Term, ...] | None
 
@@ -351,6 +350,8 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         kinds.append("region")
     if o.mi:
         kinds.append("mi")
+    if o.calls:
+        kinds.append("call")
     w = o.max_width
     kid_lists = st.lists(kids, min_size=min(2, w), max_size=w).map(tuple)
     maybe_cond = st.one_of(st.none(), _conds)
@@ -392,6 +393,8 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
                 triggers.append(st.tuples(st.just("after"), st.sampled_from(_TIMER_SECONDS)))
             alts = tuple(draw(st.one_of(triggers)) for _ in ks)
             return _Node("defer", alts, ks)
+        if kind == "call":
+            return _Node("call", (), (draw(kids),))
         if kind == "region":
             body = draw(kids)
             if draw(st.booleans()):
@@ -434,10 +437,11 @@ class _Builder:
     and thresholds and loops are adjusted to it.
     """
 
-    __slots__ = ("counts", "tasks", "valid")
+    __slots__ = ("counts", "registry", "tasks", "valid")
 
     def __init__(self, valid: bool, tasks: tuple[Term, ...] | None) -> None:
         self.counts: Counter[str] = Counter()
+        self.registry: Registry | None = None  # the called workflows (WCP-22), one per term
         self.valid = valid
         self.tasks = tasks
 
@@ -533,6 +537,13 @@ class _Builder:
         if kind == "threads":
             body, ok = self.build(node.kids[0])
             return wt.threads(p[0], body), ok
+        if kind == "call":  # a sub-workflow, registered in the term's own registry
+            name = self.fresh("wf")
+            body, ok = self.build(node.kids[0])
+            if self.registry is None:
+                self.registry = Registry()
+            self.registry.register(name, body)
+            return call(name, registry=self.registry), ok
         raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
 
     def defer(self, node: _Node) -> tuple[Term, bool]:
@@ -584,7 +595,6 @@ def _builder(valid: bool, tasks: tuple[Term, ...] | None) -> Callable[[_Node], T
     return build_root
 
 
-# ---------------------------------------------------------------------------
 # public strategies
 
 
@@ -657,6 +667,7 @@ def terms(
     failures: bool = False,
     mi: bool = True,
     mi_patterns: bool = True,
+    calls: bool = False,
     tasks: Sequence[Term | Callable[..., Any]] | None = None,
     valid: bool = True,
 ) -> SearchStrategy[Term]:
@@ -718,6 +729,10 @@ def terms(
         mi_patterns: give some of them the options of the MI patterns
             (``cancel_rest``, ``until``, ``complete_on``, ``more_on`` /
             ``close_on``, a condition as the join).
+        calls: include sub-workflow calls (WCP-22, ``wf.call``): a drawn
+            sub-term registered under a fresh name (``wf0``, ...) in a
+            registry of the term's own and called with no ``ctx_in`` /
+            ``ctx_out`` (so it reads none of the caller's ctx); no recursion.
         tasks: your own task terms or functions, used as the task leaves
             (default None: the strategy's own tasks, :func:`bump`,
             :func:`note`, ...).
@@ -738,6 +753,7 @@ def terms(
         failures=_check_bool("failures", failures),
         mi=_check_bool("mi", mi),
         mi_patterns=_check_bool("mi_patterns", mi_patterns),
+        calls=_check_bool("calls", calls),
         valid=_check_bool("valid", valid),
         tasks=_check_tasks(tasks),
     )

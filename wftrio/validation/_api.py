@@ -38,6 +38,7 @@ from wftrio.compiler import compile as compile_term
 from wftrio.engine.program import Program
 from wftrio.errors import InvalidWorkflow, TermTypeError, ValidationOptionError
 from wftrio.terms import Term
+from wftrio.validation.calls import call_issues, callee_structural_issues, with_called_signals
 from wftrio.validation.compose import sound_by_construction
 from wftrio.validation.explore import Bounds, explore, replay_witness
 from wftrio.validation.findings import exploration_issues
@@ -168,6 +169,9 @@ def analyze(term: Term, **options: Any) -> Report:
 
 def _analyze(term: Term, program: Program, opts: Options, budget_s: float | None = None) -> Report:
     issues = structural_issues(term, signals=opts.signals, durable=opts.durable)
+    if any(ins.op == "call_enter" for ins in program.instrs):  # WCP-22: the called workflows
+        issues = with_called_signals(issues, program, opts.signals)
+        issues += callee_structural_issues(term, signals=opts.signals, durable=opts.durable)
     if not opts.explore:
         return Report(_order(issues))
     if opts.reduce and sound_by_construction(term, cancel_regions=opts.cancel_regions):
@@ -181,6 +185,7 @@ def _analyze(term: Term, program: Program, opts: Options, budget_s: float | None
         budget_s=budget_s,
     )
     issues += exploration_issues(ex, opts.bounds, cancel_regions=opts.cancel_regions)
+    issues += call_issues(program)
     return Report(
         _order(issues),
         states=ex.states,

@@ -35,6 +35,8 @@ from typing import Any
 import attrs
 
 from wftrio.compiler.program import (
+    CallEnterOps,
+    CallExitOps,
     DeferOps,
     ForkOps,
     Instr,
@@ -242,6 +244,9 @@ def abstract_program(program: Program, oracle: Oracle, max_instances: int) -> Pr
             if callable(ops.join) and not is_trusted(ops.join):
                 label = f"mi join condition at {ins.path}"
                 ops = attrs.evolve(ops, join=_results_cond(oracle, label))
+        elif isinstance(ops, CallEnterOps | CallExitOps):
+            # the abstract ctx holds no task data: a key it lacks is no finding
+            ops = attrs.evolve(ops, lenient=True)
         if drop_collect and isinstance(ops, MISpawnOps | MIDoneOps) and ops.collect is not None:
             ops = attrs.evolve(ops, collect=None)
         instrs.append(ins if ops is ins.ops else attrs.evolve(ins, ops=ops))

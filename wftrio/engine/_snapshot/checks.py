@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from wftrio.engine._call_ops import call_scopes
 from wftrio.engine._state import FINAL
 from wftrio.engine.program import Program
 from wftrio.governance import Budget, Governor
@@ -489,6 +490,9 @@ def shapes(program: Program) -> dict[int, Shape | None]:
             for w in watch:
                 stack.append((w.entry, ((*f, "mi"), (*inner, None))))
             stack.append((nxt, shape))
+        elif op in ("call_enter", "call_exit"):
+            # a call's ctx layer is counted from its region (see _call_layers)
+            stack.append((nxt, shape))
         # mi_done, terminate, end: nothing new (an mi continues at mi_spawn's next)
     _SHAPES[program] = out
     return out
@@ -505,6 +509,25 @@ def _chain(table: dict[int, Any], start: int | None) -> list[Any] | None:
         out.append(rec)
         cur = rec.parent
     return out
+
+
+def _call_layers(program: Program, pc: int, regions: tuple[str | None, ...]) -> int:
+    """The ctx layers of calls (WCP-22) a token at ``pc`` inside ``regions`` reads.
+
+    One per enclosing call region (a call's region id is no user region's:
+    the compiler refuses that), less the call whose region the token has
+    entered but whose ``call_enter`` it has not run, or whose ``call_exit``
+    it has run but not yet its ``region_exit``.
+    """
+    ids = call_scopes(program)
+    if not ids:
+        return 0
+    n = sum(1 for r in regions if r in ids)
+    instrs = program.instrs
+    ins = instrs[pc]
+    entering = ins.op == "call_enter" and not instr_arg(ins, "exceeded", False)
+    leaving = ins.op == "region_exit" and pc > 0 and instrs[pc - 1].op == "call_exit"
+    return n - 1 if entering or leaving else n
 
 
 def _check_shapes(program: Program, snap: StateSnapshot) -> None:
@@ -546,7 +569,7 @@ def _check_shapes(program: Program, snap: StateSnapshot) -> None:
                     f"{p}.region",
                 )
         lchain = _chain(layers, t.scope)
-        depth = 1 + want_frames.count("mi")
+        depth = 1 + want_frames.count("mi") + _call_layers(program, t.pc, want_regions)
         if lchain is not None and len(lchain) != depth:
             raise ser_error(
                 f"{p}.scope: the token at pc {t.pc} reads {len(lchain)} ctx layers; the "

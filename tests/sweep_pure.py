@@ -7,7 +7,7 @@ the default bounds (and a per-term time cap, so one stubborn term does not
 stall the sweep) and prints the rate of terms that hit a bound, with the worst
 ones.
 
-    PYTHONPATH=$PWD python scripts/sweep_pure.py [N] [SEED] [CAP_SECONDS]
+    PYTHONPATH=$PWD python tests/sweep_pure.py [N] [SEED] [CAP_SECONDS]
 """
 
 from __future__ import annotations
