@@ -592,3 +592,43 @@ async def test_a_snapshot_drops_the_deadlines_of_timers_no_longer_armed(
         con.close()
         assert len(rows) == 1  # only the timer armed now, not the four withdrawn ones
         assert sub.status("n1").timers == 1
+
+
+async def test_an_expired_timer_fires_after_a_long_catch_up_and_is_stored_once(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # raised in review: a resumed case that needs many bursts to catch up
+    # (step_quanta=5, 60 stored signals) must not feed its expired timer
+    # before it has caught up, and the firing must be stored
+    reg = wf.Registry()
+    reg.register(
+        "late",
+        wf.seq(
+            wf.loop(wf.seq(wf.wait_signal("tick"), wf.task("t", bump)), times=60),
+            wf.defer(wf.after(30, at("fired")), wf.on_signal("no", wf.task("no", bump))),
+            wf.wait_signal("end"),
+        ),
+    )
+    db = tmp_path / "cases.db"
+    wall = WallClock()
+    store = wf.SQLiteStore(db, clock=wall, snapshot_every=None)
+    async with wf.open_substrate(store=store, registry=reg, step_quanta=5) as sub:
+        await sub.new_case("late", {}, case_id="c", step_quanta=5)
+        for _ in range(60):
+            await sub.signal("c", "tick")
+        await sub.wait_state("c", "waiting_signal")
+        await trio.testing.wait_all_tasks_blocked()
+    wall.now += 100  # down longer than the timer
+    store = wf.SQLiteStore(db, clock=wall, snapshot_every=None)
+    async with wf.open_substrate(store=store, registry=reg, step_quanta=5) as sub:
+        await sub.wait_state("c", "waiting_signal")
+        await trio.testing.wait_all_tasks_blocked()
+        await sub.signal("c", "end")
+        result = await sub.wait("c")
+    assert result.ctx["n"] == 60
+    assert "fired" in result.ctx
+    con = sqlite3.connect(db)
+    kinds = [json.loads(b)["kind"] for (b,) in con.execute("SELECT body FROM events ORDER BY seq")]
+    con.close()
+    assert kinds.count("timer_fired") == 1
+    assert "no" not in kinds  # a kind, never a task name: the defer chose the timer
