@@ -66,6 +66,7 @@ from wftrio.algebra.nodes import (
 )
 from wftrio.algebra.policies import First, Retry, first
 from wftrio.algebra.policies import JoinPolicy as JoinPolicy
+from wftrio.algebra.sync import Halt, halt
 from wftrio.algebra.threads import Threads, threads
 from wftrio.errors import TermError, TermTypeError, WftrioError
 
@@ -76,6 +77,7 @@ __all__ = [
     "Branch",
     "Defer",
     "First",
+    "Halt",
     "Join",
     "Loop",
     "OnSignal",
@@ -97,6 +99,7 @@ __all__ = [
     "choice",
     "defer",
     "first",
+    "halt",
     "join",
     "loop",
     "machine",

@@ -262,6 +262,7 @@ OPERANDS: Mapping[str, type[Operands]] = {
     "mi_done": MIDoneOps,
     "mi_signal": MISignalOps,
     "terminate": NoOps,
+    "halt": NoOps,
     "end": NoOps,
 }
 """Every opcode and the operand record its instructions carry."""

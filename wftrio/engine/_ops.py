@@ -33,6 +33,7 @@ from wftrio.compiler.program import (
 from wftrio.effects import Effect
 from wftrio.engine import _blocking, _effects
 from wftrio.engine._fused import run_compact
+from wftrio.engine._sync import halt
 from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
 from wftrio.engine.frozen import (
     ATOMIC,
@@ -618,6 +619,7 @@ OPS: Mapping[str, Factory] = {
     "mi_done": mi_done,
     "mi_signal": mi_signal,
     "terminate": _terminate,
+    "halt": halt,
     "end": _end,
 }
 """The handler factory of every opcode (the keys of ``compiler.program.OPERANDS``)."""
