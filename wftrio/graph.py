@@ -39,6 +39,7 @@ from wftrio.terms import (
     After,
     Defer,
     First,
+    Halt,
     Join,
     Loop,
     OnSignal,
@@ -301,6 +302,8 @@ class _Builder:
                 return (yield (body, mc))
             case Terminate():
                 return self.node("terminate", "terminate", cl), []
+            case Halt():  # the branch ends here: no edge to the join
+                return self.node("halt", "end", cl), []
             case Threads(n=n, body=body):
                 return (yield from self.split("par", "merge", [(f"{n} threads", body)], cl))
             case _:

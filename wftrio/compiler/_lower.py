@@ -25,6 +25,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
+from wftrio.algebra.sync import Halt, check_halts
 from wftrio.compiler.program import (
     MI_PAYLOAD,
     NO_OPS,
@@ -47,7 +48,6 @@ from wftrio.compiler.program import (
     assemble,
 )
 from wftrio.errors import TermTypeError
-from wftrio.algebra.sync import Halt, check_halts
 from wftrio.terms import (
     MI,
     After,

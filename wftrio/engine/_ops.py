@@ -33,8 +33,8 @@ from wftrio.compiler.program import (
 from wftrio.effects import Effect
 from wftrio.engine import _blocking, _effects
 from wftrio.engine._fused import run_compact
-from wftrio.engine._sync import halt
 from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
+from wftrio.engine._sync import halt
 from wftrio.engine.frozen import (
     ATOMIC,
     NO_UPDATES,

@@ -344,7 +344,7 @@ def _leaves(o: _Options) -> SearchStrategy[_Node]:
 
 
 def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Node]:
-    kinds = ["seq", "par", "join", "xor", "choice", "loop", "threads"]
+    kinds = ["seq", "par", "join", "xor", "choice", "loop", "threads", "sync"]
     if o.signals or o.timers:
         kinds.append("defer")
     if o.regions:
@@ -379,6 +379,10 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             return _Node(kind, conds, ks)
         if kind == "threads":  # WCP-42/41
             return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
+        if kind == "sync":  # WCP-33/37/38: a choice whose branches may halt
+            ks = draw(kid_lists)
+            how = st.sampled_from((None, "after", "instead"))
+            return _Node("sync", tuple((draw(maybe_cond), draw(how), draw(_conds)) for _ in ks), ks)
         if kind == "loop":
             policy = draw(st.sampled_from(("times", "while", "until")))
             bound = draw(st.integers(1 if policy == "until" else 0, 3))
@@ -506,6 +510,8 @@ class _Builder:
             # choice: every unconditioned branch starts, a conditioned one may
             must = [ok_k for c, ok_k in zip(p, can, strict=True) if c is None]
             return wt.choice(*alts), all(must) and (bool(must) or any(can))
+        if kind == "sync":
+            return self.sync(node)
         if kind == "loop":
             policy, bound = p
             if policy == "times":
@@ -534,6 +540,23 @@ class _Builder:
             body, ok = self.build(node.kids[0])
             return wt.threads(p[0], body), ok
         raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
+
+    def sync(self, node: _Node) -> tuple[Term, bool]:
+        """A synchronising merge whose branches may ``halt()`` (WCP-33/37/38)."""
+        alts: list[Term] = []
+        must: list[bool] = []
+        can: list[bool] = []
+        for (c, how, halt_if), k in zip(node.params, node.kids, strict=True):
+            sub, ok = self.build(k)
+            if how == "after":  # the branch ends without arriving
+                sub = wt.seq(sub, wt.halt())
+            elif how == "instead":  # the branch may end at once
+                sub, ok = wt.xor(wt.branch(_cond(halt_if), wt.halt()), sub), True
+            alts.append(sub if c is None else wt.branch(_cond(c), sub))
+            can.append(ok)
+            if c is None:
+                must.append(ok)
+        return wt.choice(*alts), all(must) and (bool(must) or any(can))
 
     def defer(self, node: _Node) -> tuple[Term, bool]:
         dalts: list[wt.OnSignal | wt.After] = []
@@ -670,8 +693,9 @@ def terms(
     ``region`` (with and without ``compensate``), ``mi`` (``count`` or
     ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
     ``collect``; ``cancel_rest`` with ``join=n``; ``until``, a condition as
-    the join, ``complete_on`` or ``more_on`` / ``close_on`` with ``"all"``)
-    and ``terminate``.  Region
+    the join, ``complete_on`` or ``more_on`` / ``close_on`` with ``"all"``),
+    ``terminate`` and ``halt`` (ending a branch of a ``choice``, after its
+    work or instead of it, WCP-33/37/38).  Region
     ids, task names, loop counter keys and collect keys are unique within a
     term.
 
