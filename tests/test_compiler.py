@@ -332,7 +332,7 @@ def every_construct() -> wf.Term:
         wf.task("opt", f, timeout=2.0, on_error=t("h")),
         wf.task("e", eff_named),
         wf.join(wf.first(1, cancel_rest=True), t("b"), t("c")),
-        wf.choice(wf.branch(yes, t("d")), t("d2")),
+        wf.choice(wf.branch(yes, t("d")), t("d2"), wf.halt()),
         wf.xor(wf.branch(yes, t("x1")), t("x2")),
         wf.loop(t("l1"), times=2),
         wf.loop(t("l2"), while_=lambda ctx: False),

@@ -34,7 +34,7 @@ import wftrio.terms as wt
 from wftrio.algebra.checks import is_int
 from wftrio.errors import InjectedFault, WftrioError
 from wftrio.scheduling import Deterministic, Seeded
-from wftrio.terms import Term
+from wftrio.terms import Seq, Term
 from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
 
 __all__ = [
@@ -344,7 +344,7 @@ def _leaves(o: _Options) -> SearchStrategy[_Node]:
 
 
 def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Node]:
-    kinds = ["seq", "par", "join", "xor", "choice", "loop", "threads", "sync"]
+    kinds = ["seq", "par", "join", "xor", "choice", "loop", "threads"]
     if o.signals or o.timers:
         kinds.append("defer")
     if o.regions:
@@ -373,16 +373,16 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             if flavour == "plain" and draw(st.booleans()):
                 flavour = "blocking"
             return _Node("join", ("first", need, flavour), ks)
+        if kind == "choice" and draw(st.booleans()):  # WCP-33/37/38: branches may halt
+            ks = draw(kid_lists)
+            how = st.sampled_from((None, "halt", "after"))
+            return _Node("sync", tuple((draw(maybe_cond), draw(how)) for _ in ks), ks)
         if kind in ("xor", "choice"):
             ks = draw(kid_lists)
             conds = tuple(draw(maybe_cond) for _ in ks)
             return _Node(kind, conds, ks)
         if kind == "threads":  # WCP-42/41
             return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
-        if kind == "sync":  # WCP-33/37/38: a choice whose branches may halt
-            ks = draw(kid_lists)
-            how = st.sampled_from((None, "after", "instead"))
-            return _Node("sync", tuple((draw(maybe_cond), draw(how), draw(_conds)) for _ in ks), ks)
         if kind == "loop":
             policy = draw(st.sampled_from(("times", "while", "until")))
             bound = draw(st.integers(1 if policy == "until" else 0, 3))
@@ -546,12 +546,12 @@ class _Builder:
         alts: list[Term] = []
         must: list[bool] = []
         can: list[bool] = []
-        for (c, how, halt_if), k in zip(node.params, node.kids, strict=True):
+        for (c, how), k in zip(node.params, node.kids, strict=True):
             sub, ok = self.build(k)
-            if how == "after":  # the branch ends without arriving
-                sub = wt.seq(sub, wt.halt())
-            elif how == "instead":  # the branch may end at once
-                sub, ok = wt.xor(wt.branch(_cond(halt_if), wt.halt()), sub), True
+            if how == "halt":  # the branch ends at once, without arriving
+                sub, ok = wt.halt(), True
+            elif how == "after" and isinstance(sub, Seq):  # it ends after its work
+                sub = wt.seq(*sub.terms, wt.halt())
             alts.append(sub if c is None else wt.branch(_cond(c), sub))
             can.append(ok)
             if c is None:
@@ -694,8 +694,8 @@ def terms(
     ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
     ``collect``; ``cancel_rest`` with ``join=n``; ``until``, a condition as
     the join, ``complete_on`` or ``more_on`` / ``close_on`` with ``"all"``),
-    ``terminate`` and ``halt`` (ending a branch of a ``choice``, after its
-    work or instead of it, WCP-33/37/38).  Region
+    ``terminate`` and ``halt`` (a ``choice`` branch that is ``halt()``, or
+    a sequence ending with it, WCP-33/37/38).  Region
     ids, task names, loop counter keys and collect keys are unique within a
     term.
 
