@@ -46,7 +46,7 @@ def t(name: str) -> wf.Term:
 
 
 # ops whose successor is not ``next`` (they jump through their args, or stop)
-NO_NEXT = {"fork", "xor", "defer", "end", "terminate", "region_enter", "mi_done"}
+NO_NEXT = {"fork", "xor", "defer", "end", "terminate", "halt", "region_enter", "mi_done"}
 PC_ARGS = ("body", "join_pc", "cancel_pc")
 
 

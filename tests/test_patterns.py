@@ -66,6 +66,7 @@ class TestCatalogue:
                 impl,
                 importlib.import_module("wftrio.algebra.mi_patterns"),
                 importlib.import_module("wftrio.algebra.join_patterns"),
+                importlib.import_module("wftrio.algebra.sync_patterns"),
             )
             for n, v in vars(mod).items()
             if not n.startswith("_") and inspect.isfunction(v) and v.__module__ == mod.__name__

@@ -73,7 +73,7 @@ from wftrio.algebra.pattern_steps import (
     TryAcquire,
 )
 from wftrio.algebra.policies import first
-from wftrio.algebra.sync import (
+from wftrio.algebra.sync_patterns import (
     general_synchronizing_merge,
     generalised_and_join,
     local_synchronizing_merge,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import attrs
 
 from wftrio.algebra._base import EqKey, Parts
-from wftrio.algebra.constructors import choice, join
 from wftrio.algebra.nodes import (
     After,
     Branch,
@@ -36,14 +35,7 @@ from wftrio.algebra.nodes import (
 )
 from wftrio.errors import TermError
 
-__all__ = [
-    "Halt",
-    "check_halts",
-    "general_synchronizing_merge",
-    "generalised_and_join",
-    "halt",
-    "local_synchronizing_merge",
-]
+__all__ = ["Halt", "check_halts", "halt"]
 
 # terms that keep their children in the same thread of control and frame
 _TRANSPARENT = (Seq, Xor, Loop, Defer, OnSignal, After, Branch)
@@ -117,60 +109,3 @@ def check_halts(term: Term) -> None:
         for i in range(len(kids) - 1, -1, -1):
             kid_path = here if isinstance(node, Branch | OnSignal | After) else f"{here}[{i}]"
             stack.append((kids[i], kid_path, kid_why))
-
-
-# ---------------------------------------------------------------------------
-# the patterns (WCP-33, 37, 38): one construct, the synchronising merge whose
-# branches may halt; listed in wftrio.algebra.patterns.CATALOGUE
-
-
-def generalised_and_join(*branches: Term) -> Join:
-    """Generalised AND-join (WCP-33).
-
-    Term form: ``join("sync_merge", *branches)``, each branch unconditioned
-    (all start) and free to end with ``halt()``.  What follows runs once,
-    when every branch that did not halt has arrived: an AND-join over the
-    branches still running, tolerant of branches withdrawn by ``halt()``.
-    Reached again (a loop around it), the join is a new activation: the
-    arrivals of two rounds never mix.
-
-    Raises:
-        TermError: no branches, or a conditioned ``branch(...)`` (use
-            :func:`local_synchronizing_merge`).
-    """
-    for i, b in enumerate(branches):
-        if isinstance(b, Branch):
-            raise TermError(
-                f"generalised_and_join[{i}]: every branch starts, so it takes no condition; "
-                "use local_synchronizing_merge(...) for conditioned branches"
-            )
-    return join("sync_merge", *branches)
-
-
-def local_synchronizing_merge(*branches: Term) -> Join:
-    """Local synchronising merge (WCP-37).
-
-    Term form: ``choice(*branches)``, a branch free to end with ``halt()``.
-    The split starts the branches whose conditions hold; the join decides
-    from its own activation alone (branches started, arrived, halted) when
-    no branch can still arrive, and fires then.
-
-    Raises:
-        TermError: no branches.
-    """
-    return choice(*branches)
-
-
-def general_synchronizing_merge(*branches: Term) -> Join:
-    """General synchronising merge (WCP-38).
-
-    Term form: ``join("sync_merge", *branches)``, a branch free to loop
-    (``loop``, ``machine``) and to end with ``halt()`` on any round.  A
-    token that may still come round to the join counts as live: the join
-    fires once every branch started has arrived or halted, never on a
-    timeout.
-
-    Raises:
-        TermError: no branches.
-    """
-    return join("sync_merge", *branches)
