@@ -112,7 +112,7 @@ KINDS: dict[str, Pred] = {
 
 
 SWEEP = settings(
-    max_examples=400,
+    max_examples=500,
     database=None,
     derandomize=True,
     phases=[Phase.generate],

@@ -373,13 +373,12 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             if flavour == "plain" and draw(st.booleans()):
                 flavour = "blocking"
             return _Node("join", ("first", need, flavour), ks)
-        if kind == "choice" and draw(st.booleans()):  # WCP-33/37/38: branches may halt
-            ks = draw(kid_lists)
-            how = st.sampled_from((None, "halt", "after"))
-            return _Node("sync", tuple((draw(maybe_cond), draw(how)) for _ in ks), ks)
         if kind in ("xor", "choice"):
             ks = draw(kid_lists)
             conds = tuple(draw(maybe_cond) for _ in ks)
+            if kind == "choice" and draw(st.integers(0, 3)) == 0:  # WCP-33/37/38: branches may halt
+                hows = tuple(draw(st.sampled_from(("halt", "after", None))) for _ in ks)
+                return _Node("sync", tuple(zip(conds, hows, strict=True)), ks)
             return _Node(kind, conds, ks)
         if kind == "threads":  # WCP-42/41
             return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
