@@ -11,6 +11,8 @@ import random
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 from hypothesis import HealthCheck, find, settings
 from reducer_helpers import completed, drive, effect, inc, noop, start
 
@@ -355,3 +357,40 @@ class TestStatic:
         st = ExecState(wf.compile(term))
         assert st.run() in (Status.DONE, Status.FAILED)
         check_invariants(st)
+
+
+def mark_a(ctx: Any) -> Any:
+    return {"a": True}
+
+
+def mark_after(ctx: Any) -> Any:
+    return {"after": True}
+
+
+def durable_review() -> wf.Term:
+    review = wf.defer(wf.on_signal("drop", wf.halt()), wf.on_signal("ok", wf.task("a", mark_a)))
+    return wf.seq(
+        P.general_synchronizing_merge(review, wf.seq(wf.wait_signal("b"), wf.halt())),
+        wf.task("after", mark_after),
+    )
+
+
+async def test_durable_case_resumes_after_a_halt(tmp_path: Any) -> None:
+    reg = wf.Registry()
+    reg.register("review", durable_review(), version=1)
+    assert wf.validate(durable_review(), durable=True, signals={"drop", "ok", "b"}) == []
+    db = tmp_path / "cases.db"
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        cid = await sub.new_case("review", {}, case_id="r1")
+        await sub.wait_state(cid, "waiting_signal")
+        await sub.signal(cid, "b")  # one branch halts: the join waits for the review
+        await trio.testing.wait_all_tasks_blocked()
+    async with wf.open_substrate(path=db, registry=reg) as sub:
+        assert sub.case_ids() == ["r1"]
+        await sub.wait_state("r1", "waiting_signal")
+        await sub.signal("r1", "ok")
+        res = await sub.wait("r1")
+    assert res.state is wf.CaseState.DONE
+    assert res.ctx == {"a": True, "after": True}
+    fired = [e.data for e in res.trace if e.kind == "join_fired"]
+    assert fired == [{"arrived": 1, "of": 1}]
