@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as hst
 from reducer_helpers import completed, drive, effect, inc, noop, start
 
 import wftrio as wf
@@ -228,6 +229,46 @@ class TestGeneralSynchronizingMerge:
         st = start(term)
         assert step(st) is Status.DONE
         assert completed(st) == ["i", "after"]
+
+
+class TestProperties:
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(
+        hst.lists(hst.booleans(), min_size=1, max_size=5).flatmap(
+            lambda arrive: hst.tuples(hst.just(arrive), hst.permutations(range(len(arrive))))
+        )
+    )
+    def test_fires_once_after_the_last_branch_arrives_or_halts(
+        self, case: tuple[list[bool], list[int]]
+    ) -> None:
+        arrive, order = case
+        branches = [
+            wf.defer(wf.on_signal(f"h{i}", wf.halt()), wf.on_signal(f"a{i}", inc(f"b{i}", f"b{i}")))
+            for i in range(len(arrive))
+        ]
+        st = start(wf.seq(P.generalised_and_join(*branches), inc("after", "after")))
+        assert step(st) is Status.BLOCKED
+        for k, i in enumerate(order):
+            st.feed_signal(f"{'a' if arrive[i] else 'h'}{i}")
+            status = step(st)
+            last = k == len(order) - 1
+            assert status is (Status.DONE if last else Status.BLOCKED)
+            assert ("after" in st.ctx) is last
+        assert st.ctx == {"after": 1} | {f"b{i}": 1 for i, a in enumerate(arrive) if a}
+        (fired,) = [d for k, d in joins(st) if k == "join_fired"]
+        assert fired["arrived"] == sum(arrive)
+
+    def test_halt_in_a_counted_loop_ends_the_branch_mid_way(self) -> None:
+        body = wf.seq(
+            inc("round", "rounds"),
+            wf.xor(wf.branch(lambda ctx: ctx["rounds"] == 2, wf.halt()), noop("on")),
+        )
+        term = wf.seq(P.general_synchronizing_merge(wf.loop(body, times=3), noop("b")), noop("z"))
+        st = start(term)
+        assert step(st) is Status.DONE
+        assert st.ctx == {"rounds": 2}
+        # the loop's third round never runs: the branch ended in its second
+        assert completed(st) == ["round", "on", "round", "b", "z"]
 
 
 class TestDeterminism:
