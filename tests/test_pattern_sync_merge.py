@@ -348,6 +348,9 @@ class TestStatic:
         )
         codes = {i.code for i in wf.validate(stuck, signals={"y"})}
         assert {"WF201", "WF205"} <= codes
+        # a loop whose every round halts is never left
+        looped = P.general_synchronizing_merge(wf.loop(wf.seq(noop("a"), wf.halt()), times=2))
+        assert [i.code for i in wf.validate(wf.seq(looped, noop("z")))] == ["WF204"]
 
     def test_halt_outside_a_synchronising_merge_is_refused(self) -> None:
         a = noop("a")
