@@ -75,9 +75,29 @@ def halt() -> Halt:
 def check_halts(term: Term) -> None:
     """Raise :class:`~wftrio.errors.TermError` for a ``halt()`` outside a synchronising merge.
 
-    ``term`` is walked with an explicit stack; the message names the node
-    path of the first offending ``halt()`` and the construct that blocks it.
+    ``term`` is walked with an explicit stack (any depth); the message names
+    the node path of the first offending ``halt()`` and the construct that
+    blocks it.  The walk builds no paths unless it finds one (compile runs
+    it on every term).
     """
+    stack: list[tuple[Term, bool]] = [(term, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, ok = pop()
+        if type(node) is Halt:
+            if not ok:
+                _raise_first(term)
+            continue
+        if isinstance(node, Join):
+            ok = node.policy == "sync_merge"
+        elif not isinstance(node, _TRANSPARENT):
+            ok = False
+        for kid in node.children():
+            push((kid, ok))
+
+
+def _raise_first(term: Term) -> None:
+    """Raise for the first misplaced ``halt()``, naming its path and what blocks it."""
     # (node, its path, why a halt here is not allowed, or None when it is)
     stack: list[tuple[Term, str, str | None]] = [(term, "", "it is not inside a branch")]
     while stack:
@@ -109,3 +129,4 @@ def check_halts(term: Term) -> None:
         for i in range(len(kids) - 1, -1, -1):
             kid_path = here if isinstance(node, Branch | OnSignal | After) else f"{here}[{i}]"
             stack.append((kids[i], kid_path, kid_why))
+    raise TermError("halt(): outside a branch of a synchronising merge")  # pragma: no cover
