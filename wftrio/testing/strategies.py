@@ -34,8 +34,9 @@ import wftrio.terms as wt
 from wftrio.algebra.checks import is_int
 from wftrio.errors import InjectedFault, WftrioError
 from wftrio.scheduling import Deterministic, Seeded
-from wftrio.terms import Seq, Term
+from wftrio.terms import Term
 from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
+from wftrio.testing._sync_strategies import halting_choice
 
 __all__ = [
     "KEYS",
@@ -509,8 +510,8 @@ class _Builder:
             # choice: every unconditioned branch starts, a conditioned one may
             must = [ok_k for c, ok_k in zip(p, can, strict=True) if c is None]
             return wt.choice(*alts), all(must) and (bool(must) or any(can))
-        if kind == "sync":
-            return self.sync(node)
+        if kind == "sync":  # WCP-33/37/38
+            return halting_choice([self.build(k) for k in node.kids], p, _cond)
         if kind == "loop":
             policy, bound = p
             if policy == "times":
@@ -539,23 +540,6 @@ class _Builder:
             body, ok = self.build(node.kids[0])
             return wt.threads(p[0], body), ok
         raise AssertionError(f"unknown blueprint node {kind!r}")  # pragma: no cover
-
-    def sync(self, node: _Node) -> tuple[Term, bool]:
-        """A synchronising merge whose branches may ``halt()`` (WCP-33/37/38)."""
-        alts: list[Term] = []
-        must: list[bool] = []
-        can: list[bool] = []
-        for (c, how), k in zip(node.params, node.kids, strict=True):
-            sub, ok = self.build(k)
-            if how == "halt":  # the branch ends at once, without arriving
-                sub, ok = wt.halt(), True
-            elif how == "after" and isinstance(sub, Seq):  # it ends after its work
-                sub = wt.seq(*sub.terms, wt.halt())
-            alts.append(sub if c is None else wt.branch(_cond(c), sub))
-            can.append(ok)
-            if c is None:
-                must.append(ok)
-        return wt.choice(*alts), all(must) and (bool(must) or any(can))
 
     def defer(self, node: _Node) -> tuple[Term, bool]:
         dalts: list[wt.OnSignal | wt.After] = []
