@@ -315,6 +315,11 @@ def catalogue_terms() -> dict[str, Term]:
         "thread_merge": P.thread_merge(2, a),
         "thread_split": P.thread_split(2, wf.region("tr", a)),
         "partial_join": P.partial_join(1, a, b),
+        "generalised_and_join": P.generalised_and_join(wf.seq(a, wf.halt()), b),
+        "local_synchronizing_merge": P.local_synchronizing_merge(wf.branch(yes, wf.halt()), b),
+        "general_synchronizing_merge": P.general_synchronizing_merge(
+            wf.loop(wf.xor(wf.branch(yes, wf.halt()), a), times=2), b
+        ),
         "cancelling_partial_join": P.cancelling_partial_join(1, a, b),
         "static_partial_join_mi": P.static_partial_join_mi(a, 1, count=2),
         "cancelling_partial_join_mi": P.cancelling_partial_join_mi(a, 1, count=2),

@@ -46,7 +46,7 @@ def t(name: str) -> wf.Term:
 
 
 # ops whose successor is not ``next`` (they jump through their args, or stop)
-NO_NEXT = {"fork", "xor", "defer", "end", "terminate", "region_enter", "mi_done"}
+NO_NEXT = {"fork", "xor", "defer", "end", "terminate", "halt", "region_enter", "mi_done"}
 PC_ARGS = ("body", "join_pc", "cancel_pc")
 
 
@@ -336,7 +336,7 @@ def every_construct() -> wf.Term:
         wf.task("opt", f, timeout=2.0, on_error=t("h")),
         wf.task("e", eff_named),
         wf.join(wf.first(1, cancel_rest=True), t("b"), t("c")),
-        wf.choice(wf.branch(yes, t("d")), t("d2")),
+        wf.choice(wf.branch(yes, t("d")), t("d2"), wf.halt()),
         wf.xor(wf.branch(yes, t("x1")), t("x2")),
         wf.loop(t("l1"), times=2),
         wf.loop(t("l2"), while_=lambda ctx: False),

@@ -8,7 +8,7 @@ PUBLIC = {
     # the algebra
     "Term", "after", "approval", "branch", "choice", "defer", "first", "join", "loop", "mi",
     "machine", "END", "on_signal", "par", "region", "seq", "task", "terminate", "wait_signal",
-    "xor", "threads",
+    "xor", "threads", "halt",
     # compiling, running, validating
     "compile", "run", "open_substrate", "Substrate", "SubstrateStats", "validate", "Issue",
     "CaseInfo", "CaseResult", "CaseState",

@@ -65,6 +65,7 @@ class TestCatalogue:
             "wftrio.algebra.mi_patterns",
             "wftrio.algebra.join_patterns",
             "wftrio.algebra.call_patterns",
+            "wftrio.algebra.sync_patterns",
         )
         for mod in (impl, *map(importlib.import_module, others)):
             public |= {

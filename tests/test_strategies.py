@@ -19,6 +19,7 @@ from wftrio.terms import (
     After,
     Defer,
     First,
+    Halt,
     Join,
     Loop,
     OnSignal,
@@ -105,12 +106,13 @@ KINDS: dict[str, Pred] = {
     "mi more_on close_on (WCP-15)": lambda n: isinstance(n, MI) and n.more_on is not None,
     "mi join fn (WCP-36)": lambda n: isinstance(n, MI) and callable(n.join),
     "terminate": lambda n: isinstance(n, Terminate),
+    "halt (WCP-33/37/38)": lambda n: isinstance(n, Halt),
     "failing task": lambda n: isinstance(n, Task) and fn_name(n.fn).startswith("fail("),
 }
 
 
 SWEEP = settings(
-    max_examples=400,
+    max_examples=500,
     database=None,
     derandomize=True,
     phases=[Phase.generate],

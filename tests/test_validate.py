@@ -376,9 +376,18 @@ CATALOGUE_SAMPLES: dict[int, wf.Term] = {
     30: P.partial_join(2, A, B, C),
     31: wf.loop(P.blocking_partial_join(2, A, B, wf.wait_signal("x")), until=cond),
     32: P.cancelling_partial_join(2, A, B, wf.wait_signal("x")),
+    33: wf.seq(P.generalised_and_join(wf.seq(A, wf.halt()), B), C),
     34: P.static_partial_join_mi(A, 2, count=3),
     35: P.cancelling_partial_join_mi(A, 2, count=3),
     36: P.dynamic_partial_join_mi(A, cond, more_on="add", close_on="close"),
+    37: wf.seq(P.local_synchronizing_merge(wf.branch(lambda c: True, wf.halt()), B), C),
+    38: wf.seq(
+        P.general_synchronizing_merge(
+            wf.loop(wf.seq(A, wf.xor(wf.branch(lambda c: True, wf.halt()), B)), times=2),
+            wf.wait_signal("s"),
+        ),
+        C,
+    ),
     39: wf.par(P.critical_section("L", A), P.critical_section("L", B)),
     40: P.interleaved_routing(A, B, C),
     41: wf.seq(P.thread_merge(2, wf.seq(A, wf.wait_signal("s"))), B),

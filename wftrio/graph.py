@@ -40,6 +40,7 @@ from wftrio.terms import (
     Call,
     Defer,
     First,
+    Halt,
     Join,
     Loop,
     OnSignal,
@@ -55,7 +56,7 @@ from wftrio.terms import (
 
 __all__ = ["Cluster", "Diagram", "Edge", "Node", "diagram", "to_dot", "to_mermaid"]
 
-Shape = Literal["start", "end", "task", "effect", "gateway", "event", "terminate", "mi"]
+Shape = Literal["start", "end", "task", "effect", "gateway", "event", "terminate", "halt", "mi"]
 
 
 @attrs.frozen
@@ -302,6 +303,8 @@ class _Builder:
                 return (yield (body, mc))
             case Terminate():
                 return self.node("terminate", "terminate", cl), []
+            case Halt():  # the branch ends here: no edge to the join
+                return self.node("halt", "halt", cl), []
             case Threads(n=n, body=body):
                 return (yield from self.split("par", "merge", [(f"{n} threads", body)], cl))
             case Call(name=name):  # a sub-workflow (WCP-22): one box, not its body
@@ -382,6 +385,7 @@ _MERMAID_SHAPES: dict[str, tuple[str, str]] = {
     "gateway": ("{", "}"),
     "event": (">", "]"),
     "terminate": ("{{", "}}"),
+    "halt": ("((", "))"),
     "mi": ("[[", "]]"),
 }
 _MERMAID_CLASSES = {
@@ -444,6 +448,7 @@ _DOT_SHAPES: dict[str, str] = {
     "gateway": 'shape=diamond, style=filled, fillcolor="#fff6d6"',
     "event": 'shape=cds, style=filled, fillcolor="#f6e6ff"',
     "terminate": 'shape=octagon, style=filled, fillcolor="#ffe0e0"',
+    "halt": "shape=circle, width=0.3",
     "mi": 'shape=box3d, style=filled, fillcolor="#e6ffe6"',
 }
 

@@ -18,10 +18,12 @@ left ends DONE), WCP-20 cancel case (``sub.cancel(case_id)`` /
 ``transient=True``; a :func:`persistent_trigger` waiting at that moment
 consumes it, otherwise it is dropped).
 
-Not built yet, hence left out: WCP-33/37/38 (generalised AND-join, local
-and general synchronising merge). WCP-22 recursion and sub-workflows is
-:func:`recursion`, i.e. :func:`wftrio.call` with an explicit registry (the
-one node here the compiler lowers by resolving a registered workflow's name).
+WCP-33, 37 and 38 (generalised AND-join, local and general synchronising
+merge) are one construct: the synchronising merge whose branches may end
+with :func:`wftrio.terms.halt` (see :mod:`wftrio.algebra.sync`). WCP-22
+recursion and sub-workflows is :func:`recursion`, i.e. :func:`wftrio.call`
+with an explicit registry (the one node here the compiler lowers by
+resolving a registered workflow's name).
 
 :data:`CATALOGUE` maps each covered WCP number to ``(name, function)``.
 The functions live in :mod:`wftrio.algebra.patterns`; this module is their
@@ -49,8 +51,11 @@ from wftrio.algebra.patterns import (
     dynamic_partial_join_mi,
     exclusive_choice,
     explicit_termination,
+    general_synchronizing_merge,
+    generalised_and_join,
     interleaved_parallel_routing,
     interleaved_routing,
+    local_synchronizing_merge,
     mi_with_design_time_knowledge,
     mi_with_runtime_knowledge,
     mi_without_a_priori_runtime_knowledge,
@@ -109,6 +114,9 @@ __all__ = [
     "sequence",
     "simple_merge",
     "static_partial_join_mi",
+    "general_synchronizing_merge",
+    "generalised_and_join",
+    "local_synchronizing_merge",
     "structured_loop",
     "structured_synchronizing_merge",
     "synchronization",

@@ -67,6 +67,7 @@ from wftrio.algebra.nodes import (
 )
 from wftrio.algebra.policies import First, Retry, first
 from wftrio.algebra.policies import JoinPolicy as JoinPolicy
+from wftrio.algebra.sync import Halt, halt
 from wftrio.algebra.threads import Threads, threads
 from wftrio.errors import TermError, TermTypeError, WftrioError
 
@@ -78,6 +79,7 @@ __all__ = [
     "Branch",
     "Defer",
     "First",
+    "Halt",
     "Join",
     "Loop",
     "OnSignal",
@@ -99,6 +101,7 @@ __all__ = [
     "choice",
     "defer",
     "first",
+    "halt",
     "join",
     "loop",
     "machine",

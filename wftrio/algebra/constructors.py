@@ -142,9 +142,9 @@ def join(policy: str | First, *terms: Term) -> Join:
     """Parallel split of ``terms`` followed by a join with ``policy``.
 
     Args:
-        policy: ``"all"`` (AND-join), ``"sync_merge"`` (structured synchronizing
-            merge: waits for exactly the branches that started; branches may be
-            :func:`branch` guards) or :func:`first`.
+        policy: ``"all"`` (AND-join), ``"sync_merge"`` (synchronizing merge:
+            waits for exactly the branches that started and did not end with
+            ``halt()``; branches may be :func:`branch` guards) or :func:`first`.
         *terms: the branches.
 
     Raises:
@@ -168,7 +168,9 @@ def choice(*branches: Term) -> Join:
     """Multi-choice + structured synchronizing merge (WCP-6/7).
 
     Starts every branch whose condition holds (unconditioned terms always
-    start) and waits for exactly those.  If none starts, the case fails.
+    start) and waits for exactly those.  If none starts, the case fails.  A
+    branch that ends with ``halt()`` is no longer waited for (WCP-33/37/38,
+    see :func:`wftrio.terms.halt`).
     """
     if not branches:
         raise TermError("choice(): needs at least one branch")

@@ -74,6 +74,11 @@ from wftrio.algebra.pattern_steps import (
     TryAcquire,
 )
 from wftrio.algebra.policies import first
+from wftrio.algebra.sync_patterns import (
+    general_synchronizing_merge,
+    generalised_and_join,
+    local_synchronizing_merge,
+)
 from wftrio.errors import TermError, TermTypeError
 
 __all__ = [
@@ -112,6 +117,9 @@ __all__ = [
     "sequence",
     "simple_merge",
     "static_partial_join_mi",
+    "general_synchronizing_merge",
+    "generalised_and_join",
+    "local_synchronizing_merge",
     "structured_loop",
     "structured_synchronizing_merge",
     "synchronization",
@@ -766,9 +774,12 @@ CATALOGUE: dict[int, tuple[str, Callable[..., Term]]] = {
     30: ("partial_join", partial_join),
     31: ("blocking_partial_join", blocking_partial_join),
     32: ("cancelling_partial_join", cancelling_partial_join),
+    33: ("generalised_and_join", generalised_and_join),
     34: ("static_partial_join_mi", static_partial_join_mi),
     35: ("cancelling_partial_join_mi", cancelling_partial_join_mi),
     36: ("dynamic_partial_join_mi", dynamic_partial_join_mi),
+    37: ("local_synchronizing_merge", local_synchronizing_merge),
+    38: ("general_synchronizing_merge", general_synchronizing_merge),
     39: ("critical_section", critical_section),
     40: ("interleaved_routing", interleaved_routing),
     41: ("thread_merge", thread_merge),

@@ -25,6 +25,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
+from wftrio.algebra.sync import Halt, check_halts
 from wftrio.compiler.program import (
     MI_PAYLOAD,
     NO_OPS,
@@ -285,6 +286,8 @@ class _Builder:
                 return spawn, [(spawn, "next")]
             case Terminate():
                 return self.emit("terminate", here), []
+            case Halt():
+                return self.emit("halt", here), []
             case Threads(n=n_threads, body=body):
                 # a par whose n branches are one body: n tokens at its one entry
                 fork = self.emit("fork", here)
@@ -422,6 +425,7 @@ def compile(term: Term) -> Program:  # noqa: A001 - the natural name, as re.comp
 
     Raises:
         TermTypeError: ``term`` is not a workflow term.
+        TermError: a ``halt()`` outside a branch of a synchronising merge.
     """
     if not isinstance(term, Term):
         raise TermTypeError(f"compile: expected a workflow term, got {type(term).__name__}")
@@ -429,6 +433,7 @@ def compile(term: Term) -> Program:  # noqa: A001 - the natural name, as re.comp
     if prog is not None:
         _CACHE.move_to_end(term)
         return prog
+    check_halts(term)
     b = _Builder()
     entry, exits = b.lower(term)
     end = b.emit("end", "end")

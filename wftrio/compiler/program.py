@@ -294,6 +294,7 @@ OPERANDS: Mapping[str, type[Operands]] = {
     "call_enter": CallEnterOps,
     "call_exit": CallExitOps,
     "terminate": NoOps,
+    "halt": NoOps,
     "end": NoOps,
 }
 """Every opcode and the operand record its instructions carry."""

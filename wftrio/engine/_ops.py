@@ -35,6 +35,7 @@ from wftrio.engine import _blocking, _effects
 from wftrio.engine._call_ops import call_enter, call_exit
 from wftrio.engine._fused import run_compact
 from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
+from wftrio.engine._sync import halt
 from wftrio.engine.frozen import (
     ATOMIC,
     NO_UPDATES,
@@ -621,6 +622,7 @@ OPS: Mapping[str, Factory] = {
     "call_enter": call_enter,
     "call_exit": call_exit,
     "terminate": _terminate,
+    "halt": halt,
     "end": _end,
 }
 """The handler factory of every opcode (the keys of ``compiler.program.OPERANDS``)."""

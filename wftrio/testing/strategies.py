@@ -36,6 +36,7 @@ from wftrio.registry import Registry, call
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
 from wftrio.testing._mi_strategies import finished_at_least, mi_pattern_options
+from wftrio.testing._sync_strategies import halting_choice
 
 __all__ = [
     "KEYS",
@@ -84,9 +85,6 @@ class InvalidArgument(WftrioError, hypothesis.errors.InvalidArgument):
     Subclasses both :class:`~wftrio.WftrioError` and hypothesis'
     ``InvalidArgument`` (itself a ``TypeError``).
     """
-
-
-# task functions and conditions (module-level factories with readable names)
 
 
 def _named(fn: F, name: str) -> F:
@@ -377,6 +375,9 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
         if kind in ("xor", "choice"):
             ks = draw(kid_lists)
             conds = tuple(draw(maybe_cond) for _ in ks)
+            if kind == "choice" and draw(st.integers(0, 3)) == 0:  # WCP-33/37/38: branches may halt
+                hows = tuple(draw(st.sampled_from(("halt", "after", None))) for _ in ks)
+                return _Node("sync", tuple(zip(conds, hows, strict=True)), ks)
             return _Node(kind, conds, ks)
         if kind == "threads":  # WCP-42/41
             return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
@@ -510,6 +511,8 @@ class _Builder:
             # choice: every unconditioned branch starts, a conditioned one may
             must = [ok_k for c, ok_k in zip(p, can, strict=True) if c is None]
             return wt.choice(*alts), all(must) and (bool(must) or any(can))
+        if kind == "sync":  # WCP-33/37/38
+            return halting_choice([self.build(k) for k in node.kids], p, _cond)
         if kind == "loop":
             policy, bound = p
             if policy == "times":
@@ -674,17 +677,14 @@ def terms(
     """A strategy for random well-formed workflow terms.
 
     Terms mix every kernel constructor: ``task``, ``seq``, ``par``, ``join``
-    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest)``,
-    ``first(n, blocking=True)``), ``threads``, ``xor`` and
-    ``choice`` with conditions over ctx, ``loop`` (``times``, ``while_``,
-    ``until``), ``defer`` (``on_signal``, ``after``), ``wait_signal``,
-    ``region`` (with and without ``compensate``), ``mi`` (``count`` or
-    ``items``, static or computed; ``join`` ``"all"``, ``n`` or ``"none"``;
-    ``collect``; ``cancel_rest`` with ``join=n``; ``until``, a condition as
-    the join, ``complete_on`` or ``more_on`` / ``close_on`` with ``"all"``)
-    and ``terminate``.  Region
-    ids, task names, loop counter keys and collect keys are unique within a
-    term.
+    (``"all"``, ``"sync_merge"``, ``first(n, cancel_rest | blocking)``),
+    ``threads``, ``xor`` and ``choice`` over ctx conditions, ``loop``,
+    ``defer`` (``on_signal``, ``after``), ``wait_signal``, ``region`` (with
+    and without ``compensate``), ``mi`` (``count``/``items``, static or
+    computed; ``join`` ``"all"``, ``n``, ``"none"`` or a condition;
+    ``collect``, ``cancel_rest``, ``until``, ``complete_on``, ``more_on`` /
+    ``close_on``), ``terminate`` and ``halt`` (WCP-33/37/38).  Region ids,
+    task names, loop counter keys and collect keys are unique in a term.
 
     A term drawn with ``effects=False, signals=False, timers=False`` needs
     nothing from the outside world: run by the reducer, it always ends
