@@ -58,6 +58,7 @@ _NOT_STATE = {
     "FrozenDict": "a frozen ctx value (a value: a dict that cannot change)",
     "FrozenList": "a frozen ctx value (a value: a list that cannot change)",
     "CtxSnapshot": "a copy of the ctx shared by effects (a value, plus its hash memo)",
+    "Recording": "ExecState's trace-recording base: its slots are ExecState's (checked there)",
 }
 
 

@@ -28,8 +28,9 @@ from wftrio.testing import Driver, Environment
 from wftrio.testing.strategies import SIGNALS, noop, scheduler_seeds, terms
 from wftrio.trace import ReplayLog
 from wftrio.validation import Report, analyze, witness_log
-from wftrio.validation.explore import Bounds, Move, Space, explore, replay_witness
+from wftrio.validation.explore import Bounds, Move, Space, explore
 from wftrio.validation.statekey import shape_key, state_key
+from wftrio.validation.witness import replay_witness
 
 BOUNDS = Bounds(max_states=1_500, max_depth=300, max_tokens=16, max_instances=3)
 small_terms = terms(effects=True, max_depth=3, max_width=3, max_leaves=6, valid=False)

@@ -15,17 +15,17 @@ This module imports nothing of the registry: a resolver is anything with a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
 
 from wftrio.algebra._base import EqKey, Parts
 from wftrio.algebra.checks import check_name, is_int
-from wftrio.algebra.nodes import Term
+from wftrio.algebra.nodes import Term, walk
 from wftrio.errors import TermError, TermTypeError
 
-__all__ = ["DEFAULT_MAX_DEPTH", "Call", "Resolver", "key_map"]
+__all__ = ["DEFAULT_MAX_DEPTH", "Call", "Resolver", "callees", "key_map"]
 
 DEFAULT_MAX_DEPTH = 8
 """How many calls may be nested (the recursion bound) unless ``max_depth=`` says otherwise."""
@@ -153,3 +153,26 @@ class Call(Term):
         if self.scope is not None:
             parts.append(f"scope={self.scope!r}")
         return [f"call({', '.join(parts)})"]
+
+
+def callees(term: Term) -> Iterator[tuple[str, Term]]:
+    """Every workflow ``term`` calls, directly or through other calls, each once.
+
+    Yields ``(name, callee term)`` as the compiler would resolve it (the
+    same resolver, name and version give the same callee), so recursion
+    ends: a workflow calling itself is yielded once.
+
+    Raises:
+        UnknownWorkflow: a name its resolver does not know.
+    """
+    seen: set[tuple[int, str, int | None]] = set()
+    stack = [term]
+    while stack:
+        for _, node in walk(stack.pop()):
+            if isinstance(node, Call):
+                key = (id(node.resolver), node.name, node.version)
+                if key not in seen:
+                    seen.add(key)
+                    callee = node.resolver.resolve(node.name, node.version)
+                    yield node.name, callee
+                    stack.append(callee)

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
-from wftrio.engine import _effects
-from wftrio.engine._fused import FusedRun, materialise
+from wftrio.engine import _effects, _withdraw
 from wftrio.engine._ops import link
-from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze, freeze_items, frozen_copy
+from wftrio.engine._recording import Recording, _record_nothing, scope_of
+from wftrio.engine.frozen import freeze, frozen_copy
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
@@ -37,10 +37,10 @@ from wftrio.engine.protocol import (
 )
 from wftrio.errors import EngineError, RecordedError, TaskError
 from wftrio.scheduling import Deterministic, Replay, Scheduler
-from wftrio.trace import MIN_KINDS, TraceEvent
+from wftrio.trace import TraceEvent
 
 if TYPE_CHECKING:
-    from wftrio.engine._effects import CtxDigest, EffectMeta, PendingReceipt
+    from wftrio.engine._effects import EffectMeta
     from wftrio.engine._snapshot import StateSnapshot
     from wftrio.governance import Budget, BudgetUsage, Governor
 
@@ -62,15 +62,8 @@ __all__ = [
 ]
 
 
-_new_event = tuple.__new__
-
-
 _DEQUE_AT = 32
 """``make_ready`` turns the ready stack into a deque once it holds this many tokens."""
-
-
-def _record_nothing(ev: TraceEvent) -> None:
-    """The recorder at level ``"none"`` (never called: events are not built)."""
 
 
 def signal_alt(tok: Token, name: str) -> int:
@@ -87,19 +80,11 @@ def signal_alt(tok: Token, name: str) -> int:
     return -1
 
 
-def scope_of(tok: Token) -> str | None:
-    """The id of the innermost user region holding ``tok`` (None outside any)."""
-    r = tok.region
-    while r is not None and r.scope_id is None:
-        r = r.parent
-    return r.scope_id if r is not None else None
-
-
 # Status, FINAL, error_info and the commands live in ``protocol`` (shared with
 # the runtime); they are re-exported here.
 
 
-class ExecState:
+class ExecState(Recording):
     """The execution state of one case, and the reducer stepping it.
 
     Args:
@@ -124,24 +109,14 @@ class ExecState:
     # slotted: a substrate may hold many thousands of waiting cases
     __slots__ = (
         "__weakref__",
-        "_events",
-        "_lazy",
         "_next_id",
-        "_record",
-        "_unhashed",
-        "case_id",
-        "clock",
         "code",
         "current",
         "effect_meta",
         "effects",
         "epoch",
         "error",
-        "full",
         "governor",
-        "keep_events",
-        "level",
-        "on_event",
         "outbox",
         "preemptive",
         "program",
@@ -150,14 +125,11 @@ class ExecState:
         "root",
         "root_id",
         "scheduler",
-        "seq",
         "signals",
         "status",
         "steps",
-        "t0",
         "timers",
         "tokens",
-        "tracing",
         "waiters",
     )
 
@@ -198,11 +170,11 @@ class ExecState:
         self.on_event = on_event
         self.keep_events = keep_events
         # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
-        self._events: list[Any] = []
+        self._events = []
         self._lazy = False  # _events holds a FusedRun or a PendingReceipt
         # the ctx digest the PendingReceipts recorded last wait for (record_compact)
-        self._unhashed: CtxDigest | None = None
-        self._record: Callable[[TraceEvent], None] = _record_nothing  # set_level binds it
+        self._unhashed = None
+        self._record = _record_nothing  # set_level binds it
         self.outbox: list[Command] = []
         self.set_level(trace_level)
         # identity counters (deterministic: replay gets the same ids)
@@ -256,15 +228,6 @@ class ExecState:
     def finished(self) -> bool:
         return self.status in FINAL
 
-    def set_level(self, level: str) -> None:
-        """Change the trace level (``"none"``, ``"min"``, ``"full"``)."""
-        if level not in ("none", "min", "full"):
-            raise EngineError(f"trace level {level!r}: expected 'none', 'min' or 'full'")
-        self.level = level
-        self.full = level == "full"
-        self.tracing = level != "none"
-        self._set_recorder()
-
     def blocked_on(self) -> dict[str, list[Any]]:
         """What the live tokens wait for: effect ids, signal names, timer ids."""
         return {
@@ -298,144 +261,6 @@ class ExecState:
     def take_outbox(self) -> list[Command]:
         """Return and clear the queued commands."""
         out, self.outbox = self.outbox, []
-        return out
-
-    # -- tracing -------------------------------------------------------------
-
-    def emit(
-        self,
-        kind: EventKind,
-        name: str | None,
-        tok: Token | None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        """Record an event of ``kind`` if the trace level keeps it.
-
-        The event gets the next sequence number, the case id, ``tok``'s id
-        and region (``None`` for a case-level event), the case time and
-        ``data`` (default ``{}``).  Callers on hot paths test ``self.full``
-        (or ``self.tracing``) first so that no argument is built when the
-        level drops the event anyway.
-
-        The event holds the kind's plain string (``EventKind.X == "x"``), as
-        a trace read back from JSON does: live and loaded traces compare,
-        print and pickle alike.
-        """
-        if not self.tracing or (not self.full and kind not in MIN_KINDS):
-            return
-        seq = self.seq
-        self.seq = seq + 1
-        self._record(
-            _new_event(
-                TraceEvent,
-                (
-                    seq,
-                    self.case_id,
-                    kind._value_,  # the plain str (see above); .value costs 5x more
-                    name,
-                    tok.id if tok is not None else None,
-                    scope_of(tok) if tok is not None else None,
-                    (self.clock() - self.t0) if self.clock is not None else 0.0,
-                    NO_UPDATES
-                    if data is None
-                    else data
-                    if type(data) is FrozenDict  # already frozen (task updates)
-                    else freeze_items(data),
-                ),
-            )
-        )
-
-    def record(self, ev: TraceEvent) -> None:
-        """Record a trace event built by the caller (it must carry the next ``seq``).
-
-        Only call while tracing (``self.tracing``): at level ``"none"`` no
-        event is built and nothing is recorded.
-        """
-        self._record(ev)
-
-    @property
-    def recorder(self) -> Callable[[TraceEvent], None]:
-        """The callable :meth:`record` calls: a loop recording many events fetches it once."""
-        return self._record
-
-    def region_id(self, tok: Token) -> str | None:
-        """The id of the innermost user region holding ``tok`` (None outside any)."""
-        return scope_of(tok)
-
-    def now(self) -> float:
-        """Case time for a trace event: seconds since the case started."""
-        return (self.clock() - self.t0) if self.clock is not None else 0.0
-
-    @property
-    def events(self) -> list[TraceEvent]:
-        """The recorded trace events (the live list).
-
-        A fused run of pure tasks at level ``"full"`` and a receipt waiting
-        for its request hash are kept as compact records until this is read,
-        then turned into their events in place (engine/_fused.py): the list
-        read is always made of ``TraceEvent``s.
-        """
-        if self._lazy:
-            materialise(self._events)
-            self._lazy = False
-        return self._events
-
-    @events.setter
-    def events(self, value: list[TraceEvent]) -> None:
-        self._events = value
-        self._lazy = False
-        self._set_recorder()
-
-    def has_events(self) -> bool:
-        """Whether any event was recorded since the last ``take_events`` (builds none)."""
-        return bool(self._events)
-
-    def record_compact(
-        self, rec: FusedRun | PendingReceipt, digest: CtxDigest | None = None
-    ) -> None:
-        """Record a compact record that ``events`` turns into its events when read.
-
-        Only while ``keep_events`` and without ``on_event``.  A receipt
-        (``digest``: the ctx digest its request hash waits for) of another
-        ctx snapshot than the last one builds the last one's digest now,
-        which drops its copy of the ctx: pending receipts keep at most one
-        ctx copy alive per case, however many effects it runs.
-        """
-        if digest is not None and digest is not self._unhashed:
-            if self._unhashed is not None:
-                self._unhashed.prefix()
-            self._unhashed = digest
-        self._events.append(rec)
-        self._lazy = True
-
-    def _record_and_call(self, ev: TraceEvent) -> None:
-        if self.keep_events:
-            self._events.append(ev)
-        if self.on_event is not None:
-            self.on_event(ev)
-
-    def _set_recorder(self) -> None:
-        if not self.tracing:
-            # nothing is recorded: keep no bound method alive per waiting case
-            self._record = _record_nothing
-        elif self.on_event is None and self.keep_events:
-            self._record = self._events.append
-        else:
-            self._record = self._record_and_call
-
-    def take_events(self, *, defer_receipts: bool = False) -> list[TraceEvent]:
-        """Return and clear the recorded events.
-
-        With ``defer_receipts`` the list may hold ``PendingReceipt`` records
-        (engine/_effects.py), one per receipt event, for a host that builds
-        them only when its trace is read (``wftrio.engine.materialise``).
-        """
-        if self._lazy:
-            materialise(self._events, keep_receipts=defer_receipts)
-            self._lazy = False
-        out = self._events
-        self._events = []
-        self._set_recorder()
         return out
 
     # -- tokens --------------------------------------------------------------
@@ -613,130 +438,30 @@ class ExecState:
         return True
 
     def cancel_region(self, scope_id: str) -> int:
-        """Cancel every live activation of region ``scope_id``.
+        """Cancel every live activation of region ``scope_id``; their number.
 
         Each activation's tokens (and nested regions, pending effects,
         signal waits and timers) are withdrawn in time proportional to its
         size; then its ``compensate`` term runs, and control continues after
-        the region as if it had completed.  Returns the number of
-        activations cancelled (0 records a ``region_cancel_ignored`` event).
+        the region as if it had completed (0 records ``region_cancel_ignored``).
         """
-        if self.status in FINAL:
-            return 0
-        insts = [r for r in self.regions.get(scope_id, {}) if r.alive]
-        if not insts:
-            self.emit(EventKind.REGION_CANCEL_IGNORED, scope_id, None, {"at_step": self.steps})
-            return 0
-        self.emit(
-            EventKind.REGION_CANCELLED, scope_id, None, {"at_step": self.steps, "n": len(insts)}
-        )
-        for inst in insts:
-            if inst.exited:
-                self.withdraw_region(inst)
-                continue
-            # continuation: compensation (if any), then after the region.  It
-            # is spawned before the withdrawal so that an exited parent whose
-            # last token this region held stays open for it.
-            cont = self.spawn(inst.cancel_pc, inst.frame, inst.parent, inst.scope)
-            self.withdraw_region(inst)
-            self.make_ready(cont)
-        if self.status not in FINAL:
-            self.status = Status.RUNNING
-        return len(insts)
+        return _withdraw.cancel_region(self, scope_id)
 
     def withdraw_region(self, inst: RegionInst) -> None:
         """Withdraw a region activation and everything nested in it."""
-        stack = [inst]
-        while stack:
-            r = stack.pop()
-            for tok in list(r.tokens):
-                self._withdraw_token(tok)
-            stack.extend(r.children)
-            self._unregister_region(r)
-        p = inst.parent
-        if p is not None:
-            p.children.pop(inst, None)
-            if p.exited and not p.tokens and not p.children:
-                self.close_region(p)
-
-    def _unregister_region(self, r: RegionInst) -> None:
-        r.alive = False
-        r.tokens.clear()
-        r.children.clear()
-        if r.scope_id is not None:
-            insts = self.regions.get(r.scope_id)
-            if insts is not None:
-                insts.pop(r, None)
+        _withdraw.withdraw_region(self, inst)
 
     def close_region(self, r: RegionInst) -> None:
-        """Close exited activation ``r`` whose last late token died.
-
-        ``r`` is unregistered, and so is every exited ancestor it was the
-        last live content of (cascading up).
-        """
-        while True:
-            self._unregister_region(r)
-            p = r.parent
-            if p is None:
-                return
-            p.children.pop(r, None)
-            if not (p.exited and not p.tokens and not p.children):
-                return
-            r = p
+        """Close exited activation ``r`` whose last late token died (cascading up)."""
+        _withdraw.close_region(self, r)
 
     def withdraw_all(self) -> None:
         """Withdraw every live token and region activation (the case is ending).
 
-        Pending effects and timers are cancelled (``CancelEffect`` /
-        ``CancelTimer`` in the outbox) and signal waits dropped; the ready
-        stack empties.  The caller sets the final status.
+        Pending effects and timers are cancelled and signal waits dropped;
+        the ready stack empties.  The caller sets the final status.
         """
-        for tok in list(self.tokens.values()):
-            self._withdraw_token(tok)
-        if self.regions:
-            for insts in self.regions.values():
-                for r in insts:
-                    r.alive = False
-            self.regions.clear()
-        self.ready.clear()
-        self.current = None
-
-    def _withdraw_token(self, tok: Token) -> None:
-        if not tok.alive:
-            return
-        tok.alive = False
-        del self.tokens[tok.id]
-        if tok.region is not None:
-            tok.region.tokens.pop(tok, None)
-        if self.current is tok:
-            self.current = None
-        w = tok.wait
-        if w is not None:
-            self._unwait(tok, w, None)
-        if self.full:
-            self.emit(EventKind.TOKEN_WITHDRAWN, None, tok, {"pc": tok.pc})
-
-    def _unwait(self, tok: Token, wait: Wait, keep: int | None) -> None:
-        """Drop the registrations of a blocked token (all but alternative ``keep``)."""
-        if wait.kind == WaitKind.EFFECT:
-            eid = wait.eid
-            if self.effects.pop(eid, None) is not None:
-                self.outbox.append(CancelEffect(eid))
-                name = _effects.task_operands(self, tok)[1].name
-                self.emit(EventKind.EFFECT_CANCELLED, name, tok, {"eid": eid})
-                _effects.cancelled(self, tok, eid, name)
-        elif wait.kind == WaitKind.SIGNAL:
-            self._drop_waiter(wait.name, tok)
-        elif wait.kind == WaitKind.DEFER:
-            for arm in wait.arms:
-                if arm.alt == keep:
-                    continue
-                key = arm.key
-                if arm.kind == WaitKind.SIGNAL:
-                    self._drop_waiter(str(key), tok)
-                elif isinstance(key, int) and self.timers.pop(key, None) is not None:
-                    self.outbox.append(CancelTimer(key))
-        tok.wait = None
+        _withdraw.withdraw_all(self)
 
     # -- signal waiters -------------------------------------------------------
 
@@ -761,7 +486,8 @@ class ExecState:
             # many were taken before (a dict scans past its deleted slots)
             self.waiters[name] = OrderedDict(((ws, signal_alt(ws, name)), (tok, alt)))
 
-    def _drop_waiter(self, name: str, tok: Token) -> None:
+    def drop_waiter(self, name: str, tok: Token) -> None:
+        """Unregister ``tok`` as a waiter for signal ``name``."""
         ws = self.waiters.get(name)
         if ws is tok:
             del self.waiters[name]
@@ -828,7 +554,7 @@ class ExecState:
         ops = instr.ops
         if wait.kind == WaitKind.SIGNAL:
             assert isinstance(ops, WaitSignalOps)
-            self._unwait(tok, wait, None)
+            _withdraw.unwait(self, tok, wait, None)
             if ops.store_as is not None:
                 scope = tok.scope
                 scope.snap = None
@@ -839,7 +565,7 @@ class ExecState:
             assert isinstance(ops, DeferOps)
             alt = next(a.alt for a in wait.arms if a.kind == WaitKind.SIGNAL and a.key == name)
             # keep=None: the winner's own waiter entry must go too (it has no timer)
-            self._unwait(tok, wait, None)
+            _withdraw.unwait(self, tok, wait, None)
             tok.pc = ops.entries[alt]
             if self.tracing:
                 self.emit(EventKind.CHOICE, instr.path, tok, {"by": "signal", "picked": alt})
@@ -904,7 +630,7 @@ class ExecState:
         assert tok.wait is not None
         assert isinstance(ops, DeferOps)
         self.emit(EventKind.TIMER_FIRED, instr.path, tok, {"tid": tid, "at_step": self.steps})
-        self._unwait(tok, tok.wait, alt)
+        _withdraw.unwait(self, tok, tok.wait, alt)
         tok.pc = ops.entries[alt]
         if self.tracing:
             self.emit(EventKind.CHOICE, instr.path, tok, {"by": "timer", "picked": alt})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +38,11 @@ from wftrio.runtime._replay import ReplayFeed
 from wftrio.runtime._stored import load_options
 from wftrio.runtime._types import CaseOptions, CaseState, parse_case_options
 from wftrio.runtime._workflow import region_names, signal_names
+from wftrio.scheduling import replay_log_problems
 from wftrio.serialize import dumps_snapshot, dumps_trace, loads_snapshot
 from wftrio.stores import DurableStore, SQLiteStore, StoredCase, StoredRequest
 from wftrio.stores._outside import FROM_INBOX, InboxRow
-from wftrio.trace import INPUT_KINDS, InputEvent, TraceEvent
+from wftrio.trace import INPUT_KINDS, InputEvent, ReplayLog, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
@@ -216,26 +216,25 @@ class Resumed:
 
 
 def _inputs(item: StoredCase) -> tuple[InputEvent, ...]:
-    """The external inputs among a stored case's events, in order."""
-    out: list[InputEvent] = []
-    for ev in item.events:
-        if ev.kind in INPUT_KINDS and "at_step" in ev.data:
-            step = ev.data["at_step"]
-            if type(step) is not int or step < 0 or (out and step < out[-1].at_step):
-                raise StoreCorrupt(
-                    f"stored case {item.case_id!r}: event {ev.seq} is an input at step "
-                    f"{step!r}, not a step count wftrio records",
-                    item.case_id,
-                )
-            t = ev.time
-            if type(t) not in (int, float) or not 0.0 <= t < math.inf or (out and t < out[-1].time):
-                raise StoreCorrupt(
-                    f"stored case {item.case_id!r}: event {ev.seq} is an input at time "
-                    f"{t!r}, not a case time wftrio records (times never go back)",
-                    item.case_id,
-                )
-            out.append(InputEvent(ev.kind, step, ev.name, t, dict(ev.data)))
-    return tuple(out)
+    """The external inputs among a stored case's events, in order.
+
+    Raises:
+        StoreCorrupt: they are not inputs a case records (steps or times
+            going back, ...: :func:`~wftrio.scheduling.replay_log_problems`).
+    """
+    out = tuple(
+        InputEvent(ev.kind, ev.data["at_step"], ev.name, ev.time, dict(ev.data))
+        for ev in item.events
+        if ev.kind in INPUT_KINDS and "at_step" in ev.data
+    )
+    problems = replay_log_problems(ReplayLog(False, (), out))
+    if problems:
+        where, what = problems[0]
+        raise StoreCorrupt(
+            f"stored case {item.case_id!r}: its stored inputs do not replay: {where}: {what}",
+            item.case_id,
+        )
+    return out
 
 
 def _restore(

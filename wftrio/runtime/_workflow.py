@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wftrio.terms import MI, Call, Defer, OnSignal, Region, Term, WaitSignal
+from wftrio.algebra.call_node import callees
+from wftrio.terms import MI, Call, Defer, OnSignal, Region, Term, WaitSignal, walk
 
 __all__ = ["region_names", "signal_names"]
 
@@ -20,17 +21,9 @@ _CACHE_SIZE = 512
 
 def _nodes(term: Term) -> Iterator[Term]:
     """Every node of ``term`` and of the workflows it calls (WCP-22), each callee once."""
-    stack = [term]
-    called: set[tuple[int, str, int | None]] = set()
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, Call):
-            key = (id(node.resolver), node.name, node.version)
-            if key not in called:
-                called.add(key)
-                stack.append(node.resolver.resolve(node.name, node.version))
-        stack.extend(node.children())
+    for top in (term, *(callee for _, callee in callees(term))):
+        for _, node in walk(top):
+            yield node
 
 
 def region_names(term: Term) -> frozenset[str]:

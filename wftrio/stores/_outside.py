@@ -185,8 +185,8 @@ def _check_store(conn: sqlite3.Connection, path: str) -> None:
         raise StoreError(f"{path} is not a wftrio store (it has no cases table)")
 
 
-def connect_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A read-only connection to a store file (never takes its ownership lock).
+def _connect(path: str | os.PathLike[str], mode: str) -> sqlite3.Connection:
+    """A connection to a store file in URI ``mode`` (never takes its ownership lock).
 
     Raises:
         StoreError: no such file, or not a wftrio store.
@@ -195,7 +195,7 @@ def connect_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
     if not os.path.isfile(p):
         raise StoreError(f"no such store file: {p}")
     try:
-        conn = sqlite3.connect(_uri(p, "ro"), uri=True, isolation_level=None)
+        conn = sqlite3.connect(_uri(p, mode), uri=True, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {p}: {exc}") from exc
@@ -203,21 +203,14 @@ def connect_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
-def connect_writer(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A connection that posts to a store file's inbox (never takes its ownership lock).
+def connect_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection to a store file (see :func:`_connect`)."""
+    return _connect(path, "ro")
 
-    Raises:
-        StoreError: no such file, or not a wftrio store.
-    """
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise StoreError(f"no such store file: {p}")
-    try:
-        conn = sqlite3.connect(_uri(p, "rw"), uri=True, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {p}: {exc}") from exc
-    _check_store(conn, p)
+
+def connect_writer(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A connection that posts to a store file's inbox (see :func:`_connect`)."""
+    conn = _connect(path, "rw")
     conn.executescript(INBOX_SCHEMA)
     return conn
 

@@ -40,11 +40,11 @@ from wftrio.errors import InvalidWorkflow, TermTypeError, ValidationOptionError
 from wftrio.terms import Term
 from wftrio.validation.calls import call_issues, callee_structural_issues, with_called_signals
 from wftrio.validation.compose import sound_by_construction
-from wftrio.validation.explore import Bounds, explore, replay_witness
+from wftrio.validation.explore import Bounds, explore
 from wftrio.validation.findings import exploration_issues
 from wftrio.validation.issues import CODES, ERROR, WARNING, Issue, Step
 from wftrio.validation.structural import structural_issues
-from wftrio.validation.witness import witness_log
+from wftrio.validation.witness import replay_witness, witness_log
 
 __all__ = [
     "CODES",

@@ -19,34 +19,13 @@ from __future__ import annotations
 
 import attrs
 
+from wftrio.algebra.call_node import callees
 from wftrio.compiler.program import CallEnterOps, DeferOps, MISpawnOps, Program, WaitSignalOps
-from wftrio.terms import Call, Term, walk
+from wftrio.terms import Term
 from wftrio.validation.issues import WARNING, Issue
 from wftrio.validation.structural import structural_issues
 
-__all__ = ["call_issues", "callee_structural_issues", "callees", "with_called_signals"]
-
-
-def callees(term: Term) -> list[tuple[str, Term]]:
-    """Every workflow ``term`` calls, directly or through other calls, each once.
-
-    Raises:
-        UnknownWorkflow: a name that is not registered (compiling the term
-            reports it first, as a TermError).
-    """
-    out: list[tuple[str, Term]] = []
-    seen: set[tuple[int, str, int | None]] = set()
-    todo = [term]
-    while todo:
-        for _, node in walk(todo.pop()):
-            if isinstance(node, Call):
-                key = (id(node.resolver), node.name, node.version)
-                if key not in seen:
-                    seen.add(key)
-                    callee = node.resolver.resolve(node.name, node.version)
-                    out.append((node.name, callee))
-                    todo.append(callee)
-    return out
+__all__ = ["call_issues", "callee_structural_issues", "with_called_signals"]
 
 
 def callee_structural_issues(

@@ -58,7 +58,7 @@ import attrs
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine.objects import JoinInst, MIInst, Token
-from wftrio.engine.program import DeferOps, LoopTestOps, MIDoneOps, Program
+from wftrio.engine.program import DeferOps, LoopTestOps, Program
 from wftrio.engine.protocol import WaitKind
 from wftrio.errors import ExploredFailure, InvariantViolation
 from wftrio.terms import Term
@@ -74,6 +74,7 @@ from wftrio.validation.abstract import (
 from wftrio.validation.clone import clone_state
 from wftrio.validation.compose import Block, summary_blocks
 from wftrio.validation.issues import Step
+from wftrio.validation.partial_joins import gathered, late_arrivals
 from wftrio.validation.statekey import StateKey, freeze, shape_key, state_key
 
 __all__ = [
@@ -83,7 +84,6 @@ __all__ = [
     "Move",
     "Space",
     "explore",
-    "replay_witness",
 ]
 
 _LOOP_OPS = frozenset({"loop_enter", "loop_next", "loop_test"})
@@ -464,7 +464,7 @@ def explore(
         else {}
     )
     ex.summaries = len(blocks)
-    late = _late_arrivals(space.program, local, cancel_regions) if reduce else {}
+    late = late_arrivals(space.program, local, cancel_regions) if reduce else {}
 
     def add(
         key: StateKey,
@@ -649,11 +649,11 @@ def explore(
             )
             if first is not None:
                 cand = [chain(node, st, first)]
-            elif late and (gathered := _gathered(st, enabled, late)):
+            elif late and (at_join := gathered(st, enabled, late)):
                 # before a local step: a loop's local steps could otherwise
                 # run ahead of the gathered branches forever
-                cand = [settle(node, m, c) for t in gathered for m, c in space.token_moves(st, t)]
-                for t in gathered:
+                cand = [settle(node, m, c) for t in at_join for m, c in space.token_moves(st, t)]
+                for t in at_join:
                     tried[t.id] = [(ms, c) for ms, c in cand if ms[0].target == t.id]
             else:
                 for t in enabled:
@@ -745,91 +745,3 @@ def explore(
         ex.expanded[node] = full
         ex.covered[node] = full and every
     return ex
-
-
-def _gathered(st: ExecState, enabled: Sequence[Token], late: dict[int, bool]) -> list[Token]:
-    """The tokens at a partial join all of whose live branches stand at it, or ``[]``.
-
-    Which of them arrives first decides the join, but nothing outside
-    reads it: every token that can still arrive is among them, the join's
-    continuation is new, and what the join withdraws (``cancel_rest``) is
-    its own branches.  So their arrivals (in every order, as separate
-    steps) are a reduced set of the state; other tokens may not run ahead
-    of them forever (a loop spawning such joins would otherwise pile them
-    up without end).  Not with explored region cancellations (``late`` is
-    empty then).
-    """
-    at: dict[int, list[Token]] = {}
-    for t in enabled:
-        if t.pc in late:
-            at.setdefault(id(t.frame), []).append(t)
-    for toks in at.values():
-        frame = toks[0].frame
-        if type(frame) is JoinInst and frame.site >= 0:
-            continue  # a blocking join: its arrivals may be held or release held ones
-        under = 0
-        for t in st.tokens.values():
-            f = t.frame
-            while f is not None and f is not frame:
-                f = f.parent
-            if f is frame:
-                under += 1
-                if under > len(toks):
-                    break
-        if under == len(toks):
-            return toks
-    return []
-
-
-def _late_arrivals(
-    program: Program, local: tuple[bool, ...], cancel_regions: bool
-) -> dict[int, bool]:
-    """Partial joins (``first(n)``, ``mi(join=n | "none")``), by pc: whether it collects.
-
-    A token arriving at such a join *after it fired* is only absorbed: it
-    counts itself and dies.  Nothing reads that counter but later arrivals
-    at the same join (which commute with it); withdrawing the token instead
-    leaves the same state once the join's last token is gone; and the step
-    asks the oracle nothing.  So the explorer treats a late arrival as a
-    deterministic local step (:func:`explore` checks ``fired`` on the
-    token's frame).  Not with explored region cancellations, where being
-    withdrawn before or after arriving runs different compensations.  The
-    value says whether the join collects results: the last instance of an
-    ``mi(join="none")`` that collects writes them to the shared ctx, so it
-    stays a step of its own.
-    """
-    if cancel_regions:
-        return {}
-    out: dict[int, bool] = {}
-    for pc, ins in enumerate(program.instrs):
-        ops = ins.ops
-        # not an mi with the MI patterns' options (spawn >= 0): a late instance may
-        # complete the activity (until) or end it, withdrawing its watchers
-        plain = ins.op == "join" or (isinstance(ops, MIDoneOps) and ops.spawn < 0)
-        if plain and not local[pc]:
-            out[pc] = isinstance(ops, MIDoneOps) and ops.collect is not None
-    return out
-
-
-def replay_witness(
-    term_or_program: Term | Program,
-    witness: Sequence[Step | Move],
-    *,
-    max_instances: int = 3,
-) -> ExecState:
-    """Run the reducer on the abstracted workflow along ``witness``; return the state.
-
-    This is how a finding is checked: the returned state is the one the
-    issue is about (e.g. a deadlock: every token waits and no input can
-    come).  ``max_instances`` must match the value the witness was found
-    with.
-    """
-    program = (
-        term_or_program if isinstance(term_or_program, Program) else compile_term(term_or_program)
-    )
-    space = Space(program, max_instances, None)
-    st = space.initial()
-    for s in witness:
-        move = s if isinstance(s, Move) else Move(s.kind, s.target, s.answers)
-        st = space.apply(st, move)
-    return st

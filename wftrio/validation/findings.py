@@ -33,8 +33,9 @@ from wftrio.engine.objects import Token
 from wftrio.engine.program import TaskOps
 from wftrio.engine.protocol import WaitKind
 from wftrio.validation.abstract import is_trusted
-from wftrio.validation.explore import Bounds, Exploration, replay_witness
+from wftrio.validation.explore import Bounds, Exploration
 from wftrio.validation.issues import ERROR, WARNING, Issue
+from wftrio.validation.witness import replay_witness
 
 __all__ = ["exploration_issues"]
 

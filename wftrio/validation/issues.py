@@ -5,7 +5,7 @@ message saying what to change, the node path of the offending node, and for
 findings of the state exploration a *witness*: the sequence of
 :class:`Step` s that leads from the start of a case to the state the issue
 is about.  A witness can be replayed on the reducer
-(:func:`wftrio.validation.explore.replay_witness`).
+(:func:`wftrio.validation.witness.replay_witness`).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from wftrio.validation.explore import Move, Space
 from wftrio.validation.issues import Step
 from wftrio.validation.statekey import state_key
 
-__all__ = ["witness_log"]
+__all__ = ["replay_witness", "witness_log"]
 
 _SCHEDULER_PICK = "scheduler pick"
 
@@ -121,3 +121,27 @@ def witness_log(
                 "functions do not behave as the validator's abstraction)"
             )
     return replay_log(real.events)
+
+
+def replay_witness(
+    term_or_program: Term | Program,
+    witness: Sequence[Step | Move],
+    *,
+    max_instances: int = 3,
+) -> ExecState:
+    """Run the reducer on the abstracted workflow along ``witness``; return the state.
+
+    This is how a finding is checked: the returned state is the one the
+    issue is about (e.g. a deadlock: every token waits and no input can
+    come).  ``max_instances`` must match the value the witness was found
+    with.
+    """
+    program = (
+        term_or_program if isinstance(term_or_program, Program) else compile_term(term_or_program)
+    )
+    space = Space(program, max_instances, None)
+    st = space.initial()
+    for s in witness:
+        move = s if isinstance(s, Move) else Move(s.kind, s.target, s.answers)
+        st = space.apply(st, move)
+    return st
