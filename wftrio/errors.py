@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "ApiError",
     "AbstractFailure",
     "CliError",
     "InjectedFault",
@@ -609,6 +610,15 @@ class StoreCorrupt(StoreError, ValueError):
 
 class CliError(WftrioError, ValueError):
     """A command-line mistake: printed as one sentence, exit status 2."""
+
+
+class ApiError(WftrioError, ValueError):
+    """A request the web console's HTTP API refuses (``wftrio.web``): answered
+    with ``status`` and ``{"error": message}``, and nothing changed."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AbstractFailure(WftrioError):

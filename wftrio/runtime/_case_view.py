@@ -75,11 +75,16 @@ def info(case: Case) -> CaseInfo:
         waiting = tuple(sorted(n for n, w in st.waiters.items() if w))
         regions = tuple(st.live_regions())
         budget = st.budget_usage()
+        ctx = dict(st.ctx)
     else:
         budget = case._budget or BudgetUsage(0, 0.0, 0.0, case.opts.budget)
         steps, pending = case._end if case._end is not None else (0, {})
         in_flight = timers = 0
         waiting = regions = ()
+        res = case.result
+        ctx = dict(res.ctx) if res is not None else dict(case._ctx0 or {})
+    wf = case.workflow
+    term = case.program.term if case.program is not None else (wf.term if wf else None)
     return CaseInfo(
         case_id=case.case_id,
         state=case.state,
@@ -105,4 +110,6 @@ def info(case: Case) -> CaseInfo:
         effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
         workflow=case.workflow.name if case.workflow is not None else None,
         workflow_version=case.workflow.version if case.workflow is not None else None,
+        ctx=ctx,
+        term=term,
     )

@@ -24,6 +24,7 @@ from wftrio.errors import (
 from wftrio.governance import Budget, BudgetUsage, as_allow, as_budget
 from wftrio.receipts import Receipt, receipts
 from wftrio.scheduling import Deterministic, Replay, Seeded, make_scheduler
+from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
 
 __all__ = [
@@ -163,6 +164,9 @@ class CaseInfo:
         workflow: the registered workflow name the case runs (``new_case``
             given a name), or ``None`` (given a term).
         workflow_version: the version of it the case runs, or ``None``.
+        ctx: the case ctx now (its final ctx once finished): a shallow copy.
+        term: the workflow term the case runs; ``None`` once a case started
+            from a bare term (not a registered workflow) has finished.
     """
 
     case_id: str
@@ -189,6 +193,8 @@ class CaseInfo:
     events_dropped: int = 0
     workflow: str | None = None
     workflow_version: int | None = None
+    ctx: dict[str, Any] = attrs.Factory(dict)
+    term: Term | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

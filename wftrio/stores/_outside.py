@@ -64,6 +64,7 @@ __all__ = [
     "pending_rows",
     "post_request",
     "read_case",
+    "read_case_names",
     "read_cases",
     "refuse_row",
     "row_outcome",
@@ -522,3 +523,22 @@ def read_case(
         return summary, events, reqs
     finally:
         conn.execute("COMMIT")
+
+
+def read_case_names(
+    conn: sqlite3.Connection, case_id: str
+) -> tuple[dict[str, Any], tuple[str, ...] | None, tuple[str, ...] | None]:
+    """A stored case's initial ctx, and its workflow's signal names and region ids.
+
+    The names are ``None`` when the store does not know them (a store
+    written before the ``workflows`` table existed).
+
+    Raises:
+        UnknownCase: the store holds no such case.
+    """
+    workflow, version, fp, _, _ = _workflow_of(conn, case_id)
+    (ctx,) = conn.execute("SELECT ctx FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+    known = _known(conn, workflow, version, fp)
+    if known is None:
+        return json.loads(ctx), None, None
+    return json.loads(ctx), tuple(known[0]), tuple(known[1])
