@@ -1,0 +1,462 @@
+"""What a case's trace says, as lanes, bars and marks (no drawing here).
+
+:func:`build` reads a trace once and returns a :class:`Timeline`: the
+lanes (one per token, or per branch a split started), the bars (tasks and
+effects, from start to end, with an outcome), the marks (signals, timers,
+cancellations, retries, failures) and the case's state segments.  The SVG
+writers in :mod:`wftrio.web._timeline` and :mod:`wftrio.web._timeline_graph`
+draw from it; it is a pure function of the events (stdlib only, no trio).
+
+How lanes are derived (the trace names tokens, not who spawned them):
+
+* the **case lane** holds what belongs to no token: the case's state
+  changes, signals as they arrive, region cancellations, the case's end;
+* a ``split`` (``par``/``join``/``choice``/...) or ``mi_spawned`` event on
+  token P with k branches creates its k child tokens at that step, so they
+  are the k smallest token ids not seen before the split that are larger
+  than every id the trace named before it (ids are allocated in order); each
+  child gets a lane of its own, labelled with the split and branch;
+* any other new token (a join's continuation, a compensation, a loop's
+  next token) continues in the lane of the token whose event comes just
+  before its first event (for a ``join_fired`` / ``mi_joined``: the lane
+  of the split's owner, where the flow goes on).
+
+At trace level ``"min"`` there are no split events and no pure-task
+events: each token is a lane and only effects, signals and timers show.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from wftrio.trace import TraceEvent
+
+__all__ = ["OUTCOMES", "Bar", "Lane", "Mark", "Segment", "Timeline", "build"]
+
+OUTCOMES = ("ok", "failed", "cancelled", "retried", "rejected", "running")
+"""Bar outcome classes: ``retried`` is an effect that succeeded after retries;
+``rejected`` one refused (disallowed, over budget, an approval's rejection);
+``running`` one the trace has not seen end."""
+
+_RECEIPT_OUTCOME = {
+    "ok": "ok",
+    "error": "failed",
+    "timed_out": "failed",
+    "cancelled": "cancelled",
+    "disallowed": "rejected",
+    "over_budget": "rejected",
+    "rejected": "rejected",
+}
+
+_CONTINUES_IN_PARENT = frozenset({"join_fired", "mi_joined", "mi_completed"})
+
+
+@attrs.frozen
+class Lane:
+    """One horizontal lane: the case's, or a token's (and those continuing it)."""
+
+    index: int
+    label: str
+    tokens: tuple[int, ...]
+
+
+@attrs.frozen
+class Bar:
+    """A task or effect from start to end (``start == end`` for a pure task).
+
+    ``start_seq``/``end_seq`` are the events that opened and closed it (for
+    the x position of steps taken at one instant).
+    """
+
+    lane: int
+    name: str
+    token: int | None
+    scope: str | None
+    kind: str  # "task" (pure step) | "effect" | "wait" (a signal or timer wait)
+    outcome: str
+    start: float
+    end: float
+    start_seq: int
+    end_seq: int
+    attempts: int = 1
+    detail: str = ""
+
+
+@attrs.frozen
+class Mark:
+    """A point event (``kind``: signal, timer, cancel, retry, fail, end, choice)."""
+
+    lane: int
+    kind: str
+    name: str
+    time: float
+    seq: int
+    detail: str = ""
+
+
+@attrs.frozen
+class Segment:
+    """A span of the case's state (``running``, ``waiting_signal``, ...)."""
+
+    state: str
+    start: float
+    end: float
+    start_seq: int
+    end_seq: int
+
+
+@attrs.frozen
+class Timeline:
+    """A trace read as a picture: lanes, bars, marks, state segments, time span."""
+
+    lanes: tuple[Lane, ...]
+    bars: tuple[Bar, ...]
+    marks: tuple[Mark, ...]
+    segments: tuple[Segment, ...]
+    end_time: float
+    end_seq: int
+    final: str | None  # "done" | "failed" | "cancelled" | None (unfinished)
+    case_id: str
+
+
+def _num(v: Any, default: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return default
+    return float(v)
+
+
+def _brief(data: Mapping[str, Any], limit: int = 120) -> str:
+    parts = []
+    for k, v in data.items():
+        if k in ("causal_id", "request", "result", "root"):
+            continue
+        parts.append(f"{k}={v!r}")
+    s = ", ".join(parts)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _ids_in(ev: TraceEvent) -> int:
+    """The largest id an event names (its token, an effect's/timer's/instance's id)."""
+    m = ev.token if isinstance(ev.token, int) else -1
+    for key in ("eid", "tid", "instance"):
+        v = ev.data.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v > m:
+            m = v
+    return m
+
+
+def _children(events: Sequence[TraceEvent]) -> dict[int, tuple[int, str]]:
+    """Child token -> (parent token, lane label), for the tokens splits created."""
+    first: dict[int, int] = {}
+    for i, ev in enumerate(events):
+        if isinstance(ev.token, int) and ev.token not in first:
+            first[ev.token] = i
+    out: dict[int, tuple[int, str]] = {}
+    seen_max = -1
+    for i, ev in enumerate(events):
+        if ev.kind in ("split", "mi_spawned") and isinstance(ev.token, int):
+            if ev.kind == "split":
+                branches = ev.data.get("branches")
+                short = str(ev.name).rsplit(".", 1)[-1]
+                labels = (
+                    [f"{short} branch {b}" for b in branches] if isinstance(branches, list) else []
+                )
+            else:
+                n = ev.data.get("instances")
+                short = str(ev.name).rsplit(".", 1)[-1]
+                labels = [f"{short} #{j}" for j in range(n)] if isinstance(n, int) else []
+            later = sorted(
+                t
+                for t, at in first.items()
+                if at > i and t > seen_max and t not in out and t != ev.token
+            )
+            for t, label in zip(later, labels, strict=False):
+                out[t] = (ev.token, label)
+        seen_max = max(seen_max, _ids_in(ev))
+    return out
+
+
+def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
+    children = _children(events)
+    lane_of: dict[int, int] = {}
+    labels: list[str] = ["case"]
+    members: list[list[int]] = [[]]
+    prev: TraceEvent | None = None
+    for ev in events:
+        t = ev.token
+        if isinstance(t, int) and t not in lane_of:
+            if t in children:
+                parent, label = children[t]
+                labels.append(f"{label} · token {t}")
+                members.append([t])
+                lane_of[t] = len(labels) - 1
+            else:
+                host: int | None = None
+                if prev is not None and isinstance(prev.token, int) and prev.token in lane_of:
+                    host = prev.token
+                    if prev.kind in _CONTINUES_IN_PARENT and host in children:
+                        host = children[host][0]
+                if host is not None and host in lane_of:
+                    lane_of[t] = lane_of[host]
+                    members[lane_of[t]].append(t)
+                else:
+                    labels.append("main" if len(labels) == 1 else f"token {t}")
+                    members.append([t])
+                    lane_of[t] = len(labels) - 1
+        if isinstance(ev.token, int):
+            prev = ev
+    lanes = [Lane(i, labels[i], tuple(members[i])) for i in range(len(labels))]
+    return lanes, lane_of
+
+
+def build(events: Sequence[TraceEvent]) -> Timeline:
+    """Read ``events`` (one case's trace, in order) into a :class:`Timeline`.
+
+    Unknown kinds are ignored; a malformed field (a non-numeric time) counts
+    as the previous event's time, so any sequence of ``TraceEvent`` gives a
+    picture.
+    """
+    lanes, lane_of = _lanes(events)
+    bars: list[Bar] = []
+    marks: list[Mark] = []
+    segments: list[Segment] = []
+    # open bars: (token, name) -> [start, start_seq, kind, retries]
+    open_: dict[tuple[int | None, str], list[Any]] = {}
+    waits: dict[tuple[int | None, str], tuple[float, int, str]] = {}
+    # the last bar closed by a receipt per token: a following task_completed is the same step
+    receipted: dict[int | None, str] = {}
+    state: tuple[str, float, int] | None = None
+    final: str | None = None
+    now = 0.0
+    last_seq = 0
+    case_id = events[0].case_id if events else ""
+
+    def lane(ev: TraceEvent) -> int:
+        return lane_of.get(ev.token, 0) if isinstance(ev.token, int) else 0
+
+    def close(ev: TraceEvent, key: tuple[int | None, str], outcome: str, attempts: int = 1) -> bool:
+        o = open_.pop(key, None)
+        if o is None:
+            return False
+        start, sseq, kind, retries = o
+        if outcome == "ok" and retries:
+            outcome = "retried"
+        bars.append(
+            Bar(
+                lane(ev),
+                key[1],
+                ev.token,
+                ev.scope,
+                kind,
+                outcome,
+                start,
+                max(start, now),
+                sseq,
+                ev.seq,
+                max(attempts, retries + 1),
+                _brief(ev.data),
+            )
+        )
+        return True
+
+    for ev in events:
+        now = _num(ev.time, now)
+        last_seq = ev.seq if isinstance(ev.seq, int) else last_seq
+        k = ev.kind
+        name = ev.name if isinstance(ev.name, str) else ""
+        key = (ev.token, name)
+        if k == "task_started":
+            open_[key] = [now, ev.seq, "effect", 0]
+            receipted.pop(ev.token, None)
+        elif k == "effect_retry":
+            o = open_.get(key)
+            if o is not None:
+                o[3] += 1
+            marks.append(Mark(lane(ev), "retry", name, now, ev.seq, _brief(ev.data)))
+        elif k == "receipt":
+            outcome = _RECEIPT_OUTCOME.get(str(ev.data.get("outcome")), "failed")
+            attempts = ev.data.get("attempts")
+            n = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 1
+            if outcome == "ok" and n > 1:
+                outcome = "retried"
+            if key in open_:
+                close(ev, key, outcome, n)
+            elif ev.token in receipted and receipted[ev.token] == name:
+                pass  # the effect's bar was closed by its cancellation
+            else:  # an audited step or a refused effect: no task_started before it
+                start = _num(ev.data.get("started"), now)
+                bars.append(
+                    Bar(
+                        lane(ev),
+                        name,
+                        ev.token,
+                        ev.scope,
+                        "task",
+                        outcome,
+                        min(start, now),
+                        now,
+                        ev.seq,
+                        ev.seq,
+                        n,
+                        _brief(ev.data),
+                    )
+                )
+            receipted[ev.token] = name
+        elif k in ("task_completed", "task_failed"):
+            outcome = "ok" if k == "task_completed" else "failed"
+            if receipted.pop(ev.token, None) == name:
+                if k == "task_failed":
+                    marks.append(Mark(lane(ev), "fail", name, now, ev.seq, _brief(ev.data)))
+                continue  # its effect's receipt drew it
+            if not close(ev, key, outcome):
+                bars.append(
+                    Bar(
+                        lane(ev),
+                        name,
+                        ev.token,
+                        ev.scope,
+                        "task",
+                        outcome,
+                        now,
+                        now,
+                        ev.seq,
+                        ev.seq,
+                        1,
+                        _brief(ev.data),
+                    )
+                )
+            if k == "task_failed":
+                marks.append(Mark(lane(ev), "fail", name, now, ev.seq, _brief(ev.data)))
+        elif k in ("effect_failed",):
+            pass  # its receipt closes the bar with the precise outcome
+        elif k == "effect_cancelled":
+            if close(ev, key, "cancelled"):
+                receipted[ev.token] = name
+        elif k == "signal_waiting":
+            waits[(ev.token, "signal " + name)] = (now, ev.seq, name)
+        elif k == "signal_consumed":
+            w = waits.pop((ev.token, "signal " + name), None)
+            if w is not None:
+                bars.append(
+                    Bar(
+                        lane(ev),
+                        f"signal {name}",
+                        ev.token,
+                        ev.scope,
+                        "wait",
+                        "ok",
+                        w[0],
+                        now,
+                        w[1],
+                        ev.seq,
+                    )
+                )
+            marks.append(Mark(lane(ev), "signal", name, now, ev.seq, _brief(ev.data)))
+        elif k == "signal_received":
+            marks.append(Mark(0, "signal", name, now, ev.seq, _brief(ev.data)))
+        elif k == "timer_started":
+            waits[(ev.token, "timer " + name)] = (now, ev.seq, name)
+        elif k == "timer_fired":
+            w = waits.pop((ev.token, "timer " + name), None)
+            if w is not None:
+                bars.append(
+                    Bar(
+                        lane(ev),
+                        f"timer {name}",
+                        ev.token,
+                        ev.scope,
+                        "wait",
+                        "ok",
+                        w[0],
+                        now,
+                        w[1],
+                        ev.seq,
+                    )
+                )
+            marks.append(Mark(lane(ev), "timer", name, now, ev.seq, _brief(ev.data)))
+        elif k in ("region_cancelled", "case_cancelled"):
+            marks.append(Mark(lane(ev), "cancel", name or "case", now, ev.seq, _brief(ev.data)))
+        elif k == "token_withdrawn":
+            for wkey in [w for w in waits if w[0] == ev.token]:
+                ws, wseq, wname = waits.pop(wkey)
+                label = wkey[1]
+                bars.append(
+                    Bar(
+                        lane(ev),
+                        label,
+                        ev.token,
+                        ev.scope,
+                        "wait",
+                        "cancelled",
+                        ws,
+                        now,
+                        wseq,
+                        ev.seq,
+                    )
+                )
+            for okey in [o for o in open_ if o[0] == ev.token]:
+                close(ev, okey, "cancelled")
+            marks.append(
+                Mark(lane(ev), "cancel", f"token {ev.token}", now, ev.seq, _brief(ev.data))
+            )
+        elif k == "choice":
+            marks.append(Mark(lane(ev), "choice", name, now, ev.seq, _brief(ev.data)))
+        elif k == "case_state":
+            if state is not None:
+                segments.append(Segment(state[0], state[1], now, state[2], ev.seq))
+            state = (name, now, ev.seq)
+        elif k in ("case_completed", "case_failed", "terminated"):
+            final = "failed" if k == "case_failed" else "done"
+            marks.append(
+                Mark(0, "end" if k != "case_failed" else "fail", k, now, ev.seq, _brief(ev.data))
+            )
+        if k == "case_cancelled":
+            final = "cancelled"
+    end = now
+    for okey, (start, sseq, kind, retries) in list(open_.items()):
+        bars.append(
+            Bar(
+                lane_of.get(okey[0], 0) if isinstance(okey[0], int) else 0,
+                okey[1],
+                okey[0],
+                None,
+                kind,
+                "running" if final is None else "cancelled",
+                start,
+                end,
+                sseq,
+                last_seq,
+                retries + 1,
+            )
+        )
+    for wkey, (ws, wseq, _wname) in waits.items():
+        bars.append(
+            Bar(
+                lane_of.get(wkey[0], 0) if isinstance(wkey[0], int) else 0,
+                wkey[1],
+                wkey[0],
+                None,
+                "wait",
+                "running" if final is None else "cancelled",
+                ws,
+                end,
+                wseq,
+                last_seq,
+            )
+        )
+    if state is not None and state[0] not in ("done", "failed", "cancelled"):
+        segments.append(Segment(state[0], state[1], end, state[2], last_seq))
+    return Timeline(
+        tuple(lanes),
+        tuple(bars),
+        tuple(marks),
+        tuple(segments),
+        end,
+        last_seq,
+        final,
+        case_id,
+    )
