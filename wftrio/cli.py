@@ -10,6 +10,8 @@
 ``wftrio cases STORE``, ``show STORE CASE``, ``signal STORE CASE NAME [JSON]``,
 ``cancel STORE CASE [--region R]``  the cases of a store file, while a process
                           runs them (``wftrio._cli_store``, docs/DURABILITY.md)
+``wftrio serve STORE``    the web console over a store file (``wftrio._cli_serve``,
+                          docs/CONSOLE.md)
 
 TARGET is ``module:ATTR`` or ``path/to/file.py:ATTR`` naming a workflow term
 (``:ATTR`` defaults to ``WORKFLOW``).  The module can carry what a case of
@@ -606,6 +608,9 @@ def _parser() -> argparse.ArgumentParser:
     from wftrio._cli_store import add_store_commands
 
     add_store_commands(sub)
+    from wftrio._cli_serve import add_serve_command
+
+    add_serve_command(sub)
     # listed here for `wftrio --help`; main() hands its arguments to the bench's own parser
     sub.add_parser("bench", help="the benchmark table (see `wftrio bench --help`)")
     return p

@@ -88,13 +88,15 @@ def error_response(exc: BaseException) -> JsonResponse:
     return JsonResponse({"error": message}, status_code=status)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[["Api", Request], Awaitable[Response]]
 
 
 def _refusals(fn: Handler) -> Handler:
-    async def handle(request: Request) -> Response:
+    """A handler whose refusals (typed wftrio errors) become ``{"error": ...}`` answers."""
+
+    async def handle(self: Api, request: Request) -> Response:
         try:
-            return await fn(request)
+            return await fn(self, request)
         except WftrioError as exc:
             return error_response(exc)
 

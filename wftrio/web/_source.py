@@ -332,7 +332,9 @@ class StoreSource(Source):
             conn.close()
 
 
-def _registered_term(registry: Registry | None, name: str | None, version: int | None) -> Any:
+def _registered_term(
+    registry: Registry | None, name: str | None, version: int | None
+) -> Term | None:
     if name is None:
         return None
     from wftrio.registry import default_registry

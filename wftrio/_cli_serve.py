@@ -1,0 +1,152 @@
+"""``wftrio serve STORE``: the web console (``wftrio.web``) over a store file.
+
+If no process owns the store, ``serve`` opens a substrate on it (its
+unfinished cases resume, and run, in this process) and serves the console
+over that substrate in the same trio run (Hypercorn's trio worker): cases
+can be started, signalled and cancelled from the browser or the API.  If
+another process owns the store, ``serve`` only reads it, and its signals
+and cancellations go through the store's inbox to that process.
+
+``--workflows MODULE`` (repeatable) imports a module or ``.py`` file first,
+so the workflows it registers (``@wf.workflow``) can be resumed and
+started.  ``--token`` (or the ``WFTRIO_TOKEN`` environment variable) makes
+every mutating call need ``Authorization: Bearer <token>``;
+``--signal-token TOKEN=NAME[,NAME...]`` adds tokens that may only send the
+named signals (webhooks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from wftrio.errors import CliError, StoreError, StoreLocked, WftrioError
+
+__all__ = ["add_serve_command"]
+
+
+def _import(spec: str) -> None:
+    try:
+        if spec.endswith(".py") or "/" in spec:
+            path = Path(spec)
+            if not path.is_file():
+                raise CliError(f"--workflows {spec}: no such file")
+            mspec = importlib.util.spec_from_file_location(path.stem, path)
+            if mspec is None or mspec.loader is None:
+                raise CliError(f"--workflows {spec}: cannot load it as a Python module")
+            module = importlib.util.module_from_spec(mspec)
+            sys.modules.setdefault(path.stem, module)
+            mspec.loader.exec_module(module)
+        else:
+            importlib.import_module(spec)
+    except CliError:
+        raise
+    except Exception as exc:  # user code: one line, not a traceback
+        raise CliError(f"--workflows {spec}: {type(exc).__name__}: {exc}") from exc
+
+
+def _signal_tokens(items: list[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for item in items:
+        tok, sep, names = item.partition("=")
+        found = {n for n in names.split(",") if n}
+        if not sep or not tok or not found:
+            raise CliError(f"--signal-token {item!r}: expected TOKEN=NAME[,NAME...]")
+        out.setdefault(tok, set()).update(found)
+    return out
+
+
+async def _serve(
+    args: argparse.Namespace, token: str | None, hooks: dict[str, set[str]], owned: bool
+) -> None:
+    import trio
+
+    import wftrio as wf
+    from wftrio.web import app, serve
+
+    def announce(binds: list[str], what: str) -> None:
+        print(f"wftrio console on {', '.join(binds)} ({what}); Ctrl+C stops it", flush=True)
+
+    async def run(asgi: Any, what: str) -> None:
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(serve, asgi, args.host, args.port)
+            announce(binds, what)
+
+    path = args.store
+    if not owned:
+        try:
+            async with wf.open_substrate(path=path) as sub:
+                what = f"running the cases of {path}"
+                if sub.unresumed:
+                    what += f"; {len(sub.unresumed)} stored cases could not resume"
+                await run(app(sub, token=token, signal_tokens=hooks), what)
+                return
+        except StoreLocked:
+            pass  # another process took it meanwhile: read it
+    await run(
+        app(path, token=token, signal_tokens=hooks),
+        f"reading {path}, owned by another process; requests go through its inbox",
+    )
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from wftrio.stores._outside import is_owned
+
+    try:
+        import hypercorn  # noqa: F401
+        import starlette  # noqa: F401
+    except ImportError as exc:
+        raise CliError(
+            f"`wftrio serve` needs the web extra (pip install 'wftrio[web]'): {exc}"
+        ) from None
+    for spec in args.workflows:
+        _import(spec)
+    token = args.token or os.environ.get("WFTRIO_TOKEN") or None
+    hooks = _signal_tokens(args.signal_token)
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port {args.port}: expected 0 to 65535")
+    try:
+        trio.run(_serve, args, token, hooks, os.path.exists(args.store) and is_owned(args.store))
+    except (StoreError, WftrioError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def add_serve_command(sub: Any) -> None:
+    """Add ``serve`` to the ``wftrio`` subparsers."""
+    s = sub.add_parser(
+        "serve",
+        help="serve the web console (HTTP API and pages) over a store file",
+        description="Serve the web console over STORE (docs/CONSOLE.md). If no process owns "
+        "the store, its cases run in this process (resumed when it opens); else it is read, "
+        "and requests go through its inbox to the owner.",
+    )
+    s.add_argument("store", help="a store file (created if missing)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0: any)")
+    s.add_argument(
+        "--token",
+        help="bearer token every mutating call needs (default: $WFTRIO_TOKEN; none: no auth)",
+    )
+    s.add_argument(
+        "--signal-token",
+        action="append",
+        default=[],
+        metavar="TOKEN=NAME[,NAME]",
+        help="a token that may only send the named signals (repeatable; for webhooks)",
+    )
+    s.add_argument(
+        "--workflows",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import a module or .py file that registers workflows first (repeatable)",
+    )
+    s.set_defaults(func=_cmd_serve)
