@@ -70,13 +70,31 @@ def _fallback(value: Any) -> Any:
     return repr(value)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (which JSON cannot hold) as its repr."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_finite(v) for v in value]
+    return value
+
+
 class JsonResponse(JSONResponse):
-    """JSON that shows values JSON cannot hold (a ctx's objects) as their repr."""
+    """JSON that shows values JSON cannot hold (a ctx's objects, NaN) as their repr."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content, default=_fallback, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode("utf-8")
+        def dump(value: Any) -> bytes:
+            return json.dumps(
+                value, default=_fallback, ensure_ascii=False, allow_nan=False,
+                separators=(",", ":"),
+            ).encode("utf-8")  # fmt: skip
+
+        try:
+            return dump(content)
+        except ValueError:  # a NaN or an infinity somewhere: rare, so walked only then
+            return dump(_finite(content))
 
 
 def error_response(exc: BaseException) -> JsonResponse:

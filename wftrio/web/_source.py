@@ -203,7 +203,7 @@ def _budget_json(usage: Any) -> dict[str, Any]:
         "time": usage.time,
         "cost": usage.cost,
         "limits": limits,
-        "remaining": usage.remaining() if b is not None else None,
+        "remaining": usage.remaining if b is not None else None,
     }
 
 
