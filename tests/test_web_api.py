@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 import wftrio as wf
@@ -77,8 +78,10 @@ async def test_list_filters_and_paging(sub: wf.Substrate) -> None:
         assert body["states"] == {"waiting_signal": 6, "done": 1}
         assert body["source"] == "live"
         row = next(x for x in body["cases"] if x["case_id"] == "o0")
-        assert row["workflow"] == "order" and row["version"] == 1
-        assert row["waits"] == ["signal paid"] and not row["finished"]
+        assert row["workflow"] == "order"
+        assert row["version"] == 1
+        assert row["waits"] == ["signal paid"]
+        assert not row["finished"]
 
         r = await c.get("/api/cases", params={"state": "done"})
         assert [x["case_id"] for x in r.json()["cases"]] == ["q1"]
@@ -109,7 +112,8 @@ async def test_list_filters_and_paging(sub: wf.Substrate) -> None:
         ):
             r = await c.get("/api/cases", params=params)
             assert r.status_code == 400, params
-            assert set(r.json()) == {"error"} and r.json()["error"]
+            assert set(r.json()) == {"error"}
+            assert r.json()["error"]
 
 
 async def test_one_case_ctx_waits_regions_budget(sub: wf.Substrate) -> None:
@@ -123,13 +127,15 @@ async def test_one_case_ctx_waits_regions_budget(sub: wf.Substrate) -> None:
         assert body["waiting_signals"] == ["paid"]
         assert body["waits"] == ["signal paid"]
         assert body["live_regions"] == ["payment"]
-        assert body["regions"] == ["payment"] and body["signals"] == ["paid"]
+        assert body["regions"] == ["payment"]
+        assert body["signals"] == ["paid"]
         assert body["budget"]["limits"] == {"effects": 3, "time": None, "cost": None}
         assert body["budget"]["remaining"]["effects"] == 3
         await sub.signal(cid, "paid", {"eur": 5})
         await sub.wait(cid)
         body = (await c.get(f"/api/cases/{cid}")).json()
-        assert body["state"] == "done" and body["finished"]
+        assert body["state"] == "done"
+        assert body["finished"]
         assert body["ctx_is"] == "final"
         assert body["ctx"] == {
             "who": "ann",
@@ -176,7 +182,8 @@ async def test_trace_paged_and_by_level(sub: wf.Substrate) -> None:
         assert got == [e.seq for e in events]
         mins = (await c.get(f"/api/cases/{cid}/trace", params={"level": "min"})).json()
         kinds = {e["kind"] for e in mins["events"]}
-        assert "task_completed" not in kinds and "signal_received" in kinds
+        assert "task_completed" not in kinds
+        assert "signal_received" in kinds
         assert mins["total"] < len(events)
         only = (await c.get(f"/api/cases/{cid}/trace", params={"kind": "task_completed"})).json()
         assert [e["name"] for e in only["events"]] == ["reserve", "ship"]
@@ -187,7 +194,7 @@ async def test_trace_paged_and_by_level(sub: wf.Substrate) -> None:
 
 async def test_receipts_of_effects(registry: wf.Registry) -> None:
     async def charge(ctx: Any) -> dict[str, Any]:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         return {"charged": ctx["eur"]}
 
     registry.register("pay", wf.seq(wf.task("charge", charge), wf.wait_signal("ok")))
@@ -199,7 +206,8 @@ async def test_receipts_of_effects(registry: wf.Registry) -> None:
             assert (await c.get("/api/cases/zzz/receipts")).status_code == 404
     found = [r for r in body["receipts"] if r["task"] == "charge"]
     assert len(found) == 1
-    assert found[0]["outcome"] == "ok" and found[0]["attempts"] == 1
+    assert found[0]["outcome"] == "ok"
+    assert found[0]["attempts"] == 1
 
 
 async def test_graph_with_progress(sub: wf.Substrate) -> None:
@@ -217,11 +225,13 @@ async def test_graph_with_progress(sub: wf.Substrate) -> None:
         await sub.wait(cid)
         body = (await c.get(f"/api/cases/{cid}/graph")).json()
         by_label = {n["label"]: n["progress"] for n in body["nodes"]}
-        assert by_label["ship"] == "done" and by_label["end"] == "done"
+        assert by_label["ship"] == "done"
+        assert by_label["end"] == "done"
         # a finished case started from a bare term keeps no term: 404, said so
         adhoc = await sub.new_case(quick_term(), {})
         r = await c.get(f"/api/cases/{adhoc}/graph")
-        assert r.status_code == 404 and "term" in r.json()["error"]
+        assert r.status_code == 404
+        assert "term" in r.json()["error"]
 
 
 async def test_live_case_list_follows_time(
@@ -240,7 +250,8 @@ async def test_live_case_list_follows_time(
         async with client(app(sub)) as c:
             row = (await c.get("/api/cases")).json()["cases"][0]
             assert row["state"] == "waiting_signal"
-            assert "signal go" in row["waits"] and "1 timer" in row["waits"]
+            assert "signal go" in row["waits"]
+            assert "1 timer" in row["waits"]
             await trio.sleep(59)
             assert (await c.get(f"/api/cases/{cid}")).json()["state"] == "waiting_signal"
             await trio.sleep(2)
@@ -259,7 +270,8 @@ async def test_start_a_registered_workflow(sub: wf.Substrate) -> None:
         cid = r.json()["case_id"]
         assert (await sub.wait(cid)).ctx == {"n": 42}
         r = await c.post("/api/cases", json={"workflow": "order", "case_id": "mine", "version": 1})
-        assert r.status_code == 201 and r.json() == {"case_id": "mine"}
+        assert r.status_code == 201
+        assert r.json() == {"case_id": "mine"}
         assert sub.status("mine").workflow == "order"
 
 
@@ -288,7 +300,8 @@ async def test_bad_start_changes_nothing(
     async with client(app(sub)) as c:
         r = await c.post("/api/cases", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status
-    assert list(r.json()) == ["error"] and words in r.json()["error"]
+    assert list(r.json()) == ["error"]
+    assert words in r.json()["error"]
     assert sub.case_ids() == before
 
 
@@ -296,7 +309,8 @@ async def test_too_large_body_is_refused(sub: wf.Substrate) -> None:
     async with client(app(sub)) as c:
         big = b'{"workflow": "quick", "ctx": {"x": "' + b"a" * (1 << 20) + b'"}}'
         r = await c.post("/api/cases", content=big)
-    assert r.status_code == 413 and sub.case_ids() == []
+    assert r.status_code == 413
+    assert sub.case_ids() == []
 
 
 async def test_signal_cancel_and_cancel_region(sub: wf.Substrate) -> None:
@@ -307,7 +321,8 @@ async def test_signal_cancel_and_cancel_region(sub: wf.Substrate) -> None:
         await waiting(sub, cid)
     async with client(app(sub)) as c:
         r = await c.post(f"/api/cases/{a}/signal", json={"name": "paid", "payload": {"eur": 9}})
-        assert r.status_code == 202 and r.json() == {"case_id": a, "status": "delivered"}
+        assert r.status_code == 202
+        assert r.json() == {"case_id": a, "status": "delivered"}
         assert (await sub.wait(a)).ctx["payment"] == {"eur": 9}
         r = await c.post(f"/api/cases/{b}/cancel")
         assert r.status_code == 202
@@ -346,7 +361,8 @@ async def test_bad_requests_change_nothing(
     async with client(app(sub)) as c:
         r = await c.post(path, json=body)
     assert r.status_code == status, r.text
-    assert list(r.json()) == ["error"] and words in r.json()["error"]
+    assert list(r.json()) == ["error"]
+    assert words in r.json()["error"]
     await trio.testing.wait_all_tasks_blocked()
     assert (sub.events(w), sub.status(w).pending_signals, sub.status(w).inbox) == before
     assert sub.status(w).state == "waiting_signal"
@@ -355,9 +371,11 @@ async def test_bad_requests_change_nothing(
 async def test_wrong_method_and_unknown_path(sub: wf.Substrate) -> None:
     async with client(app(sub)) as c:
         r = await c.delete("/api/cases")
-        assert r.status_code == 405 and "DELETE" in r.json()["error"]
+        assert r.status_code == 405
+        assert "DELETE" in r.json()["error"]
         r = await c.get("/api/whatever")
-        assert r.status_code == 404 and "error" in r.json()
+        assert r.status_code == 404
+        assert "error" in r.json()
 
 
 # -- authentication ---------------------------------------------------------------
@@ -380,7 +398,8 @@ async def test_token_guards_every_mutating_call(sub: wf.Substrate) -> None:
                 r = await c.post(path, json=body, headers=headers)
                 assert r.status_code == 401, (path, headers)
                 assert "token" in r.json()["error"]
-        assert sub.case_ids() == ["w"] and sub.status(w).state == "waiting_signal"
+        assert sub.case_ids() == ["w"]
+        assert sub.status(w).state == "waiting_signal"
         ok = {"authorization": "Bearer s3cret"}
         assert (
             await c.post("/api/cases", json={"workflow": "quick"}, headers=ok)
@@ -399,12 +418,14 @@ async def test_signal_tokens_allow_named_signals_only(registry: wf.Registry) -> 
         hook = {"authorization": "Bearer hook"}
         async with client(asgi) as c:
             r = await c.post("/api/cases/t/signal", json={"name": "shipped"}, headers=hook)
-            assert r.status_code == 403 and "shipped" in r.json()["error"]
+            assert r.status_code == 403
+            assert "shipped" in r.json()["error"]
             r = await c.post("/api/cases/t/cancel", headers=hook)
             assert r.status_code == 403
             r = await c.post("/api/cases", json={"workflow": "quick"}, headers=hook)
             assert r.status_code == 403
-            assert sub.status(cid).pending_signals == {} and sub.case_ids() == ["t"]
+            assert sub.status(cid).pending_signals == {}
+            assert sub.case_ids() == ["t"]
             r = await c.post("/api/cases/t/signal", json={"name": "paid"}, headers=hook)
             assert r.status_code == 202
             admin = {"authorization": "Bearer admin"}
@@ -463,9 +484,11 @@ async def test_openapi_schema_covers_every_api_route(sub: wf.Substrate) -> None:
     assert served == documented
     for path, method in documented:
         op = schema["paths"][path][method]
-        assert op["summary"] and op["responses"]
+        assert op["summary"]
+        assert op["responses"]
         if method == "post":
-            assert "401" in op["responses"] and {"bearer": []} in op["security"]
+            assert "401" in op["responses"]
+            assert {"bearer": []} in op["security"]
 
 
 def test_import_wftrio_needs_no_web_framework() -> None:
@@ -481,7 +504,8 @@ async def test_status_reports_ctx_and_term(sub: wf.Substrate) -> None:
     cid = await sub.new_case(term, {"a": 1})
     await waiting(sub, cid)
     info = sub.status(cid)
-    assert info.ctx == {"a": 1, "reserved": True} and info.term is term
+    assert info.ctx == {"a": 1, "reserved": True}
+    assert info.term is term
     info.ctx["a"] = 2  # a copy
     assert sub.status(cid).ctx["a"] == 1
     await sub.cancel(cid)
