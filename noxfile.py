@@ -61,3 +61,13 @@ def examples(session: nox.Session) -> None:
         else:
             session.run("python", ex)
         session.run("wftrio", "run", ex)
+
+
+@nox.session(python="3.11")
+def screenshots(session: nox.Session) -> None:
+    """Regenerate docs/img/console-*.png: the web console in headless Chromium.
+
+    Needs the distribution's browser (``apt-get install chromium chromium-driver``).
+    """
+    session.install("-e", ".[test]")
+    session.run("python", "tools/console_screenshots.py", "docs/img")

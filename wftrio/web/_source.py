@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ import trio
 from wftrio.errors import ApiError, UnknownCase, WftrioError
 from wftrio.receipts import Receipt, receipts
 from wftrio.registry import Registry
-from wftrio.runtime import CaseState, Substrate
+from wftrio.runtime import Substrate
 from wftrio.runtime._workflow import region_names, signal_names
 from wftrio.stores import SQLiteStore
 from wftrio.stores._outside import (
@@ -64,7 +65,8 @@ class CaseRow:
         state: a :class:`~wftrio.CaseState` value (``new`` for a stored case
             with no event yet, ``corrupt`` for one whose events are unreadable).
         finished: whether it has a final state.
-        created: wall-clock time it was stored (store cases), else ``None``.
+        created: wall-clock time it was stored (store cases) or started
+            (memory cases), or ``None`` if not known.
         waits: what it waits for, one phrase each (``signal paid``).
         events: trace events known for it.
         source: ``memory`` (a live substrate's case) or ``store`` (read from a file).
@@ -360,6 +362,9 @@ class LiveSource(Source):
 
     def _row(self, case_id: str) -> CaseRow:
         info = self.sub.status(case_id)
+        created = None
+        if info.started_at is not None:  # trio time: how long ago, on the wall clock
+            created = time.time() - (trio.current_time() - info.started_at)
         waits = [f"signal {n}" for n in info.waiting_signals]
         waits += [f"effect {n}" for n in info.effect_names]
         if info.timers:
@@ -370,7 +375,7 @@ class LiveSource(Source):
             info.workflow_version,
             info.state.value,
             info.state.final,
-            None,
+            created,
             tuple(waits),
             info.events + info.events_dropped,
             "memory",
@@ -471,8 +476,3 @@ def as_source(sub_or_store: Any, registry: Registry | None = None) -> Source:
         "wftrio.web.app(): expected a wf.Substrate, a wf.SQLiteStore or a store file path, "
         f"got {type(sub_or_store).__name__}"
     )
-
-
-def is_final(state: str) -> bool:
-    """Whether a row's state is a final one."""
-    return state in (CaseState.DONE, CaseState.FAILED, CaseState.CANCELLED)
