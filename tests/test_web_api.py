@@ -83,6 +83,7 @@ async def test_list_filters_and_paging(sub: wf.Substrate) -> None:
         assert row["version"] == 1
         assert row["waits"] == ["signal paid"]
         assert not row["finished"]
+        assert abs(row["created"] - time.time()) < 60  # started moments ago (wall clock)
 
         r = await c.get("/api/cases", params={"state": "done"})
         assert [x["case_id"] for x in r.json()["cases"]] == ["q1"]
