@@ -195,7 +195,8 @@ async def _start_server(db: Path, flows: Path, *extra: str) -> tuple[trio.Proces
 async def _stop(proc: trio.Process) -> None:
     proc.terminate()
     with trio.fail_after(10):
-        await proc.wait()
+        # SIGTERM closes the substrate in order and exits 0
+        assert await proc.wait() == 0
 
 
 async def test_serve_runs_the_cases_of_an_unowned_store(tmp_path: Path) -> None:
@@ -227,6 +228,14 @@ async def test_serve_runs_the_cases_of_an_unowned_store(tmp_path: Path) -> None:
             assert (await c.get("/")).status_code == 200
     finally:
         await _stop(proc)
+    from wftrio.stores._outside import connect_reader, is_owned, read_cases
+
+    assert not is_owned(db)  # the server let go of the store
+    conn = connect_reader(db)
+    try:
+        assert [(c.case_id, c.state) for c in read_cases(conn)] == [("s1", "done")]
+    finally:
+        conn.close()
 
 
 async def test_serve_reads_a_store_another_process_owns(tmp_path: Path) -> None:

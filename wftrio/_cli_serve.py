@@ -21,6 +21,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,16 @@ async def _serve(
         print(f"wftrio console on {', '.join(binds)} ({what}); Ctrl+C stops it", flush=True)
 
     async def run(asgi: Any, what: str) -> None:
-        async with trio.open_nursery() as nursery:
-            binds = await nursery.start(serve, asgi, args.host, args.port)
-            announce(binds, what)
+        # SIGTERM (a service manager stopping it) ends it as Ctrl+C does, closing the
+        # substrate in order; opened before listening, so no SIGTERM is missed
+        with trio.open_signal_receiver(signal.SIGTERM) as stop:
+            async with trio.open_nursery() as nursery:
+                binds = await nursery.start(serve, asgi, args.host, args.port)
+                announce(binds, what)
+                async for _ in stop:
+                    print("wftrio console: stopping (SIGTERM)", flush=True)
+                    nursery.cancel_scope.cancel()
+                    break
 
     path = args.store
     if not owned:
