@@ -517,3 +517,22 @@ async def test_status_reports_ctx_and_term(sub: wf.Substrate) -> None:
     assert sub.status(cid).term is None  # a bare term is not kept once finished
     named = await sub.new_case("quick", {})
     assert sub.status(named).term is sub.registry.get("quick").term
+
+
+async def test_a_failed_case_says_why(registry: wf.Registry) -> None:
+    def boom(ctx: Any) -> None:
+        raise ValueError("the warehouse is on fire")
+
+    registry.register("doomed", wf.seq(wf.task("reserve", lambda c: {}), wf.task("pick", boom)))
+    async with wf.open_substrate(registry=registry) as sub:
+        cid = await sub.new_case("doomed", {})
+        async with client(app(sub)) as c:
+            body = (await c.get(f"/api/cases/{cid}")).json()
+            assert body["state"] == "failed"
+            assert "the warehouse is on fire" in body["error"]
+            graph = (await c.get(f"/api/cases/{cid}/graph")).json()
+            progress = {n["label"]: n["progress"] for n in graph["nodes"]}
+            assert progress["reserve"] == "done"
+            assert progress["pick"] == "failed"
+            rows = (await c.get("/api/cases", params={"state": "failed"})).json()
+            assert [r["case_id"] for r in rows["cases"]] == [cid]

@@ -124,23 +124,44 @@ def test_watch_a_case_appear_change_state_and_complete_from_the_form(browser: An
         until(browser, lambda d: row_state(d, "b1") == "done", "the list never showed done")
 
 
-def test_a_refused_form_shows_the_error_and_changes_nothing(browser: Any) -> None:
+def test_start_a_case_from_the_list_and_refused_forms_change_nothing(browser: Any) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     with ConsoleThread(demo_registry(prepare_seconds=0), token="tok") as console:
-        post(console.url + "/api/cases", {"workflow": "order", "case_id": "r1"}, token="tok")
-        console.call(lambda sub: sub.wait_state("r1", "waiting_signal"))
-        browser.get(console.url + "/cases/r1")
-        form = browser.find_element(By.ID, "signal-form")
-        form.find_element(By.TAG_NAME, "button").click()  # no token typed in yet
+        browser.get(console.url + "/")
+        browser.find_element(By.CSS_SELECTOR, "details.start summary").click()
+        start = browser.find_element(By.ID, "start-form")
+        Select(start.find_element(By.NAME, "workflow")).select_by_visible_text("order")
+        start.find_element(By.NAME, "case_id").send_keys("r1")
+        start.find_element(By.TAG_NAME, "button").click()  # no token typed in yet
         until(
             browser,
             lambda d: "Bearer" in d.find_element(By.ID, "msg").text,
             "no error shown for the missing token",
         )
         assert "error" in browser.find_element(By.ID, "msg").get_attribute("class")
-        assert console.call(_state, "r1") == "waiting_signal"
+        assert console.call(_ids) == []
         browser.find_element(By.ID, "token").send_keys("tok")
+        start.find_element(By.TAG_NAME, "button").click()
+        until(browser, lambda d: row_state(d, "r1") == "waiting_signal", "r1 never listed")
+        assert console.call(_ids) == ["r1"]
+
+        browser.get(console.url + "/cases/r1")
+        token = browser.find_element(By.ID, "token")
+        assert token.get_attribute("value") == "tok"  # kept for the tab
+        token.clear()
+        token.send_keys("wrong")
+        form = browser.find_element(By.ID, "signal-form")
+        form.find_element(By.TAG_NAME, "button").click()
+        until(
+            browser,
+            lambda d: "not valid" in d.find_element(By.ID, "msg").text,
+            "no error shown for a wrong token",
+        )
+        assert console.call(_state, "r1") == "waiting_signal"
+        token.clear()
+        token.send_keys("tok")
         payload = form.find_element(By.NAME, "payload")
         payload.clear()
         payload.send_keys("{not json")
@@ -150,6 +171,7 @@ def test_a_refused_form_shows_the_error_and_changes_nothing(browser: Any) -> Non
             lambda d: "not valid JSON" in d.find_element(By.ID, "msg").text,
             "no error shown for a bad payload",
         )
+        assert console.call(_state, "r1") == "waiting_signal"
         region = browser.find_element(By.ID, "region-form")
         region.find_element(By.TAG_NAME, "button").click()
         until(
@@ -158,6 +180,10 @@ def test_a_refused_form_shows_the_error_and_changes_nothing(browser: Any) -> Non
             "cancelling the region did not let the case finish",
         )
         assert console.call(lambda sub: sub.wait("r1")).ctx["refunded"] is True
+
+
+async def _ids(sub: wf.Substrate) -> list[str]:
+    return sub.case_ids()
 
 
 async def _state(sub: wf.Substrate, case_id: str) -> str:
