@@ -448,6 +448,7 @@ def case_page_html(title: str, events: Sequence[TraceEvent], term: Term | None =
         f'<tr><td>state</td><td class="state">{esc(state)}</td></tr>',
         f"<tr><td>events</td><td>{len(events)}</td></tr>",
         f"<tr><td>case time</td><td>{esc(_fmt(tl.end_time))} s</td></tr>",
+        _first_kept(events),
         "</table>",
         "<h2>Timeline</h2>",
         _pane(timeline_svg(events), "timeline"),
@@ -470,6 +471,17 @@ def case_page_html(title: str, events: Sequence[TraceEvent], term: Term | None =
         )
     parts += ["</tbody></table>", f"<script>{_PAGE_JS}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"
+
+
+def _first_kept(events: Sequence[TraceEvent]) -> str:
+    """A summary row when the trace does not start at event #0 (older events not kept)."""
+    first = events[0].seq if events else 0
+    if not isinstance(first, int) or first <= 0:
+        return ""
+    return (
+        f'<tr class="truncated"><td>note</td><td>the trace starts at event #{first}: the '
+        "earlier events were not kept (the case option keep_events=)</td></tr>"
+    )
 
 
 def _time(ev: TraceEvent) -> float:
