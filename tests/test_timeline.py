@@ -12,10 +12,14 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
 
 import wftrio as wf
+from wftrio.graph import diagram
+from wftrio.testing.strategies import terms
 from wftrio.trace import TraceEvent
 from wftrio.web._timeline import case_page_html, graph_svg, timeline_svg
+from wftrio.web._timeline_status import gateway_paths
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -233,3 +237,105 @@ def test_timeline_of_no_events_and_of_odd_values_is_still_svg() -> None:
     for svg in re.findall(r"<svg .*?</svg>", page, re.S):
         parse(svg)
     assert "\x00" not in page
+
+
+def test_refused_effects_and_rejected_approvals_are_rejected_bars() -> None:
+    term = wf.seq(
+        wf.region(
+            "sandbox",
+            wf.task(
+                "mail",
+                lambda ctx: wf.Effect("mail", {}),
+                on_error=wf.task("skip", step("skip")),
+            ),
+            allow={"payment"},
+        ),
+        wf.approval(
+            "deploy",
+            approver={"ann"},
+            then=wf.task("deploy", step("d")),
+            on_reject=wf.task("undo", step("u")),
+        ),
+    )
+    events = run(term, signals=[(wf.approval_signal("deploy"), wf.reject("ann", "no"))])
+    root = parse(timeline_svg(events))
+    (mail,) = bars(root, "mail")
+    assert "rejected" in classes(mail)
+    assert "region sandbox" in (mail.findtext(f"{SVG}title") or "")
+    (decision,) = bars(root, "approval:deploy")
+    assert "rejected" in classes(decision)
+    assert {"ok"} <= classes(bars(root, "undo")[0])
+    assert bars(root, "deploy") == []
+
+
+def test_mi_instances_get_lanes_and_the_continuation_goes_on_in_the_main_lane() -> None:
+    term = wf.seq(
+        wf.mi(wf.task("each", sleeper(1, "e")), items=[1, 2, 3]),
+        wf.task("after", step("after")),
+    )
+    events = run(term)
+    root = parse(timeline_svg(events))
+    each = bars(root, "each")
+    assert len({b.get("data-lane") for b in each}) == 3
+    assert all(b.get("data-end") == "1" for b in each)
+    labels = {ln.get("data-lane"): ln.get("data-label") for ln in lanes(root)}
+    assert sorted(str(labels[b.get("data-lane")]).split(" · ")[0] for b in each) == [
+        "mi #0",
+        "mi #1",
+        "mi #2",
+    ]
+    (after,) = bars(root, "after")
+    assert labels[after.get("data-lane")] == "main"
+
+
+def test_the_standalone_svg_has_no_script_and_the_page_zooms_both_pictures() -> None:
+    term = wf.seq(wf.task("a", step("a")), wf.task("slow", sleeper(2, "s")))
+    events = run(term)
+    svg = timeline_svg(events)
+    assert "<script" not in svg
+    assert "<style>" in svg
+    root = parse(svg)
+    assert root.get("viewBox", "").startswith("0 0 ")
+    axis = [t.text for g in root.iter(f"{SVG}g") if "axis" in classes(g) for t in g]
+    assert "2s" in [t for t in axis if t]
+    page = case_page_html("zoom", events, term)
+    assert page.count("data-pane=") == 2
+    assert page.count('data-act="in"') == 2
+    assert "addEventListener('wheel'" in page
+
+
+@given(terms(signals=False, timers=False, effects=False, failures=True, valid=False))
+def test_random_pure_workflows_render_to_well_formed_svg(term: wf.Term) -> None:
+    try:
+        events = run(term, validate=False)
+    except wf.CaseFailed as failed:
+        events = list(failed.result.trace) if failed.result is not None else []
+    assert events
+    root = parse(timeline_svg(events))
+    steps = [ev for ev in events if ev.kind in ("task_completed", "task_failed")]
+    assert len(bars(root)) == len(steps)  # a bar per step, none twice
+    lane_of_token: dict[str, str] = {}
+    for ln in lanes(root):
+        for tok in (ln.get("data-tokens") or "").split():
+            assert tok not in lane_of_token  # each token in one lane
+            lane_of_token[tok] = str(ln.get("data-lane"))
+    for b in bars(root):
+        assert lane_of_token[str(b.get("data-token"))] == b.get("data-lane")
+    graph = parse(graph_svg(term, events))
+    nodes = [g for g in graph.iter(f"{SVG}g") if "node" in classes(g)]
+    assert len(nodes) == len(diagram(term).nodes)
+    status = {
+        g.get("data-shape"): g.get("data-status")
+        for g in nodes
+        if g.get("data-shape") in ("start", "end")
+    }
+    assert status["start"] == "done"
+    assert (status["end"] == "done") == any(ev.kind == "case_completed" for ev in events)
+    assert "running" not in {g.get("data-status") for g in nodes}
+    # the graph's gateways are matched to the paths the trace names
+    roles = gateway_paths(term, diagram(term))
+    assert roles is not None
+    paths = {path for path, _ in roles}
+    for ev in events:
+        if ev.kind in ("split", "join_fired", "choice", "loop_exited", "loop_iteration"):
+            assert ev.name in paths, (ev, sorted(paths))

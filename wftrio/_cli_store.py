@@ -7,6 +7,7 @@ ownership lock.
 
 ``wftrio cases STORE``            a table: id, workflow@version, state, age, what it waits for
 ``wftrio show STORE CASE``        the case's stored trace, its receipts and its requests
+                                  (``--html OUT``: one HTML page, :mod:`wftrio.web._timeline_cli`)
 ``wftrio signal STORE CASE NAME [JSON]``  send a signal
 ``wftrio cancel STORE CASE [--region R]``  cancel the case (or one region of it)
 
@@ -100,6 +101,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from wftrio.console import make_console, print_trace
     from wftrio.receipts import receipts
     from wftrio.stores._outside import connect_reader, read_case
+    from wftrio.web._timeline_cli import is_trace_file, show_page
 
     def read() -> Any:
         conn = connect_reader(args.store)
@@ -108,6 +110,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
         finally:
             conn.close()
 
+    if args.html is not None or is_trace_file(args.store):  # a page, or a JSON-lines trace
+        return show_page(args, lambda: _store_call(read)[:2])
+    if args.case is None:
+        raise CliError(f"name the case of store {args.store} to show (wftrio show STORE CASE)")
     summary, events, requests = _store_call(read)
     console = make_console()
     head = Table(title=Text(f"case {summary.case_id}"), show_header=False, title_justify="left")
@@ -234,12 +240,23 @@ def add_store_commands(sub: Any) -> None:
     c.set_defaults(func=_cmd_cases)
     s = sub.add_parser(
         "show",
-        help="print one stored case: its trace, receipts and requests",
+        help="print one stored case: its trace, receipts and requests (--html: a page)",
         description="Print a stored case's events (as `wftrio run` prints them), its "
-        "receipts and its committed requests.",
+        "receipts and its committed requests. With --html OUT, write the case's timeline "
+        "and graph as one self-contained HTML file instead. STORE may also be a JSON-lines "
+        "trace file (`wftrio run --trace-out`, wf.JsonlSink): CASE is then needed only when "
+        "it holds several cases.",
     )
-    s.add_argument("store", help=store_help)
-    s.add_argument("case", help="the case id")
+    s.add_argument("store", help=store_help + ", or a JSON-lines trace file")
+    s.add_argument("case", nargs="?", help="the case id")
+    s.add_argument("--html", metavar="OUT", help="write the case as one HTML page to OUT")
+    s.add_argument(
+        "--workflow",
+        metavar="TARGET",
+        help="for the page's graph: MODULE:ATTR naming the workflow term, or a MODULE (or "
+        "FILE.py) whose import registers the case's workflow (default: the workflow "
+        "registered under the stored name and version, if any)",
+    )
     s.set_defaults(func=_cmd_show)
     wait_help = (
         "seconds to wait for the owning process to take the request (default "

@@ -80,6 +80,7 @@ class _Scale:
         self.per_s = _TIME_WIDTH / span if span > 0 else 0.0
         self.rank: dict[tuple[float, int], int] = {}
         self.base: list[float] = []
+        self.count: list[int] = []
         x = 0.0
         prev: float | None = None
         for t in self.times:
@@ -89,6 +90,7 @@ class _Scale:
             for r, s in enumerate(sorted(by_time[t])):
                 self.rank[(t, s)] = r
             x += len(by_time[t]) * self.slot
+            self.count.append(len(by_time[t]))
             prev = t
         self.width = x + self.slot
 
@@ -103,8 +105,9 @@ class _Scale:
         k = bisect.bisect_right(self.times, t) - 1
         if k < 0:
             return _LEFT
-        n = sum(1 for key in self.rank if key[0] == self.times[k])
-        return _LEFT + self.base[k] + n * self.slot + (t - self.times[k]) * self.per_s
+        if self.times[k] == t:  # an instant steps were taken at: where they start
+            return _LEFT + self.base[k]
+        return _LEFT + self.base[k] + self.count[k] * self.slot + (t - self.times[k]) * self.per_s
 
 
 def _ticks(end: float) -> list[float]:
@@ -298,7 +301,8 @@ def timeline_svg(events: Sequence[TraceEvent]) -> str:
             + ">"
             f'<rect class="lane-bg{odd}" x="0" y="{y:.1f}" width="{width:.0f}" '
             f'height="{_LANE:.0f}"/>'
-            f'<text x="6" y="{y + _LANE / 2 + 4:.1f}">{esc(_clip(lane.label, 28))}'
+            f'<text x="{6 + 10 * min(lane.depth, 6)}" y="{y + _LANE / 2 + 4:.1f}">'
+            f"{esc(_clip(lane.label, 28 - min(lane.depth, 6)))}"
             f"<title>{esc(lane.label)}</title></text></g>"
         )
     out.append('<g class="axis">')
@@ -349,7 +353,7 @@ body{font:14px system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}
 h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.6em}
 .summary td{padding:2px 12px 2px 0}
 .pane{border:1px solid #ccc;border-radius:4px;overflow:hidden;position:relative;background:#fafafa}
-.pane svg{display:block;width:100%;height:auto;max-height:70vh;cursor:grab}
+.pane svg{display:block;max-width:100%;height:auto;cursor:grab;margin:auto}
 .tools{margin:.4em 0}.tools button{font-size:13px;margin-right:.3em}
 #details{font:12px ui-monospace,monospace;white-space:pre-wrap;min-height:2.6em;
  background:#f3f3f3;padding:.4em;border-radius:4px;margin-top:.4em}
@@ -444,6 +448,7 @@ def case_page_html(title: str, events: Sequence[TraceEvent], term: Term | None =
         f'<tr><td>state</td><td class="state">{esc(state)}</td></tr>',
         f"<tr><td>events</td><td>{len(events)}</td></tr>",
         f"<tr><td>case time</td><td>{esc(_fmt(tl.end_time))} s</td></tr>",
+        _first_kept(events),
         "</table>",
         "<h2>Timeline</h2>",
         _pane(timeline_svg(events), "timeline"),
@@ -466,6 +471,17 @@ def case_page_html(title: str, events: Sequence[TraceEvent], term: Term | None =
         )
     parts += ["</tbody></table>", f"<script>{_PAGE_JS}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"
+
+
+def _first_kept(events: Sequence[TraceEvent]) -> str:
+    """A summary row when the trace does not start at event #0 (older events not kept)."""
+    first = events[0].seq if events else 0
+    if not isinstance(first, int) or first <= 0:
+        return ""
+    return (
+        f'<tr class="truncated"><td>note</td><td>the trace starts at event #{first}: the '
+        "earlier events were not kept (the case option keep_events=)</td></tr>"
+    )
 
 
 def _time(ev: TraceEvent) -> float:

@@ -3,189 +3,34 @@
 :func:`graph_svg` takes the diagram model of :func:`wftrio.graph.diagram`
 (nodes, edges, clusters), lays it out top to bottom with a small
 Sugiyama-style layout (longest-path layers over the forward edges, dummy
-points on edges that span layers, barycentre ordering sweeps, then x
-positions pulled towards each node's predecessors), and draws it as SVG.
-
-How a node gets its status (class ``done``, ``running``, ``waiting``,
-``cancelled``, ``failed`` or ``not-reached``) from the trace:
-
-* a **task or effect** box, by its name: the bars the timeline draws for
-  events with that task name (:mod:`wftrio.web._timeline_model`): one still
-  running makes it ``running``, else the last one's outcome says ``done``
-  (ok, retried, or an approval's rejection), ``failed`` or ``cancelled``;
-* a **multiple-instance** node (``NAME ≡ mi(...)``), the same by its task's
-  name;
-* a **signal wait** (``wait signal NAME``), by the signal name: ``waiting``
-  while a token waits for it (``signal_waiting`` without its
-  ``signal_consumed``), ``done`` once consumed, ``cancelled`` if the
-  waiting token was withdrawn;
-* **start** is ``done`` once the case started; **end** once it completed;
-  **terminate** once a ``terminated`` event is recorded;
-* **gateways** (and ``call`` boxes, ``halt``), which the trace names by
-  node path only, are derived from their neighbours: ``done`` when the flow
-  reached them from a done node and went on to a reached node (through
-  other gateways only); reached but not left: ``waiting`` in an unfinished
-  case (a join waiting for its other branches, a deferred choice waiting
-  for its trigger), ``done`` in a completed one, ``cancelled`` in a failed
-  or cancelled one.
-* a **region** cluster is ``cancelled`` when the trace has its
-  ``region_cancelled`` and ``entered`` when it has its ``region_entered``.
-
-Two tasks with one name share a status: the trace names tasks, not nodes.
-Pure tasks show only at trace level ``"full"``.
+points on edges that span layers, barycentre ordering sweeps keeping each
+cluster's nodes together, x positions pulled towards each node's
+predecessors, nodes beside a cluster pushed clear of its box), and draws it
+as SVG, each node classed by its status (``done``, ``running``,
+``waiting``, ``cancelled``, ``failed``, ``not-reached``): how the trace
+decides it is in :mod:`wftrio.web._timeline_status`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from wftrio.graph import Diagram, diagram
 from wftrio.trace import TraceEvent
 from wftrio.web._timeline import esc
-from wftrio.web._timeline_model import build
+from wftrio.web._timeline_status import STATUSES, node_status
+from wftrio.web._timeline_status import members as members_of
 
 if TYPE_CHECKING:
     from wftrio.terms import Term
 
-__all__ = ["graph_svg", "node_status"]
-
-STATUSES = ("done", "running", "waiting", "cancelled", "failed", "not-reached")
-_REACHED = frozenset({"done", "running", "waiting", "cancelled", "failed"})
-_BAR_STATUS = {
-    "ok": "done",
-    "retried": "done",
-    "rejected": "done",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "running": "running",
-}
+__all__ = ["STATUSES", "graph_svg"]
 
 _LAYER_H = 74.0
 _NODE_H = 30.0
 _GAP = 26.0
 _MARGIN = 24.0
-
-
-def _members(d: Diagram) -> dict[str, list[str]]:
-    """Cluster id -> the nodes inside it, nested clusters included."""
-    parent = {c.id: c.parent for c in d.clusters}
-    out: dict[str, list[str]] = {c.id: [] for c in d.clusters}
-    for n in d.nodes:
-        cid = n.cluster
-        while cid is not None:
-            out[cid].append(n.id)
-            cid = parent.get(cid)
-    return out
-
-
-def _forward(d: Diagram, members: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """Forward (non-back) edges node -> node; an edge leaving a cluster leaves each member."""
-    out: list[tuple[str, str]] = []
-    for e in d.edges:
-        if e.back:
-            continue
-        srcs = members.get(e.src, []) if e.from_cluster else [e.src]
-        out += [(s, e.dst) for s in srcs]
-    return out
-
-
-def node_status(term: Term, events: Sequence[TraceEvent]) -> dict[str, str]:
-    """Each diagram node's status (see the module docstring), by node id."""
-    d = diagram(term)
-    return _status(d, events)
-
-
-def _status(d: Diagram, events: Sequence[TraceEvent]) -> dict[str, str]:
-    tl = build(events)
-    by_name: dict[str, str] = {}
-    running: set[str] = set()
-    wait_status: dict[str, str] = {}
-    for b in tl.bars:
-        if b.kind == "wait":
-            if b.name.startswith("signal "):
-                sig = b.name[len("signal ") :]
-                ws = {"ok": "done", "running": "waiting"}.get(b.outcome, "cancelled")
-                if wait_status.get(sig) != "waiting":
-                    wait_status[sig] = ws
-            continue
-        by_name[b.name] = _BAR_STATUS.get(b.outcome, "done")
-        if b.outcome == "running":
-            running.add(b.name)
-    for name in running:
-        by_name[name] = "running"
-    kinds = {ev.kind for ev in events}
-    status: dict[str, str] = {}
-    mapped: set[str] = set()
-    for n in d.nodes:
-        st: str | None = None
-        if n.shape in ("task", "effect"):
-            if n.label in by_name:
-                st = by_name[n.label]
-            elif not n.label.startswith("call "):
-                st = "not-reached"
-        elif n.shape == "mi":
-            for name, s in by_name.items():
-                if n.label.startswith(name + " ≡ "):
-                    st = s
-                    break
-            else:
-                st = "not-reached"
-        elif n.shape == "event":
-            for sig, s in wait_status.items():
-                if n.label == f"wait signal {sig}" or n.label.startswith(f"wait signal {sig} → "):
-                    st = s
-                    break
-            else:
-                st = "not-reached"
-        elif n.shape == "start":
-            st = "done" if events else "not-reached"
-        elif n.shape == "end":
-            st = "done" if "case_completed" in kinds else "not-reached"
-        elif n.shape == "terminate":
-            st = "done" if "terminated" in kinds else "not-reached"
-        if st is not None:
-            status[n.id] = st
-            mapped.add(n.id)
-    fwd = _forward(d, _members(d))
-    succ: dict[str, list[str]] = {}
-    pred: dict[str, list[str]] = {}
-    for s, t in fwd:
-        succ.setdefault(s, []).append(t)
-        pred.setdefault(t, []).append(s)
-    # F: unmapped nodes the flow reached from a done node through unmapped nodes
-    reach_f = _closure(
-        [t for s in mapped if status[s] == "done" for t in succ.get(s, []) if t not in mapped],
-        succ,
-        mapped,
-    )
-    # B: unmapped nodes from which the flow went on to a reached node
-    reach_b = _closure(
-        [p for s in mapped if status[s] in _REACHED for p in pred.get(s, []) if p not in mapped],
-        pred,
-        mapped,
-    )
-    left = {None: "waiting", "done": "done"}.get(tl.final, "cancelled")
-    for n in d.nodes:
-        if n.id in mapped:
-            continue
-        if n.id in reach_f:
-            status[n.id] = "done" if n.id in reach_b else left
-        else:
-            status[n.id] = "not-reached"
-    return status
-
-
-def _closure(seeds: Iterable[str], nxt: dict[str, list[str]], stop: set[str]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(seeds)
-    while stack:
-        v = stack.pop()
-        if v in seen or v in stop:
-            continue
-        seen.add(v)
-        stack += nxt.get(v, [])
-    return seen
 
 
 # ---------------------------------------------------------------------------
@@ -220,57 +65,117 @@ def _layers(ids: list[str], fwd: list[tuple[str, str]]) -> dict[str, int]:
 
 
 class _Layout:
-    """Positions of nodes (centres) and of the bends of edges spanning layers."""
+    """Positions of nodes (centres) and of the bends of edges spanning layers.
+
+    Sugiyama-style: longest-path layers over the forward edges; dummy points
+    on edges spanning layers; four barycentre sweeps ordering each layer
+    (nodes of one cluster kept together, so a region's box holds only its
+    own nodes); x packed in order and pulled towards the nodes above; then
+    nodes beside a cluster pushed clear of its box.
+    """
 
     def __init__(self, d: Diagram) -> None:
-        members = _members(d)
+        members = members_of(d)
+        parent = {c.id: c.parent for c in d.clusters}
         ids = [n.id for n in d.nodes]
         self.width_of = {n.id: _node_width(n.label, n.shape) for n in d.nodes}
-        fwd = [(s, t) for s, t in _forward(d, members) if s != t]
-        layer = _layers(ids, fwd)
-        # dummy points on long edges: edge index -> its chain of points
-        self.chains: dict[tuple[str, str], list[str]] = {}
+        self.chain_of: dict[str, tuple[str, ...]] = {}  # clusters around, outermost first
+        for n in d.nodes:
+            chain: list[str] = []
+            cid = n.cluster
+            while cid is not None:
+                chain.append(cid)
+                cid = parent.get(cid)
+            self.chain_of[n.id] = tuple(reversed(chain))
+        # layers: an edge leaving a cluster leaves each of its nodes
+        layer = _layers(
+            ids,
+            [
+                (s, e.dst)
+                for e in d.edges
+                if not e.back
+                for s in (members.get(e.src, []) if e.from_cluster else [e.src])
+                if s != e.dst
+            ],
+        )
+        # the edges drawn: one leaving a cluster starts at its lowest node
+        self.exit_of: dict[str, str] = {}  # cluster -> that node
+        fwd: list[tuple[str, str]] = []
+        for e in d.edges:
+            if e.back:
+                continue
+            src = e.src
+            if e.from_cluster:
+                inside = members.get(e.src, [])
+                if not inside:
+                    continue
+                src = max(inside, key=lambda v: layer[v])
+                self.exit_of[e.src] = src
+            if src != e.dst:
+                fwd.append((src, e.dst))
+        self.chains: dict[tuple[str, str], list[str]] = {}  # an edge's points, ends included
         rows: dict[int, list[str]] = {}
         for v in ids:
             rows.setdefault(layer[v], []).append(v)
-        adj_up: dict[str, list[str]] = {}
+        up: dict[str, list[str]] = {}
         for s, t in dict.fromkeys(fwd):
             ls, lt = layer[s], layer[t]
-            chain = [s]
-            if lt > ls + 1:
-                for k in range(ls + 1, lt):
-                    dummy = f"d{len(self.width_of)}"
-                    self.width_of[dummy] = 8.0
-                    layer[dummy] = k
-                    rows.setdefault(k, []).append(dummy)
-                    chain.append(dummy)
-            chain.append(t)
-            self.chains[(s, t)] = chain
-            for a, b in zip(chain, chain[1:], strict=False):
+            points = [s]
+            common = _common(self.chain_of[s], self.chain_of[t])
+            for k in range(ls + 1, lt):
+                dummy = f"d{len(self.width_of)}"
+                self.width_of[dummy] = 8.0
+                self.chain_of[dummy] = common
+                layer[dummy] = k
+                rows.setdefault(k, []).append(dummy)
+                points.append(dummy)
+            points.append(t)
+            self.chains[(s, t)] = points
+            for a, b in zip(points, points[1:], strict=False):
                 if layer[b] > layer[a]:
-                    adj_up.setdefault(b, []).append(a)
-        adj_down: dict[str, list[str]] = {}
-        for b, ups in adj_up.items():
+                    up.setdefault(b, []).append(a)
+        down: dict[str, list[str]] = {}
+        for b, ups in up.items():
             for a in ups:
-                adj_down.setdefault(a, []).append(b)
-        order = [rows[k] for k in sorted(rows)]
-        pos = {v: float(i) for row in order for i, v in enumerate(row)}
+                down.setdefault(a, []).append(b)
+        self.order = [rows[k] for k in sorted(rows)]
+        self._sweep(up, down)
+        self.x: dict[str, float] = {}
+        self.y: dict[str, float] = {}
+        self._place(up)
+        self._clear_clusters(d)
+        left = min((self.x[v] - self.width_of[v] / 2 for v in self.x), default=0.0)
+        for v in self.x:
+            self.x[v] += _MARGIN - left
+        self.width = max((self.x[v] + self.width_of[v] / 2 for v in self.x), default=0.0)
+        self.width += _MARGIN
+        self.height = (len(self.order) - 1) * _LAYER_H + _NODE_H + 2 * _MARGIN + 24
+
+    def _sweep(self, up: dict[str, list[str]], down: dict[str, list[str]]) -> None:
+        pos = {v: float(i) for row in self.order for i, v in enumerate(row)}
         for sweep in range(4):
-            down = sweep % 2 == 0
-            seq = order[1:] if down else list(reversed(order[:-1]))
-            nbrs = adj_up if down else adj_down
-            for row in seq:
-                bary = {}
+            downwards = sweep % 2 == 0
+            rows = self.order[1:] if downwards else list(reversed(self.order[:-1]))
+            nbrs = up if downwards else down
+            for row in rows:
+                bary: dict[str, float] = {}
                 for v in row:
                     ns = nbrs.get(v, [])
                     bary[v] = sum(pos[u] for u in ns) / len(ns) if ns else pos[v]
-                row.sort(key=lambda v: bary[v])
+                # a cluster's nodes sort together, at their mean barycentre
+                total: dict[str, list[float]] = {}
+                for v in row:
+                    for c in self.chain_of[v]:
+                        total.setdefault(c, []).append(bary[v])
+                mean = {c: sum(b) / len(b) for c, b in total.items()}
+
+                row.sort(key=lambda v: (*(mean[c] for c in self.chain_of[v]), bary[v]))  # noqa: B023
                 for i, v in enumerate(row):
                     pos[v] = float(i)
-        # x: pack each row, then pull nodes towards their upper neighbours
-        self.x: dict[str, float] = {}
-        self.y: dict[str, float] = {}
-        for k, row in enumerate(order):
+
+    def _place(self, up: dict[str, list[str]]) -> None:
+        """Pack each layer left to right, then pull nodes towards those above them."""
+        for k, row in enumerate(self.order):
             x = 0.0
             for v in row:
                 w = self.width_of[v]
@@ -278,22 +183,57 @@ class _Layout:
                 self.y[v] = _MARGIN + 20 + k * _LAYER_H
                 x += w + _GAP
         for _ in range(3):
-            for row in order[1:]:
-                want = []
-                for v in row:
-                    ns = adj_up.get(v, [])
-                    want.append(sum(self.x[u] for u in ns) / len(ns) if ns else self.x[v])
+            for row in self.order[1:]:
                 prev_right = -1e18
-                for v, wx in zip(row, want, strict=True):
+                for v in row:
+                    ns = up.get(v, [])
+                    want = sum(self.x[u] for u in ns) / len(ns) if ns else self.x[v]
                     half = self.width_of[v] / 2
-                    self.x[v] = max(wx, prev_right + _GAP + half)
+                    self.x[v] = max(want, prev_right + _GAP + half)
                     prev_right = self.x[v] + half
-        left = min((self.x[v] - self.width_of[v] / 2 for v in self.x), default=0.0)
-        for v in self.x:
-            self.x[v] += _MARGIN - left
-        self.width = max((self.x[v] + self.width_of[v] / 2 for v in self.x), default=0.0)
-        self.width += _MARGIN
-        self.height = (len(order) - 1) * _LAYER_H + _NODE_H + 2 * _MARGIN + 24
+
+    def _clear_clusters(self, d: Diagram) -> None:
+        """Push the nodes beside each cluster (innermost first) clear of its box."""
+        depth = {c.id: 0 for c in d.clusters}
+        for c in d.clusters:
+            p = c.parent
+            while p is not None:
+                depth[c.id] += 1
+                p = next(x.parent for x in d.clusters if x.id == p)
+        margin = 18.0 + _GAP / 2
+        for c in sorted(d.clusters, key=lambda c: -depth[c.id]):
+            spans = []  # (row, first member index, last member index)
+            for row in self.order:
+                idx = [i for i, v in enumerate(row) if c.id in self.chain_of[v]]
+                if idx:
+                    spans.append((row, idx[0], idx[-1]))
+            if not spans:
+                continue
+            x0 = min(self.x[r[i]] - self.width_of[r[i]] / 2 for r, i, _ in spans)
+            need = 0.0
+            for row, lo, _ in spans:
+                if lo > 0:
+                    v = row[lo - 1]
+                    need = max(need, self.x[v] + self.width_of[v] / 2 + margin - x0)
+            if need > 0:
+                for row, lo, _ in spans:
+                    for v in row[lo:]:
+                        self.x[v] += need
+            x1 = max(self.x[r[j]] + self.width_of[r[j]] / 2 for r, _, j in spans)
+            for row, _, hi in spans:
+                if hi + 1 < len(row):
+                    v = row[hi + 1]
+                    gap = x1 + margin - (self.x[v] - self.width_of[v] / 2)
+                    if gap > 0:
+                        for u in row[hi + 1 :]:
+                            self.x[u] += gap
+
+
+def _common(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    n = 0
+    while n < len(a) and n < len(b) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def _node_width(label: str, shape: str) -> float:
@@ -393,9 +333,9 @@ def graph_svg(term: Term, events: Sequence[TraceEvent]) -> str:
         TermTypeError: ``term`` is not a workflow term.
     """
     d = diagram(term)
-    status = _status(d, events)
+    status = node_status(term, d, events)
     lay = _Layout(d)
-    members = _members(d)
+    members = members_of(d)
     region_state: dict[str, str] = {}
     for ev in events:
         if ev.kind == "region_entered" and isinstance(ev.name, str):
@@ -443,6 +383,7 @@ def graph_svg(term: Term, events: Sequence[TraceEvent]) -> str:
         )
     for e in d.edges:
         cls = "edge" + (" dashed" if e.dashed else "") + (" back" if e.back else "")
+        anchor = "start"
         if e.from_cluster and e.src in boxes:
             x0, _, x1, y1 = boxes[e.src]
             sx, sy = (x0 + x1) / 2, y1
@@ -462,15 +403,17 @@ def graph_svg(term: Term, events: Sequence[TraceEvent]) -> str:
             )
             lx, ly = bx, (sy2 + ty2) / 2
         else:
-            chain = lay.chains.get((e.src, e.dst), [])
+            chain = lay.chains.get((lay.exit_of.get(e.src, e.src), e.dst), [])
             pts = [(sx, sy)] + [(lay.x[v], lay.y[v]) for v in chain[1:-1]] + [(tx, ty)]
             path = "M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in pts)
             lx, ly = (pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2
+            if pts[1][0] <= pts[0][0] + 2:  # straight down or left: the label on the left
+                anchor, lx = "end", lx - 8
         out.append(f'<path class="{cls}" d="{path}" marker-end="url(#wf-arrow)"/>')
         if e.label:
             out.append(
-                f'<text class="elabel" x="{lx + 4:.1f}" y="{ly:.1f}">{esc(_clip(e.label, 24))}'
-                f"<title>{esc(e.label)}</title></text>"
+                f'<text class="elabel" x="{lx + 4:.1f}" y="{ly:.1f}" text-anchor="{anchor}">'
+                f"{esc(_clip(e.label, 24))}<title>{esc(e.label)}</title></text>"
             )
     for n in d.nodes:
         st = status[n.id]

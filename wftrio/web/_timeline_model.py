@@ -62,6 +62,7 @@ class Lane:
     index: int
     label: str
     tokens: tuple[int, ...]
+    depth: int = 0  # how many splits deep (the label is indented by it)
 
 
 @attrs.frozen
@@ -181,11 +182,16 @@ def _children(events: Sequence[TraceEvent]) -> dict[int, tuple[int, str]]:
 
 
 def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
+    """The lanes, in tree order (each after the lane its split was taken in), and token -> lane."""
     children = _children(events)
     lane_of: dict[int, int] = {}
     labels: list[str] = ["case"]
     members: list[list[int]] = [[]]
-    prev: TraceEvent | None = None
+    parent_lane: list[int | None] = [None]
+    split_owner: dict[str, int] = {}  # a split's node path -> the token that took it
+    region_host: dict[str, int] = {}  # a region id -> the token that entered it
+    hint: int | None = None  # where a new token that no split created goes on
+    sticky = False  # a region cancellation's hint holds until a token takes it
     for ev in events:
         t = ev.token
         if isinstance(t, int) and t not in lane_of:
@@ -193,24 +199,43 @@ def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
                 parent, label = children[t]
                 labels.append(f"{label} · token {t}")
                 members.append([t])
+                parent_lane.append(lane_of.get(parent))
                 lane_of[t] = len(labels) - 1
+            elif hint is not None and hint in lane_of:
+                lane_of[t] = lane_of[hint]
+                members[lane_of[t]].append(t)
             else:
-                host: int | None = None
-                if prev is not None and isinstance(prev.token, int) and prev.token in lane_of:
-                    host = prev.token
-                    if prev.kind in _CONTINUES_IN_PARENT and host in children:
-                        host = children[host][0]
-                if host is not None and host in lane_of:
-                    lane_of[t] = lane_of[host]
-                    members[lane_of[t]].append(t)
-                else:
-                    labels.append("main" if len(labels) == 1 else f"token {t}")
-                    members.append([t])
-                    lane_of[t] = len(labels) - 1
-        if isinstance(ev.token, int):
-            prev = ev
-    lanes = [Lane(i, labels[i], tuple(members[i])) for i in range(len(labels))]
-    return lanes, lane_of
+                labels.append("main" if len(labels) == 1 else f"token {t}")
+                members.append([t])
+                parent_lane.append(None)
+                lane_of[t] = len(labels) - 1
+            sticky = False
+        k = ev.kind
+        name = ev.name if isinstance(ev.name, str) else ""
+        if k in ("split", "mi_spawned") and isinstance(t, int):
+            split_owner[name] = t
+        elif k == "region_entered" and isinstance(t, int):
+            region_host.setdefault(name, t)
+        if k in _CONTINUES_IN_PARENT:
+            hint = split_owner.get(name, t if isinstance(t, int) else hint)
+            sticky = False
+        elif k == "region_cancelled" and name in region_host:
+            hint, sticky = region_host[name], True
+        elif isinstance(t, int) and not sticky:
+            hint = t
+    # tree order: each lane right after its parent's subtree starts
+    kids: dict[int | None, list[int]] = {}
+    for i in range(1, len(labels)):
+        kids.setdefault(parent_lane[i], []).append(i)
+    order: list[tuple[int, int]] = [(0, 0)]
+    stack = [(i, 0) for i in reversed(kids.get(None, []))]
+    while stack:
+        i, depth = stack.pop()
+        order.append((i, depth))
+        stack += [(c, depth + 1) for c in reversed(kids.get(i, []))]
+    renum = {old: new for new, (old, _) in enumerate(order)}
+    lanes = [Lane(renum[old], labels[old], tuple(members[old]), depth) for old, depth in order]
+    return lanes, {tok: renum[lane] for tok, lane in lane_of.items()}
 
 
 def build(events: Sequence[TraceEvent]) -> Timeline:
