@@ -33,7 +33,7 @@ th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #e5e7eb;vertical-
 .state.running{color:#7c3aed}
 form{margin:.5em 0}label{margin-right:.6em}
 .facts th{width:9em;color:#555;font-weight:500}
-pre.ctx{background:#f6f8fa;padding:.6em;max-height:16em;overflow:auto}
+pre.ctx{background:#f6f8fa;padding:.6em;max-height:14em;overflow:auto}
 .pane{border:1px solid #e5e7eb;overflow:auto;max-width:100%}
 .pane svg{display:block;cursor:grab;max-width:none}
 .tools button{font-size:.8em;margin-right:.3em}
@@ -43,6 +43,10 @@ pre.ctx{background:#f6f8fa;padding:.6em;max-height:16em;overflow:auto}
 #msg.error{background:#b91c1c}#msg.shown{display:block}
 .forms{background:#f9fafb;border:1px solid #e5e7eb;padding:.4em 1em;margin:1em 0}
 .source{color:#555}
+.two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:0 2em;align-items:start}
+@media (max-width:900px){.two{grid-template-columns:minmax(0,1fr)}}
+.two pre.ctx{margin-top:0}
+.receipts td.key{max-width:9em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 """
 
 JS = r"""

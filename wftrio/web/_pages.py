@@ -137,7 +137,8 @@ def _receipts_html(found: list[Receipt]) -> str:
     rows = "".join(
         f'<tr class="{_e(r.outcome)}"><td>{_e(r.task)}</td><td>{_e(r.kind)}</td>'
         f"<td>{_e(r.outcome)}</td><td>{r.attempts}</td><td>{r.started:.3f}s</td>"
-        f"<td>{r.ended:.3f}s</td><td>{_e(r.key or '')}</td></tr>"
+        f'<td>{r.ended:.3f}s</td><td class=key title="{_e(r.key or "")}">'
+        f"{_e(r.key or '')}</td></tr>"
         for r in found
     )
     return (
@@ -174,7 +175,7 @@ def case_live_html(
     if detail.reason:
         facts.append(("reason", _e(detail.reason)))
     if detail.budget is not None:
-        facts.append(("budget", _e(_json_text(detail.budget))))
+        facts.append(("budget", _e(_budget_text(detail.budget))))
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
     graph = (
         _pane(graph_svg(term, events), "graph")
@@ -184,14 +185,24 @@ def case_live_html(
     )
     return (
         f'<div id="live" data-state="{_e(row.state)}" data-finished="{str(row.finished).lower()}">'
-        f'<table class="facts">{table}</table>'
-        f"<h2>ctx <small>({_e(detail.ctx_is)})</small></h2>"
-        f'<pre class="ctx">{_e(_json_text(detail.ctx))}</pre>'
+        f'<div class="two"><div><table class="facts">{table}</table></div>'
+        f"<div><h2>ctx <small>({_e(detail.ctx_is)})</small></h2>"
+        f'<pre class="ctx">{_e(_json_text(detail.ctx))}</pre></div></div>'
         f"<h2>Timeline</h2>{_pane(timeline_svg(events), 'timeline')}"
         '<div id="details">hover a bar, mark or node for details</div>'
-        f"<h2>Graph</h2>{graph}"
-        f"<h2>Receipts ({len(found)})</h2>{_receipts_html(found)}</div>"
+        f'<div class="two"><div><h2>Graph</h2>{graph}</div>'
+        f"<div><h2>Receipts ({len(found)})</h2>{_receipts_html(found)}</div></div></div>"
     )
+
+
+def _budget_text(budget: dict[str, Any]) -> str:
+    n = budget["effects"]
+    used = f"{n} effect{'' if n == 1 else 's'}, {budget['time']:.3f} s, cost {budget['cost']:g}"
+    limits = budget.get("limits")
+    if not limits:
+        return used + " (no limits)"
+    shown = ", ".join(f"{k} {v:g}" for k, v in limits.items() if v is not None)
+    return f"{used} (limits: {shown})"
 
 
 def _pane(svg: str, pane: str) -> str:
