@@ -46,6 +46,7 @@ pre.ctx{background:#f6f8fa;padding:.6em;max-height:14em;overflow:auto}
 .two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:0 2em;align-items:start}
 @media (max-width:900px){.two{grid-template-columns:minmax(0,1fr)}}
 .two pre.ctx{margin-top:0}
+.two>div{overflow-x:auto;min-width:0}
 .receipts td.key{max-width:9em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 """
 
