@@ -188,3 +188,14 @@ async def _ids(sub: wf.Substrate) -> list[str]:
 
 async def _state(sub: wf.Substrate, case_id: str) -> str:
     return str(sub.status(case_id).state.value)
+
+
+@pytest.mark.parametrize("which", ["CHROMIUM", "CHROMEDRIVER"])
+def test_a_missing_browser_is_an_error_not_a_skip(
+    which: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import console_server
+
+    monkeypatch.setattr(console_server, which, str(tmp_path / "not-installed"))
+    with pytest.raises(RuntimeError, match="not-installed is missing"):
+        chromium(str(tmp_path / "profile"))

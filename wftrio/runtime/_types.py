@@ -194,7 +194,7 @@ class CaseInfo:
     workflow: str | None = None
     workflow_version: int | None = None
     ctx: dict[str, Any] = attrs.Factory(dict)
-    term: Term | None = attrs.field(default=None, repr=False)
+    term: Term | None = attrs.field(default=None, repr=False, eq=False)
 
 
 @attrs.frozen
