@@ -128,6 +128,7 @@ async def test_one_case_ctx_waits_regions_budget(sub: wf.Substrate) -> None:
         assert body["ctx_is"] == "current"
         assert body["waiting_signals"] == ["paid"]
         assert body["waits"] == ["signal paid"]
+        assert body["tokens"] == [{"token": 1, "region": "payment", "what": "signal paid"}]
         assert body["live_regions"] == ["payment"]
         assert body["regions"] == ["payment"]
         assert body["signals"] == ["paid"]

@@ -70,6 +70,7 @@ async def test_case_page_has_timeline_graph_receipts_and_forms() -> None:
             assert 'value="paid"' in page  # the signal it waits for, filled in
             assert '<select name="region"><option>payment</option></select>' in page
             assert 'id="cancel-form"' in page
+            assert re.search(r"token \d+: signal paid \(region payment\)", page)
             assert "Receipts (" in page
             assert "<td>charge</td>" in page
             assert "&quot;who&quot;: &quot;ann&quot;" in page  # the ctx

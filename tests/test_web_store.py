@@ -87,6 +87,7 @@ async def test_a_store_owned_by_another_substrate_is_read_and_signalled(
             assert detail["signals"] == ["paid"]
             assert detail["regions"] == ["payment"]
             assert detail["waiting_signals"] == ["paid"]
+            assert detail["tokens"] == [{"token": 1, "region": "payment", "what": "signal paid"}]
             graph = (await c.get("/api/cases/o1/graph")).json()
             assert {n["label"]: n["progress"] for n in graph["nodes"]}["reserve"] == "done"
             assert (await c.get("/api/cases/o1/trace")).json()["total"] > 3

@@ -57,6 +57,7 @@ __all__ = [
     "CaseSummary",
     "InboxRow",
     "StoredRequestRow",
+    "TokenWait",
     "connect_reader",
     "connect_writer",
     "is_owned",
@@ -69,6 +70,7 @@ __all__ = [
     "refuse_row",
     "row_outcome",
     "take_row",
+    "token_waits",
     "waits_of",
 ]
 
@@ -384,8 +386,48 @@ def _events(conn: sqlite3.Connection, case_id: str) -> list[TraceEvent]:
         raise StoreCorrupt(f"stored case {case_id!r}: unreadable events: {exc}", case_id) from exc
 
 
-def _phrase(ev: TraceEvent, what: str) -> str:
-    return f"{what} (region {ev.scope})" if ev.scope is not None else what
+@attrs.frozen
+class TokenWait:
+    """One thing a token of an unfinished case waits for (see :func:`token_waits`).
+
+    Attributes:
+        token: the waiting token (``None`` if the event named none).
+        region: the innermost region it waits in, or ``None``.
+        what: ``signal NAME``, ``timer Ns`` or ``effect NAME``.
+    """
+
+    token: int | None
+    region: str | None
+    what: str
+
+
+def token_waits(events: Sequence[TraceEvent]) -> tuple[list[TokenWait], str]:
+    """What each token of a case waits for, and the case's last recorded state.
+
+    Derived from its events as :func:`waits_of` says: signal waits and
+    timers first (trace level ``"full"`` only), then effects in flight.
+    """
+    effects: dict[Any, TokenWait] = {}
+    waits: dict[tuple[Any, ...], TokenWait] = {}
+    state = "new"
+    for ev in events:
+        kind = ev.kind
+        if kind == "case_state":
+            state = str(ev.name)
+        elif kind == "effect_requested":
+            effects[ev.data.get("eid")] = TokenWait(ev.token, ev.scope, f"effect {ev.name}")
+        elif kind in ("effect_completed", "effect_failed", "effect_cancelled"):
+            effects.pop(ev.data.get("eid"), None)
+        elif kind == "signal_waiting":
+            waits[("s", ev.token, ev.name)] = TokenWait(ev.token, ev.scope, f"signal {ev.name}")
+        elif kind == "timer_started":
+            seconds = ev.data.get("seconds")
+            waits[("t", ev.data.get("tid"))] = TokenWait(ev.token, ev.scope, f"timer {seconds}s")
+        elif kind == "region_cancelled":
+            waits = {k: w for k, w in waits.items() if w.region != ev.name}
+        elif ev.token is not None:
+            waits = {k: w for k, w in waits.items() if w.token != ev.token}
+    return [*waits.values(), *effects.values()], state
 
 
 def waits_of(events: Sequence[TraceEvent], signals: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -399,35 +441,8 @@ def waits_of(events: Sequence[TraceEvent], signals: Sequence[str] | None = None)
     whose wait is not recorded shows the signal names its workflow takes
     (``signals``), when known.
     """
-    effects: dict[Any, str] = {}
-    waits: dict[tuple[Any, ...], tuple[int | None, str | None, str]] = {}
-    state = "new"
-    for ev in events:
-        kind = ev.kind
-        if kind == "case_state":
-            state = str(ev.name)
-        elif kind == "effect_requested":
-            effects[ev.data.get("eid")] = _phrase(ev, f"effect {ev.name}")
-        elif kind in ("effect_completed", "effect_failed", "effect_cancelled"):
-            effects.pop(ev.data.get("eid"), None)
-        elif kind == "signal_waiting":
-            waits[("s", ev.token, ev.name)] = (
-                ev.token,
-                ev.scope,
-                _phrase(ev, f"signal {ev.name}"),
-            )
-        elif kind == "timer_started":
-            seconds = ev.data.get("seconds")
-            waits[("t", ev.data.get("tid"))] = (
-                ev.token,
-                ev.scope,
-                _phrase(ev, f"timer {seconds}s"),
-            )
-        elif kind == "region_cancelled":
-            waits = {k: w for k, w in waits.items() if w[1] != ev.name}
-        elif ev.token is not None:
-            waits = {k: w for k, w in waits.items() if w[0] != ev.token}
-    out = [w[2] for w in waits.values()] + list(effects.values())
+    found, state = token_waits(events)
+    out = [f"{w.what} (region {w.region})" if w.region is not None else w.what for w in found]
     if state == "waiting_signal" and not any(w.startswith("signal ") for w in out):
         if signals:
             out.insert(0, "a signal: " + " | ".join(signals))

@@ -95,6 +95,18 @@ def openapi() -> dict[str, Any]:
                     "properties": {
                         "ctx": {"type": "object"},
                         "ctx_is": {"enum": ["current", "final", "initial"]},
+                        "tokens": {
+                            "type": "array",
+                            "description": "what each waiting token waits for",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "token": {"type": ["integer", "null"]},
+                                    "region": {"type": ["string", "null"]},
+                                    "what": {"type": "string"},
+                                },
+                            },
+                        },
                         "waiting_signals": {"type": "array", "items": {"type": "string"}},
                         "pending_signals": {
                             "type": "object",

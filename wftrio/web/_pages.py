@@ -165,6 +165,7 @@ def case_live_html(
         ("state", f'<span id="state" class="state {_e(row.state)}">{_e(row.state)}</span>'),
         ("workflow", _e(wf)),
         ("waits for", _e("; ".join(row.waits) or "-")),
+        ("tokens", _tokens_text(detail) or "-"),
         ("live regions", _e(", ".join(detail.live_regions) or "-")),
         ("pending signals", _e(_json_text(detail.pending_signals))),
         ("events", str(len(events))),
@@ -192,6 +193,13 @@ def case_live_html(
         '<div id="details">hover a bar, mark or node for details</div>'
         f'<div class="two"><div><h2>Graph</h2>{graph}</div>'
         f"<div><h2>Receipts ({len(found)})</h2>{_receipts_html(found)}</div></div></div>"
+    )
+
+
+def _tokens_text(detail: CaseDetail) -> str:
+    return "<br>".join(
+        _e(f"token {w.token}: {w.what}" + (f" (region {w.region})" if w.region else ""))
+        for w in detail.tokens
     )
 
 

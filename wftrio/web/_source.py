@@ -35,6 +35,7 @@ from wftrio.runtime import Substrate
 from wftrio.runtime._workflow import region_names, signal_names
 from wftrio.stores import SQLiteStore
 from wftrio.stores._outside import (
+    TokenWait,
     connect_reader,
     connect_writer,
     is_owned,
@@ -43,6 +44,7 @@ from wftrio.stores._outside import (
     read_case_names,
     read_cases,
     row_outcome,
+    token_waits,
     waits_of,
 )
 from wftrio.terms import Term
@@ -99,6 +101,8 @@ class CaseDetail:
             (read from a store file, where only the initial ctx is kept
             outside the snapshot); ``ctx_is`` says which.
         ctx_is: ``current``, ``final`` or ``initial``.
+        tokens: what each waiting token waits for (from its trace events:
+            signal waits and timers are recorded at trace level ``"full"``).
         waiting_signals: signal names some token waits for now.
         pending_signals: signals received and not consumed yet, by name.
         live_regions: regions with a live activation (memory cases only).
@@ -115,6 +119,7 @@ class CaseDetail:
     row: CaseRow
     ctx: dict[str, Any]
     ctx_is: Literal["current", "final", "initial"]
+    tokens: tuple[TokenWait, ...]
     waiting_signals: tuple[str, ...]
     pending_signals: dict[str, int]
     live_regions: tuple[str, ...]
@@ -132,6 +137,7 @@ class CaseDetail:
         d.update(
             ctx=self.ctx,
             ctx_is=self.ctx_is,
+            tokens=[attrs.asdict(w) for w in self.tokens],
             waiting_signals=list(self.waiting_signals),
             pending_signals=self.pending_signals,
             live_regions=list(self.live_regions),
@@ -252,6 +258,7 @@ def _store_detail(path: str, case_id: str) -> CaseDetail:
         _store_row(summary),
         ctx,
         "initial",
+        () if summary.finished else tuple(token_waits(events)[0]),
         waiting,
         {k: v for k, v in pending.items() if v > 0},
         (),
@@ -399,10 +406,12 @@ class LiveSource(Source):
         info = self.sub.status(case_id)
         term = info.term
         err = info.error
+        tokens = () if info.state.final else tuple(token_waits(self.sub.events(case_id))[0])
         return CaseDetail(
             self._row(case_id),
             info.ctx,
             "final" if info.state.final else "current",
+            tokens,
             info.waiting_signals,
             dict(info.pending_signals),
             info.live_regions,
