@@ -172,6 +172,14 @@ wf.register("order", wf.seq(
     wf.region("payment", wf.wait_signal("paid", store_as="payment")),
     wf.task("ship", lambda c: {"shipped": True}),
 ))
+wf.register("pay", wf.task("charge", lambda c: wf.Effect("payment", {"eur": c["eur"]})))
+
+
+async def _payment(effect, ctx):
+    return {"charged": effect.payload["eur"] * 100}
+
+
+HANDLER = {"payment": _payment}
 """
 
 
@@ -229,6 +237,17 @@ async def test_serve_runs_the_cases_of_an_unowned_store(tmp_path: Path) -> None:
             body = (await c.get("/api/cases/s1")).json()
             assert body["ctx"] == {"reserved": True, "payment": [1], "shipped": True}
             assert (await c.get("/")).status_code == 200
+            # the module's HANDLER handles the cases' effects
+            r = await c.post(
+                "/api/cases",
+                json={"workflow": "pay", "case_id": "p1", "ctx": {"eur": 2}},
+                headers=auth,
+            )
+            assert r.status_code == 201
+            with trio.fail_after(10):
+                while (await c.get("/api/cases/p1")).json()["state"] != "done":  # noqa: ASYNC110
+                    await trio.sleep(0.05)
+            assert (await c.get("/api/cases/p1")).json()["ctx"] == {"eur": 2, "charged": 200}
     finally:
         await _stop(proc)
     from wftrio.stores._outside import connect_reader, is_owned, read_cases
@@ -236,7 +255,7 @@ async def test_serve_runs_the_cases_of_an_unowned_store(tmp_path: Path) -> None:
     assert not is_owned(db)  # the server let go of the store
     conn = connect_reader(db)
     try:
-        assert [(c.case_id, c.state) for c in read_cases(conn)] == [("s1", "done")]
+        assert [(c.case_id, c.state) for c in read_cases(conn)] == [("s1", "done"), ("p1", "done")]
     finally:
         conn.close()
 
@@ -275,4 +294,9 @@ def test_serve_argument_mistakes_are_one_line(tmp_path: Path, capsys: Any) -> No
     assert "no such file" in capsys.readouterr().err
     assert main(["serve", db, "--port", "70000"]) == 2
     assert "65535" in capsys.readouterr().err
+    for name in ("h1", "h2"):
+        (tmp_path / f"{name}.py").write_text("HANDLER = {}\n")
+    two = ["--workflows", str(tmp_path / "h1.py"), "--workflows", str(tmp_path / "h2.py")]
+    assert main(["serve", db, *two]) == 2
+    assert "more than one module defines HANDLER" in capsys.readouterr().err
     assert not os.path.exists(db)

@@ -9,7 +9,8 @@ and cancellations go through the store's inbox to that process.
 
 ``--workflows MODULE`` (repeatable) imports a module or ``.py`` file first,
 so the workflows it registers (``@wf.workflow``) can be resumed and
-started.  ``--token`` (or the ``WFTRIO_TOKEN`` environment variable) makes
+started; a module's ``HANDLER`` (as in ``wftrio run``) becomes the
+substrate's effect handler.  ``--token`` (or the ``WFTRIO_TOKEN`` environment variable) makes
 every mutating call need ``Authorization: Bearer <token>``;
 ``--signal-token TOKEN=NAME[,NAME...]`` adds tokens that may only send the
 named signals (webhooks).
@@ -24,6 +25,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from wftrio.errors import CliError, StoreError, StoreLocked, WftrioError
@@ -31,7 +33,7 @@ from wftrio.errors import CliError, StoreError, StoreLocked, WftrioError
 __all__ = ["add_serve_command"]
 
 
-def _import(spec: str) -> None:
+def _import(spec: str) -> ModuleType:
     try:
         if spec.endswith(".py") or "/" in spec:
             path = Path(spec)
@@ -43,8 +45,8 @@ def _import(spec: str) -> None:
             module = importlib.util.module_from_spec(mspec)
             sys.modules.setdefault(path.stem, module)
             mspec.loader.exec_module(module)
-        else:
-            importlib.import_module(spec)
+            return module
+        return importlib.import_module(spec)
     except CliError:
         raise
     except Exception as exc:  # user code: one line, not a traceback
@@ -63,7 +65,11 @@ def _signal_tokens(items: list[str]) -> dict[str, set[str]]:
 
 
 async def _serve(
-    args: argparse.Namespace, token: str | None, hooks: dict[str, set[str]], owned: bool
+    args: argparse.Namespace,
+    token: str | None,
+    hooks: dict[str, set[str]],
+    owned: bool,
+    handler: Any,
 ) -> None:
     import trio
 
@@ -88,7 +94,7 @@ async def _serve(
     path = args.store
     if not owned:
         try:
-            async with wf.open_substrate(path=path) as sub:
+            async with wf.open_substrate(path=path, effect_handler=handler) as sub:
                 what = f"running the cases of {path}"
                 if sub.unresumed:
                     what += f"; {len(sub.unresumed)} stored cases could not resume"
@@ -114,14 +120,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(
             f"`wftrio serve` needs the web extra (pip install 'wftrio[web]'): {exc}"
         ) from None
+    handlers: list[Any] = []
     for spec in args.workflows:
-        _import(spec)
+        found = getattr(_import(spec), "HANDLER", None)
+        if found is not None and all(found is not h for h in handlers):
+            handlers.append(found)
+    if len(handlers) > 1:
+        raise CliError(
+            "--workflows: more than one module defines HANDLER; the substrate takes one "
+            "effect handler (combine them in one module)"
+        )
     token = args.token or os.environ.get("WFTRIO_TOKEN") or None
     hooks = _signal_tokens(args.signal_token)
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: expected 0 to 65535")
     try:
-        trio.run(_serve, args, token, hooks, os.path.exists(args.store) and is_owned(args.store))
+        owned = os.path.exists(args.store) and is_owned(args.store)
+        trio.run(_serve, args, token, hooks, owned, handlers[0] if handlers else None)
     except (StoreError, WftrioError, OSError) as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -155,6 +170,7 @@ def add_serve_command(sub: Any) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="import a module or .py file that registers workflows first (repeatable)",
+        help="import a module or .py file that registers workflows first (repeatable); "
+        "its HANDLER, if any, handles the cases' effects",
     )
     s.set_defaults(func=_cmd_serve)
