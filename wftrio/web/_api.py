@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Set
-from typing import Any, Literal
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +32,7 @@ from wftrio.errors import (
     UnstorableValue,
     WftrioError,
 )
+from wftrio.stores._base import RequestKind
 from wftrio.trace import MIN_KINDS, TraceEvent
 from wftrio.web._progress import graph_json
 from wftrio.web._source import CaseRow, Source
@@ -86,10 +87,10 @@ class JsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         def dump(value: Any) -> bytes:
-            return json.dumps(
-                value, default=_fallback, ensure_ascii=False, allow_nan=False,
-                separators=(",", ":"),
-            ).encode("utf-8")  # fmt: skip
+            text = json.dumps(
+                value, default=_fallback, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            )
+            return text.encode("utf-8")
 
         try:
             return dump(content)
@@ -381,7 +382,7 @@ class Api:
     async def _request(
         self,
         request: Request,
-        kind: Literal["signal", "cancel", "cancel_region"],
+        kind: RequestKind,
         name: str | None,
         payload: Any,
     ) -> Response:

@@ -19,6 +19,7 @@ Neither imports Starlette: this module is the console's model.
 
 from __future__ import annotations
 
+import abc
 import os
 import sqlite3
 import time
@@ -34,6 +35,7 @@ from wftrio.registry import Registry
 from wftrio.runtime import Substrate
 from wftrio.runtime._workflow import region_names, signal_names
 from wftrio.stores import SQLiteStore
+from wftrio.stores._base import RequestKind
 from wftrio.stores._outside import (
     TokenWait,
     connect_reader,
@@ -161,20 +163,23 @@ class Posted:
     status: Literal["delivered", "taken", "queued"]
 
 
-class Source:
+class Source(abc.ABC):
     """What the console reads and changes; see the module docstring."""
 
     kind: Literal["live", "store"]
     registry: Registry | None
 
+    @abc.abstractmethod
     def rows(self) -> list[CaseRow]:
         """Every known case, oldest first."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def detail(self, case_id: str) -> CaseDetail:
         """One case (raises ``UnknownCase``)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def events(self, case_id: str) -> list[TraceEvent]:
         """Its trace events (raises ``UnknownCase``)."""
         raise NotImplementedError
@@ -183,20 +188,22 @@ class Source:
         """Its receipts, from its events (raises ``UnknownCase``)."""
         return receipts(self.events(case_id))
 
+    @abc.abstractmethod
     def term(self, case_id: str) -> Term | None:
         """The workflow term of a case, or ``None`` when it is not known here."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     async def start(
         self, workflow: str, ctx: Mapping[str, Any], case_id: str | None, version: int | None
     ) -> str:
         """Start a case of a registered workflow; return its id."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     async def request(
-        self, case_id: str, kind: Literal["signal", "cancel", "cancel_region"], name: str | None,
-        payload: Any,
-    ) -> Posted:  # fmt: skip
+        self, case_id: str, kind: RequestKind, name: str | None, payload: Any
+    ) -> Posted:
         """Send a signal, a cancel or a cancel_region to a case."""
         raise NotImplementedError
 
@@ -320,9 +327,8 @@ class StoreSource(Source):
         )
 
     async def request(
-        self, case_id: str, kind: Literal["signal", "cancel", "cancel_region"], name: str | None,
-        payload: Any,
-    ) -> Posted:  # fmt: skip
+        self, case_id: str, kind: RequestKind, name: str | None, payload: Any
+    ) -> Posted:
         conn = connect_writer(self.path)
         try:
             row = post_request(conn, case_id, kind, name, payload)
@@ -445,9 +451,8 @@ class LiveSource(Source):
         return await self.sub.new_case(workflow, ctx, case_id, version=version)
 
     async def request(
-        self, case_id: str, kind: Literal["signal", "cancel", "cancel_region"], name: str | None,
-        payload: Any,
-    ) -> Posted:  # fmt: skip
+        self, case_id: str, kind: RequestKind, name: str | None, payload: Any
+    ) -> Posted:
         if not self._held(case_id) and self.path is not None:
             self.detail(case_id)  # UnknownCase if the file does not hold it either
             raise ApiError(
