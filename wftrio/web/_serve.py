@@ -40,7 +40,9 @@ async def serve(
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
-    config.errorlog = None
+    # errors only (a handler that raised: its traceback), to stderr
+    config.errorlog = "-"
+    config.loglevel = "WARNING"
     config.graceful_timeout = 1.0
     await hypercorn_serve(
         asgi_app, config, shutdown_trigger=shutdown_trigger, task_status=task_status
