@@ -537,3 +537,18 @@ async def test_a_failed_case_says_why(registry: wf.Registry) -> None:
             assert progress["pick"] == "failed"
             rows = (await c.get("/api/cases", params={"state": "failed"})).json()
             assert [r["case_id"] for r in rows["cases"]] == [cid]
+
+
+async def test_an_internal_error_is_answered_as_json(sub: wf.Substrate) -> None:
+    from wftrio.web._source import LiveSource
+
+    class Broken(LiveSource):
+        def rows(self) -> list[Any]:
+            raise RuntimeError("a bug")
+
+    asgi = app(Broken(sub))
+    transport = httpx.ASGITransport(app=asgi, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as c:
+        r = await c.get("/api/cases")
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal error: RuntimeError: a bug"}

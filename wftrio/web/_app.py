@@ -111,6 +111,12 @@ def app(
             {"error": f"{request.method} is not allowed on {request.url.path}"}, status_code=405
         )
 
+    async def internal(request: Request, exc: Exception) -> Response:
+        # a bug, not a refusal: answered in the API's shape (the server logs the traceback)
+        return JsonResponse(
+            {"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500
+        )
+
     routes = [
         Route("/", index),
         Route("/cases/{case_id}", case),
@@ -128,4 +134,6 @@ def app(
         Route("/api/cases/{case_id}/cancel", api.cancel, methods=["POST"]),
         Route("/api/cases/{case_id}/cancel_region", api.cancel_region, methods=["POST"]),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    return Starlette(
+        routes=routes, exception_handlers={404: not_found, 405: not_allowed, Exception: internal}
+    )
