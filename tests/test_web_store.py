@@ -183,12 +183,14 @@ HANDLER = {"payment": _payment}
 """
 
 
-async def _start_server(db: Path, flows: Path, *extra: str) -> tuple[trio.Process, str, str]:
+async def _start_server(
+    db: Path, flows: Path, *extra: str, stderr: int | None = None
+) -> tuple[trio.Process, str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("WFTRIO_TOKEN", None)
     argv = [sys.executable, "-m", "wftrio", "serve", str(db), "--port", "0"]
     proc = await trio.lowlevel.open_process(
-        [*argv, "--workflows", str(flows), *extra], stdout=-1, env=env
+        [*argv, "--workflows", str(flows), *extra], stdout=-1, stderr=stderr, env=env
     )
     assert proc.stdout is not None
     line = b""
@@ -199,7 +201,7 @@ async def _start_server(db: Path, flows: Path, *extra: str) -> tuple[trio.Proces
             line += chunk
     text = line.decode()
     url = text.split()[3]
-    assert url.startswith("http://127.0.0.1:")
+    assert url.startswith("http://")
     return proc, url, text
 
 
@@ -282,6 +284,21 @@ async def test_serve_reads_a_store_another_process_owns(tmp_path: Path) -> None:
             assert (await owner.wait("x1")).ctx["payment"] == 3
         finally:
             await _stop(proc)
+
+
+async def test_serve_warns_when_it_listens_beyond_loopback_without_a_token(
+    tmp_path: Path,
+) -> None:
+    flows = tmp_path / "flows.py"
+    flows.write_text(FLOWS)
+    proc, url, _ = await _start_server(tmp_path / "c.db", flows, "--host", "0.0.0.0", stderr=-1)
+    assert url.startswith("http://0.0.0.0:")
+    await _stop(proc)
+    assert proc.stderr is not None
+    err = b""
+    while chunk := await proc.stderr.receive_some():
+        err += chunk
+    assert b"without --token: anyone who can reach it" in err
 
 
 def test_serve_argument_mistakes_are_one_line(tmp_path: Path, capsys: Any) -> None:

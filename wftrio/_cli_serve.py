@@ -134,6 +134,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     hooks = _signal_tokens(args.signal_token)
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: expected 0 to 65535")
+    if token is None and not hooks and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"wftrio serve: warning: listening on {args.host} without --token: anyone who "
+            "can reach it can start, signal and cancel cases",
+            file=sys.stderr,
+        )
     try:
         owned = os.path.exists(args.store) and is_owned(args.store)
         trio.run(_serve, args, token, hooks, owned, handlers[0] if handlers else None)
