@@ -63,6 +63,7 @@ def until(driver: Any, check: Any, what: str) -> Any:
 
 def test_watch_a_case_appear_change_state_and_complete_from_the_form(browser: Any) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
 
     with ConsoleThread(demo_registry(prepare_seconds=1.5)) as console:
         browser.get(console.url + "/")
@@ -97,6 +98,25 @@ def test_watch_a_case_appear_change_state_and_complete_from_the_form(browser: An
             )
 
         until(browser, drawn, "no timeline bars, or no waiting node in the graph")
+
+        # zoom the timeline in; the zoom outlives the page's live reloads
+        def zoom_in(d: Any) -> tuple[Any, str, str]:
+            svg = d.find_element(By.CSS_SELECTOR, 'svg[data-pane="timeline"]')
+            home = svg.get_dom_attribute("viewBox")
+            d.find_element(By.CSS_SELECTOR, 'button[data-for="timeline"][data-act="in"]').click()
+            return svg, home, svg.get_dom_attribute("viewBox")
+
+        svg, home, zoomed = until(browser, zoom_in, "could not zoom the timeline")
+        assert zoomed != home
+        until(browser, staleness_of(svg), "the live part was never reloaded")
+        kept = until(
+            browser,
+            lambda d: d.find_element(
+                By.CSS_SELECTOR, 'svg[data-pane="timeline"]'
+            ).get_dom_attribute("viewBox"),
+            "no timeline after the reload",
+        )
+        assert kept == zoomed
 
         # send the signal from the form; the page follows the case to its end
         form = browser.find_element(By.ID, "signal-form")

@@ -10,8 +10,9 @@ host.  The script:
 * on a case page, reloads ``/cases/{id}/live`` every second while the case
   is unfinished, and posts the signal / cancel / cancel-region forms to the
   API, showing the answer (or its ``error``) in ``#msg``;
-* makes the timeline and graph zoomable (wheel, drag, buttons) and shows a
-  hovered bar's, mark's or node's details under the timeline.
+* makes the timeline and graph zoomable (wheel, drag, buttons; a zoom is
+  kept across the live reloads) and shows a hovered bar's, mark's or
+  node's details under the timeline.
 """
 
 from __future__ import annotations
@@ -71,28 +72,30 @@ JS = r"""
   function age(t){if(t==null)return '';var s=Math.max(0,Date.now()/1000-t);
     var u=[['d',86400],['h',3600],['m',60]];for(var i=0;i<u.length;i++){
       if(s>=u[i][1])return Math.round(s/u[i][1])+u[i][0];}return Math.round(s)+'s';}
+  // a pane's zoom (its viewBox, once the user changed it) outlives the live refresh
+  var views={},drag=null;
+  window.addEventListener('mouseup',function(){drag=null;});
   function zoomable(svg){
     var vb=svg.viewBox.baseVal;if(!vb)return;var home=[vb.x,vb.y,vb.width,vb.height];
-    function set(x,y,w,h){svg.setAttribute('viewBox',[x,y,w,h].join(' '));}
+    var id=svg.getAttribute('data-pane');
+    function set(x,y,w,h){var t=[x,y,w,h].join(' ');svg.setAttribute('viewBox',t);views[id]=t;}
+    if(views[id])svg.setAttribute('viewBox',views[id]);
     function zoom(f,cx,cy){var v=svg.viewBox.baseVal,w=v.width*f,h=v.height*f;
       if(w>home[2]*4||w<home[2]/200)return;set(cx-(cx-v.x)*f,cy-(cy-v.y)*f,w,h);}
     function at(e){var r=svg.getBoundingClientRect(),v=svg.viewBox.baseVal;
       return [v.x+(e.clientX-r.left)/r.width*v.width,v.y+(e.clientY-r.top)/r.height*v.height];}
     svg.addEventListener('wheel',function(e){e.preventDefault();var p=at(e);
       zoom(e.deltaY>0?1.25:0.8,p[0],p[1]);},{passive:false});
-    var drag=null;
     svg.addEventListener('mousedown',function(e){drag=[e.clientX,e.clientY];});
-    window.addEventListener('mouseup',function(){drag=null;});
     svg.addEventListener('mousemove',function(e){if(!drag)return;
       var r=svg.getBoundingClientRect(),v=svg.viewBox.baseVal;
       var dx=(e.clientX-drag[0])/r.width*v.width,dy=(e.clientY-drag[1])/r.height*v.height;
       drag=[e.clientX,e.clientY];set(v.x-dx,v.y-dy,v.width,v.height);});
-    var id=svg.getAttribute('data-pane');
     document.querySelectorAll('button[data-for="'+id+'"]').forEach(function(b){
       b.addEventListener('click',function(){var v=svg.viewBox.baseVal,
         cx=v.x+v.width/2,cy=v.y+v.height/2,a=b.getAttribute('data-act');
         if(a==='in')zoom(0.67,cx,cy);else if(a==='out')zoom(1.5,cx,cy);
-        else set(home[0],home[1],home[2],home[3]);});});
+        else{delete views[id];svg.setAttribute('viewBox',home.join(' '));}});});
     svg.addEventListener('mouseover',function(e){var d=e.target.dataset||{};
       var box=document.getElementById('details');if(!box)return;var lines=[];
       for(var k in d){lines.push(k+': '+d[k]);}if(lines.length)box.textContent=lines.join('   ');});
@@ -136,7 +139,7 @@ JS = r"""
   if(body.dataset.page==='case'){
     var cid=body.dataset.case;
     function live(){var box=document.getElementById('live');
-      if(!box||box.dataset.finished==='true')return Promise.resolve();
+      if(!box||box.dataset.finished==='true'||drag)return Promise.resolve();
       return fetch('/cases/'+encodeURIComponent(cid)+'/live').then(function(r){
         return r.ok?r.text():null;}).then(function(html){if(!html)return;
         var tmp=document.createElement('div');tmp.innerHTML=html;var fresh=tmp.firstElementChild;
