@@ -339,3 +339,22 @@ def test_random_pure_workflows_render_to_well_formed_svg(term: wf.Term) -> None:
     for ev in events:
         if ev.kind in ("split", "join_fired", "choice", "loop_exited", "loop_iteration"):
             assert ev.name in paths, (ev, sorted(paths))
+
+
+def test_an_mi_that_does_not_wait_continues_in_the_main_lane() -> None:
+    term = wf.seq(
+        wf.mi(wf.seq(wf.task("note", step("n")), wf.wait_signal("ok")), count=2, join="none"),
+        wf.task("ship", step("ship")),
+    )
+    events = run(term, signals=[("ok", 1), ("ok", 2)])
+    root = parse(timeline_svg(events))
+    labels = {ln.get("data-lane"): ln.get("data-label") for ln in lanes(root)}
+    (ship,) = bars(root, "ship")
+    assert labels[ship.get("data-lane")] == "main"
+    notes = bars(root, "note")
+    assert sorted(str(labels[b.get("data-lane")]).split(" · ")[0] for b in notes) == [
+        "mi #0",
+        "mi #1",
+    ]
+    waits = [b for b in bars(root) if b.get("data-kind") == "wait"]
+    assert {w.get("data-lane") for w in waits} == {b.get("data-lane") for b in notes}
