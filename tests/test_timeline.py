@@ -154,7 +154,9 @@ def test_signal_and_timer_marks() -> None:
     assert {w.get("data-name") for w in waits} == {"signal go", "timer seq[1].defer"}
 
 
-async def test_cancelled_region_and_graph_of_a_case_waiting_on_a_signal() -> None:
+async def test_cancelled_region_and_graph_of_a_case_waiting_on_a_signal(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     term = wf.seq(
         wf.par(
             wf.region(
@@ -358,3 +360,22 @@ def test_an_mi_that_does_not_wait_continues_in_the_main_lane() -> None:
     ]
     waits = [b for b in bars(root) if b.get("data-kind") == "wait"]
     assert {w.get("data-lane") for w in waits} == {b.get("data-lane") for b in notes}
+
+
+async def test_a_timer_that_lost_its_deferred_choice_ends_when_the_signal_won(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    term = wf.defer(
+        wf.on_signal("x", wf.task("a", step("a"))), wf.after(60, wf.task("b", step("b")))
+    )
+    async with wf.open_substrate() as sub:
+        cid = await sub.new_case(term, trace_level="full")
+        await trio.sleep(2)
+        await sub.signal(cid, "x")
+        await sub.wait(cid)
+        events = sub.events(cid)
+    root = parse(timeline_svg(events))
+    (timer,) = [b for b in bars(root) if b.get("data-kind") == "wait"]
+    assert {"wait", "cancelled"} <= classes(timer)
+    assert (timer.get("data-start"), timer.get("data-end")) == ("0", "2")
+    assert marks(root, "timer") == []

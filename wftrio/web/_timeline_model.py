@@ -450,6 +450,22 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
                 Mark(lane(ev), "cancel", f"token {ev.token}", now, ev.seq, _brief(ev.data))
             )
         elif k == "choice":
+            w = waits.pop((ev.token, "timer " + name), None)
+            if w is not None:  # another trigger of the deferred choice won: the timer is off
+                bars.append(
+                    Bar(
+                        lane(ev),
+                        f"timer {name}",
+                        ev.token,
+                        ev.scope,
+                        "wait",
+                        "cancelled",
+                        w[0],
+                        now,
+                        w[1],
+                        ev.seq,
+                    )
+                )
             marks.append(Mark(lane(ev), "choice", name, now, ev.seq, _brief(ev.data)))
         elif k == "case_state":
             if state is not None:
