@@ -309,6 +309,11 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
         )
         return True
 
+    def wait_bar(ev: TraceEvent, label: str, w: tuple[float, int, str], outcome: str) -> None:
+        bars.append(
+            Bar(lane(ev), label, ev.token, ev.scope, "wait", outcome, w[0], now, w[1], ev.seq)
+        )
+
     for ev in events:
         now = _num(ev.time, now)
         last_seq = ev.seq if isinstance(ev.seq, int) else last_seq
@@ -377,9 +382,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
                 )
             if k == "task_failed":
                 marks.append(Mark(lane(ev), "fail", name, now, ev.seq, _brief(ev.data)))
-        elif k in ("effect_failed",):
-            pass  # its receipt closes the bar with the precise outcome
-        elif k == "effect_cancelled":
+        elif k == "effect_cancelled":  # (effect_failed: its receipt, next, closes the bar)
             if close(ev, key, "cancelled"):
                 receipted[ev.token] = name
         elif k == "signal_waiting":
@@ -387,20 +390,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
         elif k == "signal_consumed":
             w = waits.pop((ev.token, "signal " + name), None)
             if w is not None:
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        f"signal {name}",
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "ok",
-                        w[0],
-                        now,
-                        w[1],
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, f"signal {name}", w, "ok")
             marks.append(Mark(lane(ev), "signal", name, now, ev.seq, _brief(ev.data)))
         elif k == "signal_received":
             marks.append(Mark(0, "signal", name, now, ev.seq, _brief(ev.data)))
@@ -409,41 +399,13 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
         elif k == "timer_fired":
             w = waits.pop((ev.token, "timer " + name), None)
             if w is not None:
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        f"timer {name}",
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "ok",
-                        w[0],
-                        now,
-                        w[1],
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, f"timer {name}", w, "ok")
             marks.append(Mark(lane(ev), "timer", name, now, ev.seq, _brief(ev.data)))
         elif k in ("region_cancelled", "case_cancelled"):
             marks.append(Mark(lane(ev), "cancel", name or "case", now, ev.seq, _brief(ev.data)))
         elif k == "token_withdrawn":
             for wkey in [w for w in waits if w[0] == ev.token]:
-                ws, wseq, wname = waits.pop(wkey)
-                label = wkey[1]
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        label,
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "cancelled",
-                        ws,
-                        now,
-                        wseq,
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, wkey[1], waits.pop(wkey), "cancelled")
             for okey in [o for o in open_ if o[0] == ev.token]:
                 close(ev, okey, "cancelled")
             marks.append(
@@ -452,20 +414,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
         elif k == "choice":
             w = waits.pop((ev.token, "timer " + name), None)
             if w is not None:  # another trigger of the deferred choice won: the timer is off
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        f"timer {name}",
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "cancelled",
-                        w[0],
-                        now,
-                        w[1],
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, f"timer {name}", w, "cancelled")
             marks.append(Mark(lane(ev), "choice", name, now, ev.seq, _brief(ev.data)))
         elif k == "case_state":
             if state is not None:
