@@ -154,7 +154,9 @@ def test_signal_and_timer_marks() -> None:
     assert {w.get("data-name") for w in waits} == {"signal go", "timer seq[1].defer"}
 
 
-async def test_cancelled_region_and_graph_of_a_case_waiting_on_a_signal() -> None:
+async def test_cancelled_region_and_graph_of_a_case_waiting_on_a_signal(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     term = wf.seq(
         wf.par(
             wf.region(
@@ -339,3 +341,41 @@ def test_random_pure_workflows_render_to_well_formed_svg(term: wf.Term) -> None:
     for ev in events:
         if ev.kind in ("split", "join_fired", "choice", "loop_exited", "loop_iteration"):
             assert ev.name in paths, (ev, sorted(paths))
+
+
+def test_an_mi_that_does_not_wait_continues_in_the_main_lane() -> None:
+    term = wf.seq(
+        wf.mi(wf.seq(wf.task("note", step("n")), wf.wait_signal("ok")), count=2, join="none"),
+        wf.task("ship", step("ship")),
+    )
+    events = run(term, signals=[("ok", 1), ("ok", 2)])
+    root = parse(timeline_svg(events))
+    labels = {ln.get("data-lane"): ln.get("data-label") for ln in lanes(root)}
+    (ship,) = bars(root, "ship")
+    assert labels[ship.get("data-lane")] == "main"
+    notes = bars(root, "note")
+    assert sorted(str(labels[b.get("data-lane")]).split(" · ")[0] for b in notes) == [
+        "mi #0",
+        "mi #1",
+    ]
+    waits = [b for b in bars(root) if b.get("data-kind") == "wait"]
+    assert {w.get("data-lane") for w in waits} == {b.get("data-lane") for b in notes}
+
+
+async def test_a_timer_that_lost_its_deferred_choice_ends_when_the_signal_won(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    term = wf.defer(
+        wf.on_signal("x", wf.task("a", step("a"))), wf.after(60, wf.task("b", step("b")))
+    )
+    async with wf.open_substrate() as sub:
+        cid = await sub.new_case(term, trace_level="full")
+        await trio.sleep(2)
+        await sub.signal(cid, "x")
+        await sub.wait(cid)
+        events = sub.events(cid)
+    root = parse(timeline_svg(events))
+    (timer,) = [b for b in bars(root) if b.get("data-kind") == "wait"]
+    assert {"wait", "cancelled"} <= classes(timer)
+    assert (timer.get("data-start"), timer.get("data-end")) == ("0", "2")
+    assert marks(root, "timer") == []

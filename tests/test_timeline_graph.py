@@ -149,3 +149,17 @@ def test_min_level_and_truncated_traces_still_draw() -> None:
     assert f"the trace starts at event #{kept[0].seq}" in page
     for svg in re.findall(r"<svg .*?</svg>", page, re.S):
         ET.fromstring(svg)
+
+
+def test_a_signal_sent_before_its_wait_marks_the_wait_done() -> None:
+    term = wf.seq(wf.task("a", slow), wf.wait_signal("go"), wf.task("b", step("b")))
+    events = run(term, signals=[("go", 1)])
+    assert "signal_waiting" not in {ev.kind for ev in events}  # queued, consumed at once
+    st = status_by_label(graph_svg(term, events))
+    assert st == {
+        "start": "done",
+        "a": "done",
+        "wait signal go": "done",
+        "b": "done",
+        "end": "done",
+    }

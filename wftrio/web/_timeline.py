@@ -390,10 +390,11 @@ _PAGE_JS = """
         cx=v.x+v.width/2, cy=v.y+v.height/2, a=b.getAttribute('data-act');
         if(a==='in')zoom(0.67,cx,cy); else if(a==='out')zoom(1.5,cx,cy);
         else set(home[0],home[1],home[2],home[3]);});});
-    svg.addEventListener('mouseover',function(e){var t=e.target, d=t.dataset||{};
-      if(!d.kind&&!d.status)return; var box=document.getElementById('details');
-      if(!box)return; var lines=[];
-      for(var k in d){lines.push(k+': '+d[k]);} box.textContent=lines.join('   ');});
+    svg.addEventListener('mouseover',function(e){
+      var t=e.target.closest&&e.target.closest('[data-kind],[data-status]');
+      var box=document.getElementById('details'); if(!t||!box)return;
+      var d=t.dataset, lines=[]; for(var k in d){lines.push(k+': '+d[k]);}
+      box.textContent=lines.join('   ');});
   }
   document.querySelectorAll('svg[data-pane]').forEach(zoomable);
 })();

@@ -139,6 +139,14 @@ class _Layout:
             for a in ups:
                 down.setdefault(a, []).append(b)
         self.order = [rows[k] for k in sorted(rows)]
+        # room for the label of the edge coming in (a split's branch condition or trigger)
+        self.room: dict[str, float] = {}
+        for e in d.edges:
+            if e.label and not e.back:
+                pts = self.chains.get((self.exit_of.get(e.src, e.src), e.dst), [e.dst])
+                v = pts[1] if len(pts) > 2 else e.dst  # the edge's first bend, else its target
+                need = 6.0 * len(_clip(e.label, 24)) + 14
+                self.room[v] = max(self.room.get(v, 0.0), self.width_of[v], need)
         self._sweep(up, down)
         self.x: dict[str, float] = {}
         self.y: dict[str, float] = {}
@@ -178,7 +186,7 @@ class _Layout:
         for k, row in enumerate(self.order):
             x = 0.0
             for v in row:
-                w = self.width_of[v]
+                w = self.room.get(v, self.width_of[v])
                 self.x[v] = x + w / 2
                 self.y[v] = _MARGIN + 20 + k * _LAYER_H
                 x += w + _GAP
@@ -188,7 +196,7 @@ class _Layout:
                 for v in row:
                     ns = up.get(v, [])
                     want = sum(self.x[u] for u in ns) / len(ns) if ns else self.x[v]
-                    half = self.width_of[v] / 2
+                    half = self.room.get(v, self.width_of[v]) / 2
                     self.x[v] = max(want, prev_right + _GAP + half)
                     prev_right = self.x[v] + half
 
@@ -251,7 +259,7 @@ _GRAPH_CSS = """
 .wf-graph text{font:11px system-ui,sans-serif;fill:#222}
 .wf-graph .edge{stroke:#777;fill:none;stroke-width:1.2}
 .wf-graph .edge.dashed{stroke-dasharray:5 3}.wf-graph .edge.back{stroke:#aaa}
-.wf-graph .elabel{fill:#555;font-size:10px}
+.wf-graph .elabel{fill:#555;font-size:10px;paint-order:stroke;stroke:#fafafa;stroke-width:3px}
 .wf-graph .node .shape{stroke:#555;stroke-width:1.2;fill:#fff}
 .wf-graph .node.done .shape{fill:#c8e6c9;stroke:#2e7d32}
 .wf-graph .node.running .shape{fill:#bbdefb;stroke:#1565c0;stroke-width:2.5}
@@ -343,9 +351,7 @@ def graph_svg(term: Term, events: Sequence[TraceEvent]) -> str:
         elif ev.kind == "region_cancelled" and isinstance(ev.name, str):
             region_state[ev.name] = "cancelled"
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="wf-graph" '
-        f'viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" width="{lay.width:.0f}" '
-        f'height="{lay.height:.0f}" role="img" aria-label="workflow graph">',
+        "",  # the <svg> tag, written last: back edges may widen the picture
         "<title>workflow graph with the case's progress</title>",
         f"<style>{_GRAPH_CSS}</style>",
         '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
@@ -393,22 +399,29 @@ def graph_svg(term: Term, events: Sequence[TraceEvent]) -> str:
             continue
         tx, ty = lay.x[e.dst], lay.y[e.dst] - _NODE_H / 2
         if e.back:
-            # up the right side of both ends
-            bx = max(sx + lay.width_of.get(e.src, 0) / 2, tx + lay.width_of[e.dst] / 2) + 24
+            # up the right side of everything between its ends
             sy2, ty2 = lay.y.get(e.src, sy), lay.y[e.dst]
+            lo, hi = min(sy2, ty2), max(sy2, ty2)
+            bx = 24 + max(lay.x[v] + lay.width_of[v] / 2 for v in lay.x if lo <= lay.y[v] <= hi)
+            lay.width = max(lay.width, bx + 40)
             sxr = sx + lay.width_of.get(e.src, 0) / 2
             txr = tx + lay.width_of[e.dst] / 2
+            r = min(12.0, abs(sy2 - ty2) / 2)
             path = (
-                f"M{sxr:.1f},{sy2:.1f} C{bx:.1f},{sy2:.1f} {bx:.1f},{ty2:.1f} {txr:.1f},{ty2:.1f}"
+                f"M{sxr:.1f},{sy2:.1f} L{bx - r:.1f},{sy2:.1f} Q{bx:.1f},{sy2:.1f} "
+                f"{bx:.1f},{sy2 - r:.1f} L{bx:.1f},{ty2 + r:.1f} Q{bx:.1f},{ty2:.1f} "
+                f"{bx - r:.1f},{ty2:.1f} L{txr:.1f},{ty2:.1f}"
             )
             lx, ly = bx, (sy2 + ty2) / 2
         else:
             chain = lay.chains.get((lay.exit_of.get(e.src, e.src), e.dst), [])
             pts = [(sx, sy)] + [(lay.x[v], lay.y[v]) for v in chain[1:-1]] + [(tx, ty)]
             path = "M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in pts)
-            lx, ly = (pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2
-            if pts[1][0] <= pts[0][0] + 2:  # straight down or left: the label on the left
-                anchor, lx = "end", lx - 8
+            # near the end of the first segment: a split's labels spread with its targets
+            f = 0.7 if len(pts) == 2 else 0.5
+            lx = pts[0][0] + (pts[1][0] - pts[0][0]) * f
+            ly = pts[0][1] + (pts[1][1] - pts[0][1]) * f
+            anchor, lx = "middle", lx - 4
         out.append(f'<path class="{cls}" d="{path}" marker-end="url(#wf-arrow)"/>')
         if e.label:
             out.append(
@@ -432,4 +445,9 @@ def graph_svg(term: Term, events: Sequence[TraceEvent]) -> str:
             + "</g>"
         )
     out.append("</svg>")
+    out[0] = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="wf-graph" '
+        f'viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" width="{lay.width:.0f}" '
+        f'height="{lay.height:.0f}" role="img" aria-label="workflow graph">'
+    )
     return "\n".join(out)

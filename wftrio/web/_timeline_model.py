@@ -150,40 +150,56 @@ def _ids_in(ev: TraceEvent) -> int:
     return m
 
 
-def _children(events: Sequence[TraceEvent]) -> dict[int, tuple[int, str]]:
-    """Child token -> (parent token, lane label), for the tokens splits created."""
-    first: dict[int, int] = {}
-    for i, ev in enumerate(events):
-        if isinstance(ev.token, int) and ev.token not in first:
-            first[ev.token] = i
+def _children(events: Sequence[TraceEvent]) -> tuple[dict[int, tuple[int, str]], dict[int, int]]:
+    """The tokens splits created: child -> (parent token, lane label); continuation -> spawner.
+
+    A split creates its children in the step it is recorded, so they are the
+    smallest token ids larger than every id named before it (ids are
+    allocated in order).  An ``mi`` that does not wait for its instances
+    (``needed`` is ``None`` or 0) creates its continuation first.  An ``mi``
+    of more than 64 instances spawns them in chunks, one step apart: tokens
+    its first instances create meanwhile may then take a later instance's
+    lane.
+    """
+    by_id = sorted({ev.token for ev in events if isinstance(ev.token, int)})
     out: dict[int, tuple[int, str]] = {}
+    cont: dict[int, int] = {}
     seen_max = -1
-    for i, ev in enumerate(events):
+    p = 0
+    for ev in events:
         if ev.kind in ("split", "mi_spawned") and isinstance(ev.token, int):
+            short = str(ev.name).rsplit(".", 1)[-1]
+            first_cont = False
             if ev.kind == "split":
                 branches = ev.data.get("branches")
-                short = str(ev.name).rsplit(".", 1)[-1]
                 labels = (
                     [f"{short} branch {b}" for b in branches] if isinstance(branches, list) else []
                 )
             else:
                 n = ev.data.get("instances")
-                short = str(ev.name).rsplit(".", 1)[-1]
                 labels = [f"{short} #{j}" for j in range(n)] if isinstance(n, int) else []
-            later = sorted(
-                t
-                for t, at in first.items()
-                if at > i and t > seen_max and t not in out and t != ev.token
-            )
-            for t, label in zip(later, labels, strict=False):
+                first_cont = ev.data.get("needed") in (None, 0)
+            while p < len(by_id) and by_id[p] <= seen_max:
+                p += 1
+            j = p
+            want = len(labels) + first_cont
+            got: list[int] = []
+            while j < len(by_id) and len(got) < want:
+                t = by_id[j]
+                if t not in out and t not in cont and t != ev.token:
+                    got.append(t)
+                j += 1
+            if first_cont and got:
+                cont[got.pop(0)] = ev.token
+            for t, label in zip(got, labels, strict=False):
                 out[t] = (ev.token, label)
         seen_max = max(seen_max, _ids_in(ev))
-    return out
+    return out, cont
 
 
 def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
     """The lanes, in tree order (each after the lane its split was taken in), and token -> lane."""
-    children = _children(events)
+    children, cont = _children(events)
     lane_of: dict[int, int] = {}
     labels: list[str] = ["case"]
     members: list[list[int]] = [[]]
@@ -201,6 +217,9 @@ def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
                 members.append([t])
                 parent_lane.append(lane_of.get(parent))
                 lane_of[t] = len(labels) - 1
+            elif t in cont and cont[t] in lane_of:
+                lane_of[t] = lane_of[cont[t]]
+                members[lane_of[t]].append(t)
             elif hint is not None and hint in lane_of:
                 lane_of[t] = lane_of[hint]
                 members[lane_of[t]].append(t)
@@ -227,6 +246,8 @@ def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
     kids: dict[int | None, list[int]] = {}
     for i in range(1, len(labels)):
         kids.setdefault(parent_lane[i], []).append(i)
+    for siblings in kids.values():  # in the order their tokens were created
+        siblings.sort(key=lambda i: members[i][0] if members[i] else 0)
     order: list[tuple[int, int]] = [(0, 0)]
     stack = [(i, 0) for i in reversed(kids.get(None, []))]
     while stack:
@@ -287,6 +308,11 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
             )
         )
         return True
+
+    def wait_bar(ev: TraceEvent, label: str, w: tuple[float, int, str], outcome: str) -> None:
+        bars.append(
+            Bar(lane(ev), label, ev.token, ev.scope, "wait", outcome, w[0], now, w[1], ev.seq)
+        )
 
     for ev in events:
         now = _num(ev.time, now)
@@ -356,9 +382,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
                 )
             if k == "task_failed":
                 marks.append(Mark(lane(ev), "fail", name, now, ev.seq, _brief(ev.data)))
-        elif k in ("effect_failed",):
-            pass  # its receipt closes the bar with the precise outcome
-        elif k == "effect_cancelled":
+        elif k == "effect_cancelled":  # (effect_failed: its receipt, next, closes the bar)
             if close(ev, key, "cancelled"):
                 receipted[ev.token] = name
         elif k == "signal_waiting":
@@ -366,20 +390,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
         elif k == "signal_consumed":
             w = waits.pop((ev.token, "signal " + name), None)
             if w is not None:
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        f"signal {name}",
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "ok",
-                        w[0],
-                        now,
-                        w[1],
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, f"signal {name}", w, "ok")
             marks.append(Mark(lane(ev), "signal", name, now, ev.seq, _brief(ev.data)))
         elif k == "signal_received":
             marks.append(Mark(0, "signal", name, now, ev.seq, _brief(ev.data)))
@@ -388,47 +399,22 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
         elif k == "timer_fired":
             w = waits.pop((ev.token, "timer " + name), None)
             if w is not None:
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        f"timer {name}",
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "ok",
-                        w[0],
-                        now,
-                        w[1],
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, f"timer {name}", w, "ok")
             marks.append(Mark(lane(ev), "timer", name, now, ev.seq, _brief(ev.data)))
         elif k in ("region_cancelled", "case_cancelled"):
             marks.append(Mark(lane(ev), "cancel", name or "case", now, ev.seq, _brief(ev.data)))
         elif k == "token_withdrawn":
             for wkey in [w for w in waits if w[0] == ev.token]:
-                ws, wseq, wname = waits.pop(wkey)
-                label = wkey[1]
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        label,
-                        ev.token,
-                        ev.scope,
-                        "wait",
-                        "cancelled",
-                        ws,
-                        now,
-                        wseq,
-                        ev.seq,
-                    )
-                )
+                wait_bar(ev, wkey[1], waits.pop(wkey), "cancelled")
             for okey in [o for o in open_ if o[0] == ev.token]:
                 close(ev, okey, "cancelled")
             marks.append(
                 Mark(lane(ev), "cancel", f"token {ev.token}", now, ev.seq, _brief(ev.data))
             )
         elif k == "choice":
+            w = waits.pop((ev.token, "timer " + name), None)
+            if w is not None:  # another trigger of the deferred choice won: the timer is off
+                wait_bar(ev, f"timer {name}", w, "cancelled")
             marks.append(Mark(lane(ev), "choice", name, now, ev.seq, _brief(ev.data)))
         elif k == "case_state":
             if state is not None:

@@ -208,6 +208,9 @@ def node_status(term: Term, d: Diagram, events: Sequence[TraceEvent]) -> dict[st
             running.add(b.name)
     for name in running:
         by_name[name] = "running"
+    for ev in events:  # a queued signal is consumed at once, without a wait
+        if ev.kind == "signal_consumed" and isinstance(ev.name, str):
+            waits.setdefault(ev.name, "done")
     # what the events say by node path
     full = any(ev.kind not in MIN_KINDS for ev in events)
     taken: dict[str, set[int]] = {}  # a split's path -> branches taken
