@@ -118,6 +118,18 @@ def test_watch_a_case_appear_change_state_and_complete_from_the_form(browser: An
         )
         assert kept == zoomed
 
+        # hovering a graph node shows its details under the timeline
+        def hover_node(d: Any) -> str:
+            from selenium.webdriver.common.action_chains import ActionChains
+
+            node = d.find_element(By.CSS_SELECTOR, 'svg[data-pane="graph"] [data-label="reserve"]')
+            ActionChains(d).move_to_element(node).perform()
+            return str(d.find_element(By.ID, "details").text)
+
+        details = until(browser, lambda d: "reserve" in hover_node(d), "no details on hover")
+        assert details
+        assert "status: done" in browser.find_element(By.ID, "details").text
+
         # send the signal from the form; the page follows the case to its end
         form = browser.find_element(By.ID, "signal-form")
         assert form.find_element(By.NAME, "name").get_attribute("value") == "paid"

@@ -96,9 +96,12 @@ JS = r"""
         cx=v.x+v.width/2,cy=v.y+v.height/2,a=b.getAttribute('data-act');
         if(a==='in')zoom(0.67,cx,cy);else if(a==='out')zoom(1.5,cx,cy);
         else{delete views[id];svg.setAttribute('viewBox',home.join(' '));}});});
-    svg.addEventListener('mouseover',function(e){var d=e.target.dataset||{};
-      var box=document.getElementById('details');if(!box)return;var lines=[];
-      for(var k in d){lines.push(k+': '+d[k]);}if(lines.length)box.textContent=lines.join('   ');});
+    svg.addEventListener('mouseover',function(e){
+      // a bar or mark (data-kind), a graph node or region (data-status): its details
+      var t=e.target.closest&&e.target.closest('[data-kind],[data-status]');
+      var box=document.getElementById('details');if(!t||!box)return;
+      var d=t.dataset,lines=[];for(var k in d){lines.push(k+': '+d[k]);}
+      box.textContent=lines.join('   ');});
   }
   function panes(){document.querySelectorAll('svg[data-pane]').forEach(zoomable);}
 
