@@ -149,6 +149,8 @@ async def test_bad_input_is_one_sentence_exit_2_and_changes_nothing(
     assert "it is a directory" in capsys.readouterr().err
     assert main(["show", str(db), "--html", str(out)]) == 2
     assert "name the case" in capsys.readouterr().err
+    assert main(["show", str(db)]) == 2  # and without --html
+    assert "name the case" in capsys.readouterr().err
     assert main(["show", str(db), "c1", "--html", str(out), "--workflow", "no_such_mod_x"]) == 2
     assert "cannot load 'no_such_mod_x'" in capsys.readouterr().err
     other = tmp_path / "other_flows.py"  # registers another workflow (in this process)
