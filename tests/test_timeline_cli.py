@@ -149,8 +149,18 @@ async def test_bad_input_is_one_sentence_exit_2_and_changes_nothing(
     assert "it is a directory" in capsys.readouterr().err
     assert main(["show", str(db), "--html", str(out)]) == 2
     assert "name the case" in capsys.readouterr().err
+    assert main(["show", str(db)]) == 2  # and without --html
+    assert "name the case" in capsys.readouterr().err
     assert main(["show", str(db), "c1", "--html", str(out), "--workflow", "no_such_mod_x"]) == 2
     assert "cannot load 'no_such_mod_x'" in capsys.readouterr().err
+    other = tmp_path / "other_flows.py"  # registers another workflow (in this process)
+    other.write_text(BUILD + '\nwf.register("tl-other-' + tmp_path.name + '", WORKFLOW)\n')
+    assert main(["show", str(db), "c1", "--html", str(out), "--workflow", str(other)]) == 2
+    assert "does not register workflow 'tl-order' version 1" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    assert main(["show", str(empty), "--html", str(out)]) == 2
+    assert "holds no events" in capsys.readouterr().err
     assert out.read_text() == "old page"
     assert db.read_bytes() == before
     assert [p for p in os.listdir(tmp_path) if p.startswith(".wftrio-")] == []
