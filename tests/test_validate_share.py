@@ -32,6 +32,7 @@ from wftrio.engine.objects import EMPTY
 from wftrio.engine.schema import SCHEMA, Kind
 from wftrio.testing.strategies import terms
 from wftrio.validation.checkpoint import Checkpoint
+from wftrio.validation.clone import clone_with_checkpoint
 from wftrio.validation.explore import Bounds, Exploration, Move, Space, explore
 from wftrio.validation.statekey import state_key
 
@@ -105,17 +106,19 @@ def test_restore_puts_the_whole_state_back(term: wf.Term, seed: int) -> None:
         moves = all_moves(space, s)
         if not moves:
             break
-        before = dump(s)
         key = state_key(s)
-        ck = Checkpoint(s)
-        for m in moves:
-            if m.kind == "run":
-                space.step_token(s, int(m.target), [])
-            else:
-                space.feed(s, m)
-            ck.restore()
-            assert dump(s) == before, f"restoring after {m} left the state changed"
-            assert state_key(s) == key
+        # a checkpoint taken of the state, and the one the copier makes with a copy
+        copy, copy_ck = clone_with_checkpoint(s)
+        for work, ck in ((s, Checkpoint(s)), (copy, copy_ck)):
+            before = dump(work)
+            for m in moves:
+                if m.kind == "run":
+                    space.step_token(work, int(m.target), [])
+                else:
+                    space.feed(work, m)
+                ck.restore()
+                assert dump(work) == before, f"restoring after {m} left the state changed"
+                assert state_key(work) == key
         s = space.apply(s, rng.choice(moves))
 
 

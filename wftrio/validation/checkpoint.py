@@ -59,15 +59,15 @@ def _plan(cls: type) -> _Plan:
     )
 
 
-_PLANS: dict[type, _Plan] = {cls: _plan(cls) for cls in SCHEMA}
+PLANS: dict[type, _Plan] = {cls: _plan(cls) for cls in SCHEMA}
 
 
-def _slow_save(o: Any) -> tuple[Any, ...]:
+def slow_save(o: Any) -> tuple[Any, ...]:
     """Every field of ``o``, :data:`_UNSET` for a slot never assigned."""
     return tuple(getattr(o, f.name, _UNSET) for f in SCHEMA[type(o)].fields)
 
 
-def _slow_load(o: Any, v: tuple[Any, ...]) -> None:
+def slow_load(o: Any, v: tuple[Any, ...]) -> None:
     for f, x in zip(SCHEMA[type(o)].fields, v, strict=True):
         if x is not _UNSET:
             setattr(o, f.name, x)
@@ -75,28 +75,28 @@ def _slow_load(o: Any, v: tuple[Any, ...]) -> None:
             delattr(o, f.name)
 
 
-def _put_dict(c: Any, saved: Any) -> None:
+def put_dict(c: Any, saved: Any) -> None:
     c.clear()
     c.update(saved)
 
 
-def _put_list(c: Any, saved: Any) -> None:
+def put_list(c: Any, saved: Any) -> None:
     c[:] = saved
 
 
-def _put_deque(c: Any, saved: Any) -> None:
+def put_deque(c: Any, saved: Any) -> None:
     c.clear()
     c.extend(saved)
 
 
-_PUT: dict[type, Callable[[Any, Any], None]] = {
-    dict: _put_dict,
-    OrderedDict: _put_dict,
-    set: _put_dict,  # clear + update
-    list: _put_list,
-    deque: _put_deque,
+PUT: dict[type, Callable[[Any, Any], None]] = {
+    dict: put_dict,
+    OrderedDict: put_dict,
+    set: put_dict,  # clear + update
+    list: put_list,
+    deque: put_deque,
 }
-_COPY: dict[type, Callable[[Any], Any]] = {
+COPY: dict[type, Callable[[Any], Any]] = {
     dict: dict.copy,
     OrderedDict: dict.copy,  # a plain dict keeps the order to put back
     set: set.copy,
@@ -119,9 +119,9 @@ class Checkpoint:
         containers: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
         seen: set[int] = set()
         todo: list[Any] = [st]
-        plans = _PLANS
-        copies = _COPY
-        puts = _PUT
+        plans = PLANS
+        copies = COPY
+        puts = PUT
         while todo:
             o = todo.pop()
             t = type(o)
@@ -134,8 +134,8 @@ class Checkpoint:
                 try:
                     vals = save(o)
                 except AttributeError:  # a slot never assigned: kept unassigned
-                    vals = _slow_save(o)
-                    load = _slow_load
+                    vals = slow_save(o)
+                    load = slow_load
                 objects.append((load, o, vals))
                 for i in refs:
                     v = vals[i]
@@ -152,7 +152,7 @@ class Checkpoint:
                         for x in d.values():
                             if type(x) is deque and id(x) not in seen:
                                 seen.add(id(x))
-                                containers.append((_put_deque, x, tuple(x)))
+                                containers.append((put_deque, x, tuple(x)))
                 continue
             copy = copies.get(t)
             if copy is not None:  # a container of references
@@ -178,6 +178,18 @@ class Checkpoint:
                 )
         self._objects = objects
         self._containers = containers
+
+    @classmethod
+    def of(
+        cls,
+        objects: list[tuple[Any, Any, tuple[Any, ...]]],
+        containers: list[tuple[Callable[[Any, Any], None], Any, Any]],
+    ) -> Checkpoint:
+        """A checkpoint from saved fields and containers (see ``clone_with_checkpoint``)."""
+        ck = cls.__new__(cls)
+        ck._objects = objects
+        ck._containers = containers
+        return ck
 
     def restore(self) -> None:
         """Put every saved field and container's contents back (in place)."""

@@ -63,7 +63,7 @@ from wftrio.errors import ExploredFailure
 from wftrio.terms import Term
 from wftrio.validation.abstract import reads_ctx
 from wftrio.validation.checkpoint import Checkpoint
-from wftrio.validation.clone import clone_state
+from wftrio.validation.clone import clone_state, clone_with_checkpoint
 from wftrio.validation.compose import Block, summary_blocks
 from wftrio.validation.issues import Step
 from wftrio.validation.partial_joins import gathered, late_arrivals
@@ -167,36 +167,34 @@ class _Child(NamedTuple):
     key: StateKey
     status: Status | None  # the final status, None while running
     state: ExecState | None  # a copy, when the key was new when it was reached
+    ck: Checkpoint | None  # the copy's checkpoint (with ``share``)
     shape: Hashable | None  # its shape_key, when new and shapes are recorded
 
 
 class _Expanding:
     """The state being expanded, handed out for each move tried from it.
 
-    The first move gets a copy (kept as the child if it is new: a state with
-    one move costs one copy).  With ``share``, every later move gets the
-    state itself, with a :class:`~wftrio.validation.checkpoint.Checkpoint`
-    taken once, and the explorer restores it after keying the result; so
-    a move to a state already stored copies nothing.
+    With ``share`` every move gets the state itself and its
+    :class:`~wftrio.validation.checkpoint.Checkpoint` (made with the copy
+    that stored it, or taken at the first move), and the explorer restores
+    the state after keying the result, so a move to a state already stored
+    copies nothing.  Without, every move gets a fresh copy.
     """
 
-    __slots__ = ("ck", "copied", "share", "st")
+    __slots__ = ("ck", "share", "st")
 
-    def __init__(self, st: ExecState, share: bool) -> None:
+    def __init__(self, st: ExecState, ck: Checkpoint | None, share: bool) -> None:
         self.st = st
         self.share = share
-        self.ck: Checkpoint | None = None
-        self.copied = False
+        self.ck = ck
 
     def work(self) -> tuple[ExecState, Checkpoint | None]:
         """The state to apply the next move to, and the checkpoint to restore it with."""
-        if self.ck is not None:
-            return self.st, self.ck
-        if self.share and self.copied:
+        if not self.share:
+            return clone_state(self.st), None
+        if self.ck is None:
             self.ck = Checkpoint(self.st)
-            return self.st, self.ck
-        self.copied = True
-        return clone_state(self.st), None
+        return self.st, self.ck
 
 
 CHAIN_STEPS = 4096
@@ -284,9 +282,9 @@ def explore(
     add(state_key(root), -1, (), 0, root.status if root.status in FINAL else None)
     if shapes is not None:
         shapes.append(shape_key(root))
-    queue: deque[tuple[int, ExecState]] = deque()
+    queue: deque[tuple[int, ExecState, Checkpoint | None]] = deque()
     if root.status not in FINAL:
-        queue.append((0, root))
+        queue.append((0, root, None))
 
     # an until loop is entered when its body starts (its test comes after)
     until_body = {
@@ -399,24 +397,37 @@ def explore(
             ex.chained += 1
         return tuple(moves)
 
-    def reach(moves: tuple[Move, ...], child: ExecState, ck: Checkpoint | None) -> _Child:
+    def reach(
+        moves: tuple[Move, ...], child: ExecState, ck: Checkpoint | None, only: bool = False
+    ) -> _Child:
         """Key the state ``moves`` led to; keep it if the key is new (it may be stored).
 
         With a checkpoint ``child`` is the expanded state changed in place:
-        a new one is copied, then the checkpoint puts the state back.
-        Without, ``child`` is a private copy, kept as it is.
+        a new one is copied (with the checkpoint it will be expanded with),
+        then the checkpoint puts the state back.  Without, ``child`` is a
+        private copy, kept as it is.  ``only``: the move is the state's only
+        one if it leads to a new state (a deterministic run: the cycle
+        proviso holds), so then the changed state itself is kept, with a
+        checkpoint of it, and the state expanded is not needed any more.
         """
         key = state_key(child)
         fin = child.status if child.status in FINAL else None
         if key in index:
-            got = _Child(moves, key, fin, None, None)
+            if ck is not None:
+                ck.restore()
+            return _Child(moves, key, fin, None, None, None)
+        shape = shape_key(child) if shapes is not None else None
+        keep: ExecState | None = None
+        keep_ck: Checkpoint | None = None
+        if ck is None:
+            keep = child if fin is None else None
+        elif only:  # kept as it is (a final one is not needed either)
+            keep, keep_ck = (child, Checkpoint(child)) if fin is None else (None, None)
         else:
-            keep = None if fin is not None else child if ck is None else clone_state(child)
-            shape = shape_key(child) if shapes is not None else None
-            got = _Child(moves, key, fin, keep, shape)
-        if ck is not None:
+            if fin is None:
+                keep, keep_ck = clone_with_checkpoint(child)
             ck.restore()
-        return got
+        return _Child(moves, key, fin, keep, keep_ck, shape)
 
     def token_children(node: int, src: _Expanding, tok: Token) -> list[_Child]:
         """Every outcome of one step of ``tok`` (then the deterministic steps it enables)."""
@@ -444,7 +455,7 @@ def explore(
         ex.steps += len(moves)
         if len(moves) > 1:
             ex.chained += 1
-        return reach(tuple(moves), work, ck)
+        return reach(tuple(moves), work, ck, only=True)
 
     expansions = 0
     while queue:
@@ -455,7 +466,7 @@ def explore(
                 ex.hit["time_budget"] = len(queue)
                 ex.budget_s = budget_s
                 break
-        node, st = queue.popleft()
+        node, st, st_ck = queue.popleft()
         if len(st.tokens) > b.max_tokens:
             ex.hit["max_tokens"] = ex.hit.get("max_tokens", 0) + 1
             continue
@@ -480,7 +491,7 @@ def explore(
             if reduce
             else None
         )
-        src = _Expanding(st, share)
+        src = _Expanding(st, st_ck, share)
         children: list[_Child] | None = None
         tried: dict[int, list[_Child]] = {}
         tried_inputs: dict[Move, _Child] = {}
@@ -573,7 +584,7 @@ def explore(
                     shapes.append(c.shape)
                 if c.status is None:
                     assert c.state is not None  # new when reached: copied then
-                    queue.append((j, c.state))
+                    queue.append((j, c.state, c.ck))
             ex.succ[node].append(j)
         ex.expanded[node] = full
         ex.covered[node] = full and every
