@@ -1,8 +1,10 @@
 """Copying a case's execution state, so that the explorer can branch.
 
 The explorer steps the *real* reducer (:class:`~wftrio.engine.ExecState`
-and the opcode handlers of the engine); to try every outcome of a state it
-needs independent copies of it.  :func:`clone_state` copies the object
+and the opcode handlers of the engine); every state it stores must be
+independent of the others (it applies the moves it tries to the state in
+place and undoes them, see :mod:`wftrio.validation.checkpoint`, and copies
+the result only when it is a new state).  :func:`clone_state` copies the object
 graph (tokens, frames, region activations, ctx layers, effect metadata, the
 governor and the state's tables) with the same ids, sharing what is
 immutable (the Program, its callables, trace events, commands, ctx values).

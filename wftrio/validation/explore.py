@@ -17,7 +17,9 @@ and explored breadth first, so every state's recorded path from the start
 (its *witness*) is a shortest one.  Bounds: ``max_states`` (states
 discovered), ``max_depth`` (branching points from the start), ``max_tokens`` (live
 tokens in one state); a state beyond a bound is left unexpanded and the
-result says which bound was hit.
+result says which bound was hit.  Every move is applied to the expanded
+state in place and undone (:mod:`wftrio.validation.checkpoint`); only a
+move that reaches a new state copies it.
 
 Partial-order reduction (``reduce=True``): a step that only touches its own
 token (see :func:`~wftrio.validation.abstract.local_pcs`: an abstracted
