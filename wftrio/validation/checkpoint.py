@@ -112,7 +112,7 @@ class Checkpoint:
     objects and containers (so their ids stay theirs while it lives).
     """
 
-    __slots__ = ("_containers", "_objects")
+    __slots__ = ("_containers", "_empty", "_objects")
 
     def __init__(self, st: ExecState) -> None:
         objects: list[tuple[_Load, Any, tuple[Any, ...]]] = []
@@ -176,8 +176,18 @@ class Checkpoint:
                     f"Checkpoint: a REF field holds a {t.__name__}, which is neither an "
                     "object of a class in wftrio.engine.schema.SCHEMA nor a container of them"
                 )
+        self._set(objects, containers)
+
+    def _set(
+        self,
+        objects: list[tuple[_Load, Any, tuple[Any, ...]]],
+        containers: list[tuple[Callable[[Any, Any], None], Any, Any]],
+    ) -> None:
         self._objects = objects
-        self._containers = containers
+        # most containers are empty (a region's children, a layer's data, mi
+        # results): restoring those is clearing them, when a move filled them
+        self._containers = [e for e in containers if e[2]]
+        self._empty = [c for _, c, saved in containers if not saved]
 
     @classmethod
     def of(
@@ -187,8 +197,7 @@ class Checkpoint:
     ) -> Checkpoint:
         """A checkpoint from saved fields and containers (see ``clone_with_checkpoint``)."""
         ck = cls.__new__(cls)
-        ck._objects = objects
-        ck._containers = containers
+        ck._set(objects, containers)
         return ck
 
     def restore(self) -> None:
@@ -197,3 +206,6 @@ class Checkpoint:
             load(o, vals)
         for put, c, saved in self._containers:
             put(c, saved)
+        for c in self._empty:
+            if c:
+                c.clear()
