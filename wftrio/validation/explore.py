@@ -421,6 +421,10 @@ def explore(
         shape = shape_key(child) if shapes is not None else None
         keep: ExecState | None = None
         keep_ck: Checkpoint | None = None
+        if len(ex.keys) >= b.max_states:  # past the bound: it is not stored
+            if ck is not None:
+                ck.restore()
+            return _Child(moves, key, fin, None, None, shape)
         if ck is None:
             keep = child if fin is None else None
         elif only:  # kept as it is (a final one is not needed either)
