@@ -132,6 +132,11 @@ def _notes(name: str, f: Mapping[str, Any]) -> list[str]:
                 for r in rows
             )
             notes.append(f"   validate ({fam}; states reduced/full, time): {cells}")
+        if "us_per_state_full" in f:
+            notes.append(
+                f"   validate: per stored state {_fmt(f['us_per_state'])} us reduced, "
+                f"{_fmt(f['us_per_state_full'])} us full (the largest full exploration)"
+            )
     return notes
 
 

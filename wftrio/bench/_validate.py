@@ -55,7 +55,10 @@ def bench_validate(k: int, max_states: int = 20_000) -> dict[str, Any]:
     full interleaving graph, capped at ``max_states``); the figure reports
     states and times of both, and its ratio is reduced / full states for
     the largest ``par`` term.  No target: it shows how far the reductions
-    push the bounds.
+    push the bounds.  ``us_per_state`` is the reduced exploration's time per
+    stored state for the largest ``par``, ``us_per_state_full`` the full
+    exploration's of the ``par`` with the most states (each row has both): what a stored state costs
+    (its moves tried, each keyed; docs/VALIDATION.md, "Cost model").
     """
     bounds = Bounds(max_states=max_states, max_depth=10_000, max_tokens=10_000)
     families: dict[str, list[dict[str, Any]]] = {}
@@ -77,6 +80,8 @@ def bench_validate(k: int, max_states: int = 20_000) -> dict[str, Any]:
                     "ms_reduced": (t1 - t0) * 1e3,
                     "ms_full": (t2 - t1) * 1e3,
                     "us_per_state": (t1 - t0) / red.states * 1e6,
+                    "us_per_state_full": (t2 - t1) / full.states * 1e6,
+                    "edges_full": full.edges,
                 }
             )
         families[fam] = rows
@@ -90,6 +95,7 @@ def bench_validate(k: int, max_states: int = 20_000) -> dict[str, Any]:
         None,
         families=families,
         us_per_state=last["us_per_state"],
+        us_per_state_full=max(families["par"], key=lambda r: r["states_full"])["us_per_state_full"],
     )
 
 
@@ -226,6 +232,7 @@ def bench_validate_scale(seq_n: int, ks: tuple[int, ...], repeat: int) -> dict[s
                 "explored_states": explored,
                 "explored_steps": ex.steps,
                 "explore_ms": best_ex * 1e3,
+                "explore_us_per_state": best_ex * 1e6 / max(explored, 1),
                 "target_ms": target,
                 "met": None if target is None else clean and best * 1e3 < target,
             }

@@ -17,7 +17,9 @@ and explored breadth first, so every state's recorded path from the start
 (its *witness*) is a shortest one.  Bounds: ``max_states`` (states
 discovered), ``max_depth`` (branching points from the start), ``max_tokens`` (live
 tokens in one state); a state beyond a bound is left unexpanded and the
-result says which bound was hit.
+result says which bound was hit.  Every move is applied to the expanded
+state in place and undone (:mod:`wftrio.validation.checkpoint`); only a
+move that reaches a new state copies it.
 
 Partial-order reduction (``reduce=True``): a step that only touches its own
 token (see :func:`~wftrio.validation.abstract.local_pcs`: an abstracted
@@ -58,23 +60,16 @@ import attrs
 from wftrio.compiler import compile as compile_term
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.engine.objects import JoinInst, MIInst, Token
-from wftrio.engine.program import DeferOps, LoopTestOps, Program
-from wftrio.engine.protocol import WaitKind
-from wftrio.errors import ExploredFailure, InvariantViolation
+from wftrio.engine.program import LoopTestOps, Program
+from wftrio.errors import ExploredFailure
 from wftrio.terms import Term
-from wftrio.validation.abstract import (
-    Oracle,
-    OracleScheduler,
-    abstract_program,
-    deterministic_pcs,
-    instances_bound,
-    local_pcs,
-    reads_ctx,
-)
-from wftrio.validation.clone import clone_state
+from wftrio.validation.abstract import reads_ctx
+from wftrio.validation.checkpoint import Checkpoint
+from wftrio.validation.clone import clone_state, clone_with_checkpoint
 from wftrio.validation.compose import Block, summary_blocks
 from wftrio.validation.issues import Step
 from wftrio.validation.partial_joins import gathered, late_arrivals
+from wftrio.validation.space import Move, Space
 from wftrio.validation.statekey import StateKey, freeze, shape_key, state_key
 
 __all__ = [
@@ -98,245 +93,6 @@ class Bounds:
     max_depth: int = 500
     max_tokens: int = 32
     max_instances: int = 3
-
-
-class Move(NamedTuple):
-    """One edge of the state graph: what happened, replayable."""
-
-    kind: str  # run | signal | effect | effect_failed | timer | cancel_region
-    target: int | str
-    answers: tuple[int, ...] = ()
-    pc: int = -1
-    labels: tuple[str, ...] = ()
-    asked: tuple[int, ...] = ()
-    owner: int = -1  # the token an input is delivered to (-1: none in particular)
-
-
-class Space:
-    """An abstract case: the relinked Program, its oracle, and how to step it."""
-
-    __slots__ = ("det", "local", "oracle", "original", "program", "signals", "stop_adding")
-
-    def __init__(
-        self,
-        program: Program,
-        max_instances: int,
-        signals: frozenset[str] | None,
-        cancel_regions: bool = False,
-    ) -> None:
-        self.original = program
-        self.oracle = Oracle()
-        self.program = abstract_program(program, self.oracle, max_instances)
-        self.local = local_pcs(program, cancel_regions=cancel_regions)
-        self.det = deterministic_pcs(program, self.local)
-        self.signals = signals
-        self.stop_adding = instances_bound(program, max_instances)
-
-    def initial(self) -> ExecState:
-        st = ExecState(
-            self.program, None, scheduler=OracleScheduler(self.oracle), trace_level="none"
-        )
-        st.take_outbox()
-        return st
-
-    # -- moves ---------------------------------------------------------------
-
-    def run_token(self, st: ExecState, tid: int, script: list[int]) -> ExecState:
-        """Copy ``st`` and let token ``tid`` take one step, answering from ``script``."""
-        child = clone_state(st)
-        self.oracle.reset(script)
-        tok = child.tokens[tid]
-        child.ready = [t for t in child.tokens.values() if t.wait is None and t is not tok]
-        child.current = tok
-        child.run(1)
-        child.outbox.clear()
-        return child
-
-    def advance(self, st: ExecState, tok: Token) -> Move:
-        """Let ``tok`` take one deterministic step in place (no copy); return the move.
-
-        Only for a token at a :func:`~wftrio.validation.abstract.deterministic_pcs`
-        place: the step asks the oracle nothing, so it has this one outcome.
-        """
-        pc = tok.pc
-        self.oracle.reset([])
-        st.ready = [t for t in st.tokens.values() if t.wait is None and t is not tok]
-        st.current = tok
-        st.run(1)
-        st.outbox.clear()
-        assert not self.oracle.asked, "a deterministic step asked the oracle"
-        return Move("run", tok.id, (), pc)
-
-    def summarise(self, st: ExecState, tok: Token, block: Block) -> list[Move]:
-        """Run ``tok`` through ``block`` in place, along one completing path; return the moves.
-
-        Only the tokens of this run (``tok`` and the ones created on the way)
-        step, lowest id first, each while it is inside the block, with the
-        oracle giving completing answers (see
-        :class:`~wftrio.validation.abstract.Oracle`); the run ends when none
-        of them is left inside.  The moves record every answer, so a witness
-        through the block replays.
-
-        Raises:
-            InvariantViolation: the run did not leave the block the way
-                :func:`~wftrio.validation.compose.summary_blocks` promises
-                (a validator bug).
-        """
-        pcs = block.pcs
-        first = st.next_id
-        own = tok.id
-        oracle = self.oracle
-        moves: list[Move] = []
-        oracle.completing = True
-        try:
-            while True:
-                cur: Token | None = None
-                for t in st.tokens.values():
-                    if (
-                        t.wait is None
-                        and (t.id == own or t.id >= first)
-                        and t.pc in pcs
-                        and (cur is None or t.id < cur.id)
-                    ):
-                        cur = t
-                if cur is None:
-                    break
-                pc = cur.pc
-                oracle.reset([])
-                st.ready = [t for t in st.tokens.values() if t.wait is None and t is not cur]
-                st.current = cur
-                st.run(1)
-                st.outbox.clear()
-                asked = oracle.asked
-                moves.append(
-                    Move(
-                        "run",
-                        cur.id,
-                        tuple(oracle.script[: len(asked)]),
-                        pc,
-                        tuple(label for _, label in asked),
-                        tuple(n for n, _ in asked),
-                    )
-                )
-                if st.status in FINAL or len(moves) > _SUMMARY_STEPS:
-                    break
-        finally:
-            oracle.completing = False
-        left = [t for t in st.tokens.values() if t.id == own or t.id >= first]
-        if st.status in FINAL or len(left) != 1 or left[0].wait is not None or left[0].pc in pcs:
-            raise InvariantViolation(
-                f"summarising {block.path} from token {own} did not leave it in one token "
-                f"(status {st.status}, tokens {[(t.id, t.pc) for t in left]})"
-            )
-        return moves
-
-    def token_moves(self, st: ExecState, tok: Token) -> list[tuple[Move, ExecState]]:
-        """Every outcome of one step of ``tok``."""
-        out: list[tuple[Move, ExecState]] = []
-        script: list[int] | None = []
-        oracle = self.oracle
-        while script is not None:
-            child = self.run_token(st, tok.id, script)
-            asked = oracle.asked
-            move = Move(
-                "run",
-                tok.id,
-                tuple(oracle.script[: len(asked)]),
-                tok.pc,
-                tuple(label for _, label in asked),
-                tuple(n for n, _ in asked),
-            )
-            out.append((move, child))
-            script = oracle.next_script()
-        return out
-
-    def input_moves(self, st: ExecState, cancel_regions: bool) -> list[Move]:
-        """The external inputs that could happen in ``st``."""
-        moves: list[Move] = []
-        declared = self.signals
-        for name in sorted(st.waiters):
-            if declared is None or name in declared:
-                owner = st.signal_waiters(name)[0][0]
-                if not self.stop_adding(owner):
-                    moves.append(Move("signal", name, owner=owner.id))
-        for eid in sorted(st.effects):
-            tok = st.effects[eid]
-            moves.append(Move("effect", eid, pc=tok.pc, owner=tok.id))
-            moves.append(Move("effect_failed", eid, pc=tok.pc, owner=tok.id))
-        instrs = self.program.instrs
-        for tok in sorted(st.tokens.values(), key=lambda t: t.id):
-            w = tok.wait
-            if w is None or w.kind != WaitKind.DEFER:
-                continue
-            ops = instrs[tok.pc].ops
-            assert isinstance(ops, DeferOps)
-            timers = [
-                (float(ops.alts[a.alt].key), a.key, a.alt)
-                for a in w.arms
-                if a.kind == WaitKind.TIMER
-            ]
-            if timers:
-                first = min(s for s, _, _ in timers)
-                for s, tid, _ in timers:
-                    if s == first:
-                        moves.append(Move("timer", tid, pc=tok.pc, owner=tok.id))
-        if cancel_regions:
-            for sid in st.live_regions():
-                moves.append(Move("cancel_region", sid))
-        return moves
-
-    def apply_input(self, st: ExecState, move: Move) -> ExecState:
-        """Copy ``st`` and feed it the input ``move``."""
-        child = clone_state(st)
-        kind, target = move.kind, move.target
-        if kind == "signal":
-            child.feed_signal(str(target), None)
-        elif kind == "effect":
-            child.feed_effect(int(target), None)
-        elif kind == "effect_failed":
-            child.feed_effect(int(target), error=ExploredFailure("the explorer let it fail"))
-        elif kind == "timer":
-            child.fire_timer(int(target))
-        elif kind == "cancel_region":
-            child.cancel_region(str(target))
-        else:  # pragma: no cover - moves are built above
-            raise ValueError(f"unknown move {kind!r}")
-        child.outbox.clear()
-        return child
-
-    def apply(self, st: ExecState, move: Move) -> ExecState:
-        """Copy ``st`` and apply ``move`` (a step with its answers, or an input)."""
-        if move.kind == "run":
-            return self.run_token(st, int(move.target), list(move.answers))
-        return self.apply_input(st, move)
-
-    # -- readable steps ------------------------------------------------------
-
-    def describe(self, move: Move) -> str:
-        instrs = self.program.instrs
-        kind, target = move.kind, move.target
-        if kind == "run":
-            ins = instrs[move.pc]
-            text = f"token {target}: {ins.op} {ins.path}"
-            if move.labels:
-                parts = []
-                for label, n, a in zip(move.labels, move.asked, move.answers, strict=True):
-                    ans = ("true" if a else "false") if n == 2 and "count" not in label else a
-                    parts.append(f"{label} -> {ans}")
-                text += " (" + "; ".join(parts) + ")"
-            return text
-        if kind == "signal":
-            return f"signal {target!r} arrives"
-        if kind in ("effect", "effect_failed"):
-            ins = instrs[move.pc]
-            verb = "completes" if kind == "effect" else "fails"
-            return f"effect {target} ({ins.path}) {verb}"
-        if kind == "timer":
-            return f"timer {target} of {instrs[move.pc].path} fires"
-        return f"region {target!r} is cancelled"
-
-    def step(self, move: Move) -> Step:
-        return Step(move.kind, move.target, move.answers, self.describe(move))
 
 
 @attrs.define(eq=False)
@@ -406,11 +162,45 @@ def _symmetric_key(tok: Token) -> tuple[Any, ...] | None:
     return (tok.pc, id(tok.frame), id(tok.region), id(sc.parent), data)
 
 
+class _Child(NamedTuple):
+    """Where a move led: its moves, key and final status, and a copy if it was new."""
+
+    moves: tuple[Move, ...]
+    key: StateKey
+    status: Status | None  # the final status, None while running
+    state: ExecState | None  # a copy, when the key was new when it was reached
+    ck: Checkpoint | None  # the copy's checkpoint (with ``share``)
+    shape: Hashable | None  # its shape_key, when new and shapes are recorded
+
+
+class _Expanding:
+    """The state being expanded, handed out for each move tried from it.
+
+    With ``share`` every move gets the state itself and its
+    :class:`~wftrio.validation.checkpoint.Checkpoint` (made with the copy
+    that stored it, or taken at the first move), and the explorer restores
+    the state after keying the result, so a move to a state already stored
+    copies nothing.  Without, every move gets a fresh copy.
+    """
+
+    __slots__ = ("ck", "share", "st")
+
+    def __init__(self, st: ExecState, ck: Checkpoint | None, share: bool) -> None:
+        self.st = st
+        self.share = share
+        self.ck = ck
+
+    def work(self) -> tuple[ExecState, Checkpoint | None]:
+        """The state to apply the next move to, and the checkpoint to restore it with."""
+        if not self.share:
+            return clone_state(self.st), None
+        if self.ck is None:
+            self.ck = Checkpoint(self.st)
+        return self.st, self.ck
+
+
 CHAIN_STEPS = 4096
 """Most deterministic steps run back to back on one copy before the state is keyed."""
-
-_SUMMARY_STEPS = 1 << 20
-"""A summarised block that runs longer than this is a validator bug (see Space.summarise)."""
 
 
 def explore(
@@ -422,6 +212,7 @@ def explore(
     reduce: bool = True,
     record_shapes: bool = False,
     budget_s: float | None = None,
+    share: bool = True,
 ) -> Exploration:
     """Explore the abstract state space of a workflow (see the module docs).
 
@@ -439,6 +230,10 @@ def explore(
             ``time_budget``); ``None``: no time limit.  The budget only
             decides how far the exploration gets: what it finds before is
             the same on any machine.
+        share: apply every move to the expanded state in place and undo it
+            (:class:`~wftrio.validation.checkpoint.Checkpoint`), copying
+            only the states that are new; ``False``: a full copy per move
+            (the reference the tests compare with).  The graph is the same.
     """
     program = (
         term_or_program if isinstance(term_or_program, Program) else compile_term(term_or_program)
@@ -489,9 +284,9 @@ def explore(
     add(state_key(root), -1, (), 0, root.status if root.status in FINAL else None)
     if shapes is not None:
         shapes.append(shape_key(root))
-    queue: deque[tuple[int, ExecState]] = deque()
+    queue: deque[tuple[int, ExecState, Checkpoint | None]] = deque()
     if root.status not in FINAL:
-        queue.append((0, root))
+        queue.append((0, root, None))
 
     # an until loop is entered when its body starts (its test comes after)
     until_body = {
@@ -578,17 +373,7 @@ def explore(
                 break
             t = next_det(child)
 
-    def chain(node: int, st: ExecState, tok: Token) -> tuple[tuple[Move, ...], ExecState]:
-        """Run ``tok``'s deterministic step and the ones after it on a copy of ``st``."""
-        child = clone_state(st)
-        moves: list[Move] = []
-        run_det(node, moves, child, child.tokens[tok.id])
-        ex.steps += len(moves)
-        if len(moves) > 1:
-            ex.chained += 1
-        return tuple(moves), child
-
-    def settle(node: int, move: Move, child: ExecState) -> tuple[tuple[Move, ...], ExecState]:
+    def settle(node: int, move: Move, child: ExecState) -> tuple[Move, ...]:
         """Record ``move`` (just taken into ``child``); with ``reduce``, run on in place.
 
         The deterministic local steps it enabled run at once, as part of the
@@ -612,7 +397,71 @@ def explore(
         ex.steps += len(moves)
         if len(moves) > 1:
             ex.chained += 1
-        return tuple(moves), child
+        return tuple(moves)
+
+    def reach(
+        moves: tuple[Move, ...], child: ExecState, ck: Checkpoint | None, only: bool = False
+    ) -> _Child:
+        """Key the state ``moves`` led to; keep it if the key is new (it may be stored).
+
+        With a checkpoint ``child`` is the expanded state changed in place:
+        a new one is copied (with the checkpoint it will be expanded with),
+        then the checkpoint puts the state back.  Without, ``child`` is a
+        private copy, kept as it is.  ``only``: the move is the state's only
+        one if it leads to a new state (a deterministic run: the cycle
+        proviso holds), so then the changed state itself is kept, with a
+        checkpoint of it, and the state expanded is not needed any more.
+        """
+        key = state_key(child)
+        fin = child.status if child.status in FINAL else None
+        if key in index:
+            if ck is not None:
+                ck.restore()
+            return _Child(moves, key, fin, None, None, None)
+        shape = shape_key(child) if shapes is not None else None
+        keep: ExecState | None = None
+        keep_ck: Checkpoint | None = None
+        if len(ex.keys) >= b.max_states:  # past the bound: it is not stored
+            if ck is not None:
+                ck.restore()
+            return _Child(moves, key, fin, None, None, shape)
+        if ck is None:
+            keep = child if fin is None else None
+        elif only:  # kept as it is (a final one is not needed either)
+            keep, keep_ck = (child, Checkpoint(child)) if fin is None else (None, None)
+        else:
+            if fin is None:
+                keep, keep_ck = clone_with_checkpoint(child)
+            ck.restore()
+        return _Child(moves, key, fin, keep, keep_ck, shape)
+
+    def token_children(node: int, src: _Expanding, tok: Token) -> list[_Child]:
+        """Every outcome of one step of ``tok`` (then the deterministic steps it enables)."""
+        out: list[_Child] = []
+        script: list[int] | None = []
+        tid = tok.id
+        while script is not None:
+            work, ck = src.work()
+            move = space.step_token(work, tid, script)
+            script = space.oracle.next_script()
+            out.append(reach(settle(node, move, work), work, ck))
+        return out
+
+    def input_child(node: int, src: _Expanding, m: Move) -> _Child:
+        """The outcome of the input ``m`` (then the deterministic steps it enables)."""
+        work, ck = src.work()
+        space.feed(work, m)
+        return reach(settle(node, m, work), work, ck)
+
+    def chain(node: int, src: _Expanding, tok: Token) -> _Child:
+        """Run ``tok``'s deterministic step and the ones after it."""
+        work, ck = src.work()
+        moves: list[Move] = []
+        run_det(node, moves, work, work.tokens[tok.id])
+        ex.steps += len(moves)
+        if len(moves) > 1:
+            ex.chained += 1
+        return reach(tuple(moves), work, ck, only=True)
 
     expansions = 0
     while queue:
@@ -623,7 +472,7 @@ def explore(
                 ex.hit["time_budget"] = len(queue)
                 ex.budget_s = budget_s
                 break
-        node, st = queue.popleft()
+        node, st, st_ck = queue.popleft()
         if len(st.tokens) > b.max_tokens:
             ex.hit["max_tokens"] = ex.hit.get("max_tokens", 0) + 1
             continue
@@ -633,13 +482,11 @@ def explore(
             ex.deadlocks.append(node)
             ex.expanded[node] = True
             continue
-        children: list[tuple[tuple[Move, ...], ExecState]] | None = None
-        tried: dict[int, list[tuple[tuple[Move, ...], ExecState]]] = {}
-        tried_inputs: dict[Move, tuple[tuple[Move, ...], ExecState]] = {}
-        keys: dict[int, StateKey] = {}  # id(child) -> its key, computed once
-        if reduce:
-            cand: list[tuple[tuple[Move, ...], ExecState]] | None = None
-            first = next(
+        # a state with several moves: each is applied to ``st`` in place and
+        # undone (``st`` is not stored anywhere else), and only a move to a
+        # new state copies it
+        first = (
+            next(
                 (
                     t
                     for t in enabled
@@ -647,20 +494,28 @@ def explore(
                 ),
                 None,
             )
+            if reduce
+            else None
+        )
+        src = _Expanding(st, st_ck, share)
+        children: list[_Child] | None = None
+        tried: dict[int, list[_Child]] = {}
+        tried_inputs: dict[Move, _Child] = {}
+        if reduce:
+            cand: list[_Child] | None = None
             if first is not None:
-                cand = [chain(node, st, first)]
+                cand = [chain(node, src, first)]
             elif late and (at_join := gathered(st, enabled, late)):
                 # before a local step: a loop's local steps could otherwise
                 # run ahead of the gathered branches forever
-                cand = [settle(node, m, c) for t in at_join for m, c in space.token_moves(st, t)]
+                cand = []
                 for t in at_join:
-                    tried[t.id] = [(ms, c) for ms, c in cand if ms[0].target == t.id]
+                    cand.extend(got := token_children(node, src, t))
+                    tried[t.id] = got
             else:
                 for t in enabled:
                     if local[t.pc]:
-                        cand = tried[t.id] = [
-                            settle(node, m, c) for m, c in space.token_moves(st, t)
-                        ]
+                        cand = tried[t.id] = token_children(node, src, t)
                         break
             owners = [m.owner for m in inputs if m.owner >= 0]
             if cand is None and owners:
@@ -671,11 +526,9 @@ def explore(
                 cand = []
                 for m in inputs:
                     if m.owner == owner:
-                        settled = tried_inputs[m] = settle(node, m, space.apply_input(st, m))
-                        cand.append(settled)
+                        cand.append(got_one := input_child(node, src, m))
+                        tried_inputs[m] = got_one
             if cand is not None:
-                for _, c in cand:
-                    keys[id(c)] = state_key(c)
                 # the cycle proviso: every state the reduced set leads to is
                 # new, or was discovered after this one (node numbers grow
                 # along such edges), or was expanded with every transition
@@ -683,10 +536,10 @@ def explore(
                 # a state where nothing was postponed
                 covered = ex.covered
                 if all(
-                    c.status in FINAL
-                    or (old := index.get(keys[id(c)], node + 1)) > node
+                    c.status is not None
+                    or (old := index.get(c.key, node + 1)) > node
                     or covered[old]
-                    for _, c in cand
+                    for c in cand
                 ):
                     children = cand
                     ex.reduced += 1
@@ -694,7 +547,7 @@ def explore(
                     every = (
                         not inputs and len(enabled) == 1
                         if enabled
-                        else all(m.owner == cand[0][0][0].owner for m in inputs)
+                        else all(m.owner == cand[0].moves[0].owner for m in inputs)
                     )
         if children is None:
             every = True
@@ -707,14 +560,14 @@ def explore(
                         if sk in seen_sym:
                             continue
                         seen_sym.add(sk)
-                got = tried.get(t.id)
-                if got is None:
-                    got = [settle(node, m, c) for m, c in space.token_moves(st, t)]
-                children.extend(got)
+                outcomes = tried.get(t.id)
+                if outcomes is None:
+                    outcomes = token_children(node, src, t)
+                children.extend(outcomes)
             for m in inputs:
                 got_input = tried_inputs.get(m)
                 if got_input is None:
-                    got_input = settle(node, m, space.apply_input(st, m))
+                    got_input = input_child(node, src, m)
                 children.append(got_input)
         # the depth bound counts branching points, not steps
         depth = ex.depth[node]
@@ -724,23 +577,20 @@ def explore(
                 continue
             depth += 1
         full = True
-        for moves, child in children:
-            key = keys.get(id(child))
-            if key is None:
-                key = state_key(child)
+        for c in children:
             ex.edges += 1
-            j = index.get(key)
+            j = index.get(c.key)
             if j is None:
                 if len(ex.keys) >= b.max_states:
                     ex.hit["max_states"] = ex.hit.get("max_states", 0) + 1
                     full = False
                     continue
-                fin = child.status if child.status in FINAL else None
-                j = add(key, node, moves, depth, fin)
+                j = add(c.key, node, c.moves, depth, c.status)
                 if shapes is not None:
-                    shapes.append(shape_key(child))
-                if fin is None:
-                    queue.append((j, child))
+                    shapes.append(c.shape)
+                if c.status is None:
+                    assert c.state is not None  # new when reached: copied then
+                    queue.append((j, c.state, c.ck))
             ex.succ[node].append(j)
         ex.expanded[node] = full
         ex.covered[node] = full and every

@@ -139,43 +139,65 @@ def _ranks(st: ExecState) -> dict[Token, tuple[tuple[str, int], ...]]:
     return out
 
 
+class _Memo:
+    """Per-key caches: frame and region chains, layer depths (by object id)."""
+
+    __slots__ = ("depth", "frames", "layers", "regions", "statics")
+
+    def __init__(self) -> None:
+        self.statics: dict[int, tuple[Any, ...]] = {}  # id(frame) -> _frame_static
+        self.frames: dict[int, tuple[Any, ...]] = {}  # id(frame) -> its chain's statics
+        self.regions: dict[int, tuple[Any, ...]] = {}  # id(region) -> its chain
+        self.depth: dict[int, int] = {}  # id(layer) -> layers from the root (root: 1)
+        self.layers: dict[int, CtxLayer] = {}  # id -> layer, in order of discovery
+
+    def frame_chain(self, f: Frame) -> tuple[Any, ...]:
+        c = self.frames.get(id(f))
+        if c is None:
+            d = self.statics.get(id(f))
+            if d is None:
+                d = self.statics[id(f)] = _frame_static(f)
+            p = f.parent
+            c = self.frames[id(f)] = (d,) if p is None else (d, *self.frame_chain(p))
+        return c
+
+    def region_chain(self, r: RegionInst) -> tuple[Any, ...]:
+        c = self.regions.get(id(r))
+        if c is None:
+            d = (r.scope_id or "", r.cancel_pc, r.exited)
+            p = r.parent
+            c = self.regions[id(r)] = (d,) if p is None else (d, *self.region_chain(p))
+        return c
+
+    def layer_depth(self, s: CtxLayer) -> int:
+        d = self.depth.get(id(s))
+        if d is None:
+            self.layers[id(s)] = s
+            p = s.parent
+            d = self.depth[id(s)] = 1 if p is None else self.layer_depth(p) + 1
+        return d
+
+
 def _shape(
     tok: Token,
-    fmemo: dict[int, tuple[Any, ...]],
+    memo: _Memo,
     ranks: dict[Token, tuple[tuple[str, int], ...]],
 ) -> tuple[Any, ...]:
-    frames: list[tuple[Any, ...]] = []
     f = tok.frame
-    while f is not None:
-        d = fmemo.get(id(f))
-        if d is None:
-            d = _frame_static(f)
-            fmemo[id(f)] = d
-        frames.append(d)
-        f = f.parent
-    regions: list[tuple[Any, ...]] = []
     r = tok.region
-    while r is not None:
-        regions.append((r.scope_id or "", r.cancel_pc, r.exited))
-        r = r.parent
-    depth = 0
-    s: CtxLayer | None = tok.scope
-    while s is not None:
-        depth += 1
-        s = s.parent
     return (
         tok.pc,
         _wait_shape(tok.wait),
-        tuple(frames),
-        tuple(regions),
-        depth,
+        () if f is None else memo.frame_chain(f),
+        () if r is None else memo.region_chain(r),
+        memo.layer_depth(tok.scope),
         ranks.get(tok, ()),
     )
 
 
 def _canonical_order(
     st: ExecState,
-    fmemo: dict[int, tuple[Any, ...]],
+    memo: _Memo,
     ranks: dict[Token, tuple[tuple[str, int], ...]],
 ) -> list[Token]:
     """The tokens in canonical order: instances of one ``mi`` sorted by their whole sub-state.
@@ -197,90 +219,78 @@ def _canonical_order(
     may then keep two keys for one orbit, which costs states, never
     soundness.
     """
-    shapes: dict[Token, tuple[Any, ...]] = {t: _shape(t, fmemo, ranks) for t in st.tokens.values()}
-    own: dict[int, list[tuple[Any, ...]]] = {}  # id(layer) -> shapes of its tokens
-    kids: dict[int, set[int]] = {}  # id(layer) -> id(child layers)
-    layers: dict[int, CtxLayer] = {}
-    depth: dict[int, int] = {}
-    for t, sh in shapes.items():
-        s: CtxLayer | None = t.scope
-        own.setdefault(id(s), []).append(sh)
-        while s is not None and id(s) not in layers:
-            layers[id(s)] = s
-            p = s.parent
-            if p is not None:
-                kids.setdefault(id(p), set()).add(id(s))
-            s = p
+    shapes = [(_shape(t, memo, ranks), t.id, t) for t in st.tokens.values()]
+    layers = memo.layers
     if len(layers) <= 1:  # no instances: by shape
-        return sorted(shapes, key=lambda t: (shapes[t], t.id))
-
-    def level(i: int) -> int:
-        d = depth.get(i)
-        if d is None:
-            p = layers[i].parent
-            d = depth[i] = 0 if p is None else level(id(p)) + 1
-        return d
-
+        shapes.sort()
+        return [t for _, _, t in shapes]
+    own: dict[int, list[tuple[Any, ...]]] = {}  # id(layer) -> shapes of its tokens
+    first: dict[int, int] = {}  # id(layer) -> the least token id in it or nested in it
+    for sh, tid, t in shapes:
+        i = id(t.scope)
+        got = own.get(i)
+        if got is None:
+            own[i] = [sh]
+        else:
+            got.append(sh)
+        if first.get(i, tid + 1) > tid:
+            first[i] = tid
+    depth = memo.depth
+    kids: dict[int, list[int]] = {}  # id(layer) -> id(child layers)
+    for i, s in layers.items():
+        p = s.parent
+        if p is not None:
+            kids.setdefault(id(p), []).append(i)
+    bottom_up = sorted(layers, key=depth.__getitem__, reverse=True)
     sig: dict[int, tuple[Any, ...]] = {}
-    for i in sorted(layers, key=level, reverse=True):
-        sig[i] = (
-            tuple(sorted(own.get(i, ()))),
-            tuple(sorted(sig[k] for k in kids.get(i, ()))),
-        )
+    for i in bottom_up:
+        ks = kids.get(i)
+        if ks is None:
+            sig[i] = (tuple(sorted(own.get(i, ()))), ())
+        else:
+            sig[i] = (tuple(sorted(own.get(i, ()))), tuple(sorted([sig[k] for k in ks])))
+            least = min([first[k] for k in ks])
+            if first.get(i, least + 1) > least:
+                first[i] = least
     # among instances with equal signatures: by their first token (any order gives one key)
-    first: dict[int, int] = {}
-    for t in shapes:
-        s = t.scope
-        while s is not None:
-            j = id(s)
-            if first.get(j, t.id + 1) > t.id:
-                first[j] = t.id
-            s = s.parent
     chains: dict[int, tuple[Any, ...]] = {}
-
-    def chain(i: int) -> tuple[Any, ...]:
-        c = chains.get(i)
-        if c is None:
-            p = layers[i].parent
-            c = chains[i] = (*(() if p is None else chain(id(p))), sig[i], first[i])
-        return c
-
-    return sorted(shapes, key=lambda t: (chain(id(t.scope)), shapes[t], t.id))
-
-
-class _Numbering:
-    __slots__ = ("items", "nums")
-
-    def __init__(self) -> None:
-        self.nums: dict[int, int] = {}
-        self.items: list[Any] = []
-
-    def __call__(self, o: Any) -> int:
-        if o is None:
-            return -1
-        n = self.nums.get(id(o))
-        if n is None:
-            n = len(self.items)
-            self.nums[id(o)] = n
-            self.items.append(o)
-        return n
+    for i in reversed(bottom_up):  # top down
+        p = layers[i].parent
+        here = (sig[i], first[i])
+        chains[i] = here if p is None else chains[id(p)] + here
+    order = [(chains[id(t.scope)], sh, tid, t) for sh, tid, t in shapes]
+    order.sort()
+    return [t for _, _, _, t in order]
 
 
 def state_key(st: ExecState) -> StateKey:
     """The canonical key of ``st`` (see the module docs)."""
     if st.status in FINAL:
         return ((st.status.value,), ())
-    return encode(st, _canonical_order(st, {}, _ranks(st)))
+    memo = _Memo()
+    return encode(st, _canonical_order(st, memo, _ranks(st)), memo)
 
 
-def encode(st: ExecState, toks: list[Token]) -> StateKey:
+def encode(st: ExecState, toks: list[Token], memo: _Memo | None = None) -> StateKey:
     """The key of a non-final ``st`` with its tokens numbered in the order ``toks``.
 
     A complete description of the state up to renaming; :func:`state_key`
     passes the canonical order, so isomorphic states get one key (a test
     takes the least key over every order to count the orbits exactly).
     """
-    num = _Numbering()
+    nums: dict[int, int] = {}
+    items: list[Any] = []
+
+    def num(o: Any) -> int:
+        if o is None:
+            return -1
+        n = nums.get(id(o))
+        if n is None:
+            n = nums[id(o)] = len(items)
+            items.append(o)
+        return n
+
+    statics = memo.statics if memo is not None else {}
     tok_index = {t: i for i, t in enumerate(toks)}
     ctl_tokens = tuple(
         (t.pc, _wait_shape(t.wait), num(t.frame), num(t.region), num(t.scope)) for t in toks
@@ -293,13 +303,40 @@ def encode(st: ExecState, toks: list[Token]) -> StateKey:
     ctl_objects: list[tuple[Any, ...]] = []
     data: list[Hashable] = []
     i = 0
-    while i < len(num.items):  # items grows while we describe them
-        o = num.items[i]
+    while i < len(items):  # items grows while we describe them
+        o = items[i]
         i += 1
         t = type(o)
         if t is CtxLayer:
             ctl_objects.append(("S", num(o.parent)))
             data.append(tuple(sorted((k, freeze(v)) for k, v in o.data.items())) if o.data else ())
+        elif t is JoinInst or t is MIInst or t is LoopFrame:
+            d = statics.get(id(o))
+            if d is None:
+                d = _frame_static(o)
+            if t is JoinInst:
+                ctl_objects.append(
+                    (
+                        *d,
+                        num(o.parent),
+                        num(o.region),
+                        num(o.scope),
+                        num(o.cancel_region),
+                        num(o.blocks),
+                    )
+                )
+            elif t is MIInst:
+                ctl_objects.append(
+                    (*d, num(o.parent), num(o.region), num(o.scope), num(o.cancel_region))
+                )
+                # instance results without their index: instances are symmetric
+                data.append(
+                    tuple(sorted(repr(freeze(r)) for r in o.results.values())) if o.results else ()
+                )
+                if o.items is not None:  # instances still to spawn (bounded spawning)
+                    data.append(repr(freeze(o.items)))
+            else:
+                ctl_objects.append((*d, num(o.parent)))
         elif t is RegionInst:
             ctl_objects.append(
                 (
@@ -313,45 +350,19 @@ def encode(st: ExecState, toks: list[Token]) -> StateKey:
                     num(o.scope),
                 )
             )
-        elif t is JoinInst:
-            ctl_objects.append(
-                (
-                    *_frame_static(o),
-                    num(o.parent),
-                    num(o.region),
-                    num(o.scope),
-                    num(o.cancel_region),
-                    num(o.blocks),
-                )
-            )
-        elif t is MIInst:
-            ctl_objects.append(
-                (
-                    *_frame_static(o),
-                    num(o.parent),
-                    num(o.region),
-                    num(o.scope),
-                    num(o.cancel_region),
-                )
-            )
-            # instance results without their index: instances are symmetric
-            data.append(
-                tuple(sorted(repr(freeze(r)) for r in o.results.values())) if o.results else ()
-            )
-            if o.items is not None:  # instances still to spawn (bounded spawning)
-                data.append(repr(freeze(o.items)))
-        elif t is LoopFrame:
-            ctl_objects.append((*_frame_static(o), num(o.parent)))
         else:
             ctl_objects.append((t.__name__, getattr(o, "id", i)))
     waiters = tuple(
         (name, tuple(tok_index[w] for w, _alt in st.signal_waiters(name)))
         for name in sorted(st.waiters)
     )
-    queued = tuple((name, len(q)) for name, q in sorted(st.signals.items()) if q)
-    payloads = tuple(
-        (name, tuple(freeze(p) for p in q)) for name, q in sorted(st.signals.items()) if q
-    )
+    if st.signals:
+        queued = tuple((name, len(q)) for name, q in sorted(st.signals.items()) if q)
+        payloads = tuple(
+            (name, tuple(freeze(p) for p in q)) for name, q in sorted(st.signals.items()) if q
+        )
+    else:
+        queued = payloads = ()
     control = (ctl_tokens, tuple(ctl_objects), waiters, queued)
     return (control, (tuple(data), payloads))
 
@@ -368,8 +379,8 @@ def shape_key(st: ExecState) -> Hashable:
     """
     if st.status in FINAL:
         return (st.status.value,)
-    fmemo: dict[int, tuple[Any, ...]] = {}
+    memo = _Memo()
     ranks = _ranks(st)
-    shapes = tuple(sorted(_shape(t, fmemo, ranks) for t in st.tokens.values()))
+    shapes = tuple(sorted(_shape(t, memo, ranks) for t in st.tokens.values()))
     queued = tuple((name, len(q)) for name, q in sorted(st.signals.items()) if q)
     return (shapes, queued)
