@@ -118,12 +118,12 @@ class Checkpoint:
         objects: list[tuple[_Load, Any, tuple[Any, ...]]] = []
         containers: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
         seen: set[int] = set()
-        todo: list[Any] = [st]
+        stack: list[Any] = [st]
         plans = PLANS
         copies = COPY
         puts = PUT
-        while todo:
-            o = todo.pop()
+        while stack:
+            o = stack.pop()
             t = type(o)
             plan = plans.get(t)
             if plan is not None:
@@ -140,7 +140,7 @@ class Checkpoint:
                 for i in refs:
                     v = vals[i]
                     if v is not None:
-                        todo.append(v)
+                        stack.append(v)
                 for i in datas:
                     d = vals[i]
                     copy = copies.get(type(d))
@@ -164,13 +164,13 @@ class Checkpoint:
                 if t is dict or t is OrderedDict:
                     for k, x in o.items():
                         if type(k) in plans:
-                            todo.append(k)
+                            stack.append(k)
                         if x is not None and type(x) is not int and type(x) is not str:
-                            todo.append(x)
+                            stack.append(x)
                 else:
-                    todo.extend(x for x in saved if x is not None)
+                    stack.extend(x for x in saved if x is not None)
             elif t is tuple:
-                todo.extend(x for x in o if x is not None)
+                stack.extend(x for x in o if x is not None)
             elif t is not int and t is not str and t is not bool and o is not EMPTY:
                 raise TypeError(
                     f"Checkpoint: a REF field holds a {t.__name__}, which is neither an "
