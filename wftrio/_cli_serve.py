@@ -19,38 +19,15 @@ named signals (webhooks).
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import signal
 import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from wftrio._modload import load_module
 from wftrio.errors import CliError, StoreError, StoreLocked, WftrioError
 
 __all__ = ["add_serve_command"]
-
-
-def _import(spec: str) -> ModuleType:
-    try:
-        if spec.endswith(".py") or "/" in spec:
-            path = Path(spec)
-            if not path.is_file():
-                raise CliError(f"--workflows {spec}: no such file")
-            mspec = importlib.util.spec_from_file_location(path.stem, path)
-            if mspec is None or mspec.loader is None:
-                raise CliError(f"--workflows {spec}: cannot load it as a Python module")
-            module = importlib.util.module_from_spec(mspec)
-            sys.modules.setdefault(path.stem, module)
-            mspec.loader.exec_module(module)
-            return module
-        return importlib.import_module(spec)
-    except CliError:
-        raise
-    except Exception as exc:  # user code: one line, not a traceback
-        raise CliError(f"--workflows {spec}: {type(exc).__name__}: {exc}") from exc
 
 
 def _signal_tokens(items: list[str]) -> dict[str, set[str]]:
@@ -122,7 +99,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         ) from None
     handlers: list[Any] = []
     for spec in args.workflows:
-        found = getattr(_import(spec), "HANDLER", None)
+        found = getattr(load_module(spec, "--workflows "), "HANDLER", None)
         if found is not None and all(found is not h for h in handlers):
             handlers.append(found)
     if len(handlers) > 1:

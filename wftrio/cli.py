@@ -39,16 +39,14 @@ sends, and a replay that differs or diverges, exit with status 1.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
+from wftrio._modload import load_module
 from wftrio.algebra.checks import is_number
 from wftrio.errors import CliError
 from wftrio.scheduling import MAX_CASE_TIME
@@ -72,27 +70,7 @@ def _load(target: str) -> tuple[ModuleType, str, Any]:
     attr = attr or "WORKFLOW"
     if not spec_:
         raise CliError(f"{target!r} names no module or file; expected module:ATTR or FILE.py:ATTR")
-    try:
-        if spec_.endswith(".py") or "/" in spec_:
-            path = Path(spec_)
-            if not path.is_file():
-                raise CliError(f"no such file: {spec_}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:
-                raise CliError(f"cannot load {spec_} as a Python module")
-            module = importlib.util.module_from_spec(spec)
-            # like `python FILE`: the file's folder is importable while it loads
-            sys.path.insert(0, str(path.resolve().parent))
-            try:
-                spec.loader.exec_module(module)
-            finally:
-                sys.path.pop(0)
-        else:
-            module = importlib.import_module(spec_)
-    except CliError:
-        raise
-    except Exception as exc:
-        raise CliError(f"cannot load {spec_!r}: {type(exc).__name__}: {exc}") from exc
+    module = load_module(spec_)
     term = getattr(module, attr, None)
     if term is None:
         raise CliError(f"{spec_!r} has no attribute {attr!r}")

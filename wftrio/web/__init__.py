@@ -15,7 +15,24 @@ Hypercorn); ``import wftrio`` does not.
 
 from __future__ import annotations
 
-from wftrio.web._app import app
-from wftrio.web._serve import serve
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wftrio.web._app import app
+    from wftrio.web._serve import serve
 
 __all__ = ["app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    # Starlette and Hypercorn load on first use of ``app`` or ``serve``, so
+    # that the timeline (``wftrio show --html``) works without the extra.
+    if name == "app":
+        from wftrio.web._app import app
+
+        return app
+    if name == "serve":
+        from wftrio.web._serve import serve
+
+        return serve
+    raise AttributeError(f"module 'wftrio.web' has no attribute {name!r}")

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from wftrio._modload import load_module
 from wftrio.errors import CliError, SerializationError, WftrioError
 from wftrio.trace import TraceEvent
 
@@ -54,30 +52,6 @@ def is_trace_file(path: str) -> bool:
     return head != _SQLITE_MAGIC
 
 
-def _import(spec: str) -> Any:
-    """Import a module by name, or a ``.py`` file by path (its folder importable meanwhile)."""
-    try:
-        if spec.endswith(".py") or "/" in spec:
-            path = Path(spec)
-            if not path.is_file():
-                raise CliError(f"no such file: {spec}")
-            mspec = importlib.util.spec_from_file_location(path.stem, path)
-            if mspec is None or mspec.loader is None:
-                raise CliError(f"cannot load {spec} as a Python module")
-            module = importlib.util.module_from_spec(mspec)
-            sys.path.insert(0, str(path.resolve().parent))
-            try:
-                mspec.loader.exec_module(module)
-            finally:
-                sys.path.pop(0)
-            return module
-        return importlib.import_module(spec)
-    except CliError:
-        raise
-    except Exception as exc:
-        raise CliError(f"cannot load {spec!r}: {type(exc).__name__}: {exc}") from exc
-
-
 def _term_of(target: str | None, workflow: str | None, version: int | None) -> Any:
     """The term to draw: ``MODULE:ATTR``; else the registered ``workflow@version``.
 
@@ -94,7 +68,7 @@ def _term_of(target: str | None, workflow: str | None, version: int | None) -> A
         if not sep or not attr_.isidentifier():
             spec, attr_ = target, ""
         attr = attr_ or None
-        module = _import(spec)
+        module = load_module(spec)
         if attr is not None:
             term = getattr(module, attr, None)
             if not isinstance(term, Term):
