@@ -314,6 +314,16 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
             Bar(lane(ev), label, ev.token, ev.scope, "wait", outcome, w[0], now, w[1], ev.seq)
         )
 
+    def task_bar(ev: TraceEvent, outcome: str, start: float, attempts: int) -> None:
+        # a task with no open bar (a pure step, an audited step, a refused effect)
+        name = ev.name if isinstance(ev.name, str) else ""
+        bars.append(
+            Bar(
+                lane(ev), name, ev.token, ev.scope, "task", outcome, start, now, ev.seq, ev.seq,
+                attempts, _brief(ev.data),
+            )
+        )  # fmt: skip
+
     for ev in events:
         now = _num(ev.time, now)
         last_seq = ev.seq if isinstance(ev.seq, int) else last_seq
@@ -339,23 +349,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
             elif ev.token in receipted and receipted[ev.token] == name:
                 pass  # the effect's bar was closed by its cancellation
             else:  # an audited step or a refused effect: no task_started before it
-                start = _num(ev.data.get("started"), now)
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        name,
-                        ev.token,
-                        ev.scope,
-                        "task",
-                        outcome,
-                        min(start, now),
-                        now,
-                        ev.seq,
-                        ev.seq,
-                        n,
-                        _brief(ev.data),
-                    )
-                )
+                task_bar(ev, outcome, min(_num(ev.data.get("started"), now), now), n)
             receipted[ev.token] = name
         elif k in ("task_completed", "task_failed"):
             outcome = "ok" if k == "task_completed" else "failed"
@@ -364,22 +358,7 @@ def build(events: Sequence[TraceEvent]) -> Timeline:
                     marks.append(Mark(lane(ev), "fail", name, now, ev.seq, _brief(ev.data)))
                 continue  # its effect's receipt drew it
             if not close(ev, key, outcome):
-                bars.append(
-                    Bar(
-                        lane(ev),
-                        name,
-                        ev.token,
-                        ev.scope,
-                        "task",
-                        outcome,
-                        now,
-                        now,
-                        ev.seq,
-                        ev.seq,
-                        1,
-                        _brief(ev.data),
-                    )
-                )
+                task_bar(ev, outcome, now, 1)
             if k == "task_failed":
                 marks.append(Mark(lane(ev), "fail", name, now, ev.seq, _brief(ev.data)))
         elif k == "effect_cancelled":  # (effect_failed: its receipt, next, closes the bar)
