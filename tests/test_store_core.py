@@ -280,6 +280,7 @@ async def test_resume_feeds_committed_inputs_at_once_with_their_recorded_times(
         await trio.sleep(days)  # the signal came three days later
         await sub.signal("s1", "go")
         await sub.wait_state("s1", "waiting_signal")
+        consumed = trio.current_time()
         await trio.testing.wait_all_tasks_blocked()
         recorded = sub.events("s1")
     async with wf.open_substrate(path=db, registry=reg) as sub:
@@ -288,10 +289,11 @@ async def test_resume_feeds_committed_inputs_at_once_with_their_recorded_times(
         assert sub.status("s1").state is wf.CaseState.WAITING_SIGNAL
         assert trio.current_time() == t0  # not three days later
         assert sub.events("s1") == recorded  # the same events, at their recorded times
-        # recorded when it came (the owner's inbox poll lets an autojump clock
-        # move on while the writer thread commits the request: at, not exactly at)
+        # recorded when it came: after the call, before the case went on (the
+        # autojump clock may move on while the writer thread commits the
+        # request, by as much as the machine is loaded, so no fixed margin)
         (came,) = [e.time for e in recorded if e.kind == "signal_received"]
-        assert days <= came < days + 5
+        assert days <= came <= consumed
 
 
 # -- 2. wall-clock timers --------------------------------------------------------
