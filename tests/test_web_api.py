@@ -552,3 +552,37 @@ async def test_an_internal_error_is_answered_as_json(sub: wf.Substrate) -> None:
         r = await c.get("/api/cases")
     assert r.status_code == 500
     assert r.json() == {"error": "internal error: RuntimeError: a bug"}
+
+
+# -- case ids that are not plain path segments ---------------------------------------
+
+
+@pytest.mark.parametrize("cid", ["eu/order/7", "50%off", "a b?c#d", "%2F", "ünï"])
+async def test_any_case_id_is_addressable_percent_encoded(sub: wf.Substrate, cid: str) -> None:
+    from urllib.parse import quote
+
+    await sub.new_case("order", {}, cid)
+    await sub.new_case("order", {}, "other")  # a neighbour the id must not be confused with
+    await waiting(sub, cid)
+    await waiting(sub, "other")
+    path = "/api/cases/" + quote(cid, safe="")
+    async with client(app(sub)) as c:
+        assert (await c.get(path)).json()["case_id"] == cid
+        trace = (await c.get(path + "/trace")).json()
+        assert trace["events"]
+        assert {e["case_id"] for e in trace["events"]} == {cid}
+        assert (await c.get(path + "/graph")).status_code == 200
+        page = (await c.get("/cases/" + quote(cid, safe=""))).text
+        assert f'data-api="{path}/signal"' in page  # the form posts to the encoded path
+        r = await c.post(path + "/signal", json={"name": "paid", "payload": 5})
+        assert r.status_code == 202, r.text
+        await sub.wait_state(cid, "done")
+        assert sub.status(cid).ctx["payment"] == 5
+        assert sub.status("other").state is wf.CaseState.WAITING_SIGNAL  # untouched
+        # the list links each case by its encoded id
+        assert f'href="/cases/{quote(cid, safe="")}"' in (await c.get("/")).text
+        # the unencoded form of an id with '/' is another path: a clear 404
+        if "/" in cid:
+            r = await c.get("/api/cases/" + cid)
+            assert r.status_code == 404
+            assert r.json()["error"]

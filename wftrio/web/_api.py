@@ -34,6 +34,7 @@ from wftrio.errors import (
 )
 from wftrio.stores._base import RequestKind
 from wftrio.trace import MIN_KINDS, TraceEvent
+from wftrio.web._paths import case_id_of
 from wftrio.web._progress import graph_json
 from wftrio.web._source import CaseRow, Source
 
@@ -304,7 +305,7 @@ class Api:
     @_refusals
     async def get_case(self, request: Request) -> Response:
         """GET /api/cases/{id}"""
-        detail = self.source.detail(request.path_params["case_id"])
+        detail = self.source.detail(case_id_of(request))
         return JsonResponse(detail.to_json())
 
     @_refusals
@@ -315,7 +316,7 @@ class Api:
         if level not in ("min", "full"):
             raise ApiError(f"level={level!r}: expected 'min' or 'full'")
         kinds = request.query_params.get("kind")
-        events = self.source.events(request.path_params["case_id"])
+        events = self.source.events(case_id_of(request))
         if level == "min":
             events = [e for e in events if e.kind in MIN_KINDS]
         if kinds:
@@ -335,13 +336,13 @@ class Api:
     @_refusals
     async def get_receipts(self, request: Request) -> Response:
         """GET /api/cases/{id}/receipts"""
-        found = self.source.receipts(request.path_params["case_id"])
+        found = self.source.receipts(case_id_of(request))
         return JsonResponse({"receipts": [r.to_data() for r in found]})
 
     @_refusals
     async def get_graph(self, request: Request) -> Response:
         """GET /api/cases/{id}/graph"""
-        case_id = request.path_params["case_id"]
+        case_id = case_id_of(request)
         events = self.source.events(case_id)
         term = self.source.term(case_id)
         if term is None:
@@ -386,7 +387,7 @@ class Api:
         name: str | None,
         payload: Any,
     ) -> Response:
-        case_id = request.path_params["case_id"]
+        case_id = case_id_of(request)
         posted = await self.source.request(case_id, kind, name, payload)
         return JsonResponse({"case_id": case_id, "status": posted.status}, status_code=202)
 

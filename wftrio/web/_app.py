@@ -6,6 +6,7 @@ from collections.abc import Mapping, Set
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from wftrio.web._api import Api, JsonResponse, error_response
 from wftrio.web._assets import CSS, JS
 from wftrio.web._openapi import openapi
 from wftrio.web._pages import case_live_html, case_page, list_page
+from wftrio.web._paths import SegmentedPath, case_id_of
 from wftrio.web._source import as_source
 
 __all__ = ["app"]
@@ -72,12 +74,12 @@ def app(
 
     async def case(request: Request) -> Response:
         try:
-            return HTMLResponse(case_page(source, request.path_params["case_id"], auth=api.auth))
+            return HTMLResponse(case_page(source, case_id_of(request), auth=api.auth))
         except WftrioError as exc:
             return _html_error(exc)
 
     async def case_live(request: Request) -> Response:
-        case_id = request.path_params["case_id"]
+        case_id = case_id_of(request)
         try:
             html = case_live_html(
                 source.detail(case_id),
@@ -135,5 +137,7 @@ def app(
         Route("/api/cases/{case_id}/cancel_region", api.cancel_region, methods=["POST"]),
     ]
     return Starlette(
-        routes=routes, exception_handlers={404: not_found, 405: not_allowed, Exception: internal}
+        routes=routes,
+        middleware=[Middleware(SegmentedPath)],
+        exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
     )

@@ -24,6 +24,7 @@ from typing import Any
 from wftrio.receipts import Receipt
 from wftrio.terms import Term
 from wftrio.trace import TraceEvent
+from wftrio.web._paths import case_path
 from wftrio.web._source import CaseDetail, CaseRow, Source
 from wftrio.web._timeline import graph_svg, timeline_svg
 
@@ -70,7 +71,7 @@ def rows_html(rows: list[CaseRow]) -> str:
         wf = f"{r.workflow}@{r.version}" if r.workflow else "(term)"
         out.append(
             f'<tr data-case="{_e(r.case_id)}" data-state="{_e(r.state)}">'
-            f'<td><a href="/cases/{_e(r.case_id)}">{_e(r.case_id)}</a></td>'
+            f'<td><a href="/cases/{_e(case_path(r.case_id))}">{_e(r.case_id)}</a></td>'
             f'<td>{_e(wf)}</td><td class="state {_e(r.state)}">{_e(r.state)}</td>'
             f"<td>{_e('; '.join(r.waits))}</td><td>{r.events}</td>"
             f"<td>{_e(_age(r.created))}</td></tr>"
@@ -223,7 +224,7 @@ def _pane(svg: str, pane: str) -> str:
 
 
 def _forms(detail: CaseDetail, case_id: str) -> str:
-    api = f"/api/cases/{_e(case_id)}"
+    api = f"/api/cases/{_e(case_path(case_id))}"
     signals = detail.signals or ()
     waiting = detail.waiting_signals
     first = waiting[0] if waiting else (sorted(signals)[0] if signals else "")
@@ -257,7 +258,7 @@ def case_page(source: Source, case_id: str, *, auth: bool) -> str:
     forms = "" if detail.row.finished else _forms(detail, case_id)
     body = (
         f"<h1>case {_e(case_id)}</h1>{forms}{live}"
-        f'<p><a href="/api/cases/{_e(case_id)}/trace">trace (JSON)</a> · '
-        f'<a href="/api/cases/{_e(case_id)}/graph">graph (JSON)</a></p>'
+        f'<p><a href="/api/cases/{_e(case_path(case_id))}/trace">trace (JSON)</a> · '
+        f'<a href="/api/cases/{_e(case_path(case_id))}/graph">graph (JSON)</a></p>'
     )
     return _page(f"case {case_id}", body, auth=auth, data={"page": "case", "case": case_id})
