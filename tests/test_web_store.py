@@ -200,8 +200,8 @@ async def _start_server(
             assert chunk, "the server exited before it listened"
             line += chunk
     text = line.decode()
-    url = text.split()[3]
-    assert url.startswith("http://")
+    url = text.split()[3].rstrip(",")
+    assert url.startswith(("http://", "https://"))
     return proc, url, text
 
 
@@ -301,6 +301,44 @@ async def test_serve_warns_when_it_listens_beyond_loopback_without_a_token(
     assert b"without --token: anyone who can reach it" in err
 
 
+async def test_serve_speaks_https_with_a_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_pem.write_to_path(str(keyfile))
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    flows = tmp_path / "flows.py"
+    flows.write_text(FLOWS)
+    proc, url, _ = await _start_server(
+        tmp_path / "c.db", flows, "--certfile", str(certfile), "--keyfile", str(keyfile)
+    )
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        trusted = ssl.create_default_context()
+        ca.configure_trust(trusted)
+        async with httpx.AsyncClient(base_url=url, verify=trusted) as c:
+            assert (await c.get("/api/cases")).json()["cases"] == []
+        async with httpx.AsyncClient(base_url=url) as c:  # the system's CAs: refused
+            with pytest.raises(httpx.ConnectError):
+                await c.get("/api/cases")
+    finally:
+        await _stop(proc)
+
+
+async def test_embedded_serve_refuses_half_a_tls_setup(tmp_path: Path) -> None:
+    from wftrio.web import app, serve
+
+    async with wf.open_substrate() as sub:
+        with pytest.raises(wf.OptionError, match="needs both certfile and keyfile"):
+            await serve(app(sub), port=0, certfile=str(tmp_path / "c.pem"))
+        with pytest.raises(wf.OptionError, match="is no file"):
+            await serve(app(sub), port=0, certfile="c.pem", keyfile="k.pem")
+
+
 def test_serve_argument_mistakes_are_one_line(tmp_path: Path, capsys: Any) -> None:
     from wftrio.cli import main
 
@@ -311,6 +349,10 @@ def test_serve_argument_mistakes_are_one_line(tmp_path: Path, capsys: Any) -> No
     assert "no such file" in capsys.readouterr().err
     assert main(["serve", db, "--port", "70000"]) == 2
     assert "65535" in capsys.readouterr().err
+    assert main(["serve", db, "--certfile", str(tmp_path / "c.pem")]) == 2
+    assert "--certfile and --keyfile go together" in capsys.readouterr().err
+    assert main(["serve", db, "--certfile", "nope.pem", "--keyfile", "nope.key"]) == 2
+    assert "--certfile nope.pem: no such file" in capsys.readouterr().err
     for name in ("h1", "h2"):
         (tmp_path / f"{name}.py").write_text("HANDLER = {}\n")
     two = ["--workflows", str(tmp_path / "h1.py"), "--workflows", str(tmp_path / "h2.py")]

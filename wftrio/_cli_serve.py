@@ -22,6 +22,7 @@ import argparse
 import os
 import signal
 import sys
+from functools import partial
 from typing import Any
 
 from wftrio._modload import load_module
@@ -61,7 +62,12 @@ async def _serve(
         # substrate in order; opened before listening, so no SIGTERM is missed
         with trio.open_signal_receiver(signal.SIGTERM) as stop:
             async with trio.open_nursery() as nursery:
-                binds = await nursery.start(serve, asgi, args.host, args.port)
+                binds = await nursery.start(
+                    partial(serve, certfile=args.certfile, keyfile=args.keyfile),
+                    asgi,
+                    args.host,
+                    args.port,
+                )
                 announce(binds, what)
                 async for _ in stop:
                     print("wftrio console: stopping (SIGTERM)", flush=True)
@@ -111,6 +117,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     hooks = _signal_tokens(args.signal_token)
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: expected 0 to 65535")
+    if (args.certfile is None) != (args.keyfile is None):
+        raise CliError("--certfile and --keyfile go together (HTTPS needs both)")
+    for flag, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if path is not None and not os.path.isfile(path):
+            raise CliError(f"{flag} {path}: no such file")
     if token is None and not hooks and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"wftrio serve: warning: listening on {args.host} without --token: anyone who "
@@ -137,6 +148,8 @@ def add_serve_command(sub: Any) -> None:
     s.add_argument("store", help="a store file (created if missing)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0: any)")
+    s.add_argument("--certfile", help="PEM certificate (chain): serve HTTPS (with --keyfile)")
+    s.add_argument("--keyfile", help="PEM private key of --certfile")
     s.add_argument(
         "--token",
         help="bearer token every mutating call needs (default: $WFTRIO_TOKEN; none: no auth)",
