@@ -330,12 +330,13 @@ async def test_serve_speaks_https_with_a_certificate(tmp_path: Path) -> None:
 
 
 async def test_embedded_serve_refuses_half_a_tls_setup(tmp_path: Path) -> None:
+    from wftrio.errors import OptionError
     from wftrio.web import app, serve
 
     async with wf.open_substrate() as sub:
-        with pytest.raises(wf.OptionError, match="needs both certfile and keyfile"):
+        with pytest.raises(OptionError, match="needs both certfile and keyfile"):
             await serve(app(sub), port=0, certfile=str(tmp_path / "c.pem"))
-        with pytest.raises(wf.OptionError, match="is no file"):
+        with pytest.raises(OptionError, match="is no file"):
             await serve(app(sub), port=0, certfile="c.pem", keyfile="k.pem")
 
 
