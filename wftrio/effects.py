@@ -123,7 +123,28 @@ class EffectContext:
     ctx: Mapping[str, Any]
 
 
-_CURRENT: ContextVar[EffectContext] = ContextVar("wftrio_effect")
+class _LazyEffect:
+    """What :func:`bind_effect_lazily` binds: the :class:`EffectContext`'s fields.
+
+    The context itself is built on the first :func:`current_effect` call
+    (and kept, so every call in the attempt returns the same object): an
+    async task function that never asks for it costs no ``EffectContext``.
+    """
+
+    __slots__ = ("args", "ectx")
+
+    def __init__(self, args: tuple[str, str, str, str, str, int, Mapping[str, Any]]) -> None:
+        self.args = args
+        self.ectx: EffectContext | None = None
+
+    def get(self) -> EffectContext:
+        e = self.ectx
+        if e is None:
+            e = self.ectx = EffectContext(*self.args)
+        return e
+
+
+_CURRENT: ContextVar[EffectContext | _LazyEffect] = ContextVar("wftrio_effect")
 
 
 def current_effect() -> EffectContext:
@@ -136,12 +157,36 @@ def current_effect() -> EffectContext:
         EffectContextError: not called from inside an effect.
     """
     try:
-        return _CURRENT.get()
+        e = _CURRENT.get()
     except LookupError:
         raise EffectContextError(
             "current_effect() is only available inside an effect (an async task "
             "function or an effect handler run by the wftrio runtime)"
         ) from None
+    return e if type(e) is EffectContext else e.get()  # type: ignore[union-attr]
+
+
+def bind_effect_lazily(
+    case_id: str,
+    causal_id: str,
+    key: str,
+    task: str,
+    kind: str,
+    attempt: int,
+    ctx: Mapping[str, Any],
+) -> Token[EffectContext | _LazyEffect]:
+    """Bind the effect whose :class:`EffectContext` has these fields (built when asked for).
+
+    The runtime's fast path for an async task function (which is not handed
+    its ``EffectContext``): :func:`current_effect` inside returns the same
+    context :func:`bind_effect` would bind.  Undo with :func:`unbind_effect`.
+    """
+    return _CURRENT.set(_LazyEffect((case_id, causal_id, key, task, kind, attempt, ctx)))
+
+
+def unbind_effect(token: Token[EffectContext | _LazyEffect]) -> None:
+    """Restore the binding :func:`bind_effect_lazily` replaced (``token`` is its result)."""
+    _CURRENT.reset(token)
 
 
 class bind_effect:  # noqa: N801 - used like a function: ``with bind_effect(ectx):``
@@ -164,7 +209,7 @@ class bind_effect:  # noqa: N801 - used like a function: ``with bind_effect(ectx
 
     def __init__(self, ectx: EffectContext) -> None:
         self._ectx = ectx
-        self._token: Token[EffectContext] | None = None
+        self._token: Token[EffectContext | _LazyEffect] | None = None
 
     def __enter__(self) -> EffectContext:
         self._token = _CURRENT.set(self._ectx)

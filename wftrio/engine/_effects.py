@@ -254,12 +254,16 @@ class PendingReceipt(NamedTuple):
     token: int | None
     scope: str | None
     time: float
-    receipt: Receipt
+    receipt: Receipt | tuple[Any, ...]  # a Receipt, or _effect_receipt's arguments
     request: DeferredRequest
     result_of: Any = NOTHING  # the updates whose hash is the receipt's result
 
     def events(self) -> list[TraceEvent]:
-        data = self.receipt.to_data()
+        r = self.receipt
+        if type(r) is tuple:  # built lazily (see _effect_receipt)
+            r = _build_receipt(*r)
+        assert isinstance(r, Receipt)
+        data = r.to_data()
         data["request"] = self.request.value()
         if self.result_of is not NOTHING:
             data["result"] = stable_hash(self.result_of)
@@ -277,7 +281,7 @@ def _receipt(
     st: ExecState,
     tok: Token,
     name: str,
-    r: Receipt,
+    r: Receipt | tuple[Any, ...],
     request: str | DeferredRequest,
     result_of: Any = NOTHING,
 ) -> None:
@@ -306,6 +310,9 @@ def _receipt(
         )
         st.record_compact(rec, request.digest)
         return
+    if type(r) is tuple:
+        r = _build_receipt(*r)
+    assert isinstance(r, Receipt)
     data = r.to_data()
     data["request"] = request if isinstance(request, str) else request.value()
     if result_of is not NOTHING:
@@ -331,25 +338,44 @@ def _effect_receipt(
     """
     if not st.tracing:
         return
+    # the Receipt is built when its event is (when the trace is read): only
+    # its arguments are kept on the hot path
     _receipt(
         st,
         tok,
         name,
-        Receipt(
-            causal_id=meta.causal_id,
-            kind=meta.kind,
-            task=name,
-            outcome=outcome,
-            attempts=attempts,
-            started=started,
-            ended=ended,
-            request="",
-            key=meta.key,
-            cost=meta.cost,
-            **extra,
-        ),
+        (meta.causal_id, meta.kind, name, outcome, attempts, started, ended, meta.key)
+        + (meta.cost, extra),
         meta.request,
         result_of,
+    )
+
+
+def _build_receipt(
+    causal_id: str,
+    kind: str,
+    name: str,
+    outcome: str,
+    attempts: int,
+    started: float,
+    ended: float,
+    key: str,
+    cost: float,
+    extra: dict[str, Any],
+) -> Receipt:
+    """The :class:`Receipt` of an effect's outcome, from ``_effect_receipt``'s arguments."""
+    return Receipt(
+        causal_id=causal_id,
+        kind=kind,
+        task=name,
+        outcome=outcome,
+        attempts=attempts,
+        started=started,
+        ended=ended,
+        request="",
+        key=key,
+        cost=cost,
+        **extra,
     )
 
 

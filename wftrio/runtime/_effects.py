@@ -37,7 +37,7 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import EffectContext, Handler, bind_effect
+from wftrio.effects import EffectContext, Handler, bind_effect, bind_effect_lazily, unbind_effect
 from wftrio.engine import StartEffect
 from wftrio.errors import EffectTimeout, EscapedBaseException, NoHandler
 from wftrio.runtime._messages import EffectEscaped, EffectOutcome, EffectRetry
@@ -134,14 +134,28 @@ async def run_effect(
     n = attempts_done
     while True:
         n += 1
-        ectx = EffectContext(case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, cmd.ctx)
         try:
-            if cmd.timeout is None:
-                # attempt() inlined: no coroutine between this one and the user's
-                with bind_effect(ectx):
-                    result = await _call(cmd, handler, ectx)
+            fn = cmd.fn
+            if cmd.timeout is None and cmd.effect is None and fn is not None:
+                # attempt() inlined, and the EffectContext built only if the
+                # function asks for it (current_effect()): no coroutine
+                # between this one and the user's
+                token = bind_effect_lazily(
+                    case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, cmd.ctx
+                )
+                try:
+                    result = await fn(cmd.ctx)
+                finally:
+                    unbind_effect(token)
             else:
-                result = await attempt(cmd, handler, ectx)
+                ectx = EffectContext(
+                    case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, cmd.ctx
+                )
+                if cmd.timeout is None:
+                    with bind_effect(ectx):
+                        result = await _call(cmd, handler, ectx)
+                else:
+                    result = await attempt(cmd, handler, ectx)
         except Exception as exc:
             if (
                 retry is not None

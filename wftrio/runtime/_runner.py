@@ -762,7 +762,7 @@ class Case:
             final = _FINAL_OF[st.status]
             if final is CaseState.FAILED and self.error is None:
                 self.error = st.error
-            ctx = dict(st.ctx)
+            ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
             self._end = (st.steps, st.pending_signals())
             self._budget = st.budget_usage()
         if final is not CaseState.CANCELLED:

@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 import trio
 import trio.testing
-from trio_util import AsyncValue  # type: ignore[import-untyped]
 
 from wftrio.compiler import compile as compile_term
 from wftrio.effects import root_case, run_root
@@ -49,6 +48,7 @@ from wftrio.registry import RegisteredWorkflow, Registry, default_registry
 from wftrio.runtime._case_view import check_signal, info, outcome
 from wftrio.runtime._children import Counters
 from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases, serve_inbox
+from wftrio.runtime._live import LiveCount
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
@@ -207,7 +207,7 @@ class Substrate:
         self._nursery: trio.Nursery | None = None
         self._cases: dict[str, Case] = {}
         self._finished: dict[str, None] = {}  # finished case ids, oldest first
-        self._live = AsyncValue(0)
+        self._live = LiveCount()
         self._started = 0
         self._ended = {CaseState.DONE: 0, CaseState.FAILED: 0, CaseState.CANCELLED: 0}
         self._wall0 = 0.0
@@ -276,7 +276,7 @@ class Substrate:
 
     async def drain(self) -> None:
         """Wait until no case is live (new cases may start meanwhile)."""
-        await self._live.wait_value(0)
+        await self._live.wait_zero()
 
     def _check_open(self) -> trio.Nursery:
         if self._nursery is None or self.closing:
@@ -305,7 +305,7 @@ class Substrate:
         Counts it, and keeps it known while ``retain_finished`` allows
         (dropping the oldest finished cases beyond it).  Not for users.
         """
-        self._live.value = self._live.value - 1
+        self._live.dec()
         self._ended[case.state] += 1
         if self._cases.get(case.case_id) is not case:
             return
@@ -458,7 +458,7 @@ class Substrate:
 
     def _launch(self, case: Case) -> None:
         self._cases[case.case_id] = case
-        self._live.value = self._live.value + 1
+        self._live.inc()
         self._started += 1
         case.start(self._check_open())
 
