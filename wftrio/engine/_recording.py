@@ -73,7 +73,7 @@ class Recording:
     _events: list[Any]
     _lazy: bool
     _unhashed: CtxDigest | None
-    _record: Callable[[TraceEvent], None]
+    _record: Callable[[TraceEvent], None] | None  # None: append to _events
 
     def set_level(self, level: str) -> None:
         """Change the trace level (``"none"``, ``"min"``, ``"full"``)."""
@@ -107,25 +107,28 @@ class Recording:
             return
         seq = self.seq
         self.seq = seq + 1
-        self._record(
-            _new_event(
-                TraceEvent,
-                (
-                    seq,
-                    self.case_id,
-                    kind._value_,  # the plain str (see above); .value costs 5x more
-                    name,
-                    tok.id if tok is not None else None,
-                    scope_of(tok) if tok is not None else None,
-                    (self.clock() - self.t0) if self.clock is not None else 0.0,
-                    NO_UPDATES
-                    if data is None
-                    else data
-                    if type(data) is FrozenDict  # already frozen (task updates)
-                    else freeze_items(data),
-                ),
-            )
+        ev = _new_event(
+            TraceEvent,
+            (
+                seq,
+                self.case_id,
+                kind._value_,  # the plain str (see above); .value costs 5x more
+                name,
+                tok.id if tok is not None else None,
+                scope_of(tok) if tok is not None else None,
+                (self.clock() - self.t0) if self.clock is not None else 0.0,
+                NO_UPDATES
+                if data is None
+                else data
+                if type(data) is FrozenDict  # already frozen (task updates)
+                else freeze_items(data),
+            ),
         )
+        rec = self._record
+        if rec is None:
+            self._events.append(ev)
+        else:
+            rec(ev)
 
     def record(self, ev: TraceEvent) -> None:
         """Record a trace event built by the caller (it must carry the next ``seq``).
@@ -133,12 +136,17 @@ class Recording:
         Only call while tracing (``self.tracing``): at level ``"none"`` no
         event is built and nothing is recorded.
         """
-        self._record(ev)
+        rec = self._record
+        if rec is None:
+            self._events.append(ev)
+        else:
+            rec(ev)
 
     @property
     def recorder(self) -> Callable[[TraceEvent], None]:
         """The callable :meth:`record` calls: a loop recording many events fetches it once."""
-        return self._record
+        rec = self._record
+        return self._events.append if rec is None else rec
 
     def region_id(self, tok: Token) -> str | None:
         """The id of the innermost user region holding ``tok`` (None outside any)."""
@@ -201,7 +209,8 @@ class Recording:
             # nothing is recorded: keep no bound method alive per waiting case
             self._record = _record_nothing
         elif self.on_event is None and self.keep_events:
-            self._record = self._events.append
+            # None: append to _events (no bound method kept alive per case)
+            self._record = None
         else:
             self._record = self._record_and_call
 

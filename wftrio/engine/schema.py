@@ -273,7 +273,7 @@ _CLASSES: tuple[ClassSchema, ...] = (
                 snapshot=False,
                 key=False,
             ),
-            Field("_record", X, "the bound recorder (rebound from the trace level)"),
+            Field("_record", X, "the recorder, None: append to _events (from the level)"),
             Field("case_id", V, "the case id in trace events", key=False),
             Field("clock", C, "the host's clock"),
             Field("code", C, "the Program's handlers"),
