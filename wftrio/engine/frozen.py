@@ -165,13 +165,13 @@ def as_updates(r: object, name: str, path: str) -> FrozenDict:
         TaskError: ``r`` is not a Mapping, or one of its keys is not a ``str``
             (ctx keys are strings: they name ctx entries, in JSON too).
     """
-    if not isinstance(r, Mapping):
+    if type(r) is not dict and not isinstance(r, Mapping):  # a dict skips the ABC check
         raise TaskError(
             f"task {name!r} at {path} returned {type(r).__name__} ({r!r:.80}), expected a "
             "Mapping of ctx updates or None"
         )
     for k in r:
-        if not isinstance(k, str):
+        if type(k) is not str and not isinstance(k, str):
             raise TaskError(
                 f"task {name!r} at {path} returned an update with key {k!r:.40} "
                 f"({type(k).__name__}); ctx keys are str"
