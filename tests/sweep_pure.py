@@ -5,9 +5,12 @@ effects or ``terminate()`` (up to 20 leaves, width 4, the strategy of
 ``test_random_pure_compositions_validate_without_error``), validates each with
 the default bounds (and a per-term time cap, so one stubborn term does not
 stall the sweep) and prints the rate of terms that hit a bound, with the worst
-ones.
+ones.  With ``test`` as the fourth argument it draws the property test's
+exact strategy (``mi_patterns=False``: no ``until`` / ``join`` conditions of
+the MI patterns, whose outcomes are explored both ways after every
+instance); by default it draws every pure constructor, those included.
 
-    PYTHONPATH=$PWD python tests/sweep_pure.py [N] [SEED] [CAP_SECONDS]
+    PYTHONPATH=$PWD python tests/sweep_pure.py [N] [SEED] [CAP_SECONDS] [all|test]
 """
 
 from __future__ import annotations
@@ -24,9 +27,18 @@ from wftrio.validation._api import Options, _analyze
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 CAP = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
+STRATEGY = sys.argv[4] if len(sys.argv) > 4 else "all"
+if STRATEGY not in ("all", "test"):
+    raise SystemExit(f"strategy must be 'all' or 'test', not {STRATEGY!r}")
 
 random_pure = terms(
-    signals=False, timers=False, effects=False, terminate=False, max_leaves=20, max_width=4
+    signals=False,
+    timers=False,
+    effects=False,
+    terminate=False,
+    max_leaves=20,
+    max_width=4,
+    mi_patterns=STRATEGY == "all",
 )
 
 drawn: list[tuple[float, int, dict[str, int], str]] = []
@@ -54,7 +66,7 @@ if __name__ == "__main__":
     bad = [d for d in drawn if d[2]]
     times = sorted(d[0] for d in drawn)
     print(
-        f"{len(drawn)} terms (seed {SEED}) in {time.perf_counter() - t0:.0f} s: "
+        f"{len(drawn)} terms (seed {SEED}, {STRATEGY}) in {time.perf_counter() - t0:.0f} s: "
         f"{len(bad)} hit a bound ({100 * len(bad) / max(1, len(drawn)):.2f} %); "
         f"median {1000 * times[len(times) // 2]:.2f} ms, slowest {times[-1]:.2f} s"
     )

@@ -261,3 +261,33 @@ def test_random_pure_compositions_validate_without_error(term: wf.Term) -> None:
         assert issue.code == "WF205", issue
         assert any(issue.path.startswith(z + "[") for z in zero), issue
     event("by construction" if rep.by_construction else "explored")
+
+
+def _yes(ctx: Mapping[str, Any]) -> bool:
+    return True
+
+
+def test_halts_ending_branches_of_a_synchronising_merge_are_one_edge() -> None:
+    # a halt takes its branch off its choice's / sync_merge's count, like an
+    # arrival: a deterministic local step, so the halts of 3 x 3 instances
+    # are no longer interleaved (1,541 states before)
+    nested = wf.mi(wf.mi(wf.join("sync_merge", wf.halt(), wf.halt()), count=3), count=3)
+    rep = analyze(nested)
+    assert rep.complete
+    assert not rep.issues
+    assert explore(nested).states <= 4
+    # the same verdicts as the full exploration (209 states)
+    mixed = wf.mi(
+        wf.choice(
+            wf.branch(_yes, wf.halt()),
+            wf.halt(),
+            wf.branch(_yes, wf.choice(wf.halt(), t("a"))),
+        ),
+        count=2,
+    )
+    red = analyze(mixed)
+    full = analyze(mixed, reduce=False)
+    assert red.complete
+    assert full.complete
+    assert red.states < full.states
+    assert [(i.code, i.path) for i in red.issues] == [(i.code, i.path) for i in full.issues]

@@ -352,7 +352,12 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
     which branches arrive in time decides which are absorbed or withdrawn.
     Without
     explored region cancellations, ``region_enter`` / ``region_exit`` are
-    local too (they only move their token between activations).
+    local too (they only move their token between activations), and so is
+    a ``halt`` ending a branch of such a join (a ``choice`` or
+    ``join("sync_merge")``): it takes its branch off the join's count
+    (``needed`` and ``started`` by one), which commutes with the other
+    branches' arrivals and halts the same way (whichever comes last fires
+    the join), and nothing else reads the count.
     """
     instrs = program.instrs
     waiting: dict[str, int] = {}
@@ -381,8 +386,33 @@ def local_pcs(program: Program, *, cancel_regions: bool = False) -> tuple[bool, 
             ok = pc in all_joins
         elif op in ("region_enter", "region_exit"):
             ok = not cancel_regions
+        elif op == "halt":
+            ok = not cancel_regions and _halt_join(program, pc) in all_joins
         out.append(ok)
     return tuple(out)
+
+
+def _halt_join(program: Program, pc: int) -> int:
+    """The join pc of the fork whose branch the ``halt`` at ``pc`` ends, or ``-1``.
+
+    That is the innermost fork or ``mi`` around it (loops in between open no
+    join); ``-1`` when it is an ``mi``, or nothing (the runtime refuses such a
+    ``halt``).
+    """
+    instrs = program.instrs
+    path = instrs[pc].path
+    best = ""
+    join = -1
+    for ins in instrs:
+        ops = ins.ops
+        if (
+            isinstance(ops, ForkOps | MISpawnOps)
+            and len(ins.path) > len(best)
+            and path.startswith(ins.path + "[")
+        ):
+            best = ins.path
+            join = ops.join_pc if isinstance(ops, ForkOps) else -1
+    return join
 
 
 def _signal_names(ins: Instr) -> set[str]:
@@ -417,7 +447,7 @@ def _all_joins(program: Program) -> set[int]:
 
 DETERMINISTIC_OPS = frozenset(
     {"task", "effect", "loop_enter", "loop_next", "join", "mi_done", "region_enter"}
-    | {"region_exit", "wait_signal", "defer", "end"}
+    | {"region_exit", "wait_signal", "defer", "end", "halt"}
 )
 """Opcodes whose abstracted step, when local, has exactly one outcome (asks the oracle nothing)."""
 
