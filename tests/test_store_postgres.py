@@ -4,6 +4,7 @@ requests from other workers and from ``wf.Client`` taken exactly once."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -200,3 +201,30 @@ async def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         async with wf.open_substrate(store=wf.PostgresStore("postgresql://nobody@127.0.0.1:1/x")):
             pass  # pragma: no cover
+
+
+async def test_a_burst_the_database_refuses_hands_the_case_back_whole(pg_dsn: str) -> None:
+    reg = registry()
+    async with wf.open_substrate(store=store(pg_dsn), registry=reg) as sub:
+        cid = await sub.new_case("order", {}, case_id="o")
+        await sub.wait_state(cid, "waiting_signal")
+        await eventually(lambda: rows(pg_dsn, "SELECT count(*) FROM events")[0][0] > 0)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE events ADD CONSTRAINT no CHECK (false) NOT VALID")
+        with wf.Client(pg_dsn) as client:
+            await trio.to_thread.run_sync(lambda: client.signal(cid, "go", 5))
+            # the burst consuming it cannot be committed: the case is released, not
+            # left running with a gap in its stored history
+            await eventually(lambda: rows(pg_dsn, "SELECT count(*) FROM ownership")[0][0] >= 2)
+            with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                conn.execute("ALTER TABLE events DROP CONSTRAINT no")
+            assert await trio.to_thread.run_sync(lambda: client.wait(cid, 20)) == "done"
+    seqs = [s for (s,) in rows(pg_dsn, "SELECT seq FROM events ORDER BY seq")]
+    assert seqs == list(range(len(seqs)))
+    done = [
+        json.loads(b)["name"]
+        for (b,) in rows(pg_dsn, "SELECT body FROM events ORDER BY seq")
+        if json.loads(b)["kind"] == "task_completed"
+    ]
+    assert done == ["a", "b", "c"]
+    assert rows(pg_dsn, "SELECT consumed FROM requests") == [(True,)]

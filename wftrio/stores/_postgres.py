@@ -62,11 +62,11 @@ class _Fenced(Exception):
 
 
 class _Pending:
-    __slots__ = ("case_id", "done", "error", "op")
+    __slots__ = ("done", "error", "key", "op")
 
-    def __init__(self, op: _Op, case_id: str | None, waited: bool) -> None:
+    def __init__(self, op: _Op, key: tuple[str, int] | None, waited: bool) -> None:
         self.op = op
-        self.case_id = case_id
+        self.key = key  # (case, epoch) of a fenced commit
         self.done: trio.Event | None = trio.Event() if waited else None
         self.error: BaseException | None = None
 
@@ -162,6 +162,10 @@ class PostgresStore:
         self._held: set[str] = set()  # cases live here (owned or being dropped)
         self._seen: dict[str, set[int]] = {}  # remote requests delivered, by case
         self._claim_wake = trio.Event()
+        self._release: list[tuple[str, int]] = []
+        self._broken: set[tuple[str, int]] = (
+            set()
+        )  # (case, epoch) whose commits stopped  # cases to hand back (a commit failed)
         self._lost: Callable[[str], None] = lambda case_id: None
         self._last_beat = 0.0
         self.commits = 0
@@ -286,31 +290,47 @@ class PostgresStore:
 
     # -- writing ----------------------------------------------------------------
 
-    def _queue_op(self, op: _Op, case_id: str | None, waited: bool = False) -> _Pending:
+    def _queue_op(self, op: _Op, key: tuple[str, int] | None, waited: bool = False) -> _Pending:
         if self._pool is None or self._closing:
             raise StoreError(f"{self!r} is not open")
-        p = _Pending(op, case_id, waited)
+        p = _Pending(op, key, waited)
         self._queue.append(p)
         self._wake.set()
         return p
 
-    def _run(self, batch: list[_Pending]) -> tuple[int, list[str]]:
-        n, fenced = 0, []
+    def _run(
+        self, batch: list[_Pending]
+    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
+        """Commit each op in its own transaction (in a worker thread).
+
+        Once a case's commit was refused (fenced) or failed, its later
+        commits at that epoch are skipped: its stored history stays whole.
+        """
+        n = 0
+        fenced: list[tuple[str, int]] = []
+        failed: list[tuple[str, int]] = []
         with self._pool.connection() as conn:
             for p in batch:
+                if p.key is not None and p.key in self._broken:
+                    p.error = _Fenced(p.key[0])
+                    continue
                 try:
                     with conn.transaction():
                         p.op(conn)
                     n += 1
                 except _Fenced as exc:
                     p.error = exc
-                    if p.case_id is not None:
-                        fenced.append(p.case_id)
+                    if p.key is not None:
+                        self._broken.add(p.key)
+                        fenced.append(p.key)
                 except Exception as exc:
                     p.error = exc
                     if p.done is None:
                         logger.error("%r: a burst could not be committed: %r", self, exc)
-        return n, fenced
+                    if p.key is not None:
+                        self._broken.add(p.key)
+                        failed.append(p.key)
+        return n, fenced, failed
 
     async def _writer(self) -> None:
         try:
@@ -323,20 +343,25 @@ class PostgresStore:
                     continue
                 batch, self._queue = self._queue, []
                 with trio.CancelScope(shield=True):
-                    n, fenced = await trio.to_thread.run_sync(self._run, batch)
+                    n, fenced, failed = await trio.to_thread.run_sync(self._run, batch)
                 self.commits += n
-                for case_id in fenced:
+                for case_id, ep in fenced:
                     self.fenced += 1
-                    self._drop(case_id)
+                    self._drop(case_id, ep)
+                for case_id, ep in failed:
+                    # stop it here, and hand it (from its last commit) to whoever claims it
+                    self._release.append((case_id, ep))
+                    self._drop(case_id, ep)
                 for p in batch:
                     if p.done is not None:
                         p.done.set()
         finally:
             self._stopped.set()
 
-    def _drop(self, case_id: str) -> None:
-        """Another worker owns the case now: commit nothing more for it; stop it here."""
-        if self._owned.pop(case_id, None) is not None:
+    def _drop(self, case_id: str, epoch: int | None = None) -> None:
+        """Commit nothing more for the case (at ``epoch``, default: any); stop it here."""
+        if case_id in self._owned and epoch in (None, self._owned[case_id]):
+            del self._owned[case_id]
             logger.warning("%r: case %r is owned elsewhere now: dropped here", self, case_id)
             self._seen.pop(case_id, None)
             self._lost(case_id)
@@ -427,7 +452,7 @@ class PostgresStore:
                     (case_id, list(armed)),
                 )
 
-        self._queue_op(op, case_id)
+        self._queue_op(op, key)
 
     def finish(self, case_id: str, state: str) -> None:
         """Queue the case's final state (fenced)."""
@@ -444,7 +469,7 @@ class PostgresStore:
             conn.execute("DELETE FROM timers WHERE case_id = %s", (case_id,))
             conn.execute("DELETE FROM snapshots WHERE case_id = %s", (case_id,))
 
-        self._queue_op(op, case_id)
+        self._queue_op(op, key)
 
     async def request(
         self, case_id: str, kind: RequestKind, name: str | None, payload: Any, transient: bool
@@ -512,6 +537,14 @@ class PostgresStore:
         self._nursery.start_soon(self._in_scope, lambda: self._claim_loop(resume, live))
         self._nursery.start_soon(self._in_scope, lambda: self._listen_loop(deliver))
 
+    def _release_sync(self, cases: list[tuple[str, int]]) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.cursor().executemany(
+                "UPDATE cases SET owner = NULL WHERE case_id = %s AND owner = %s AND epoch = %s",
+                [(c, self.worker_id, ep) for c, ep in cases],
+            )
+            conn.execute("SELECT pg_notify(%s, '')", (sql.NOTIFY_CASES,))
+
     def _claim_sync(self, n: int) -> list[tuple[StoredCase | Exception, int]]:
         out: list[tuple[StoredCase | Exception, int]] = []
         with self._pool.connection() as conn, conn.transaction():
@@ -539,6 +572,13 @@ class PostgresStore:
         live: Callable[[], int],
     ) -> None:
         while True:
+            if self._release:
+                give, self._release = self._release, []
+                try:
+                    await trio.to_thread.run_sync(self._release_sync, give)
+                except Exception as exc:
+                    logger.warning("%r: could not release cases: %r", self, exc)
+                    self._release.extend(give)  # retried at the next look
             room = min(self.claim_batch, self.max_cases - live())
             claimed: list[tuple[StoredCase | Exception, int]] = []
             if room > 0:
