@@ -31,8 +31,12 @@ __all__ = ["serve_postgres"]
 logger = logging.getLogger("wftrio.runtime")
 
 
-def serve_postgres(sub: Substrate, store: PostgresStore) -> None:
-    """Start claiming cases for ``sub`` and taking the requests other processes commit."""
+async def serve_postgres(sub: Substrate, store: PostgresStore) -> None:
+    """Start claiming cases for ``sub`` and taking the requests other processes commit.
+
+    Returns once the registered workflows are recorded (a client may start
+    their cases from then on).
+    """
 
     def workflows() -> list[tuple[str, int, str, Any, Any]]:
         return [
@@ -40,7 +44,7 @@ def serve_postgres(sub: Substrate, store: PostgresStore) -> None:
             for e in sub.registry
         ]
 
-    store.note_workflows(workflows())
+    await store.note_workflows(workflows())
 
     async def resume(found: Sequence[StoredCase | Exception]) -> None:
         for item in found:

@@ -238,7 +238,7 @@ class Substrate:
             if isinstance(self.store, SQLiteStore):  # requests from other processes
                 serve_inbox(self, self.store)
             elif self._remote is not None:  # claim cases, take requests (docs/SCALING.md)
-                serve_postgres(self, self._remote)
+                await serve_postgres(self, self._remote)
         except BaseException as exc:
             self.closing = True  # the cases resumed so far are not ended: write nothing
             try:

@@ -505,8 +505,11 @@ class PostgresStore:
             raise StoreError(f"{self!r} is not open")
         return await trio.to_thread.run_sync(run)
 
-    def note_workflows(self, rows: Sequence[tuple[str, int, str, Any, Any]]) -> None:
-        """Record workflow versions' signal names and region ids (for posters' checks)."""
+    async def note_workflows(self, rows: Sequence[tuple[str, int, str, Any, Any]]) -> None:
+        """Record workflow versions' signal names and region ids (for posters' checks).
+
+        Returns once they are committed.
+        """
         vals = [(n, v, f, json.dumps(sorted(s)), json.dumps(sorted(r))) for n, v, f, s, r in rows]
 
         def op(conn: Any) -> None:
@@ -514,7 +517,11 @@ class PostgresStore:
                 "INSERT INTO workflows VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", vals
             )
 
-        self._queue_op(op, None)
+        p = self._queue_op(op, None, waited=True)
+        assert p.done is not None
+        await p.done.wait()
+        if p.error is not None:
+            raise StoreError(f"{self!r}: could not record the workflows: {p.error}")
 
     # -- claiming cases, taking requests ----------------------------------------
 
