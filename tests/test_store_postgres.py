@@ -228,3 +228,26 @@ async def test_a_burst_the_database_refuses_hands_the_case_back_whole(pg_dsn: st
     ]
     assert done == ["a", "b", "c"]
     assert rows(pg_dsn, "SELECT consumed FROM requests") == [(True,)]
+
+
+async def test_a_worker_that_cannot_renew_its_lease_drops_and_hands_back_its_cases(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = registry()
+    st = store(pg_dsn, lease=0.5, heartbeat=0.1)
+    async with wf.open_substrate(store=st, registry=reg) as sub:
+        cid = await sub.new_case("order", {}, case_id="o")
+        await sub.wait_state(cid, "waiting_signal")
+
+        def cut_off() -> None:
+            raise OSError("no route to the database")
+
+        renew = st._beat_sync
+        monkeypatch.setattr(st, "_beat_sync", cut_off)
+        await sub.wait_state(cid, "cancelled")  # dropped here: it may be owned elsewhere
+        monkeypatch.setattr(st, "_beat_sync", renew)
+        # handed back, claimed again (here: the only worker), resumed from the store
+        await eventually(lambda: rows(pg_dsn, "SELECT epoch FROM cases") == [(2,)])
+        await eventually(lambda: cid in sub.case_ids(wf.CaseState.WAITING_SIGNAL))
+        await sub.signal(cid, "go", 1)
+        assert (await sub.wait(cid)).ctx["got"] == 1

@@ -252,8 +252,10 @@ class PostgresStore:
             if time.monotonic() - self._last_beat > self.lease and self._owned:
                 # our lease may have expired: others may own our cases now
                 logger.error("%r: lease not renewed for %.1fs: dropping cases", self, self.lease)
-                for case_id in list(self._owned):
-                    self._drop(case_id)
+                for case_id, ep in list(self._owned.items()):
+                    # handed back once the database answers again, unless claimed meanwhile
+                    self._release.append((case_id, ep))
+                    self._drop(case_id, ep)
 
     async def aclose(self) -> None:
         """Commit everything queued, release this worker's cases, end its lease."""
