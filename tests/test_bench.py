@@ -87,7 +87,14 @@ def test_full_adds_the_largest_sizes() -> None:
 def test_rows_say_when_the_baseline_does_different_work(quick_report: dict[str, Any]) -> None:
     figs = quick_report["figures"]
     differ = {name for name, fig in figs.items() if not fig["equal_work"]}
-    assert differ == {"par", "discriminator", "waiting", "run_overhead", "durable_resume"}
+    assert differ == {
+        "par",
+        "discriminator",
+        "waiting",
+        "run_overhead",
+        "durable_resume",
+        "scaleout_claim",
+    }
     for name in differ:
         assert figs[name]["differs"], name
     # and each trio-baseline row has an equal-work row beside it
@@ -289,3 +296,22 @@ def test_python_dash_m_wftrio_bench() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert list(json.loads(proc.stdout)["figures"]) == ["seq"]
+
+
+def test_scaleout_rows_measure_1_2_3_workers_and_claim_latency(
+    quick_report: dict[str, Any],
+) -> None:
+    figs = quick_report["figures"]
+    for name, unit in (("scaleout_cases", "cases/s"), ("scaleout_signals", "signals/s")):
+        fig = figs[name]
+        assert fig["unit"] == unit
+        assert set(fig["per_workers"]) == {"1", "2", "3"}
+        assert all(v > 0 for v in fig["per_workers"].values())
+        assert fig["measured"] == fig["per_workers"]["3"]
+        assert fig["baseline"] == fig["per_workers"]["1"]
+    claim = figs["scaleout_claim"]
+    # the dead worker's case is claimed once its lease expired, not before
+    assert claim["measured"] > 0
+    assert claim["equal_work"] is False
+    table = bench.format_table(quick_report)
+    assert "cases/s by number of workers: 1: " in table

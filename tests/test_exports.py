@@ -21,7 +21,7 @@ PUBLIC = {
     # workflows by name
     "Registry", "RegisteredWorkflow", "register", "workflow",
     # stores
-    "MemoryStore", "SQLiteStore",
+    "MemoryStore", "SQLiteStore", "PostgresStore", "Client",
     # errors (all defined in wftrio.errors)
     "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
     "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",

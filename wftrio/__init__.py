@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         CaseInfo,
         CaseResult,
         CaseState,
+        Client,
         JsonlSink,
         MemorySink,
         Substrate,
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
         run,
     )
     from wftrio.scheduling import Deterministic, Replay, Seeded
-    from wftrio.stores import MemoryStore, SQLiteStore
+    from wftrio.stores import MemoryStore, PostgresStore, SQLiteStore
     from wftrio.terms import (
         END,
         Term,
@@ -107,6 +108,8 @@ _EXPORTS: dict[str, str] = {
     "UnstorableValue": "wftrio.errors",
     "MemoryStore": "wftrio.stores",
     "SQLiteStore": "wftrio.stores",
+    "PostgresStore": "wftrio.stores",
+    "Client": "wftrio.runtime",
     "ApprovalRejected": "wftrio.errors",
     "Budget": "wftrio.governance",
     "BudgetExceeded": "wftrio.errors",
@@ -198,6 +201,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "MemoryStore",
     "SQLiteStore",
+    "PostgresStore",
+    "Client",
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",

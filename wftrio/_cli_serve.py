@@ -6,6 +6,8 @@ over that substrate in the same trio run (Hypercorn's trio worker): cases
 can be started, signalled and cancelled from the browser or the API.  If
 another process owns the store, ``serve`` only reads it, and its signals
 and cancellations go through the store's inbox to that process.
+``wftrio serve postgresql://...`` reads a ``wf.PostgresStore`` database
+(docs/SCALING.md): requests and new cases are committed for its workers.
 
 ``--workflows MODULE`` (repeatable) imports a module or ``.py`` file first,
 so the workflows it registers (``@wf.workflow``) can be resumed and
@@ -75,6 +77,12 @@ async def _serve(
                     break
 
     path = args.store
+    if path.startswith(("postgresql://", "postgres://")):  # workers run the cases
+        await run(
+            app(path, token=token, signal_tokens=hooks),
+            "reading a PostgresStore database; requests are committed for its workers",
+        )
+        return
     if not owned:
         try:
             async with wf.open_substrate(path=path, effect_handler=handler) as sub:
@@ -129,7 +137,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        owned = os.path.exists(args.store) and is_owned(args.store)
+        owned = os.path.exists(args.store) and is_owned(args.store)  # False for a DSN
         trio.run(_serve, args, token, hooks, owned, handlers[0] if handlers else None)
     except (StoreError, WftrioError, OSError) as exc:
         raise CliError(str(exc)) from exc

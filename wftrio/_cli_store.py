@@ -11,6 +11,10 @@ ownership lock.
 ``wftrio signal STORE CASE NAME [JSON]``  send a signal
 ``wftrio cancel STORE CASE [--region R]``  cancel the case (or one region of it)
 
+STORE may also be the ``postgresql://`` DSN of a ``wf.PostgresStore``
+database (docs/SCALING.md): requests are committed at once (the owning
+worker is notified) and the command waits until a worker has consumed it.
+
 A request is checked against the store first (an unknown or finished
 case, a signal or region its workflow does not have: one sentence, exit
 status 2, nothing written).  Then, if a process owns the store, the
@@ -57,6 +61,10 @@ def _store_call(fn: Callable[[], Any]) -> Any:
         raise CliError(str(exc)) from exc
     except sqlite3.Error as exc:
         raise CliError(f"the store cannot be read: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):  # a PostgresStore database
+            raise CliError(f"the database cannot be read: {exc}") from exc
+        raise
 
 
 def _cmd_cases(args: argparse.Namespace) -> int:
@@ -65,8 +73,17 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 
     from wftrio.console import make_console
     from wftrio.stores._outside import connect_reader, is_owned, read_cases
+    from wftrio.stores._pgoutside import is_dsn, pg_connect, pg_read_cases
+
+    dsn = is_dsn(args.store)
 
     def read() -> Any:
+        if dsn:  # a PostgresStore database (docs/SCALING.md)
+            pg = pg_connect(args.store)
+            try:
+                return pg_read_cases(pg, unfinished=args.unfinished)
+            finally:
+                pg.close()
         conn = connect_reader(args.store)
         try:
             return read_cases(conn, unfinished=args.unfinished)
@@ -74,7 +91,10 @@ def _cmd_cases(args: argparse.Namespace) -> int:
             conn.close()
 
     cases = _store_call(read)
-    owner = "owned by a running process" if is_owned(args.store) else "not owned by any process"
+    if dsn:
+        owner = "shared by its workers"
+    else:
+        owner = "owned by a running process" if is_owned(args.store) else "not owned by any process"
     now = time.time()
     console = make_console()
     console.print(Text(f"{args.store}: {len(cases)} cases, {owner}"), soft_wrap=True)
@@ -101,16 +121,25 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from wftrio.console import make_console, print_trace
     from wftrio.receipts import receipts
     from wftrio.stores._outside import connect_reader, read_case
+    from wftrio.stores._pgoutside import is_dsn, pg_connect, pg_read_case
     from wftrio.web._timeline_cli import is_trace_file, show_page
 
     def read() -> Any:
+        if is_dsn(args.store):  # a PostgresStore database (docs/SCALING.md)
+            pg = pg_connect(args.store)
+            try:
+                return pg_read_case(pg, args.case)
+            finally:
+                pg.close()
         conn = connect_reader(args.store)
         try:
             return read_case(conn, args.case)
         finally:
             conn.close()
 
-    if args.html is not None or is_trace_file(args.store):  # a page, or a JSON-lines trace
+    if args.html is not None or (
+        not is_dsn(args.store) and is_trace_file(args.store)
+    ):  # a page, or a JSON-lines trace
         return show_page(args, lambda: _store_call(read)[:2])
     if args.case is None:
         raise CliError(f"name the case of store {args.store} to show (wftrio show STORE CASE)")
@@ -156,14 +185,46 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _post_pg(args: argparse.Namespace, kind: Any, name: str | None, payload: Any, what: str) -> int:
+    """A request committed to a PostgresStore database: the owning worker is notified."""
+    from wftrio.stores._pgclient import post_request
+    from wftrio.stores._pgoutside import pg_connect
+
+    conn = _store_call(lambda: pg_connect(args.store))
+    try:
+        req = _store_call(lambda: post_request(conn, args.case, kind, name, payload, False))
+        deadline = time.monotonic() + args.wait
+        while True:
+            row = conn.execute(
+                "SELECT r.consumed, c.state FROM requests r JOIN cases c USING (case_id) "
+                "WHERE r.case_id = %s AND r.req = %s",
+                (args.case, req),
+            ).fetchone()
+            if row is not None and (row[0] or row[1] is not None):
+                print(f"{what} committed for case {args.case!r} (request {req}) and taken")
+                return 0
+            if time.monotonic() >= deadline:
+                print(
+                    f"{what} committed for case {args.case!r} (request {req}); no worker has "
+                    f"taken it within {args.wait:g} s (the case's next owner will)"
+                )
+                return 0
+            time.sleep(_POLL)
+    finally:
+        conn.close()
+
+
 def _post(args: argparse.Namespace, kind: Any, name: str | None, payload: Any) -> int:
     from wftrio.stores._outside import connect_writer, is_owned, post_request, row_outcome
+    from wftrio.stores._pgoutside import is_dsn
 
     what = {
         "signal": f"signal {name!r}",
         "cancel": "cancel",
         "cancel_region": f"cancel of region {name!r}",
     }[kind]
+    if is_dsn(args.store):
+        return _post_pg(args, kind, name, payload, what)
     conn = _store_call(lambda: connect_writer(args.store))
     try:
         row = _store_call(lambda: post_request(conn, args.case, kind, name, payload))
@@ -226,7 +287,10 @@ def _wait_arg(text: str) -> float:
 
 def add_store_commands(sub: Any) -> None:
     """Add ``cases``, ``show``, ``signal`` and ``cancel`` to the ``wftrio`` subparsers."""
-    store_help = "a store file (wf.SQLiteStore / open_substrate(path=...))"
+    store_help = (
+        "a store file (wf.SQLiteStore / open_substrate(path=...)), or the postgresql:// DSN "
+        "of a wf.PostgresStore database"
+    )
     c = sub.add_parser(
         "cases",
         help="list the cases of a store file (works while a process runs them)",

@@ -123,6 +123,9 @@ def _notes(name: str, f: Mapping[str, Any]) -> list[str]:
         )
         cells = ", ".join(f"{int(k):,}: {_fmt(v)}" for k, v in f[key].items())
         notes.append(f"   {f['id']}: {f['unit']} by size: {cells}")
+    elif name in ("scaleout_cases", "scaleout_signals"):
+        cells = ", ".join(f"{k}: {_fmt(v)}" for k, v in f["per_workers"].items())
+        notes.append(f"   {f['id']}: {f['unit']} by number of workers: {cells}")
     elif name == "validate":
         for fam, rows in f["families"].items():
             cells = ", ".join(

@@ -25,6 +25,7 @@ from wftrio.bench._joins import (
 )
 from wftrio.bench._latency import bench_run_overhead, bench_small_case
 from wftrio.bench._report import REPORT_VERSION
+from wftrio.bench._scaleout import scaleout_figure
 from wftrio.bench._scaling import (
     bench_cancel_region,
     bench_compile,
@@ -70,6 +71,7 @@ SIZES: dict[str, dict[str, int]] = {
         "durable_cases": 20,
         "durable_signals": 500,
         "durable_stored": 10_000,
+        "scaleout_cases": 2_000,
     },
     "quick": {
         "seq": 200,
@@ -98,6 +100,7 @@ SIZES: dict[str, dict[str, int]] = {
         "durable_cases": 2,
         "durable_signals": 10,
         "durable_stored": 20,
+        "scaleout_cases": 20,
     },
 }
 """Workload sizes for a full run and for ``--quick`` (a smoke test, not a measurement)."""
@@ -158,6 +161,21 @@ _TABLE: tuple[tuple[str, str, _Runner], ...] = (
     ("durable_signals", "13b", lambda s, r: bench_durable_signals(s["durable_signals"], r)),
     ("durable_resume", "13c", lambda s, r: bench_durable_resume(s["durable_stored"], r)),
     ("durable_bytes", "13d", lambda s, r: bench_durable_bytes(s["durable_stored"])),
+    (
+        "scaleout_cases",
+        "14",
+        lambda s, r: scaleout_figure("scaleout_cases", s["scaleout_cases"], r),
+    ),
+    (
+        "scaleout_signals",
+        "14b",
+        lambda s, r: scaleout_figure("scaleout_signals", s["scaleout_cases"], r),
+    ),
+    (
+        "scaleout_claim",
+        "14c",
+        lambda s, r: scaleout_figure("scaleout_claim", s["scaleout_cases"], r),
+    ),
 )
 
 FIGURES: tuple[str, ...] = tuple(name for name, _, _ in _TABLE)

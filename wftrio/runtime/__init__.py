@@ -9,6 +9,7 @@ See docs/OPERATIONS.md.
 from __future__ import annotations
 
 from wftrio.errors import CaseStillRunning, OptionError, SubstrateClosed
+from wftrio.runtime._client import Client
 from wftrio.runtime._inbox import Inbox, InboxStatistics
 from wftrio.runtime._run import run
 from wftrio.runtime._sinks import CallbackSink, JsonlSink, MemorySink, TraceSink, as_sink
@@ -21,6 +22,7 @@ __all__ = [
     "CaseResult",
     "CaseState",
     "CaseStillRunning",
+    "Client",
     "Inbox",
     "InboxStatistics",
     "JsonlSink",

@@ -50,6 +50,7 @@ from wftrio.runtime._children import Counters
 from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases, serve_inbox
 from wftrio.runtime._live import LiveCount
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
+from wftrio.runtime._pgserve import serve_postgres
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
 from wftrio.runtime._stored import dump_options
@@ -65,6 +66,7 @@ from wftrio.runtime._types import (
 )
 from wftrio.scheduling import Replay
 from wftrio.stores import DurableStore, MemoryStore, SQLiteStore, Store, StoredCase
+from wftrio.stores._postgres import PostgresStore
 from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
 from wftrio.validation import check_program
@@ -189,10 +191,14 @@ class Substrate:
             store = SQLiteStore(path)
         elif store is None:
             store = MemoryStore()
-        elif not isinstance(store, MemoryStore | SQLiteStore):
-            raise OptionError(f"store={store!r}: expected a wf.MemoryStore or wf.SQLiteStore")
+        elif not isinstance(store, MemoryStore | SQLiteStore | PostgresStore):
+            raise OptionError(
+                f"store={store!r}: expected a wf.MemoryStore, wf.SQLiteStore or wf.PostgresStore"
+            )
         self.store: Store = store
-        self._durable: DurableStore | None = store if isinstance(store, SQLiteStore) else None
+        self._durable: DurableStore | None = None if isinstance(store, MemoryStore) else store
+        # many workers over one database: requests for cases other workers run
+        self._remote = store if isinstance(store, PostgresStore) else None
         self.durable_store = self._durable  # what resume reads (None on a MemoryStore)
         # stored cases that could not resume, by id, with the typed reason
         self.unresumed: dict[str, Exception] = {}
@@ -231,6 +237,8 @@ class Substrate:
                 await resume_cases(self, found)
             if isinstance(self.store, SQLiteStore):  # requests from other processes
                 serve_inbox(self, self.store)
+            elif self._remote is not None:  # claim cases, take requests (docs/SCALING.md)
+                await serve_postgres(self, self._remote)
         except BaseException as exc:
             self.closing = True  # the cases resumed so far are not ended: write nothing
             try:
@@ -292,6 +300,11 @@ class Substrate:
             return self._cases[case_id]
         except (KeyError, TypeError):
             raise UnknownCase(f"no case {case_id!r} on this substrate") from None
+
+    def _elsewhere(self, case_id: str) -> PostgresStore | None:
+        """The shared store, if the case is not live here (another worker may run it)."""
+        case = self._cases.get(case_id) if self._remote is not None else None
+        return self._remote if case is None or case.state in FINAL_STATES else None
 
     def _live_case(self, case_id: str, what: str) -> Case:
         case = self._get(case_id)
@@ -524,6 +537,10 @@ class Substrate:
             raise OptionError(f"signal(): name must be a str, got {type(name).__name__}")
         if name == "":
             raise OptionError("signal(): name must be a non-empty str (no wait_signal has '')")
+        if (remote := self._elsewhere(case_id)) is not None:  # another worker's case
+            self._check_open()
+            await remote.post(case_id, "signal", name, payload, transient)
+            return
         case = self._live_case(case_id, "signal")
         if not transient:
             check_signal(case, name)
@@ -549,6 +566,10 @@ class Substrate:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
         """
+        if (remote := self._elsewhere(case_id)) is not None:  # another worker's case
+            self._check_open()
+            await remote.post(case_id, "cancel", None, None, False)
+            return
         case = self._live_case(case_id, "cancel")
         if case.durable is None:
             case.inbox.put(CancelCase(trio.current_time()))
@@ -576,6 +597,10 @@ class Substrate:
         """
         if not isinstance(scope_id, str):
             raise OptionError(f"cancel_region(): scope_id must be a str, got {scope_id!r}")
+        if (remote := self._elsewhere(case_id)) is not None:  # another worker's case
+            self._check_open()
+            await remote.post(case_id, "cancel_region", scope_id, None, False)
+            return
         case = self._live_case(case_id, "cancel_region")
         known = case.region_ids()
         if scope_id not in known:

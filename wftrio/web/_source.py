@@ -484,6 +484,10 @@ def as_source(sub_or_store: Any, registry: Registry | None = None) -> Source:
         return LiveSource(sub_or_store)
     if isinstance(sub_or_store, SQLiteStore):
         return StoreSource(sub_or_store.path, registry)
+    if isinstance(sub_or_store, str) and sub_or_store.startswith(("postgresql://", "postgres://")):
+        from wftrio.web._pgsource import PgSource  # a PostgresStore database (docs/SCALING.md)
+
+        return PgSource(sub_or_store, registry)
     if isinstance(sub_or_store, str | os.PathLike):
         return StoreSource(sub_or_store, registry)
     raise TypeError(
