@@ -506,3 +506,17 @@ def test_bad_tasks_raise_invalid_argument(tasks: Any) -> None:
 def test_bad_valid_raises_invalid_argument() -> None:
     with pytest.raises(InvalidArgument, match="valid"):
         terms(valid="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("max_width", [1, 2, 3])
+def test_halting_branch_keeps_the_width_bound(max_width: int) -> None:
+    # repro: a full seq with halt() appended was one wider than max_width
+    from wftrio.testing._sync_strategies import halting_choice
+
+    full = wf.seq(*(wf.task(f"t{i}", lambda ctx: {}) for i in range(max_width)))
+    branches, params = [(full, True)], [(None, "after")]
+    term, _ok = halting_choice(branches, params, lambda c: lambda ctx: True, max_width)
+    for n in nodes(term):
+        if isinstance(n, Seq):
+            assert len(n.children()) <= max_width
+    assert any(isinstance(n, Halt) for n in nodes(term)) == (max_width >= 2)

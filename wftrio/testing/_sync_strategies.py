@@ -15,13 +15,17 @@ def halting_choice(
     built: Sequence[tuple[Term, bool]],
     params: Sequence[tuple[Any, str | None]],
     cond: Callable[[Any], Callable[[Mapping[str, Any]], bool]],
+    max_width: int,
 ) -> tuple[Term, bool]:
     """A ``choice`` over the built branches, each ``(cond spec, how)``; and whether it completes.
 
     ``how`` is ``"halt"`` (the branch is ``halt()``: it ends at once), ``"after"``
     (a sequence ends with ``halt()`` after its work) or ``None``.  A halting
     branch counts as one the join does not wait for, so it never keeps the
-    choice from completing.
+    choice from completing.  ``halt()`` is appended without making a
+    sequence wider than ``max_width``: when the sequence is full its last
+    child and the halt become a nested sequence (or, at width 1, the branch
+    does not halt).
     """
     alts: list[Term] = []
     must: list[bool] = []
@@ -30,7 +34,10 @@ def halting_choice(
         if how == "halt":
             sub, ok = wt.halt(), True
         elif how == "after" and isinstance(sub, Seq):
-            sub = wt.seq(*sub.terms, wt.halt())
+            if len(sub.terms) < max_width:
+                sub = wt.seq(*sub.terms, wt.halt())
+            elif max_width >= 2:
+                sub = wt.seq(*sub.terms[:-1], wt.seq(sub.terms[-1], wt.halt()))
         alts.append(sub if c is None else wt.branch(cond(c), sub))
         can.append(ok)
         if c is None:

@@ -377,7 +377,7 @@ def _composites(o: _Options, kids: SearchStrategy[_Node]) -> SearchStrategy[_Nod
             conds = tuple(draw(maybe_cond) for _ in ks)
             if kind == "choice" and draw(st.integers(0, 3)) == 0:  # WCP-33/37/38: branches may halt
                 hows = tuple(draw(st.sampled_from(("halt", "after", None))) for _ in ks)
-                return _Node("sync", tuple(zip(conds, hows, strict=True)), ks)
+                return _Node("sync", (w, tuple(zip(conds, hows, strict=True))), ks)
             return _Node(kind, conds, ks)
         if kind == "threads":  # WCP-42/41
             return _Node("threads", (draw(st.integers(1, 3)),), (draw(kids),))
@@ -512,7 +512,7 @@ class _Builder:
             must = [ok_k for c, ok_k in zip(p, can, strict=True) if c is None]
             return wt.choice(*alts), all(must) and (bool(must) or any(can))
         if kind == "sync":  # WCP-33/37/38
-            return halting_choice([self.build(k) for k in node.kids], p, _cond)
+            return halting_choice([self.build(k) for k in node.kids], p[1], _cond, p[0])
         if kind == "loop":
             policy, bound = p
             if policy == "times":
