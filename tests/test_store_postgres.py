@@ -5,6 +5,7 @@ requests from other workers and from ``wf.Client`` taken exactly once."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import psycopg
@@ -16,6 +17,7 @@ from wftrio.errors import (
     CaseClosed,
     DuplicateCase,
     OptionError,
+    SchedulerError,
     StoreError,
     UnknownCase,
     UnknownSignal,
@@ -128,6 +130,71 @@ async def test_client_starts_signals_and_a_free_worker_runs_it_exactly_once(
         await sub.wait_state("warm", "cancelled")
     got = rows(pg_dsn, "SELECT req, consumed, remote FROM requests WHERE case_id = %s", cid)
     assert got == [(0, True, True)]
+
+
+async def test_client_start_stores_the_case_options_the_worker_runs_with(pg_dsn: str) -> None:
+    reg = registry()
+    async with wf.open_substrate(store=store(pg_dsn), registry=reg) as sub:
+        await sub.new_case("order", {}, case_id="warm")  # the workflow is recorded
+        with wf.Client(pg_dsn) as client:
+            cid = client.start(
+                "order", case_id="slow", timeout=0.5, trace_level="min", keep_events=7
+            )
+            # nobody cancels it: its own timeout= does (reason "timeout")
+            assert await trio.to_thread.run_sync(lambda: client.wait(cid, 20)) == "cancelled"
+            (opts,) = rows(pg_dsn, "SELECT options FROM cases WHERE case_id = 'slow'")[0]
+            assert json.loads(opts)["timeout"] == 0.5
+            assert json.loads(opts)["keep_events"] == 7
+            assert rows(pg_dsn, "SELECT trace_level FROM cases WHERE case_id = 'slow'") == [
+                ("min",)
+            ]
+            # options a client cannot give, or invalid ones: typed errors, nothing stored
+            before = rows(pg_dsn, "SELECT count(*) FROM cases")
+            bad: list[dict[str, Any]] = [
+                {"effect_handler": {}},
+                {"validate": False},
+                {"trace_level": "none"},
+                {"step_quanta": 0},
+                {"colour": "red"},
+                {"budget": "lots"},
+                {"timeout": -1},
+            ]
+            for kw in bad:
+                with pytest.raises(OptionError):
+                    client.start("order", **kw)
+            with pytest.raises(SchedulerError):
+                client.start("order", scheduler="fastest")
+            assert rows(pg_dsn, "SELECT count(*) FROM cases") == before
+        await sub.cancel("warm")
+        await sub.wait_state("warm", "cancelled")
+
+
+async def test_timer_deadlines_are_on_the_database_clock_not_the_workers(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a worker whose clock is an hour fast stores deadlines another worker can honour
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600.0)
+    reg = wf.Registry()
+    reg.register("nap", wf.defer(wf.after(60, wf.task("woke", bump))), version=1)
+    st = store(pg_dsn)
+    async with wf.open_substrate(store=st, registry=reg) as sub:
+        cid = await sub.new_case("nap", {}, case_id="nap")
+        await eventually(lambda: rows(pg_dsn, "SELECT count(*) FROM timers")[0][0] == 1)
+        assert abs(st.clock() - real()) < 5  # the database's clock (same host here)
+        with wf.Client(pg_dsn) as client:
+            client.start("nap", case_id="nap2")
+        await sub.cancel(cid)
+    (deadline, db_now), *_ = rows(
+        pg_dsn,
+        "SELECT deadline, extract(epoch FROM clock_timestamp()) FROM timers WHERE case_id = 'nap'",
+    )
+    assert 50 < deadline - float(db_now) <= 60  # not 3,660 s away
+    ((created, db_now),) = rows(
+        pg_dsn,
+        "SELECT created, extract(epoch FROM clock_timestamp()) FROM cases WHERE case_id = 'nap2'",
+    )
+    assert abs(created - float(db_now)) < 30
 
 
 async def test_signal_from_another_worker_reaches_the_owner(pg_dsn: str) -> None:

@@ -23,12 +23,31 @@ from wftrio.errors import (
     UnknownWorkflow,
     UnstorableValue,
 )
-from wftrio.runtime._stored import StoredOptions
-from wftrio.serialize import converter
+from wftrio.runtime._stored import dump_options
+from wftrio.runtime._types import CaseOptions, parse_case_options
 from wftrio.stores import _postgres_sql as sql
 from wftrio.stores._pgclient import post_request
 
 __all__ = ["Client"]
+
+_NOT_FROM_A_CLIENT = {
+    "effect_handler": "the effect handler is the claiming worker's substrate's",
+    "validate": "the client holds no Program to check; the registering worker checks it",
+    "validate_budget": "the client holds no Program to check; the registering worker checks it",
+}
+
+
+def _client_options(given: dict[str, Any]) -> CaseOptions:
+    """The case options ``Client.start`` stores (raises OptionError/SchedulerError)."""
+    for name, why in _NOT_FROM_A_CLIENT.items():
+        if name in given:
+            raise OptionError(f"start(): {name}= cannot be given by a Client: {why}")
+    if given.get("trace_level", "full") not in ("min", "full"):
+        raise OptionError(
+            f"start(): trace_level={given['trace_level']!r}, expected 'min' or 'full' "
+            "(a durable case replays from its trace)"
+        )
+    return parse_case_options(CaseOptions(), given, "start()")
 
 
 class Client:
@@ -50,12 +69,18 @@ class Client:
         self.dsn = dsn
         try:
             self._conn = psycopg.connect(dsn, autocommit=True)
-            ok = self._conn.execute("SELECT to_regclass('cases') IS NOT NULL").fetchone()
+            sent = time.time()
+            ok = self._conn.execute(
+                "SELECT to_regclass('cases') IS NOT NULL, extract(epoch FROM clock_timestamp())"
+            ).fetchone()
+            back = time.time()
         except psycopg.Error as exc:
             raise StoreError(f"Client(): cannot reach {dsn!r}: {exc}") from exc
         if not ok or not ok[0]:
             self._conn.close()
             raise StoreError(f"Client(): {dsn!r} holds no wftrio tables (no worker opened it)")
+        # creation times are on the database's clock, as the workers' timers are
+        self._skew = float(ok[1]) - (sent + back) / 2
 
     def start(
         self,
@@ -64,21 +89,30 @@ class Client:
         *,
         version: int | None = None,
         case_id: str | None = None,
-        trace_level: str = "full",
+        **options: Any,
     ) -> str:
         """Store a new case of a workflow some worker registered; return its id.
 
         A free worker claims it (``NOTIFY`` wakes them) and runs it with
-        default options (its trace at ``trace_level``).
+        ``options``: the data options of ``new_case`` (``scheduler`` as
+        ``"deterministic"`` or ``wf.Seeded(seed)``, ``step_quanta``,
+        ``timeout``, ``trace_level`` (``"min"`` or ``"full"``, the default),
+        ``budget``, ``allow``, ``keep_events``, ``max_pending_signals``);
+        the effect handler is the claiming worker's substrate's.  The
+        workflow is checked by the worker that registered it, not here: the
+        client holds no Program, so ``validate``/``validate_budget`` are
+        refused.
 
         Raises:
             UnknownWorkflow: no worker recorded that workflow (version).
             DuplicateCase: ``case_id`` is taken.
             UnstorableValue: ``ctx`` is not JSON.
-            OptionError: ``trace_level`` is not ``"min"`` or ``"full"``.
+            OptionError: an unknown or invalid option, ``effect_handler``,
+                ``validate``, ``validate_budget``, or ``trace_level="none"``.
+            SchedulerError: ``scheduler`` is not a known policy.
         """
-        if trace_level not in ("min", "full"):
-            raise OptionError(f"start(): trace_level={trace_level!r}, expected 'min' or 'full'")
+        opts = _client_options(options)
+        trace_level = opts.trace_level
         try:
             ctx_text = json.dumps(dict(ctx or {}))
         except (TypeError, ValueError) as exc:
@@ -97,8 +131,7 @@ class Client:
                 known.setdefault(n, []).append(v)
             raise UnknownWorkflow(workflow, version, known)
         cid = case_id if case_id is not None else f"{workflow}-{secrets.token_hex(6)}"
-        opts = StoredOptions(trace_level=trace_level)
-        text = json.dumps(converter().unstructure(opts), sort_keys=True)
+        text = dump_options(opts, "start()")
         import psycopg
 
         try:
@@ -114,7 +147,7 @@ class Client:
                         trace_level,
                         ctx_text,
                         text,
-                        time.time(),
+                        time.time() + self._skew,
                         None,
                         0,
                     ),

@@ -96,7 +96,11 @@ class PostgresStore:
         snapshot_every: as for ``SQLiteStore`` (default 100; ``None``: never).
         poll: seconds between two looks for work and requests when no
             notification came (default 0.5).
-        clock: the wall clock timer deadlines are stored on (default ``time.time``).
+        clock: the wall clock timer deadlines and creation times are stored
+            on (default: the database's clock, as this worker estimates it:
+            ``time.time()`` plus the offset from the database's
+            ``clock_timestamp()`` measured at every heartbeat; so a timer
+            set on one worker fires on time on another whose clock is off).
 
     Raises:
         OptionError: an argument out of range.
@@ -113,7 +117,7 @@ class PostgresStore:
         pool_size: int = 4,
         snapshot_every: int | None = 100,
         poll: float = 0.5,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if not isinstance(dsn, str) or not dsn:
             raise OptionError(f"PostgresStore(): dsn={dsn!r}, expected a postgresql:// DSN")
@@ -138,7 +142,7 @@ class PostgresStore:
             )
         if not _positive(poll):
             raise OptionError(f"PostgresStore(): poll={poll!r}, expected seconds > 0")
-        if not callable(clock):
+        if clock is not None and not callable(clock):
             raise OptionError(f"PostgresStore(): clock={clock!r}, expected a callable")
         self.dsn = dsn
         self.lease = float(lease)
@@ -148,7 +152,8 @@ class PostgresStore:
         self.pool_size = pool_size
         self.snapshot_every = snapshot_every
         self.poll = float(poll)
-        self.clock = clock
+        self._skew = 0.0  # the database's clock minus this host's (seconds)
+        self.clock: Callable[[], float] = clock if clock is not None else self._db_clock
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool: Any = None
         self._queue: list[_Pending] = []
@@ -199,9 +204,14 @@ class PostgresStore:
         self._pool = pool
         self._beat_sync()
 
+    def _db_clock(self) -> float:
+        """The database's wall clock as estimated here (seconds since the epoch)."""
+        return time.time() + self._skew
+
     def _beat_sync(self) -> None:
         with self._pool.connection() as conn:
-            conn.execute(
+            sent = time.time()
+            row = conn.execute(
                 sql.HEARTBEAT,
                 {
                     "id": self.worker_id,
@@ -209,7 +219,10 @@ class PostgresStore:
                     "pid": os.getpid(),
                     "lease": self.lease,
                 },
-            )
+            ).fetchone()
+            back = time.time()
+        if row is not None:
+            self._skew = float(row[0]) - (sent + back) / 2
         self._last_beat = time.monotonic()
 
     async def open(self, nursery: trio.Nursery) -> Sequence[StoredCase | Exception]:

@@ -109,6 +109,7 @@ INSERT INTO workers (id, host, pid, expires) VALUES (%(id)s, %(host)s, %(pid)s,
     now() + make_interval(secs => %(lease)s))
 ON CONFLICT (id) DO UPDATE SET heartbeat = now(),
     expires = now() + make_interval(secs => %(lease)s)
+RETURNING extract(epoch FROM clock_timestamp())
 """
 
 CREATE_CASE = """
