@@ -31,7 +31,7 @@ def _log(name: str) -> None:
     if _effects is None or _store is None:
         return
     eff = wf.current_effect()
-    epoch = _store._owned.get(eff.case_id)  # noqa: SLF001
+    epoch = _store.epoch_of(eff.case_id)
     line = json.dumps([_store.worker_id, eff.case_id, name, eff.key, epoch]) + "\n"
     fd = os.open(_effects, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

@@ -311,10 +311,13 @@ async def test_a_worker_that_cannot_renew_its_lease_drops_and_hands_back_its_cas
 
         renew = st._beat_sync
         monkeypatch.setattr(st, "_beat_sync", cut_off)
+        assert st.epoch_of(cid) == 1
         await sub.wait_state(cid, "cancelled")  # dropped here: it may be owned elsewhere
+        assert st.epoch_of(cid) is None
         monkeypatch.setattr(st, "_beat_sync", renew)
         # handed back, claimed again (here: the only worker), resumed from the store
         await eventually(lambda: rows(pg_dsn, "SELECT epoch FROM cases") == [(2,)])
         await eventually(lambda: cid in sub.case_ids(wf.CaseState.WAITING_SIGNAL))
+        assert st.epoch_of(cid) == 2  # the fencing token grew with the claim
         await sub.signal(cid, "go", 1)
         assert (await sub.wait(cid)).ctx["got"] == 1

@@ -666,6 +666,16 @@ class PostgresStore:
             with contextlib.suppress(Exception):
                 conn.close()
 
+    def epoch_of(self, case_id: str) -> int | None:
+        """The lease epoch at which this worker owns ``case_id`` (``None``: not here).
+
+        The epoch grows with every claim of the case, so an effect can hand
+        it to an outside system as a fencing token (refuse writes tagged
+        with an epoch lower than the highest seen): a paused worker that
+        lost the case still runs its effect, but with an older epoch.
+        """
+        return self._owned.get(case_id)
+
     def __repr__(self) -> str:
         return f"PostgresStore(worker {self.worker_id})"
 
