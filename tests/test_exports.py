@@ -31,6 +31,10 @@ PUBLIC = {
     "EscapedBaseException", "UnknownWorkflow", "DuplicateWorkflow", "WorkflowVersionMismatch",
     "RegistrationError", "RegistrationTypeError", "StoreError", "StoreLocked", "StoreCorrupt",
     "UnregisteredTerm", "UnstorableValue",
+    "CaseStillRunning", "EffectContextError", "EffectSpecError", "EffectSuspended",
+    "GovernanceError", "InvariantViolation", "OptionError", "ProgramMismatch", "RecordedError",
+    "SchedulerError", "SerializationError", "SinkEventError", "SubstrateClosed",
+    "ValidationOptionError",
 }  # fmt: skip
 
 
