@@ -37,7 +37,19 @@ from __future__ import annotations
 import attrs
 
 from wftrio.engine.program import Program
-from wftrio.terms import MI, Join, Loop, Region, Seq, Task, Term, Xor, node_label
+from wftrio.terms import (
+    MI,
+    First,
+    Join,
+    Loop,
+    Region,
+    Seq,
+    Task,
+    Term,
+    Threads,
+    Xor,
+    node_label,
+)
 from wftrio.validation.abstract import is_trusted
 
 __all__ = ["Block", "sound_by_construction", "summary_blocks"]
@@ -70,7 +82,7 @@ def _kids(node: Term) -> tuple[Term, ...]:
         return tuple(br.term for br in node.branches)
     if isinstance(node, Xor):
         return tuple(br.term for br in node.alternatives)
-    if isinstance(node, Loop | MI):
+    if isinstance(node, Loop | MI | Threads):
         return (node.body,)
     if isinstance(node, Region):
         return (node.term,)
@@ -86,7 +98,7 @@ def _node_sound(node: Term, cancel_regions: bool) -> bool:
             or is_trusted(node.fn)
             or (opts is not None and opts.on_error is not None)
         )
-    if isinstance(node, Seq):
+    if isinstance(node, Seq | Threads):
         return True
     if isinstance(node, Join):
         return node.policy in ("all", "sync_merge") and all(
@@ -163,10 +175,35 @@ def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool
                 return False
             if not (_node_sound(node, False) or _partial_mi(node, collects)):
                 return False
-        elif not _node_sound(node, False):
+        elif not (_node_sound(node, False) or _partial_join(node)):
             return False
         stack.extend(_kids(node))
     return True
+
+
+def _partial_join(node: Term) -> bool:
+    """A ``first(n)`` join (plain, ``cancel_rest`` or ``blocking``), inside a pure block.
+
+    Its branches being pure (the caller checks them), which of them arrive
+    first decides nothing anybody reads: every branch reaches the join (or
+    fails the case, which is final and no finding), the continuation starts
+    with the same frames, region and ctx whichever ones won, and a late
+    branch only counts itself and ends (``cancel_rest``: it is withdrawn,
+    which leaves the same state once it is gone).  A *blocking* join adds
+    the reset: an activation forked while the previous activation of the
+    same join (same fork, same ctx layer: a loop round, another thread)
+    has not reset is held until it has.  With pure branches the previous
+    activation always resets (its late branches are always enabled and
+    arrive), so holding only delays the new one; run as one block, every
+    activation resets before anything else moves, and no activation is
+    ever held.  Every branch wins on some path (it can reach the join
+    before the others move), so every task in it runs on some path.
+    """
+    return (
+        isinstance(node, Join)
+        and isinstance(node.policy, First)
+        and all(br.cond is None for br in node.branches)
+    )
 
 
 def _partial_mi(node: MI, collects: bool = True) -> bool:
@@ -197,7 +234,7 @@ def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
     if isinstance(node, Seq):
         first = node.terms[0]
         return _entry(f"{here}[0].{node_label(first)}", first, at)
-    if isinstance(node, Join):
+    if isinstance(node, Join | Threads):
         return ops.get("fork")
     if isinstance(node, Xor):
         return ops.get("xor")
