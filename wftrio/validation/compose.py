@@ -11,6 +11,7 @@ A term built only from
   a computed count or item list,
 * ``region`` (only while region cancellations are not explored: the
   compensation then never runs and is not reported),
+* ``threads(n, body)`` (a ``par`` of ``n`` copies of ``body``),
 
 each around terms of the same kind, has no state the exploration could
 report: every token is always enabled (nothing waits for a signal, an
@@ -162,7 +163,9 @@ def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool
     the abstract run then collects nothing, see
     :func:`~wftrio.validation.abstract.reads_ctx`), and a computed count is
     explored with at least one instance.  An ``mi(join=n | "none")`` without
-    ``collect`` around such a body is a block too (:func:`_partial_mi`).
+    ``collect`` (or with the MI patterns' ``until``, condition join or
+    ``cancel_rest``) around such a body is a block too (:func:`_partial_mi`),
+    and so is a ``first(n)`` join around such branches (:func:`_partial_join`).
     """
     stack = [term]
     while stack:
@@ -207,13 +210,21 @@ def _partial_join(node: Term) -> bool:
 
 
 def _partial_mi(node: MI, collects: bool = True) -> bool:
-    """A pure ``mi(join=n | "none")`` (no ``collect``) whose body runs on some path.
+    """A pure ``mi`` with a partial join or the MI patterns' options, whose body runs.
 
+    ``join=n | "none"`` (no ``collect``), and the options of the MI patterns
+    that need no outside input: ``cancel_rest``, ``until`` and a condition
+    ``join`` (user conditions; no ``complete_on`` / ``more_on`` watchers).
     Its body being pure, the instances that arrive after the join fired are
     invisible: they touch nothing anybody reads, always end (or fail the
     case, which is final and no finding), and the state once they are gone
-    is the one where the join fired and they were withdrawn.  So the whole
-    ``mi`` runs as one block: every instance to its end, the continuation
+    is the one where the join fired and they were withdrawn.  The
+    conditions are abstracted (either outcome after every instance);
+    whichever instance they hold after, or none (a condition join then
+    fires when every instance is done), the join fires once, and the rest
+    end or are withdrawn (``until``, ``cancel_rest``): the same state once
+    they are gone.  So the whole ``mi`` runs as one block: every instance
+    to its end (or until a condition withdraws the rest), the continuation
     left where the join fired.  The completing path starts ``max(1, n)``
     instances (the oracle's completing count,
     :mod:`wftrio.validation.abstract`); on it the body runs, so its tasks
@@ -221,7 +232,12 @@ def _partial_mi(node: MI, collects: bool = True) -> bool:
     the rule of :func:`summary_blocks`; a count below ``n`` fails the case.)
     """
     join = node.join
-    if node.dynamic or (collects and node.collect is not None) or join == "all":
+    if node.complete_on is not None or node.more_on is not None:
+        return False
+    if (collects and node.collect is not None) or (join == "all" and not node.dynamic):
+        return False
+    conds = (node.until, join if callable(join) else None)
+    if any(c is not None and is_trusted(c) for c in conds):
         return False
     return _count_ok(node, join if isinstance(join, int) else 1)
 
