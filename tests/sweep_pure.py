@@ -9,6 +9,7 @@ ones.  With ``test`` as the fourth argument it draws the property test's
 exact strategy (``mi_patterns=False``: no ``until`` / ``join`` conditions of
 the MI patterns, whose outcomes are explored both ways after every
 instance); by default it draws every pure constructor, those included.
+Figures in docs/VALIDATION.md ("Random pure compositions").
 
     PYTHONPATH=$PWD python tests/sweep_pure.py [N] [SEED] [CAP_SECONDS] [all|test]
 """

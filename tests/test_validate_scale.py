@@ -228,8 +228,10 @@ def _zero_counts(term: Term) -> list[str]:
     return out
 
 
-# without the MI patterns' options: an mi's until or join condition is explored
-# both ways after every instance, and three such mis nested in a loop take ~3 s
+# without the MI patterns' options: with them, a region inside nested mi with
+# a condition join is still explored (a region is never inside a block), and
+# about 1 term in 2,500 hits the time cap of tests/sweep_pure.py
+# (docs/VALIDATION.md, "What is left")
 random_pure = terms(
     signals=False,
     timers=False,
