@@ -269,6 +269,8 @@ class Substrate:
         finally:
             self.closing = True
             self._nursery.cancel_scope.cancel()
+            for case in list(self._cases.values()):
+                case.stop_parked()  # a case waiting without a task (see Case.run)
             # the body's own exception (if any) propagates as it is, not
             # wrapped in the nurseries' exception groups
             try:
