@@ -14,6 +14,8 @@ its inbox, which carries signals, effect results, timer firings and cancel
 requests; it feeds them to the reducer in arrival order, so the trace
 records inputs in the order they were consumed (what replay feeds back).
 Effects and timers run as children of the runner (see ``_children``).
+A case waiting with no child left keeps no task: the runner parks its inbox
+and ends, and the next message starts it again (:meth:`Case.run`).
 """
 
 from __future__ import annotations
