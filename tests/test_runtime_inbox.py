@@ -139,3 +139,49 @@ def test_inbox_messages_are_typed_records_defined_once() -> None:
     for mod in (_children, _effects, _runner, _substrate):
         for tag in ("SIGNAL", "EFFECT", "TIMER", "CANCEL", "CANCEL_REGION", "RETRY"):
             assert not isinstance(getattr(mod, tag, None), int), (mod.__name__, tag)
+
+
+async def test_a_parked_receiver_is_resumed_with_the_first_item() -> None:
+    box = Inbox(2)
+    batches: list[list[str]] = []
+    assert box.park(batches.append)
+    assert box.parked
+    assert box.statistics().receiver_waiting  # as a blocked receiver
+    with pytest.raises(trio.BusyResourceError):
+        box.park(batches.append)
+    await box.send("a")  # resumed in the sender, with a batch of one
+    assert batches == [["a"]]
+    assert not box.parked
+    await box.send("b")  # later items queue until the receiver takes them
+    assert batches == [["a"]]
+    assert box.receive_nowait() == ["b"]
+    assert box.park(batches.append)
+    assert box.put("internal")
+    assert batches == [["a"], ["internal"]]
+
+
+async def test_park_refuses_while_items_are_queued_or_closed() -> None:
+    box = Inbox(2)
+    box.send_nowait(1)
+    assert not box.park(lambda batch: None)
+    assert not box.parked
+    assert box.receive_nowait() == [1]
+    box.close()
+    assert not box.park(lambda batch: None)
+
+
+async def test_wake_resumes_a_parked_receiver_and_close_drops_it() -> None:
+    box = Inbox(2)
+    batches: list[list[int]] = []
+    assert box.park(batches.append)
+    box.wake()
+    assert batches == [[]]
+    assert box.park(batches.append)
+    assert box.unpark() == batches.append
+    assert box.unpark() is None
+    assert box.park(batches.append)
+    assert box.close() == []
+    assert batches == [[]]  # dropped, not resumed
+    assert not box.parked
+    with pytest.raises(trio.ClosedResourceError):
+        await box.send(1)

@@ -304,8 +304,11 @@ async def test_a_case_that_ends_in_its_first_burst_needs_no_runner_task() -> Non
         assert calls == [1]
         assert not any(n.startswith("wftrio case") for n in _task_names())
         assert (await sub.wait(cid)).ctx == {"a": 1}
-        # a case that waits gets its runner as before
+        # a case that waits gets its runner task, which ends once the case
+        # waits on a signal alone (the inbox is parked: Case.run)
         waiting = await sub.new_case(TERM)
-        assert any(n == f"wftrio case {waiting}" for n in _task_names())
+        await trio.testing.wait_all_tasks_blocked()
+        assert sub.status(waiting).state == "waiting_signal"
+        assert not any(n == f"wftrio case {waiting}" for n in _task_names())
         await sub.signal(waiting, "go")
         assert (await sub.wait(waiting)).ctx == {"a": 1, "b": 1}

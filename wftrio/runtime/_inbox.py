@@ -13,12 +13,16 @@ object instead of a channel's three objects, deque and parking lots
   (effect results, timer firings) and ignores the capacity, so a child
   never waits on its parent;
 * ``close`` wakes blocked senders with ``trio.ClosedResourceError`` and
-  returns what was still queued, so nothing is dropped unseen.
+  returns what was still queued, so nothing is dropped unseen;
+* the receiver may also wait with no task at all (:meth:`Inbox.park`): the
+  first item sent (or a :meth:`Inbox.wake`) then calls a function with the
+  batch, where a blocked task would have been rescheduled with it.  A case
+  waiting only on signals keeps no trio task this way (issue 12, figure 7).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -52,9 +56,10 @@ class InboxStatistics:
 class Inbox:
     """A bounded inbox with one receiver.
 
-    Invariants: ``_items`` is ``None`` or non-empty; a blocked receiver
-    exists only while ``_items`` is ``None``; blocked senders exist only
-    while ``len(_items) >= capacity``.
+    Invariants: ``_items`` is ``None`` or non-empty; a blocked (or parked)
+    receiver exists only while ``_items`` is ``None``; blocked senders exist
+    only while ``len(_items) >= capacity``.  ``_receiver`` is the blocked
+    receiver's task, or the function a parked receiver is resumed with.
     """
 
     __slots__ = ("_capacity", "_closed", "_items", "_receiver", "_senders")
@@ -65,7 +70,7 @@ class Inbox:
         self._capacity = capacity
         self._closed = False
         self._items: list[Any] | None = None
-        self._receiver: Task | None = None
+        self._receiver: Task | Callable[[list[Any]], None] | None = None
         self._senders: dict[Task, Any] | None = None
 
     @property
@@ -108,7 +113,10 @@ class Inbox:
         task = self._receiver
         if task is not None:
             self._receiver = None
-            reschedule(task, Value([item]))
+            if type(task) is Task:
+                reschedule(task, Value([item]))
+            else:
+                task([item])
         elif self._items is None:
             self._items = [item]
         else:
@@ -182,6 +190,40 @@ class Inbox:
         self._receiver = current_task()
         return wait_task_rescheduled(self._abort_receive)  # noqa: ASYNC105 - awaited by the caller
 
+    @property
+    def parked(self) -> bool:
+        """Whether the receiver waits parked (see :meth:`park`)."""
+        r = self._receiver
+        return r is not None and type(r) is not Task
+
+    def park(self, resume: Callable[[list[Any]], None]) -> bool:
+        """Wait for the next batch without a task: ``resume(batch)`` is called with it.
+
+        The first item sent (or put) is passed to ``resume`` as a batch of
+        one, synchronously in the sender, exactly where a receiver blocked
+        in :meth:`receive` would have been rescheduled with it; items sent
+        after it queue until the receiver takes them.  :meth:`wake` calls
+        ``resume([])``.  Returns False (and parks nothing) when an item is
+        already queued or the inbox is closed: take those instead.
+
+        Raises:
+            trio.BusyResourceError: a receiver is already waiting.
+        """
+        if self._items or self._closed:
+            return False
+        if self._receiver is not None:
+            raise trio.BusyResourceError("another task is already receiving from this inbox")
+        self._receiver = resume
+        return True
+
+    def unpark(self) -> Callable[[list[Any]], None] | None:
+        """Take back a parked receiver's function (not called); ``None`` if none is parked."""
+        r = self._receiver
+        if r is None or type(r) is Task:
+            return None
+        self._receiver = None
+        return r
+
     def _abort_receive(self, _: Any) -> Abort:
         self._receiver = None
         return Abort.SUCCEEDED
@@ -197,11 +239,17 @@ class Inbox:
         return items
 
     def wake(self) -> None:
-        """Make a blocked ``receive`` return (an empty batch if nothing is queued)."""
+        """Make a blocked ``receive`` return (an empty batch if nothing is queued).
+
+        A parked receiver is resumed with an empty batch.
+        """
         task = self._receiver
         if task is not None:
             self._receiver = None
-            reschedule(task, Value([]))
+            if type(task) is Task:
+                reschedule(task, Value([]))
+            else:
+                task([])
 
     # -- closing -------------------------------------------------------------
 
@@ -209,8 +257,8 @@ class Inbox:
         """Close the inbox and return the items queued but not received.
 
         Blocked senders get ``trio.ClosedResourceError`` (their items were
-        never accepted); a blocked receiver
-        gets an empty batch.  Closing twice returns ``[]`` the second time.
+        never accepted); a blocked receiver gets an empty batch; a parked
+        one is dropped (not resumed).  Closing twice returns ``[]`` the second time.
         """
         if self._closed:
             return []
@@ -223,7 +271,8 @@ class Inbox:
             for task in senders:
                 reschedule(task, Error(trio.ClosedResourceError("the case has finished")))
             senders.clear()
-        self.wake()
+        if self.unpark() is None:  # a parked receiver is dropped, not resumed
+            self.wake()
         return left
 
     def statistics(self) -> InboxStatistics:

@@ -15,8 +15,9 @@ import trio
 import trio.testing
 
 from wftrio.errors import CaseCancelled, CaseStuck, OptionError
+from wftrio.runtime._case_view import outcome
 from wftrio.runtime._sinks import ordered
-from wftrio.runtime._substrate import Substrate, open_substrate
+from wftrio.runtime._substrate import Substrate, first_leaf
 from wftrio.runtime._types import CaseInfo, CaseResult, CaseState
 from wftrio.terms import Term
 
@@ -85,26 +86,60 @@ def run(
     """
     pairs = _check_run_options(signals, clock)
 
+    async def one_case(sub: Substrate, idle_io: int) -> CaseResult:
+        case_id = await sub.new_case(term, ctx, **options)
+        for name, payload in pairs:
+            await sub.signal(case_id, name, payload)
+        stuck: list[CaseStuck] = []
+        case = sub._get(case_id)
+        if not case.state.final:  # else (ended in its first burst): no watchdog
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch_stuck, sub, case_id, idle_io, stuck)
+                await sub.wait_state(case_id)  # final (raises nothing)
+                nursery.cancel_scope.cancel()
+        try:
+            return outcome(case)  # sub.wait's result, without its checkpoint: final by now
+        except CaseCancelled as exc:
+            if not stuck:
+                raise
+            stuck[0].result = exc.result
+            raise stuck[0] from None
+
     async def main() -> CaseResult:
-        await trio.testing.wait_all_tasks_blocked()
-        idle_io = _io_waits()  # trio's own: the run's wakeup socket, ...
-        async with open_substrate(retain_finished=1) as sub:
-            case_id = await sub.new_case(term, ctx, **options)
-            for name, payload in pairs:
-                await sub.signal(case_id, name, payload)
-            stuck: list[CaseStuck] = []
-            if not sub._get(case_id).state.final:  # else (ended in its first burst): no watchdog
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_watch_stuck, sub, case_id, idle_io, stuck)
-                    await sub.wait_state(case_id)  # final (raises nothing)
-                    nursery.cancel_scope.cancel()
-            try:
-                return await sub.wait(case_id)
-            except CaseCancelled as exc:
-                if not stuck:
-                    raise
-                stuck[0].result = exc.result
-                raise stuck[0] from None
+        # trio's own tasks have taken their first step once this returns: the
+        # I/O waits counted now are theirs (the run's wakeup socket, ...)
+        await trio.lowlevel.checkpoint()
+        idle_io = _io_waits()
+        if idle_io == 0:  # pragma: no cover - not registered yet: wait until they block
+            await trio.testing.wait_all_tasks_blocked()
+            idle_io = _io_waits()
+        # a substrate on a MemoryStore whose only nursery is this one (no
+        # sink, no store to open or close: Substrate._open_one_shot); the
+        # case's errors are raised outside it, unwrapped, as from
+        # ``async with open_substrate()``
+        sub = Substrate(retain_finished=1)
+        failed: Exception | None = None
+        result: CaseResult | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                sub._open_one_shot(nursery)
+                try:
+                    result = await one_case(sub, idle_io)
+                except Exception as exc:
+                    failed = exc
+                finally:
+                    sub._close_one_shot()
+        except BaseExceptionGroup as group:
+            # KeyboardInterrupt / SystemExit from user code in the case:
+            # re-raised unwrapped, as trio.run does
+            stop = first_leaf(group, (KeyboardInterrupt, SystemExit))
+            if stop is None:
+                raise
+            raise stop from None
+        if failed is not None:
+            raise failed
+        assert result is not None
+        return result
 
     return trio.run(main, clock=clock)
 

@@ -14,10 +14,13 @@ its inbox, which carries signals, effect results, timer firings and cancel
 requests; it feeds them to the reducer in arrival order, so the trace
 records inputs in the order they were consumed (what replay feeds back).
 Effects and timers run as children of the runner (see ``_children``).
+A case waiting with no child left keeps no task: the runner parks its inbox
+and ends, and the next message starts it again (:meth:`Case.run`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -133,6 +136,7 @@ class Case:
     __slots__ = (
         "_budget",
         "_cancel_at",
+        "_context",
         "_ctx0",
         "_end",
         "_unsent",
@@ -200,6 +204,8 @@ class Case:
         self._cancel_at: float | None = None
         self._end: tuple[int, dict[str, int]] | None = None
         self._budget: BudgetUsage | None = None  # kept when the case finishes
+        # the contextvars context of the runner task while the case is parked
+        self._context: contextvars.Context | None = None
         self.undelivered = 0
         # the case's link to a durable store (None on a MemoryStore)
         self.durable: CaseLog | None = None
@@ -397,7 +403,13 @@ class Case:
         self._conclude()
         return True
 
-    async def run(self, kids: Children | None = None, *, top: bool = True) -> None:
+    async def run(
+        self,
+        kids: Children | None = None,
+        resume: list[Message] | None = None,
+        *,
+        top: bool = True,
+    ) -> None:
         """The case runner task: bursts, inputs and waits, until the case is final.
 
         As the task (``top``): exceptions from user code, the reducer or
@@ -412,7 +424,18 @@ class Case:
         extra frame).  The task and the loop are one coroutine: a wrapper
         task around the loop kept a second frame alive with every waiting
         case (~340 B, measured).
+
+        A case that waits with no child left (only signals, a cancel or a
+        cancelled region can move it) keeps no task at all: the task
+        *parks* the inbox and ends (:meth:`_may_park`), and the first
+        message sent to it starts a new runner task (:meth:`_resume`) with
+        the batch ``receive`` would have returned: ``resume``.  A bare trio
+        task blocked on a wait is ~1.7 KB; a waiting case held one more
+        than its own state (figure 7).  At shutdown the substrate starts the
+        parked cases' runners again, cancelled where they waited
+        (:meth:`stop_parked`).
         """
+        parked = False
         try:
             if top and self.opts.timeout is not None:
                 await self._run_timed()
@@ -421,7 +444,15 @@ class Case:
             assert st is not None
             counters = self.sub.counters
             quanta = self.opts.step_quanta
+            batch = resume
             while True:
+                if batch:
+                    if any(is_internal(m) for m in batch):
+                        batch = await self._settle(batch)
+                    self._handle(batch)
+                    if st.status is Status.RUNNING:
+                        self._set_state(CaseState.RUNNING)
+                    batch = None
                 rp = self.replay
                 if rp is not None and not rp.pending:
                     end_replay(self, rp)  # a resumed case with nothing (more) to replay
@@ -476,29 +507,85 @@ class Case:
                         CaseState.WAITING_EFFECT if st.effects else CaseState.WAITING_SIGNAL
                     )
                     await self._flush()
+                    if top and self._may_park() and self.inbox.park(self._resume):
+                        # the next message starts the runner again, in this
+                        # task's contextvars (not the sender's)
+                        self._context = trio.lowlevel.current_task().context
+                        parked = True
+                        return
                     batch = await self.inbox.receive()
                     if self.kids is not None and self.kids.unstarted:
                         # what the reduction started has begun before any
                         # input can withdraw it (the cancelled receipts' rule)
                         await self.kids.until_started()
-                if batch:
-                    if any(is_internal(m) for m in batch):
-                        batch = await self._settle(batch)
-                    self._handle(batch)
-                    if st.status is Status.RUNNING:
-                        self._set_state(CaseState.RUNNING)
         except Exception as exc:
             if not top:
                 raise
             self._fail(exc)
         finally:
-            if top:
-                if self.state not in FINAL_STATES:
-                    self._conclude()
-                if self._unsent:
-                    with trio.CancelScope(shield=True):
-                        await self._flush()
-                self.targets = ()  # a finished case holds no sink
+            if top and not parked:
+                await self._end_task()
+
+    async def _end_task(self) -> None:
+        """The end of the runner task: conclude the case if needed, flush its last events."""
+        if self.state not in FINAL_STATES:
+            self._conclude()
+        if self._unsent:
+            with trio.CancelScope(shield=True):
+                await self._flush()
+        self.targets = ()  # a finished case holds no sink
+
+    def _may_park(self) -> bool:
+        """Whether the runner task may end while the case waits (see :meth:`run`).
+
+        Only a plain case with no live child: no timeout (its cancel scope
+        lives in the task), no replay, not durable (its store and resume
+        bookkeeping stay with the task), no effect or timer in flight, and
+        not while the substrate closes.
+        """
+        kids = self.kids
+        return (
+            self.replay is None
+            and self.durable is None
+            and self.resumed is None
+            and self.opts.timeout is None
+            and not self.sub.closing
+            and (kids is None or (kids.live == 0 and not kids.unstarted and kids.held is None))
+        )
+
+    def _resume(self, batch: list[Message]) -> None:
+        """Start the runner task of a parked case again with ``batch`` (see :meth:`run`)."""
+        self._restart(self.run, None, batch)
+
+    def _restart(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Start ``fn(*args)`` as the case's runner task, in the parked task's contextvars."""
+        nursery = self.sub._nursery
+        context = self._context
+        assert nursery is not None
+        assert context is not None
+        self._context = None
+        # the new task copies the current context: the parked runner's, so
+        # the case's code sees the contextvars it saw before it waited
+        context.run(nursery.start_soon, fn, *args, name=f"wftrio case {self.case_id}")
+
+    def stop_parked(self) -> None:
+        """At shutdown: a parked case's runner starts again and is cancelled where it waited.
+
+        The substrate has cancelled the case nursery: the new task's first
+        checkpoint raises ``trio.Cancelled``, as ``receive`` would have in
+        a runner blocked there, and the case ends as any other does at
+        shutdown.
+        """
+        if self.inbox.unpark() is not None:
+            self._restart(self._stopped)
+
+    async def _stopped(self) -> None:
+        try:
+            await trio.lowlevel.checkpoint()  # cancelled: the substrate is closing
+        except BaseException:
+            await self._end_task()
+            raise
+        await self.run(None, [])  # pragma: no cover - not cancelled: carry on waiting
 
     async def _run_timed(self) -> None:
         """The loop inside the cancel scope of the case's timeout."""

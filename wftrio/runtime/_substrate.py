@@ -17,7 +17,9 @@ substrate is left.
 
 from __future__ import annotations
 
+import inspect
 import math
+import operator
 import os
 import secrets
 import time
@@ -83,6 +85,9 @@ def new_ids() -> tuple[str, str]:
     n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
     n = (n & ~(0xF000 << 64)) | (4 << 76)  # version 4
     return f"{n:032x}", b[16:].hex()
+
+
+_default_options: CaseOptions | None = None  # Substrate's defaults parsed (frozen)
 
 
 class Substrate:
@@ -153,21 +158,42 @@ class Substrate:
         **unknown: Any,
     ) -> None:
         # anything left is an unknown option: raise for it
-        parse_case_options(CaseOptions(), unknown, "open_substrate()")
-        self.defaults = parse_case_options(
-            CaseOptions(scheduler, step_quanta, timeout, trace_level),
-            {
-                "effect_handler": effect_handler,
-                "budget": budget,
-                "allow": allow,
-                "validate": validate,
-                "keep_events": keep_events,
-                "max_pending_signals": max_pending_signals,
-                "validate_budget": validate_budget,
-            },
-            "open_substrate()",
+        if unknown:
+            parse_case_options(CaseOptions(), unknown, "open_substrate()")
+        given = (
+            scheduler,
+            step_quanta,
+            timeout,
+            trace_level,
+            effect_handler,
+            budget,
+            allow,
+            validate,
+            keep_events,
+            max_pending_signals,
+            validate_budget,
         )
-        check_case_options(self.defaults, "open_substrate()")
+        global _default_options
+        if _default_options is not None and all(map(operator.is_, given, _DEFAULT_ARGS)):
+            # every case option left at its default (the very objects): parsed once
+            self.defaults = _default_options
+        else:
+            self.defaults = parse_case_options(
+                CaseOptions(scheduler, step_quanta, timeout, trace_level),
+                {
+                    "effect_handler": effect_handler,
+                    "budget": budget,
+                    "allow": allow,
+                    "validate": validate,
+                    "keep_events": keep_events,
+                    "max_pending_signals": max_pending_signals,
+                    "validate_budget": validate_budget,
+                },
+                "open_substrate()",
+            )
+            check_case_options(self.defaults, "open_substrate()")
+            if all(map(operator.is_, given, _DEFAULT_ARGS)):
+                _default_options = self.defaults
         if retain_finished is not None and (
             isinstance(retain_finished, bool)
             or not isinstance(retain_finished, int)
@@ -269,6 +295,8 @@ class Substrate:
         finally:
             self.closing = True
             self._nursery.cancel_scope.cancel()
+            for case in list(self._cases.values()):
+                case.stop_parked()  # a case waiting without a task (see Case.run)
             # the body's own exception (if any) propagates as it is, not
             # wrapped in the nurseries' exception groups
             try:
@@ -277,10 +305,38 @@ class Substrate:
                 # KeyboardInterrupt / SystemExit from user code in a case:
                 # every case is cancelled by now; re-raise the original,
                 # unwrapped, as trio.run does
-                stop = _first_leaf(group, (KeyboardInterrupt, SystemExit))
+                stop = first_leaf(group, (KeyboardInterrupt, SystemExit))
                 if stop is None:
                     raise
                 raise stop from None
+
+    def _open_one_shot(self, nursery: trio.Nursery) -> None:
+        """Open this substrate in ``nursery`` alone: ``wf.run``'s lighter supervision tree.
+
+        For a substrate on a ``MemoryStore`` with no sink that nobody but its
+        opener can reach (``wf.run``: one case, no ``sub.trace``), the tree of
+        :meth:`__aenter__` reduces to the case nursery: a ``MemoryStore`` has
+        nothing to open, resume or close, and no sink task can ever be
+        needed (none is attached: a sink added anyway would never be fed).
+        The opener calls :meth:`_close_one_shot` before leaving ``nursery``,
+        and keeps its own exceptions out of it (see ``wf.run``).
+        """
+        if self._opened:
+            raise SubstrateClosed("a substrate can be entered only once; open a new one")
+        assert isinstance(self.store, MemoryStore)
+        assert not self.hub.sinks
+        self._opened = True
+        self._nursery = nursery
+        self._wall0 = time.perf_counter()
+
+    def _close_one_shot(self) -> None:
+        """Close a substrate opened by :meth:`_open_one_shot`: cancel the live cases, as
+        :meth:`__aexit__` does (they end when the nursery is left)."""
+        assert self._nursery is not None
+        self.closing = True
+        self._nursery.cancel_scope.cancel()
+        for case in list(self._cases.values()):
+            case.stop_parked()
 
     async def drain(self) -> None:
         """Wait until no case is live (new cases may start meanwhile)."""
@@ -781,6 +837,25 @@ class Substrate:
         return f"<Substrate {state} live={self._live.value} known={len(self._cases)}>"
 
 
+# the defaults of Substrate's case options, in the order __init__ compares them
+_DEFAULT_ARGS = tuple(
+    inspect.signature(Substrate.__init__).parameters[name].default
+    for name in (
+        "scheduler",
+        "step_quanta",
+        "timeout",
+        "trace_level",
+        "effect_handler",
+        "budget",
+        "allow",
+        "validate",
+        "keep_events",
+        "max_pending_signals",
+        "validate_budget",
+    )
+)
+
+
 def _case_state(state: object) -> CaseState:
     if isinstance(state, str):
         try:
@@ -793,7 +868,7 @@ def _case_state(state: object) -> CaseState:
     )
 
 
-def _first_leaf(
+def first_leaf(
     group: BaseExceptionGroup[BaseException], types: tuple[type[BaseException], ...]
 ) -> BaseException | None:
     """The first exception of one of ``types`` in ``group`` (nested groups searched)."""
@@ -801,7 +876,7 @@ def _first_leaf(
         if isinstance(exc, types):
             return exc
         if isinstance(exc, BaseExceptionGroup):
-            found = _first_leaf(exc, types)
+            found = first_leaf(exc, types)
             if found is not None:
                 return found
     return None
