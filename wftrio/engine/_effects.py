@@ -26,6 +26,7 @@ import attrs
 
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
+from wftrio.engine._recording import scope_of
 from wftrio.engine.frozen import FrozenDict, as_updates, freeze_items
 from wftrio.engine.objects import EMPTY, JoinInst
 from wftrio.engine.protocol import (
@@ -34,6 +35,7 @@ from wftrio.engine.protocol import (
     EventKind,
     StartEffect,
     Status,
+    WaitKind,
     error_info,
 )
 from wftrio.errors import EffectTimeout, EngineError, GuardViolation, TaskError
@@ -393,6 +395,9 @@ def request(
     ``spec`` is the :class:`Effect` a sync task returned, or ``None`` for an
     async task function.  ``tok.pc`` must be the task's pc.
     """
+    if spec is None and not allows:
+        _request_fn(st, tok, a, step)
+        return
     name = a.name
     on_error = a.on_error
     declared = a.kind
@@ -491,6 +496,118 @@ def request(
         )
 
 
+_EFFECT_REQUESTED: str = EventKind.EFFECT_REQUESTED.value
+_EFFECT_COMPLETED: str = EventKind.EFFECT_COMPLETED.value
+_new_event = tuple.__new__
+
+
+def _request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
+    """:func:`request` for an async task function in no region with an allowlist.
+
+    The same ids, admission, commands and events as the general path, in
+    fewer calls: this is every effect of a plain ``par`` of async tasks
+    (issue 12, figure 9).
+    """
+    name = a.name
+    kind = a.kind if a.kind is not None else name
+    cost = a.cost or 0.0
+    scope = tok.scope
+    snap = scope.snap
+    if snap is None:
+        snap = ctx_snapshot(scope)
+    req = DeferredRequest(None, snap.digest, name, kind)
+    tid = tok.id
+    cid = f"{st.root_id}/t{tid}/s{step}"
+    g = st.governor
+    if g is None:
+        g = st.governor = Governor()
+    if g.allow is not None or g.budget is not None:
+        refusal = g.admit(kind, name, cost, ())
+    else:  # nothing to refuse: admit() reduced to its charges
+        refusal = None
+        g.effects += 1
+        g.cost += cost
+    clock = st.clock
+    now = (clock() - st.t0) if clock is not None else 0.0
+    if refusal is not None:
+        _receipt(
+            st,
+            tok,
+            name,
+            Receipt(
+                causal_id=cid,
+                kind=kind,
+                task=name,
+                outcome="disallowed" if isinstance(refusal, GuardViolation) else "over_budget",
+                attempts=0,
+                started=now,
+                ended=now,
+                request="",
+                key=idempotency_key(cid),
+                error_type=type(refusal).__qualname__,
+                error=str(refusal),
+                detail=refusal.info,
+            ),
+            req,
+        )
+        fail_task(st, tok, refusal, name, a.on_error, woken=False)
+        return
+    eid = st._next_id
+    st._next_id = eid + 1
+    effects = st.effects
+    if effects is EMPTY:
+        effects = st.effects = {}
+    effects[eid] = tok
+    tok.wait = EffectWait(WaitKind.EFFECT, eid)
+    if st.current is tok:
+        st.current = None
+    meta = EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
+    metas = st.effect_meta
+    if metas is None:
+        metas = st.effect_meta = {}
+    metas[eid] = meta
+    region = tok.region
+    st.outbox.append(
+        StartEffect(
+            eid,
+            name,
+            a.fn,
+            snap.view,
+            region.path() if region is not None else (),
+            tid,
+            kind,
+            None,
+            cid,
+            meta.key,
+            a.timeout,
+            a.retry,
+        )
+    )
+    if st.full:
+        st.emit(EventKind.TASK_STARTED, name, tok)
+    if st.tracing:  # emit() inlined: the data is an int and two str, frozen as built
+        seq = st.seq
+        st.seq = seq + 1
+        ev = _new_event(
+            TraceEvent,
+            (
+                seq,
+                st.case_id,
+                _EFFECT_REQUESTED,
+                name,
+                tid,
+                scope_of(tok) if region is not None else None,
+                (clock() - st.t0) if clock is not None else 0.0,
+                FrozenDict(eid=eid, kind=kind, causal_id=cid),
+            ),
+        )
+        rec = st._record
+        if rec is None:
+            st._events.append(ev)
+        else:
+            rec(ev)
+
+
 def fail_task(
     st: ExecState, tok: Token, exc: BaseException, name: str, on_error: int, *, woken: bool
 ) -> None:
@@ -528,7 +645,10 @@ def complete(
             raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
         return False
     meta = st.effect_meta.pop(eid) if st.effect_meta else None
-    ins, ops = task_operands(st, tok)
+    ins = st.program.instrs[tok.pc]
+    ops = ins.ops
+    if type(ops) is not TaskOps:  # pragma: no cover - effects block at tasks only
+        ins, ops = task_operands(st, tok)
     name = ops.name
     tok.wait = None
     if meta is None:  # pragma: no cover - every effect is requested through request()
@@ -541,7 +661,11 @@ def complete(
             updates = as_updates(result, name, ins.path)
         except TaskError as exc:
             error = exc
-    _governor(st).charge_time(t1 - t0)
+    g = st.governor
+    if g is None:
+        g = st.governor = Governor()
+    if t1 > t0:  # Governor.charge_time, inlined
+        g.time += t1 - t0
     if error is not None:
         if outcome not in ("error", "timed_out"):
             outcome = "timed_out" if isinstance(error, EffectTimeout) else "error"
@@ -572,18 +696,63 @@ def complete(
             "started": t0,
             "ended": t1,
         }
-        if late(tok):
+        if tok.frame is not None and late(tok):
             data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
-        st.emit(
-            EventKind.EFFECT_COMPLETED,
-            name,
-            tok,
-            # the runtime's values are all atomic (a caller's may not be: frozen then)
-            FrozenDict(data)
-            if type(attempts) is int and type(t0) is float and type(t1) is float
-            else data,
-        )
-    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
+        # the runtime's values are all atomic (a caller's may not be: frozen then)
+        frozen = type(attempts) is int and type(t0) is float and type(t1) is float
+        clock = st.clock
+        region = tok.region
+        if st.on_event is None and st.keep_events:
+            # emit() and _effect_receipt() inlined (the common case: events
+            # kept, no callback): the same two events, in fewer calls
+            seq = st.seq
+            st.seq = seq + 2
+            sid = scope_of(tok) if region is not None else None
+            events = st._events
+            events.append(
+                _new_event(
+                    TraceEvent,
+                    (
+                        seq,
+                        st.case_id,
+                        _EFFECT_COMPLETED,
+                        name,
+                        tok.id,
+                        sid,
+                        (clock() - st.t0) if clock is not None else 0.0,
+                        FrozenDict(data) if frozen else freeze_items(data),
+                    ),
+                )
+            )
+            req = meta.request
+            if type(req) is DeferredRequest:
+                events.append(
+                    PendingReceipt(
+                        seq + 1,
+                        st.case_id,
+                        _RECEIPT,
+                        name,
+                        tok.id,
+                        sid,
+                        (clock() - st.t0) if clock is not None else 0.0,
+                        (meta.causal_id, meta.kind, name, "ok", attempts, t0, t1, meta.key)
+                        + (meta.cost, {}),
+                        req,
+                        updates,
+                    )
+                )
+                digest = req.digest
+                if digest is not None and digest is not st._unhashed:  # record_compact
+                    if st._unhashed is not None:
+                        st._unhashed.prefix()
+                    st._unhashed = digest
+                st._lazy = True
+            else:
+                st.seq = seq + 1
+                _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
+        else:
+            st.emit(EventKind.EFFECT_COMPLETED, name, tok, FrozenDict(data) if frozen else data)
+            _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
     if updates:
         scope = tok.scope
         scope.snap = None

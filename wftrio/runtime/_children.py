@@ -40,10 +40,10 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import Handler, no_handler
+from wftrio.effects import Handler, bind_effect_lazily, no_handler, unbind_effect
 from wftrio.engine import StartEffect
-from wftrio.errors import EngineError
-from wftrio.runtime._effects import run_effect
+from wftrio.errors import EffectTimeout, EngineError
+from wftrio.runtime._effects import escaped, is_stray, run_effect
 from wftrio.runtime._messages import (
     EffectEscaped,
     EffectOutcome,
@@ -337,16 +337,61 @@ class Children:
     async def _effect(self, run: EffectRun, host: Host) -> None:
         cmd = run.cmd
         self.unstarted -= 1
-
-        def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
-            if not run.withdrawn:
-                if type(msg) is EffectRetry:
-                    self.counters.effect_retries += 1
-                self.put(msg)
-
         try:
             if run.withdrawn:
                 return
+            fn = cmd.fn
+            if (
+                run.scope is None
+                and fn is not None
+                and cmd.timeout is None
+                and cmd.retry is None
+                and cmd.effect is None
+            ):
+                # the common effect (an async task function outside every
+                # region, no timeout, no retry): run_effect's one attempt
+                # inlined here, with no coroutine or closure of its own
+                # (issue 12, figure 9): the same outcome and context
+                now = self.now
+                started = now()
+                n = run.attempts_done + 1
+                ctx = cmd.ctx
+                try:
+                    token = bind_effect_lazily(
+                        self.case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, ctx
+                    )
+                    try:
+                        result = await fn(ctx)
+                    finally:
+                        unbind_effect(token)
+                except Exception as exc:
+                    msg: EffectOutcome | EffectEscaped = EffectOutcome(
+                        cmd.eid,
+                        None,
+                        exc,
+                        n,
+                        started,
+                        now(),
+                        "timed_out" if isinstance(exc, EffectTimeout) else "error",
+                    )
+                except BaseException as exc:
+                    if not is_stray(exc):
+                        raise
+                    # not ours: contained here, so the case fails (see run_effect)
+                    err = escaped(exc, f"effect {cmd.kind!r} of task {cmd.name!r}")
+                    msg = EffectEscaped(cmd.eid, err, n, started, now())
+                else:
+                    msg = EffectOutcome(cmd.eid, result, None, n, started, now(), "ok")
+                if not run.withdrawn:
+                    self.put(msg)
+                return
+
+            def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
+                if not run.withdrawn:
+                    if type(msg) is EffectRetry:
+                        self.counters.effect_retries += 1
+                    self.put(msg)
+
             scope = run.scope
             if scope is None:  # cancelled with the case nursery (module docstring)
                 await run_effect(
