@@ -396,7 +396,7 @@ def request(
     async task function.  ``tok.pc`` must be the task's pc.
     """
     if spec is None and not allows:
-        _request_fn(st, tok, a, step)
+        request_fn(st, tok, a, step)
         return
     name = a.name
     on_error = a.on_error
@@ -498,10 +498,11 @@ def request(
 
 _EFFECT_REQUESTED: str = EventKind.EFFECT_REQUESTED.value
 _EFFECT_COMPLETED: str = EventKind.EFFECT_COMPLETED.value
-_new_event = tuple.__new__
+_new_event = tuple.__new__  # builds a NamedTuple from all its fields, in one call
+_EFFECT = WaitKind.EFFECT
 
 
-def _request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
+def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     """:func:`request` for an async task function in no region with an allowlist.
 
     The same ids, admission, commands and events as the general path, in
@@ -558,7 +559,7 @@ def _request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     if effects is EMPTY:
         effects = st.effects = {}
     effects[eid] = tok
-    tok.wait = EffectWait(WaitKind.EFFECT, eid)
+    tok.wait = _new_event(EffectWait, (_EFFECT, eid))  # no NamedTuple __new__ call
     if st.current is tok:
         st.current = None
     meta = EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
@@ -568,19 +569,22 @@ def _request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     metas[eid] = meta
     region = tok.region
     st.outbox.append(
-        StartEffect(
-            eid,
-            name,
-            a.fn,
-            snap.view,
-            region.path() if region is not None else (),
-            tid,
-            kind,
-            None,
-            cid,
-            meta.key,
-            a.timeout,
-            a.retry,
+        _new_event(
+            StartEffect,
+            (
+                eid,
+                name,
+                a.fn,
+                snap.view,
+                region.path() if region is not None else (),
+                tid,
+                kind,
+                None,
+                cid,
+                meta.key,
+                a.timeout,
+                a.retry,
+            ),
         )
     )
     if st.full:

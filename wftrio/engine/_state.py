@@ -606,6 +606,13 @@ class ExecState(Recording):
         """
         return _effects.complete(self, eid, result, error, attempts, started, ended, outcome)
 
+    feed_effect_outcome = _effects.complete
+    """``feed_effect(eid, result, error, attempts, started, ended, outcome)``, positionally.
+
+    For a host feeding many outcomes (the runtime's ``EffectOutcome``
+    messages have these fields in this order): one call fewer per outcome.
+    """
+
     def feed_effect_retry(
         self, eid: int, attempt: int, error: BaseException, delay: float = 0.0
     ) -> bool:
