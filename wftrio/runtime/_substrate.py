@@ -73,8 +73,6 @@ from wftrio.validation import check_program
 
 __all__ = ["Substrate", "open_substrate"]
 
-_STR_ONLY: frozenset[type] = frozenset({str})
-
 
 def new_ids() -> tuple[str, str]:
     """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)``: one urandom."""
@@ -379,14 +377,19 @@ class Substrate:
         self._check_open()
         await trio.lowlevel.checkpoint_if_cancelled()
         opts = parse_case_options(self.defaults, options, "new_case()")
-        if ctx is not None and not isinstance(ctx, Mapping):
-            raise OptionError(
-                f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
-            )
-        if ctx is not None and not set(map(type, ctx)) <= _STR_ONLY:  # C-speed scan first
-            bad = next((k for k in ctx if not isinstance(k, str)), None)
-            if bad is not None:
-                raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}")
+        if ctx is not None:
+            if type(ctx) is not dict and not isinstance(ctx, Mapping):
+                raise OptionError(
+                    f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
+                )
+            try:
+                # a C-speed scan first: str.join takes str keys only (about
+                # half the time of collecting the keys' types in a set)
+                "".join(ctx)
+            except TypeError:
+                bad = next((k for k in ctx if not isinstance(k, str)), None)
+                if bad is not None:
+                    raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}") from None
         entry = None
         if isinstance(term, str):
             if term == "":
