@@ -498,6 +498,7 @@ def request(
 
 _EFFECT_REQUESTED: str = EventKind.EFFECT_REQUESTED.value
 _EFFECT_COMPLETED: str = EventKind.EFFECT_COMPLETED.value
+_NO_EXTRA: dict[str, Any] = {}  # a receipt's extra fields when it has none (never mutated)
 _new_event = tuple.__new__  # builds a NamedTuple from all its fields, in one call
 _EFFECT = WaitKind.EFFECT
 
@@ -692,18 +693,32 @@ def complete(
         fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
     if st.tracing:
-        data: dict[str, Any] = {
-            "eid": eid,
-            "at_step": st.steps,
-            "result": updates,
-            "attempts": attempts,
-            "started": t0,
-            "ended": t1,
-        }
-        if tok.frame is not None and late(tok):
-            data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
         # the runtime's values are all atomic (a caller's may not be: frozen then)
         frozen = type(attempts) is int and type(t0) is float and type(t1) is float
+        data: dict[str, Any]
+        if tok.frame is not None and late(tok):
+            data = {
+                "eid": eid,
+                "at_step": st.steps,
+                "result": updates,
+                "attempts": attempts,
+                "started": t0,
+                "ended": t1,
+                "late": True,  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
+            }
+        elif frozen:  # built frozen: no second dict
+            data = FrozenDict(
+                eid=eid, at_step=st.steps, result=updates, attempts=attempts, started=t0, ended=t1
+            )
+        else:
+            data = {
+                "eid": eid,
+                "at_step": st.steps,
+                "result": updates,
+                "attempts": attempts,
+                "started": t0,
+                "ended": t1,
+            }
         clock = st.clock
         region = tok.region
         if st.on_event is None and st.keep_events:
@@ -724,7 +739,11 @@ def complete(
                         tok.id,
                         sid,
                         (clock() - st.t0) if clock is not None else 0.0,
-                        FrozenDict(data) if frozen else freeze_items(data),
+                        data
+                        if type(data) is FrozenDict
+                        else FrozenDict(data)
+                        if frozen
+                        else freeze_items(data),
                     ),
                 )
             )
@@ -739,8 +758,18 @@ def complete(
                         tok.id,
                         sid,
                         (clock() - st.t0) if clock is not None else 0.0,
-                        (meta.causal_id, meta.kind, name, "ok", attempts, t0, t1, meta.key)
-                        + (meta.cost, {}),
+                        (
+                            meta.causal_id,
+                            meta.kind,
+                            name,
+                            "ok",
+                            attempts,
+                            t0,
+                            t1,
+                            meta.key,
+                            meta.cost,
+                            _NO_EXTRA,
+                        ),
                         req,
                         updates,
                     )
@@ -755,7 +784,12 @@ def complete(
                 st.seq = seq + 1
                 _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
         else:
-            st.emit(EventKind.EFFECT_COMPLETED, name, tok, FrozenDict(data) if frozen else data)
+            st.emit(
+                EventKind.EFFECT_COMPLETED,
+                name,
+                tok,
+                data if type(data) is FrozenDict or not frozen else FrozenDict(data),
+            )
             _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
     if updates:
         scope = tok.scope

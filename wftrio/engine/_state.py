@@ -36,13 +36,14 @@ from wftrio.engine.protocol import (
     error_info,
 )
 from wftrio.errors import EngineError, RecordedError, TaskError
+from wftrio.governance import BudgetUsage
 from wftrio.scheduling import Deterministic, Replay, Scheduler
 from wftrio.trace import TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.engine._effects import EffectMeta
     from wftrio.engine._snapshot import StateSnapshot
-    from wftrio.governance import Budget, BudgetUsage, Governor
+    from wftrio.governance import Budget, Governor
 
 __all__ = [
     "FINAL",
@@ -61,6 +62,9 @@ __all__ = [
     "signal_alt",
 ]
 
+
+_NO_USAGE = BudgetUsage(0, 0.0, 0.0, None)
+"""The usage of a case that never had a governor (no effect, no budget)."""
 
 _DEQUE_AT = 32
 """``make_ready`` turns the ready stack into a deque once it holds this many tokens."""
@@ -246,11 +250,9 @@ class ExecState(Recording):
 
     def budget_usage(self) -> BudgetUsage:
         """What the case used of its effect budget (effects, time, cost) and the limits."""
-        from wftrio.governance import BudgetUsage
-
         g = self.governor
         if g is None:
-            return BudgetUsage(0, 0.0, 0.0, None)
+            return _NO_USAGE  # frozen: one instance serves every case
         return g.usage()
 
     def effect_attempts(self, eid: int) -> int:

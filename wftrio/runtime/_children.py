@@ -40,7 +40,7 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import Handler, bind_effect_lazily, no_handler, unbind_effect
+from wftrio.effects import Handler, bind_effect_lazily, no_handler
 from wftrio.engine import StartEffect
 from wftrio.errors import EffectTimeout, EngineError
 from wftrio.runtime._effects import escaped, is_stray, run_effect
@@ -53,6 +53,8 @@ from wftrio.runtime._messages import (
 )
 
 __all__ = ["Children", "Counters", "EffectRun", "Host"]
+
+_new = tuple.__new__
 
 
 class Counters:
@@ -356,14 +358,11 @@ class Children:
                 started = now()
                 n = run.attempts_done + 1
                 ctx = cmd.ctx
+                # bound in this task's own context (trio copies one per task):
+                # the binding ends with the task, so it is never reset
+                bind_effect_lazily(self.case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, ctx)
                 try:
-                    token = bind_effect_lazily(
-                        self.case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, ctx
-                    )
-                    try:
-                        result = await fn(ctx)
-                    finally:
-                        unbind_effect(token)
+                    result = await fn(ctx)
                 except Exception as exc:
                     msg: EffectOutcome | EffectEscaped = EffectOutcome(
                         cmd.eid,
@@ -380,8 +379,8 @@ class Children:
                     # not ours: contained here, so the case fails (see run_effect)
                     err = escaped(exc, f"effect {cmd.kind!r} of task {cmd.name!r}")
                     msg = EffectEscaped(cmd.eid, err, n, started, now())
-                else:
-                    msg = EffectOutcome(cmd.eid, result, None, n, started, now(), "ok")
+                else:  # tuple.__new__: the NamedTuple without its __new__ call
+                    msg = _new(EffectOutcome, (cmd.eid, result, None, n, started, now(), "ok"))
                 if not run.withdrawn:
                     self.put(msg)
                 return

@@ -782,7 +782,8 @@ class Case:
                 if self.reason is None:
                     self.reason = "shutdown" if self.sub.closing else "aborted"
                 st.cancel(self.reason)
-            st.take_outbox()
+            if st.outbox:
+                st.take_outbox()
             final = _FINAL_OF[st.status]
             if final is CaseState.FAILED and self.error is None:
                 self.error = st.error
@@ -792,7 +793,9 @@ class Case:
         if final is not CaseState.CANCELLED:
             self.reason = None
         self.finished_at = run_clock()()
-        self.undelivered += count_signals(self.inbox.close())
+        left = self.inbox.close()
+        if left:
+            self.undelivered += count_signals(left)
         self._set_state(final)
         self._commit()
         if self.durable is not None and not self.sub.closing:

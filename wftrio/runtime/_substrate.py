@@ -74,9 +74,33 @@ from wftrio.validation import check_program
 __all__ = ["Substrate", "open_substrate"]
 
 
+_POOL_IDS = 64
+"""Ids drawn per ``os.urandom`` call (:func:`new_ids`)."""
+
+_pool: list[bytes] = []
+_pool_pid = 0
+
+
+def _random20() -> bytes:
+    """20 bytes from ``os.urandom``, drawn 64 ids' worth at a time.
+
+    One system call per 64 cases instead of one per case.  The pool is
+    dropped in a forked child (another pid), so no two processes ever hand
+    out the same bytes.
+    """
+    global _pool_pid
+    pid = os.getpid()
+    if pid != _pool_pid or not _pool:
+        _pool.clear()
+        _pool_pid = pid
+        b = os.urandom(20 * _POOL_IDS)
+        _pool.extend(b[i : i + 20] for i in range(0, len(b), 20))
+    return _pool.pop()
+
+
 def new_ids() -> tuple[str, str]:
-    """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)``: one urandom."""
-    b = os.urandom(20)
+    """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)`` (20 bytes)."""
+    b = _random20()
     n = int.from_bytes(b[:16], "big")
     n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
     n = (n & ~(0xF000 << 64)) | (4 << 76)  # version 4
