@@ -27,7 +27,7 @@ import attrs
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
 from wftrio.engine._recording import scope_of
-from wftrio.engine.frozen import FrozenDict, as_updates, freeze_items
+from wftrio.engine.frozen import ATOMIC, FrozenDict, as_updates, freeze_items
 from wftrio.engine.objects import EMPTY, JoinInst
 from wftrio.engine.protocol import (
     FINAL,
@@ -498,6 +498,8 @@ def request(
 
 _EFFECT_REQUESTED: str = EventKind.EFFECT_REQUESTED.value
 _EFFECT_COMPLETED: str = EventKind.EFFECT_COMPLETED.value
+DEQUE_AT = 32
+"""``ExecState.make_ready`` turns the ready stack into a deque once it holds this many."""
 _NO_EXTRA: dict[str, Any] = {}  # a receipt's extra fields when it has none (never mutated)
 _new_event = tuple.__new__  # builds a NamedTuple from all its fields, in one call
 _EFFECT = WaitKind.EFFECT
@@ -662,10 +664,19 @@ def complete(
     t1 = st.now() if ended is None else ended
     updates: FrozenDict | None = None
     if error is None and result is not None:
-        try:
-            updates = as_updates(result, name, ins.path)
-        except TaskError as exc:
-            error = exc
+        if type(result) is dict:
+            # the common result costs one pass (as in the pure-task loop):
+            # str keys, values that need no freezing; else as_updates
+            for k, v in result.items():
+                if type(k) is not str or type(v) not in ATOMIC:
+                    break
+            else:
+                updates = FrozenDict(result)
+        if updates is None:
+            try:
+                updates = as_updates(result, name, ins.path)
+            except TaskError as exc:
+                error = exc
     g = st.governor
     if g is None:
         g = st.governor = Governor()
@@ -750,28 +761,31 @@ def complete(
             req = meta.request
             if type(req) is DeferredRequest:
                 events.append(
-                    PendingReceipt(
-                        seq + 1,
-                        st.case_id,
-                        _RECEIPT,
-                        name,
-                        tok.id,
-                        sid,
-                        (clock() - st.t0) if clock is not None else 0.0,
+                    _new_event(
+                        PendingReceipt,
                         (
-                            meta.causal_id,
-                            meta.kind,
+                            seq + 1,
+                            st.case_id,
+                            _RECEIPT,
                             name,
-                            "ok",
-                            attempts,
-                            t0,
-                            t1,
-                            meta.key,
-                            meta.cost,
-                            _NO_EXTRA,
+                            tok.id,
+                            sid,
+                            (clock() - st.t0) if clock is not None else 0.0,
+                            (
+                                meta.causal_id,
+                                meta.kind,
+                                name,
+                                "ok",
+                                attempts,
+                                t0,
+                                t1,
+                                meta.key,
+                                meta.cost,
+                                _NO_EXTRA,
+                            ),
+                            req,
+                            updates,
                         ),
-                        req,
-                        updates,
                     )
                 )
                 digest = req.digest
@@ -798,7 +812,11 @@ def complete(
     if st.full:
         st.emit(EventKind.TASK_COMPLETED, name, tok, updates if updates is not None else {})
     tok.pc = ins.next
-    st.make_ready(tok)
+    ready = st.ready
+    if type(ready) is list and len(ready) < DEQUE_AT:  # ExecState.make_ready, inlined
+        ready.insert(0, tok)
+    else:
+        st.make_ready(tok)
     st.status = Status.RUNNING
     return True
 

@@ -20,7 +20,7 @@ from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects, _withdraw
 from wftrio.engine._ops import link
 from wftrio.engine._recording import Recording, _record_nothing, scope_of
-from wftrio.engine.frozen import freeze, frozen_copy
+from wftrio.engine.frozen import FrozenDict, freeze, frozen_copy
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
@@ -66,7 +66,7 @@ __all__ = [
 _NO_USAGE = BudgetUsage(0, 0.0, 0.0, None)
 """The usage of a case that never had a governor (no effect, no budget)."""
 
-_DEQUE_AT = 32
+_DEQUE_AT = _effects.DEQUE_AT
 """``make_ready`` turns the ready stack into a deque once it holds this many tokens."""
 
 
@@ -211,13 +211,26 @@ class ExecState(Recording):
         self.regions: dict[str, dict[RegionInst, None]] = EMPTY
         if not _restoring:
             if self.tracing:
-                started: dict[str, Any] = {
-                    "scheduler": self.scheduler.name,
-                    "preemptive": self.preemptive,
-                    "root": self.root_id,
-                }
-                if workflow is not None:
-                    started["workflow"] = dict(workflow)
+                sched = self.scheduler.name
+                started: dict[str, Any]
+                if (
+                    workflow is None
+                    and type(sched) is str
+                    and type(self.root_id) is str
+                    and type(self.preemptive) is bool
+                ):
+                    # atomic values: frozen as built (no freeze_items pass)
+                    started = FrozenDict(
+                        scheduler=sched, preemptive=self.preemptive, root=self.root_id
+                    )
+                else:
+                    started = {
+                        "scheduler": sched,
+                        "preemptive": self.preemptive,
+                        "root": self.root_id,
+                    }
+                    if workflow is not None:
+                        started["workflow"] = dict(workflow)
                 self.emit(EventKind.CASE_STARTED, None, None, started)
             self.current = self.spawn(program.entry, None, None, self.root)
 
@@ -396,7 +409,7 @@ class ExecState(Recording):
     def finish(self) -> None:
         """No live token is left: the case is DONE (implicit termination)."""
         self.status = Status.DONE
-        self.emit(EventKind.CASE_COMPLETED, None, None, {"steps": self.steps})
+        self.emit(EventKind.CASE_COMPLETED, None, None, FrozenDict(steps=self.steps))
 
     # -- failure and cancellation -------------------------------------------
 

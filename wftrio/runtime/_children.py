@@ -56,6 +56,9 @@ __all__ = ["Children", "Counters", "EffectRun", "Host"]
 
 _new = tuple.__new__
 
+_EFFECT_TASK = "wftrio.runtime._children.Children._effect"
+"""The trio name of every effect task (what trio would format from the method)."""
+
 
 class Counters:
     """Substrate-wide counters the runners update (read by ``sub.stats()``)."""
@@ -135,7 +138,9 @@ class Host:
         self.kids = kids
         self.rid = rid
         self.nursery: trio.Nursery | None = None
-        self.pending: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
+        self.pending: (
+            list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...], str | None]] | None
+        ) = None
         self.live = 0
         self.cancelled = False
 
@@ -143,19 +148,22 @@ class Host:
         """Start ``fn(*args)`` as a child (queued until the nursery is open)."""
         self.start(self._child, fn, args)
 
-    def start(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+    def start(
+        self, fn: Callable[..., Awaitable[None]], *args: Any, name: str | None = None
+    ) -> None:
         """Start ``fn(*args)``, which calls :meth:`child_done` when it ends, as a child.
 
         :meth:`spawn` without the wrapping coroutine, for the effect tasks:
-        one coroutine fewer per effect.
+        one coroutine fewer per effect.  ``name``: the trio task's name
+        (given, trio does not format one from ``fn`` per task).
         """
         self.live += 1
         if self.nursery is not None:
-            self.nursery.start_soon(fn, *args)
+            self.nursery.start_soon(fn, *args, name=name)
         elif self.pending is None:
-            self.pending = [(fn, args)]
+            self.pending = [(fn, args, name)]
         else:
-            self.pending.append((fn, args))
+            self.pending.append((fn, args, name))
 
     def open(self, nursery: trio.Nursery) -> None:
         """Attach the nursery and start the queued children."""
@@ -163,8 +171,8 @@ class Host:
         if self.cancelled:
             nursery.cancel_scope.cancel()
         pending, self.pending = self.pending, None
-        for fn, args in pending or ():
-            nursery.start_soon(fn, *args)
+        for fn, args, name in pending or ():
+            nursery.start_soon(fn, *args, name=name)
 
     def cancel(self) -> None:
         """Cancel the host's scope (every child, nested hosts included)."""
@@ -280,7 +288,7 @@ class Children:
                 h = self.hosts[rid] = Host(self, rid)
                 host.spawn(h.run_region)
             host = h
-        host.start(self._effect, run, host)
+        host.start(self._effect, run, host, name=_EFFECT_TASK)
         self.unstarted += 1
         self.counters.effects_started += 1
 

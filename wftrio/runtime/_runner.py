@@ -232,7 +232,7 @@ class Case:
         self.state = new
         st = self.st
         if st is not None and st.tracing:
-            st.emit(EventKind.CASE_STATE, new.value, None, _FROM[old])
+            st.emit(EventKind.CASE_STATE, new._value_, None, _FROM[old])
         if self._watch is not None and new not in FINAL_STATES:
             self._watch.value = new
 
@@ -739,7 +739,9 @@ class Case:
         # effects start once the reduction blocks (see Children.start_effect)
         hold = st.status is Status.RUNNING
         for c in cmds:
-            if isinstance(c, StartEffect):
+            if type(c) is StartEffect:  # the common command first, by exact type
+                kids.start_effect(c, 0, hold=hold)
+            elif isinstance(c, StartEffect):
                 kids.start_effect(c, hold=hold)
             elif isinstance(c, CancelEffect):
                 kids.cancel_effect(c.eid, st.status in FINAL)
