@@ -21,7 +21,7 @@ from wftrio.errors import EngineError
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
-    from wftrio.engine._effects import CtxDigest, PendingReceipt
+    from wftrio.engine._receipt_records import CtxDigest, PendingReceipt
 
 __all__ = ["Recording", "scope_of"]
 
