@@ -445,7 +445,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
                 name,
                 tid,
                 scope_of(tok) if region is not None else None,
-                (clock() - st.t0) if clock is not None else 0.0,
+                now,  # the request's own time: one clock reading per request
                 FrozenDict(eid=eid, kind=kind, causal_id=cid),
             ),
         )
@@ -579,6 +579,8 @@ def complete(
             seq = st.seq
             st.seq = seq + 2
             sid = scope_of(tok) if region is not None else None
+            # one clock reading for the outcome's two events (one reducer step)
+            t = (clock() - st.t0) if clock is not None else 0.0
             events = st._events
             events.append(
                 _new_event(
@@ -590,7 +592,7 @@ def complete(
                         name,
                         tok.id,
                         sid,
-                        (clock() - st.t0) if clock is not None else 0.0,
+                        t,
                         data
                         if type(data) is FrozenDict
                         else FrozenDict(data)
@@ -611,7 +613,7 @@ def complete(
                             name,
                             tok.id,
                             sid,
-                            (clock() - st.t0) if clock is not None else 0.0,
+                            t,
                             (
                                 meta.causal_id,
                                 meta.kind,
