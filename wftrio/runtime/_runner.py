@@ -790,7 +790,7 @@ class Case:
             if final is CaseState.FAILED and self.error is None:
                 self.error = st.error
             ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
-            self._end = (st.steps, st.pending_signals())
+            self._end = (st.steps, st.pending_signals() if st.signals else {})
             self._budget = st.budget_usage()
         if final is not CaseState.CANCELLED:
             self.reason = None

@@ -400,7 +400,10 @@ class Substrate:
         """
         self._check_open()
         await trio.lowlevel.checkpoint_if_cancelled()
-        opts = parse_case_options(self.defaults, options, "new_case()")
+        # no option given: the substrate's defaults, checked when it opened
+        opts = (
+            parse_case_options(self.defaults, options, "new_case()") if options else self.defaults
+        )
         if ctx is not None:
             if type(ctx) is not dict and not isinstance(ctx, Mapping):
                 raise OptionError(
