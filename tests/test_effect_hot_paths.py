@@ -245,3 +245,16 @@ async def test_the_inline_effect_path_reports_errors_escapes_and_its_context() -
             await sub.wait(cid)
         assert isinstance(info.value.result.error, EscapedBaseException)
         assert isinstance(info.value.result.error.__cause__, Stray)
+
+
+@pytest.mark.parametrize("level", ["min", "full"])
+def test_event_times_never_go_back_with_shared_clock_readings(level: str) -> None:
+    ticks = iter(range(1, 10_000))
+    st = ExecState(wf.compile(_term("z")), {}, trace_level=level, clock=lambda: float(next(ticks)))
+    _drive(st, {})
+    times = [e.time for e in st.events]
+    assert times == sorted(times)
+    # an effect's request and its effect_requested event share one reading,
+    # an outcome's effect_completed and receipt events another
+    by_kind = {(e.kind, e.name): e.time for e in st.events}
+    assert by_kind[("effect_completed", "a")] == by_kind[("receipt", "a")]

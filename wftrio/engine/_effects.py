@@ -431,8 +431,10 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
             ),
         )
     )
+    t = now  # the request's own time: one clock reading per request...
     if st.full:
         st.emit(EventKind.TASK_STARTED, name, tok)
+        t = (clock() - st.t0) if clock is not None else 0.0  # ...unless one came between
     if st.tracing:  # emit() inlined: the data is an int and two str, frozen as built
         seq = st.seq
         st.seq = seq + 1
@@ -445,7 +447,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
                 name,
                 tid,
                 scope_of(tok) if region is not None else None,
-                now,  # the request's own time: one clock reading per request
+                t,
                 FrozenDict(eid=eid, kind=kind, causal_id=cid),
             ),
         )
