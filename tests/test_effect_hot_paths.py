@@ -258,3 +258,22 @@ def test_event_times_never_go_back_with_shared_clock_readings(level: str) -> Non
     # an outcome's effect_completed and receipt events another
     by_kind = {(e.kind, e.name): e.time for e in st.events}
     assert by_kind[("effect_completed", "a")] == by_kind[("receipt", "a")]
+
+
+def test_case_ids_drawn_from_many_threads_are_all_distinct() -> None:
+    import threading
+
+    drawn: list[list[str]] = [[] for _ in range(6)]
+
+    def draw(out: list[str]) -> None:
+        for _ in range(2_000):  # many refills of the 64-id pool, raced by the others
+            out.append(new_ids()[0])
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in drawn]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for out in drawn for i in out]
+    assert len(ids) == 12_000
+    assert len(set(ids)) == len(ids)

@@ -90,12 +90,17 @@ def _random20() -> bytes:
     """
     global _pool_pid
     pid = os.getpid()
-    if pid != _pool_pid or not _pool:
-        _pool.clear()
-        _pool_pid = pid
-        b = os.urandom(20 * _POOL_IDS)
-        _pool.extend(b[i : i + 20] for i in range(0, len(b), 20))
-    return _pool.pop()
+    if pid == _pool_pid:
+        try:
+            return _pool.pop()  # atomic: substrates in other threads draw other bytes
+        except IndexError:
+            pass
+    b = os.urandom(20 * _POOL_IDS)
+    fresh = [b[i : i + 20] for i in range(0, len(b), 20)]
+    mine = fresh.pop()
+    _pool[:] = fresh  # replaced before the pid: nothing drawn in this process is stale
+    _pool_pid = pid
+    return mine
 
 
 def new_ids() -> tuple[str, str]:
