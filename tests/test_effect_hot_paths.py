@@ -277,3 +277,32 @@ def test_case_ids_drawn_from_many_threads_are_all_distinct() -> None:
     ids = [i for out in drawn for i in out]
     assert len(ids) == 12_000
     assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("level", ["min", "full"])
+def test_take_events_keeps_receipts_and_builds_fused_runs(level: str) -> None:
+    from wftrio.engine import materialise
+    from wftrio.engine._fused import FusedRun
+    from wftrio.engine._receipt_records import PendingReceipt
+
+    term = wf.seq(
+        wf.task("p1", lambda c: {"p": 1}),
+        wf.task("p2", lambda c: {"q": 2}),
+        wf.task("fx", _fx("r")),
+        wf.task("p3", lambda c: {"s": 3}),
+        wf.task("p4", lambda c: {"t": 4}),
+    )
+    prog = wf.compile(term)
+    eager = ExecState(prog, {}, trace_level=level, on_event=lambda ev: None)
+    _drive(eager, {"fx": {"r": 1}})
+    st = ExecState(prog, {}, trace_level=level)
+    taken: list[Any] = []
+    while st.run() is Status.BLOCKED:
+        taken += st.take_events(defer_receipts=True)
+        for c in st.take_outbox():
+            st.feed_effect(c.eid, {"r": 1}, attempts=1, started=0.25, ended=0.5, outcome="ok")
+    taken += st.take_events(defer_receipts=True)
+    assert not any(type(e) is FusedRun for e in taken)  # built by take_events
+    assert [type(e) for e in taken].count(PendingReceipt) == 1  # kept for the reader
+    materialise(taken)
+    assert taken == eager.events

@@ -638,7 +638,7 @@ def complete(
                     if st._unhashed is not None:
                         st._unhashed.prefix()
                     st._unhashed = digest
-                st._lazy = True
+                st._lazy = st._lazy or 1  # record_compact's marks (a receipt)
             else:
                 st.seq = seq + 1
                 _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)

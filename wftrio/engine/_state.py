@@ -175,7 +175,7 @@ class ExecState(Recording):
         self.keep_events = keep_events
         # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
         self._events = []
-        self._lazy = False  # _events holds a FusedRun or a PendingReceipt
+        self._lazy = 0  # 1: _events holds a PendingReceipt, 2: also a FusedRun
         # the ctx digest the PendingReceipts recorded last wait for (record_compact)
         self._unhashed = None
         self._record = _record_nothing  # set_level binds it
