@@ -105,11 +105,11 @@ def _random20() -> bytes:
 
 def new_ids() -> tuple[str, str]:
     """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)`` (20 bytes)."""
-    b = _random20()
-    n = int.from_bytes(b[:16], "big")
-    n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
-    n = (n & ~(0xF000 << 64)) | (4 << 76)  # version 4
-    return f"{n:032x}", b[16:].hex()
+    raw = _random20()
+    b = bytearray(raw[:16])
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # variant: RFC 4122
+    return b.hex(), raw[16:].hex()
 
 
 class Substrate:
