@@ -34,7 +34,7 @@ from wftrio.engine.frozen import FrozenDict
 from wftrio.errors import EscapedBaseException, OptionError
 from wftrio.receipts import receipts
 from wftrio.runtime import open_substrate
-from wftrio.runtime._substrate import new_ids
+from wftrio.runtime._ids import new_ids
 
 Ctx = Mapping[str, Any]
 
