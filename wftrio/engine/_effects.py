@@ -17,16 +17,22 @@ outcome) and a ``receipt`` event.  A failure goes to the task's
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-import attrs
+from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
-from wftrio.engine.frozen import FrozenDict, as_updates, freeze_items
+from wftrio.engine._receipt_records import (
+    NOTHING,
+    CtxDigest,
+    CtxSnapshot,
+    DeferredRequest,
+    PendingReceipt,
+    build_receipt,
+    ctx_snapshot,
+)
+from wftrio.engine._recording import scope_of
+from wftrio.engine.frozen import ATOMIC, FrozenDict, as_updates, freeze_items
 from wftrio.engine.objects import EMPTY, JoinInst
 from wftrio.engine.protocol import (
     FINAL,
@@ -34,19 +40,26 @@ from wftrio.engine.protocol import (
     EventKind,
     StartEffect,
     Status,
+    WaitKind,
     error_info,
 )
 from wftrio.errors import EffectTimeout, EngineError, GuardViolation, TaskError
 from wftrio.governance import Governor
-from wftrio.receipts import Receipt, canonical, canonical_json, stable_hash
+from wftrio.receipts import Receipt, canonical, stable_hash
 from wftrio.trace import TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
-    from wftrio.engine.objects import CtxLayer, Token
+    from wftrio.engine.objects import Token
 
 __all__ = [
+    "NOTHING",
+    "CtxDigest",
     "CtxSnapshot",
+    "DeferredRequest",
+    "PendingReceipt",
+    "build_receipt",
+    "ctx_snapshot",
     "EffectMeta",
     "audit_step",
     "cancelled",
@@ -107,108 +120,6 @@ class EffectMeta:
         return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
 
 
-@attrs.define(eq=False)
-class CtxDigest:
-    """The SHA-256 state after ``'{"ctx":'`` + the canonical JSON of a ctx snapshot.
-
-    Built on first use, once for every request made from the snapshot;
-    building it drops the reference to the snapshot's data, so a receipt
-    waiting for its request hash keeps no copy of the ctx once it is built.
-    """
-
-    data: Mapping[str, Any] | None
-    state: hashlib._Hash | None = None
-
-    def prefix(self) -> hashlib._Hash:
-        """The SHA-256 state after the ctx part (built now if it was not yet)."""
-        h = self.state
-        if h is None:
-            assert self.data is not None
-            h = self.state = hashlib.sha256(('{"ctx":' + canonical_json(self.data)).encode())
-            self.data = None
-        return h
-
-
-@attrs.define(eq=False)
-class DeferredRequest:
-    """The request hash of an async task function, computed when it is first read.
-
-    ``value()`` is ``stable_hash({"task": task, "kind": kind, "ctx": ctx})``
-    of the ctx snapshot the effect was given: the same string an eager
-    computation gives, since the snapshot is a copy nobody changes.  It is
-    read when the effect's receipt event is built (when the trace is read,
-    stored or sent to a sink) or the state is snapshotted, so an effect
-    whose receipt nobody reads never canonicalises the ctx (docs/EFFECTS.md,
-    "Receipts").
-    """
-
-    _value: str | None = None  # the hash, once computed
-    digest: CtxDigest | None = None
-    task: str = ""
-    kind: str = ""
-
-    def value(self) -> str:
-        v = self._value
-        if v is None:
-            assert self.digest is not None
-            h = self.digest.prefix().copy()
-            h.update(
-                f',"kind":{canonical_json(self.kind)},"task":{canonical_json(self.task)}}}'.encode()
-            )
-            v = self._value = "sha256:" + h.hexdigest()
-            self.digest = None
-        return v
-
-
-class CtxSnapshot:
-    """An immutable copy of a ctx layer's view, as effects requested from it receive it.
-
-    ``data`` is that copy, a new dict nobody else holds.
-
-    ``view`` is what an async task function gets: a read-only proxy of a
-    copy made when the first effect asked for it, so later writes to the
-    case's ctx do not reach it.  The root layer caches its snapshot
-    (``CtxLayer.snap``) until the next write, so the effects a reduction
-    requests without writing in between (a ``par`` of effects) share one
-    copy, and the canonical JSON of that copy is built at most once for all
-    of their request hashes (:class:`CtxDigest`), and only when one of them
-    is read (:class:`DeferredRequest`).
-    """
-
-    __slots__ = ("_data", "digest", "view")
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
-        self.view: Mapping[str, Any] = MappingProxyType(self._data)
-        self.digest = CtxDigest(data)
-
-    def deferred(self, task: str, kind: str) -> DeferredRequest:
-        """The request hash of ``task`` / ``kind`` given this snapshot, computed when read."""
-        return DeferredRequest(digest=self.digest, task=task, kind=kind)
-
-    def request_hash(self, task: str, kind: str) -> str:
-        """``stable_hash({"task": task, "kind": kind, "ctx": view})``, the ctx canonicalised once.
-
-        The canonical JSON of that dict is ``{"ctx":...,"kind":...,"task":...}``
-        (sorted keys), so the SHA-256 state after the ctx part is computed
-        once per snapshot and copied for each request: measured, canonicalising
-        a 10,000-key ctx of ints costs ~2-5 ms.
-        """
-        return self.deferred(task, kind).value()
-
-
-def ctx_snapshot(layer: CtxLayer) -> CtxSnapshot:
-    """The snapshot of ``layer``'s view: the root layer's cached one while nobody wrote since."""
-    snap = layer.snap
-    if snap is None:
-        if layer.parent is None:
-            # dict.copy, not dict(view): a proxy is copied key by key, ~30x slower
-            snap = layer.snap = CtxSnapshot(layer.data.copy())
-        else:
-            snap = CtxSnapshot(dict(layer.view))
-    return snap
-
-
 def region_allows(instrs: Iterable[Instr]) -> dict[str, frozenset[str]]:
     """Region id -> its ``allow=`` set, for the regions of a program that have one."""
     return {
@@ -232,46 +143,6 @@ def _governor(st: ExecState) -> Governor:
     if g is None:
         g = st.governor = Governor()
     return g
-
-
-NOTHING: Any = object()
-"""No updates to hash (a receipt whose ``result`` is already set, or ``None``)."""
-
-
-class PendingReceipt(NamedTuple):
-    """A ``receipt`` event whose request hash is not computed yet (engine/_fused.py).
-
-    Its first fields are a :class:`~wftrio.trace.TraceEvent`'s (``data``
-    left out); ``ExecState.events`` builds the event when the trace is read:
-    the receipt's data with ``request`` set to the deferred hash, exactly
-    what an eager ``emit`` records.
-    """
-
-    seq: int
-    case_id: str
-    kind: str
-    name: str | None
-    token: int | None
-    scope: str | None
-    time: float
-    receipt: Receipt | tuple[Any, ...]  # a Receipt, or _effect_receipt's arguments
-    request: DeferredRequest
-    result_of: Any = NOTHING  # the updates whose hash is the receipt's result
-
-    def events(self) -> list[TraceEvent]:
-        r = self.receipt
-        if type(r) is tuple:  # built lazily (see _effect_receipt)
-            r = _build_receipt(*r)
-        assert isinstance(r, Receipt)
-        data = r.to_data()
-        data["request"] = self.request.value()
-        if self.result_of is not NOTHING:
-            data["result"] = stable_hash(self.result_of)
-        return [TraceEvent(*self[:7], freeze_items(data))]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # pickles (and deep-copies) as the event it stands for
-        return (TraceEvent._make, (tuple(self.events()[0]),))
 
 
 _RECEIPT: str = EventKind.RECEIPT.value
@@ -311,7 +182,7 @@ def _receipt(
         st.record_compact(rec, request.digest)
         return
     if type(r) is tuple:
-        r = _build_receipt(*r)
+        r = build_receipt(*r)
     assert isinstance(r, Receipt)
     data = r.to_data()
     data["request"] = request if isinstance(request, str) else request.value()
@@ -351,34 +222,6 @@ def _effect_receipt(
     )
 
 
-def _build_receipt(
-    causal_id: str,
-    kind: str,
-    name: str,
-    outcome: str,
-    attempts: int,
-    started: float,
-    ended: float,
-    key: str,
-    cost: float,
-    extra: dict[str, Any],
-) -> Receipt:
-    """The :class:`Receipt` of an effect's outcome, from ``_effect_receipt``'s arguments."""
-    return Receipt(
-        causal_id=causal_id,
-        kind=kind,
-        task=name,
-        outcome=outcome,
-        attempts=attempts,
-        started=started,
-        ended=ended,
-        request="",
-        key=key,
-        cost=cost,
-        **extra,
-    )
-
-
 def request(
     st: ExecState,
     tok: Token,
@@ -393,6 +236,9 @@ def request(
     ``spec`` is the :class:`Effect` a sync task returned, or ``None`` for an
     async task function.  ``tok.pc`` must be the task's pc.
     """
+    if spec is None and not allows:
+        request_fn(st, tok, a, step)
+        return
     name = a.name
     on_error = a.on_error
     declared = a.kind
@@ -491,6 +337,127 @@ def request(
         )
 
 
+_EFFECT_REQUESTED: str = EventKind.EFFECT_REQUESTED.value
+_EFFECT_COMPLETED: str = EventKind.EFFECT_COMPLETED.value
+DEQUE_AT = 32
+"""``ExecState.make_ready`` turns the ready stack into a deque once it holds this many."""
+_NO_EXTRA: dict[str, Any] = {}  # a receipt's extra fields when it has none (never mutated)
+_new_event = tuple.__new__  # builds a NamedTuple from all its fields, in one call
+_EFFECT = WaitKind.EFFECT
+
+
+def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
+    """:func:`request` for an async task function in no region with an allowlist.
+
+    The same ids, admission, commands and events as the general path, in
+    fewer calls: this is every effect of a plain ``par`` of async tasks
+    (issue 12, figure 9).
+    """
+    name = a.name
+    kind = a.kind if a.kind is not None else name
+    cost = a.cost or 0.0
+    scope = tok.scope
+    snap = scope.snap
+    if snap is None:
+        snap = ctx_snapshot(scope)
+    req = DeferredRequest(None, snap.digest, name, kind)
+    tid = tok.id
+    cid = f"{st.root_id}/t{tid}/s{step}"
+    g = st.governor
+    if g is None:
+        g = st.governor = Governor()
+    if g.allow is not None or g.budget is not None:
+        refusal = g.admit(kind, name, cost, ())
+    else:  # nothing to refuse: admit() reduced to its charges
+        refusal = None
+        g.effects += 1
+        g.cost += cost
+    clock = st.clock
+    now = (clock() - st.t0) if clock is not None else 0.0
+    if refusal is not None:
+        _receipt(
+            st,
+            tok,
+            name,
+            Receipt(
+                causal_id=cid,
+                kind=kind,
+                task=name,
+                outcome="disallowed" if isinstance(refusal, GuardViolation) else "over_budget",
+                attempts=0,
+                started=now,
+                ended=now,
+                request="",
+                key=idempotency_key(cid),
+                error_type=type(refusal).__qualname__,
+                error=str(refusal),
+                detail=refusal.info,
+            ),
+            req,
+        )
+        fail_task(st, tok, refusal, name, a.on_error, woken=False)
+        return
+    eid = st._next_id
+    st._next_id = eid + 1
+    effects = st.effects
+    if effects is EMPTY:
+        effects = st.effects = {}
+    effects[eid] = tok
+    tok.wait = _new_event(EffectWait, (_EFFECT, eid))  # no NamedTuple __new__ call
+    if st.current is tok:
+        st.current = None
+    meta = EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
+    metas = st.effect_meta
+    if metas is None:
+        metas = st.effect_meta = {}
+    metas[eid] = meta
+    region = tok.region
+    st.outbox.append(
+        _new_event(
+            StartEffect,
+            (
+                eid,
+                name,
+                a.fn,
+                snap.view,
+                region.path() if region is not None else (),
+                tid,
+                kind,
+                None,
+                cid,
+                meta.key,
+                a.timeout,
+                a.retry,
+            ),
+        )
+    )
+    t = now  # the request's own time: one clock reading per request...
+    if st.full:
+        st.emit(EventKind.TASK_STARTED, name, tok)
+        t = (clock() - st.t0) if clock is not None else 0.0  # ...unless one came between
+    if st.tracing:  # emit() inlined: the data is an int and two str, frozen as built
+        seq = st.seq
+        st.seq = seq + 1
+        ev = _new_event(
+            TraceEvent,
+            (
+                seq,
+                st.case_id,
+                _EFFECT_REQUESTED,
+                name,
+                tid,
+                scope_of(tok) if region is not None else None,
+                t,
+                FrozenDict(eid=eid, kind=kind, causal_id=cid),
+            ),
+        )
+        rec = st._record
+        if rec is None:
+            st._events.append(ev)
+        else:
+            rec(ev)
+
+
 def fail_task(
     st: ExecState, tok: Token, exc: BaseException, name: str, on_error: int, *, woken: bool
 ) -> None:
@@ -528,7 +495,10 @@ def complete(
             raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
         return False
     meta = st.effect_meta.pop(eid) if st.effect_meta else None
-    ins, ops = task_operands(st, tok)
+    ins = st.program.instrs[tok.pc]
+    ops = ins.ops
+    if type(ops) is not TaskOps:  # pragma: no cover - effects block at tasks only
+        ins, ops = task_operands(st, tok)
     name = ops.name
     tok.wait = None
     if meta is None:  # pragma: no cover - every effect is requested through request()
@@ -537,11 +507,24 @@ def complete(
     t1 = st.now() if ended is None else ended
     updates: FrozenDict | None = None
     if error is None and result is not None:
-        try:
-            updates = as_updates(result, name, ins.path)
-        except TaskError as exc:
-            error = exc
-    _governor(st).charge_time(t1 - t0)
+        if type(result) is dict:
+            # the common result costs one pass (as in the pure-task loop):
+            # str keys, values that need no freezing; else as_updates
+            for k, v in result.items():
+                if type(k) is not str or type(v) not in ATOMIC:
+                    break
+            else:
+                updates = FrozenDict(result)
+        if updates is None:
+            try:
+                updates = as_updates(result, name, ins.path)
+            except TaskError as exc:
+                error = exc
+    g = st.governor
+    if g is None:
+        g = st.governor = Governor()
+    if t1 > t0:  # Governor.charge_time, inlined
+        g.time += t1 - t0
     if error is not None:
         if outcome not in ("error", "timed_out"):
             outcome = "timed_out" if isinstance(error, EffectTimeout) else "error"
@@ -564,26 +547,109 @@ def complete(
         fail_task(st, tok, error, name, ops.on_error, woken=True)
         return True
     if st.tracing:
-        data: dict[str, Any] = {
-            "eid": eid,
-            "at_step": st.steps,
-            "result": updates,
-            "attempts": attempts,
-            "started": t0,
-            "ended": t1,
-        }
-        if late(tok):
-            data["late"] = True  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
-        st.emit(
-            EventKind.EFFECT_COMPLETED,
-            name,
-            tok,
-            # the runtime's values are all atomic (a caller's may not be: frozen then)
-            FrozenDict(data)
-            if type(attempts) is int and type(t0) is float and type(t1) is float
-            else data,
-        )
-    _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
+        # the runtime's values are all atomic (a caller's may not be: frozen then)
+        frozen = type(attempts) is int and type(t0) is float and type(t1) is float
+        data: dict[str, Any]
+        if tok.frame is not None and late(tok):
+            data = {
+                "eid": eid,
+                "at_step": st.steps,
+                "result": updates,
+                "attempts": attempts,
+                "started": t0,
+                "ended": t1,
+                "late": True,  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
+            }
+        elif frozen:  # built frozen: no second dict
+            data = FrozenDict(
+                eid=eid, at_step=st.steps, result=updates, attempts=attempts, started=t0, ended=t1
+            )
+        else:
+            data = {
+                "eid": eid,
+                "at_step": st.steps,
+                "result": updates,
+                "attempts": attempts,
+                "started": t0,
+                "ended": t1,
+            }
+        clock = st.clock
+        region = tok.region
+        if st.on_event is None and st.keep_events:
+            # emit() and _effect_receipt() inlined (the common case: events
+            # kept, no callback): the same two events, in fewer calls
+            seq = st.seq
+            st.seq = seq + 2
+            sid = scope_of(tok) if region is not None else None
+            # one clock reading for the outcome's two events (one reducer step)
+            t = (clock() - st.t0) if clock is not None else 0.0
+            events = st._events
+            events.append(
+                _new_event(
+                    TraceEvent,
+                    (
+                        seq,
+                        st.case_id,
+                        _EFFECT_COMPLETED,
+                        name,
+                        tok.id,
+                        sid,
+                        t,
+                        data
+                        if type(data) is FrozenDict
+                        else FrozenDict(data)
+                        if frozen
+                        else freeze_items(data),
+                    ),
+                )
+            )
+            req = meta.request
+            if type(req) is DeferredRequest:
+                events.append(
+                    _new_event(
+                        PendingReceipt,
+                        (
+                            seq + 1,
+                            st.case_id,
+                            _RECEIPT,
+                            name,
+                            tok.id,
+                            sid,
+                            t,
+                            (
+                                meta.causal_id,
+                                meta.kind,
+                                name,
+                                "ok",
+                                attempts,
+                                t0,
+                                t1,
+                                meta.key,
+                                meta.cost,
+                                _NO_EXTRA,
+                            ),
+                            req,
+                            updates,
+                        ),
+                    )
+                )
+                digest = req.digest
+                if digest is not None and digest is not st._unhashed:  # record_compact
+                    if st._unhashed is not None:
+                        st._unhashed.prefix()
+                    st._unhashed = digest
+                st._lazy = st._lazy or 1  # record_compact's marks (a receipt)
+            else:
+                st.seq = seq + 1
+                _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
+        else:
+            st.emit(
+                EventKind.EFFECT_COMPLETED,
+                name,
+                tok,
+                data if type(data) is FrozenDict or not frozen else FrozenDict(data),
+            )
+            _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
     if updates:
         scope = tok.scope
         scope.snap = None
@@ -591,7 +657,11 @@ def complete(
     if st.full:
         st.emit(EventKind.TASK_COMPLETED, name, tok, updates if updates is not None else {})
     tok.pc = ins.next
-    st.make_ready(tok)
+    ready = st.ready
+    if type(ready) is list and len(ready) < DEQUE_AT:  # ExecState.make_ready, inlined
+        ready.insert(0, tok)
+    else:
+        st.make_ready(tok)
     st.status = Status.RUNNING
     return True
 

@@ -21,7 +21,7 @@ from wftrio.errors import EngineError
 from wftrio.trace import MIN_KINDS, TraceEvent
 
 if TYPE_CHECKING:
-    from wftrio.engine._effects import CtxDigest, PendingReceipt
+    from wftrio.engine._receipt_records import CtxDigest, PendingReceipt
 
 __all__ = ["Recording", "scope_of"]
 
@@ -71,7 +71,7 @@ class Recording:
     keep_events: bool
     on_event: Callable[[TraceEvent], None] | None
     _events: list[Any]
-    _lazy: bool
+    _lazy: int  # 0: events only; 1: also PendingReceipts; 2: also a FusedRun
     _unhashed: CtxDigest | None
     _record: Callable[[TraceEvent], None] | None  # None: append to _events
 
@@ -167,13 +167,13 @@ class Recording:
         """
         if self._lazy:
             materialise(self._events)
-            self._lazy = False
+            self._lazy = 0
         return self._events
 
     @events.setter
     def events(self, value: list[TraceEvent]) -> None:
         self._events = value
-        self._lazy = False
+        self._lazy = 0
         self._set_recorder()
 
     def has_events(self) -> bool:
@@ -196,7 +196,7 @@ class Recording:
                 self._unhashed.prefix()
             self._unhashed = digest
         self._events.append(rec)
-        self._lazy = True
+        self._lazy = 2 if type(rec) is FusedRun else (self._lazy or 1)
 
     def _record_and_call(self, ev: TraceEvent) -> None:
         if self.keep_events:
@@ -221,9 +221,11 @@ class Recording:
         (engine/_effects.py), one per receipt event, for a host that builds
         them only when its trace is read (``wftrio.engine.materialise``).
         """
-        if self._lazy:
+        lazy = self._lazy
+        if lazy and (lazy > 1 or not defer_receipts):
+            # (receipts alone, kept for the reader: nothing to build here)
             materialise(self._events, keep_receipts=defer_receipts)
-            self._lazy = False
+        self._lazy = 0
         out = self._events
         self._events = []
         self._set_recorder()

@@ -20,7 +20,7 @@ from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
 from wftrio.engine import _effects, _withdraw
 from wftrio.engine._ops import link
 from wftrio.engine._recording import Recording, _record_nothing, scope_of
-from wftrio.engine.frozen import freeze, frozen_copy
+from wftrio.engine.frozen import FrozenDict, freeze, frozen_copy
 from wftrio.engine.objects import EMPTY, CtxLayer, Frame, RegionInst, Token
 from wftrio.engine.protocol import (
     FINAL,
@@ -36,13 +36,14 @@ from wftrio.engine.protocol import (
     error_info,
 )
 from wftrio.errors import EngineError, RecordedError, TaskError
+from wftrio.governance import BudgetUsage
 from wftrio.scheduling import Deterministic, Replay, Scheduler
 from wftrio.trace import TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.engine._effects import EffectMeta
     from wftrio.engine._snapshot import StateSnapshot
-    from wftrio.governance import Budget, BudgetUsage, Governor
+    from wftrio.governance import Budget, Governor
 
 __all__ = [
     "FINAL",
@@ -62,7 +63,10 @@ __all__ = [
 ]
 
 
-_DEQUE_AT = 32
+_NO_USAGE = BudgetUsage(0, 0.0, 0.0, None)
+"""The usage of a case that never had a governor (no effect, no budget)."""
+
+_DEQUE_AT = _effects.DEQUE_AT
 """``make_ready`` turns the ready stack into a deque once it holds this many tokens."""
 
 
@@ -171,7 +175,7 @@ class ExecState(Recording):
         self.keep_events = keep_events
         # TraceEvents, and FusedRuns (engine/_fused.py) until ``events`` is read
         self._events = []
-        self._lazy = False  # _events holds a FusedRun or a PendingReceipt
+        self._lazy = 0  # 1: _events holds a PendingReceipt, 2: also a FusedRun
         # the ctx digest the PendingReceipts recorded last wait for (record_compact)
         self._unhashed = None
         self._record = _record_nothing  # set_level binds it
@@ -207,13 +211,26 @@ class ExecState(Recording):
         self.regions: dict[str, dict[RegionInst, None]] = EMPTY
         if not _restoring:
             if self.tracing:
-                started: dict[str, Any] = {
-                    "scheduler": self.scheduler.name,
-                    "preemptive": self.preemptive,
-                    "root": self.root_id,
-                }
-                if workflow is not None:
-                    started["workflow"] = dict(workflow)
+                sched = self.scheduler.name
+                started: dict[str, Any]
+                if (
+                    workflow is None
+                    and type(sched) is str
+                    and type(self.root_id) is str
+                    and type(self.preemptive) is bool
+                ):
+                    # atomic values: frozen as built (no freeze_items pass)
+                    started = FrozenDict(
+                        scheduler=sched, preemptive=self.preemptive, root=self.root_id
+                    )
+                else:
+                    started = {
+                        "scheduler": sched,
+                        "preemptive": self.preemptive,
+                        "root": self.root_id,
+                    }
+                    if workflow is not None:
+                        started["workflow"] = dict(workflow)
                 self.emit(EventKind.CASE_STARTED, None, None, started)
             self.current = self.spawn(program.entry, None, None, self.root)
 
@@ -246,11 +263,9 @@ class ExecState(Recording):
 
     def budget_usage(self) -> BudgetUsage:
         """What the case used of its effect budget (effects, time, cost) and the limits."""
-        from wftrio.governance import BudgetUsage
-
         g = self.governor
         if g is None:
-            return BudgetUsage(0, 0.0, 0.0, None)
+            return _NO_USAGE  # frozen: one instance serves every case
         return g.usage()
 
     def effect_attempts(self, eid: int) -> int:
@@ -394,7 +409,7 @@ class ExecState(Recording):
     def finish(self) -> None:
         """No live token is left: the case is DONE (implicit termination)."""
         self.status = Status.DONE
-        self.emit(EventKind.CASE_COMPLETED, None, None, {"steps": self.steps})
+        self.emit(EventKind.CASE_COMPLETED, None, None, FrozenDict(steps=self.steps))
 
     # -- failure and cancellation -------------------------------------------
 
@@ -605,6 +620,13 @@ class ExecState(Recording):
         into the recorded input and the effect's receipt.
         """
         return _effects.complete(self, eid, result, error, attempts, started, ended, outcome)
+
+    feed_effect_outcome = _effects.complete
+    """``feed_effect(eid, result, error, attempts, started, ended, outcome)``, positionally.
+
+    For a host feeding many outcomes (the runtime's ``EffectOutcome``
+    messages have these fields in this order): one call fewer per outcome.
+    """
 
     def feed_effect_retry(
         self, eid: int, attempt: int, error: BaseException, delay: float = 0.0

@@ -107,7 +107,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
         ),
         ExecState: {
             "_events": "the trace, checked by the trace tests",
-            "_lazy": "whether the trace holds a compact fused run",
+            "_lazy": "whether the trace holds compact records (receipts, fused runs)",
             "_next_id": "a counter the checker cannot bound",
             "_record": "derived from the trace level",
             "_unhashed": "a cache of the receipts' request hashes",

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from wftrio.engine._effects import CtxSnapshot
+    from wftrio.engine._receipt_records import CtxSnapshot
     from wftrio.engine.protocol import Wait
 
 __all__ = [
@@ -92,7 +92,7 @@ class CtxLayer:
     layer's ``view`` reads, innermost first (empty for the root, whose
     ``view`` reads ``data`` alone).
 
-    ``snap`` caches the root layer's :class:`~wftrio.engine._effects.CtxSnapshot`:
+    ``snap`` caches the root layer's :class:`~wftrio.engine._receipt_records.CtxSnapshot`:
     the copy of the ctx that the effects requested since the last write were
     given, shared by all of them. Every handler that writes to a layer's
     ``data`` sets the layer's ``snap`` to ``None`` first. A child layer never

@@ -263,7 +263,7 @@ _CLASSES: tuple[ClassSchema, ...] = (
                 snapshot=False,
                 key=False,
             ),
-            Field("_lazy", V, "whether _events holds a FusedRun", snapshot=False, key=False),
+            Field("_lazy", V, "whether _events holds compact records", snapshot=False, key=False),
             Field("_next_id", V, "next id handed out; renamed by keys", key=False),
             Field(
                 "_unhashed",

@@ -40,10 +40,10 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import Handler, no_handler
+from wftrio.effects import Handler, bind_effect_lazily, no_handler
 from wftrio.engine import StartEffect
-from wftrio.errors import EngineError
-from wftrio.runtime._effects import run_effect
+from wftrio.errors import EffectTimeout, EngineError
+from wftrio.runtime._effects import escaped, is_stray, run_effect
 from wftrio.runtime._messages import (
     EffectEscaped,
     EffectOutcome,
@@ -53,6 +53,11 @@ from wftrio.runtime._messages import (
 )
 
 __all__ = ["Children", "Counters", "EffectRun", "Host"]
+
+_new = tuple.__new__
+
+_EFFECT_TASK = "wftrio.runtime._children.Children._effect"
+"""The trio name of every effect task (what trio would format from the method)."""
 
 
 class Counters:
@@ -133,7 +138,9 @@ class Host:
         self.kids = kids
         self.rid = rid
         self.nursery: trio.Nursery | None = None
-        self.pending: list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] | None = None
+        self.pending: (
+            list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...], str | None]] | None
+        ) = None
         self.live = 0
         self.cancelled = False
 
@@ -141,19 +148,22 @@ class Host:
         """Start ``fn(*args)`` as a child (queued until the nursery is open)."""
         self.start(self._child, fn, args)
 
-    def start(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+    def start(
+        self, fn: Callable[..., Awaitable[None]], *args: Any, name: str | None = None
+    ) -> None:
         """Start ``fn(*args)``, which calls :meth:`child_done` when it ends, as a child.
 
         :meth:`spawn` without the wrapping coroutine, for the effect tasks:
-        one coroutine fewer per effect.
+        one coroutine fewer per effect.  ``name``: the trio task's name
+        (given, trio does not format one from ``fn`` per task).
         """
         self.live += 1
         if self.nursery is not None:
-            self.nursery.start_soon(fn, *args)
+            self.nursery.start_soon(fn, *args, name=name)
         elif self.pending is None:
-            self.pending = [(fn, args)]
+            self.pending = [(fn, args, name)]
         else:
-            self.pending.append((fn, args))
+            self.pending.append((fn, args, name))
 
     def open(self, nursery: trio.Nursery) -> None:
         """Attach the nursery and start the queued children."""
@@ -161,8 +171,8 @@ class Host:
         if self.cancelled:
             nursery.cancel_scope.cancel()
         pending, self.pending = self.pending, None
-        for fn, args in pending or ():
-            nursery.start_soon(fn, *args)
+        for fn, args, name in pending or ():
+            nursery.start_soon(fn, *args, name=name)
 
     def cancel(self) -> None:
         """Cancel the host's scope (every child, nested hosts included)."""
@@ -278,7 +288,7 @@ class Children:
                 h = self.hosts[rid] = Host(self, rid)
                 host.spawn(h.run_region)
             host = h
-        host.start(self._effect, run, host)
+        host.start(self._effect, run, host, name=_EFFECT_TASK)
         self.unstarted += 1
         self.counters.effects_started += 1
 
@@ -337,16 +347,58 @@ class Children:
     async def _effect(self, run: EffectRun, host: Host) -> None:
         cmd = run.cmd
         self.unstarted -= 1
-
-        def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
-            if not run.withdrawn:
-                if type(msg) is EffectRetry:
-                    self.counters.effect_retries += 1
-                self.put(msg)
-
         try:
             if run.withdrawn:
                 return
+            fn = cmd.fn
+            if (
+                run.scope is None
+                and fn is not None
+                and cmd.timeout is None
+                and cmd.retry is None
+                and cmd.effect is None
+            ):
+                # the common effect (an async task function outside every
+                # region, no timeout, no retry): run_effect's one attempt
+                # inlined here, with no coroutine or closure of its own
+                # (issue 12, figure 9): the same outcome and context
+                now = self.now
+                started = now()
+                n = run.attempts_done + 1
+                ctx = cmd.ctx
+                # bound in this task's own context (trio copies one per task):
+                # the binding ends with the task, so it is never reset
+                bind_effect_lazily(self.case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, ctx)
+                try:
+                    result = await fn(ctx)
+                except Exception as exc:
+                    msg: EffectOutcome | EffectEscaped = EffectOutcome(
+                        cmd.eid,
+                        None,
+                        exc,
+                        n,
+                        started,
+                        now(),
+                        "timed_out" if isinstance(exc, EffectTimeout) else "error",
+                    )
+                except BaseException as exc:
+                    if not is_stray(exc):
+                        raise
+                    # not ours: contained here, so the case fails (see run_effect)
+                    err = escaped(exc, f"effect {cmd.kind!r} of task {cmd.name!r}")
+                    msg = EffectEscaped(cmd.eid, err, n, started, now())
+                else:  # tuple.__new__: the NamedTuple without its __new__ call
+                    msg = _new(EffectOutcome, (cmd.eid, result, None, n, started, now(), "ok"))
+                if not run.withdrawn:
+                    self.put(msg)
+                return
+
+            def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
+                if not run.withdrawn:
+                    if type(msg) is EffectRetry:
+                        self.counters.effect_retries += 1
+                    self.put(msg)
+
             scope = run.scope
             if scope is None:  # cancelled with the case nursery (module docstring)
                 await run_effect(
