@@ -288,7 +288,8 @@ class Case:
         evs = st.take_events(defer_receipts=log is None and not self.targets)
         if log is not None and not self.sub.closing:
             # a shutdown's cancellation is not the case's end: not stored
-            err = log.commit(evs, self._snapshottable(), self.state.value)
+            live = self.replay is None and st.status not in FINAL  # the finish stores the last
+            err = log.commit(evs, self._snapshottable(), self.state.value, st.ctx if live else None)
             if err is not None:
                 self._fail(err)
             if log.deliver and evs[-1].seq + 1 >= log.stored:
@@ -772,7 +773,7 @@ class Case:
         self._set_state(final)
         self._commit()
         if self.durable is not None and not self.sub.closing:
-            self.durable.finish(final.value)
+            self.durable.finish(final.value, ctx)
         self.result = CaseResult(
             self.case_id,
             final,
