@@ -67,6 +67,7 @@ from wftrio.trace import EventKind, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
+    from wftrio.terms import Term
 
 __all__ = ["Case", "CaseNotes"]
 
@@ -135,6 +136,7 @@ class Case:
         "_cancel_at",
         "_ctx0",
         "_end",
+        "_term",
         "_unsent",
         "_watch",
         "case_id",
@@ -176,6 +178,8 @@ class Case:
         self.case_id = case_id
         # the registered workflow the case runs (None: started from a bare term)
         self.workflow = workflow
+        # a finished bare-term case's term (its graph), kept when program is dropped
+        self._term: Term | None = None
         # the run's causal root, handed to the ExecState at start (then dropped)
         self._root = root
         self.program = program
@@ -788,6 +792,8 @@ class Case:
         self.st = None
         self.kids = None
         self.replay = None
+        if self.workflow is None and self.program is not None:
+            self._term = self.program.term  # one reference: the term is the caller's
         self.program = None  # type: ignore[assignment]
         self.sub.case_finished(self)
         if self._watch is not None:
