@@ -178,8 +178,7 @@ class Case:
         self.case_id = case_id
         # the registered workflow the case runs (None: started from a bare term)
         self.workflow = workflow
-        # a finished bare-term case's term (its graph), kept when program is dropped
-        self._term: Term | None = None
+        self._term: Term | None = None  # a finished bare-term case's term (for its graph)
         # the run's causal root, handed to the ExecState at start (then dropped)
         self._root = root
         self.program = program
@@ -792,8 +791,7 @@ class Case:
         self.st = None
         self.kids = None
         self.replay = None
-        if self.workflow is None and self.program is not None:
-            self._term = self.program.term  # one reference: the term is the caller's
+        self._term = self.program.term if self.workflow is None else None  # kept: one reference
         self.program = None  # type: ignore[assignment]
         self.sub.case_finished(self)
         if self._watch is not None:
