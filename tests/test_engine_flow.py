@@ -390,7 +390,13 @@ class TestChoice:
         assert st.status is Status.BLOCKED
         assert completed(st) == ["a", "always"]
         (split,) = [e for e in st.events if e.kind == "split"]
-        assert split.data == {"branches": [0, 2, 3], "needed": 3}
+        tokens = split.data["tokens"]  # the branches' tokens, in branch order
+        assert {k: v for k, v in split.data.items() if k != "tokens"} == {
+            "branches": [0, 2, 3],
+            "needed": 3,
+        }
+        ran = {e.name: e.token for e in st.events if e.kind == "task_completed"}
+        assert [ran["a"], ran["always"]] == [tokens[0], tokens[2]]
         st.feed_signal("go")
         assert st.run() is Status.DONE
         assert completed(st) == ["a", "always", "c", "z"]

@@ -152,7 +152,11 @@ class TestLocalSynchronizingMerge:
         st = start(term, {"x": True, "y": True})
         assert step(st) is Status.BLOCKED
         split = next(e for e in st.events if e.kind == "split")
-        assert split.data == {"branches": [0, 1], "needed": 2}
+        assert {k: v for k, v in split.data.items() if k != "tokens"} == {
+            "branches": [0, 1],
+            "needed": 2,
+        }
+        assert len(set(split.data["tokens"])) == 2
         st.feed_signal("y")
         assert step(st) is Status.DONE
         assert completed(st) == ["x", "y", "after"]

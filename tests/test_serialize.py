@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status
+from wftrio.engine._mi_ops import SPAWN_CHUNK
 from wftrio.errors import SerializationError
 from wftrio.scheduling import Replay, Seeded
 from wftrio.serialize import (
@@ -122,6 +123,10 @@ def traces() -> list[list[TraceEvent]]:
         wf.compile(wf.par(wf.task("a", bump("a")), wf.seq(wf.terminate()))), scheduler=Seeded(5)
     )
     st.run()
+    out.append(st.events)
+    # 6: an mi spawning its instances in two steps (mi_chunk)
+    st = ExecState(wf.compile(wf.mi(wf.task("n", bump("n")), count=SPAWN_CHUNK + 1)))
+    assert st.run() is Status.DONE
     out.append(st.events)
     return out
 

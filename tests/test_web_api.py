@@ -230,11 +230,18 @@ async def test_graph_with_progress(sub: wf.Substrate) -> None:
         by_label = {n["label"]: n["progress"] for n in body["nodes"]}
         assert by_label["ship"] == "done"
         assert by_label["end"] == "done"
-        # a finished case started from a bare term keeps no term: 404, said so
+        # a finished case started from a bare term keeps its term: its graph, all done
         adhoc = await sub.new_case(quick_term(), {})
+        assert (await sub.wait(adhoc)).state is wf.CaseState.DONE
+        body = (await c.get(f"/api/cases/{adhoc}/graph")).json()
+        assert body["nodes"]
+        assert {n["progress"] for n in body["nodes"] if n["label"] != "start"} == {"done"}
+        page = (await c.get(f"/cases/{adhoc}")).text
+        assert "is not known here" not in page
+        # forgotten, it is gone: 404, said so
+        sub.forget(adhoc)
         r = await c.get(f"/api/cases/{adhoc}/graph")
         assert r.status_code == 404
-        assert "term" in r.json()["error"]
 
 
 async def test_live_case_list_follows_time(
@@ -515,7 +522,7 @@ async def test_status_reports_ctx_and_term(sub: wf.Substrate) -> None:
     with pytest.raises(wf.CaseCancelled):
         await sub.wait(cid)
     assert sub.status(cid).ctx == {"a": 1, "reserved": True}
-    assert sub.status(cid).term is None  # a bare term is not kept once finished
+    assert sub.status(cid).term is term  # a bare term is kept once finished
     named = await sub.new_case("quick", {})
     assert sub.status(named).term is sub.registry.get("quick").term
 

@@ -53,7 +53,8 @@ async def test_the_console_reads_a_dsn_and_commits_requests_for_the_workers(
             assert "signal paid" in row["waits"][0]
             assert f"worker {store.worker_id}" in row["waits"][-1]
             detail = (await c.get("/api/cases/o1")).json()
-            assert detail["ctx"] == {"who": "bo"}
+            assert detail["ctx"] == {"who": "bo", "reserved": True}  # the worker's, as committed
+            assert detail["ctx_is"] == "current"
             assert detail["signals"] == ["paid"]
             assert detail["regions"] == ["payment"]
             assert (await c.get("/api/cases/o1/trace")).json()["total"] > 3

@@ -82,8 +82,9 @@ async def test_a_store_owned_by_another_substrate_is_read_and_signalled(
             assert "signal paid" in row["waits"][0]
             assert isinstance(row["created"], float)
             detail = (await c.get("/api/cases/o1")).json()
-            assert detail["ctx"] == {"who": "bo"}
-            assert detail["ctx_is"] == "initial"
+            # the owner's current ctx (its latest_ctx row), not the initial one
+            assert detail["ctx"] == {"who": "bo", "reserved": True}
+            assert detail["ctx_is"] == "current"
             assert detail["signals"] == ["paid"]
             assert detail["regions"] == ["payment"]
             assert detail["waiting_signals"] == ["paid"]
@@ -150,7 +151,9 @@ async def test_a_live_durable_substrate_shows_its_forgotten_cases_from_the_file(
             assert rows["old"]["source"] == "store"
             assert rows["old"]["state"] == "done"
             assert rows["new"]["source"] == "memory"
-            assert (await c.get("/api/cases/old")).json()["ctx_is"] == "initial"
+            old = (await c.get("/api/cases/old")).json()
+            assert old["ctx_is"] == "final"
+            assert old["ctx"] == {"reserved": True, "payment": None, "shipped": True}
             assert (await c.get("/api/cases/old/graph")).status_code == 200
             r = await c.post("/api/cases/old/signal", json={"name": "paid"})
             assert r.status_code == 409

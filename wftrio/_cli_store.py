@@ -120,20 +120,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     from wftrio.console import make_console, print_trace
     from wftrio.receipts import receipts
-    from wftrio.stores._outside import connect_reader, read_case
-    from wftrio.stores._pgoutside import is_dsn, pg_connect, pg_read_case
+    from wftrio.stores._outside import connect_reader, read_case, read_ctx
+    from wftrio.stores._pgoutside import is_dsn, pg_connect, pg_read_case, pg_read_ctx
     from wftrio.web._timeline_cli import is_trace_file, show_page
 
     def read() -> Any:
         if is_dsn(args.store):  # a PostgresStore database (docs/SCALING.md)
             pg = pg_connect(args.store)
             try:
-                return pg_read_case(pg, args.case)
+                return (*pg_read_case(pg, args.case), pg_read_ctx(pg, args.case))
             finally:
                 pg.close()
         conn = connect_reader(args.store)
         try:
-            return read_case(conn, args.case)
+            return (*read_case(conn, args.case), read_ctx(conn, args.case))
         finally:
             conn.close()
 
@@ -143,7 +143,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return show_page(args, lambda: _store_call(read)[:2])
     if args.case is None:
         raise CliError(f"name the case of store {args.store} to show (wftrio show STORE CASE)")
-    summary, events, requests = _store_call(read)
+    summary, events, requests, stored = _store_call(read)
     console = make_console()
     head = Table(title=Text(f"case {summary.case_id}"), show_header=False, title_justify="left")
     head.add_column("what", style="bold")
@@ -155,6 +155,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         head.add_row("waits for", Text("; ".join(summary.waits) or "-"))
     head.add_row("trace level", summary.trace_level)
     head.add_row("events", str(len(events)))
+    when = "" if stored.seq is None else f", after {stored.seq} events"
+    head.add_row("ctx", Text(f"{json.dumps(stored.ctx, sort_keys=True)} ({stored.kind}{when})"))
     console.print(head)
     console.rule("trace")
     print_trace(events, console)

@@ -66,6 +66,7 @@ class EventKind(enum.StrEnum):
     REGION_CANCELLED = "region_cancelled"
     REGION_CANCEL_IGNORED = "region_cancel_ignored"
     MI_SPAWNED = "mi_spawned"
+    MI_CHUNK = "mi_chunk"
     MI_INSTANCE_DONE = "mi_instance_done"
     MI_JOINED = "mi_joined"
     MI_INSTANCE_ADDED = "mi_instance_added"

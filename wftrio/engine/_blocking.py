@@ -104,13 +104,17 @@ def fork(pc: int, ins: Instr, ops: ForkOps, cont: int) -> Handler:
         region, scope = tok.region, tok.scope
         kids = [st.spawn(e, inst, region, scope) for e in entries]
         st.kill(tok)
-        kids.reverse()
-        st.ready.extend(kids)
         if st.full:
-            data: dict[str, object] = {"branches": everyone, "needed": needed}
+            data: dict[str, object] = {
+                "branches": everyone,
+                "needed": needed,
+                "tokens": [k.id for k in kids],
+            }
             if prev is not None:
                 data["held_by"] = prev.id
             st.emit(EventKind.SPLIT, path, tok, data)
+        kids.reverse()
+        st.ready.extend(kids)
         return 1
 
     return blocking_fork

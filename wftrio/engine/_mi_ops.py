@@ -168,11 +168,16 @@ def _add(st: ExecState, inst: MIInst, spec: _Spec, tok: Token, item: Any) -> Non
         inst.needed += 1
     if inst.items is not None:
         inst.items.append(item)  # the spawner, still at work, spawns it in order
+        new = None
     else:
-        st.ready.append(_spawn_instance(st, inst, spec, tok, i, item))
+        new = _spawn_instance(st, inst, spec, tok, i, item)
+        st.ready.append(new)
         inst.spawned += 1
     if st.full:
-        st.emit(EventKind.MI_INSTANCE_ADDED, spec.path, tok, {"index": i})
+        data: dict[str, Any] = {"index": i}
+        if new is not None:  # else the spawner's mi_chunk names it
+            data["tokens"] = [new.id]
+        st.emit(EventKind.MI_INSTANCE_ADDED, spec.path, tok, data)
 
 
 def _close_adding(st: ExecState, inst: MIInst, spec: _Spec, tok: Token) -> None:
@@ -279,9 +284,15 @@ def mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
             if collect is not None and n == 0:
                 scope.snap = None
                 scope.data[collect] = FrozenList()
-            st.ready.append(st.spawn(cont, tok.frame, tok.region, scope))
-        if st.full:
-            st.emit(EventKind.MI_SPAWNED, path, tok, {"instances": n, "needed": needed})
+            nxt = st.spawn(cont, tok.frame, tok.region, scope)
+            st.ready.append(nxt)
+        else:
+            nxt = None
+        data: dict[str, Any] | None = None
+        if st.full:  # recorded once the first chunk's instances exist (spawn_some)
+            data = {"instances": n, "needed": needed}
+            if nxt is not None:
+                data["next"] = nxt.id
         outer = inst.cancel_region
         if outer is not None:
             # reversed: the ready stack runs the first watcher (more_on) first
@@ -291,19 +302,28 @@ def mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
                 layer = CtxLayer(st.new_id(), {}, scope)
                 st.ready.append(st.spawn(w.entry, inst, wreg, layer))
         if n == 0:
+            if data is not None:
+                data["tokens"] = []
+                st.emit(EventKind.MI_SPAWNED, path, tok, data)
             st.kill(tok)
             return 1
         inst.items = its
         inst.spawned = 0
         # the spawning token becomes this mi's spawner (frame: the activation)
         tok.frame = inst
-        return spawn_some(st, tok, inst)
+        return spawn_some(st, tok, inst, data)
 
-    def spawn_some(st: ExecState, tok: Token, inst: MIInst) -> int:
+    def spawn_some(
+        st: ExecState, tok: Token, inst: MIInst, data: dict[str, Any] | None = None
+    ) -> int:
         """Spawn the next :data:`SPAWN_CHUNK` instances in one step (bounded work per step).
 
         The chunk does not depend on ``max_steps``: where a caller splits a run
         into bursts must not change the case (a replay runs other bursts).
+        The instances' tokens are recorded (level ``"full"``): the first
+        chunk's in ``mi_spawned`` (``data``, from :func:`mi_spawn`), each
+        later one's in an ``mi_chunk`` event, so a reader of the trace knows
+        which token is which instance.
         """
         its = inst.items
         assert its is not None
@@ -316,6 +336,13 @@ def mi_spawn(pc: int, ins: Instr, lk: Linker) -> Handler:
             return 1
         last = min(inst.n, first + SPAWN_CHUNK)
         kids = [_spawn_instance(st, inst, spec, tok, i, its[i]) for i in range(first, last)]
+        if st.full:
+            tokens = [k.id for k in kids]
+            if data is not None:
+                data["tokens"] = tokens
+                st.emit(EventKind.MI_SPAWNED, path, tok, data)
+            else:
+                st.emit(EventKind.MI_CHUNK, path, tok, {"first": first, "tokens": tokens})
         inst.spawned = last
         if last == inst.n:
             inst.items = None

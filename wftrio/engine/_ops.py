@@ -318,10 +318,11 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
         scope = tok.scope
         kids = [st.spawn(entries[i], inst, region, scope) for i in started]
         st.kill(tok)
+        if st.full:  # the branches' tokens, in branch order (for readers of the trace)
+            data = {"branches": list(started), "needed": needed, "tokens": [k.id for k in kids]}
+            st.emit(EventKind.SPLIT, path, tok, data)
         kids.reverse()
         st.ready.extend(kids)
-        if st.full:
-            st.emit(EventKind.SPLIT, path, tok, {"branches": list(started), "needed": needed})
         return 1
 
     return fork

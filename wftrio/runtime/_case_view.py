@@ -84,7 +84,7 @@ def info(case: Case) -> CaseInfo:
         res = case.result
         ctx = dict(res.ctx) if res is not None else dict(case._ctx0 or {})
     wf = case.workflow
-    term = case.program.term if case.program is not None else (wf.term if wf else None)
+    term = case.program.term if case.program is not None else (wf.term if wf else case._term)
     return CaseInfo(
         case_id=case.case_id,
         state=case.state,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -51,6 +51,8 @@ __all__ = ["CaseLog", "Resumed", "check_json", "resume_cases", "serve_inbox"]
 
 logger = logging.getLogger("wftrio.runtime")
 
+_ABSENT = object()
+
 
 def check_json(value: Any, what: str) -> None:
     """Refuse a value a durable store cannot keep.
@@ -82,6 +84,11 @@ class CaseLog:
         deadlines: a resumed case's stored timer deadlines, by timer id (a
             timer armed again keeps the deadline it was first armed with).
         bursts: bursts committed since the last snapshot.
+        ctx_seen: a shallow copy of the ctx last stored (``None``: none yet
+            by this process), to tell whether a burst changed it without
+            serialising it: ctx values are frozen, so a value that is the
+            same object is the same value.
+        next_seq: events committed so far (this process's count).
     """
 
     __slots__ = (
@@ -89,8 +96,10 @@ class CaseLog:
         "bursts",
         "case_id",
         "consumed",
+        "ctx_seen",
         "deadlines",
         "deliver",
+        "next_seq",
         "store",
         "stored",
         "timers",
@@ -106,6 +115,8 @@ class CaseLog:
         self.timers: list[tuple[int, float]] = []
         self.deadlines: dict[int, float] = {}
         self.bursts = 0
+        self.ctx_seen: dict[str, Any] | None = None
+        self.next_seq = stored
 
     def timer_deadline(self, tid: int, seconds: float) -> tuple[float, float]:
         """Timer ``tid``, armed now for ``seconds``: its wall-clock deadline and time left.
@@ -127,13 +138,16 @@ class CaseLog:
         events: Sequence[TraceEvent],
         state: ExecState | None = None,
         runner: str = "running",
+        ctx: Mapping[str, Any] | None = None,
     ) -> UnstorableValue | None:
         """Queue one burst; the error to fail the case with if it cannot be stored.
 
         ``state``: the case's state after the burst, given when a snapshot
         may be taken of it now (between bursts, outbox drained, not
         replaying); ``runner``: the runner's state then (a restored case
-        starts in it, so it emits the ``case_state`` events the original did).
+        starts in it, so it emits the ``case_state`` events the original did);
+        ``ctx``: the case's ctx after the burst (not while it replays), stored
+        with the burst if it changed since it was last stored.
         """
         if self.broken:
             return None
@@ -149,6 +163,8 @@ class CaseLog:
                 f"case {self.case_id!r}: an event cannot be stored: {exc} (effect results "
                 "and signal payloads of a durable case must be JSON)"
             )
+        if new:
+            self.next_seq = new[-1].seq + 1
         consumed, self.consumed = self.consumed, []
         timers, self.timers = self.timers, []
         self.bursts += 1
@@ -166,12 +182,30 @@ class CaseLog:
             consumed,
             timers=timers,
             snapshot=snap,
+            ctx=self._ctx_row(ctx) if ctx is not None else None,
         )
         return None
 
-    def finish(self, state: str) -> None:
-        """Queue the case's final state."""
-        self.store.finish(self.case_id, state)
+    def _ctx_row(self, ctx: Mapping[str, Any], final: bool = False) -> tuple[int, str] | None:
+        """``(events committed, JSON)`` of ``ctx`` if it changed since it was last stored."""
+        seen = self.ctx_seen
+        if not final and seen is not None and len(seen) == len(ctx):
+            get = seen.get
+            if all(get(k, _ABSENT) is v for k, v in ctx.items()):
+                return None
+        try:
+            # a value JSON cannot hold is shown as its repr (the console does so too)
+            text = json.dumps(ctx, default=repr)
+        except (TypeError, ValueError) as exc:  # a cycle: readers keep the last one stored
+            logger.warning("case %r: its ctx is not stored: %s", self.case_id, exc)
+            return None
+        self.ctx_seen = dict(ctx)
+        return self.next_seq, text
+
+    def finish(self, state: str, ctx: Mapping[str, Any] | None = None) -> None:
+        """Queue the case's final state, and its final ctx."""
+        row = self._ctx_row(ctx, final=True) if ctx is not None and not self.broken else None
+        self.store.finish(self.case_id, state, row)
 
 
 def _message(req: StoredRequest, now: float) -> Message:

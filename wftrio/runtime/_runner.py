@@ -71,6 +71,7 @@ from wftrio.trace import EventKind, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
+    from wftrio.terms import Term
 
 __all__ = ["Case", "CaseNotes"]
 
@@ -143,6 +144,7 @@ class Case:
         "_context",
         "_ctx0",
         "_end",
+        "_term",
         "_unsent",
         "_watch",
         "case_id",
@@ -184,6 +186,7 @@ class Case:
         self.case_id = case_id
         # the registered workflow the case runs (None: started from a bare term)
         self.workflow = workflow
+        self._term: Term | None = None  # a finished bare-term case's term (for its graph)
         # the run's causal root, handed to the ExecState at start (then dropped)
         self._root = root
         self.program = program
@@ -298,7 +301,8 @@ class Case:
         evs = st.take_events(defer_receipts=log is None and not self.targets)
         if log is not None and not self.sub.closing:
             # a shutdown's cancellation is not the case's end: not stored
-            err = log.commit(evs, self._snapshottable(), self.state.value)
+            live = self.replay is None and st.status not in FINAL  # the finish stores the last
+            err = log.commit(evs, self._snapshottable(), self.state.value, st.ctx if live else None)
             if err is not None:
                 self._fail(err)
             if log.deliver and evs[-1].seq + 1 >= log.stored:
@@ -888,7 +892,7 @@ class Case:
         self._set_state(final)
         self._commit()
         if self.durable is not None and not self.sub.closing:
-            self.durable.finish(final.value)
+            self.durable.finish(final.value, ctx)
         self.result = CaseResult(
             self.case_id,
             final,
@@ -903,6 +907,7 @@ class Case:
         self.st = None
         self.kids = None
         self.replay = None
+        self._term = self.program.term if self.workflow is None else None  # kept: one reference
         self.program = None  # type: ignore[assignment]
         self.sub.case_finished(self)
         if self._watch is not None:

@@ -165,8 +165,9 @@ class CaseInfo:
             given a name), or ``None`` (given a term).
         workflow_version: the version of it the case runs, or ``None``.
         ctx: the case ctx now (its final ctx once finished): a shallow copy.
-        term: the workflow term the case runs; ``None`` once a case started
-            from a bare term (not a registered workflow) has finished.
+        term: the workflow term the case runs (also once it finished: a
+            case started from a bare term keeps a reference to it until it
+            is forgotten).
     """
 
     case_id: str

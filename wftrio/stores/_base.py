@@ -129,6 +129,7 @@ class DurableStore(Store, Protocol):
         *,
         timers: Sequence[tuple[int, float]] = (),
         snapshot: tuple[int, str, str, tuple[int, ...]] | None = None,
+        ctx: tuple[int, str] | None = None,
     ) -> None:
         """Queue one burst: events (``(seq, JSON line)``) and the requests it consumed.
 
@@ -136,13 +137,16 @@ class DurableStore(Store, Protocol):
         armed; ``snapshot``: ``(seq, runner state, JSON, ids of the timers
         still armed)`` of the case's state after the burst (it replaces the
         case's previous snapshot, and the deadlines of its other timers,
-        fired or withdrawn, are dropped).  All in the burst's
+        fired or withdrawn, are dropped); ``ctx``: ``(events committed,
+        JSON)`` of the case's ctx after the burst, when it changed (it
+        replaces the one stored before, for readers outside the process:
+        :func:`~wftrio.stores._outside.read_ctx`).  All in the burst's
         transaction.
         """
         ...
 
-    def finish(self, case_id: str, state: str) -> None:
-        """Queue the case's final state (the case is not resumed again)."""
+    def finish(self, case_id: str, state: str, ctx: tuple[int, str] | None = None) -> None:
+        """Queue the case's final state (the case is not resumed again), and its final ctx."""
         ...
 
     async def request(

@@ -33,7 +33,7 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -56,6 +56,7 @@ __all__ = [
     "INBOX_SCHEMA",
     "CaseSummary",
     "InboxRow",
+    "StoredCtx",
     "StoredRequestRow",
     "TokenWait",
     "connect_reader",
@@ -67,8 +68,10 @@ __all__ = [
     "read_case",
     "read_case_names",
     "read_cases",
+    "read_ctx",
     "refuse_row",
     "row_outcome",
+    "stored_ctx",
     "take_row",
     "token_waits",
     "waits_of",
@@ -170,6 +173,45 @@ class CaseSummary:
     waits: tuple[str, ...]
     trace_level: str
     events: int
+
+
+@attrs.frozen
+class StoredCtx:
+    """A stored case's ctx as a reader outside its owning process sees it.
+
+    Attributes:
+        ctx: the ctx.
+        kind: ``current`` (as of the case's last committed burst that
+            changed it), ``final`` (the case has finished), or ``initial``
+            (the store holds no later one: the case has not committed a
+            change yet, or its owner is a wftrio from before ``latest_ctx``).
+        seq: events committed when it was stored (``None`` for ``initial``).
+    """
+
+    ctx: dict[str, Any]
+    kind: Literal["current", "final", "initial"]
+    seq: int | None
+
+
+def stored_ctx(
+    case_id: str, initial: str, latest: Sequence[Any] | None, finished: bool
+) -> StoredCtx:
+    """The :class:`StoredCtx` of a case from its ``cases.ctx`` text and its
+    ``latest_ctx`` row ``(seq, ctx)`` (``None``: no row) (both stores).
+
+    Raises:
+        StoreCorrupt: a text that is no JSON object.
+    """
+    text = initial if latest is None else latest[1]
+    try:
+        ctx = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreCorrupt(f"stored case {case_id!r}: its ctx is not JSON: {exc}", case_id) from exc
+    if not isinstance(ctx, dict):
+        raise StoreCorrupt(f"stored case {case_id!r}: its ctx is no JSON object", case_id)
+    if latest is None:
+        return StoredCtx(ctx, "initial", None)
+    return StoredCtx(ctx, "final" if finished else "current", int(latest[0]))
 
 
 # -- connections -------------------------------------------------------------
@@ -557,3 +599,22 @@ def read_case_names(
     if known is None:
         return json.loads(ctx), None, None
     return json.loads(ctx), tuple(known[0]), tuple(known[1])
+
+
+def read_ctx(conn: sqlite3.Connection, case_id: str) -> StoredCtx:
+    """A stored case's latest stored ctx (see :class:`StoredCtx`).
+
+    Raises:
+        UnknownCase: the store holds no such case.
+        StoreCorrupt: its ctx is not JSON.
+    """
+    row = conn.execute("SELECT ctx, state FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+    if row is None:
+        raise UnknownCase(f"the store holds no case {case_id!r}")
+    try:
+        latest = conn.execute(
+            "SELECT seq, ctx FROM latest_ctx WHERE case_id = ?", (case_id,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # a store no process of this version has opened yet
+        latest = None
+    return stored_ctx(case_id, row[0], latest, row[1] is not None)

@@ -11,11 +11,18 @@ from typing import Any
 
 from wftrio.errors import SerializationError, StoreCorrupt, StoreError, UnknownCase
 from wftrio.serialize import loads_trace
-from wftrio.stores._outside import CaseSummary, StoredRequestRow, token_waits, waits_of
+from wftrio.stores._outside import (
+    CaseSummary,
+    StoredCtx,
+    StoredRequestRow,
+    stored_ctx,
+    token_waits,
+    waits_of,
+)
 from wftrio.stores._pgclient import known_names
 from wftrio.trace import TraceEvent
 
-__all__ = ["is_dsn", "pg_connect", "pg_read_case", "pg_read_cases"]
+__all__ = ["is_dsn", "pg_connect", "pg_read_case", "pg_read_cases", "pg_read_ctx"]
 
 _CASES = (
     "SELECT case_id, workflow, version, fingerprint, trace_level, state, created, owner, "
@@ -116,3 +123,24 @@ def pg_read_case(
             )
         ]
         return summary, events, reqs
+
+
+def pg_read_ctx(conn: Any, case_id: str) -> StoredCtx:
+    """A case's latest stored ctx (:class:`~wftrio.stores._outside.StoredCtx`).
+
+    Raises:
+        UnknownCase: no such case.
+        StoreCorrupt: its ctx is not JSON.
+    """
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        row = conn.execute("SELECT ctx, state FROM cases WHERE case_id = %s", (case_id,)).fetchone()
+        if row is None:
+            raise UnknownCase(f"the database holds no case {case_id!r}")
+        latest = None
+        (exists,) = conn.execute("SELECT to_regclass('latest_ctx') IS NOT NULL").fetchone()
+        if exists:  # else: no worker of this version has opened the database yet
+            latest = conn.execute(
+                "SELECT seq, ctx FROM latest_ctx WHERE case_id = %s", (case_id,)
+            ).fetchone()
+        return stored_ctx(case_id, row[0], latest, row[1] is not None)

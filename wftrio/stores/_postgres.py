@@ -429,6 +429,7 @@ class PostgresStore:
         *,
         timers: Sequence[tuple[int, float]] = (),
         snapshot: tuple[int, str, str, tuple[int, ...]] | None = None,
+        ctx: tuple[int, str] | None = None,
     ) -> None:
         """Queue one burst (fenced: refused if the case is owned elsewhere now)."""
         key = self._fence(case_id)
@@ -466,11 +467,13 @@ class PostgresStore:
                     "DELETE FROM timers WHERE case_id = %s AND NOT (tid = ANY(%s))",
                     (case_id, list(armed)),
                 )
+            if ctx is not None:
+                cur.execute(sql.CTX, (case_id, *ctx))
 
         self._queue_op(op, key)
 
-    def finish(self, case_id: str, state: str) -> None:
-        """Queue the case's final state (fenced)."""
+    def finish(self, case_id: str, state: str, ctx: tuple[int, str] | None = None) -> None:
+        """Queue the case's final state and ctx (fenced)."""
         self._held.discard(case_id)
         self._seen.pop(case_id, None)
         key = self._fence(case_id)
@@ -483,6 +486,8 @@ class PostgresStore:
             conn.execute("UPDATE cases SET state = %s WHERE case_id = %s", (state, case_id))
             conn.execute("DELETE FROM timers WHERE case_id = %s", (case_id,))
             conn.execute("DELETE FROM snapshots WHERE case_id = %s", (case_id,))
+            if ctx is not None:
+                conn.execute(sql.CTX, (case_id, *ctx))
 
         self._queue_op(op, key)
 

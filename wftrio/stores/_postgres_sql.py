@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = [
     "CLAIM",
+    "CTX",
     "CREATE_CASE",
     "FENCE",
     "HEARTBEAT",
@@ -87,6 +88,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     runner TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS latest_ctx (
+    case_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    ctx TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS workflows (
     workflow TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -134,6 +140,13 @@ RETURNING cases.case_id, cases.epoch, cases.workflow, cases.version, cases.finge
 """
 """Claim up to ``n`` runnable cases (unowned, or owned by a worker whose
 lease expired), bumping their epoch; only while the claimer's own lease holds."""
+
+CTX = """
+INSERT INTO latest_ctx VALUES (%s, %s, %s)
+ON CONFLICT (case_id) DO UPDATE SET seq = EXCLUDED.seq, ctx = EXCLUDED.ctx
+"""
+"""Store a case's ctx as of a burst that changed it, or its final ctx (the
+``latest_ctx`` table, as in the SQLite store: for readers of the database)."""
 
 FENCE = """
 SELECT 1 FROM cases WHERE case_id = %s AND owner = %s AND epoch = %s AND state IS NULL

@@ -102,7 +102,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
     runner TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS latest_ctx (
+    case_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    ctx TEXT NOT NULL
+);
 """
+"""``latest_ctx``: each case's ctx as of its last committed burst that changed
+it (its final ctx once finished), ``seq`` the events committed by then; for
+readers outside the owning process (a file written before it existed gets
+the table at its next open, and its rows as its cases move on)."""
 
 # columns a file written before per-case options were stored lacks
 _CORE_COLUMNS = ("options", "created")
@@ -419,11 +428,12 @@ class SQLiteStore:
         *,
         timers: Sequence[tuple[int, float]] = (),
         snapshot: tuple[int, str, str, tuple[int, ...]] | None = None,
+        ctx: tuple[int, str] | None = None,
     ) -> None:
         """Queue one burst of a case: events (``(seq, json)`` lines) and consumed requests.
 
-        With the wall-clock deadlines of the timers it armed and the
-        snapshot taken after it, if any, in the same transaction.
+        With the wall-clock deadlines of the timers it armed, the snapshot
+        taken after it and its ctx if it changed, in the same transaction.
         """
         rows = [(case_id, seq, body) for seq, body in events]
         done = [(case_id, r) for r in consumed]
@@ -431,16 +441,17 @@ class SQLiteStore:
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
             conn.executemany("UPDATE requests SET consumed = 1 WHERE case_id = ? AND req = ?", done)
-            _write_core(conn, case_id, timers, snapshot)
+            _write_core(conn, case_id, timers, snapshot, ctx)
 
         self._queue_op(op)
 
-    def finish(self, case_id: str, state: str) -> None:
-        """Queue the case's final state."""
+    def finish(self, case_id: str, state: str, ctx: tuple[int, str] | None = None) -> None:
+        """Queue the case's final state (and its final ctx)."""
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE cases SET state = ? WHERE case_id = ?", (state, case_id))
             _drop_core(conn, case_id)
+            _write_ctx(conn, case_id, ctx)
 
         self._queue_op(op)
 
@@ -607,8 +618,10 @@ def _write_core(
     case_id: str,
     timers: Sequence[tuple[int, float]],
     snapshot: tuple[int, str, str, tuple[int, ...]] | None,
+    ctx: tuple[int, str] | None,
 ) -> None:
-    """A burst's timer deadlines and snapshot (inside its transaction)."""
+    """A burst's timer deadlines, snapshot and ctx (inside its transaction)."""
+    _write_ctx(conn, case_id, ctx)
     if timers:
         conn.executemany(
             "INSERT OR REPLACE INTO timers VALUES (?, ?, ?)",
@@ -627,6 +640,11 @@ def _write_core(
             if tid not in live
         ]
         conn.executemany("DELETE FROM timers WHERE case_id = ? AND tid = ?", dead)
+
+
+def _write_ctx(conn: sqlite3.Connection, case_id: str, ctx: tuple[int, str] | None) -> None:
+    if ctx is not None:
+        conn.execute("INSERT OR REPLACE INTO latest_ctx VALUES (?, ?, ?)", (case_id, *ctx))
 
 
 def _drop_core(conn: sqlite3.Connection, case_id: str) -> None:

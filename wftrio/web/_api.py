@@ -347,8 +347,8 @@ class Api:
         term = self.source.term(case_id)
         if term is None:
             raise ApiError(
-                f"the workflow of case {case_id!r} is not known here: it was started from a "
-                "term and has finished, or its workflow is not registered in this process",
+                f"the workflow of case {case_id!r} is not known here: its workflow is not "
+                "registered in this process",
                 404,
             )
         return JsonResponse({"case_id": case_id, **graph_json(term, events)})

@@ -182,8 +182,8 @@ def case_live_html(
     graph = (
         _pane(graph_svg(term, events), "graph")
         if term is not None
-        else "<p>the workflow of this case is not known here (a finished case started from "
-        "a term, or a workflow this process has not registered)</p>"
+        else "<p>the workflow of this case is not known here (a workflow this process has "
+        "not registered)</p>"
     )
     return (
         f'<div id="live" data-state="{_e(row.state)}" data-finished="{str(row.finished).lower()}">'

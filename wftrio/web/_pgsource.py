@@ -21,7 +21,7 @@ from wftrio.runtime import Client
 from wftrio.stores._base import RequestKind
 from wftrio.stores._outside import token_waits
 from wftrio.stores._pgclient import known_names, post_request
-from wftrio.stores._pgoutside import pg_connect, pg_read_case, pg_read_cases
+from wftrio.stores._pgoutside import pg_connect, pg_read_case, pg_read_cases, pg_read_ctx
 from wftrio.terms import Term
 from wftrio.trace import TraceEvent
 from wftrio.web._source import (
@@ -72,15 +72,13 @@ class PgSource(Source):
     def detail(self, case_id: str) -> CaseDetail:
         def read(conn: Any) -> Any:
             summary, events, _ = pg_read_case(conn, case_id)
-            wf, v, fp, ctx = conn.execute(
-                "SELECT workflow, version, fingerprint, ctx FROM cases WHERE case_id = %s",
+            wf, v, fp = conn.execute(
+                "SELECT workflow, version, fingerprint FROM cases WHERE case_id = %s",
                 (case_id,),
             ).fetchone()
-            return summary, events, ctx, known_names(conn, wf, v, fp)
+            return summary, events, pg_read_ctx(conn, case_id), known_names(conn, wf, v, fp)
 
-        import json
-
-        summary, events, ctx_text, known = self._read(read)
+        summary, events, stored, known = self._read(read)
         pending: dict[str, int] = {}
         for ev in events:
             if ev.kind == "signal_received" and not ev.data.get("transient"):
@@ -90,8 +88,8 @@ class PgSource(Source):
         error = next((str(e.data.get("error")) for e in events if e.kind == "case_failed"), None)
         return CaseDetail(
             _store_row(summary),
-            json.loads(ctx_text),
-            "initial",
+            stored.ctx,
+            stored.kind,
             () if summary.finished else tuple(token_waits(events)[0]),
             _waiting_signals(events),
             {k: v for k, v in pending.items() if v > 0},

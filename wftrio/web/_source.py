@@ -45,6 +45,7 @@ from wftrio.stores._outside import (
     read_case,
     read_case_names,
     read_cases,
+    read_ctx,
     row_outcome,
     token_waits,
     waits_of,
@@ -99,9 +100,10 @@ class CaseDetail:
 
     Attributes:
         row: its list row.
-        ctx: its ctx: current (live), final (finished in memory) or initial
-            (read from a store file, where only the initial ctx is kept
-            outside the snapshot); ``ctx_is`` says which.
+        ctx: its ctx: current (live, or read from a store as of the case's
+            last committed burst that changed it), final (finished), or
+            initial (read from a store that holds no later ctx of the case:
+            :class:`~wftrio.stores._outside.StoredCtx`); ``ctx_is`` says which.
         ctx_is: ``current``, ``final`` or ``initial``.
         tokens: what each waiting token waits for (from its trace events:
             signal waits and timers are recorded at trace level ``"full"``).
@@ -250,9 +252,9 @@ def _read(path: str, fn: Callable[[sqlite3.Connection], Any]) -> Any:
 def _store_detail(path: str, case_id: str) -> CaseDetail:
     def read(conn: sqlite3.Connection) -> Any:
         summary, events, _ = read_case(conn, case_id)
-        return summary, events, read_case_names(conn, case_id)
+        return summary, events, read_case_names(conn, case_id), read_ctx(conn, case_id)
 
-    summary, events, (ctx, signals, regions) = _read(path, read)
+    summary, events, (_, signals, regions), stored = _read(path, read)
     waiting = _waiting_signals(events)
     pending: dict[str, int] = {}
     for ev in events:
@@ -263,8 +265,8 @@ def _store_detail(path: str, case_id: str) -> CaseDetail:
     error = next((str(e.data.get("error")) for e in events if e.kind == "case_failed"), None)
     return CaseDetail(
         _store_row(summary),
-        ctx,
-        "initial",
+        stored.ctx,
+        stored.kind,
         () if summary.finished else tuple(token_waits(events)[0]),
         waiting,
         {k: v for k, v in pending.items() if v > 0},

@@ -11,11 +11,13 @@ How lanes are derived (the trace names tokens, not who spawned them):
 
 * the **case lane** holds what belongs to no token: the case's state
   changes, signals as they arrive, region cancellations, the case's end;
-* a ``split`` (``par``/``join``/``choice``/...) or ``mi_spawned`` event on
-  token P with k branches creates its k child tokens at that step, so they
-  are the k smallest token ids not seen before the split that are larger
-  than every id the trace named before it (ids are allocated in order); each
-  child gets a lane of its own, labelled with the split and branch;
+* a ``split`` (``par``/``join``/``choice``/...) event on token P records
+  the tokens of its branches, ``mi_spawned`` / ``mi_chunk`` /
+  ``mi_instance_added`` the tokens of an ``mi``'s instances (P: its
+  spawner); each gets a lane of its own, nested under P's, labelled with
+  the split and branch or the instance's index (a trace from before these
+  were recorded: inferred from the order ids are allocated in, see
+  :func:`_children`);
 * any other new token (a join's continuation, a compensation, a loop's
   next token) continues in the lane of the token whose event comes just
   before its first event (for a ``join_fired`` / ``mi_joined``: the lane
@@ -53,6 +55,8 @@ _RECEIPT_OUTCOME = {
 }
 
 _CONTINUES_IN_PARENT = frozenset({"join_fired", "mi_joined", "mi_completed"})
+
+_RECORDS_TOKENS = frozenset({"split", "mi_spawned", "mi_chunk", "mi_instance_added"})
 
 
 @attrs.frozen
@@ -150,51 +154,113 @@ def _ids_in(ev: TraceEvent) -> int:
     return m
 
 
+def _recorded(ev: TraceEvent, mi_owner: dict[str, int]) -> list[tuple[int, int, str]] | None:
+    """The ``(child token, parent token, lane label)`` an event records, or ``None``.
+
+    ``split`` records its branches' tokens (``tokens``, in branch order),
+    ``mi_spawned`` its first instances' and each ``mi_chunk`` the next ones'
+    (from index ``first``), ``mi_instance_added`` an added instance's: the
+    parent is the token that took the split or the ``mi`` (its spawner).
+    ``None`` for an event that records no tokens (a trace written before
+    they were recorded: :func:`_children` infers them).
+    """
+    tokens = ev.data.get("tokens")
+    if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):
+        return None
+    name = str(ev.name)
+    short = name.rsplit(".", 1)[-1]
+    k = ev.kind
+    if k == "split":
+        branches = ev.data.get("branches")
+        if not isinstance(branches, list) or len(branches) != len(tokens):
+            return None
+        parent = ev.token
+        labels = [f"{short} branch {b}" for b in branches]
+    elif k in ("mi_spawned", "mi_chunk"):
+        first = ev.data.get("first", 0)
+        if not isinstance(first, int) or not isinstance(ev.token, int):
+            return None
+        mi_owner[name] = parent = ev.token
+        labels = [f"{short} #{first + j}" for j in range(len(tokens))]
+    elif k == "mi_instance_added":
+        index = ev.data.get("index")
+        parent = mi_owner.get(name, ev.token)
+        labels = [f"{short} #{index}"]
+    else:
+        return None
+    if not isinstance(parent, int):
+        return None
+    return [(t, parent, label) for t, label in zip(tokens, labels, strict=False)]
+
+
 def _children(events: Sequence[TraceEvent]) -> tuple[dict[int, tuple[int, str]], dict[int, int]]:
     """The tokens splits created: child -> (parent token, lane label); continuation -> spawner.
 
-    A split creates its children in the step it is recorded, so they are the
-    smallest token ids larger than every id named before it (ids are
-    allocated in order).  An ``mi`` that does not wait for its instances
-    (``needed`` is ``None`` or 0) creates its continuation first.  An ``mi``
-    of more than 64 instances spawns them in chunks, one step apart: tokens
-    its first instances create meanwhile may then take a later instance's
-    lane.
+    Splits and ``mi`` record the tokens they create (:func:`_recorded`);
+    an ``mi`` that does not wait for its instances also records its
+    continuation (``next``).  In a trace written before they did, a split
+    creates its children in the step it is recorded, so they are taken to
+    be the smallest token ids larger than every id named before it (ids are
+    allocated in order), and an ``mi`` that does not wait (``needed`` is
+    ``None`` or 0) creates its continuation first; there, an ``mi`` of more
+    than 64 instances, which spawns them in chunks one step apart, may put
+    tokens its first instances create meanwhile in a later instance's lane.
     """
     by_id = sorted({ev.token for ev in events if isinstance(ev.token, int)})
     out: dict[int, tuple[int, str]] = {}
     cont: dict[int, int] = {}
+    mi_owner: dict[str, int] = {}
     seen_max = -1
     p = 0
     for ev in events:
-        if ev.kind in ("split", "mi_spawned") and isinstance(ev.token, int):
-            short = str(ev.name).rsplit(".", 1)[-1]
-            first_cont = False
-            if ev.kind == "split":
-                branches = ev.data.get("branches")
-                labels = (
-                    [f"{short} branch {b}" for b in branches] if isinstance(branches, list) else []
-                )
-            else:
-                n = ev.data.get("instances")
-                labels = [f"{short} #{j}" for j in range(n)] if isinstance(n, int) else []
-                first_cont = ev.data.get("needed") in (None, 0)
-            while p < len(by_id) and by_id[p] <= seen_max:
-                p += 1
-            j = p
-            want = len(labels) + first_cont
-            got: list[int] = []
-            while j < len(by_id) and len(got) < want:
-                t = by_id[j]
-                if t not in out and t not in cont and t != ev.token:
-                    got.append(t)
-                j += 1
-            if first_cont and got:
-                cont[got.pop(0)] = ev.token
-            for t, label in zip(got, labels, strict=False):
-                out[t] = (ev.token, label)
+        if ev.kind in _RECORDS_TOKENS:
+            found = _recorded(ev, mi_owner)
+            if found is not None:
+                for t, parent, label in found:
+                    out[t] = (parent, label)
+                nxt = ev.data.get("next")
+                if type(nxt) is int and isinstance(ev.token, int):
+                    cont[nxt] = ev.token
+            elif ev.kind in ("split", "mi_spawned") and isinstance(ev.token, int):
+                p = _infer(ev, by_id, p, seen_max, out, cont)
         seen_max = max(seen_max, _ids_in(ev))
     return out, cont
+
+
+def _infer(
+    ev: TraceEvent,
+    by_id: list[int],
+    p: int,
+    seen_max: int,
+    out: dict[int, tuple[int, str]],
+    cont: dict[int, int],
+) -> int:
+    """Infer a split's children from token ids (see :func:`_children`); the new ``p``."""
+    assert isinstance(ev.token, int)
+    short = str(ev.name).rsplit(".", 1)[-1]
+    first_cont = False
+    if ev.kind == "split":
+        branches = ev.data.get("branches")
+        labels = [f"{short} branch {b}" for b in branches] if isinstance(branches, list) else []
+    else:
+        n = ev.data.get("instances")
+        labels = [f"{short} #{j}" for j in range(n)] if isinstance(n, int) else []
+        first_cont = ev.data.get("needed") in (None, 0)
+    while p < len(by_id) and by_id[p] <= seen_max:
+        p += 1
+    j = p
+    want = len(labels) + first_cont
+    got: list[int] = []
+    while j < len(by_id) and len(got) < want:
+        t = by_id[j]
+        if t not in out and t not in cont and t != ev.token:
+            got.append(t)
+        j += 1
+    if first_cont and got:
+        cont[got.pop(0)] = ev.token
+    for t, label in zip(got, labels, strict=False):
+        out[t] = (ev.token, label)
+    return p
 
 
 def _lanes(events: Sequence[TraceEvent]) -> tuple[list[Lane], dict[int, int]]:
