@@ -17,7 +17,8 @@ import trio.testing
 from wftrio.errors import CaseCancelled, CaseStuck, OptionError
 from wftrio.runtime._case_view import outcome
 from wftrio.runtime._sinks import ordered
-from wftrio.runtime._substrate import Substrate, first_leaf
+from wftrio.runtime._substrate import Substrate
+from wftrio.runtime._substrate_args import first_leaf
 from wftrio.runtime._types import CaseInfo, CaseResult, CaseState
 from wftrio.terms import Term
 

@@ -18,8 +18,6 @@ substrate is left.
 from __future__ import annotations
 
 import inspect
-import math
-import operator
 import os
 import secrets
 import time
@@ -56,7 +54,18 @@ from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._pgserve import serve_postgres
 from wftrio.runtime._runner import Case
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
+from wftrio.runtime._stats import substrate_stats
 from wftrio.runtime._stored import dump_options
+from wftrio.runtime._substrate_args import (
+    CASE_FIELDS,
+    case_defaults,
+    case_state,
+    check_substrate_args,
+    choose_store,
+    count,
+    first_leaf,
+    seconds,
+)
 from wftrio.runtime._types import (
     FINAL_STATES,
     CaseInfo,
@@ -64,7 +73,6 @@ from wftrio.runtime._types import (
     CaseResult,
     CaseState,
     SubstrateStats,
-    check_case_options,
     parse_case_options,
 )
 from wftrio.scheduling import Replay
@@ -75,9 +83,6 @@ from wftrio.trace import LEVELS, TraceEvent
 from wftrio.validation import check_program
 
 __all__ = ["Substrate", "open_substrate"]
-
-
-_default_options: CaseOptions | None = None  # Substrate's defaults parsed (frozen)
 
 
 class Substrate:
@@ -163,54 +168,10 @@ class Substrate:
             max_pending_signals,
             validate_budget,
         )
-        global _default_options
-        if _default_options is not None and all(map(operator.is_, given, _DEFAULT_ARGS)):
-            # every case option left at its default (the very objects): parsed once
-            self.defaults = _default_options
-        else:
-            self.defaults = parse_case_options(
-                CaseOptions(scheduler, step_quanta, timeout, trace_level),
-                {
-                    "effect_handler": effect_handler,
-                    "budget": budget,
-                    "allow": allow,
-                    "validate": validate,
-                    "keep_events": keep_events,
-                    "max_pending_signals": max_pending_signals,
-                    "validate_budget": validate_budget,
-                },
-                "open_substrate()",
-            )
-            check_case_options(self.defaults, "open_substrate()")
-            if all(map(operator.is_, given, _DEFAULT_ARGS)):
-                _default_options = self.defaults
-        if retain_finished is not None and (
-            isinstance(retain_finished, bool)
-            or not isinstance(retain_finished, int)
-            or retain_finished < 0
-        ):
-            raise OptionError(f"retain_finished={retain_finished!r}: expected None or an int >= 0")
-        if shutdown not in ("cancel", "drain"):
-            raise OptionError(f"shutdown={shutdown!r}: expected 'cancel' or 'drain'")
-        if not _positive_int(inbox_capacity):
-            raise OptionError(f"inbox_capacity={inbox_capacity!r}: expected an int >= 1")
-        if not _positive_int(sink_buffer):
-            raise OptionError(f"sink_buffer={sink_buffer!r}: expected an int >= 1")
-        if registry is not None and not isinstance(registry, Registry):
-            raise OptionError(f"registry={registry!r}: expected None or a wf.Registry")
+        self.defaults = case_defaults(given, _DEFAULT_ARGS)
+        check_substrate_args(retain_finished, shutdown, inbox_capacity, sink_buffer, registry)
         self.registry = registry if registry is not None else default_registry
-        if store is not None and path is not None:
-            raise OptionError("open_substrate(): pass store= or path=, not both")
-        if path is not None:
-            if not isinstance(path, str | os.PathLike):
-                raise OptionError(f"path={path!r}: expected a file path")
-            store = SQLiteStore(path)
-        elif store is None:
-            store = MemoryStore()
-        elif not isinstance(store, MemoryStore | SQLiteStore | PostgresStore):
-            raise OptionError(
-                f"store={store!r}: expected a wf.MemoryStore, wf.SQLiteStore or wf.PostgresStore"
-            )
+        store = choose_store(store, path)
         self.store: Store = store
         self._durable: DurableStore | None = None if isinstance(store, MemoryStore) else store
         # many workers over one database: requests for cases other workers run
@@ -445,7 +406,7 @@ class Substrate:
         if isinstance(term, str):
             if term == "":
                 raise OptionError("new_case(): term='' is neither a workflow term nor a name")
-            if version is not None and not _positive_int(version):
+            if version is not None and not count(version):
                 raise OptionError(f"new_case(): version={version!r}, expected None or an int >= 1")
             entry = self.registry.get(term, version)
             program = entry.program
@@ -681,7 +642,7 @@ class Substrate:
             trio.TooSlowError: ``timeout`` seconds passed first.
             OptionError: ``timeout`` is not None or a finite number >= 0.
         """
-        if timeout is not None and not _seconds(timeout):
+        if timeout is not None and not seconds(timeout):
             raise OptionError(
                 f"wait(): timeout={timeout!r}, expected None or a finite number of seconds >= 0"
             )
@@ -705,7 +666,7 @@ class Substrate:
             OptionError: a state that is not a :class:`CaseState` (the
                 message lists the valid ones).
         """
-        wanted = frozenset(_case_state(s) for s in states) | FINAL_STATES
+        wanted = frozenset(case_state(s) for s in states) | FINAL_STATES
         case = self._get(case_id)
         if case.state in wanted:
             await trio.lowlevel.checkpoint()
@@ -793,41 +754,10 @@ class Substrate:
 
     def stats(self) -> SubstrateStats:
         """Substrate-wide telemetry (see :class:`SubstrateStats`)."""
-        c = self.counters
         wall = time.perf_counter() - self._wall0 if self._opened else 0.0
-
-        def rate(n: int) -> float:
-            return n / wall if wall > 0 else 0.0
-
-        return SubstrateStats(
-            live_cases=self._live.value,
-            retained_cases=len(self._finished),
-            cases_started=self._started,
-            cases_done=self._ended[CaseState.DONE],
-            cases_failed=self._ended[CaseState.FAILED],
-            cases_cancelled=self._ended[CaseState.CANCELLED],
-            steps=c.steps,
-            effects_started=c.effects_started,
-            effects_completed=c.effects_completed,
-            effects_cancelled=c.effects_cancelled,
-            signals=c.signals,
-            wall_elapsed=wall,
-            steps_per_sec=rate(c.steps),
-            effects_per_sec=rate(c.effects_completed),
-            signals_per_sec=rate(c.signals),
-            effect_cancel_latency_mean=(
-                c.effect_cancel_sum / c.effect_cancel_count if c.effect_cancel_count else 0.0
-            ),
-            effect_cancel_latency_max=c.effect_cancel_max,
-            case_cancel_latency_mean=(
-                c.case_cancel_sum / c.case_cancel_count if c.case_cancel_count else 0.0
-            ),
-            case_cancel_latency_max=c.case_cancel_max,
-            sink_batches=self.hub.batches,
-            sink_events=self.hub.events,
-            sinks_disabled=self.hub.disabled,
-            effect_retries=c.effect_retries,
-            sink_errors=self.hub.sink_errors,
+        live, retained = self._live.value, len(self._finished)
+        return substrate_stats(
+            self.counters, self.hub, wall, live, retained, self._started, self._ended
         )
 
     def __repr__(self) -> str:
@@ -835,58 +765,10 @@ class Substrate:
         return f"<Substrate {state} live={self._live.value} known={len(self._cases)}>"
 
 
-# the defaults of Substrate's case options, in the order __init__ compares them
+# the default objects of Substrate's case options, in CaseOptions' field order
 _DEFAULT_ARGS = tuple(
-    inspect.signature(Substrate.__init__).parameters[name].default
-    for name in (
-        "scheduler",
-        "step_quanta",
-        "timeout",
-        "trace_level",
-        "effect_handler",
-        "budget",
-        "allow",
-        "validate",
-        "keep_events",
-        "max_pending_signals",
-        "validate_budget",
-    )
+    inspect.signature(Substrate.__init__).parameters[n].default for n in CASE_FIELDS
 )
-
-
-def _case_state(state: object) -> CaseState:
-    if isinstance(state, str):
-        try:
-            return CaseState(state)
-        except ValueError:
-            pass
-    raise OptionError(
-        f"wait_state(): states holds {state!r}, which is not a case state; expected one of "
-        f"{', '.join(repr(s.value) for s in CaseState)}"
-    )
-
-
-def first_leaf(
-    group: BaseExceptionGroup[BaseException], types: tuple[type[BaseException], ...]
-) -> BaseException | None:
-    """The first exception of one of ``types`` in ``group`` (nested groups searched)."""
-    for exc in group.exceptions:
-        if isinstance(exc, types):
-            return exc
-        if isinstance(exc, BaseExceptionGroup):
-            found = first_leaf(exc, types)
-            if found is not None:
-                return found
-    return None
-
-
-def _positive_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
-
-
-def _seconds(x: object) -> bool:
-    """Whether ``x`` is a finite number >= 0 (not a bool)."""
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
 
 
 def open_substrate(**options: Any) -> Substrate:
