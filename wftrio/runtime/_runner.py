@@ -45,6 +45,7 @@ from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
+from wftrio.runtime._case_record import CaseNotes, CaseRecord
 from wftrio.runtime._children import Children
 from wftrio.runtime._durable import CaseLog, Resumed
 from wftrio.runtime._effects import escaped
@@ -63,7 +64,7 @@ from wftrio.runtime._messages import (
     is_internal,
 )
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
-from wftrio.runtime._sinks import SinkSlot, TraceSink
+from wftrio.runtime._sinks import SinkSlot
 from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
 from wftrio.runtime._workflow import region_names
 from wftrio.scheduling import Replay, make_scheduler
@@ -73,24 +74,9 @@ if TYPE_CHECKING:
     from wftrio.runtime._substrate import Substrate
     from wftrio.terms import Term
 
-__all__ = ["Case", "CaseNotes"]
+__all__ = ["Case", "CaseNotes"]  # CaseNotes: see _case_record
 
 logger = logging.getLogger("wftrio.runtime")
-
-
-class CaseNotes:
-    """What a case noted about itself beyond its trace (made at the first note).
-
-    Kept out of :class:`Case`'s own slots: most cases never note anything,
-    and a waiting case should stay small.
-    """
-
-    __slots__ = ("events_dropped", "sink_error", "sink_errors")
-
-    def __init__(self) -> None:
-        self.sink_errors = 0  # events a sink could not write
-        self.sink_error: str | None = None  # the last of them, described
-        self.events_dropped = 0  # oldest events dropped from memory (keep_events=)
 
 
 _FINAL_OF = {
@@ -130,7 +116,7 @@ def _is_final(state: CaseState) -> bool:
     return state in FINAL_STATES
 
 
-class Case:
+class Case(CaseRecord):
     """One case: the record the substrate's API reads, and its runner task.
 
     While the case lives, ``st`` is its reducer state; when it finishes the
@@ -145,29 +131,24 @@ class Case:
         "_ctx0",
         "_end",
         "_term",
-        "_unsent",
         "_watch",
         "case_id",
         "durable",
         "error",
-        "events",
         "finished_at",
         "inbox",
         "kids",
-        "level",
         "opts",
         "program",
         "_root",
         "reason",
         "replay",
         "resumed",
-        "notes",
         "result",
         "st",
         "started_at",
         "state",
         "sub",
-        "targets",
         "undelivered",
         "workflow",
     )
@@ -244,114 +225,6 @@ class Case:
             st.emit(EventKind.CASE_STATE, new._value_, None, _FROM[old])
         if self._watch is not None and new not in FINAL_STATES:
             self._watch.value = new
-
-    # -- tracing -------------------------------------------------------------
-
-    def set_trace(self, level: str, sink: TraceSink | None, detach: bool) -> None:
-        """Change the trace level (and per-case sink) of the live case."""
-        if self.st is not None:
-            self.st.set_level(level)
-        self.level = level
-        if sink is not None or detach:
-            shared = self.sub.hub.sinks
-            self.targets = shared + (SinkSlot(sink, False),) if sink is not None else shared
-            if sink is not None:
-                self.sub.hub.ensure_running()
-
-    def _notes(self) -> CaseNotes:
-        notes = self.notes
-        if notes is None:
-            notes = self.notes = CaseNotes()
-        return notes
-
-    def sink_failed(self, sink: TraceSink, ev: TraceEvent, exc: BaseException) -> None:
-        """A sink could not write event ``ev`` of this case: count it, keep a note.
-
-        Only that event is lost, for that sink only (see ``_sinks``).
-        """
-        notes = self._notes()
-        if not notes.sink_errors:
-            logger.warning(
-                "trace sink %r cannot write event %d (%s) of case %r: %r; "
-                "only that event is lost (further ones are counted in status().sink_errors)",
-                sink,
-                ev.seq,
-                ev.kind,
-                self.case_id,
-                exc,
-            )
-        notes.sink_errors += 1
-        notes.sink_error = (
-            f"sink_error: {sink!r} could not write event {ev.seq} ({ev.kind}): "
-            f"{type(exc).__name__}: {exc}"
-        )
-
-    def _commit(self) -> None:
-        """Move the reducer's new events to the case store (and the sink queue)."""
-        st = self.st
-        if st is None:
-            return
-        log = self.durable
-        if not st.has_events():
-            if log is not None and log.timers and not self.sub.closing:
-                log.commit((), self._snapshottable(), self.state.value)
-            return
-        # receipts' request hashes are computed when the trace is read
-        # (materialise), unless the events are stored or sent to sinks now
-        evs = st.take_events(defer_receipts=log is None and not self.targets)
-        if log is not None and not self.sub.closing:
-            # a shutdown's cancellation is not the case's end: not stored
-            live = self.replay is None and st.status not in FINAL  # the finish stores the last
-            err = log.commit(evs, self._snapshottable(), self.state.value, st.ctx if live else None)
-            if err is not None:
-                self._fail(err)
-            if log.deliver and evs[-1].seq + 1 >= log.stored:
-                self.deliver_requests()  # the resumed case has caught up
-        if self.targets:
-            if self._unsent is None:
-                self._unsent = list(evs)
-            else:
-                self._unsent.extend(evs)
-        events = self.events
-        if events is None:
-            events = self.events = evs
-        else:
-            events.extend(evs)
-        keep = self.opts.keep_events
-        if keep is not None and len(events) > keep:
-            # a long-lived case keeps a window of its latest events; sinks
-            # (queued above) receive every one
-            drop = len(events) - keep
-            del events[:drop]
-            self._notes().events_dropped += drop
-
-    def _snapshottable(self) -> ExecState | None:
-        """The state if a snapshot may be taken now (live, outbox drained, not replaying)."""
-        st = self.st
-        if st is None or st.status in FINAL or st.outbox or self.replay is not None:
-            return None
-        return st
-
-    def deliver_requests(self) -> None:
-        """Put a resumed case's committed, unconsumed requests in its inbox."""
-        log = self.durable
-        assert log is not None
-        msgs, log.deliver = log.deliver, []
-        for msg in msgs:
-            self.inbox.put(msg)
-
-    async def _flush(self) -> None:
-        """Commit, then send unsent events to the trace-sink task (may block)."""
-        self._commit()
-        batch = self._unsent
-        if batch:
-            self._unsent = None
-            try:
-                await self.sub.hub.send(self.sink_failed, self.targets, batch)
-            except BaseException:
-                # not queued (cancelled): keep the batch for the final flush
-                self._unsent = batch + (self._unsent or [])
-                raise
 
     # -- the runner task -----------------------------------------------------
 
