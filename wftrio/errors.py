@@ -62,6 +62,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "CaseFenced",
     "SubstrateClosed",
     "TaskError",
     "TermError",
@@ -569,6 +570,18 @@ class CaseCancelled(WftrioError):
 
 class StoreError(WftrioError):
     """Root of the errors of a case store (``wf.SQLiteStore``)."""
+
+
+class CaseFenced(StoreError, RuntimeError):
+    """A worker's commit for a case it no longer owns at its lease epoch (refused).
+
+    Another worker claimed the case after this one's lease expired
+    (``wf.PostgresStore``, docs/SCALING.md); this worker drops the case.
+    """
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"case {case_id!r} is owned by another worker now: commit refused")
+        self.case_id = case_id
 
 
 class StoreLocked(StoreError, RuntimeError):

@@ -44,7 +44,13 @@ from typing import Any
 
 import trio
 
-from wftrio.errors import OptionError, SerializationError, StoreCorrupt, StoreError
+from wftrio.errors import (
+    CaseFenced,
+    OptionError,
+    SerializationError,
+    StoreCorrupt,
+    StoreError,
+)
 from wftrio.serialize import loads_trace
 from wftrio.stores import _postgres_sql as sql
 from wftrio.stores._base import RequestKind, StoredCase, StoredRequest
@@ -55,10 +61,6 @@ __all__ = ["PostgresStore"]
 logger = logging.getLogger("wftrio.stores")
 
 _Op = Callable[[Any], None]
-
-
-class _Fenced(Exception):
-    """A commit for a case this worker no longer owns (at its epoch)."""
 
 
 class _Pending:
@@ -327,13 +329,13 @@ class PostgresStore:
         with self._pool.connection() as conn:
             for p in batch:
                 if p.key is not None and p.key in self._broken:
-                    p.error = _Fenced(p.key[0])
+                    p.error = CaseFenced(p.key[0])
                     continue
                 try:
                     with conn.transaction():
                         p.op(conn)
                     n += 1
-                except _Fenced as exc:
+                except CaseFenced as exc:
                     p.error = exc
                     if p.key is not None:
                         self._broken.add(p.key)
@@ -387,7 +389,7 @@ class PostgresStore:
 
     def _check(self, conn: Any, key: tuple[str, int]) -> None:
         if conn.execute(sql.FENCE, (key[0], self.worker_id, key[1])).fetchone() is None:
-            raise _Fenced(key[0])
+            raise CaseFenced(key[0])
 
     async def create_case(self, case: StoredCase) -> None:
         """Store a new case, owned by this worker (epoch 1); return once committed."""
