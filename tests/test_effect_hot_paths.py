@@ -188,7 +188,6 @@ async def test_new_case_refuses_non_str_keys_and_non_mappings() -> None:
         assert sub.stats().cases_started == 2
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_draws_other_case_ids_than_its_parent() -> None:
     new_ids()  # the parent's pool is filled now
     r, w = os.pipe()
