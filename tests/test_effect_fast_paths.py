@@ -24,7 +24,7 @@ import trio.testing
 import wftrio as wf
 from wftrio.effects import EffectContext, bind_effect, current_effect, idempotency_key
 from wftrio.engine import ExecState, StartEffect, Status
-from wftrio.engine._effects import PendingReceipt
+from wftrio.engine._receipt_records import PendingReceipt
 from wftrio.errors import EffectContextError
 from wftrio.receipts import receipts
 from wftrio.runtime import open_substrate

@@ -18,7 +18,7 @@ import trio.lowlevel
 
 import wftrio as wf
 from wftrio.engine import ExecState, StartEffect, Status, snapshot
-from wftrio.engine._effects import PendingReceipt
+from wftrio.engine._receipt_records import PendingReceipt
 from wftrio.receipts import receipts, stable_hash
 from wftrio.runtime import open_substrate
 

@@ -24,8 +24,6 @@ from wftrio.compiler.program import Instr, RegionEnterOps, TaskOps
 from wftrio.effects import Effect, causal_id, idempotency_key
 from wftrio.engine._receipt_records import (
     NOTHING,
-    CtxDigest,
-    CtxSnapshot,
     DeferredRequest,
     PendingReceipt,
     build_receipt,
@@ -43,7 +41,7 @@ from wftrio.engine.protocol import (
     WaitKind,
     error_info,
 )
-from wftrio.errors import EffectTimeout, EngineError, GuardViolation, TaskError
+from wftrio.errors import BudgetExceeded, EffectTimeout, EngineError, GuardViolation, TaskError
 from wftrio.governance import Governor
 from wftrio.receipts import Receipt, canonical, stable_hash
 from wftrio.trace import TraceEvent
@@ -53,13 +51,6 @@ if TYPE_CHECKING:
     from wftrio.engine.objects import Token
 
 __all__ = [
-    "NOTHING",
-    "CtxDigest",
-    "CtxSnapshot",
-    "DeferredRequest",
-    "PendingReceipt",
-    "build_receipt",
-    "ctx_snapshot",
     "EffectMeta",
     "audit_step",
     "cancelled",
@@ -279,27 +270,7 @@ def request(
     refusal = _governor(st).admit(kind, name, cost, scopes)
     now = st.now()
     if refusal is not None:
-        _receipt(
-            st,
-            tok,
-            name,
-            Receipt(
-                causal_id=cid,
-                kind=kind,
-                task=name,
-                outcome="disallowed" if isinstance(refusal, GuardViolation) else "over_budget",
-                attempts=0,
-                started=now,
-                ended=now,
-                request="",
-                key=idempotency_key(cid),
-                error_type=type(refusal).__qualname__,
-                error=str(refusal),
-                detail=refusal.info,
-            ),
-            req,
-        )
-        fail_task(st, tok, refusal, name, on_error, woken=False)
+        _refuse(st, tok, name, kind, cid, now, refusal, req, on_error)
         return
     eid = st.new_id()
     if st.effects is EMPTY:
@@ -375,27 +346,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     clock = st.clock
     now = (clock() - st.t0) if clock is not None else 0.0
     if refusal is not None:
-        _receipt(
-            st,
-            tok,
-            name,
-            Receipt(
-                causal_id=cid,
-                kind=kind,
-                task=name,
-                outcome="disallowed" if isinstance(refusal, GuardViolation) else "over_budget",
-                attempts=0,
-                started=now,
-                ended=now,
-                request="",
-                key=idempotency_key(cid),
-                error_type=type(refusal).__qualname__,
-                error=str(refusal),
-                detail=refusal.info,
-            ),
-            req,
-        )
-        fail_task(st, tok, refusal, name, a.on_error, woken=False)
+        _refuse(st, tok, name, kind, cid, now, refusal, req, a.on_error)
         return
     eid = st._next_id
     st._next_id = eid + 1
@@ -456,6 +407,41 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
             st._events.append(ev)
         else:
             rec(ev)
+
+
+def _refuse(
+    st: ExecState,
+    tok: Token,
+    name: str,
+    kind: str,
+    cid: str,
+    now: float,
+    refusal: GuardViolation | BudgetExceeded,
+    req: str | DeferredRequest,
+    on_error: int,
+) -> None:
+    """An effect the governor refused: its receipt (no attempt), then the task fails."""
+    _receipt(
+        st,
+        tok,
+        name,
+        Receipt(
+            causal_id=cid,
+            kind=kind,
+            task=name,
+            outcome="disallowed" if isinstance(refusal, GuardViolation) else "over_budget",
+            attempts=0,
+            started=now,
+            ended=now,
+            request="",
+            key=idempotency_key(cid),
+            error_type=type(refusal).__qualname__,
+            error=str(refusal),
+            detail=refusal.info,
+        ),
+        req,
+    )
+    fail_task(st, tok, refusal, name, on_error, woken=False)
 
 
 def fail_task(
