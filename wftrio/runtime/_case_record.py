@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from wftrio.engine import FINAL, ExecState
+from wftrio.engine import FINAL, ExecState, Status
 from wftrio.runtime._durable import CaseLog
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._sinks import SinkSlot, TraceSink
@@ -122,6 +122,8 @@ class CaseRecord:
             live = self.replay is None and st.status not in FINAL  # the finish stores the last
             err = log.commit(evs, self._snapshottable(), self.state.value, st.ctx if live else None)
             if err is not None:
+                if log.diverged is not None:
+                    self.sub.unresumed[self.case_id] = log.diverged
                 self._fail(err)
             if log.deliver and evs[-1].seq + 1 >= log.stored:
                 self.deliver_requests()  # the resumed case has caught up
@@ -142,6 +144,46 @@ class CaseRecord:
             drop = len(events) - keep
             del events[:drop]
             self._notes().events_dropped += drop
+
+    def _check_caught_up(self, st: ExecState) -> None:
+        """A resumed case ending before its replay emitted every stored event fails.
+
+        (It diverged: see ``_durable``; not a cancellation, which can come from
+        the runtime at any point: a timeout, a shutdown.)
+        """
+        log = self.durable
+        if log is None or st.status is Status.CANCELLED or self.sub.closing:
+            return
+        err = log.short_of(st.seq, st.status.value)
+        if err is not None:
+            self.sub.unresumed[self.case_id] = err
+            st.status = Status.FAILED
+            st.error = err
+
+    def _stalled_replay(self, st: ExecState) -> bool:
+        """Fail a resumed case blocking, its replay done, short of its stored events.
+
+        With no effect or timer running, only an input can move it on, and
+        every stored input has been fed: it would wait forever (requests are
+        delivered once it has emitted every stored event again).
+        """
+        log = self.durable
+        if (
+            log is None
+            or self.replay is not None
+            or st.seq >= log.stored
+            or log.diverged is not None
+            or st.effects
+            or st.timers
+        ):
+            return False
+        err = log.diverge(
+            f"its replay waits after {st.seq} events with nothing running, where the store "
+            f"holds {log.stored}"
+        )
+        self.sub.unresumed[self.case_id] = err
+        self._fail(err)
+        return True
 
     def _snapshottable(self) -> ExecState | None:
         """The state if a snapshot may be taken now (live, outbox drained, not replaying)."""

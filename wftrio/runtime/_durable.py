@@ -6,7 +6,16 @@ deadlines of the timers it armed and, every ``snapshot_every`` bursts, a
 snapshot of the case, in one transaction); a resumed case restores its
 latest snapshot (if any), then replays the events committed after it, and
 :class:`CaseLog` skips the ones already stored (a replay emits the same
-events with the same ``seq``).  Nothing is written once the substrate is
+events with the same ``seq``).  It checks that they are the same: a
+re-emitted event whose kind or name differs from the stored one at its
+``seq``, or a replay that ends the case before it has emitted every stored
+event again, means the code resuming the case is not the code that ran it
+(a workflow changed under the same fingerprint, or a wftrio whose trace
+differs, e.g. one that records ``mi_chunk`` events where the stored trace
+has none).  The case then fails in memory with a
+:class:`~wftrio.errors.ReplayDivergence` and nothing more is written for it:
+the store keeps it unfinished, with its history, for the code that ran it.
+Nothing is written once the substrate is
 closing: the cancellation a shutdown imposes on live cases is not their
 end, so the store keeps them unfinished and the next substrate resumes them.
 """
@@ -23,6 +32,7 @@ import trio
 from wftrio.engine import ExecState, StartEffect, pending_commands
 from wftrio.errors import (
     OptionError,
+    ReplayDivergence,
     SchedulerError,
     SerializationError,
     StoreCorrupt,
@@ -89,9 +99,15 @@ class CaseLog:
             serialising it: ctx values are frozen, so a value that is the
             same object is the same value.
         next_seq: events committed so far (this process's count).
+        expect: ``(kind, name)`` of the stored events from ``seq`` ``base``
+            to ``stored`` (a resumed case's replay must emit the same).
+        base: the ``seq`` of the first of them (its snapshot's, or 0).
+        diverged: the replay did not emit the stored events (see the module
+            docstring): nothing more is written for the case.
     """
 
     __slots__ = (
+        "base",
         "broken",
         "bursts",
         "case_id",
@@ -99,16 +115,28 @@ class CaseLog:
         "ctx_seen",
         "deadlines",
         "deliver",
+        "diverged",
+        "expect",
         "next_seq",
         "store",
         "stored",
         "timers",
     )
 
-    def __init__(self, store: DurableStore, case_id: str, stored: int) -> None:
+    def __init__(
+        self,
+        store: DurableStore,
+        case_id: str,
+        stored: int,
+        expect: Sequence[tuple[str, str | None]] = (),
+        base: int = 0,
+    ) -> None:
         self.store = store
         self.case_id = case_id
         self.stored = stored
+        self.expect = expect
+        self.base = base
+        self.diverged: ReplayDivergence | None = None
         self.consumed: list[int] = []
         self.broken = False
         self.deliver: list[Message] = []
@@ -139,7 +167,7 @@ class CaseLog:
         state: ExecState | None = None,
         runner: str = "running",
         ctx: Mapping[str, Any] | None = None,
-    ) -> UnstorableValue | None:
+    ) -> StoreError | ReplayDivergence | None:
         """Queue one burst; the error to fail the case with if it cannot be stored.
 
         ``state``: the case's state after the burst, given when a snapshot
@@ -149,9 +177,13 @@ class CaseLog:
         ``ctx``: the case's ctx after the burst (not while it replays), stored
         with the burst if it changed since it was last stored.
         """
-        if self.broken:
+        if self.broken or self.diverged is not None:
             return None
         skip = self.stored
+        if skip and events and events[0].seq < skip:
+            err = self._check_replayed(events)
+            if err is not None:
+                return err
         new = [ev for ev in events if ev.seq >= skip] if skip else events
         if not new and not self.consumed and not self.timers:
             return None
@@ -186,6 +218,49 @@ class CaseLog:
         )
         return None
 
+    def _check_replayed(self, events: Sequence[TraceEvent]) -> ReplayDivergence | None:
+        """Compare the re-emitted events with the stored ones (see the module docstring)."""
+        expect, base, skip = self.expect, self.base, self.stored
+        for ev in events:
+            if ev.seq >= skip:
+                break
+            i = ev.seq - base
+            if 0 <= i < len(expect) and expect[i] != (ev.kind, ev.name):
+                kind, name = expect[i]
+                return self.diverge(
+                    f"its replay emits {ev.kind} {ev.name!r} as event {ev.seq}, where the store "
+                    f"holds {kind} {name!r}"
+                )
+        return None
+
+    def diverge(self, what: str) -> ReplayDivergence:
+        """Note that the replay left the stored history: nothing more is written."""
+        self.diverged = exc = ReplayDivergence(
+            f"stored case {self.case_id!r} cannot resume: {what}. The code resuming it is not "
+            "the code that ran it (a changed task or workflow, or another wftrio version); "
+            "it stays unfinished in the store, unchanged: resume it with the code that "
+            "started it"
+        )
+        logger.error("%s", exc)
+        return exc
+
+    def short_of(self, seq: int, final: str) -> ReplayDivergence | None:
+        """The divergence if a case ending with ``seq`` events has not emitted every stored one.
+
+        ``final``: its final state, whose ``case_state`` event comes next
+        (the store may hold it: the process stopped between it and the
+        case's final row).
+        """
+        last = self.stored - 1
+        i = last - self.base
+        if seq == last and 0 <= i < len(self.expect) and self.expect[i] == ("case_state", final):
+            return None
+        if self.diverged is None and seq < self.stored:
+            return self.diverge(
+                f"its replay ends the case after {seq} events, where the store holds {self.stored}"
+            )
+        return None
+
     def _ctx_row(self, ctx: Mapping[str, Any], final: bool = False) -> tuple[int, str] | None:
         """``(events committed, JSON)`` of ``ctx`` if it changed since it was last stored."""
         seen = self.ctx_seen
@@ -203,7 +278,9 @@ class CaseLog:
         return self.next_seq, text
 
     def finish(self, state: str, ctx: Mapping[str, Any] | None = None) -> None:
-        """Queue the case's final state, and its final ctx."""
+        """Queue the case's final state, and its final ctx (nothing if it diverged)."""
+        if self.diverged is not None:
+            return
         row = self._ctx_row(ctx, final=True) if ctx is not None and not self.broken else None
         self.store.finish(self.case_id, state, row)
 

@@ -387,7 +387,11 @@ class Case(CaseRecord):
                     self._set_state(
                         CaseState.WAITING_EFFECT if st.effects else CaseState.WAITING_SIGNAL
                     )
+                    if self.durable is not None and self._stalled_replay(st):
+                        continue  # failed: it would wait forever
                     await self._flush()
+                    if st.status in FINAL:  # failed by its commit (unstorable, diverged)
+                        continue
                     if top and self._may_park() and self.inbox.park(self._resume):
                         # the next message starts the runner again, in this
                         # task's contextvars (not the sender's)
@@ -750,6 +754,7 @@ class Case(CaseRecord):
                 st.cancel(self.reason)
             if st.outbox:
                 st.take_outbox()
+            self._check_caught_up(st)
             final = _FINAL_OF[st.status]
             if final is CaseState.FAILED and self.error is None:
                 self.error = st.error

@@ -512,7 +512,10 @@ class Substrate:
         case = Case(self, stored.case_id, entry.program, stored.ctx, opts, stored.root, entry)
         case.resumed = resumed
         stored_n = stored.snapshot_seq + len(stored.events)
-        case.durable = log = CaseLog(self._durable, stored.case_id, stored_n)
+        expect = [(ev.kind, ev.name) for ev in stored.events]
+        case.durable = log = CaseLog(
+            self._durable, stored.case_id, stored_n, expect, stored.snapshot_seq
+        )
         log.deliver = requests
         log.deadlines = dict(stored.timers)
         if not stored.events:
