@@ -21,7 +21,7 @@ PUBLIC = {
     # workflows by name
     "Registry", "RegisteredWorkflow", "register", "workflow",
     # stores
-    "MemoryStore", "SQLiteStore", "PostgresStore", "Client",
+    "MemoryStore", "SQLiteStore", "PostgresStore", "Purged", "purge_finished", "Client",
     # errors (all defined in wftrio.errors)
     "WftrioError", "TermError", "TermTypeError", "EngineError", "TaskError", "ReplayDivergence",
     "CaseFailed", "CaseCancelled", "CaseClosed", "DuplicateCase", "UnknownCase",

@@ -87,7 +87,7 @@ if TYPE_CHECKING:
         run,
     )
     from wftrio.scheduling import Deterministic, Replay, Seeded
-    from wftrio.stores import MemoryStore, PostgresStore, SQLiteStore
+    from wftrio.stores import MemoryStore, PostgresStore, Purged, SQLiteStore, purge_finished
     from wftrio.terms import (
         END,
         Term,
@@ -137,6 +137,8 @@ _EXPORTS: dict[str, str] = {
     "MemoryStore": "wftrio.stores",
     "SQLiteStore": "wftrio.stores",
     "PostgresStore": "wftrio.stores",
+    "Purged": "wftrio.stores",
+    "purge_finished": "wftrio.stores",
     "Client": "wftrio.runtime",
     "ApprovalRejected": "wftrio.errors",
     "Budget": "wftrio.governance",
@@ -230,6 +232,8 @@ __all__ = [
     "MemoryStore",
     "SQLiteStore",
     "PostgresStore",
+    "Purged",
+    "purge_finished",
     "Client",
     "StoreCorrupt",
     "StoreError",

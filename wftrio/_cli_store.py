@@ -277,6 +277,36 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     return _post(args, "cancel", None, None)
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _age_arg(text: str) -> float:
+    """``--older-than``: a number of seconds, or with a unit (``90m``, ``12h``, ``30d``)."""
+    unit = _UNITS.get(text[-1:])
+    number = text[:-1] if unit is not None else text
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected seconds, or a number with a unit s, m, h or d (e.g. 30d)"
+        ) from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite age >= 0")
+    return value
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from wftrio.stores._retention import purge_finished
+
+    done = _store_call(lambda: purge_finished(args.store, args.older_than, dry_run=args.dry_run))
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"{verb} {done.cases} finished case(s) ({done.events} events) that finished "
+        f"{args.older_than:g} s or more ago"
+    )
+    return 0
+
+
 def _wait_arg(text: str) -> float:
     try:
         value = float(text)
@@ -288,7 +318,7 @@ def _wait_arg(text: str) -> float:
 
 
 def add_store_commands(sub: Any) -> None:
-    """Add ``cases``, ``show``, ``signal`` and ``cancel`` to the ``wftrio`` subparsers."""
+    """Add ``cases``, ``show``, ``signal``, ``cancel``, ``purge`` to the ``wftrio`` subparsers."""
     store_help = (
         "a store file (wf.SQLiteStore / open_substrate(path=...)), or the postgresql:// DSN "
         "of a wf.PostgresStore database"
@@ -353,3 +383,20 @@ def add_store_commands(sub: Any) -> None:
     k.add_argument("--region", help="cancel this region only (cancel_region)")
     k.add_argument("--wait", type=_wait_arg, default=WAIT_SECONDS, help=wait_help)
     k.set_defaults(func=_cmd_cancel)
+    p = sub.add_parser(
+        "purge",
+        help="delete the finished cases of a store older than an age (retention)",
+        description="Delete, in one transaction, the cases of a store that finished at least "
+        "AGE ago, with their events, requests and ctx (wf.purge_finished). Unfinished cases "
+        "are never touched. Works while a process runs the store.",
+    )
+    p.add_argument("store", help=store_help)
+    p.add_argument(
+        "--older-than",
+        type=_age_arg,
+        required=True,
+        metavar="AGE",
+        help="seconds since the case finished, or with a unit: 90m, 12h, 30d",
+    )
+    p.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    p.set_defaults(func=_cmd_purge)

@@ -12,14 +12,17 @@ from __future__ import annotations
 from wftrio.stores._base import DurableStore, Store, StoredCase, StoredRequest
 from wftrio.stores._memory import MemoryStore
 from wftrio.stores._postgres import PostgresStore
+from wftrio.stores._retention import Purged, purge_finished
 from wftrio.stores._sqlite import SQLiteStore
 
 __all__ = [
     "DurableStore",
     "MemoryStore",
     "PostgresStore",
+    "Purged",
     "SQLiteStore",
     "Store",
     "StoredCase",
     "StoredRequest",
+    "purge_finished",
 ]

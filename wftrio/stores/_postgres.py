@@ -485,7 +485,11 @@ class PostgresStore:
 
         def op(conn: Any) -> None:
             self._check(conn, key)
-            conn.execute("UPDATE cases SET state = %s WHERE case_id = %s", (state, case_id))
+            conn.execute(
+                "UPDATE cases SET state = %s, finished = extract(epoch FROM clock_timestamp()) "
+                "WHERE case_id = %s",
+                (state, case_id),
+            )
             conn.execute("DELETE FROM timers WHERE case_id = %s", (case_id,))
             conn.execute("DELETE FROM snapshots WHERE case_id = %s", (case_id,))
             if ctx is not None:

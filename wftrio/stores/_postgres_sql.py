@@ -53,8 +53,20 @@ CREATE TABLE IF NOT EXISTS cases (
     created DOUBLE PRECISION NOT NULL,
     owner TEXT,
     epoch INTEGER NOT NULL DEFAULT 0,
-    next_req INTEGER NOT NULL DEFAULT 0
+    next_req INTEGER NOT NULL DEFAULT 0,
+    finished DOUBLE PRECISION
 );
+DO $$ BEGIN
+    -- a database written before finish times were stored: its finished cases
+    -- are stamped now (retention counts their age from the upgrade)
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema =
+            current_schema() AND table_name = 'cases' AND column_name = 'finished') THEN
+        ALTER TABLE cases ADD COLUMN finished DOUBLE PRECISION;
+        UPDATE cases SET finished = extract(epoch FROM clock_timestamp())
+            WHERE state IS NOT NULL;
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS cases_finished ON cases (finished) WHERE state IS NOT NULL;
 CREATE INDEX IF NOT EXISTS cases_runnable ON cases (ord) WHERE state IS NULL;
 CREATE INDEX IF NOT EXISTS cases_owner ON cases (owner) WHERE state IS NULL;
 CREATE TABLE IF NOT EXISTS events (

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS cases (
     ctx TEXT NOT NULL,
     state TEXT,
     options TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    finished REAL
 );
 CREATE TABLE IF NOT EXISTS events (
     case_id TEXT NOT NULL,
@@ -200,7 +201,7 @@ class SQLiteStore:
 
     # -- ownership -----------------------------------------------------------
 
-    def _open_sync(self) -> list[StoredCase | Exception]:
+    def _open_sync(self, now: float) -> list[StoredCase | Exception]:
         fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         if not _take_flock(fd):
             os.close(fd)
@@ -214,6 +215,7 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous=FULL")
             _check_schema(conn, self.path)
             conn.executescript(_SCHEMA)
+            _add_finished(conn, now)
             conn.executescript(_SCHEMA_CORE)
             conn.executescript(INBOX_SCHEMA)
             found = self._load(conn)
@@ -234,7 +236,8 @@ class SQLiteStore:
         """
         if self._conn is not None or self._closing:
             raise StoreError(f"{self!r} is already in use; a store object serves one substrate")
-        found = await trio.to_thread.run_sync(self._open_sync)
+        # the clock is read here: it may be trio's (tests), not readable in a thread
+        found = await trio.to_thread.run_sync(self._open_sync, self.clock())
         self._nursery = nursery
         nursery.start_soon(self._writer, name=f"wftrio store writer {self.path}")
         return found
@@ -446,10 +449,13 @@ class SQLiteStore:
         self._queue_op(op)
 
     def finish(self, case_id: str, state: str, ctx: tuple[int, str] | None = None) -> None:
-        """Queue the case's final state (and its final ctx)."""
+        """Queue the case's final state, its finish time (for retention), its final ctx."""
+        now = self.clock()
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE cases SET state = ? WHERE case_id = ?", (state, case_id))
+            conn.execute(
+                "UPDATE cases SET state = ?, finished = ? WHERE case_id = ?", (state, now, case_id)
+            )
             _drop_core(conn, case_id)
             _write_ctx(conn, case_id, ctx)
 
@@ -569,6 +575,23 @@ def _check_schema(conn: sqlite3.Connection, path: str) -> None:
             f"{', '.join(c for c in _CORE_COLUMNS if c not in cols)} column): finish its "
             "cases with that version, or start a new file; it is not migrated"
         )
+
+
+def _add_finished(conn: sqlite3.Connection, now: float) -> None:
+    """Give a file written before finish times were stored its ``finished`` column.
+
+    Its cases that had finished are stamped ``now``: retention
+    (:func:`~wftrio.stores.purge_finished`) counts their age from the upgrade,
+    never from an earlier guess.
+    """
+    cols = {row[1] for row in conn.execute("PRAGMA table_info(cases)")}
+    if "finished" not in cols:
+        with conn:
+            conn.execute("ALTER TABLE cases ADD COLUMN finished REAL")
+            conn.execute("UPDATE cases SET finished = ? WHERE state IS NOT NULL", (now,))
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS cases_finished ON cases (finished) WHERE state IS NOT NULL"
+    )
 
 
 def _snapshot_seq(conn: sqlite3.Connection, case_id: str) -> int:
