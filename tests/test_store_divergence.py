@@ -61,6 +61,18 @@ def store(path: Path) -> wf.SQLiteStore:
     return wf.SQLiteStore(path, snapshot_every=None)  # every event is replayed
 
 
+def repeat_last_event(db: Path) -> None:
+    """Store the last event again after it: a history the replay never emits."""
+    conn = sqlite3.connect(db)
+    with conn:
+        seq, body = conn.execute("SELECT seq, body FROM events ORDER BY seq DESC").fetchone()
+        conn.execute(
+            "INSERT INTO events (case_id, seq, body) VALUES ('c1', ?, ?)",
+            (seq + 1, body.replace(f'"seq": {seq}', f'"seq": {seq + 1}', 1)),
+        )
+    conn.close()
+
+
 async def stored_waiting(db: Path, reg: wf.Registry, name: str) -> None:
     async with wf.open_substrate(store=store(db), registry=reg) as sub:
         cid = await sub.new_case(name, {}, case_id="c1")
@@ -144,14 +156,7 @@ async def test_a_replay_that_waits_short_of_the_stored_events_is_a_divergence(
     reg = registry("order", order_term())
     db = tmp_path / "cases.db"
     await stored_waiting(db, reg, "order")
-    conn = sqlite3.connect(db)
-    with conn:
-        seq, body = conn.execute("SELECT seq, body FROM events ORDER BY seq DESC").fetchone()
-        conn.execute(
-            "INSERT INTO events (case_id, seq, body) VALUES ('c1', ?, ?)",
-            (seq + 1, body.replace(f'"seq": {seq}', f'"seq": {seq + 1}', 1)),
-        )
-    conn.close()
+    repeat_last_event(db)
     await reopen_refuses(db, reg, "its replay waits after")
 
 
@@ -204,12 +209,5 @@ async def test_a_replay_ending_the_case_short_of_the_stored_events_is_a_divergen
     reg = registry("order", order_term())
     db = tmp_path / "cases.db"
     await stored_finished_but_unmarked(db, reg)
-    conn = sqlite3.connect(db)
-    with conn:
-        seq, body = conn.execute("SELECT seq, body FROM events ORDER BY seq DESC").fetchone()
-        conn.execute(
-            "INSERT INTO events (case_id, seq, body) VALUES ('c1', ?, ?)",
-            (seq + 1, body.replace(f'"seq": {seq}', f'"seq": {seq + 1}', 1)),
-        )
-    conn.close()
+    repeat_last_event(db)
     await reopen_refuses(db, reg, "its replay ends the case after")
