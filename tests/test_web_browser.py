@@ -214,6 +214,45 @@ def test_start_a_case_from_the_list_and_refused_forms_change_nothing(browser: An
         assert console.call(lambda sub: sub.wait("r1")).ctx["refunded"] is True
 
 
+def test_with_protected_reads_the_browser_logs_in_then_watches_and_signals(
+    browser: Any,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    async def start(sub: wf.Substrate) -> None:
+        await sub.new_case("order", {"item": "book"}, "p1")
+        await sub.wait_state("p1", "waiting_signal")
+
+    with ConsoleThread(
+        demo_registry(prepare_seconds=0), token="tok", protect_reads=True
+    ) as console:
+        console.call(start)
+        browser.get(console.url + "/cases/p1")
+        until(browser, lambda d: "/login" in d.current_url, "not sent to the login form")
+        assert "book" not in browser.page_source
+        browser.find_element(By.ID, "login-token").send_keys("wrong")
+        browser.find_element(By.ID, "login-go").click()
+        until(browser, lambda d: "not valid" in d.page_source, "a wrong token was not refused")
+        browser.find_element(By.ID, "login-token").send_keys("tok")
+        browser.find_element(By.ID, "login-go").click()
+        until(
+            browser,
+            lambda d: (
+                d.current_url.endswith("/cases/p1")
+                and d.find_element(By.ID, "state").text == "waiting_signal"
+            ),
+            "the login did not go back to the case page",
+        )
+        # the page's live part (a GET) and its signal form (a POST) go with the cookie
+        form = browser.find_element(By.ID, "signal-form")
+        form.find_element(By.TAG_NAME, "button").click()
+        until(
+            browser,
+            lambda d: d.find_element(By.ID, "state").text != "waiting_signal",
+            "the signal sent with the login cookie did not reach the case",
+        )
+
+
 async def _ids(sub: wf.Substrate) -> list[str]:
     return sub.case_ids()
 

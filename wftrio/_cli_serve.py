@@ -15,7 +15,8 @@ started; a module's ``HANDLER`` (as in ``wftrio run``) becomes the
 substrate's effect handler.  ``--token`` (or the ``WFTRIO_TOKEN`` environment variable) makes
 every mutating call need ``Authorization: Bearer <token>``;
 ``--signal-token TOKEN=NAME[,NAME...]`` adds tokens that may only send the
-named signals (webhooks).
+named signals (webhooks); ``--protect-reads`` makes every page and API read
+need the token too (browsers log in at ``/login``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ async def _serve(
     path = args.store
     if path.startswith(("postgresql://", "postgres://")):  # workers run the cases
         await run(
-            app(path, token=token, signal_tokens=hooks),
+            app(path, token=token, signal_tokens=hooks, protect_reads=args.protect_reads),
             "reading a PostgresStore database; requests are committed for its workers",
         )
         return
@@ -89,12 +90,15 @@ async def _serve(
                 what = f"running the cases of {path}"
                 if sub.unresumed:
                     what += f"; {len(sub.unresumed)} stored cases could not resume"
-                await run(app(sub, token=token, signal_tokens=hooks), what)
+                await run(
+                    app(sub, token=token, signal_tokens=hooks, protect_reads=args.protect_reads),
+                    what,
+                )
                 return
         except StoreLocked:
             pass  # another process took it meanwhile: read it
     await run(
-        app(path, token=token, signal_tokens=hooks),
+        app(path, token=token, signal_tokens=hooks, protect_reads=args.protect_reads),
         f"reading {path}, owned by another process; requests go through its inbox",
     )
 
@@ -130,6 +134,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for flag, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
         if path is not None and not os.path.isfile(path):
             raise CliError(f"{flag} {path}: no such file")
+    if args.protect_reads and token is None:
+        raise CliError(
+            "--protect-reads needs --token (or $WFTRIO_TOKEN): reads are checked against it"
+        )
     if token is None and not hooks and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"wftrio serve: warning: listening on {args.host} without --token: anyone who "
@@ -161,6 +169,11 @@ def add_serve_command(sub: Any) -> None:
     s.add_argument(
         "--token",
         help="bearer token every mutating call needs (default: $WFTRIO_TOKEN; none: no auth)",
+    )
+    s.add_argument(
+        "--protect-reads",
+        action="store_true",
+        help="every page and API read needs the token too (browsers log in at /login)",
     )
     s.add_argument(
         "--signal-token",

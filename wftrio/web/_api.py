@@ -34,6 +34,7 @@ from wftrio.errors import (
 )
 from wftrio.stores._base import RequestKind
 from wftrio.trace import MIN_KINDS, TraceEvent
+from wftrio.web._auth import has_cookie
 from wftrio.web._paths import case_id_of
 from wftrio.web._progress import graph_json
 from wftrio.web._source import CaseRow, Source
@@ -250,6 +251,8 @@ class Api:
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
+            if self.token is not None and has_cookie(request, self.token):
+                return  # a console page, logged in (protect_reads): see _auth
             raise ApiError("this call needs an 'Authorization: Bearer <token>' header", 401)
         given = given.strip()
         if given == self.token:

@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from wftrio.errors import WftrioError
+from wftrio.errors import OptionError, WftrioError
 from wftrio.registry import Registry
 from wftrio.web._api import Api, JsonResponse, error_response
 from wftrio.web._assets import CSS, JS
+from wftrio.web._auth import ReadGuard, login, logout
 from wftrio.web._openapi import openapi
 from wftrio.web._pages import case_live_html, case_page, list_page
 from wftrio.web._paths import SegmentedPath, case_id_of
@@ -39,6 +40,7 @@ def app(
     token: str | None = None,
     signal_tokens: Mapping[str, Set[str]] | None = None,
     registry: Registry | None = None,
+    protect_reads: bool = False,
 ) -> Starlette:
     """The console as an ASGI application.
 
@@ -55,6 +57,9 @@ def app(
             named (``{"hook-secret": {"paid"}}``), for webhooks.
         registry: where a store file's workflows are looked up by name
             (for the graph; default: the one ``wf.workflow`` fills).
+        protect_reads: every page and API read needs ``token`` too (a
+            ``Bearer`` header, or the cookie ``/login`` sets in a browser);
+            by default reading is open to whoever reaches the port.
 
     Returns:
         A Starlette application: the JSON API under ``/api``, pages at
@@ -63,8 +68,11 @@ def app(
     Raises:
         TypeError: ``sub_or_store`` is none of these.
         StoreError: a path that is no wftrio store.
-        OptionError: a bad ``token`` or ``signal_tokens``.
+        OptionError: a bad ``token`` or ``signal_tokens``, or
+            ``protect_reads`` without ``token``.
     """
+    if protect_reads and token is None:
+        raise OptionError("protect_reads=True needs token=: the token reads are checked against")
     source = as_source(sub_or_store, registry)
     api = Api(source, token, signal_tokens)
     schema = openapi()
@@ -119,6 +127,10 @@ def app(
             {"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500
         )
 
+    async def login_page(request: Request) -> Response:
+        assert token is not None
+        return await login(request, token)
+
     routes = [
         Route("/", index),
         Route("/cases/{case_id}", case),
@@ -136,8 +148,16 @@ def app(
         Route("/api/cases/{case_id}/cancel", api.cancel, methods=["POST"]),
         Route("/api/cases/{case_id}/cancel_region", api.cancel_region, methods=["POST"]),
     ]
+    middleware = [Middleware(SegmentedPath)]
+    if protect_reads:
+        assert token is not None
+        routes += [
+            Route("/login", login_page, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["GET", "POST"]),
+        ]
+        middleware.append(Middleware(ReadGuard, token=token))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SegmentedPath)],
+        middleware=middleware,
         exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
     )

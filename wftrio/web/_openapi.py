@@ -330,13 +330,19 @@ def openapi() -> dict[str, Any]:
             ),
         },
     }
+    for item in paths.values():
+        read = item.get("get")
+        if read is not None:  # needs the token when the console protects reads
+            read["security"] = [{}, {"bearer": []}]
+            read["responses"] = {**read["responses"], **_errors(401)}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "wftrio console API",
             "version": "1",
             "description": "Cases of a wftrio substrate or store file (docs/CONSOLE.md). "
-            "Mutating calls need a bearer token when the console was given one.",
+            "Mutating calls need a bearer token when the console was given one; reads "
+            "too when it protects reads (protect_reads, wftrio serve --protect-reads).",
         },
         "paths": paths,
         "components": {
