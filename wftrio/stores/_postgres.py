@@ -177,6 +177,7 @@ class PostgresStore:
         self._last_beat = 0.0
         self.commits = 0
         self.fenced = 0  # commits refused by fencing (statistics)
+        self.group_commits = 0  # transactions committing a batch of several ops
         self.claimed = 0  # cases claimed (statistics)
 
     @property
@@ -318,7 +319,52 @@ class PostgresStore:
     def _run(
         self, batch: list[_Pending]
     ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-        """Commit each op in its own transaction (in a worker thread).
+        """Commit a batch of ops (in a worker thread): together if they can be, else one by one.
+
+        Group commit: the ops of every case queued since the last batch go
+        in one transaction (one commit, one WAL flush). A fenced op writes
+        nothing (each op checks its fence first), so it is left out and the
+        others commit; any other error rolls the batch back, and its ops are
+        then committed one per transaction, so only the failing one fails.
+        """
+        with self._pool.connection() as conn:
+            if len(batch) > 1:
+                together = self._run_together(conn, batch)
+                if together is not None:
+                    return together
+            return self._run_each(conn, batch)
+
+    def _run_together(
+        self, conn: Any, batch: list[_Pending]
+    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]] | None:
+        n = 0
+        fenced: list[tuple[str, int]] = []  # in order, each once
+        try:
+            with conn.transaction():
+                for p in batch:
+                    if p.key is not None and (p.key in self._broken or p.key in fenced):
+                        p.error = CaseFenced(p.key[0])
+                        continue
+                    try:
+                        p.op(conn)
+                    except CaseFenced as exc:  # raised by its check, before any write
+                        p.error = exc
+                        if p.key is not None:
+                            fenced.append(p.key)
+                        continue
+                    n += 1
+        except Exception:
+            for p in batch:
+                p.error = None
+            return None
+        self._broken.update(fenced)
+        self.group_commits += 1
+        return n, fenced, []
+
+    def _run_each(
+        self, conn: Any, batch: list[_Pending]
+    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
+        """Commit each op in its own transaction.
 
         Once a case's commit was refused (fenced) or failed, its later
         commits at that epoch are skipped: its stored history stays whole.
@@ -326,27 +372,26 @@ class PostgresStore:
         n = 0
         fenced: list[tuple[str, int]] = []
         failed: list[tuple[str, int]] = []
-        with self._pool.connection() as conn:
-            for p in batch:
-                if p.key is not None and p.key in self._broken:
-                    p.error = CaseFenced(p.key[0])
-                    continue
-                try:
-                    with conn.transaction():
-                        p.op(conn)
-                    n += 1
-                except CaseFenced as exc:
-                    p.error = exc
-                    if p.key is not None:
-                        self._broken.add(p.key)
-                        fenced.append(p.key)
-                except Exception as exc:
-                    p.error = exc
-                    if p.done is None:
-                        logger.error("%r: a burst could not be committed: %r", self, exc)
-                    if p.key is not None:
-                        self._broken.add(p.key)
-                        failed.append(p.key)
+        for p in batch:
+            if p.key is not None and p.key in self._broken:
+                p.error = CaseFenced(p.key[0])
+                continue
+            try:
+                with conn.transaction():
+                    p.op(conn)
+                n += 1
+            except CaseFenced as exc:
+                p.error = exc
+                if p.key is not None:
+                    self._broken.add(p.key)
+                    fenced.append(p.key)
+            except Exception as exc:
+                p.error = exc
+                if p.done is None:
+                    logger.error("%r: a burst could not be committed: %r", self, exc)
+                if p.key is not None:
+                    self._broken.add(p.key)
+                    failed.append(p.key)
         return n, fenced, failed
 
     async def _writer(self) -> None:
