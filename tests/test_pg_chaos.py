@@ -33,15 +33,18 @@ ROOT = str(Path(__file__).parent.parent)
 
 def spawn(dsn: str, effects: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": ROOT}
-    p = subprocess.Popen(
-        [sys.executable, WORKER, dsn, str(effects)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    err = effects.with_name(f"worker-{time.monotonic_ns()}.err")
+    with err.open("w") as errors:
+        p = subprocess.Popen(
+            [sys.executable, WORKER, dsn, str(effects)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+        )
     assert p.stdout is not None
-    assert p.stdout.readline().strip() == "ready"
+    line = p.stdout.readline().strip()
+    assert line == "ready", f"a worker did not start: {err.read_text()[-3000:]}"
     return p
 
 

@@ -123,3 +123,38 @@ async def test_an_error_rolls_the_batch_back_and_each_burst_commits_alone(pg_dsn
         assert batch[2].error is None
         assert st.group_commits == before  # not together: one by one
         assert marked(pg_dsn) == ["a", "b"]
+
+
+async def test_a_worker_opening_a_current_database_takes_no_table_lock(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a live database: another worker's transaction is writing cases; a new
+    # worker's DDL (CREATE INDEX IF NOT EXISTS locks the table) would wait for
+    # it, or deadlock with it (seen in the chaos test before)
+    async with wf.open_substrate(store=store(pg_dsn), registry=registry()):
+        pass  # creates the tables
+    assert rows(pg_dsn, "SELECT version FROM wftrio_schema") == [(2,)]
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=2s")  # a lock wait fails the open
+    with psycopg.connect(pg_dsn) as writer:
+        writer.execute("LOCK TABLE cases IN ROW EXCLUSIVE MODE")  # held until the block ends
+        with trio.fail_after(10):
+            async with wf.open_substrate(store=store(pg_dsn), registry=registry()) as sub:
+                assert sub.case_ids() == []
+        writer.rollback()
+
+
+async def test_a_database_of_the_first_schema_is_upgraded_at_open(pg_dsn: str) -> None:
+    async with wf.open_substrate(store=store(pg_dsn), registry=registry()) as sub:
+        await sub.new_case("order", {}, case_id="old")
+        await sub.wait_state("old", "waiting_signal")
+        await sub.signal("old", "go", 1)
+        await sub.wait("old")
+    with psycopg.connect(pg_dsn) as conn:  # as the first release wrote it
+        conn.execute("DROP TABLE wftrio_schema")
+        conn.execute("DROP INDEX cases_finished")
+        conn.execute("ALTER TABLE cases DROP COLUMN finished")
+    async with wf.open_substrate(store=store(pg_dsn), registry=registry()):
+        pass
+    assert rows(pg_dsn, "SELECT version FROM wftrio_schema") == [(2,)]
+    (finished,) = rows(pg_dsn, "SELECT finished FROM cases WHERE case_id = 'old'")[0]
+    assert finished is not None  # stamped at the upgrade (retention counts from then)

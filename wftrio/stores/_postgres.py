@@ -192,8 +192,7 @@ class PostgresStore:
         from psycopg_pool import ConnectionPool
 
         try:
-            with psycopg.connect(self.dsn, autocommit=True) as conn, conn.transaction():
-                conn.execute(sql.SCHEMA)
+            self._schema_sync()
             pool = ConnectionPool(
                 self.dsn,
                 min_size=1,
@@ -206,6 +205,32 @@ class PostgresStore:
             raise StoreError(f"{self!r}: cannot open the database: {exc}") from exc
         self._pool = pool
         self._beat_sync()
+
+    def _schema_sync(self) -> None:
+        """Create or upgrade the tables, unless they are current.
+
+        A current database is left alone: its DDL (``CREATE INDEX IF NOT
+        EXISTS`` locks the table) would wait on, and could deadlock with,
+        the other workers' commits.  An upgrade that loses a deadlock to
+        them is tried again.
+        """
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for attempt in range(5):
+                ok = conn.execute("SELECT to_regclass('wftrio_schema') IS NOT NULL").fetchone()
+                if ok and ok[0]:
+                    row = conn.execute("SELECT max(version) FROM wftrio_schema").fetchone()
+                    if row and row[0] is not None and row[0] >= sql.SCHEMA_VERSION:
+                        return
+                try:
+                    with conn.transaction():
+                        conn.execute(sql.SCHEMA)
+                    return
+                except psycopg.errors.DeadlockDetected:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
 
     def _db_clock(self) -> float:
         """The database's wall clock as estimated here (seconds since the epoch)."""

@@ -29,6 +29,9 @@ NOTIFY_CASES = "wftrio_cases"
 NOTIFY_REQUESTS = "wftrio_requests"
 """Channel notified (payload: the case id) when a request was committed for a case."""
 
+SCHEMA_VERSION = 2
+"""The version of :data:`SCHEMA`, recorded in ``wftrio_schema`` (1: before the table)."""
+
 SCHEMA = """
 SELECT pg_advisory_xact_lock(7261530);
 CREATE TABLE IF NOT EXISTS workers (
@@ -67,6 +70,9 @@ DO $$ BEGIN
     END IF;
 END $$;
 CREATE INDEX IF NOT EXISTS cases_finished ON cases (finished) WHERE state IS NOT NULL;
+CREATE TABLE IF NOT EXISTS wftrio_schema (version INTEGER NOT NULL);
+DELETE FROM wftrio_schema;
+INSERT INTO wftrio_schema VALUES (2);
 CREATE INDEX IF NOT EXISTS cases_runnable ON cases (ord) WHERE state IS NULL;
 CREATE INDEX IF NOT EXISTS cases_owner ON cases (owner) WHERE state IS NULL;
 CREATE TABLE IF NOT EXISTS events (
