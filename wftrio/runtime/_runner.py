@@ -536,6 +536,8 @@ class Case(CaseRecord):
             await self.run(kids, top=False)
             if st.status in FINAL:
                 nursery.cancel_scope.cancel()  # withdrawn effects' cleanup, timers
+                if not kids.live and self.state not in FINAL_STATES:
+                    self._conclude()  # before the exit's schedule point: waiters wake sooner
         kids.root.nursery = None
 
     # -- inputs --------------------------------------------------------------
