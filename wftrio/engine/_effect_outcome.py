@@ -116,7 +116,10 @@ def complete(
     if st.tracing:
         # the runtime's values are all atomic (a caller's may not be: frozen then)
         frozen = type(attempts) is int and type(t0) is float and type(t1) is float
-        is_late = tok.frame is not None and late(tok)
+        f = tok.frame  # late(tok), its first frame inlined (a par's join)
+        is_late = f is not None and (
+            f.fired if type(f) is JoinInst and f.parent is None else late(tok)
+        )
         if (
             frozen
             and not is_late
