@@ -331,7 +331,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     snap = scope.snap
     if snap is None:
         snap = ctx_snapshot(scope)
-    req = DeferredRequest(None, snap.digest, name, kind)
+    req = _new_event(DeferredRequest, (snap.digest, name, kind))
     tid = tok.id
     cid = f"{st.root_id}/t{tid}/s{step}"
     g = st.governor
