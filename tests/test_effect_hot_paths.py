@@ -305,3 +305,41 @@ def test_take_events_keeps_receipts_and_builds_fused_runs(level: str) -> None:
     assert [type(e) for e in taken].count(PendingReceipt) == 1  # kept for the reader
     materialise(taken)
     assert taken == eager.events
+
+
+def test_compact_effect_events_are_kept_pickle_and_build_the_eager_events() -> None:
+    # effect_requested / effect_completed stay compact tuples in a deferred
+    # take_events list; pickled as they are, they build the eager events
+    import pickle
+
+    from wftrio.engine import materialise
+
+    prog = wf.compile(_term("z"))
+
+    def drive(st: ExecState) -> list[Any]:
+        taken: list[Any] = []
+        while st.run() is Status.BLOCKED:
+            taken += st.take_events(defer_receipts=True)
+            for c in st.take_outbox():
+                st.feed_effect_outcome(c.eid, {c.name: 1}, None, 1, 0.25, 0.5, "ok")
+        return taken + st.take_events(defer_receipts=True)
+
+    eager = drive(
+        ExecState(prog, {"n": 1}, case_id="c", trace_level="min", on_event=lambda e: None)
+    )
+    assert all(type(e) is wf.TraceEvent for e in eager)
+    taken = drive(ExecState(prog, {"n": 1}, case_id="c", trace_level="min"))
+    tuples = [e for e in taken if type(e) is tuple]
+    names = [e[0].__name__ for e in tuples]
+    requested = [e for e in eager if e.kind == "effect_requested"]
+    completed = [e for e in eager if e.kind == "effect_completed"]
+    assert names.count("requested_event") == len(requested) == 5
+    assert names.count("completed_event") == len(completed) - sum(
+        1 for e in completed if "late" in e.data
+    )
+    copied = pickle.loads(pickle.dumps(tuples))
+    materialise(copied)
+    by_seq = {e.seq: e for e in eager}
+    assert copied == [by_seq[e.seq] for e in copied]
+    materialise(taken)
+    assert taken == eager

@@ -123,25 +123,15 @@ class EffectContext:
     ctx: Mapping[str, Any]
 
 
-class _LazyEffect:
-    """What :func:`bind_effect_lazily` binds: the :class:`EffectContext`'s fields.
+_LazyEffect: TypeAlias = list[Any]
+"""What :func:`bind_effect_lazily` binds: ``[None, *the EffectContext's fields]``.
 
-    The context itself is built on the first :func:`current_effect` call
-    (and kept, so every call in the attempt returns the same object): an
-    async task function that never asks for it costs no ``EffectContext``.
-    """
-
-    __slots__ = ("args", "ectx")
-
-    def __init__(self, args: tuple[str, str, str, str, str, int, Mapping[str, Any]]) -> None:
-        self.args = args
-        self.ectx: EffectContext | None = None
-
-    def get(self) -> EffectContext:
-        e = self.ectx
-        if e is None:
-            e = self.ectx = EffectContext(*self.args)
-        return e
+The context itself is built on the first :func:`current_effect` call and
+kept in the list's first slot (so every call in the attempt returns the
+same object): an async task function that never asks for it costs no
+``EffectContext``.  A list, not an object of a class of its own: made once
+per effect, it costs a third as much.
+"""
 
 
 _CURRENT: ContextVar[EffectContext | _LazyEffect] = ContextVar("wftrio_effect")
@@ -163,7 +153,13 @@ def current_effect() -> EffectContext:
             "current_effect() is only available inside an effect (an async task "
             "function or an effect handler run by the wftrio runtime)"
         ) from None
-    return e if type(e) is EffectContext else e.get()  # type: ignore[union-attr]
+    if type(e) is EffectContext:
+        return e
+    assert type(e) is list  # a lazy binding (see _LazyEffect)
+    built = e[0]
+    if built is None:
+        built = e[0] = EffectContext(*e[1:])
+    return built  # type: ignore[no-any-return]
 
 
 def bind_effect_lazily(
@@ -181,7 +177,7 @@ def bind_effect_lazily(
     its ``EffectContext``): :func:`current_effect` inside returns the same
     context :func:`bind_effect` would bind.  Undo with :func:`unbind_effect`.
     """
-    return _CURRENT.set(_LazyEffect((case_id, causal_id, key, task, kind, attempt, ctx)))
+    return _CURRENT.set([None, case_id, causal_id, key, task, kind, attempt, ctx])
 
 
 def unbind_effect(token: Token[EffectContext | _LazyEffect]) -> None:

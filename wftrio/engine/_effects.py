@@ -28,10 +28,11 @@ from wftrio.engine._receipt_records import (
     PendingReceipt,
     build_receipt,
     ctx_snapshot,
+    requested_event,
 )
 from wftrio.engine._recording import scope_of
-from wftrio.engine.frozen import ATOMIC, FrozenDict, as_updates, freeze_items
-from wftrio.engine.objects import EMPTY, JoinInst
+from wftrio.engine.frozen import FrozenDict
+from wftrio.engine.objects import EMPTY
 from wftrio.engine.protocol import (
     FINAL,
     EffectWait,
@@ -41,7 +42,7 @@ from wftrio.engine.protocol import (
     WaitKind,
     error_info,
 )
-from wftrio.errors import BudgetExceeded, EffectTimeout, EngineError, GuardViolation, TaskError
+from wftrio.errors import BudgetExceeded, EngineError, GuardViolation, TaskError
 from wftrio.governance import Governor
 from wftrio.receipts import Receipt, canonical, stable_hash
 from wftrio.trace import TraceEvent
@@ -54,7 +55,6 @@ __all__ = [
     "EffectMeta",
     "audit_step",
     "cancelled",
-    "complete",
     "fail_task",
     "region_allows",
     "request",
@@ -331,7 +331,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     snap = scope.snap
     if snap is None:
         snap = ctx_snapshot(scope)
-    req = DeferredRequest(None, snap.digest, name, kind)
+    req = _new_event(DeferredRequest, (snap.digest, name, kind))
     tid = tok.id
     cid = f"{st.root_id}/t{tid}/s{step}"
     g = st.governor
@@ -389,24 +389,29 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     if st.tracing:  # emit() inlined: the data is an int and two str, frozen as built
         seq = st.seq
         st.seq = seq + 1
-        ev = _new_event(
-            TraceEvent,
-            (
-                seq,
-                st.case_id,
-                _EFFECT_REQUESTED,
-                name,
-                tid,
-                scope_of(tok) if region is not None else None,
-                t,
-                FrozenDict(eid=eid, kind=kind, causal_id=cid),
-            ),
-        )
+        sid = scope_of(tok) if region is not None else None
         rec = st._record
         if rec is None:
-            st._events.append(ev)
+            # events kept without a callback: a compact record, built into
+            # the same event when the trace is read (requested_event)
+            st._events.append((requested_event, seq, st.case_id, name, tid, sid, t, eid, kind, cid))
+            st._lazy = st._lazy or 1
         else:
-            rec(ev)
+            rec(
+                _new_event(
+                    TraceEvent,
+                    (
+                        seq,
+                        st.case_id,
+                        _EFFECT_REQUESTED,
+                        name,
+                        tid,
+                        sid,
+                        t,
+                        FrozenDict(eid=eid, kind=kind, causal_id=cid),
+                    ),
+                )
+            )
 
 
 def _refuse(
@@ -460,196 +465,6 @@ def fail_task(
     if woken:
         st.make_ready(tok)
         st.status = Status.RUNNING
-
-
-def complete(
-    st: ExecState,
-    eid: int,
-    result: Mapping[str, Any] | None,
-    error: BaseException | None,
-    attempts: int,
-    started: float | None,
-    ended: float | None,
-    outcome: str | None,
-) -> bool:
-    """Take the outcome of effect ``eid`` (see ``ExecState.feed_effect``)."""
-    if st.status in FINAL:
-        return False
-    tok = st.effects.pop(eid, None)
-    if tok is None:
-        if not st.issued(eid):
-            raise EngineError(f"feed_effect({eid}): no such effect was ever requested")
-        return False
-    meta = st.effect_meta.pop(eid) if st.effect_meta else None
-    ins = st.program.instrs[tok.pc]
-    ops = ins.ops
-    if type(ops) is not TaskOps:  # pragma: no cover - effects block at tasks only
-        ins, ops = task_operands(st, tok)
-    name = ops.name
-    tok.wait = None
-    if meta is None:  # pragma: no cover - every effect is requested through request()
-        meta = EffectMeta(causal_id(st.root_id, tok.id, -1), name, "", 0.0, st.now(), None)
-    t0 = meta.requested_at if started is None else started
-    t1 = st.now() if ended is None else ended
-    updates: FrozenDict | None = None
-    if error is None and result is not None:
-        if type(result) is dict:
-            # the common result costs one pass (as in the pure-task loop):
-            # str keys, values that need no freezing; else as_updates
-            for k, v in result.items():
-                if type(k) is not str or type(v) not in ATOMIC:
-                    break
-            else:
-                updates = FrozenDict(result)
-        if updates is None:
-            try:
-                updates = as_updates(result, name, ins.path)
-            except TaskError as exc:
-                error = exc
-    g = st.governor
-    if g is None:
-        g = st.governor = Governor()
-    if t1 > t0:  # Governor.charge_time, inlined
-        g.time += t1 - t0
-    if error is not None:
-        if outcome not in ("error", "timed_out"):
-            outcome = "timed_out" if isinstance(error, EffectTimeout) else "error"
-        info = error_info(error)
-        st.emit(
-            EventKind.EFFECT_FAILED,
-            name,
-            tok,
-            {
-                "eid": eid,
-                "at_step": st.steps,
-                **info,
-                "outcome": outcome,
-                "attempts": attempts,
-                "started": t0,
-                "ended": t1,
-            },
-        )
-        _effect_receipt(st, tok, name, meta, outcome, attempts, t0, t1, **info)
-        fail_task(st, tok, error, name, ops.on_error, woken=True)
-        return True
-    if st.tracing:
-        # the runtime's values are all atomic (a caller's may not be: frozen then)
-        frozen = type(attempts) is int and type(t0) is float and type(t1) is float
-        data: dict[str, Any]
-        if tok.frame is not None and late(tok):
-            data = {
-                "eid": eid,
-                "at_step": st.steps,
-                "result": updates,
-                "attempts": attempts,
-                "started": t0,
-                "ended": t1,
-                "late": True,  # its branch's join already fired (docs/SEMANTICS.md, [JOIN])
-            }
-        elif frozen:  # built frozen: no second dict
-            data = FrozenDict(
-                eid=eid, at_step=st.steps, result=updates, attempts=attempts, started=t0, ended=t1
-            )
-        else:
-            data = {
-                "eid": eid,
-                "at_step": st.steps,
-                "result": updates,
-                "attempts": attempts,
-                "started": t0,
-                "ended": t1,
-            }
-        clock = st.clock
-        region = tok.region
-        if st.on_event is None and st.keep_events:
-            # emit() and _effect_receipt() inlined (the common case: events
-            # kept, no callback): the same two events, in fewer calls
-            seq = st.seq
-            st.seq = seq + 2
-            sid = scope_of(tok) if region is not None else None
-            # one clock reading for the outcome's two events (one reducer step)
-            t = (clock() - st.t0) if clock is not None else 0.0
-            events = st._events
-            events.append(
-                _new_event(
-                    TraceEvent,
-                    (
-                        seq,
-                        st.case_id,
-                        _EFFECT_COMPLETED,
-                        name,
-                        tok.id,
-                        sid,
-                        t,
-                        data
-                        if type(data) is FrozenDict
-                        else FrozenDict(data)
-                        if frozen
-                        else freeze_items(data),
-                    ),
-                )
-            )
-            req = meta.request
-            if type(req) is DeferredRequest:
-                events.append(
-                    _new_event(
-                        PendingReceipt,
-                        (
-                            seq + 1,
-                            st.case_id,
-                            _RECEIPT,
-                            name,
-                            tok.id,
-                            sid,
-                            t,
-                            (
-                                meta.causal_id,
-                                meta.kind,
-                                name,
-                                "ok",
-                                attempts,
-                                t0,
-                                t1,
-                                meta.key,
-                                meta.cost,
-                                _NO_EXTRA,
-                            ),
-                            req,
-                            updates,
-                        ),
-                    )
-                )
-                digest = req.digest
-                if digest is not None and digest is not st._unhashed:  # record_compact
-                    if st._unhashed is not None:
-                        st._unhashed.prefix()
-                    st._unhashed = digest
-                st._lazy = st._lazy or 1  # record_compact's marks (a receipt)
-            else:
-                st.seq = seq + 1
-                _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
-        else:
-            st.emit(
-                EventKind.EFFECT_COMPLETED,
-                name,
-                tok,
-                data if type(data) is FrozenDict or not frozen else FrozenDict(data),
-            )
-            _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)
-    if updates:
-        scope = tok.scope
-        scope.snap = None
-        scope.data.update(updates)
-    if st.full:
-        st.emit(EventKind.TASK_COMPLETED, name, tok, updates if updates is not None else {})
-    tok.pc = ins.next
-    ready = st.ready
-    if type(ready) is list and len(ready) < DEQUE_AT:  # ExecState.make_ready, inlined
-        ready.insert(0, tok)
-    else:
-        st.make_ready(tok)
-    st.status = Status.RUNNING
-    return True
 
 
 def retried(st: ExecState, eid: int, attempt: int, error: BaseException, delay: float) -> bool:
@@ -746,19 +561,3 @@ def _audit_outcome(kind: str, updates: Mapping[str, Any]) -> str:
             if isinstance(v, Mapping) and v.get("decision") == "rejected":
                 return "rejected"
     return "ok"
-
-
-def late(tok: Token) -> bool:
-    """Whether ``tok`` runs in a late branch: one of its joins has already fired.
-
-    Such a branch is absorbed when it arrives ([JOIN]); what it writes meanwhile
-    is merged like any update, and its effects' ``effect_completed`` events say
-    ``late: true``.  O(depth of the token's frame stack); called once per effect
-    outcome, never in the pure-task loop.
-    """
-    f = tok.frame
-    while f is not None:
-        if isinstance(f, JoinInst) and f.fired:
-            return True
-        f = f.parent
-    return False

@@ -19,6 +19,7 @@ were merged into the ctx).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from sys import getrefcount
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from wftrio.effects import Effect
@@ -78,9 +79,10 @@ class FusedRun(NamedTuple):
 def materialise(recorded: list[Any], *, keep_receipts: bool = False) -> None:
     """Replace each compact record of ``recorded`` by its events, in place.
 
-    The records are :class:`FusedRun` and ``PendingReceipt``
-    (engine/_effects.py); ``keep_receipts`` leaves the latter (one record
-    per event, carrying its ``seq``) for a reader further on.  In place: the
+    The records are :class:`FusedRun`, ``PendingReceipt`` and an effect's
+    compact ``effect_requested`` / ``effect_completed`` tuples
+    (engine/_receipt_records.py); ``keep_receipts`` leaves the latter two
+    (one record per event) for a reader further on.  In place: the
     list object stays the one the recorder appends to.
     """
     out: list[Any] = []
@@ -88,9 +90,12 @@ def materialise(recorded: list[Any], *, keep_receipts: bool = False) -> None:
     append = out.append
     te = TraceEvent
     for e in recorded:
-        if type(e) is te:
+        t = type(e)
+        if t is te:
             append(e)
-        elif type(e) is FusedRun or not keep_receipts:
+        elif t is tuple:  # an effect's event (engine/_receipt_records.py)
+            append(e if keep_receipts else e[0](e))
+        elif t is FusedRun or not keep_receipts:
             extend(e.events())
         else:
             append(e)
@@ -122,6 +127,7 @@ def run_compact(
     t = st.now()
     ups: list[Mapping[str, Any]] = []
     push = ups.append
+    refs = getrefcount
     atomic = ATOMIC
     r: Any = None
     exc: Exception | None = None
@@ -137,8 +143,11 @@ def run_compact(
                             push(r)
                             break
                     else:
-                        # a private copy: the task may keep, and change, the dict it returned
-                        push(r.copy())
+                        # the task may keep, and change, the dict it returned: then
+                        # the run keeps a private copy; a dict nothing else refers
+                        # to (the local ``r`` and getrefcount's argument) is kept
+                        # itself, as nobody can change it any more (CPython)
+                        push(r if refs(r) == 2 else r.copy())
                     data.update(r)
                 elif isinstance(r, Effect):
                     break

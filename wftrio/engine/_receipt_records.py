@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
-from wftrio.engine.frozen import freeze_items
+from wftrio.engine.frozen import FrozenDict, freeze_items
 from wftrio.receipts import Receipt, canonical_json, stable_hash
-from wftrio.trace import TraceEvent
+from wftrio.trace import EventKind, TraceEvent
 
 if TYPE_CHECKING:
     from wftrio.engine.objects import CtxLayer
@@ -33,7 +33,9 @@ __all__ = [
     "DeferredRequest",
     "PendingReceipt",
     "build_receipt",
+    "completed_event",
     "ctx_snapshot",
+    "requested_event",
 ]
 
 
@@ -59,9 +61,8 @@ class CtxDigest:
         return h
 
 
-@attrs.define(eq=False)
-class DeferredRequest:
-    """The request hash of an async task function, computed when it is first read.
+class DeferredRequest(NamedTuple):
+    """The request hash of an async task function, computed when it is read.
 
     ``value()`` is ``stable_hash({"task": task, "kind": kind, "ctx": ctx})``
     of the ctx snapshot the effect was given: the same string an eager
@@ -69,25 +70,22 @@ class DeferredRequest:
     read when the effect's receipt event is built (when the trace is read,
     stored or sent to a sink) or the state is snapshotted, so an effect
     whose receipt nobody reads never canonicalises the ctx (docs/EFFECTS.md,
-    "Receipts").
+    "Receipts").  A ``NamedTuple`` (one per effect, on the hot path: less
+    than half the cost of a slotted class's ``__init__``); the ctx part is
+    its digest's, computed once per snapshot, so ``value()`` costs one copy
+    of a SHA-256 state and a short update.
     """
 
-    _value: str | None = None  # the hash, once computed
-    digest: CtxDigest | None = None
-    task: str = ""
-    kind: str = ""
+    digest: CtxDigest
+    task: str
+    kind: str
 
     def value(self) -> str:
-        v = self._value
-        if v is None:
-            assert self.digest is not None
-            h = self.digest.prefix().copy()
-            h.update(
-                f',"kind":{canonical_json(self.kind)},"task":{canonical_json(self.task)}}}'.encode()
-            )
-            v = self._value = "sha256:" + h.hexdigest()
-            self.digest = None
-        return v
+        h = self.digest.prefix().copy()
+        h.update(
+            f',"kind":{canonical_json(self.kind)},"task":{canonical_json(self.task)}}}'.encode()
+        )
+        return "sha256:" + h.hexdigest()
 
 
 class CtxSnapshot:
@@ -114,7 +112,7 @@ class CtxSnapshot:
 
     def deferred(self, task: str, kind: str) -> DeferredRequest:
         """The request hash of ``task`` / ``kind`` given this snapshot, computed when read."""
-        return DeferredRequest(digest=self.digest, task=task, kind=kind)
+        return DeferredRequest(self.digest, task, kind)
 
     def request_hash(self, task: str, kind: str) -> str:
         """``stable_hash({"task": task, "kind": kind, "ctx": view})``, the ctx canonicalised once.
@@ -205,3 +203,42 @@ def build_receipt(
         cost=cost,
         **extra,
     )
+
+
+# -- an effect's request and outcome events, kept compact -------------------
+#
+# The reducer's fast paths (``_effects.request_fn``, ``_effect_outcome``) keep
+# an effect's ``effect_requested`` and ``effect_completed`` events as plain
+# tuples while the events are kept without ``on_event``: the builder below,
+# then the event's fields and the values of its data.  ``materialise``
+# (engine/_fused.py) builds each into its event, ``record[0](record)``: the
+# same TraceEvent the eager path records (the data frozen as built, its keys
+# in the same order).  A tuple is the cheapest record to make (a NamedTuple
+# costs twice as much), and it pickles and copies as it is.
+
+_REQUESTED: str = EventKind.EFFECT_REQUESTED.value
+_COMPLETED: str = EventKind.EFFECT_COMPLETED.value
+_new_event = tuple.__new__
+
+
+def requested_event(r: tuple[Any, ...]) -> TraceEvent:
+    """The ``effect_requested`` event of record ``r``.
+
+    ``r``: ``(requested_event, seq, case_id, name, token, scope, time, eid, kind, causal_id)``.
+    """
+    _, seq, case_id, name, token, scope, t, eid, kind, cid = r
+    data = FrozenDict(eid=eid, kind=kind, causal_id=cid)
+    return _new_event(TraceEvent, (seq, case_id, _REQUESTED, name, token, scope, t, data))
+
+
+def completed_event(r: tuple[Any, ...]) -> TraceEvent:
+    """The ``effect_completed`` event of record ``r`` (an ok outcome, not late).
+
+    ``r``: ``(completed_event, seq, case_id, name, token, scope, time, eid,
+    at_step, result, attempts, started, ended)``.
+    """
+    _, seq, case_id, name, token, scope, t, eid, at_step, result, attempts, t0, t1 = r
+    data = FrozenDict(
+        eid=eid, at_step=at_step, result=result, attempts=attempts, started=t0, ended=t1
+    )
+    return _new_event(TraceEvent, (seq, case_id, _COMPLETED, name, token, scope, t, data))

@@ -71,7 +71,7 @@ class Recording:
     keep_events: bool
     on_event: Callable[[TraceEvent], None] | None
     _events: list[Any]
-    _lazy: int  # 0: events only; 1: also PendingReceipts; 2: also a FusedRun
+    _lazy: int  # 0: events only; 1: also PendingReceipts / effect tuples; 2: a FusedRun
     _unhashed: CtxDigest | None
     _record: Callable[[TraceEvent], None] | None  # None: append to _events
 
@@ -218,8 +218,9 @@ class Recording:
         """Return and clear the recorded events.
 
         With ``defer_receipts`` the list may hold ``PendingReceipt`` records
-        (engine/_effects.py), one per receipt event, for a host that builds
-        them only when its trace is read (``wftrio.engine.materialise``).
+        and an effect's compact ``effect_requested`` / ``effect_completed``
+        tuples (engine/_receipt_records.py), one per event, for a host that
+        builds them only when its trace is read (``wftrio.engine.materialise``).
         """
         lazy = self._lazy
         if lazy and (lazy > 1 or not defer_receipts):

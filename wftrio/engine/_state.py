@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
-from wftrio.engine import _effects, _withdraw
+from wftrio.engine import _effect_outcome, _effects, _withdraw
 from wftrio.engine._ops import link
 from wftrio.engine._recording import Recording, _record_nothing, scope_of
 from wftrio.engine.frozen import FrozenDict, freeze, frozen_copy
@@ -619,9 +619,9 @@ class ExecState(Recording):
         ``"timed_out"`` for an error; default from the error's type) go
         into the recorded input and the effect's receipt.
         """
-        return _effects.complete(self, eid, result, error, attempts, started, ended, outcome)
+        return _effect_outcome.complete(self, eid, result, error, attempts, started, ended, outcome)
 
-    feed_effect_outcome = _effects.complete
+    feed_effect_outcome = _effect_outcome.complete
     """``feed_effect(eid, result, error, attempts, started, ended, outcome)``, positionally.
 
     For a host feeding many outcomes (the runtime's ``EffectOutcome``

@@ -212,10 +212,14 @@ class Children:
         handler: the case's effect handler (for ``Effect`` specs).
         case_id: the case's id (handed to effects in their context).
         now: the case clock (seconds since the case started).
+        clock, t0: that clock as ``clock() - t0``, when the caller has them
+            (one call per reading instead of two; ``now`` is then unused by
+            the effect tasks' fast path).
     """
 
     __slots__ = (
         "case_id",
+        "clock",
         "counters",
         "effects",
         "handler",
@@ -224,6 +228,7 @@ class Children:
         "now",
         "put",
         "root",
+        "t0",
         "timers",
         "unstarted",
         "wake",
@@ -237,8 +242,12 @@ class Children:
         handler: Handler | None = None,
         case_id: str = "",
         now: Callable[[], float] | None = None,
+        clock: Callable[[], float] | None = None,
+        t0: float = 0.0,
     ) -> None:
         self.put = put
+        self.clock = clock
+        self.t0 = t0
         self.wake = wake
         self.counters = counters
         self.handler: Handler = handler if handler is not None else no_handler
@@ -282,13 +291,24 @@ class Children:
         run = EffectRun(cmd, attempts_done)
         self.effects[cmd.eid] = run
         host = self.root
-        for rid in cmd.regions:
-            h = self.hosts.get(rid)
-            if h is None:
-                h = self.hosts[rid] = Host(self, rid)
-                host.spawn(h.run_region)
-            host = h
-        host.start(self._effect, run, host, name=_EFFECT_TASK)
+        regions = cmd.regions
+        if regions:
+            for rid in regions:
+                h = self.hosts.get(rid)
+                if h is None:
+                    h = self.hosts[rid] = Host(self, rid)
+                    host.spawn(h.run_region)
+                host = h
+            host.start(self._effect, run, host, name=_EFFECT_TASK)
+        else:  # Host.start inlined for the case nursery (most effects)
+            host.live += 1
+            nursery = host.nursery
+            if nursery is not None:
+                nursery.start_soon(self._effect, run, host, name=_EFFECT_TASK)
+            elif host.pending is None:
+                host.pending = [(self._effect, (run, host), _EFFECT_TASK)]
+            else:
+                host.pending.append((self._effect, (run, host), _EFFECT_TASK))
         self.unstarted += 1
         self.counters.effects_started += 1
 
@@ -362,8 +382,13 @@ class Children:
                 # region, no timeout, no retry): run_effect's one attempt
                 # inlined here, with no coroutine or closure of its own
                 # (issue 12, figure 9): the same outcome and context
-                now = self.now
-                started = now()
+                clock = self.clock
+                if clock is not None:  # the case clock, one call per reading
+                    t0 = self.t0
+                    started = clock() - t0
+                else:
+                    now = self.now
+                    started = now()
                 n = run.attempts_done + 1
                 ctx = cmd.ctx
                 # bound in this task's own context (trio copies one per task):
@@ -378,7 +403,7 @@ class Children:
                         exc,
                         n,
                         started,
-                        now(),
+                        clock() - t0 if clock is not None else now(),
                         "timed_out" if isinstance(exc, EffectTimeout) else "error",
                     )
                 except BaseException as exc:
@@ -386,9 +411,11 @@ class Children:
                         raise
                     # not ours: contained here, so the case fails (see run_effect)
                     err = escaped(exc, f"effect {cmd.kind!r} of task {cmd.name!r}")
-                    msg = EffectEscaped(cmd.eid, err, n, started, now())
+                    ended = clock() - t0 if clock is not None else now()
+                    msg = EffectEscaped(cmd.eid, err, n, started, ended)
                 else:  # tuple.__new__: the NamedTuple without its __new__ call
-                    msg = _new(EffectOutcome, (cmd.eid, result, None, n, started, now(), "ok"))
+                    ended = clock() - t0 if clock is not None else now()
+                    msg = _new(EffectOutcome, (cmd.eid, result, None, n, started, ended, "ok"))
                 if not run.withdrawn:
                     self.put(msg)
                 return
@@ -413,7 +440,9 @@ class Children:
             self.effects.pop(cmd.eid, None)
             if run.cancelled_at is not None:
                 self.counters.effect_cancel_latency(trio.current_time() - run.cancelled_at)
-            host.child_done()
+            live = host.live = host.live - 1  # host.child_done(), inlined
+            if live == 0:
+                self.host_empty(host)
 
     # -- timers --------------------------------------------------------------
 

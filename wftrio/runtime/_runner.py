@@ -59,9 +59,9 @@ from wftrio.runtime._messages import (
     Message,
     Signal,
     TimerFired,
+    any_internal,
     count_signals,
     in_feed_order,
-    is_internal,
 )
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot
@@ -110,6 +110,7 @@ def run_clock() -> Callable[[], float]:
 
 
 _eid = itemgetter(0)  # an EffectOutcome's effect id
+_OUTCOMES = frozenset({EffectOutcome})  # a batch of these alone is fed positionally
 
 
 def _is_final(state: CaseState) -> bool:
@@ -328,7 +329,7 @@ class Case(CaseRecord):
             batch = resume
             while True:
                 if batch:
-                    if any(is_internal(m) for m in batch):
+                    if any_internal(batch):
                         batch = await self._settle(batch)
                     self._handle(batch)
                     if st.status is Status.RUNNING:
@@ -539,6 +540,8 @@ class Case(CaseRecord):
             await self.run(kids, top=False)
             if st.status in FINAL:
                 nursery.cancel_scope.cancel()  # withdrawn effects' cleanup, timers
+                if not kids.live and self.state not in FINAL_STATES:
+                    self._conclude()  # before the exit's schedule point: waiters wake sooner
         kids.root.nursery = None
 
     # -- inputs --------------------------------------------------------------
@@ -566,7 +569,7 @@ class Case(CaseRecord):
             if not more:
                 return batch
             batch = batch + more
-            if not any(is_internal(m) for m in more):
+            if not any_internal(more):
                 return batch
 
     def _handle(self, batch: list[Message]) -> None:
@@ -575,7 +578,7 @@ class Case(CaseRecord):
         assert st is not None
         rp = self.replay
         counters = self.sub.counters
-        if rp is None and self.durable is None and all(type(m) is EffectOutcome for m in batch):
+        if rp is None and self.durable is None and _OUTCOMES.issuperset(map(type, batch)):
             # the common batch (effects that finished at one instant): fed in
             # issue order (in_feed_order's, for effects alone) in fewer calls
             if len(batch) > 1:
@@ -677,6 +680,8 @@ class Case(CaseRecord):
                 self.opts.effect_handler,
                 self.case_id,
                 st.now,
+                st.clock,
+                st.t0,
             )
         return kids
 
