@@ -139,4 +139,5 @@ def test_a_case_whose_state_cannot_be_built_has_a_start_time(
     info = trio.run(main)
     assert info.state is wf.CaseState.FAILED
     assert info.started_at is not None
-    assert info.finished_at is not None and info.finished_at >= info.started_at
+    assert info.finished_at is not None
+    assert info.finished_at >= info.started_at
