@@ -197,10 +197,8 @@ class Substrate:
         self._wall0 = 0.0
         # the run's clock (``trio.current_time`` in one call), bound when opened
         self.now: Callable[[], float] = trio.current_time
-        # the last bare term started here, its Program, and the validation
-        # budget it passed at, if it did: check_program's verdicts are cached
-        # per Program and budget, so starting the same term again needs
-        # neither the compiler's cache lookup nor the verdict's (issue 12)
+        # the last bare term started, its Program and the validation budget it
+        # passed at (verdicts are per Program and budget): no lookups to start it again
         self._last: tuple[Term, Program, tuple[float | None] | None] | None = None
 
     # -- the supervision tree ------------------------------------------------
