@@ -9,36 +9,42 @@ __all__ = ["new_ids"]
 _POOL_IDS = 64
 """Ids drawn per ``os.urandom`` call (:func:`new_ids`)."""
 
-_pool: list[bytes] = []
-_pool_pid = 0
+_pool: list[tuple[str, str]] = []
 
 
-def _random20() -> bytes:
-    """20 bytes from ``os.urandom``, drawn 64 ids' worth at a time.
+def _drop_pool() -> None:
+    """In a forked child: forget the parent's ids (they are the parent's)."""
+    _pool.clear()
 
-    One system call per 64 cases instead of one per case.  The pool is
-    dropped in a forked child (another pid), so no two processes ever hand
-    out the same bytes.
-    """
-    global _pool_pid
-    pid = os.getpid()
-    if pid == _pool_pid:
-        try:
-            return _pool.pop()  # atomic: substrates in other threads draw other bytes
-        except IndexError:
-            pass
-    b = os.urandom(20 * _POOL_IDS)
-    fresh = [b[i : i + 20] for i in range(0, len(b), 20)]
-    mine = fresh.pop()
-    _pool[:] = fresh  # replaced before the pid: nothing drawn in this process is stale
-    _pool_pid = pid
-    return mine
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_drop_pool)
+
+
+# byte maps setting the uuid4 bits: the version nibble, the RFC 4122 variant
+_VERSION4 = bytes((x & 0x0F) | 0x40 for x in range(256))
+_VARIANT = bytes((x & 0x3F) | 0x80 for x in range(256))
 
 
 def new_ids() -> tuple[str, str]:
-    """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)`` (20 bytes)."""
-    raw = _random20()
-    b = bytearray(raw[:16])
-    b[6] = (b[6] & 0x0F) | 0x40  # version 4
-    b[8] = (b[8] & 0x3F) | 0x80  # variant: RFC 4122
-    return b.hex(), raw[16:].hex()
+    """A case id as ``uuid.uuid4().hex`` and a token as ``secrets.token_hex(4)``.
+
+    Made from 20 bytes of ``os.urandom``, drawn 64 ids' worth at a time:
+    one system call per 64 cases instead of one per case.  The pool is
+    dropped in a forked child (``os.register_at_fork``; a ``getpid`` per id
+    was a system call per case), so no two processes ever hand out the same
+    ids.
+    """
+    try:
+        return _pool.pop()  # atomic: substrates in other threads draw other ids
+    except IndexError:
+        pass
+    b = bytearray(os.urandom(20 * _POOL_IDS))
+    # per 20 bytes: 16 for the id (bytes 6 and 8 carry the uuid4 bits), 4 for the token
+    b[6::20] = b[6::20].translate(_VERSION4)
+    b[8::20] = b[8::20].translate(_VARIANT)
+    h = b.hex()
+    fresh = [(h[i : i + 32], h[i + 32 : i + 40]) for i in range(0, len(h), 40)]
+    mine = fresh.pop()
+    _pool.extend(fresh)  # other threads may have refilled meanwhile: all are fresh
+    return mine

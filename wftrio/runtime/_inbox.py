@@ -271,8 +271,12 @@ class Inbox:
             for task in senders:
                 reschedule(task, Error(trio.ClosedResourceError("the case has finished")))
             senders.clear()
-        if self.unpark() is None:  # a parked receiver is dropped, not resumed
-            self.wake()
+        r = self._receiver
+        if r is not None:  # (none, for a case that never waited)
+            self._receiver = None
+            if type(r) is Task:  # a blocked receiver gets an empty batch
+                reschedule(r, Value([]))
+            # a parked one is dropped, not resumed
         return left
 
     def statistics(self) -> InboxStatistics:

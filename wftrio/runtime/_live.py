@@ -14,16 +14,16 @@ __all__ = ["LiveCount"]
 
 
 class LiveCount:
-    """How many cases are live; :meth:`wait_zero` waits until none is."""
+    """How many cases are live; :meth:`wait_zero` waits until none is.
+
+    A case start adds 1 to ``value`` directly (``Substrate._launch``).
+    """
 
     __slots__ = ("_idle", "value")
 
     def __init__(self) -> None:
         self.value = 0
         self._idle: trio.Event | None = None  # made for the first waiter, set at 0
-
-    def inc(self) -> None:
-        self.value += 1
 
     def dec(self) -> None:
         v = self.value = self.value - 1

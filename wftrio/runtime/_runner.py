@@ -243,6 +243,8 @@ class Case(CaseRecord):
         try:
             self._init()
         except Exception as exc:
+            if self.started_at is None:  # (read with the ExecState's first reading)
+                self.started_at = self.sub.now()
             self.error = exc
             self._conclude()
             return
@@ -493,11 +495,10 @@ class Case(CaseRecord):
 
     def _init(self) -> None:
         spec = self.opts.scheduler
-        clock = trio_clock = run_clock()
+        clock = trio_clock = self.sub.now
         if isinstance(spec, Replay):
             self.replay = ReplayFeed(spec.log.inputs)
             clock = self.replay.clock
-        self.started_at = trio_clock()
         res = self.resumed
         if res is not None:
             self.replay = res.feed
@@ -507,6 +508,7 @@ class Case(CaseRecord):
                 self.st, res.state = res.state, None
                 self.state = res.runner_state
                 self._ctx0 = self._root = None
+                self.started_at = trio_clock()
                 return
         self.st = ExecState(
             self.program,
@@ -527,7 +529,10 @@ class Case(CaseRecord):
             },
         )
         if self.replay is not None:  # its clock is case time already, from 0: no offset
+            self.started_at = trio_clock()
             self.st.t0 = 0.0
+        else:
+            self.started_at = self.st.t0  # the same clock: one reading for both
         self._ctx0 = None
         self._root = None
 
@@ -768,7 +773,7 @@ class Case(CaseRecord):
             self._budget = st.budget_usage()
         if final is not CaseState.CANCELLED:
             self.reason = None
-        self.finished_at = run_clock()()
+        self.finished_at = self.sub.now()
         left = self.inbox.close()
         if left:
             self.undelivered += count_signals(left)

@@ -21,7 +21,7 @@ import inspect
 import os
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Literal
@@ -32,6 +32,7 @@ import trio.testing
 from wftrio.compiler import compile as compile_term
 from wftrio.effects import root_case, run_root
 from wftrio.engine import materialise
+from wftrio.engine.program import Program
 from wftrio.errors import (
     CaseClosed,
     CaseStillRunning,
@@ -52,7 +53,7 @@ from wftrio.runtime._ids import new_ids
 from wftrio.runtime._live import LiveCount
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
 from wftrio.runtime._pgserve import serve_postgres
-from wftrio.runtime._runner import Case
+from wftrio.runtime._runner import Case, run_clock
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
 from wftrio.runtime._stats import substrate_stats
 from wftrio.runtime._stored import dump_options
@@ -194,6 +195,11 @@ class Substrate:
         self._started = 0
         self._ended = {CaseState.DONE: 0, CaseState.FAILED: 0, CaseState.CANCELLED: 0}
         self._wall0 = 0.0
+        # the run's clock (``trio.current_time`` in one call), bound when opened
+        self.now: Callable[[], float] = trio.current_time
+        # the last bare term started, its Program and the validation budget it
+        # passed at (verdicts are per Program and budget): no lookups to start it again
+        self._last: tuple[Term, Program, tuple[float | None] | None] | None = None
 
     # -- the supervision tree ------------------------------------------------
 
@@ -201,6 +207,7 @@ class Substrate:
         if self._opened:
             raise SubstrateClosed("a substrate can be entered only once; open a new one")
         self._opened = True
+        self.now = run_clock()
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:
@@ -277,6 +284,7 @@ class Substrate:
         assert isinstance(self.store, MemoryStore)
         assert not self.hub.sinks
         self._opened = True
+        self.now = run_clock()
         self._nursery = nursery
         self._wall0 = time.perf_counter()
 
@@ -402,7 +410,7 @@ class Substrate:
                 bad = next((k for k in ctx if not isinstance(k, str)), None)
                 if bad is not None:
                     raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}") from None
-        entry = None
+        entry = last = None
         if isinstance(term, str):
             if term == "":
                 raise OptionError("new_case(): term='' is neither a workflow term nor a name")
@@ -416,7 +424,12 @@ class Substrate:
                 "not to a term"
             )
         else:
-            program = compile_term(term)
+            last = self._last
+            if last is not None and last[0] is term:
+                program = last[1]  # compiled before: no cache lookup (see _last)
+            else:
+                program = compile_term(term)
+                self._last = last = (term, program, None)
         if self._durable is not None:
             if entry is None:
                 raise UnregisteredTerm(
@@ -430,8 +443,12 @@ class Substrate:
                 )
             check_json(dict(ctx or {}), "new_case(): the ctx")
             options_text = dump_options(opts, "new_case()")
-        if opts.validate:
+        if opts.validate and not (
+            last is not None and last[2] is not None and last[2][0] == opts.validate_budget
+        ):
             check_program(program, budget_s=opts.validate_budget)
+            if last is not None:  # passed: the same term at this budget passes again
+                self._last = (last[0], program, (opts.validate_budget,))
         spec = opts.scheduler
         own_root = spec.log.root if isinstance(spec, Replay) else None
         if case_id is None and own_root is not None:
@@ -485,10 +502,11 @@ class Substrate:
         return case_id
 
     def _launch(self, case: Case) -> None:
+        nursery = self._check_open()
         self._cases[case.case_id] = case
-        self._live.inc()
+        self._live.value += 1  # LiveCount.inc, inlined (a call per case)
         self._started += 1
-        case.start(self._check_open())
+        case.start(nursery)
 
     async def resume_case(
         self,
@@ -650,7 +668,9 @@ class Substrate:
                 f"wait(): timeout={timeout!r}, expected None or a finite number of seconds >= 0"
             )
         case = self._get(case_id)
-        if timeout is None:
+        if case.state in FINAL_STATES:  # Case.wait_final, inlined for a finished case
+            await trio.lowlevel.checkpoint()
+        elif timeout is None:
             await case.wait_final()
         else:
             with trio.fail_after(timeout):
