@@ -34,11 +34,29 @@ from typing import Any
 
 from wftrio.engine import FINAL, ExecState
 from wftrio.engine.objects import CtxLayer, Frame, JoinInst, LoopFrame, MIInst, RegionInst, Token
-from wftrio.validation.statekey import StateKey, _frame_static, _ranks, _wait_shape, freeze
+from wftrio.validation.statekey import StateKey, _frame_static, _wait_shape, freeze
 
 __all__ = ["fast_key"]
 
 _Entry = tuple[Any, int, Token]  # (shape, token id, token)
+
+
+def _queue(ws: Any) -> Any:
+    """The tokens waiting in one entry of ``ExecState.waiters``, oldest first.
+
+    ``ExecState.signal_waiters`` without the alternatives (the key does not
+    read them): an entry is one token, or a dict (an ``OrderedDict``) of them in arrival order.
+    """
+    return ws if isinstance(ws, dict) else (ws,)
+
+
+def _ranks(table: dict[str, Any]) -> dict[Token, tuple[tuple[str, int], ...]]:
+    """``statekey._ranks``: each waiting token's place in the waiter queues."""
+    out: dict[Token, tuple[tuple[str, int], ...]] = {}
+    for name in sorted(table):
+        for i, t in enumerate(_queue(table[name])):
+            out[t] = (*out.get(t, ()), (name, i))
+    return out
 
 
 def _fchain(f: Frame, chains: dict[int, tuple[Any, ...]], statics: dict[int, Any]) -> Any:
@@ -83,7 +101,7 @@ def fast_key(st: ExecState) -> StateKey:
     status = st.status
     if status in FINAL:
         return ((status.value,), ())
-    ranks = _ranks(st) if st.waiters else None
+    ranks = _ranks(st.waiters) if st.waiters else None
     statics: dict[int, Any] = {}
     fchains: dict[int, tuple[Any, ...]] = {}
     rchains: dict[int, tuple[Any, ...]] = {}
@@ -302,11 +320,11 @@ def _numbered(st: ExecState, toks: list[_Entry], statics: dict[int, Any]) -> Sta
             )
         else:
             ctl_objects.append((cls.__name__, getattr(o, "id", i)))
-    if st.waiters:
+    table = st.waiters
+    if table:
         tok_index = {t: j for j, (_, _, t) in enumerate(toks)}
         waiters: tuple[Any, ...] = tuple(
-            (name, tuple(tok_index[w] for w, _alt in st.signal_waiters(name)))
-            for name in sorted(st.waiters)
+            (name, tuple([tok_index[w] for w in _queue(table[name])])) for name in sorted(table)
         )
     else:
         waiters = ()
