@@ -12,7 +12,8 @@ tries
   first (within one ``defer`` only the shortest timers can win), and, with
   ``cancel_regions=True``, the cancellation of every live region.
 
-States are identified by canonical keys (:mod:`wftrio.validation.statekey`)
+States are identified by canonical keys (:mod:`wftrio.validation.statekey`,
+computed by :mod:`wftrio.validation.fastkey`)
 and explored breadth first, so every state's recorded path from the start
 (its *witness*) is a shortest one.  Bounds: ``max_states`` (states
 discovered), ``max_depth`` (branching points from the start), ``max_tokens`` (live

@@ -4,7 +4,8 @@
 :func:`~wftrio.validation.statekey.state_key` returns (the same tuple), so
 state counts, witnesses and findings do not depend on which one the
 explorer uses; ``tests/test_validate_fastkey.py`` checks the two agree on
-every state explored from random terms.  ``state_key`` is the reference,
+every state the explorer keys from random terms, and along random walks.
+``state_key`` is the reference,
 written for clarity, and stays what every replay and test re-derives keys
 with.
 
@@ -15,11 +16,15 @@ numbering of the objects reachable from them) with less of it per object:
   into the numbering (the reference computes it again there);
 * the chains of frame statics, of region activations and the ctx layers'
   depths are built in one pass, cached per key by object;
-* the numbering is inlined for the references tokens hold, and the tables
-  that are empty in most states (waiters, regions, queued signals) are
-  skipped.
+* the instances of ``mi`` activations are ordered by a depth-first walk of
+  the ctx-layer tree, each layer's children sorted once (for its signature
+  and for the walk), instead of sorting every token by its chain of
+  signatures;
+* the numbering is inlined for the references tokens hold, the waiter
+  queues are read directly, and the tables that are empty in most states
+  (waiters, regions, queued signals) are skipped.
 
-What was measured and left out (docs/VALIDATION.md, "Per-state cost"): an
+What was measured and left out (docs/VALIDATION.md, "Incremental keys"): an
 incremental key, reusing the expanded state's token shapes across the moves
 tried from it, needs to know which objects a move changed; comparing every
 object with its checkpoint costs about what the shapes save on states of a
@@ -45,7 +50,8 @@ def _queue(ws: Any) -> Any:
     """The tokens waiting in one entry of ``ExecState.waiters``, oldest first.
 
     ``ExecState.signal_waiters`` without the alternatives (the key does not
-    read them): an entry is one token, or a dict (an ``OrderedDict``) of them in arrival order.
+    read them): an entry is one token, or a dict (an ``OrderedDict``) of
+    them in arrival order.
     """
     return ws if isinstance(ws, dict) else (ws,)
 
