@@ -12,7 +12,8 @@ tries
   first (within one ``defer`` only the shortest timers can win), and, with
   ``cancel_regions=True``, the cancellation of every live region.
 
-States are identified by canonical keys (:mod:`wftrio.validation.statekey`)
+States are identified by canonical keys (:mod:`wftrio.validation.statekey`,
+computed by :mod:`wftrio.validation.fastkey`)
 and explored breadth first, so every state's recorded path from the start
 (its *witness*) is a shortest one.  Bounds: ``max_states`` (states
 discovered), ``max_depth`` (branching points from the start), ``max_tokens`` (live
@@ -67,10 +68,11 @@ from wftrio.validation.abstract import reads_ctx
 from wftrio.validation.checkpoint import Checkpoint
 from wftrio.validation.clone import clone_state, clone_with_checkpoint
 from wftrio.validation.compose import Block, summary_blocks
+from wftrio.validation.fastkey import fast_key
 from wftrio.validation.issues import Step
 from wftrio.validation.partial_joins import gathered, late_arrivals
 from wftrio.validation.space import Move, Space
-from wftrio.validation.statekey import StateKey, freeze, shape_key, state_key
+from wftrio.validation.statekey import StateKey, freeze, shape_key
 
 __all__ = [
     "Bounds",
@@ -281,7 +283,7 @@ def explore(
         return i
 
     root = space.initial()
-    add(state_key(root), -1, (), 0, root.status if root.status in FINAL else None)
+    add(fast_key(root), -1, (), 0, root.status if root.status in FINAL else None)
     if shapes is not None:
         shapes.append(shape_key(root))
     queue: deque[tuple[int, ExecState, Checkpoint | None]] = deque()
@@ -412,7 +414,7 @@ def explore(
         proviso holds), so then the changed state itself is kept, with a
         checkpoint of it, and the state expanded is not needed any more.
         """
-        key = state_key(child)
+        key = fast_key(child)
         fin = child.status if child.status in FINAL else None
         if key in index:
             if ck is not None:
