@@ -146,6 +146,17 @@ class CaseLog:
         self.ctx_seen: dict[str, Any] | None = None
         self.next_seq = stored
 
+    @classmethod
+    def resumed(cls, store: DurableStore, stored: StoredCase, requests: list[Message]) -> CaseLog:
+        """The log of a stored case resuming: its stored events to replay and check,
+        its committed requests to deliver once caught up, its timer deadlines."""
+        expect = [(ev.kind, ev.name) for ev in stored.events]
+        n = stored.snapshot_seq + len(stored.events)
+        log = cls(store, stored.case_id, n, expect, stored.snapshot_seq)
+        log.deliver = requests
+        log.deadlines = dict(stored.timers)
+        return log
+
     def timer_deadline(self, tid: int, seconds: float) -> tuple[float, float]:
         """Timer ``tid``, armed now for ``seconds``: its wall-clock deadline and time left.
 

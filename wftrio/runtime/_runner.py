@@ -45,7 +45,7 @@ from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
-from wftrio.runtime._case_record import CaseNotes, CaseRecord
+from wftrio.runtime._case_record import CaseNotes
 from wftrio.runtime._children import Children
 from wftrio.runtime._durable import CaseLog, Resumed
 from wftrio.runtime._effects import escaped
@@ -63,6 +63,7 @@ from wftrio.runtime._messages import (
     count_signals,
     in_feed_order,
 )
+from wftrio.runtime._parking import Parking
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot
 from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
@@ -117,7 +118,7 @@ def _is_final(state: CaseState) -> bool:
     return state in FINAL_STATES
 
 
-class Case(CaseRecord):
+class Case(Parking):
     """One case: the record the substrate's API reads, and its runner task.
 
     While the case lives, ``st`` is its reducer state; when it finishes the
@@ -128,7 +129,6 @@ class Case(CaseRecord):
     __slots__ = (
         "_budget",
         "_cancel_at",
-        "_context",
         "_ctx0",
         "_end",
         "_term",
@@ -422,58 +422,6 @@ class Case(CaseRecord):
             with trio.CancelScope(shield=True):
                 await self._flush()
         self.targets = ()  # a finished case holds no sink
-
-    def _may_park(self) -> bool:
-        """Whether the runner task may end while the case waits (see :meth:`run`).
-
-        Only a plain case with no live child: no timeout (its cancel scope
-        lives in the task), no replay, not durable (its store and resume
-        bookkeeping stay with the task), no effect or timer in flight, and
-        not while the substrate closes.
-        """
-        kids = self.kids
-        return (
-            self.replay is None
-            and self.durable is None
-            and self.resumed is None
-            and self.opts.timeout is None
-            and not self.sub.closing
-            and (kids is None or (kids.live == 0 and not kids.unstarted and kids.held is None))
-        )
-
-    def _resume(self, batch: list[Message]) -> None:
-        """Start the runner task of a parked case again with ``batch`` (see :meth:`run`)."""
-        self._restart(self.run, None, batch)
-
-    def _restart(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Start ``fn(*args)`` as the case's runner task, in the parked task's contextvars."""
-        nursery = self.sub._nursery
-        context = self._context
-        assert nursery is not None
-        assert context is not None
-        self._context = None
-        # the new task copies the current context: the parked runner's, so
-        # the case's code sees the contextvars it saw before it waited
-        context.run(nursery.start_soon, fn, *args, name=f"wftrio case {self.case_id}")
-
-    def stop_parked(self) -> None:
-        """At shutdown: a parked case's runner starts again and is cancelled where it waited.
-
-        The substrate has cancelled the case nursery: the new task's first
-        checkpoint raises ``trio.Cancelled``, as ``receive`` would have in
-        a runner blocked there, and the case ends as any other does at
-        shutdown.
-        """
-        if self.inbox.unpark() is not None:
-            self._restart(self._stopped)
-
-    async def _stopped(self) -> None:
-        try:
-            await trio.lowlevel.checkpoint()  # cancelled: the substrate is closing
-        except BaseException:
-            await self._end_task()
-            raise
-        await self.run(None, [])  # pragma: no cover - not cancelled: carry on waiting
 
     async def _run_timed(self) -> None:
         """The loop inside the cancel scope of the case's timeout."""

@@ -529,13 +529,7 @@ class Substrate:
             raise DuplicateCase(f"case {stored.case_id!r} already exists on this substrate")
         case = Case(self, stored.case_id, entry.program, stored.ctx, opts, stored.root, entry)
         case.resumed = resumed
-        stored_n = stored.snapshot_seq + len(stored.events)
-        expect = [(ev.kind, ev.name) for ev in stored.events]
-        case.durable = log = CaseLog(
-            self._durable, stored.case_id, stored_n, expect, stored.snapshot_seq
-        )
-        log.deliver = requests
-        log.deadlines = dict(stored.timers)
+        case.durable = CaseLog.resumed(self._durable, stored, requests)
         if not stored.events:
             case.deliver_requests()
         self._launch(case)
