@@ -264,21 +264,3 @@ def test_a_region_around_a_terminate_is_not_a_block() -> None:
         ("WF102", "seq[0].join"),
         ("WF205", "seq[1].task('d')"),
     ]
-
-
-def test_a_dead_task_inside_a_region_is_still_reported() -> None:
-    # an mi of 0 instances is not sound (its body never runs): the region
-    # around it is no block, and its task is reported dead
-    term = wf.seq(
-        wf.join(
-            wf.first(1),
-            wf.region("r", wf.seq(t("a"), wf.mi(t("x"), count=0))),
-            wf.wait_signal("go"),
-        ),
-        t("z"),
-    )
-    assert not any("region('r')" in p and "[0].seq" not in p for p in block_paths(term))
-    rep = analyze(term)
-    assert [(i.code, i.path) for i in rep.issues] == [
-        ("WF205", "seq[0].join[0].region('r')[0].seq[1].mi[0].task('x')")
-    ]

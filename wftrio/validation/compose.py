@@ -171,6 +171,10 @@ def _summarisable(
     stack = [term]
     while stack:
         node = stack.pop()
+        if _zero_count(node):
+            if isinstance(node, MI) and collects and node.collect is not None:
+                return False
+            continue  # its body never runs: not part of the block (see _zero_count)
         if isinstance(node, Region):
             if not _region_in_block(node, cancel_regions):
                 return False
@@ -184,6 +188,46 @@ def _summarisable(
             return False
         stack.extend(_kids(node))  # a region's body, not its compensation
     return True
+
+
+def _zero_count(node: Term) -> bool:
+    """A ``loop(times=0)`` or a plain ``mi`` of 0 instances (a count or item list).
+
+    A deterministic step whatever its body holds: the loop goes straight
+    to its exit, the ``mi`` (``join="all" | "none"``, none of the MI
+    patterns' options) spawns nothing and goes on.  Its body runs on no
+    path of the full exploration either, so it is not part of the block
+    (:func:`_never_run`): its tasks are not recorded as run and stay
+    reported dead (``WF205``), as they would be; the loop itself is
+    entered and left.
+    """
+    if isinstance(node, Loop):
+        return node.times == 0
+    if isinstance(node, MI):
+        static = not (callable(node.count) or callable(node.items))
+        zero = static and (node.count == 0 or node.items == ())
+        return zero and not node.dynamic and node.join in ("all", "none")
+    return False
+
+
+def _never_run(here: str, node: Term) -> tuple[str, ...]:
+    """The path prefixes of the parts of block ``node`` (at ``here``) that never run.
+
+    The compensations of its regions (:func:`_region_in_block`) and the
+    bodies of its zero counts (:func:`_zero_count`).
+    """
+    out: list[str] = []
+    stack: list[tuple[str, Term]] = [(here, node)]
+    while stack:
+        p, n = stack.pop()
+        if _zero_count(n):
+            out.append(f"{p}[0].")
+            continue
+        if isinstance(n, Region) and n.compensate is not None:
+            out.append(f"{p}[1].")
+        for i, kid in enumerate(n.children()):
+            stack.append((f"{p}[{i}].{node_label(kid)}", kid))
+    return tuple(out)
 
 
 def _region_in_block(node: Region, cancel_regions: bool) -> bool:
@@ -350,16 +394,13 @@ def summary_blocks(
             entry = _entry(here, node, at)
             if entry is not None:
                 inner = here + "["
-                within = [
+                never = _never_run(here, node)
+                pcs = frozenset(
                     pc
                     for pc, ins in enumerate(instrs)
-                    if ins.path == here or ins.path.startswith(inner)
-                ]
-                # the compensations of its regions never run: not part of the block
-                comps = tuple(
-                    f"{instrs[pc].path}[1]." for pc in within if instrs[pc].op == "region_enter"
+                    if (ins.path == here or ins.path.startswith(inner))
+                    and not ins.path.startswith(never)
                 )
-                pcs = frozenset(pc for pc in within if not instrs[pc].path.startswith(comps))
                 tasks = frozenset(pc for pc in pcs if instrs[pc].op in ("task", "step"))
                 loops = frozenset(
                     pc for pc in pcs if instrs[pc].op in ("loop_enter", "loop_next", "loop_test")
