@@ -30,7 +30,10 @@ false, an ``xor`` with no default whose conditions are all false) ends the
 case ``FAILED``; the other outcomes still complete, so it is no finding here
 either.  Everything else (waits, ``defer``, effects, ``first(n)``,
 ``mi(join=n | "none")``, ``terminate()``, a count of 0, wftrio's own lock
-and routing functions, explored cancellations) is explored.
+and routing functions, explored cancellations) is explored.  Inside an
+explored term, :func:`summary_blocks` runs the pure parts as one step each
+(regions and zero counts included: their compensations and bodies never
+run there).
 """
 
 from __future__ import annotations
@@ -138,7 +141,9 @@ class Block:
     Attributes:
         path: the block's node path.
         entry: the program counter a token enters the block at.
-        pcs: every program counter of the block's instructions.
+        pcs: every program counter of the block's instructions that can
+            run (not its regions' compensations, not the bodies of its zero
+            counts: :func:`_never_run`).
         tasks: the program counters of its tasks (each runs on some path).
         loops: the program counters of its loop instructions (each loop is
             entered and left on some path).
