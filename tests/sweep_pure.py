@@ -5,13 +5,14 @@ effects or ``terminate()`` (up to 20 leaves, width 4, the strategy of
 ``test_random_pure_compositions_validate_without_error``), validates each with
 the default bounds (and a per-term time cap, so one stubborn term does not
 stall the sweep) and prints the rate of terms that hit a bound, with the worst
-ones.  With ``test`` as the fourth argument it draws the property test's
-exact strategy (``mi_patterns=False``: no ``until`` / ``join`` conditions of
-the MI patterns, whose outcomes are explored both ways after every
-instance); by default it draws every pure constructor, those included.
-Figures in docs/VALIDATION.md ("Random pure compositions").
+ones.  By default (``all``) it draws every pure constructor, the MI
+patterns' ``until`` / condition joins / ``cancel_rest`` included: the
+property test's exact strategy.  With ``plain`` as the fourth argument it
+leaves those options out (the property test's strategy until regions were
+let into blocks; ``test`` is an older name for it).  Figures in
+docs/VALIDATION.md ("Random pure compositions").
 
-    PYTHONPATH=$PWD python tests/sweep_pure.py [N] [SEED] [CAP_SECONDS] [all|test]
+    PYTHONPATH=$PWD python tests/sweep_pure.py [N] [SEED] [CAP_SECONDS] [all|plain]
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 CAP = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
 STRATEGY = sys.argv[4] if len(sys.argv) > 4 else "all"
-if STRATEGY not in ("all", "test"):
-    raise SystemExit(f"strategy must be 'all' or 'test', not {STRATEGY!r}")
+if STRATEGY == "test":
+    STRATEGY = "plain"
+if STRATEGY not in ("all", "plain"):
+    raise SystemExit(f"strategy must be 'all' or 'plain', not {STRATEGY!r}")
 
 random_pure = terms(
     signals=False,

@@ -228,10 +228,8 @@ def _zero_counts(term: Term) -> list[str]:
     return out
 
 
-# without the MI patterns' options: with them, a region inside nested mi with
-# a condition join is still explored (a region is never inside a block), and
-# about 1 term in 2,500 hits the time cap of tests/sweep_pure.py
-# (docs/VALIDATION.md, "What is left")
+# with the MI patterns' options (until, condition joins, cancel_rest; some mi
+# draw none of them, so this covers the strategy without them too)
 random_pure = terms(
     signals=False,
     timers=False,
@@ -239,22 +237,24 @@ random_pure = terms(
     terminate=False,
     max_leaves=20,
     max_width=4,
-    mi_patterns=False,
+    mi_patterns=True,
 )
 
 
-# fresh draws every run: with pure first(n) joins and threads summarised
-# (tests/test_validate_partial_blocks.py) no term of this strategy hit a bound
-# in 8,000 drawn by tests/sweep_pure.py (seeds 2 and 5; docs/VALIDATION.md)
+# fresh draws every run: with pure first(n) joins, threads and regions in
+# blocks (tests/test_validate_partial_blocks.py, test_validate_region_blocks.py)
+# no term of this strategy hit a bound in 20,000 drawn by tests/sweep_pure.py
+# (seeds 3, 7 and 11; docs/VALIDATION.md)
 @settings(max_examples=500, deadline=None)
 @given(term=random_pure)
 def test_random_pure_compositions_validate_without_error(term: wf.Term) -> None:
-    # Pure compositions (first(n), choice, xor, loops, mi of every join, threads) never
-    # deadlock or livelock, and within the default bounds the exploration
-    # completes on every one (pure blocks inside explored terms run as one
-    # step, late arrivals at a fired partial join are absorbed at once,
-    # branches gathered at a partial join arrive before others move on, pure
-    # first(n) joins and threads are blocks too): no
+    # Pure compositions (first(n), choice, xor, loops, mi of every join and the
+    # MI patterns' options, threads, regions) never deadlock or livelock, and
+    # within the default bounds the exploration completes on every one (pure
+    # blocks inside explored terms run as one step, late arrivals at a fired
+    # partial join are absorbed at once, branches gathered at a partial join
+    # arrive before others move on, pure first(n) joins, MI-pattern mi,
+    # threads and regions are blocks too): no
     # error, no WF200; the only finding is a task under a count of 0 (WF205).
     rep = analyze(term)
     assert rep.complete, rep.bounds_hit

@@ -30,7 +30,10 @@ false, an ``xor`` with no default whose conditions are all false) ends the
 case ``FAILED``; the other outcomes still complete, so it is no finding here
 either.  Everything else (waits, ``defer``, effects, ``first(n)``,
 ``mi(join=n | "none")``, ``terminate()``, a count of 0, wftrio's own lock
-and routing functions, explored cancellations) is explored.
+and routing functions, explored cancellations) is explored.  Inside an
+explored term, :func:`summary_blocks` runs the pure parts as one step each
+(regions and zero counts included: their compensations and bodies never
+run there).
 """
 
 from __future__ import annotations
@@ -138,7 +141,9 @@ class Block:
     Attributes:
         path: the block's node path.
         entry: the program counter a token enters the block at.
-        pcs: every program counter of the block's instructions.
+        pcs: every program counter of the block's instructions that can
+            run (not its regions' compensations, not the bodies of its zero
+            counts: :func:`_never_run`).
         tasks: the program counters of its tasks (each runs on some path).
         loops: the program counters of its loop instructions (each loop is
             entered and left on some path).
@@ -151,12 +156,13 @@ class Block:
     loops: frozenset[int]
 
 
-def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool:
+def _summarisable(
+    term: Term, max_instances: int, collects: bool = True, cancel_regions: bool = False
+) -> bool:
     """Sound by construction (or a pure partial-join ``mi``), and every path ends in one state.
 
-    On top of :func:`sound_by_construction`: no ``region`` (withdrawing a
-    token half-way through one leaves its activation, or runs its
-    compensation, where withdrawing it at the entry would not), no ``mi``
+    On top of :func:`sound_by_construction`: a ``region`` only while region
+    cancellations are not explored (:func:`_region_in_block`), no ``mi``
     collecting its results (the collected list's length depends on the path
     through a computed count, and whether it is written at all on the path
     through an ``xor`` or a ``while_`` loop; not with ``collects=False``:
@@ -170,9 +176,14 @@ def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool
     stack = [term]
     while stack:
         node = stack.pop()
+        if _zero_count(node):
+            if isinstance(node, MI) and collects and node.collect is not None:
+                return False
+            continue  # its body never runs: not part of the block (see _zero_count)
         if isinstance(node, Region):
-            return False
-        if isinstance(node, MI):
+            if not _region_in_block(node, cancel_regions):
+                return False
+        elif isinstance(node, MI):
             computed = callable(node.count) or callable(node.items)
             if (collects and node.collect is not None) or (computed and max_instances < 1):
                 return False
@@ -180,8 +191,80 @@ def _summarisable(term: Term, max_instances: int, collects: bool = True) -> bool
                 return False
         elif not (_node_sound(node, False) or _partial_join(node)):
             return False
-        stack.extend(_kids(node))
+        stack.extend(_kids(node))  # a region's body, not its compensation
     return True
+
+
+def _zero_count(node: Term) -> bool:
+    """A ``loop(times=0)`` or a plain ``mi`` of 0 instances (a count or item list).
+
+    A deterministic step whatever its body holds: the loop goes straight
+    to its exit, the ``mi`` (``join="all" | "none"``, none of the MI
+    patterns' options) spawns nothing and goes on.  Its body runs on no
+    path of the full exploration either, so it is not part of the block
+    (:func:`_never_run`): its tasks are not recorded as run and stay
+    reported dead (``WF205``), as they would be; the loop itself is
+    entered and left.
+    """
+    if isinstance(node, Loop):
+        return node.times == 0
+    if isinstance(node, MI):
+        static = not (callable(node.count) or callable(node.items))
+        zero = static and (node.count == 0 or node.items == ())
+        return zero and not node.dynamic and node.join in ("all", "none")
+    return False
+
+
+def _never_run(here: str, node: Term) -> tuple[str, ...]:
+    """The path prefixes of the parts of block ``node`` (at ``here``) that never run.
+
+    The compensations of its regions (:func:`_region_in_block`) and the
+    bodies of its zero counts (:func:`_zero_count`).
+    """
+    out: list[str] = []
+    stack: list[tuple[str, Term]] = [(here, node)]
+    while stack:
+        p, n = stack.pop()
+        if _zero_count(n):
+            out.append(f"{p}[0].")
+            continue
+        if isinstance(n, Region) and n.compensate is not None:
+            out.append(f"{p}[1].")
+        for i, kid in enumerate(n.children()):
+            stack.append((f"{p}[{i}].{node_label(kid)}", kid))
+    return tuple(out)
+
+
+def _region_in_block(node: Region, cancel_regions: bool) -> bool:
+    """Whether a ``region`` (its body pure: the caller checks it) may be inside a block.
+
+    Only the outside input ``cancel_region`` runs a compensation, and the
+    exploration tries it only with ``cancel_regions=True``; without, the
+    region is its body plus bookkeeping nobody reads (which activations are
+    live: no effect in a pure block asks its ``allow=`` list), and every
+    way it can end leaves no trace in the state:
+
+    * its token leaves at ``region_exit``: the activation is closed then,
+      or, holding late tokens (the absorbed branches of a partial join
+      inside), once the last of them is gone, which the summary waits for;
+    * a withdrawal decided inside the block (``cancel_rest``, ``until``, a
+      condition join of a pure partial join or ``mi`` around or inside the
+      region) withdraws an activation of the region tree: every activation
+      nested in it is unregistered with it (without compensation), and one
+      around it closes once empty, as at an exit;
+    * a withdrawal from outside the block (an enclosing ``cancel_rest`` or
+      ``until``, explored) withdraws an activation around the block's
+      token, so every activation the block opened under it, wherever the
+      token stood, is unregistered with it: the same state as withdrawing
+      the token at the block's entry (the key lists live activations only);
+      ``terminate()`` or a failure ends the case, whose key is its status.
+
+    So a pure block holding regions still ends in one state on every path,
+    and is withdrawn the same wherever it stands.  Its compensation is not
+    part of the block (it never runs; :func:`summary_blocks` leaves its
+    instructions out), so it may hold anything.
+    """
+    return not cancel_regions
 
 
 def _partial_join(node: Term) -> bool:
@@ -256,6 +339,8 @@ def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
         return ops.get("xor")
     if isinstance(node, MI):
         return ops.get("mi_spawn")
+    if isinstance(node, Region):
+        return ops.get("region_enter")
     if isinstance(node, Loop):
         if node.times is not None:
             return ops.get("loop_enter")
@@ -266,7 +351,11 @@ def _entry(here: str, node: Term, at: dict[str, dict[str, int]]) -> int | None:
 
 
 def summary_blocks(
-    program: Program, *, max_instances: int = 3, collects: bool = True
+    program: Program,
+    *,
+    max_instances: int = 3,
+    collects: bool = True,
+    cancel_regions: bool = False,
 ) -> dict[int, Block]:
     """The maximal proper sub-terms the explorer may run as one atomic step, by entry pc.
 
@@ -285,6 +374,9 @@ def summary_blocks(
     tasks and loops without exit are those of the full exploration.  The
     paths on which such a block fails the case (a ``choice`` whose guards
     are all false) are dropped; a failure is final and is no finding.
+    Regions inside a block are bookkeeping that leaves no trace
+    (:func:`_region_in_block`): with ``cancel_regions=True`` (the explorer
+    then summarises nothing) a region is never part of a block.
 
     The whole term is never a block (it is sound by construction then, and
     not explored by :func:`wftrio.validation.validate` at all), nor is a
@@ -302,15 +394,17 @@ def summary_blocks(
         if (
             node is not root
             and not isinstance(node, Task)
-            and _summarisable(node, max_instances, collects)
+            and _summarisable(node, max_instances, collects, cancel_regions)
         ):
             entry = _entry(here, node, at)
             if entry is not None:
                 inner = here + "["
+                never = _never_run(here, node)
                 pcs = frozenset(
                     pc
                     for pc, ins in enumerate(instrs)
-                    if ins.path == here or ins.path.startswith(inner)
+                    if (ins.path == here or ins.path.startswith(inner))
+                    and not ins.path.startswith(never)
                 )
                 tasks = frozenset(pc for pc in pcs if instrs[pc].op in ("task", "step"))
                 loops = frozenset(
