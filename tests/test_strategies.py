@@ -509,14 +509,21 @@ def test_bad_valid_raises_invalid_argument() -> None:
 
 
 @pytest.mark.parametrize("max_width", [1, 2, 3])
-def test_halting_branch_keeps_the_width_bound(max_width: int) -> None:
-    # repro: a full seq with halt() appended was one wider than max_width
+def test_halting_branch_keeps_the_width_and_depth_bounds(max_width: int) -> None:
+    # repros: a full seq with halt() appended was one wider than max_width;
+    # then its last child and the halt nested in a seq were one deeper than
+    # max_depth (choice(branch(c, seq(t0, seq(t1, halt())))) at depth 2)
     from wftrio.testing._sync_strategies import halting_choice
 
     full = wf.seq(*(wf.task(f"t{i}", lambda ctx: {}) for i in range(max_width)))
     branches, params = [(full, True)], [(None, "after")]
     term, _ok = halting_choice(branches, params, lambda c: lambda ctx: True, max_width)
+    assert _depth(term) == _depth(wf.choice(full))
     for n in nodes(term):
         if isinstance(n, Seq):
             assert len(n.children()) <= max_width
-    assert any(isinstance(n, Halt) for n in nodes(term)) == (max_width >= 2)
+    assert not any(isinstance(n, Halt) for n in nodes(term))  # full: it does not halt
+    if max_width >= 2:
+        short = wf.seq(*(wf.task(f"t{i}", lambda ctx: {}) for i in range(max_width - 1)))
+        term, _ok = halting_choice([(short, True)], params, lambda c: lambda ctx: True, max_width)
+        assert any(isinstance(n, Halt) for n in nodes(term))

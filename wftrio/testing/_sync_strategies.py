@@ -23,9 +23,9 @@ def halting_choice(
     (a sequence ends with ``halt()`` after its work) or ``None``.  A halting
     branch counts as one the join does not wait for, so it never keeps the
     choice from completing.  ``halt()`` is appended without making a
-    sequence wider than ``max_width``: when the sequence is full its last
-    child and the halt become a nested sequence (or, at width 1, the branch
-    does not halt).
+    sequence wider than ``max_width`` or deeper than drawn: when the
+    sequence is full, the branch does not halt (nesting its last child and
+    the halt in a sequence would exceed ``max_depth`` at the depth bound).
     """
     alts: list[Term] = []
     must: list[bool] = []
@@ -36,8 +36,6 @@ def halting_choice(
         elif how == "after" and isinstance(sub, Seq):
             if len(sub.terms) < max_width:
                 sub = wt.seq(*sub.terms, wt.halt())
-            elif max_width >= 2:
-                sub = wt.seq(*sub.terms[:-1], wt.seq(sub.terms[-1], wt.halt()))
         alts.append(sub if c is None else wt.branch(cond(c), sub))
         can.append(ok)
         if c is None:
