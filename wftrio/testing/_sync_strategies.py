@@ -33,9 +33,8 @@ def halting_choice(
     for (c, how), (sub, ok) in zip(params, built, strict=True):
         if how == "halt":
             sub, ok = wt.halt(), True
-        elif how == "after" and isinstance(sub, Seq):
-            if len(sub.terms) < max_width:
-                sub = wt.seq(*sub.terms, wt.halt())
+        elif how == "after" and isinstance(sub, Seq) and len(sub.terms) < max_width:
+            sub = wt.seq(*sub.terms, wt.halt())
         alts.append(sub if c is None else wt.branch(cond(c), sub))
         can.append(ok)
         if c is None:
