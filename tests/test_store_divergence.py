@@ -211,3 +211,24 @@ async def test_a_replay_ending_the_case_short_of_the_stored_events_is_a_divergen
     await stored_finished_but_unmarked(db, reg)
     repeat_last_event(db)
     await reopen_refuses(db, reg, "its replay ends the case after")
+
+
+async def test_a_durable_case_keeps_its_trace_level(tmp_path: Path) -> None:
+    # repro: changed live to "min", the case stored fewer events than its
+    # replay (at its stored level, "full") emits: it could not resume
+    reg = registry("order", order_term())
+    db = tmp_path / "cases.db"
+    seen: list[str] = []
+    async with wf.open_substrate(store=store(db), registry=reg) as sub:
+        cid = await sub.new_case("order", {}, case_id="c1")
+        await sub.wait_state(cid, "waiting_signal")
+        with pytest.raises(wf.OptionError, match="durable"):
+            sub.trace(cid, "min")
+        sub.trace(cid, "full", sink=lambda ev: seen.append(ev.kind))  # a sink: fine
+        await sub.signal(cid, "go", 1)
+        assert (await sub.wait(cid)).state is wf.CaseState.DONE
+    assert "task_completed" in seen  # still traced in full
+    async with wf.open_substrate(registry=reg) as sub:  # in memory: any level, any time
+        cid = await sub.new_case("order", {}, case_id="m1")
+        await sub.wait_state(cid, "waiting_signal")
+        sub.trace(cid, "min")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wftrio.engine import FINAL, ExecState, Status
+from wftrio.errors import OptionError
 from wftrio.runtime._durable import CaseLog
 from wftrio.runtime._inbox import Inbox
 from wftrio.runtime._sinks import SinkSlot, TraceSink
@@ -66,7 +67,20 @@ class CaseRecord:
     # -- tracing -------------------------------------------------------------
 
     def set_trace(self, level: str, sink: TraceSink | None, detach: bool) -> None:
-        """Change the trace level (and per-case sink) of the live case."""
+        """Change the trace level (and per-case sink) of the live case.
+
+        Raises:
+            OptionError: another level for a durable case (nothing changed):
+                its resume replays at its stored level and checks the events
+                against the stored ones, so a level changed live would make
+                it unresumable.
+        """
+        if self.durable is not None and level != self.level:
+            raise OptionError(
+                f"trace(): case {self.case_id!r} is durable: its trace level ({self.level!r}) "
+                "is what its store replays and cannot change while it runs; attach a sink "
+                f"at level {self.level!r} instead"
+            )
         if self.st is not None:
             self.st.set_level(level)
         self.level = level

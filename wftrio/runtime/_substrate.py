@@ -712,7 +712,7 @@ class Substrate:
         Raises:
             UnknownCase: no such case.
             CaseClosed: the case has finished.
-            OptionError: bad level.
+            OptionError: bad level, or another level for a durable case.
         """
         if level not in LEVELS:
             raise OptionError(f"trace(): level={level!r}, expected 'none', 'min' or 'full'")
