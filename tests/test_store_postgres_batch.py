@@ -16,7 +16,7 @@ import trio
 
 import wftrio as wf
 from wftrio.errors import CaseFenced
-from wftrio.stores._postgres import _Pending
+from wftrio.stores._pgbatch import Pending
 
 pytestmark = pytest.mark.postgres
 
@@ -90,9 +90,9 @@ async def test_a_fenced_burst_is_left_out_and_the_others_commit_together(pg_dsn:
         with psycopg.connect(pg_dsn) as conn:
             conn.execute("UPDATE cases SET owner = 'thief', epoch = epoch + 1 WHERE case_id = 'a'")
         before = st.group_commits
-        batch = [_Pending(event_op(st, "a", 1), ("a", 1), False)]
-        batch.append(_Pending(event_op(st, "b", 1), ("b", 1), False))
-        batch.append(_Pending(event_op(st, "a", 1), ("a", 1), False))  # a's next: skipped
+        batch = [Pending(event_op(st, "a", 1), ("a", 1), False)]
+        batch.append(Pending(event_op(st, "b", 1), ("b", 1), False))
+        batch.append(Pending(event_op(st, "a", 1), ("a", 1), False))  # a's next: skipped
         n, fenced, failed = await trio.to_thread.run_sync(st._run, batch)
         assert (n, fenced, failed) == (1, [("a", 1)], [])
         assert isinstance(batch[0].error, CaseFenced)
@@ -112,9 +112,9 @@ async def test_an_error_rolls_the_batch_back_and_each_burst_commits_alone(pg_dsn
         await two_waiting(sub)
         before = st.group_commits
         batch = [
-            _Pending(event_op(st, "a", 1), ("a", 1), False),
-            _Pending(broken, None, True),
-            _Pending(event_op(st, "b", 1), ("b", 1), False),
+            Pending(event_op(st, "a", 1), ("a", 1), False),
+            Pending(broken, None, True),
+            Pending(event_op(st, "b", 1), ("b", 1), False),
         ]
         n, fenced, failed = await trio.to_thread.run_sync(st._run, batch)
         assert (n, fenced, failed) == (2, [], [])

@@ -54,23 +54,12 @@ from wftrio.errors import (
 from wftrio.serialize import loads_trace
 from wftrio.stores import _postgres_sql as sql
 from wftrio.stores._base import RequestKind, StoredCase, StoredRequest
+from wftrio.stores._pgbatch import Key, Op, Pending, commit
 from wftrio.stores._pgclient import post_request
 
 __all__ = ["PostgresStore"]
 
 logger = logging.getLogger("wftrio.stores")
-
-_Op = Callable[[Any], None]
-
-
-class _Pending:
-    __slots__ = ("done", "error", "key", "op")
-
-    def __init__(self, op: _Op, key: tuple[str, int] | None, waited: bool) -> None:
-        self.op = op
-        self.key = key  # (case, epoch) of a fenced commit
-        self.done: trio.Event | None = trio.Event() if waited else None
-        self.error: BaseException | None = None
 
 
 def _positive(x: object) -> bool:
@@ -158,7 +147,7 @@ class PostgresStore:
         self.clock: Callable[[], float] = clock if clock is not None else self._db_clock
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._pool: Any = None
-        self._queue: list[_Pending] = []
+        self._queue: list[Pending] = []
         self._wake = trio.Event()
         self._closing = False
         self._stopped = trio.Event()
@@ -333,90 +322,19 @@ class PostgresStore:
 
     # -- writing ----------------------------------------------------------------
 
-    def _queue_op(self, op: _Op, key: tuple[str, int] | None, waited: bool = False) -> _Pending:
+    def _queue_op(self, op: Op, key: tuple[str, int] | None, waited: bool = False) -> Pending:
         if self._pool is None or self._closing:
             raise StoreError(f"{self!r} is not open")
-        p = _Pending(op, key, waited)
+        p = Pending(op, key, waited)
         self._queue.append(p)
         self._wake.set()
         return p
 
-    def _run(
-        self, batch: list[_Pending]
-    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-        """Commit a batch of ops (in a worker thread): together if they can be, else one by one.
-
-        Group commit: the ops of every case queued since the last batch go
-        in one transaction (one commit, one WAL flush). A fenced op writes
-        nothing (each op checks its fence first), so it is left out and the
-        others commit; any other error rolls the batch back, and its ops are
-        then committed one per transaction, so only the failing one fails.
-        """
+    def _run(self, batch: list[Pending]) -> tuple[int, list[Key], list[Key]]:
+        """Commit a batch of ops in a worker thread (:func:`~wftrio.stores._pgbatch.commit`)."""
         with self._pool.connection() as conn:
-            if len(batch) > 1:
-                together = self._run_together(conn, batch)
-                if together is not None:
-                    return together
-            return self._run_each(conn, batch)
-
-    def _run_together(
-        self, conn: Any, batch: list[_Pending]
-    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]] | None:
-        n = 0
-        fenced: list[tuple[str, int]] = []  # in order, each once
-        try:
-            with conn.transaction():
-                for p in batch:
-                    if p.key is not None and (p.key in self._broken or p.key in fenced):
-                        p.error = CaseFenced(p.key[0])
-                        continue
-                    try:
-                        p.op(conn)
-                    except CaseFenced as exc:  # raised by its check, before any write
-                        p.error = exc
-                        if p.key is not None:
-                            fenced.append(p.key)
-                        continue
-                    n += 1
-        except Exception:
-            for p in batch:
-                p.error = None
-            return None
-        self._broken.update(fenced)
-        self.group_commits += 1
-        return n, fenced, []
-
-    def _run_each(
-        self, conn: Any, batch: list[_Pending]
-    ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-        """Commit each op in its own transaction.
-
-        Once a case's commit was refused (fenced) or failed, its later
-        commits at that epoch are skipped: its stored history stays whole.
-        """
-        n = 0
-        fenced: list[tuple[str, int]] = []
-        failed: list[tuple[str, int]] = []
-        for p in batch:
-            if p.key is not None and p.key in self._broken:
-                p.error = CaseFenced(p.key[0])
-                continue
-            try:
-                with conn.transaction():
-                    p.op(conn)
-                n += 1
-            except CaseFenced as exc:
-                p.error = exc
-                if p.key is not None:
-                    self._broken.add(p.key)
-                    fenced.append(p.key)
-            except Exception as exc:
-                p.error = exc
-                if p.done is None:
-                    logger.error("%r: a burst could not be committed: %r", self, exc)
-                if p.key is not None:
-                    self._broken.add(p.key)
-                    failed.append(p.key)
+            n, fenced, failed, together = commit(conn, batch, self._broken, repr(self))
+        self.group_commits += together
         return n, fenced, failed
 
     async def _writer(self) -> None:
