@@ -136,8 +136,6 @@ class CaseRecord:
             live = self.replay is None and st.status not in FINAL  # the finish stores the last
             err = log.commit(evs, self._snapshottable(), self.state.value, st.ctx if live else None)
             if err is not None:
-                if log.diverged is not None:
-                    self.sub.unresumed[self.case_id] = log.diverged
                 self._fail(err)
             if log.deliver and evs[-1].seq + 1 >= log.stored:
                 self.deliver_requests()  # the resumed case has caught up
@@ -166,11 +164,11 @@ class CaseRecord:
         the runtime at any point: a timeout, a shutdown.)
         """
         log = self.durable
-        if log is None or st.status is Status.CANCELLED or self.sub.closing:
+        assert log is not None
+        if st.status is Status.CANCELLED or self.sub.closing:
             return
         err = log.short_of(st.seq, st.status.value)
         if err is not None:
-            self.sub.unresumed[self.case_id] = err
             st.status = Status.FAILED
             st.error = err
 
@@ -191,12 +189,12 @@ class CaseRecord:
             or st.timers
         ):
             return False
-        err = log.diverge(
-            f"its replay waits after {st.seq} events with nothing running, where the store "
-            f"holds {log.stored}"
+        self._fail(
+            log.diverge(
+                f"its replay waits after {st.seq} events with nothing running, where the "
+                f"store holds {log.stored}"
+            )
         )
-        self.sub.unresumed[self.case_id] = err
-        self._fail(err)
         return True
 
     def _snapshottable(self) -> ExecState | None:

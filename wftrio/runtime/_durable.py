@@ -104,6 +104,8 @@ class CaseLog:
         base: the ``seq`` of the first of them (its snapshot's, or 0).
         diverged: the replay did not emit the stored events (see the module
             docstring): nothing more is written for the case.
+        unresumed: where a divergence is noted (the substrate's
+            ``unresumed``; ``None`` for a new case, which never diverges).
     """
 
     __slots__ = (
@@ -121,6 +123,7 @@ class CaseLog:
         "store",
         "stored",
         "timers",
+        "unresumed",
     )
 
     def __init__(
@@ -137,6 +140,7 @@ class CaseLog:
         self.expect = expect
         self.base = base
         self.diverged: ReplayDivergence | None = None
+        self.unresumed: dict[str, Exception] | None = None
         self.consumed: list[int] = []
         self.broken = False
         self.deliver: list[Message] = []
@@ -147,14 +151,22 @@ class CaseLog:
         self.next_seq = stored
 
     @classmethod
-    def resumed(cls, store: DurableStore, stored: StoredCase, requests: list[Message]) -> CaseLog:
+    def resumed(
+        cls,
+        store: DurableStore,
+        stored: StoredCase,
+        requests: list[Message],
+        unresumed: dict[str, Exception],
+    ) -> CaseLog:
         """The log of a stored case resuming: its stored events to replay and check,
-        its committed requests to deliver once caught up, its timer deadlines."""
+        its committed requests to deliver once caught up, its timer deadlines;
+        a divergence is noted in ``unresumed`` (the substrate's)."""
         expect = [(ev.kind, ev.name) for ev in stored.events]
         n = stored.snapshot_seq + len(stored.events)
         log = cls(store, stored.case_id, n, expect, stored.snapshot_seq)
         log.deliver = requests
         log.deadlines = dict(stored.timers)
+        log.unresumed = unresumed
         return log
 
     def timer_deadline(self, tid: int, seconds: float) -> tuple[float, float]:
@@ -255,6 +267,8 @@ class CaseLog:
             "started it"
         )
         logger.error("%s", exc)
+        if self.unresumed is not None:
+            self.unresumed[self.case_id] = exc
         return exc
 
     def short_of(self, seq: int, final: str) -> ReplayDivergence | None:

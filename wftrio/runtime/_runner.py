@@ -712,7 +712,8 @@ class Case(Parking):
                 st.cancel(self.reason)
             if st.outbox:
                 st.take_outbox()
-            self._check_caught_up(st)
+            if self.durable is not None:
+                self._check_caught_up(st)
             final = _FINAL_OF[st.status]
             if final is CaseState.FAILED and self.error is None:
                 self.error = st.error

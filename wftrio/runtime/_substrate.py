@@ -529,7 +529,7 @@ class Substrate:
             raise DuplicateCase(f"case {stored.case_id!r} already exists on this substrate")
         case = Case(self, stored.case_id, entry.program, stored.ctx, opts, stored.root, entry)
         case.resumed = resumed
-        case.durable = CaseLog.resumed(self._durable, stored, requests)
+        case.durable = CaseLog.resumed(self._durable, stored, requests, self.unresumed)
         if not stored.events:
             case.deliver_requests()
         self._launch(case)
