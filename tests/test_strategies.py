@@ -527,3 +527,16 @@ def test_halting_branch_keeps_the_width_and_depth_bounds(max_width: int) -> None
         short = wf.seq(*(wf.task(f"t{i}", lambda ctx: {}) for i in range(max_width - 1)))
         term, _ok = halting_choice([(short, True)], params, lambda c: lambda ctx: True, max_width)
         assert any(isinstance(n, Halt) for n in nodes(term))
+
+
+def test_invalid_argument_lives_in_errors_and_wftrio_does_not_import_hypothesis() -> None:
+    import subprocess
+    import sys
+
+    import wftrio.errors
+
+    assert InvalidArgument is wftrio.errors.InvalidArgument
+    assert InvalidArgument.__module__ == "wftrio.errors"
+    code = "import sys, wftrio, wftrio.errors; print('hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # built only when named (a test dependency)

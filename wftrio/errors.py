@@ -19,10 +19,11 @@ raise these without importing a layer above it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ApiError",
+    "InvalidArgument",
     "AbstractFailure",
     "CliError",
     "InjectedFault",
@@ -643,3 +644,37 @@ class InjectedFault(RuntimeError):
 
     It stands for a failure of *user* code, so it is not a :class:`WftrioError`.
     """
+
+
+# ---------------------------------------------------------------------------
+# the testing strategies (wftrio.testing): built on first use
+
+
+_INVALID_ARGUMENT_DOC = """A strategy in :mod:`wftrio.testing.strategies` got a bad argument.
+
+Subclasses both :class:`WftrioError` and hypothesis' ``InvalidArgument``
+(itself a ``TypeError``), so hypothesis reports it as a bad strategy
+argument.  Built when first named (``wftrio.errors.InvalidArgument``):
+hypothesis is a test dependency, and importing wftrio must not import it.
+"""
+
+if TYPE_CHECKING:
+    from hypothesis.errors import InvalidArgument as _HypothesisInvalidArgument
+
+    class InvalidArgument(WftrioError, _HypothesisInvalidArgument):
+        """A strategy in :mod:`wftrio.testing.strategies` got a bad argument."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name != "InvalidArgument":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from hypothesis.errors import InvalidArgument as hypothesis_invalid_argument
+
+        cls = type(
+            "InvalidArgument",
+            (WftrioError, hypothesis_invalid_argument),
+            {"__doc__": _INVALID_ARGUMENT_DOC, "__module__": __name__},
+        )
+        globals()["InvalidArgument"] = cls
+        return cls

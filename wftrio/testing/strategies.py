@@ -25,13 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
-import hypothesis.errors
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 import wftrio.terms as wt
 from wftrio.algebra.checks import is_int
-from wftrio.errors import InjectedFault, WftrioError
+from wftrio.errors import InjectedFault, InvalidArgument
 from wftrio.registry import Registry, call
 from wftrio.scheduling import Deterministic, Seeded
 from wftrio.terms import Term
@@ -77,14 +76,6 @@ _TIMER_SECONDS: Final[tuple[float, ...]] = (0.0, 0.5, 1.0, 5.0)
 
 Ctx = Mapping[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class InvalidArgument(WftrioError, hypothesis.errors.InvalidArgument):
-    """A strategy in :mod:`wftrio.testing.strategies` got a bad argument.
-
-    Subclasses both :class:`~wftrio.WftrioError` and hypothesis'
-    ``InvalidArgument`` (itself a ``TypeError``).
-    """
 
 
 def _named(fn: F, name: str) -> F:
