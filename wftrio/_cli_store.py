@@ -43,11 +43,15 @@ WAIT_SECONDS = 10.0
 _POLL = 0.05
 
 
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+"""Seconds per unit of an age, as ``cases`` prints it and ``purge --older-than`` reads it."""
+
+
 def _age(created: float | None, now: float) -> str:
     if created is None:
         return "?"
     s = max(0.0, now - created)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in _UNITS.items():
         if s >= size:
             return f"{s / size:.0f}{unit}"
     return f"{s:.0f}s"
@@ -275,9 +279,6 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     if args.region is not None:
         return _post(args, "cancel_region", args.region, None)
     return _post(args, "cancel", None, None)
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def _age_arg(text: str) -> float:

@@ -34,7 +34,7 @@ from wftrio.errors import (
 )
 from wftrio.stores._base import RequestKind
 from wftrio.trace import MIN_KINDS, TraceEvent
-from wftrio.web._auth import has_cookie
+from wftrio.web._auth import bearer, has_cookie
 from wftrio.web._paths import case_id_of
 from wftrio.web._progress import graph_json
 from wftrio.web._source import CaseRow, Source
@@ -248,13 +248,11 @@ class Api:
         """Refuse a mutating call its bearer token does not allow (401 / 403)."""
         if not self.auth:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
+        given = bearer(request)
+        if given is None:
             if self.token is not None and has_cookie(request, self.token):
                 return  # a console page, logged in (protect_reads): see _auth
             raise ApiError("this call needs an 'Authorization: Bearer <token>' header", 401)
-        given = given.strip()
         if given == self.token:
             return
         names = self.signal_tokens.get(given)

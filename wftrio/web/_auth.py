@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["COOKIE", "ReadGuard", "cookie_value", "has_cookie", "login", "logout"]
+__all__ = ["COOKIE", "ReadGuard", "bearer", "cookie_value", "has_cookie", "login", "logout"]
 
 COOKIE = "wftrio_console"
 """The cookie a login sets."""
@@ -47,7 +47,8 @@ def has_cookie(request: Request, token: str) -> bool:
     return given is not None and hmac.compare_digest(given, cookie_value(token))
 
 
-def _bearer(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
+    """The token of the request's ``Authorization: Bearer <token>`` header, if any."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return given.strip() or None if scheme.lower() == "bearer" else None
 
@@ -117,7 +118,7 @@ class ReadGuard:
             return
         path: str = scope["path"]
         request = Request(scope)
-        given = _bearer(request)
+        given = bearer(request)
         ok = (
             hmac.compare_digest(given.encode(), self.token.encode())
             if given is not None
