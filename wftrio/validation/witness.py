@@ -22,8 +22,8 @@ from wftrio.errors import ExploredFailure, ReplayDivergence
 from wftrio.terms import Term
 from wftrio.trace import ReplayLog, replay_log
 from wftrio.validation.explore import Move, Space
+from wftrio.validation.fastkey import fast_key
 from wftrio.validation.issues import Step
-from wftrio.validation.statekey import state_key
 
 __all__ = ["replay_witness", "witness_log"]
 
@@ -115,7 +115,7 @@ def witness_log(
         else:
             real.cancel_region(str(s.target))
         real.take_outbox()
-        if state_key(real)[0] != state_key(abstract)[0]:
+        if fast_key(real)[0] != fast_key(abstract)[0]:
             raise ReplayDivergence(
                 f"witness step {n} ({s}): the real workflow went elsewhere (its task "
                 "functions do not behave as the validator's abstraction)"
