@@ -5,9 +5,10 @@
 state counts, witnesses and findings do not depend on which one the
 explorer uses; ``tests/test_validate_fastkey.py`` checks the two agree on
 every state the explorer keys from random terms, and along random walks.
-``state_key`` is the reference,
-written for clarity, and stays what every replay and test re-derives keys
-with.
+``state_key`` is the reference, written for clarity: the specification
+the tests check this one against (kept separate on purpose, so that the
+comparison checks two implementations).  The explorer and the witness
+replay use this one.
 
 The work is the same (the tokens' shapes, their canonical order, then the
 numbering of the objects reachable from them) with less of it per object:
