@@ -25,7 +25,7 @@ import wftrio as wf
 from wftrio import patterns as P
 from wftrio.engine import FINAL, ExecState, Status
 from wftrio.testing import Driver, Environment
-from wftrio.testing.strategies import SIGNALS, noop, scheduler_seeds, terms
+from wftrio.testing.strategies import SIGNALS, bump, count_of, noop, scheduler_seeds, terms
 from wftrio.trace import ReplayLog
 from wftrio.validation import Report, analyze, witness_log
 from wftrio.validation.abstract import instances_bound
@@ -205,3 +205,21 @@ def test_reduction_keeps_the_findings_of_critical_sections(orders: tuple[str, st
         if a in orders[1] and b in orders[1]
     )
     assert ("WF202" in {i.code for i in red.issues}) == bool(deadlocked)
+
+
+def test_reduction_reports_a_deadlock_at_the_same_path() -> None:
+    # found by a long run of test_reduction_keeps_the_findings: the reduced
+    # exploration runs the pure block first, so the tokens got other ids and
+    # the WF201 issue named the first token by id, a different path
+    term = wf.par(
+        wf.mi(wf.wait_signal("s0"), count=count_of("a", 1)),
+        wf.par(wf.task("t0", bump("a")), wf.wait_signal("s0")),
+    )
+    full, full_v = _verdict(term, False, set(), False)
+    red, red_v = _verdict(term, True, set(), False)
+    assert full.complete
+    assert red.complete
+    assert "WF201" in {i.code for i in full.issues}
+    assert red_v == full_v
+    msgs = [[i.message for i in r.issues if i.code == "WF201"] for r in (full, red)]
+    assert msgs[0] == msgs[1]

@@ -59,7 +59,15 @@ def _where(ex: Exploration, tok: Token) -> str:
 
 
 def _tokens(st: ExecState) -> list[Token]:
-    return sorted(st.tokens.values(), key=lambda t: t.id)
+    """The live tokens in an order that does not depend on their ids: by path.
+
+    The reduced and the unreduced exploration reach one situation with the
+    tokens numbered differently (a summarised block runs at once), so the
+    issue's path (its first token's) and message follow the program, not
+    the ids (ties: tokens at one path, which read the same).
+    """
+    instrs = st.program.instrs
+    return sorted(st.tokens.values(), key=lambda t: (instrs[t.pc].path, t.id))
 
 
 def _signature(ex: Exploration, node: int) -> tuple[object, ...]:
