@@ -66,6 +66,8 @@ def test_every_figure_is_measured(quick_report: dict[str, Any]) -> None:
     assert figs["waiting"]["signals_per_sec"] > 0
     assert figs["effect"]["n"] == figs["effect_ctx"]["n"] == sizes["effect"]
     assert figs["effect_ctx"]["keys"] == sizes["effect_keys"]
+    assert figs["effect_marginal"]["keys"] == sizes["effect_keys"]
+    assert figs["effect_marginal"]["few"] == sizes["effect"] // 10
     assert (figs["waiters"]["small"], figs["waiters"]["large"]) == (
         sizes["waiters_small"],
         sizes["waiters_large"],

@@ -13,7 +13,7 @@ The package is maintainer tooling, layered above the runtime:
                 nurseries (different work) and against plain calls (equal work)
 ``_scaling``    figures 4, 5a, 5b, 12c: costs that must not grow with the rest
 ``_waiting``    figures 7, 12, 12b: concurrent cases waiting on a signal, on the runtime
-``_effect``     figures 9, 9b: a ``par`` of effects on a substrate against a raw nursery
+``_effect``     figures 9, 9b, 9c: a ``par`` of effects on a substrate against a raw nursery
 ``_waiters``    figure 10: many tokens waiting on one signal name
 ``_latency``    figures 11, 11b: one small case end to end; ``wf.run`` against ``trio.run``
 ``_validate``   figure 8: states explored by ``wf.validate``

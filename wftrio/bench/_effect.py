@@ -22,7 +22,7 @@ from wftrio.bench._workloads import check
 from wftrio.runtime import open_substrate
 from wftrio.terms import Term, par, task
 
-__all__ = ["bench_effect", "bench_effect_ctx", "effect_fns", "effect_term"]
+__all__ = ["bench_effect", "bench_effect_ctx", "bench_effect_marginal", "effect_fns", "effect_term"]
 
 EffectFn = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -131,4 +131,37 @@ def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
         keys=keys,
         small_s=t["small"],
         large_s=t["large"],
+    )
+
+
+def bench_effect_marginal(n: int, keys: int, repeat: int) -> dict[str, Any]:
+    """Figure 9c: what one more effect branch costs, with a ctx of ``keys`` keys vs 8 keys.
+
+    The marginal cost per branch, ``(T(par of n) - T(par of n // 10)) /
+    (n - n // 10)``, at each ctx size: what a case pays per start (the
+    copy and the checks of its initial ctx, the snapshot its effects
+    share) cancels out, so the ratio shows whether an effect's own cost
+    (request, receipt hashes, idempotency key, merge) grows with the ctx.
+    """
+    few = max(n // 10, 1)
+    ctxs = {"small": big_ctx(8), "large": big_ctx(keys)}
+    # a difference of two times: at least 3 rounds each, so that one slow
+    # round of the small par cannot make it vanish (as --quick's single round can)
+    rounds = max(repeat, 3)
+    many_t = trio.run(_measure, n, ctxs, rounds, False)
+    few_t = trio.run(_measure, few, ctxs, rounds, False)
+    per = {k: max(many_t[k] - few_t[k], 0.0) / (n - few) for k in ctxs}
+    return figure(
+        f"marginal cost of an effect branch (par of {n} vs par of {few}): ctx of {keys:,} "
+        "keys / ctx of 8 keys",
+        per["large"] * 1e6,
+        per["small"] * 1e6,
+        "us/branch",
+        "<= 1.2",
+        ratio(per["large"], per["small"]) <= 1.2,
+        n=n,
+        few=few,
+        keys=keys,
+        large_s={"many": many_t["large"], "few": few_t["large"]},
+        small_s={"many": many_t["small"], "few": few_t["small"]},
     )

@@ -16,7 +16,7 @@ from wftrio.bench._durable import (
     bench_durable_signals,
     bench_durable_steps,
 )
-from wftrio.bench._effect import bench_effect, bench_effect_ctx
+from wftrio.bench._effect import bench_effect, bench_effect_ctx, bench_effect_marginal
 from wftrio.bench._joins import (
     bench_discriminator,
     bench_discriminator_calls,
@@ -138,6 +138,11 @@ _TABLE: tuple[tuple[str, str, _Runner], ...] = (
     ("validate", "8", lambda s, r: bench_validate(s["validate_k"])),
     ("effect", "9", lambda s, r: bench_effect(s["effect"], r)),
     ("effect_ctx", "9b", lambda s, r: bench_effect_ctx(s["effect"], s["effect_keys"], r)),
+    (
+        "effect_marginal",
+        "9c",
+        lambda s, r: bench_effect_marginal(s["effect"], s["effect_keys"], r),
+    ),
     (
         "waiters",
         "10",
