@@ -49,7 +49,7 @@ from wftrio.runtime._case_record import CaseNotes
 from wftrio.runtime._children import Children
 from wftrio.runtime._durable import CaseLog, Resumed
 from wftrio.runtime._effects import escaped
-from wftrio.runtime._inbox import Inbox
+from wftrio.runtime._inbox import NO_INBOX, Inbox
 from wftrio.runtime._messages import (
     CancelCase,
     CancelRegion,
@@ -66,7 +66,7 @@ from wftrio.runtime._messages import (
 from wftrio.runtime._parking import Parking
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot
-from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
+from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState, new_result
 from wftrio.runtime._workflow import region_names
 from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import EventKind, TraceEvent
@@ -176,7 +176,7 @@ class Case(Parking):
         self.level = opts.trace_level
         self.state = CaseState.INITIALIZING
         self._watch: Any = None  # AsyncValue[CaseState], made for the first watcher
-        self.inbox = Inbox(sub.inbox_capacity)
+        self.inbox = NO_INBOX  # its own made when first needed (see start)
         self.st: ExecState | None = None
         self._ctx0 = ctx
         self.events: list[TraceEvent] | None = None
@@ -249,9 +249,17 @@ class Case(Parking):
             self._conclude()
             return
         if self.state is CaseState.INITIALIZING:  # a restored case is in its stored state
-            self._set_state(CaseState.RUNNING)
+            # _set_state(RUNNING), inlined
+            self.state = CaseState.RUNNING
+            st = self.st
+            if st is not None and st.tracing:
+                st.emit(EventKind.CASE_STATE, "running", None, _FROM[CaseState.INITIALIZING])
+            if self._watch is not None:  # (a durable case is visible while its row is written)
+                self._watch.value = CaseState.RUNNING
         if self._first_burst():
-            return  # finished in its first burst: no task needed
+            return  # finished in its first burst: no task needed, nor an inbox
+        if self.inbox is NO_INBOX:
+            self.inbox = Inbox(self.sub.inbox_capacity)
         nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
 
     def _first_burst(self) -> bool:
@@ -701,14 +709,15 @@ class Case(Parking):
     def _conclude(self) -> None:
         """Record the final state and result (synchronous: safe when cancelled)."""
         st = self.st
-        counters = self.sub.counters
+        sub = self.sub
         if st is None:  # initialisation failed
             final = CaseState.FAILED
             ctx: dict[str, Any] = dict(self._ctx0 or {})
+            steps = 0
         else:
             if st.status not in FINAL:
                 if self.reason is None:
-                    self.reason = "shutdown" if self.sub.closing else "aborted"
+                    self.reason = "shutdown" if sub.closing else "aborted"
                 st.cancel(self.reason)
             if st.outbox:
                 st.take_outbox()
@@ -718,35 +727,47 @@ class Case(Parking):
             if final is CaseState.FAILED and self.error is None:
                 self.error = st.error
             ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
-            self._end = (st.steps, st.pending_signals() if st.signals else {})
+            steps = st.steps
+            self._end = (steps, st.pending_signals() if st.signals else {})
             self._budget = st.budget_usage()
         if final is not CaseState.CANCELLED:
             self.reason = None
-        self.finished_at = self.sub.now()
-        left = self.inbox.close()
-        if left:
-            self.undelivered += count_signals(left)
-        self._set_state(final)
-        self._commit()
-        if self.durable is not None and not self.sub.closing:
-            self.durable.finish(final.value, ctx)
-        self.result = CaseResult(
+        self.finished_at = sub.now()
+        inbox = self.inbox
+        if inbox is not NO_INBOX:  # (a case ending in its first burst never had one)
+            left = inbox.close()
+            if left:
+                self.undelivered += count_signals(left)
+        old = self.state
+        if old is not final:  # _set_state(final), inlined (the watcher is set last)
+            self.state = final
+            if st is not None and st.tracing:
+                st.emit(EventKind.CASE_STATE, final._value_, None, _FROM[old])
+        if self.durable is None and not self.targets:
+            self._keep(st)  # _commit, for a case with no store and no sink
+        else:
+            self._commit()
+            if self.durable is not None and not sub.closing:
+                self.durable.finish(final.value, ctx)
+        events = self.events
+        self.result = new_result(
             self.case_id,
             final,
             ctx,
-            list(self.events) if self.events is not None else [],  # a copy: see CaseResult
+            list(events) if events is not None else [],  # a copy: see CaseResult
             self.error,
             self.reason,
-            self._end[0] if self._end is not None else 0,
+            steps,
         )
         if final is CaseState.CANCELLED and self._cancel_at is not None:
-            counters.case_cancel_latency(self.finished_at - self._cancel_at)
+            sub.counters.case_cancel_latency(self.finished_at - self._cancel_at)
         self.st = None
         self.kids = None
         self.replay = None
-        self._term = self.program.term if self.workflow is None else None  # kept: one reference
+        if self.workflow is None:
+            self._term = self.program.term  # kept: one reference
         self.program = None  # type: ignore[assignment]
-        self.sub.case_finished(self)
+        sub.case_finished(self)
         if self._watch is not None:
             self._watch.value = final
 

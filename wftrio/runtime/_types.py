@@ -125,6 +125,42 @@ class CaseResult:
         return receipts(self.trace, steps=steps)
 
 
+# CaseResult's slots, set directly: what its attrs ``__init__`` does through
+# ``object.__setattr__`` by name (a frozen class), ~25% faster (one per case)
+_RESULT_SLOTS = tuple(
+    CaseResult.__dict__[n].__set__
+    for n in ("case_id", "state", "ctx", "_trace", "error", "reason", "steps", "_trace_built")
+)
+_new_object = object.__new__
+
+
+def new_result(
+    case_id: str,
+    state: CaseState,
+    ctx: dict[str, Any],
+    trace: list[TraceEvent],
+    error: BaseException | None,
+    reason: str | None,
+    steps: int,
+) -> CaseResult:
+    """``CaseResult(case_id, state, ctx, trace, error, reason, steps)``, built faster.
+
+    The same object as the constructor's (tests/test_runtime_small_case.py
+    compares them field by field); for the runner, once per finished case.
+    """
+    res: CaseResult = _new_object(CaseResult)
+    s_id, s_state, s_ctx, s_trace, s_error, s_reason, s_steps, s_built = _RESULT_SLOTS
+    s_id(res, case_id)
+    s_state(res, state)
+    s_ctx(res, ctx)
+    s_trace(res, trace)
+    s_error(res, error)
+    s_reason(res, reason)
+    s_steps(res, steps)
+    s_built(res, False)
+    return res
+
+
 @attrs.frozen
 class CaseInfo:
     """A snapshot of one case, as ``sub.status(case_id)`` returns it.
