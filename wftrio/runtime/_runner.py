@@ -191,7 +191,8 @@ class Case(Parking):
         self.finished_at: float | None = None
         self.result: CaseResult | None = None
         self._cancel_at: float | None = None
-        self._end: tuple[int, dict[str, int]] | None = None
+        # (steps, signals held unconsumed or None) once finished
+        self._end: tuple[int, dict[str, int] | None] | None = None
         self._budget: BudgetUsage | None = None  # kept when the case finishes
         # the contextvars context of the runner task while the case is parked
         self._context: contextvars.Context | None = None
@@ -230,7 +231,7 @@ class Case(Parking):
     # -- the runner task -----------------------------------------------------
 
     def start(self, nursery: trio.Nursery) -> None:
-        """Initialise the case, then start its runner task in ``nursery``.
+        """Initialise the case and take its first burst, then start its runner task in ``nursery``.
 
         Initialisation (building the reducer state) is synchronous, so it
         runs here, in the caller: when this returns the case is RUNNING
@@ -239,9 +240,16 @@ class Case(Parking):
         scope and two cancel statuses alive with every task it started:
         ~1.2 KB per case, measured, more than half a bare task.)  An
         exception from initialisation (a reducer bug) ends the case FAILED.
+
+        The first ``step_quanta`` steps are taken here too: a case that
+        finishes in them (pure tasks only) ends here, with no runner task
+        and no inbox: no spawn, no scheduler round (issue 12's small case).
+        Only for a case with no timeout, no replay and no sink (those need
+        the runner's awaits); anything else it requested (effects, timers)
+        is left in the outbox for the runner task to carry out.
         """
         try:
-            self._init()
+            st = self._init()
         except Exception as exc:
             if self.started_at is None:  # (read with the ExecState's first reading)
                 self.started_at = self.sub.now()
@@ -251,49 +259,33 @@ class Case(Parking):
         if self.state is CaseState.INITIALIZING:  # a restored case is in its stored state
             # _set_state(RUNNING), inlined
             self.state = CaseState.RUNNING
-            st = self.st
-            if st is not None and st.tracing:
+            if st.tracing:
                 st.emit(EventKind.CASE_STATE, "running", None, _FROM[CaseState.INITIALIZING])
             if self._watch is not None:  # (a durable case is visible while its row is written)
                 self._watch.value = CaseState.RUNNING
-        if self._first_burst():
-            return  # finished in its first burst: no task needed, nor an inbox
+        opts = self.opts
+        if opts.timeout is None and self.replay is None and not self.targets:
+            before = st.steps
+            try:
+                status = st.run(opts.step_quanta)
+            except Exception as exc:
+                self._fail(exc)
+                status = st.status
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    # re-raised to new_case's caller, as from the runner task to
+                    # open_substrate's exit; the case ends cancelled first
+                    self._conclude()
+                    raise
+                self._fail(escaped(exc, "a task"))
+                status = st.status
+            self.sub.counters.steps += st.steps - before
+            if status in FINAL:
+                self._conclude()
+                return  # finished in its first burst: no task needed, nor an inbox
         if self.inbox is NO_INBOX:
             self.inbox = Inbox(self.sub.inbox_capacity)
         nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
-
-    def _first_burst(self) -> bool:
-        """Take the first ``step_quanta`` steps here; True if the case is then final.
-
-        A case that finishes in its first burst (pure tasks only) ends here,
-        with no runner task: no spawn, no scheduler round (issue 12's small
-        case).  Only for a case with no timeout, no replay and no sink (those
-        need the runner's awaits); anything else it requested (effects,
-        timers) is left in the outbox for the runner task to carry out.
-        """
-        st = self.st
-        assert st is not None
-        if self.opts.timeout is not None or self.replay is not None or self.targets:
-            return False
-        before = st.steps
-        try:
-            status = st.run(self.opts.step_quanta)
-        except Exception as exc:
-            self._fail(exc)
-            status = st.status
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                # re-raised to new_case's caller, as from the runner task to
-                # open_substrate's exit; the case ends cancelled first
-                self._conclude()
-                raise
-            self._fail(escaped(exc, "a task"))
-            status = st.status
-        self.sub.counters.steps += st.steps - before
-        if status not in FINAL:
-            return False
-        self._conclude()
-        return True
 
     async def run(
         self,
@@ -449,24 +441,30 @@ class Case(Parking):
             self.reason = "timeout"
             st.cancel("timeout")
 
-    def _init(self) -> None:
-        spec = self.opts.scheduler
+    def _init(self) -> ExecState:
+        """Build the case's reducer state (or take its restored one); return it."""
+        opts = self.opts
+        spec = opts.scheduler
         clock = trio_clock = self.sub.now
-        if isinstance(spec, Replay):
-            self.replay = ReplayFeed(spec.log.inputs)
-            clock = self.replay.clock
         res = self.resumed
-        if res is not None:
-            self.replay = res.feed
-            clock = res.feed.clock
-            if res.state is not None:
-                # restored from its snapshot, in the runner state it was in then
-                self.st, res.state = res.state, None
-                self.state = res.runner_state
-                self._ctx0 = self._root = None
-                self.started_at = trio_clock()
-                return
-        self.st = ExecState(
+        if res is not None or isinstance(spec, Replay):
+            if res is None:
+                assert isinstance(spec, Replay)
+                self.replay = ReplayFeed(spec.log.inputs)
+                clock = self.replay.clock
+            else:
+                self.replay = res.feed
+                clock = res.feed.clock
+                if res.state is not None:
+                    # restored from its snapshot, in the runner state it was in then
+                    st, res.state = res.state, None
+                    self.st = st
+                    self.state = res.runner_state
+                    self._ctx0 = self._root = None
+                    self.started_at = trio_clock()
+                    return st
+        wf = self.workflow
+        st = self.st = ExecState(
             self.program,
             self._ctx0,
             case_id=self.case_id,
@@ -474,23 +472,19 @@ class Case(Parking):
             scheduler=make_scheduler(spec),
             trace_level=self.level,
             clock=clock,
-            allow=self.opts.allow,
-            budget=self.opts.budget,
+            allow=opts.allow,
+            budget=opts.budget,
             workflow=None
-            if self.workflow is None
-            else {
-                "name": self.workflow.name,
-                "version": self.workflow.version,
-                "fingerprint": self.workflow.fingerprint,
-            },
+            if wf is None
+            else {"name": wf.name, "version": wf.version, "fingerprint": wf.fingerprint},
         )
         if self.replay is not None:  # its clock is case time already, from 0: no offset
             self.started_at = trio_clock()
-            self.st.t0 = 0.0
+            st.t0 = 0.0
         else:
-            self.started_at = self.st.t0  # the same clock: one reading for both
-        self._ctx0 = None
-        self._root = None
+            self.started_at = st.t0  # the same clock: one reading for both
+        self._ctx0 = self._root = None
+        return st
 
     async def _in_nursery(self, kids: Children) -> None:
         """Run the loop inside the case nursery while children are live."""
@@ -728,7 +722,7 @@ class Case(Parking):
                 self.error = st.error
             ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
             steps = st.steps
-            self._end = (steps, st.pending_signals() if st.signals else {})
+            self._end = (steps, st.pending_signals() if st.signals else None)
             self._budget = st.budget_usage()
         if final is not CaseState.CANCELLED:
             self.reason = None

@@ -584,9 +584,15 @@ class Substrate:
             raise OptionError(
                 f"wait(): timeout={timeout!r}, expected None or a finite number of seconds >= 0"
             )
-        case = self._get(case_id)
-        if case.state in FINAL_STATES:  # Case.wait_final, inlined for a finished case
+        try:
+            case = self._cases[case_id]  # _get, inlined
+        except (KeyError, TypeError):
+            raise UnknownCase(f"no case {case_id!r} on this substrate") from None
+        res = case.result
+        if res is not None:  # Case.wait_final, inlined for a finished case
             await trio.lowlevel.checkpoint()
+            if res.state is CaseState.DONE:
+                return res  # outcome(case), inlined
         elif timeout is None:
             await case.wait_final()
         else:
@@ -680,11 +686,17 @@ class Substrate:
             UnknownCase: no such case.
             CaseStillRunning: the case has not finished.
         """
-        case = self._get(case_id)
-        if case.state not in FINAL_STATES:
+        cases = self._cases
+        try:
+            case = cases[case_id]  # _get, inlined
+        except (KeyError, TypeError):
+            raise UnknownCase(f"no case {case_id!r} on this substrate") from None
+        if case.result is None:
             raise CaseStillRunning(f"forget: case {case_id!r} is {case.state.value}")
-        del self._cases[case_id]
-        self._finished.pop(case_id, None)
+        del cases[case_id]
+        finished = self._finished
+        if case_id in finished:
+            del finished[case_id]
 
     def case_ids(self, *states: CaseState) -> list[str]:
         """Ids of the known cases (those in ``states``, if given), oldest first."""
