@@ -191,3 +191,68 @@ async def test_drain_wakes_when_the_last_case_ends() -> None:
         await sub.wait(await sub.new_case(wf.task("t", _inc)))
         await sub.drain()
         assert sub.stats().live_cases == 0
+
+
+def _boom(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    raise ValueError("boom")
+
+
+def _same(a: wf.CaseInfo, b: wf.CaseInfo) -> None:
+    for field in ("state", "steps", "pending_signals", "budget", "events", "reason", "ctx"):
+        assert getattr(a, field) == getattr(b, field), field
+    assert a.term is b.term
+    assert type(a.error) is type(b.error)
+    assert a.finished_at is not None
+    assert a.started_at is not None
+    assert a.finished_at >= a.started_at
+
+
+@pytest.mark.parametrize("name", ["done", "failed"])
+async def test_the_first_burst_end_records_what_the_runner_end_does(name: str) -> None:
+    # the same case ended by _end_first_burst (defaults) and by _conclude
+    # (a timeout makes the runner task take the burst)
+    term = wf.seq(wf.task("a", _inc), wf.task("b", _inc if name == "done" else _boom))
+    async with wf.open_substrate() as sub:
+        quick = await sub.new_case(term, {"n": 0})
+        slow = await sub.new_case(term, {"n": 0}, timeout=60)
+        results = []
+        for cid in (quick, slow):
+            if name == "done":
+                results.append(await sub.wait(cid))
+                continue
+            with pytest.raises(wf.CaseFailed) as info:
+                await sub.wait(cid)
+            assert isinstance(info.value.cause, ValueError)
+            results.append(info.value.result)
+        a, b = results
+        assert sub._get(quick).inbox is NO_INBOX
+        assert sub._get(slow).inbox is not NO_INBOX
+        assert (a.state, a.ctx, a.steps, a.reason) == (b.state, b.ctx, b.steps, b.reason)
+        assert type(a.error) is type(b.error)
+
+        def key(ev: wf.TraceEvent) -> tuple[Any, ...]:
+            data = {k: v for k, v in ev.data.items() if k != "root"}  # (the run's own)
+            return (ev.seq, ev.kind, ev.name, ev.token, ev.scope, data)
+
+        assert [key(e) for e in a.trace] == [key(e) for e in b.trace]
+        assert a.trace is not sub._get(quick).events  # a copy
+        assert a.trace == sub.events(quick)
+        _same(sub.status(quick), sub.status(slow))
+        stats = sub.stats()
+        assert stats.live_cases == 0
+        assert (stats.cases_done, stats.cases_failed) == ((2, 0) if name == "done" else (0, 2))
+        sub.forget(quick)
+        with pytest.raises(wf.UnknownCase):
+            await sub.wait(quick)
+
+
+async def test_a_named_workflow_ending_in_its_first_burst_keeps_its_name() -> None:
+    reg = wf.Registry()
+    reg.register("inc", wf.task("t", _inc))
+    async with wf.open_substrate(registry=reg) as sub:
+        cid = await sub.new_case("inc", {"n": 1})
+        assert (await sub.wait(cid)).ctx == {"n": 2}
+        info = sub.status(cid)
+        assert info.workflow == "inc"
+        assert info.term is reg.get("inc").term
+        assert sub._get(cid).inbox is NO_INBOX

@@ -40,11 +40,11 @@ from wftrio.engine import (
     StartTimer,
     Status,
 )
-from wftrio.engine.frozen import FrozenDict
 from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
+from wftrio.runtime._case_end import _FROM, CaseEnd
 from wftrio.runtime._case_record import CaseNotes
 from wftrio.runtime._children import Children
 from wftrio.runtime._durable import CaseLog, Resumed
@@ -63,10 +63,9 @@ from wftrio.runtime._messages import (
     count_signals,
     in_feed_order,
 )
-from wftrio.runtime._parking import Parking
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot
-from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState, new_result
+from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
 from wftrio.runtime._workflow import region_names
 from wftrio.scheduling import Replay, make_scheduler
 from wftrio.trace import EventKind, TraceEvent
@@ -78,18 +77,6 @@ if TYPE_CHECKING:
 __all__ = ["Case", "CaseNotes"]  # CaseNotes: see _case_record
 
 logger = logging.getLogger("wftrio.runtime")
-
-
-_FINAL_OF = {
-    Status.DONE: CaseState.DONE,
-    Status.FAILED: CaseState.FAILED,
-    Status.CANCELLED: CaseState.CANCELLED,
-}
-
-
-# the data of a case_state event, one shared read-only mapping per state
-# (a waiting case keeps two of these events: ~180 B each when built per case)
-_FROM = {s: FrozenDict({"from": s.value}) for s in CaseState}
 
 
 _clock: tuple[Any, Callable[[], float]] | None = None  # the last run's clock, current_time
@@ -118,7 +105,7 @@ def _is_final(state: CaseState) -> bool:
     return state in FINAL_STATES
 
 
-class Case(Parking):
+class Case(CaseEnd):
     """One case: the record the substrate's API reads, and its runner task.
 
     While the case lives, ``st`` is its reducer state; when it finishes the
@@ -126,31 +113,19 @@ class Case(Parking):
     its result, trace and a few numbers).
     """
 
+    # (the fields the end writes are CaseEnd's slots)
     __slots__ = (
-        "_budget",
         "_cancel_at",
         "_ctx0",
-        "_end",
-        "_term",
+        "_root",
         "_watch",
         "case_id",
         "durable",
-        "error",
-        "finished_at",
         "inbox",
-        "kids",
         "opts",
-        "program",
-        "_root",
-        "reason",
-        "replay",
         "resumed",
-        "result",
-        "st",
         "started_at",
-        "state",
         "sub",
-        "undelivered",
         "workflow",
     )
 
@@ -280,9 +255,12 @@ class Case(Parking):
                 self._fail(escaped(exc, "a task"))
                 status = st.status
             self.sub.counters.steps += st.steps - before
-            if status in FINAL:
-                self._conclude()
-                return  # finished in its first burst: no task needed, nor an inbox
+            if status in FINAL:  # finished in its first burst: no task needed, nor an inbox
+                if self.durable is None and self.inbox is NO_INBOX:
+                    self._end_first_burst(st)
+                else:
+                    self._conclude()
+                return
         if self.inbox is NO_INBOX:
             self.inbox = Inbox(self.sub.inbox_capacity)
         nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
@@ -679,91 +657,6 @@ class Case(Parking):
                 kids.cancel_timer(c.tid)
         if kids.held is not None and not hold:
             kids.settle_held(st.status is Status.BLOCKED)
-
-    # -- failure and the end -------------------------------------------------
-
-    def _fail(self, exc: Exception) -> None:
-        """An exception escaped user code handling, the reducer or the runner."""
-        if isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
-            inner = exc.exceptions[0]
-            if isinstance(inner, Exception):
-                exc = inner
-        st = self.st
-        if st is None or st.status in FINAL:
-            if self.error is None:
-                self.error = exc
-            return
-        try:
-            st.fail(None, exc, where="runtime")
-        except Exception:
-            st.status = Status.FAILED
-        if st.error is None:
-            st.error = exc
-
-    def _conclude(self) -> None:
-        """Record the final state and result (synchronous: safe when cancelled)."""
-        st = self.st
-        sub = self.sub
-        if st is None:  # initialisation failed
-            final = CaseState.FAILED
-            ctx: dict[str, Any] = dict(self._ctx0 or {})
-            steps = 0
-        else:
-            if st.status not in FINAL:
-                if self.reason is None:
-                    self.reason = "shutdown" if sub.closing else "aborted"
-                st.cancel(self.reason)
-            if st.outbox:
-                st.take_outbox()
-            if self.durable is not None:
-                self._check_caught_up(st)
-            final = _FINAL_OF[st.status]
-            if final is CaseState.FAILED and self.error is None:
-                self.error = st.error
-            ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
-            steps = st.steps
-            self._end = (steps, st.pending_signals() if st.signals else None)
-            self._budget = st.budget_usage()
-        if final is not CaseState.CANCELLED:
-            self.reason = None
-        self.finished_at = sub.now()
-        inbox = self.inbox
-        if inbox is not NO_INBOX:  # (a case ending in its first burst never had one)
-            left = inbox.close()
-            if left:
-                self.undelivered += count_signals(left)
-        old = self.state
-        if old is not final:  # _set_state(final), inlined (the watcher is set last)
-            self.state = final
-            if st is not None and st.tracing:
-                st.emit(EventKind.CASE_STATE, final._value_, None, _FROM[old])
-        if self.durable is None and not self.targets:
-            self._keep(st)  # _commit, for a case with no store and no sink
-        else:
-            self._commit()
-            if self.durable is not None and not sub.closing:
-                self.durable.finish(final.value, ctx)
-        events = self.events
-        self.result = new_result(
-            self.case_id,
-            final,
-            ctx,
-            list(events) if events is not None else [],  # a copy: see CaseResult
-            self.error,
-            self.reason,
-            steps,
-        )
-        if final is CaseState.CANCELLED and self._cancel_at is not None:
-            sub.counters.case_cancel_latency(self.finished_at - self._cancel_at)
-        self.st = None
-        self.kids = None
-        self.replay = None
-        if self.workflow is None:
-            self._term = self.program.term  # kept: one reference
-        self.program = None  # type: ignore[assignment]
-        sub.case_finished(self)
-        if self._watch is not None:
-            self._watch.value = final
 
     def region_ids(self) -> frozenset[str]:
         """The ids of every region of the case's workflow (empty once it finished)."""

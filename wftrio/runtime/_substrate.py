@@ -42,6 +42,7 @@ from wftrio.errors import (
 )
 from wftrio.receipts import Receipt, receipts
 from wftrio.registry import RegisteredWorkflow, Registry, default_registry
+from wftrio.runtime._case_end import CaseEnd
 from wftrio.runtime._case_view import check_signal, info, outcome
 from wftrio.runtime._children import Counters
 from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases, serve_inbox
@@ -326,7 +327,7 @@ class Substrate:
             raise CaseClosed(f"{what}: case {case_id!r} has finished ({case.state.value})")
         return case
 
-    def case_finished(self, case: Case) -> None:
+    def case_finished(self, case: CaseEnd) -> None:
         """Book a case that has just concluded (called by its runner, once).
 
         Counts it, and keeps it known while ``retain_finished`` allows
