@@ -181,15 +181,20 @@ class CaseEnd(Parking):
         ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
         steps = st.steps
         self._end = (steps, st.pending_signals() if st.signals else None)
-        self._budget = st.budget_usage()
+        if st.governor is not None:  # (None: status() reports no usage, no limits)
+            self._budget = st.budget_usage()
         self.finished_at = sub.now()
         self.state = final
         if st.tracing:
             st.emit(EventKind.CASE_STATE, final._value_, None, _FROM_RUNNING)
-        if st.has_events():
-            self._keep(st)  # _commit's
-            events = self.events
-            assert events is not None
+        if st.has_events():  # _commit's _keep, for a case that kept no event yet
+            # receipts' request hashes are computed when the trace is read (materialise)
+            events = st.take_events(defer_receipts=True)
+            keep = self.opts.keep_events
+            if keep is not None and len(events) > keep:
+                self._window(events)  # (kept as self.events, trimmed in place)
+            else:
+                self.events = events
             trace = list(events)  # a copy: see CaseResult
         else:
             trace = []
