@@ -256,3 +256,23 @@ async def test_a_named_workflow_ending_in_its_first_burst_keeps_its_name() -> No
         assert info.workflow == "inc"
         assert info.term is reg.get("inc").term
         assert sub._get(cid).inbox is NO_INBOX
+
+
+@pytest.mark.parametrize("runner", [False, True])
+async def test_a_results_trace_is_a_copy_made_when_first_read(runner: bool) -> None:
+    term = wf.seq(wf.task("a", _inc), wf.task("b", _inc))
+    opts: dict[str, Any] = {"timeout": 60} if runner else {}
+    async with wf.open_substrate() as sub:
+        cid = await sub.new_case(term, **opts)
+        res = await sub.wait(cid)
+        before = sub.events(cid)  # read first: the result's copy is still to come
+        assert res._trace is sub._get(cid).events  # handed over, not copied yet
+        trace = res.trace
+        assert trace is res.trace  # copied once
+        assert trace == before
+        assert trace is not sub._get(cid).events
+        trace.clear()  # the caller's copy: the case's trace stays whole
+        assert sub.events(cid) == before
+        assert len(before) > 0
+        again = await sub.wait(cid)
+        assert again is res

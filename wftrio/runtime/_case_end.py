@@ -147,7 +147,7 @@ class CaseEnd(Parking):
             self.case_id,
             final,
             ctx,
-            list(events) if events is not None else [],  # a copy: see CaseResult
+            events if events is not None else [],  # copied when first read (CaseResult.trace)
             self.error,
             self.reason,
             steps,
@@ -195,7 +195,7 @@ class CaseEnd(Parking):
                 self._window(events)  # (kept as self.events, trimmed in place)
             else:
                 self.events = events
-            trace = list(events)  # a copy: see CaseResult
+            trace = events  # copied when first read (CaseResult.trace)
         else:
             trace = []
         self.result = new_result(self.case_id, final, ctx, trace, self.error, None, steps)

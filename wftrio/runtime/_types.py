@@ -109,9 +109,17 @@ class CaseResult:
 
     @property
     def trace(self) -> list[TraceEvent]:
-        """The recorded trace events (see the class docstring)."""
+        """The recorded trace events (see the class docstring).
+
+        Copied when first read: until then ``_trace`` may be the finished
+        case's own list (which no longer changes; the runner hands it over
+        uncopied), and the copy is what keeps the case's trace safe from
+        changes to this one.  Built once, then the same list every read.
+        """
         if not self._trace_built:
-            _built(self._trace)
+            trace = list(self._trace)
+            _built(trace)
+            object.__setattr__(self, "_trace", trace)
             object.__setattr__(self, "_trace_built", True)  # a cache: built once
         return self._trace
 
