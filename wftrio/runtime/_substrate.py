@@ -335,7 +335,7 @@ class Substrate:
         """
         live = self._live
         live.value -= 1
-        if live.value == 0 and live.idle is not None:  # LiveCount.dec, inlined
+        if live.idle is not None and live.value == 0:  # LiveCount.dec, inlined
             live.at_zero()
         self._ended[case.state] += 1
         case_id = case.case_id

@@ -139,6 +139,9 @@ _RESULT_SLOTS = tuple(
     CaseResult.__dict__[n].__set__
     for n in ("case_id", "state", "ctx", "_trace", "error", "reason", "steps", "_trace_built")
 )
+_set_id, _set_state, _set_ctx, _set_trace, _set_error, _set_reason, _set_steps, _set_built = (
+    _RESULT_SLOTS
+)
 _new_object = object.__new__
 
 
@@ -153,19 +156,18 @@ def new_result(
 ) -> CaseResult:
     """``CaseResult(case_id, state, ctx, trace, error, reason, steps)``, built faster.
 
-    The same object as the constructor's (tests/test_runtime_small_case.py
-    compares them field by field); for the runner, once per finished case.
+    The same object as the constructor's (tests/test_runtime_first_burst.py
+    compares them); for the runner, once per finished case.
     """
     res: CaseResult = _new_object(CaseResult)
-    s_id, s_state, s_ctx, s_trace, s_error, s_reason, s_steps, s_built = _RESULT_SLOTS
-    s_id(res, case_id)
-    s_state(res, state)
-    s_ctx(res, ctx)
-    s_trace(res, trace)
-    s_error(res, error)
-    s_reason(res, reason)
-    s_steps(res, steps)
-    s_built(res, False)
+    _set_id(res, case_id)
+    _set_state(res, state)
+    _set_ctx(res, ctx)
+    _set_trace(res, trace)
+    _set_error(res, error)
+    _set_reason(res, reason)
+    _set_steps(res, steps)
+    _set_built(res, False)
     return res
 
 
