@@ -62,7 +62,7 @@ async def test_a_pass_counts_for_its_budget_only(monkeypatch: pytest.MonkeyPatch
         calls.append(budget_s)
         return real(program, where, budget_s=budget_s)
 
-    monkeypatch.setattr("wftrio.runtime._substrate.check_program", spy)
+    monkeypatch.setattr("wftrio.runtime._new_case.check_program", spy)
     term = wf.seq(wf.task("a", _inc), wf.task("b", _inc))
     other = wf.task("c", _inc)
     async with wf.open_substrate() as sub:

@@ -124,13 +124,14 @@ class CaseRecord:
         if st is None:
             return
         log = self.durable
+        if log is None and not self.targets:
+            self._keep(st)
+            return
         if not st.has_events():
             if log is not None and log.timers and not self.sub.closing:
                 log.commit((), self._snapshottable(), self.state.value)
             return
-        # receipts' request hashes are computed when the trace is read
-        # (materialise), unless the events are stored or sent to sinks now
-        evs = st.take_events(defer_receipts=log is None and not self.targets)
+        evs = st.take_events()  # stored or sent to sinks now: receipts built
         if log is not None and not self.sub.closing:
             # a shutdown's cancellation is not the case's end: not stored
             live = self.replay is None and st.status not in FINAL  # the finish stores the last
@@ -144,10 +145,28 @@ class CaseRecord:
                 self._unsent = list(evs)
             else:
                 self._unsent.extend(evs)
+        self._window(evs)
+
+    def _keep(self, st: ExecState | None) -> None:
+        """:meth:`_commit` of a case with no store and no sink: its events kept in memory."""
+        if st is None or not st.has_events():
+            return
+        # receipts' request hashes are computed when the trace is read (materialise)
+        evs = st.take_events(defer_receipts=True)
+        events = self.events
+        if events is None:
+            self.events = events = evs
+            keep = self.opts.keep_events
+            if keep is None or len(events) <= keep:
+                return  # (the common case: a first batch within the window)
+        self._window(evs)
+
+    def _window(self, evs: list[TraceEvent]) -> None:
+        """Add ``evs`` to the case's in-memory events, keeping the latest ``keep_events``."""
         events = self.events
         if events is None:
             events = self.events = evs
-        else:
+        elif events is not evs:
             events.extend(evs)
         keep = self.opts.keep_events
         if keep is not None and len(events) > keep:

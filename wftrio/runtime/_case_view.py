@@ -78,7 +78,8 @@ def info(case: Case) -> CaseInfo:
         ctx = dict(st.ctx)
     else:
         budget = case._budget or BudgetUsage(0, 0.0, 0.0, case.opts.budget)
-        steps, pending = case._end if case._end is not None else (0, {})
+        steps, held = case._end if case._end is not None else (0, None)
+        pending = dict(held) if held else {}  # (None: none held)
         in_flight = timers = 0
         waiting = regions = ()
         res = case.result

@@ -39,7 +39,7 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
-__all__ = ["Inbox", "InboxStatistics"]
+__all__ = ["NO_INBOX", "Inbox", "InboxStatistics"]
 
 
 @attrs.frozen
@@ -291,3 +291,21 @@ class Inbox:
 
     def __repr__(self) -> str:
         return f"<Inbox queued={len(self)} capacity={self._capacity} closed={self._closed}>"
+
+
+def _closed_inbox() -> Inbox:
+    inbox = Inbox(1)
+    inbox.close()
+    return inbox
+
+
+NO_INBOX = _closed_inbox()
+"""The inbox of a case that has none yet: shared, closed and empty.
+
+A case gets its own :class:`Inbox` when it first needs one (before its
+runner task starts, or before it becomes visible while its store row is
+written); a case that finishes in its first burst never does, and keeps
+this one (a closed inbox, as any finished case's is).  Nothing can be
+queued in it: ``put`` returns False, ``send`` raises
+``trio.ClosedResourceError``.
+"""

@@ -40,16 +40,16 @@ from wftrio.engine import (
     StartTimer,
     Status,
 )
-from wftrio.engine.frozen import FrozenDict
 from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
 from wftrio.governance import BudgetUsage
 from wftrio.registry import RegisteredWorkflow
+from wftrio.runtime._case_end import _FROM, CaseEnd
 from wftrio.runtime._case_record import CaseNotes
 from wftrio.runtime._children import Children
 from wftrio.runtime._durable import CaseLog, Resumed
 from wftrio.runtime._effects import escaped
-from wftrio.runtime._inbox import Inbox
+from wftrio.runtime._inbox import NO_INBOX, Inbox
 from wftrio.runtime._messages import (
     CancelCase,
     CancelRegion,
@@ -63,7 +63,6 @@ from wftrio.runtime._messages import (
     count_signals,
     in_feed_order,
 )
-from wftrio.runtime._parking import Parking
 from wftrio.runtime._replay import ReplayFeed, arm_timer, end_replay, replay_next
 from wftrio.runtime._sinks import SinkSlot
 from wftrio.runtime._types import FINAL_STATES, CaseOptions, CaseResult, CaseState
@@ -78,18 +77,6 @@ if TYPE_CHECKING:
 __all__ = ["Case", "CaseNotes"]  # CaseNotes: see _case_record
 
 logger = logging.getLogger("wftrio.runtime")
-
-
-_FINAL_OF = {
-    Status.DONE: CaseState.DONE,
-    Status.FAILED: CaseState.FAILED,
-    Status.CANCELLED: CaseState.CANCELLED,
-}
-
-
-# the data of a case_state event, one shared read-only mapping per state
-# (a waiting case keeps two of these events: ~180 B each when built per case)
-_FROM = {s: FrozenDict({"from": s.value}) for s in CaseState}
 
 
 _clock: tuple[Any, Callable[[], float]] | None = None  # the last run's clock, current_time
@@ -118,7 +105,7 @@ def _is_final(state: CaseState) -> bool:
     return state in FINAL_STATES
 
 
-class Case(Parking):
+class Case(CaseEnd):
     """One case: the record the substrate's API reads, and its runner task.
 
     While the case lives, ``st`` is its reducer state; when it finishes the
@@ -126,31 +113,19 @@ class Case(Parking):
     its result, trace and a few numbers).
     """
 
+    # (the fields the end writes are CaseEnd's slots)
     __slots__ = (
-        "_budget",
         "_cancel_at",
         "_ctx0",
-        "_end",
-        "_term",
+        "_root",
         "_watch",
         "case_id",
         "durable",
-        "error",
-        "finished_at",
         "inbox",
-        "kids",
         "opts",
-        "program",
-        "_root",
-        "reason",
-        "replay",
         "resumed",
-        "result",
-        "st",
         "started_at",
-        "state",
         "sub",
-        "undelivered",
         "workflow",
     )
 
@@ -176,7 +151,7 @@ class Case(Parking):
         self.level = opts.trace_level
         self.state = CaseState.INITIALIZING
         self._watch: Any = None  # AsyncValue[CaseState], made for the first watcher
-        self.inbox = Inbox(sub.inbox_capacity)
+        self.inbox = NO_INBOX  # its own made when first needed (see start)
         self.st: ExecState | None = None
         self._ctx0 = ctx
         self.events: list[TraceEvent] | None = None
@@ -191,7 +166,8 @@ class Case(Parking):
         self.finished_at: float | None = None
         self.result: CaseResult | None = None
         self._cancel_at: float | None = None
-        self._end: tuple[int, dict[str, int]] | None = None
+        # (steps, signals held unconsumed or None) once finished
+        self._end: tuple[int, dict[str, int] | None] | None = None
         self._budget: BudgetUsage | None = None  # kept when the case finishes
         # the contextvars context of the runner task while the case is parked
         self._context: contextvars.Context | None = None
@@ -230,7 +206,7 @@ class Case(Parking):
     # -- the runner task -----------------------------------------------------
 
     def start(self, nursery: trio.Nursery) -> None:
-        """Initialise the case, then start its runner task in ``nursery``.
+        """Initialise the case and take its first burst, then start its runner task in ``nursery``.
 
         Initialisation (building the reducer state) is synchronous, so it
         runs here, in the caller: when this returns the case is RUNNING
@@ -239,9 +215,16 @@ class Case(Parking):
         scope and two cancel statuses alive with every task it started:
         ~1.2 KB per case, measured, more than half a bare task.)  An
         exception from initialisation (a reducer bug) ends the case FAILED.
+
+        The first ``step_quanta`` steps are taken here too: a case that
+        finishes in them (pure tasks only) ends here, with no runner task
+        and no inbox: no spawn, no scheduler round (issue 12's small case).
+        Only for a case with no timeout, no replay and no sink (those need
+        the runner's awaits); anything else it requested (effects, timers)
+        is left in the outbox for the runner task to carry out.
         """
         try:
-            self._init()
+            st = self._init()
         except Exception as exc:
             if self.started_at is None:  # (read with the ExecState's first reading)
                 self.started_at = self.sub.now()
@@ -249,43 +232,38 @@ class Case(Parking):
             self._conclude()
             return
         if self.state is CaseState.INITIALIZING:  # a restored case is in its stored state
-            self._set_state(CaseState.RUNNING)
-        if self._first_burst():
-            return  # finished in its first burst: no task needed
+            # _set_state(RUNNING), inlined
+            self.state = CaseState.RUNNING
+            if st.tracing:
+                st.emit(EventKind.CASE_STATE, "running", None, _FROM[CaseState.INITIALIZING])
+            if self._watch is not None:  # (a durable case is visible while its row is written)
+                self._watch.value = CaseState.RUNNING
+        opts = self.opts
+        if opts.timeout is None and self.replay is None and not self.targets:
+            before = st.steps
+            try:
+                status = st.run(opts.step_quanta)
+            except Exception as exc:
+                self._fail(exc)
+                status = st.status
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    # re-raised to new_case's caller, as from the runner task to
+                    # open_substrate's exit; the case ends cancelled first
+                    self._conclude()
+                    raise
+                self._fail(escaped(exc, "a task"))
+                status = st.status
+            self.sub.counters.steps += st.steps - before
+            if status in FINAL:  # finished in its first burst: no task needed, nor an inbox
+                if self.durable is None and self.inbox is NO_INBOX:
+                    self._end_first_burst(st)
+                else:
+                    self._conclude()
+                return
+        if self.inbox is NO_INBOX:
+            self.inbox = Inbox(self.sub.inbox_capacity)
         nursery.start_soon(self.run, name=f"wftrio case {self.case_id}")
-
-    def _first_burst(self) -> bool:
-        """Take the first ``step_quanta`` steps here; True if the case is then final.
-
-        A case that finishes in its first burst (pure tasks only) ends here,
-        with no runner task: no spawn, no scheduler round (issue 12's small
-        case).  Only for a case with no timeout, no replay and no sink (those
-        need the runner's awaits); anything else it requested (effects,
-        timers) is left in the outbox for the runner task to carry out.
-        """
-        st = self.st
-        assert st is not None
-        if self.opts.timeout is not None or self.replay is not None or self.targets:
-            return False
-        before = st.steps
-        try:
-            status = st.run(self.opts.step_quanta)
-        except Exception as exc:
-            self._fail(exc)
-            status = st.status
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                # re-raised to new_case's caller, as from the runner task to
-                # open_substrate's exit; the case ends cancelled first
-                self._conclude()
-                raise
-            self._fail(escaped(exc, "a task"))
-            status = st.status
-        self.sub.counters.steps += st.steps - before
-        if status not in FINAL:
-            return False
-        self._conclude()
-        return True
 
     async def run(
         self,
@@ -441,24 +419,30 @@ class Case(Parking):
             self.reason = "timeout"
             st.cancel("timeout")
 
-    def _init(self) -> None:
-        spec = self.opts.scheduler
+    def _init(self) -> ExecState:
+        """Build the case's reducer state (or take its restored one); return it."""
+        opts = self.opts
+        spec = opts.scheduler
         clock = trio_clock = self.sub.now
-        if isinstance(spec, Replay):
-            self.replay = ReplayFeed(spec.log.inputs)
-            clock = self.replay.clock
         res = self.resumed
-        if res is not None:
-            self.replay = res.feed
-            clock = res.feed.clock
-            if res.state is not None:
-                # restored from its snapshot, in the runner state it was in then
-                self.st, res.state = res.state, None
-                self.state = res.runner_state
-                self._ctx0 = self._root = None
-                self.started_at = trio_clock()
-                return
-        self.st = ExecState(
+        if res is not None or isinstance(spec, Replay):
+            if res is None:
+                assert isinstance(spec, Replay)
+                self.replay = ReplayFeed(spec.log.inputs)
+                clock = self.replay.clock
+            else:
+                self.replay = res.feed
+                clock = res.feed.clock
+                if res.state is not None:
+                    # restored from its snapshot, in the runner state it was in then
+                    st, res.state = res.state, None
+                    self.st = st
+                    self.state = res.runner_state
+                    self._ctx0 = self._root = None
+                    self.started_at = trio_clock()
+                    return st
+        wf = self.workflow
+        st = self.st = ExecState(
             self.program,
             self._ctx0,
             case_id=self.case_id,
@@ -466,23 +450,19 @@ class Case(Parking):
             scheduler=make_scheduler(spec),
             trace_level=self.level,
             clock=clock,
-            allow=self.opts.allow,
-            budget=self.opts.budget,
+            allow=opts.allow,
+            budget=opts.budget,
             workflow=None
-            if self.workflow is None
-            else {
-                "name": self.workflow.name,
-                "version": self.workflow.version,
-                "fingerprint": self.workflow.fingerprint,
-            },
+            if wf is None
+            else {"name": wf.name, "version": wf.version, "fingerprint": wf.fingerprint},
         )
         if self.replay is not None:  # its clock is case time already, from 0: no offset
             self.started_at = trio_clock()
-            self.st.t0 = 0.0
+            st.t0 = 0.0
         else:
-            self.started_at = self.st.t0  # the same clock: one reading for both
-        self._ctx0 = None
-        self._root = None
+            self.started_at = st.t0  # the same clock: one reading for both
+        self._ctx0 = self._root = None
+        return st
 
     async def _in_nursery(self, kids: Children) -> None:
         """Run the loop inside the case nursery while children are live."""
@@ -677,78 +657,6 @@ class Case(Parking):
                 kids.cancel_timer(c.tid)
         if kids.held is not None and not hold:
             kids.settle_held(st.status is Status.BLOCKED)
-
-    # -- failure and the end -------------------------------------------------
-
-    def _fail(self, exc: Exception) -> None:
-        """An exception escaped user code handling, the reducer or the runner."""
-        if isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
-            inner = exc.exceptions[0]
-            if isinstance(inner, Exception):
-                exc = inner
-        st = self.st
-        if st is None or st.status in FINAL:
-            if self.error is None:
-                self.error = exc
-            return
-        try:
-            st.fail(None, exc, where="runtime")
-        except Exception:
-            st.status = Status.FAILED
-        if st.error is None:
-            st.error = exc
-
-    def _conclude(self) -> None:
-        """Record the final state and result (synchronous: safe when cancelled)."""
-        st = self.st
-        counters = self.sub.counters
-        if st is None:  # initialisation failed
-            final = CaseState.FAILED
-            ctx: dict[str, Any] = dict(self._ctx0 or {})
-        else:
-            if st.status not in FINAL:
-                if self.reason is None:
-                    self.reason = "shutdown" if self.sub.closing else "aborted"
-                st.cancel(self.reason)
-            if st.outbox:
-                st.take_outbox()
-            if self.durable is not None:
-                self._check_caught_up(st)
-            final = _FINAL_OF[st.status]
-            if final is CaseState.FAILED and self.error is None:
-                self.error = st.error
-            ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
-            self._end = (st.steps, st.pending_signals() if st.signals else {})
-            self._budget = st.budget_usage()
-        if final is not CaseState.CANCELLED:
-            self.reason = None
-        self.finished_at = self.sub.now()
-        left = self.inbox.close()
-        if left:
-            self.undelivered += count_signals(left)
-        self._set_state(final)
-        self._commit()
-        if self.durable is not None and not self.sub.closing:
-            self.durable.finish(final.value, ctx)
-        self.result = CaseResult(
-            self.case_id,
-            final,
-            ctx,
-            list(self.events) if self.events is not None else [],  # a copy: see CaseResult
-            self.error,
-            self.reason,
-            self._end[0] if self._end is not None else 0,
-        )
-        if final is CaseState.CANCELLED and self._cancel_at is not None:
-            counters.case_cancel_latency(self.finished_at - self._cancel_at)
-        self.st = None
-        self.kids = None
-        self.replay = None
-        self._term = self.program.term if self.workflow is None else None  # kept: one reference
-        self.program = None  # type: ignore[assignment]
-        self.sub.case_finished(self)
-        if self._watch is not None:
-            self._watch.value = final
 
     def region_ids(self) -> frozenset[str]:
         """The ids of every region of the case's workflow (empty once it finished)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
@@ -29,8 +28,7 @@ from typing import Any, Literal
 import trio
 import trio.testing
 
-from wftrio.compiler import compile as compile_term
-from wftrio.effects import root_case, run_root
+from wftrio.effects import run_root
 from wftrio.engine import materialise
 from wftrio.engine.program import Program
 from wftrio.errors import (
@@ -38,32 +36,32 @@ from wftrio.errors import (
     CaseStillRunning,
     DuplicateCase,
     OptionError,
-    ReplayDivergence,
     SubstrateClosed,
     UnknownCase,
     UnknownRegion,
-    UnregisteredTerm,
 )
 from wftrio.receipts import Receipt, receipts
 from wftrio.registry import RegisteredWorkflow, Registry, default_registry
+from wftrio.runtime._case_end import CaseEnd
 from wftrio.runtime._case_view import check_signal, info, outcome
 from wftrio.runtime._children import Counters
 from wftrio.runtime._durable import CaseLog, Resumed, check_json, resume_cases, serve_inbox
 from wftrio.runtime._ids import new_ids
+from wftrio.runtime._inbox import NO_INBOX, Inbox
 from wftrio.runtime._live import LiveCount
 from wftrio.runtime._messages import CancelCase, CancelRegion, Message, Signal
+from wftrio.runtime._new_case import start_case
 from wftrio.runtime._pgserve import serve_postgres
 from wftrio.runtime._runner import Case, run_clock
 from wftrio.runtime._sinks import SinkHub, TraceSink, as_sink, check_sinks
 from wftrio.runtime._stats import substrate_stats
-from wftrio.runtime._stored import dump_options
 from wftrio.runtime._substrate_args import (
     CASE_FIELDS,
     case_defaults,
     case_state,
+    check_ctx,
     check_substrate_args,
     choose_store,
-    count,
     first_leaf,
     seconds,
 )
@@ -76,12 +74,10 @@ from wftrio.runtime._types import (
     SubstrateStats,
     parse_case_options,
 )
-from wftrio.scheduling import Replay
 from wftrio.stores import DurableStore, MemoryStore, SQLiteStore, Store, StoredCase
 from wftrio.stores._postgres import PostgresStore
 from wftrio.terms import Term
 from wftrio.trace import LEVELS, TraceEvent
-from wftrio.validation import check_program
 
 __all__ = ["Substrate", "open_substrate"]
 
@@ -200,6 +196,9 @@ class Substrate:
         # the last bare term started, its Program and the validation budget it
         # passed at (verdicts are per Program and budget): no lookups to start it again
         self._last: tuple[Term, Program, tuple[float | None] | None] | None = None
+        # that term and Program when it can start on new_case's fast path:
+        # validated (or validate=False) with the defaults, no store, no replay
+        self._fast: tuple[Term, Program] | None = None
 
     # -- the supervision tree ------------------------------------------------
 
@@ -323,27 +322,34 @@ class Substrate:
 
     def _live_case(self, case_id: str, what: str) -> Case:
         case = self._get(case_id)
-        if case.state in FINAL_STATES or case.inbox.closed:
+        # (NO_INBOX: a case in its first burst, if its own task functions call here)
+        if case.state in FINAL_STATES or (case.inbox.closed and case.inbox is not NO_INBOX):
             raise CaseClosed(f"{what}: case {case_id!r} has finished ({case.state.value})")
         return case
 
-    def case_finished(self, case: Case) -> None:
+    def case_finished(self, case: CaseEnd) -> None:
         """Book a case that has just concluded (called by its runner, once).
 
         Counts it, and keeps it known while ``retain_finished`` allows
         (dropping the oldest finished cases beyond it).  Not for users.
         """
-        self._live.dec()
+        live = self._live
+        live.value -= 1
+        if live.idle is not None and live.value == 0:  # LiveCount.dec, inlined
+            live.at_zero()
         self._ended[case.state] += 1
-        if self._cases.get(case.case_id) is not case:
+        case_id = case.case_id
+        cases = self._cases
+        if cases.get(case_id) is not case:
             return
         keep = self.retain_finished
-        self._finished[case.case_id] = None
-        if keep is not None:
-            while len(self._finished) > keep:
-                oldest = next(iter(self._finished))
-                del self._finished[oldest]
-                del self._cases[oldest]
+        finished = self._finished
+        finished[case_id] = None
+        if keep is not None and len(finished) > keep:
+            while len(finished) > keep:
+                oldest = next(iter(finished))
+                del finished[oldest]
+                del cases[oldest]
 
     # -- the API -------------------------------------------------------------
 
@@ -391,113 +397,30 @@ class Substrate:
             OptionError / SchedulerError: bad options.
             SubstrateClosed: the substrate is not open.
         """
-        self._check_open()
-        await trio.lowlevel.checkpoint_if_cancelled()
-        # no option given: the substrate's defaults, checked when it opened
-        opts = (
-            parse_case_options(self.defaults, options, "new_case()") if options else self.defaults
-        )
-        if ctx is not None:
-            if type(ctx) is not dict and not isinstance(ctx, Mapping):
-                raise OptionError(
-                    f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}"
-                )
-            try:
-                # a C-speed scan first: str.join takes str keys only (about
-                # half the time of collecting the keys' types in a set)
-                "".join(ctx)
-            except TypeError:
-                bad = next((k for k in ctx if not isinstance(k, str)), None)
-                if bad is not None:
-                    raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}") from None
-        entry = last = None
-        if isinstance(term, str):
-            if term == "":
-                raise OptionError("new_case(): term='' is neither a workflow term nor a name")
-            if version is not None and not count(version):
-                raise OptionError(f"new_case(): version={version!r}, expected None or an int >= 1")
-            entry = self.registry.get(term, version)
-            program = entry.program
-        elif version is not None:
-            raise OptionError(
-                f"new_case(): version={version!r} applies to a workflow given by name, "
-                "not to a term"
-            )
-        else:
-            last = self._last
-            if last is not None and last[0] is term:
-                program = last[1]  # compiled before: no cache lookup (see _last)
-            else:
-                program = compile_term(term)
-                self._last = last = (term, program, None)
-        if self._durable is not None:
-            if entry is None:
-                raise UnregisteredTerm(
-                    "new_case(): a durable store resumes cases by workflow name: register "
-                    "the workflow (wf.register / @wf.workflow) and start it by name"
-                )
-            if opts.trace_level == "none":
-                raise OptionError(
-                    "new_case(): trace_level='none' on a durable store: its cases are "
-                    "stored as their trace; use 'min' or 'full'"
-                )
-            check_json(dict(ctx or {}), "new_case(): the ctx")
-            options_text = dump_options(opts, "new_case()")
-        if opts.validate and not (
-            last is not None and last[2] is not None and last[2][0] == opts.validate_budget
+        fast = self._fast
+        if (
+            fast is None
+            or fast[0] is not term
+            or options
+            or case_id is not None
+            or version is not None
         ):
-            check_program(program, budget_s=opts.validate_budget)
-            if last is not None:  # passed: the same term at this budget passes again
-                self._last = (last[0], program, (opts.validate_budget,))
-        spec = opts.scheduler
-        own_root = spec.log.root if isinstance(spec, Replay) else None
-        if case_id is None and own_root is not None:
-            case_id = root_case(own_root)  # a replay resumes the case it recorded
-        token = None
-        if case_id is None:
+            return await start_case(self, term, ctx, case_id, version, options)
+        # the bare term started last, with the substrate's defaults: compiled,
+        # validated, no store row to write, no replay (see _fast)
+        nursery = self._check_open()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if ctx is not None:
+            check_ctx(ctx)
+        case_id, token = new_ids()
+        cases = self._cases
+        while case_id in cases:  # pragma: no cover - 2**-122
             case_id, token = new_ids()
-            while case_id in self._cases:  # pragma: no cover - 2**-122
-                case_id, token = new_ids()
-        elif not isinstance(case_id, str):
-            raise OptionError(f"new_case(): case_id must be a str, got {type(case_id).__name__}")
-        elif case_id == "":
-            raise OptionError("new_case(): case_id must be a non-empty str (omit it for a new id)")
-        elif case_id in self._cases:
-            raise DuplicateCase(f"case {case_id!r} already exists on this substrate")
-        if own_root is not None and root_case(own_root) != case_id:
-            raise ReplayDivergence(
-                f"new_case(case_id={case_id!r}): the replayed log belongs to case "
-                f"{root_case(own_root)!r} (causal root {own_root!r}); a replay continues "
-                "that case with its idempotency keys, so it runs under that case's id "
-                "(omit case_id=, and forget the original first if this substrate still "
-                "knows it)"
-            )
-        nonce = token if token is not None else secrets.token_hex(4)
-        root = own_root if own_root is not None else run_root(case_id, nonce)
-        case = Case(self, case_id, program, ctx, opts, root, entry)
-        store = self._durable
-        if store is not None:
-            assert entry is not None
-            case.durable = CaseLog(store, case_id, 0)
-            self._cases[case_id] = case  # the id is taken while the row is written
-            try:
-                await store.create_case(
-                    StoredCase(
-                        case_id,
-                        entry.name,
-                        entry.version,
-                        entry.fingerprint,
-                        root,
-                        opts.trace_level,
-                        dict(ctx or {}),
-                        options=options_text,
-                        created=float(store.clock()),
-                    )
-                )
-            except BaseException:
-                del self._cases[case_id]
-                raise
-        self._launch(case)
+        case = Case(self, case_id, fast[1], ctx, self.defaults, run_root(case_id, token))
+        cases[case_id] = case  # _launch, inlined
+        self._live.value += 1
+        self._started += 1
+        case.start(nursery)
         await trio.lowlevel.cancel_shielded_checkpoint()
         return case_id
 
@@ -530,6 +453,7 @@ class Substrate:
         case = Case(self, stored.case_id, entry.program, stored.ctx, opts, stored.root, entry)
         case.resumed = resumed
         case.durable = CaseLog.resumed(self._durable, stored, requests, self.unresumed)
+        case.inbox = Inbox(self.inbox_capacity)
         if not stored.events:
             case.deliver_requests()
         self._launch(case)
@@ -661,9 +585,15 @@ class Substrate:
             raise OptionError(
                 f"wait(): timeout={timeout!r}, expected None or a finite number of seconds >= 0"
             )
-        case = self._get(case_id)
-        if case.state in FINAL_STATES:  # Case.wait_final, inlined for a finished case
+        try:
+            case = self._cases[case_id]  # _get, inlined
+        except (KeyError, TypeError):
+            raise UnknownCase(f"no case {case_id!r} on this substrate") from None
+        res = case.result
+        if res is not None:  # Case.wait_final, inlined for a finished case
             await trio.lowlevel.checkpoint()
+            if res.state is CaseState.DONE:
+                return res  # outcome(case), inlined
         elif timeout is None:
             await case.wait_final()
         else:
@@ -757,11 +687,17 @@ class Substrate:
             UnknownCase: no such case.
             CaseStillRunning: the case has not finished.
         """
-        case = self._get(case_id)
-        if case.state not in FINAL_STATES:
+        cases = self._cases
+        try:
+            case = cases[case_id]  # _get, inlined
+        except (KeyError, TypeError):
+            raise UnknownCase(f"no case {case_id!r} on this substrate") from None
+        if case.result is None:
             raise CaseStillRunning(f"forget: case {case_id!r} is {case.state.value}")
-        del self._cases[case_id]
-        self._finished.pop(case_id, None)
+        del cases[case_id]
+        finished = self._finished
+        if case_id in finished:
+            del finished[case_id]
 
     def case_ids(self, *states: CaseState) -> list[str]:
         """Ids of the known cases (those in ``states``, if given), oldest first."""

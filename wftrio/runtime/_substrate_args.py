@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -20,6 +21,7 @@ __all__ = [
     "CASE_FIELDS",
     "case_defaults",
     "case_state",
+    "check_ctx",
     "check_substrate_args",
     "choose_store",
     "count",
@@ -132,3 +134,21 @@ def count(x: object) -> bool:
 def seconds(x: object) -> bool:
     """Whether ``x`` is a finite number >= 0 (not a bool)."""
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
+def check_ctx(ctx: object) -> None:
+    """Refuse a ``new_case`` ctx that is not a Mapping with str keys.
+
+    Raises:
+        OptionError: not a Mapping, or a key that is not a str.
+    """
+    if type(ctx) is not dict and not isinstance(ctx, Mapping):
+        raise OptionError(f"new_case(): ctx must be a Mapping or None, got {type(ctx).__name__}")
+    try:
+        # a C-speed scan first: str.join takes str keys only (about
+        # half the time of collecting the keys' types in a set)
+        "".join(ctx)
+    except TypeError:
+        bad = next((k for k in ctx if not isinstance(k, str)), None)
+        if bad is not None:
+            raise OptionError(f"new_case(): ctx keys must be str, got {bad!r}") from None
