@@ -5,8 +5,10 @@ oldest generation; with 100,000 waiting cases that made the time per start
 grow with the number of cases (docs/BENCHMARKS.md, figure 12b).  A waiting
 case's trace events are kept as plain tuples (untracked once collected),
 its root ctx layer makes its view on first read, its parked inbox holds the
-case itself and parked cases share one contextvars context when theirs hold
-the same objects.  None of it may change what is read back.
+case itself, parked cases share one contextvars context when theirs hold
+the same objects, and a parked case's state shares one read-only empty list
+for its empty events, outbox and ready stack (engine ``idle`` / ``wake``).
+None of it may change what is read back.
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ import trio.testing
 
 import wftrio as wf
 from wftrio.compiler import compile as compile_term
-from wftrio.engine import ExecState, materialise
+from wftrio.engine import ExecState, idle, materialise, wake
+from wftrio.engine._idle import IDLE_LIST
 from wftrio.engine.frozen import NO_UPDATES, FrozenDict
 from wftrio.engine.objects import CtxLayer
 from wftrio.runtime import open_substrate
 from wftrio.trace import TraceEvent
 
-MAX_TRACKED_PER_WAITING_CASE = 11
+MAX_TRACKED_PER_WAITING_CASE = 8
 """Case, Inbox, ExecState, its root CtxLayer and Token, the tokens and waiters
-dicts, the case's event list and the state's three empty lists (events,
-outbox, ready stack).  It was 19 (four TraceEvents, a FrozenDict, a
-mappingproxy, a bound method and a contextvars Context more)."""
+dicts, and the case's event list.  It was 19: four TraceEvents, a FrozenDict,
+a mappingproxy, a bound method, a contextvars Context and the state's three
+empty lists (events, outbox, ready stack) more."""
 
 
 def _done(ctx: Any) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def _tracked() -> Counter[str]:
     return Counter(type(o).__name__ for o in gc.get_objects())
 
 
-async def test_a_waiting_case_holds_at_most_11_tracked_objects() -> None:
+async def test_a_waiting_case_holds_at_most_8_tracked_objects() -> None:
     n = 400
     term = wf.seq(wf.wait_signal("go", store_as="payload"), wf.task("done", _done))
     async with open_substrate(retain_finished=None) as sub:
@@ -195,3 +198,34 @@ async def test_parked_cases_share_a_context_only_when_it_holds_the_same_objects(
             await sub.signal(cid, "go")
             await sub.wait(cid)
     assert seen == {"a": ["starter"], "b": ["starter"], "c": ["mine"], "d": ["other"]}
+
+
+def test_an_idle_state_reads_as_empty_refuses_changes_and_wakes() -> None:
+    term = wf.seq(wf.wait_signal("go", store_as="p"), wf.task("t", _done))
+    compact, eager, seen = _states(term)
+    for st in (compact, eager):
+        st.run()
+    assert not idle(compact)  # its events are not taken yet
+    before = compact.take_events()
+    assert idle(compact)
+    assert compact.outbox is IDLE_LIST
+    assert compact.ready is IDLE_LIST
+    assert not compact.has_events()
+    assert compact.events == []
+    assert compact.blocked_on()["signals"] == ["go"]
+    for change in (lambda: IDLE_LIST.append(1), lambda: IDLE_LIST.insert(0, 1)):
+        try:
+            change()
+        except TypeError:
+            pass
+        else:  # pragma: no cover
+            raise AssertionError("the idle list changed")
+    wake(compact)
+    assert compact.outbox == []
+    assert compact.outbox is not IDLE_LIST
+    assert compact.ready is not IDLE_LIST
+    for st in (compact, eager):
+        assert st.feed_signal("go", 1)
+        st.run()
+    assert compact.ctx == eager.ctx == {"x": 1, "p": 1, "done": True}
+    assert before + compact.take_events() == seen

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from wftrio.engine import idle, wake
 from wftrio.runtime._case_record import CaseRecord
 from wftrio.runtime._messages import Message
 
@@ -76,7 +77,9 @@ class Parking(CaseRecord):
         hold the same variables with the same objects (the usual case: every
         runner copies its context from the same caller).  Each is one object
         fewer per waiting case for the cyclic collector to traverse
-        (docs/BENCHMARKS.md, figure 12b).  A shared context is never entered:
+        (docs/BENCHMARKS.md, figure 12b), as are the state's three empty
+        lists, shared while it idles (``engine.idle``; ``wake`` in
+        :meth:`_restart`).  A shared context is never entered:
         :meth:`_restart` runs in a copy.
         """
         if not self.inbox.park(self):
@@ -88,6 +91,8 @@ class Parking(CaseRecord):
         else:
             self.sub.parked_context = context
         self._context = context
+        if self.st is not None:
+            idle(self.st)  # its empty lists shared until _restart (engine/_idle.py)
         return True
 
     def __call__(self, batch: list[Message]) -> None:
@@ -101,6 +106,8 @@ class Parking(CaseRecord):
         assert nursery is not None
         assert context is not None
         self._context = None
+        if self.st is not None:
+            wake(self.st)
         # the new task copies the current context: (a copy of) the parked
         # runner's, so the case's code sees the contextvars it saw before it
         # waited; a copy because other parked cases may share it (park)
