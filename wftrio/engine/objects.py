@@ -102,8 +102,6 @@ class CtxLayer:
 
     __slots__ = ("base", "data", "id", "index", "maps", "parent", "snap", "view")
 
-    view: Mapping[str, Any]
-
     def __init__(
         self,
         id: int,
@@ -119,11 +117,9 @@ class CtxLayer:
         self.index = index
         self.snap: CtxSnapshot | None = None
         if parent is None:
-            # the root reads its data alone: no layer tuple (48 B per case),
-            # and its view is made when first read (__getattr__): a case
-            # waiting before any task read its ctx holds no proxy, one object
-            # fewer for the cyclic collector to traverse (figure 12b)
+            # the root reads its data alone: no layer tuple (48 B per case)
             self.maps: tuple[dict[str, Any], ...] = ()
+            self.view: Mapping[str, Any] = MappingProxyType(data)
         else:
             # flattened: an instance reads its own updates, its item/index, then
             # every enclosing layer down to the case ctx
@@ -133,15 +129,6 @@ class CtxLayer:
                 below = ()
             self.maps = (data, base if base is not None else {}, *below)
             self.view = MappingProxyType(ChainMap(*self.maps))
-
-    if not TYPE_CHECKING:  # (for mypy, ``view`` is a plain attribute)
-
-        def __getattr__(self, name: str) -> Any:
-            # called only for an unset slot: the root's view on its first read
-            if name == "view" and self.parent is None:
-                view = self.view = MappingProxyType(self.data)
-                return view
-            raise AttributeError(name)
 
     def __repr__(self) -> str:
         return f"<CtxLayer #{self.id} index={self.index}>"
