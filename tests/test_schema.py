@@ -53,6 +53,7 @@ def _engine_classes() -> set[type]:
 # slotted engine classes that are not part of a case's object graph, and why
 _NOT_STATE = {
     "_EmptyDict": "the shared read-only EMPTY (no per-case state)",
+    "_IdleList": "the shared read-only IDLE_LIST of idle states (no per-case state)",
     "_Copier": "the explorer's copier itself",
     "Linker": "links a Program into handlers once; shared by every case, not case state",
     "FrozenDict": "a frozen ctx value (a value: a dict that cannot change)",

@@ -3,7 +3,9 @@
 Public entry points: :class:`ExecState` (one case's state and the reducer
 over it), :func:`snapshot` / :func:`restore` / :func:`pending_commands`
 (snapshots), :func:`materialise` (builds the events of a list that
-``ExecState.take_events(defer_receipts=True)`` returned),
+``ExecState.take_events(defer_receipts=True)`` returned), :func:`idle` /
+:func:`wake` (a waiting state's empty lists shared while its host leaves it
+alone),
 :mod:`wftrio.engine.replay` (:func:`run_with_inputs`,
 :func:`feed_input`), :mod:`wftrio.engine.protocol` (commands, waits, event
 kinds), :mod:`wftrio.engine.objects` and :mod:`wftrio.engine.schema` (the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from wftrio.engine._effects import EffectMeta
 from wftrio.engine._fused import materialise
+from wftrio.engine._idle import idle, wake
 from wftrio.engine._snapshot import (
     FrameSnap,
     SchedulerState,
@@ -67,6 +70,7 @@ __all__ = [
     "WaitSnap",
     "error_info",
     "feed_input",
+    "idle",
     "jsonable_copy",
     "materialise",
     "link",
@@ -75,4 +79,5 @@ __all__ = [
     "restore",
     "run_with_inputs",
     "snapshot",
+    "wake",
 ]

@@ -31,10 +31,26 @@ if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
     from wftrio.engine.objects import Token
 
-__all__ = ["FusedRun", "materialise", "run_compact"]
+__all__ = ["FusedRun", "materialise", "plain_event", "run_compact"]
 
 _COMPLETED: str = EventKind.TASK_COMPLETED.value
 _new_event = tuple.__new__
+
+
+def plain_event(r: tuple[Any, ...]) -> TraceEvent:
+    """The event of a plain record :meth:`~wftrio.engine._recording.Recording.emit` kept.
+
+    ``r``: ``(seq, case_id, kind, name, token, scope, time, *keys, *values)``,
+    the data's keys then its (frozen) values, in order.  A plain tuple:
+    CPython stops tracking it at its first collection when its items are
+    untracked (strings, numbers, ``None``: most events), where a
+    ``TraceEvent`` (a tuple subclass) and its ``FrozenDict`` data stay
+    tracked as long as they live, traversed by every collection of the
+    oldest generation (docs/BENCHMARKS.md, figure 12b).
+    """
+    n = (len(r) - 7) >> 1
+    data = FrozenDict(zip(r[7 : 7 + n], r[7 + n :], strict=True)) if n else NO_UPDATES
+    return _new_event(TraceEvent, (*r[:7], data))
 
 
 class FusedRun(NamedTuple):
@@ -79,10 +95,11 @@ class FusedRun(NamedTuple):
 def materialise(recorded: list[Any], *, keep_receipts: bool = False) -> None:
     """Replace each compact record of ``recorded`` by its events, in place.
 
-    The records are :class:`FusedRun`, ``PendingReceipt`` and an effect's
-    compact ``effect_requested`` / ``effect_completed`` tuples
-    (engine/_receipt_records.py); ``keep_receipts`` leaves the latter two
-    (one record per event) for a reader further on.  In place: the
+    The records are :class:`FusedRun`, ``PendingReceipt``, the plain tuples
+    of :func:`plain_event` and an effect's compact ``effect_requested`` /
+    ``effect_completed`` tuples (engine/_receipt_records.py);
+    ``keep_receipts`` leaves all but the first (one record per event) for a
+    reader further on.  In place: the
     list object stays the one the recorder appends to.
     """
     out: list[Any] = []
@@ -93,8 +110,10 @@ def materialise(recorded: list[Any], *, keep_receipts: bool = False) -> None:
         t = type(e)
         if t is te:
             append(e)
-        elif t is tuple:  # an effect's event (engine/_receipt_records.py)
-            append(e if keep_receipts else e[0](e))
+        elif t is tuple:
+            # a plain event (plain_event: its seq first), or an effect's
+            # (engine/_receipt_records.py: its builder first)
+            append(e if keep_receipts else plain_event(e) if type(e[0]) is int else e[0](e))
         elif t is FusedRun or not keep_receipts:
             extend(e.events())
         else:

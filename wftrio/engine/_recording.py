@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wftrio.engine._fused import FusedRun, materialise
-from wftrio.engine.frozen import NO_UPDATES, FrozenDict, freeze_items
+from wftrio.engine.frozen import ATOMIC, NO_UPDATES, FrozenDict, freeze, freeze_items
 from wftrio.engine.objects import Token
 from wftrio.engine.protocol import EventKind
 from wftrio.errors import EngineError
@@ -107,6 +107,41 @@ class Recording:
             return
         seq = self.seq
         self.seq = seq + 1
+        rec = self._record
+        if rec is None:
+            # kept, no callback: a plain tuple, which the collector stops tracking
+            # when its values are scalars (a TraceEvent and its FrozenDict stay
+            # tracked for life); built into the same event when read (plain_event)
+            if data is None:
+                self._events.append(
+                    (
+                        seq,
+                        self.case_id,
+                        kind._value_,
+                        name,
+                        tok.id if tok is not None else None,
+                        scope_of(tok) if tok is not None else None,
+                        (self.clock() - self.t0) if self.clock is not None else 0.0,
+                    )
+                )
+            else:
+                if type(data) is not FrozenDict and not set(map(type, data.values())) <= ATOMIC:
+                    data = {k: freeze(v) for k, v in data.items()}  # (as freeze_items)
+                self._events.append(
+                    (
+                        seq,
+                        self.case_id,
+                        kind._value_,
+                        name,
+                        tok.id if tok is not None else None,
+                        scope_of(tok) if tok is not None else None,
+                        (self.clock() - self.t0) if self.clock is not None else 0.0,
+                        *data,
+                        *data.values(),
+                    )
+                )
+            self._lazy = self._lazy or 1
+            return
         ev = _new_event(
             TraceEvent,
             (
@@ -124,11 +159,7 @@ class Recording:
                 else freeze_items(data),
             ),
         )
-        rec = self._record
-        if rec is None:
-            self._events.append(ev)
-        else:
-            rec(ev)
+        rec(ev)
 
     def record(self, ev: TraceEvent) -> None:
         """Record a trace event built by the caller (it must carry the next ``seq``).

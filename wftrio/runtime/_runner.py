@@ -290,7 +290,7 @@ class Case(CaseEnd):
         A case that waits with no child left (only signals, a cancel or a
         cancelled region can move it) keeps no task at all: the task
         *parks* the inbox and ends (:meth:`_may_park`), and the first
-        message sent to it starts a new runner task (:meth:`_resume`) with
+        message sent to it starts a new runner task (:meth:`__call__`) with
         the batch ``receive`` would have returned: ``resume``.  A bare trio
         task blocked on a wait is ~1.7 KB; a waiting case held one more
         than its own state (figure 7).  At shutdown the substrate starts the
@@ -373,10 +373,9 @@ class Case(CaseEnd):
                     await self._flush()
                     if st.status in FINAL:  # failed by its commit (unstorable, diverged)
                         continue
-                    if top and self._may_park() and self.inbox.park(self._resume):
+                    if top and self._may_park() and self.park():
                         # the next message starts the runner again, in this
                         # task's contextvars (not the sender's)
-                        self._context = trio.lowlevel.current_task().context
                         parked = True
                         return
                     batch = await self.inbox.receive()

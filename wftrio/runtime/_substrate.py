@@ -182,6 +182,7 @@ class Substrate:
         self.hub = SinkHub(check_sinks(sinks), sink_buffer)
         self.counters = Counters()
         self.closing = False
+        self.parked_context: Any = None  # shared by parked cases holding the same vars (Parking)
         self._opened = False
         self._stack: AsyncExitStack | None = None
         self._nursery: trio.Nursery | None = None
