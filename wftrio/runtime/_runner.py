@@ -454,6 +454,7 @@ class Case(Parking):
             if res.state is not None:
                 # restored from its snapshot, in the runner state it was in then
                 self.st, res.state = res.state, None
+                self.st.defer_keys = True  # StartEffect.key: derived by the effect tasks
                 self.state = res.runner_state
                 self._ctx0 = self._root = None
                 self.started_at = trio_clock()
@@ -476,6 +477,7 @@ class Case(Parking):
                 "fingerprint": self.workflow.fingerprint,
             },
         )
+        self.st.defer_keys = True  # StartEffect.key: derived by the effect tasks
         if self.replay is not None:  # its clock is case time already, from 0: no offset
             self.started_at = trio_clock()
             self.st.t0 = 0.0
@@ -536,13 +538,7 @@ class Case(Parking):
             # issue order (in_feed_order's, for effects alone) in fewer calls
             if len(batch) > 1:
                 batch = sorted(batch, key=_eid)
-            feed = st.feed_effect_outcome
-            for msg in batch:
-                try:
-                    if feed(*msg):
-                        counters.effects_completed += 1
-                except Exception as exc:
-                    self._fail(exc)
+            counters.effects_completed += st.feed_effect_outcomes(batch, self._fail)
             self._dispatch(st.take_outbox())
             return
         if len(batch) > 1:
