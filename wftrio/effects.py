@@ -184,6 +184,11 @@ def bind_effect_lazily(
     return _CURRENT.set([None, case_id, causal_id, key, task, kind, attempt, ctx])
 
 
+bind_lazy_list = _CURRENT.set
+"""``bind_lazy_list([None, case_id, causal_id, key, task, kind, attempt, ctx])``:
+:func:`bind_effect_lazily` without its call (the runtime's inline effect task)."""
+
+
 def unbind_effect(token: Token[EffectContext | _LazyEffect]) -> None:
     """Restore the binding :func:`bind_effect_lazily` replaced (``token`` is its result)."""
     _CURRENT.reset(token)

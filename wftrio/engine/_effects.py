@@ -328,6 +328,7 @@ DEQUE_AT = 32
 _NO_EXTRA: dict[str, Any] = {}  # a receipt's extra fields when it has none (never mutated)
 _new_event = tuple.__new__  # builds a NamedTuple from all its fields, in one call
 _EFFECT = WaitKind.EFFECT
+_new_meta = object.__new__  # an EffectMeta without its __init__ call (its fields set in place)
 
 
 def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
@@ -370,7 +371,16 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     tok.wait = _new_event(EffectWait, (_EFFECT, eid))  # no NamedTuple __new__ call
     if st.current is tok:
         st.current = None
-    meta = EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
+    meta = _new_meta(EffectMeta)  # EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
+    meta.causal_id = cid
+    meta.key = None
+    meta.kind = kind
+    meta.request = req
+    meta.cost = cost
+    meta.requested_at = now
+    meta.spec = None
+    meta.attempts = 0
+    meta.epoch = st.epoch
     metas = st.effect_meta
     if metas is None:
         metas = st.effect_meta = {}
