@@ -10,6 +10,7 @@ trace is read (``engine/_receipt_records.py``).  A failure goes to the task's
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -272,8 +273,10 @@ def complete_all(
             scope.snap = None
             scope.data.update(updates)
         tok.pc = ins.next
-        ready = st.ready
-        if type(ready) is list and len(ready) < DEQUE_AT:  # ExecState.make_ready, inlined
+        ready = st.ready  # ExecState.make_ready, inlined (tok.wait is None already)
+        if type(ready) is deque:
+            ready.appendleft(tok)
+        elif len(ready) < DEQUE_AT:
             ready.insert(0, tok)
         else:
             st.make_ready(tok)
