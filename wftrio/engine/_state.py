@@ -164,8 +164,7 @@ class ExecState(Recording):
         # causal ids derive from the root: the case id, or the recorded case's in a replay
         self.root_id: str = causal_root if causal_root is not None else case_id
         self.effect_meta: dict[int, EffectMeta] | None = None
-        # the host derives StartEffect.key itself (None in the commands): the runtime
-        self.defer_keys = False
+        self.defer_keys = False  # the host derives StartEffect.key (None in commands)
         self.governor: Governor | None = None
         if allow is not None or budget is not None:
             from wftrio.governance import Governor
@@ -630,10 +629,6 @@ class ExecState(Recording):
     For a host feeding many outcomes (the runtime's ``EffectOutcome``
     messages have these fields in this order): one call fewer per outcome.
     """
-
-    feed_effect_outcomes = _effect_outcome.complete_all
-    """``feed_effect_outcome`` of each outcome of a list, in order; returns how many were
-    taken; an exception goes to ``fail(exc)`` and the list goes on.  Cheaper per outcome."""
 
     def feed_effect_retry(
         self, eid: int, attempt: int, error: BaseException, delay: float = 0.0

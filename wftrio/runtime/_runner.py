@@ -39,6 +39,7 @@ from wftrio.engine import (
     StartEffect,
     StartTimer,
     Status,
+    feed_effect_outcomes,
 )
 from wftrio.engine.frozen import FrozenDict
 from wftrio.engine.program import Program
@@ -538,7 +539,7 @@ class Case(Parking):
             # issue order (in_feed_order's, for effects alone) in fewer calls
             if len(batch) > 1:
                 batch = sorted(batch, key=_eid)
-            counters.effects_completed += st.feed_effect_outcomes(batch, self._fail)
+            counters.effects_completed += feed_effect_outcomes(st, batch, self._fail)
             self._dispatch(st.take_outbox())
             return
         if len(batch) > 1:
