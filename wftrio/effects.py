@@ -158,6 +158,8 @@ def current_effect() -> EffectContext:
     assert type(e) is list  # a lazy binding (see _LazyEffect)
     built = e[0]
     if built is None:
+        if e[3] is None:  # the key was left to be derived (see bind_effect_lazily)
+            e[3] = idempotency_key(e[2])
         built = e[0] = EffectContext(*e[1:])
     return built  # type: ignore[no-any-return]
 
@@ -165,7 +167,7 @@ def current_effect() -> EffectContext:
 def bind_effect_lazily(
     case_id: str,
     causal_id: str,
-    key: str,
+    key: str | None,
     task: str,
     kind: str,
     attempt: int,
@@ -175,9 +177,16 @@ def bind_effect_lazily(
 
     The runtime's fast path for an async task function (which is not handed
     its ``EffectContext``): :func:`current_effect` inside returns the same
-    context :func:`bind_effect` would bind.  Undo with :func:`unbind_effect`.
+    context :func:`bind_effect` would bind.  ``key`` ``None``: the context's
+    key is ``idempotency_key(causal_id)``, derived when the context is
+    built.  Undo with :func:`unbind_effect`.
     """
     return _CURRENT.set([None, case_id, causal_id, key, task, kind, attempt, ctx])
+
+
+bind_lazy_list = _CURRENT.set
+"""``bind_lazy_list([None, case_id, causal_id, key, task, kind, attempt, ctx])``:
+:func:`bind_effect_lazily` without its call (the runtime's inline effect task)."""
 
 
 def unbind_effect(token: Token[EffectContext | _LazyEffect]) -> None:

@@ -2,7 +2,9 @@
 
 Public entry points: :class:`ExecState` (one case's state and the reducer
 over it), :func:`snapshot` / :func:`restore` / :func:`pending_commands`
-(snapshots), :func:`materialise` (builds the events of a list that
+(snapshots), :func:`feed_effect_outcomes` (a batch of
+``ExecState.feed_effect_outcome`` calls, cheaper per outcome),
+:func:`materialise` (builds the events of a list that
 ``ExecState.take_events(defer_receipts=True)`` returned), :func:`idle` /
 :func:`wake` (a waiting state's empty lists shared while its host leaves it
 alone),
@@ -14,6 +16,7 @@ objects of a case's state, described once).
 
 from __future__ import annotations
 
+from wftrio.engine._effect_outcome import complete_all as feed_effect_outcomes
 from wftrio.engine._effects import EffectMeta
 from wftrio.engine._fused import materialise
 from wftrio.engine._idle import idle, wake
@@ -69,6 +72,7 @@ __all__ = [
     "WaitKind",
     "WaitSnap",
     "error_info",
+    "feed_effect_outcomes",
     "feed_input",
     "idle",
     "jsonable_copy",

@@ -72,6 +72,12 @@ class EffectMeta:
     requested it has blocked (the epoch moved on), so an effect withdrawn in
     its own epoch never started.  Restored metas get -1 (requested before
     the snapshot, started again by the host).
+
+    ``key``, the idempotency key (always ``idempotency_key(causal_id)``), is
+    ``None`` until :meth:`idem_key` computes it: a receipt derives it when
+    it is built, and a host that derives it itself (``ExecState.defer_keys``)
+    gets ``StartEffect`` commands with ``key=None``, so an effect nobody asks
+    the key of costs no SHA-256.
     """
 
     __slots__ = (
@@ -98,7 +104,7 @@ class EffectMeta:
         epoch: int = -1,
     ) -> None:
         self.causal_id = cid
-        self.key = idempotency_key(cid)
+        self.key: str | None = None
         self.kind = kind
         self.request = request
         self.cost = cost
@@ -106,6 +112,13 @@ class EffectMeta:
         self.spec = spec
         self.attempts = attempts
         self.epoch = epoch
+
+    def idem_key(self) -> str:
+        """The idempotency key (computed on the first call, then kept)."""
+        k = self.key
+        if k is None:
+            k = self.key = idempotency_key(self.causal_id)
+        return k
 
     def __repr__(self) -> str:
         return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
@@ -295,7 +308,7 @@ def request(
             kind=kind,
             effect=spec,
             causal_id=cid,
-            key=meta.key,
+            key=None if st.defer_keys else meta.idem_key(),
             timeout=a.timeout,
             retry=a.retry,
         )
@@ -315,6 +328,7 @@ DEQUE_AT = 32
 _NO_EXTRA: dict[str, Any] = {}  # a receipt's extra fields when it has none (never mutated)
 _new_event = tuple.__new__  # builds a NamedTuple from all its fields, in one call
 _EFFECT = WaitKind.EFFECT
+_new_meta = object.__new__  # an EffectMeta without its __init__ call (its fields set in place)
 
 
 def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
@@ -357,7 +371,16 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     tok.wait = _new_event(EffectWait, (_EFFECT, eid))  # no NamedTuple __new__ call
     if st.current is tok:
         st.current = None
-    meta = EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
+    meta = _new_meta(EffectMeta)  # EffectMeta(cid, kind, req, cost, now, None, 0, st.epoch)
+    meta.causal_id = cid
+    meta.key = None
+    meta.kind = kind
+    meta.request = req
+    meta.cost = cost
+    meta.requested_at = now
+    meta.spec = None
+    meta.attempts = 0
+    meta.epoch = st.epoch
     metas = st.effect_meta
     if metas is None:
         metas = st.effect_meta = {}
@@ -376,7 +399,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
                 kind,
                 None,
                 cid,
-                meta.key,
+                None if st.defer_keys else meta.idem_key(),
                 a.timeout,
                 a.retry,
             ),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
+from wftrio.effects import idempotency_key
 from wftrio.engine.frozen import FrozenDict, freeze_items
 from wftrio.receipts import Receipt, canonical_json, stable_hash
 from wftrio.trace import EventKind, TraceEvent
@@ -185,11 +186,14 @@ def build_receipt(
     attempts: int,
     started: float,
     ended: float,
-    key: str,
+    key: str | None,
     cost: float,
     extra: dict[str, Any],
 ) -> Receipt:
-    """The :class:`Receipt` of an effect's outcome, from ``_effect_receipt``'s arguments."""
+    """The :class:`Receipt` of an effect's outcome, from ``_effect_receipt``'s arguments.
+
+    ``key`` ``None``: not computed yet (``EffectMeta.key``): ``idempotency_key(causal_id)``.
+    """
     return Receipt(
         causal_id=causal_id,
         kind=kind,
@@ -199,7 +203,7 @@ def build_receipt(
         started=started,
         ended=ended,
         request="",
-        key=key,
+        key=key if key is not None else idempotency_key(causal_id),
         cost=cost,
         **extra,
     )

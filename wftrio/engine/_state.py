@@ -116,6 +116,7 @@ class ExecState(Recording):
         "_next_id",
         "code",
         "current",
+        "defer_keys",
         "effect_meta",
         "effects",
         "epoch",
@@ -163,6 +164,7 @@ class ExecState(Recording):
         # causal ids derive from the root: the case id, or the recorded case's in a replay
         self.root_id: str = causal_root if causal_root is not None else case_id
         self.effect_meta: dict[int, EffectMeta] | None = None
+        self.defer_keys = False  # the host derives StartEffect.key (None in commands)
         self.governor: Governor | None = None
         if allow is not None or budget is not None:
             from wftrio.governance import Governor

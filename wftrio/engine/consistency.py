@@ -114,6 +114,7 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
             "case_id": "any id",
             "clock": "a host constant",
             "code": "the Program's",
+            "defer_keys": "a host option",
             "effect_meta": "receipt data (engine/_effects.py keeps it with effects)",
             "epoch": "a counter of blocks; only receipts read it",
             "error": "any recorded error",

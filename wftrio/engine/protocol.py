@@ -144,7 +144,9 @@ class StartEffect(NamedTuple):
     activations holding the effect, outermost first (the runtime nests
     cancel scopes along it).  ``causal_id`` and ``key`` identify the effect
     across retries and replays; ``timeout`` (per attempt) and ``retry`` are
-    the task's policies.
+    the task's policies.  ``key`` is ``idempotency_key(causal_id)``; it is
+    ``None`` only in the commands of a state whose host derives it itself
+    (``ExecState.defer_keys``, set by the wftrio runtime).
 
     A ``NamedTuple`` (built once per effect, on the hot path: half the cost
     of a frozen attrs class), immutable like the other commands.
@@ -159,7 +161,7 @@ class StartEffect(NamedTuple):
     kind: str = ""
     effect: Effect | None = None
     causal_id: str = ""
-    key: str = ""
+    key: str | None = ""
     timeout: float | None = None
     retry: Retry | None = None
 

@@ -279,6 +279,11 @@ _CLASSES: tuple[ClassSchema, ...] = (
             Field("code", C, "the Program's handlers"),
             Field("current", R, "the token being run", key=False),
             Field(
+                "defer_keys",
+                C,
+                "a host option: StartEffect.key left None for the host to derive",
+            ),
+            Field(
                 "effect_meta",
                 R,
                 "eid -> EffectMeta of pending effects (receipt data)",

@@ -40,7 +40,7 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import Handler, bind_effect_lazily, no_handler
+from wftrio.effects import Handler, bind_lazy_list, no_handler
 from wftrio.engine import StartEffect
 from wftrio.errors import EffectTimeout, EngineError
 from wftrio.runtime._effects import escaped, is_stray, run_effect
@@ -55,6 +55,7 @@ from wftrio.runtime._messages import (
 __all__ = ["Children", "Counters", "EffectRun", "Host"]
 
 _new = tuple.__new__
+_new_run = object.__new__
 
 _EFFECT_TASK = "wftrio.runtime._children.Children._effect"
 """The trio name of every effect task (what trio would format from the method)."""
@@ -288,10 +289,18 @@ class Children:
                 self.held = {}
             self.held[cmd.eid] = (cmd, attempts_done)
             return
-        run = EffectRun(cmd, attempts_done)
+        regions = cmd.regions
+        if regions:
+            run = EffectRun(cmd, attempts_done)
+        else:  # EffectRun(cmd, attempts_done) without its __init__ call
+            run = _new_run(EffectRun)
+            run.cmd = cmd
+            run.scope = None
+            run.withdrawn = False
+            run.cancelled_at = None
+            run.attempts_done = attempts_done
         self.effects[cmd.eid] = run
         host = self.root
-        regions = cmd.regions
         if regions:
             for rid in regions:
                 h = self.hosts.get(rid)
@@ -393,7 +402,10 @@ class Children:
                 ctx = cmd.ctx
                 # bound in this task's own context (trio copies one per task):
                 # the binding ends with the task, so it is never reset
-                bind_effect_lazily(self.case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, ctx)
+                # (bind_effect_lazily, inlined)
+                bind_lazy_list(
+                    [None, self.case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, ctx]
+                )
                 try:
                     result = await fn(ctx)
                 except Exception as exc:

@@ -37,7 +37,14 @@ from typing import Any
 
 import trio
 
-from wftrio.effects import EffectContext, Handler, bind_effect, bind_effect_lazily, unbind_effect
+from wftrio.effects import (
+    EffectContext,
+    Handler,
+    bind_effect,
+    bind_effect_lazily,
+    idempotency_key,
+    unbind_effect,
+)
 from wftrio.engine import StartEffect
 from wftrio.errors import EffectTimeout, EscapedBaseException, NoHandler
 from wftrio.runtime._messages import EffectEscaped, EffectOutcome, EffectRetry
@@ -131,6 +138,9 @@ async def run_effect(
     """
     retry = cmd.retry
     started = now()
+    key = cmd.key
+    if key is None:  # left to the runtime (ExecState.defer_keys): one for every attempt
+        key = idempotency_key(cmd.causal_id)
     n = attempts_done
     while True:
         n += 1
@@ -141,16 +151,14 @@ async def run_effect(
                 # function asks for it (current_effect()): no coroutine
                 # between this one and the user's
                 token = bind_effect_lazily(
-                    case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, cmd.ctx
+                    case_id, cmd.causal_id, key, cmd.name, cmd.kind, n, cmd.ctx
                 )
                 try:
                     result = await fn(cmd.ctx)
                 finally:
                     unbind_effect(token)
             else:
-                ectx = EffectContext(
-                    case_id, cmd.causal_id, cmd.key, cmd.name, cmd.kind, n, cmd.ctx
-                )
+                ectx = EffectContext(case_id, cmd.causal_id, key, cmd.name, cmd.kind, n, cmd.ctx)
                 if cmd.timeout is None:
                     with bind_effect(ectx):
                         result = await _call(cmd, handler, ectx)

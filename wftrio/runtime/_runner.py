@@ -39,6 +39,7 @@ from wftrio.engine import (
     StartEffect,
     StartTimer,
     Status,
+    feed_effect_outcomes,
 )
 from wftrio.engine.program import Program
 from wftrio.errors import ReplayDivergence
@@ -436,6 +437,7 @@ class Case(CaseEnd):
                     # restored from its snapshot, in the runner state it was in then
                     st, res.state = res.state, None
                     self.st = st
+                    st.defer_keys = True  # StartEffect.key: derived by the effect tasks
                     self.state = res.runner_state
                     self._ctx0 = self._root = None
                     self.started_at = trio_clock()
@@ -455,6 +457,7 @@ class Case(CaseEnd):
             if wf is None
             else {"name": wf.name, "version": wf.version, "fingerprint": wf.fingerprint},
         )
+        st.defer_keys = True  # StartEffect.key: derived by the effect tasks
         if self.replay is not None:  # its clock is case time already, from 0: no offset
             self.started_at = trio_clock()
             st.t0 = 0.0
@@ -515,13 +518,7 @@ class Case(CaseEnd):
             # issue order (in_feed_order's, for effects alone) in fewer calls
             if len(batch) > 1:
                 batch = sorted(batch, key=_eid)
-            feed = st.feed_effect_outcome
-            for msg in batch:
-                try:
-                    if feed(*msg):
-                        counters.effects_completed += 1
-                except Exception as exc:
-                    self._fail(exc)
+            counters.effects_completed += feed_effect_outcomes(st, batch, self._fail)
             self._dispatch(st.take_outbox())
             return
         if len(batch) > 1:

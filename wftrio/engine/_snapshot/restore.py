@@ -524,7 +524,7 @@ def pending_commands(st: ExecState) -> list[StartEffect | StartTimer]:
                 kind=meta.kind if meta is not None else instr_arg(ins, "kind") or name,
                 effect=spec,
                 causal_id=meta.causal_id if meta is not None else "",
-                key=meta.key if meta is not None else "",
+                key=meta.idem_key() if meta is not None else "",
                 timeout=instr_arg(ins, "timeout"),
                 retry=instr_arg(ins, "retry"),
             )
