@@ -209,8 +209,8 @@ def _same(a: wf.CaseInfo, b: wf.CaseInfo) -> None:
 
 @pytest.mark.parametrize("name", ["done", "failed"])
 async def test_the_first_burst_end_records_what_the_runner_end_does(name: str) -> None:
-    # the same case ended by _end_first_burst (defaults) and by _conclude
-    # (a timeout makes the runner task take the burst)
+    # the same case ended in start's first burst (defaults) and by the runner
+    # task (a timeout makes the runner task take the burst)
     term = wf.seq(wf.task("a", _inc), wf.task("b", _inc if name == "done" else _boom))
     async with wf.open_substrate() as sub:
         quick = await sub.new_case(term, {"n": 0})

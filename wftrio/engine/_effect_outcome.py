@@ -165,8 +165,6 @@ def complete_all(
     """
     fast = st.tracing and not st.full and st.on_event is None and st.keep_events
     instrs = st.program.instrs
-    clock = st.clock
-    case_id = st.case_id
     taken = 0
     for msg in batch:
         eid, result, error, attempts, t0, t1, _ = msg
@@ -219,55 +217,7 @@ def complete_all(
             g = st.governor = Governor()
         if t1 > t0:  # Governor.charge_time, inlined
             g.time += t1 - t0
-        seq = st.seq
-        st.seq = seq + 2
-        sid = scope_of(tok) if tok.region is not None else None
-        # one clock reading for the outcome's two events (one reducer step)
-        t = (clock() - st.t0) if clock is not None else 0.0
-        tid = tok.id
-        req = meta.request
-        events = st._events
-        events.append(
-            (
-                completed_event,
-                seq,
-                case_id,
-                name,
-                tid,
-                sid,
-                t,
-                eid,
-                st.steps,
-                updates,
-                attempts,
-                t0,
-                t1,
-            )
-        )
-        receipt = (
-            meta.causal_id,
-            meta.kind,
-            name,
-            "ok",
-            attempts,
-            t0,
-            t1,
-            meta.key,
-            meta.cost,
-            _NO_EXTRA,
-        )
-        events.append(
-            _new_event(
-                PendingReceipt,
-                (seq + 1, case_id, _RECEIPT, name, tid, sid, t, receipt, req, updates),
-            )
-        )
-        digest = req.digest  # type: ignore[union-attr]
-        if digest is not None and digest is not st._unhashed:  # record_compact
-            if st._unhashed is not None:
-                st._unhashed.prefix()
-            st._unhashed = digest
-        st._lazy = st._lazy or 1  # record_compact's marks (a receipt)
+        _completed_compact(st, tok, eid, name, meta, updates, attempts, t0, t1)
         if updates:
             scope = tok.scope
             scope.snap = None
@@ -283,6 +233,13 @@ def complete_all(
         st.status = Status.RUNNING
         taken += 1
     return taken
+
+
+def _ok_receipt(
+    meta: EffectMeta, name: str, attempts: int, t0: float, t1: float
+) -> tuple[Any, ...]:
+    """An ok outcome's receipt, as ``_effect_receipt``'s arguments (built when read)."""
+    return (meta.causal_id, meta.kind, name, "ok", attempts, t0, t1, meta.key, meta.cost, _NO_EXTRA)
 
 
 def _completed_compact(
@@ -315,7 +272,7 @@ def _completed_compact(
     events.append(
         (completed_event, seq, case_id, name, tid, sid, t, eid, st.steps, updates, attempts, t0, t1)
     )
-    events.append(
+    st.record_compact(
         _new_event(
             PendingReceipt,
             (
@@ -326,29 +283,13 @@ def _completed_compact(
                 tid,
                 sid,
                 t,
-                (
-                    meta.causal_id,
-                    meta.kind,
-                    name,
-                    "ok",
-                    attempts,
-                    t0,
-                    t1,
-                    meta.key,
-                    meta.cost,
-                    _NO_EXTRA,
-                ),
+                _ok_receipt(meta, name, attempts, t0, t1),
                 req,
                 updates,
             ),
-        )
+        ),
+        req.digest,  # type: ignore[union-attr]
     )
-    digest = req.digest  # type: ignore[union-attr]
-    if digest is not None and digest is not st._unhashed:  # record_compact
-        if st._unhashed is not None:
-            st._unhashed.prefix()
-        st._unhashed = digest
-    st._lazy = st._lazy or 1  # record_compact's marks (a receipt)
 
 
 def _completed_eager(
@@ -421,7 +362,7 @@ def _completed_eager(
         )
         req = meta.request
         if type(req) is DeferredRequest:
-            events.append(
+            st.record_compact(
                 _new_event(
                     PendingReceipt,
                     (
@@ -432,29 +373,13 @@ def _completed_eager(
                         tok.id,
                         sid,
                         t,
-                        (
-                            meta.causal_id,
-                            meta.kind,
-                            name,
-                            "ok",
-                            attempts,
-                            t0,
-                            t1,
-                            meta.key,
-                            meta.cost,
-                            _NO_EXTRA,
-                        ),
+                        _ok_receipt(meta, name, attempts, t0, t1),
                         req,
                         updates,
                     ),
-                )
+                ),
+                req.digest,
             )
-            digest = req.digest
-            if digest is not None and digest is not st._unhashed:  # record_compact
-                if st._unhashed is not None:
-                    st._unhashed.prefix()
-                st._unhashed = digest
-            st._lazy = st._lazy or 1  # record_compact's marks (a receipt)
         else:
             st.seq = seq + 1
             _effect_receipt(st, tok, name, meta, "ok", attempts, t0, t1, result_of=updates)

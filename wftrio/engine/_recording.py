@@ -107,59 +107,36 @@ class Recording:
             return
         seq = self.seq
         self.seq = seq + 1
+        head = (
+            seq,
+            self.case_id,
+            kind._value_,  # the plain str (see above); .value costs 5x more
+            name,
+            tok.id if tok is not None else None,
+            scope_of(tok) if tok is not None else None,
+            (self.clock() - self.t0) if self.clock is not None else 0.0,
+        )
         rec = self._record
         if rec is None:
             # kept, no callback: a plain tuple, which the collector stops tracking
             # when its values are scalars (a TraceEvent and its FrozenDict stay
             # tracked for life); built into the same event when read (plain_event)
             if data is None:
-                self._events.append(
-                    (
-                        seq,
-                        self.case_id,
-                        kind._value_,
-                        name,
-                        tok.id if tok is not None else None,
-                        scope_of(tok) if tok is not None else None,
-                        (self.clock() - self.t0) if self.clock is not None else 0.0,
-                    )
-                )
+                self._events.append(head)
             else:
                 if type(data) is not FrozenDict and not set(map(type, data.values())) <= ATOMIC:
                     data = {k: freeze(v) for k, v in data.items()}  # (as freeze_items)
-                self._events.append(
-                    (
-                        seq,
-                        self.case_id,
-                        kind._value_,
-                        name,
-                        tok.id if tok is not None else None,
-                        scope_of(tok) if tok is not None else None,
-                        (self.clock() - self.t0) if self.clock is not None else 0.0,
-                        *data,
-                        *data.values(),
-                    )
-                )
+                self._events.append((*head, *data, *data.values()))
             self._lazy = self._lazy or 1
             return
-        ev = _new_event(
-            TraceEvent,
-            (
-                seq,
-                self.case_id,
-                kind._value_,  # the plain str (see above); .value costs 5x more
-                name,
-                tok.id if tok is not None else None,
-                scope_of(tok) if tok is not None else None,
-                (self.clock() - self.t0) if self.clock is not None else 0.0,
-                NO_UPDATES
-                if data is None
-                else data
-                if type(data) is FrozenDict  # already frozen (task updates)
-                else freeze_items(data),
-            ),
+        frozen = (
+            NO_UPDATES
+            if data is None
+            else data
+            if type(data) is FrozenDict  # already frozen (task updates)
+            else freeze_items(data)
         )
-        rec(ev)
+        rec(_new_event(TraceEvent, (*head, frozen)))
 
     def record(self, ev: TraceEvent) -> None:
         """Record a trace event built by the caller (it must carry the next ``seq``).

@@ -2,9 +2,8 @@
 
 How a case fails (:meth:`CaseEnd._fail`) and concludes: its final state,
 its result, its last events kept, the substrate's books
-(:meth:`CaseEnd._conclude`), and the same for a case that ended in its
-first burst with nothing else touched yet (:meth:`CaseEnd._end_first_burst`,
-issue 12's small case).  The runner (``_runner``) decides when.
+(:meth:`CaseEnd._conclude`, also for a case that ended in its first
+burst).  The runner (``_runner``) decides when.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ _FINAL_OF = {
 # the data of a case_state event, one shared read-only mapping per state
 # (a waiting case keeps two of these events: ~180 B each when built per case)
 _FROM = {s: FrozenDict({"from": s.value}) for s in CaseState}
-_FROM_RUNNING = _FROM[CaseState.RUNNING]
 
 
 class CaseEnd(Parking):
@@ -157,49 +155,6 @@ class CaseEnd(Parking):
         self.st = None
         self.kids = None
         self.replay = None
-        if self.workflow is None:
-            self._term = self.program.term  # kept: one reference
-        self.program = None  # type: ignore[assignment]
-        sub.case_finished(self)
-        if self._watch is not None:
-            self._watch.value = final
-
-    def _end_first_burst(self, st: ExecState) -> None:
-        """:meth:`_conclude` of a case that ended in its first burst, with no store.
-
-        Nothing else has touched it yet: it has no inbox (``NO_INBOX``), no
-        child, no replay, no sink, no cancel request, no watcher and no
-        events kept; it is RUNNING.  The same record as :meth:`_conclude`'s
-        (tests/test_runtime_first_burst.py compares them).
-        """
-        if st.outbox:
-            st.take_outbox()
-        final = _FINAL_OF[st.status]
-        if final is CaseState.FAILED and self.error is None:
-            self.error = st.error
-        sub = self.sub
-        ctx = st.ctx  # not copied: the state is dropped below, its dict is the result's
-        steps = st.steps
-        self._end = (steps, st.pending_signals() if st.signals else None)
-        if st.governor is not None:  # (None: status() reports no usage, no limits)
-            self._budget = st.budget_usage()
-        self.finished_at = sub.now()
-        self.state = final
-        if st.tracing:
-            st.emit(EventKind.CASE_STATE, final._value_, None, _FROM_RUNNING)
-        if st.has_events():  # _commit's _keep, for a case that kept no event yet
-            # receipts' request hashes are computed when the trace is read (materialise)
-            events = st.take_events(defer_receipts=True)
-            keep = self.opts.keep_events
-            if keep is not None and len(events) > keep:
-                self._window(events)  # (kept as self.events, trimmed in place)
-            else:
-                self.events = events
-            trace = events  # copied when first read (CaseResult.trace)
-        else:
-            trace = []
-        self.result = new_result(self.case_id, final, ctx, trace, self.error, None, steps)
-        self.st = None
         if self.workflow is None:
             self._term = self.program.term  # kept: one reference
         self.program = None  # type: ignore[assignment]

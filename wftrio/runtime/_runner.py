@@ -257,10 +257,7 @@ class Case(CaseEnd):
                 status = st.status
             self.sub.counters.steps += st.steps - before
             if status in FINAL:  # finished in its first burst: no task needed, nor an inbox
-                if self.durable is None and self.inbox is NO_INBOX:
-                    self._end_first_burst(st)
-                else:
-                    self._conclude()
+                self._conclude()
                 return
         if self.inbox is NO_INBOX:
             self.inbox = Inbox(self.sub.inbox_capacity)
