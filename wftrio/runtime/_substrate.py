@@ -409,19 +409,14 @@ class Substrate:
             return await start_case(self, term, ctx, case_id, version, options)
         # the bare term started last, with the substrate's defaults: compiled,
         # validated, no store row to write, no replay (see _fast)
-        nursery = self._check_open()
+        self._check_open()
         await trio.lowlevel.checkpoint_if_cancelled()
         if ctx is not None:
             check_ctx(ctx)
         case_id, token = new_ids()
-        cases = self._cases
-        while case_id in cases:  # pragma: no cover - 2**-122
+        while case_id in self._cases:  # pragma: no cover - 2**-122
             case_id, token = new_ids()
-        case = Case(self, case_id, fast[1], ctx, self.defaults, run_root(case_id, token))
-        cases[case_id] = case  # _launch, inlined
-        self._live.value += 1
-        self._started += 1
-        case.start(nursery)
+        self._launch(Case(self, case_id, fast[1], ctx, self.defaults, run_root(case_id, token)))
         await trio.lowlevel.cancel_shielded_checkpoint()
         return case_id
 
