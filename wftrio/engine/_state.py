@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import DeferOps, Program, WaitSignalOps
-from wftrio.engine import _effect_outcome, _effects, _withdraw
+from wftrio.engine import _effect_outcome, _effects, _run_loop, _withdraw
 from wftrio.engine._ops import link
 from wftrio.engine._recording import Recording, _record_nothing, scope_of
 from wftrio.engine.frozen import FrozenDict, freeze, frozen_copy
@@ -367,46 +367,7 @@ class ExecState(Recording):
 
     # -- the reducer ---------------------------------------------------------
 
-    def run(self, max_steps: int = 1 << 62) -> Status:
-        """Take up to ``max_steps`` steps; return the status afterwards.
-
-        Returns ``RUNNING`` when ``max_steps`` ran out with work left,
-        ``BLOCKED`` when every live token waits on the outside world, or a
-        final status.
-        """
-        if self.status in FINAL:
-            return self.status
-        code = self.code
-        preemptive = self.preemptive
-        left = max_steps
-        while left > 0:
-            tok = self.current
-            if tok is None:
-                tok = self._pick()
-                if tok is None:
-                    break
-                self.current = tok
-            elif preemptive and self.ready:
-                self.ready.append(tok)
-                self.current = None
-                continue
-            n = code[tok.pc](self, tok, 1 if preemptive else left)
-            self.steps += n
-            left -= n
-            if self.status in FINAL:
-                return self.status
-            if preemptive and self.current is not None:
-                # re-pick before the next step
-                self.ready.append(self.current)
-                self.current = None
-        if self.current is not None or any(t.alive and t.wait is None for t in self.ready):
-            self.status = Status.RUNNING
-        elif self.tokens:
-            self.status = Status.BLOCKED
-            self.epoch += 1
-        else:
-            self.finish()
-        return self.status
+    run = _run_loop.run  # the reducer loop (engine/_run_loop.py)
 
     def finish(self) -> None:
         """No live token is left: the case is DONE (implicit termination)."""
