@@ -35,6 +35,7 @@ from wftrio.engine import _blocking, _effects
 from wftrio.engine._call_ops import call_enter, call_exit
 from wftrio.engine._fused import run_compact
 from wftrio.engine._mi_ops import SPAWN_CHUNK, mi_done, mi_signal, mi_spawn
+from wftrio.engine._recording import scope_of
 from wftrio.engine._sync import halt
 from wftrio.engine.frozen import (
     ATOMIC,
@@ -156,13 +157,15 @@ def _task(pc: int, ins: Instr, lk: Linker) -> Handler:
         scope = tok.scope
         view = scope.view
         data = scope.data
-        record = st.recorder
+        rec = st._record  # st.recorder, st.region_id and st.now, inlined
+        record = st._events.append if rec is None else rec
         cid = st.case_id
         tid = tok.id
-        rid = st.region_id(tok)
+        rid = scope_of(tok) if tok.region is not None else None
         # one time per fused run: no checkpoint happens inside it, so to the
         # rest of the program every step of the run happens at the same moment
-        t = st.now()
+        clock = st.clock
+        t = (clock() - st.t0) if clock is not None else 0.0
         seq = st.seq
         completed = _COMPLETED
         i = pc
