@@ -14,6 +14,7 @@ from wftrio.engine.protocol import FINAL, Status
 
 if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
+    from wftrio.engine.objects import Token
 
 __all__ = ["run"]
 
@@ -36,8 +37,8 @@ def run(st: ExecState, max_steps: int = 1 << 62) -> Status:
     while left > 0:
         tok = st.current
         if tok is None:
-            # ExecState._pick, inlined: the top of the stack, skipping the
-            # tokens withdrawn or blocked since they were made ready
+            # the top of the stack, skipping the tokens withdrawn or
+            # blocked since they were made ready
             while ready:
                 tok = ready.pop()
                 if tok.alive and tok.wait is None:
@@ -61,7 +62,7 @@ def _run_preemptive(st: ExecState, max_steps: int) -> Status:
     while left > 0:
         tok = st.current
         if tok is None:
-            tok = st._pick()
+            tok = _pick(st)
             if tok is None:
                 break
             st.current = tok
@@ -79,6 +80,27 @@ def _run_preemptive(st: ExecState, max_steps: int) -> Status:
             st.ready.append(st.current)
             st.current = None
     return _settle(st)
+
+
+def _pick(st: ExecState) -> Token | None:
+    """The preemptive loop's next token: the scheduler chooses among the live ready ones."""
+    ready = st.ready
+    while ready:
+        if len(ready) > 1:
+            live = [t for t in ready if t.alive]
+            if len(live) != len(ready):
+                ready.clear()
+                ready.extend(live)
+                continue
+            i = st.choose(len(ready), "token", None)
+            tok = ready[i]
+            ready[i] = ready[-1]
+            ready.pop()
+        else:
+            tok = ready.pop()
+        if tok.alive and tok.wait is None:
+            return tok
+    return None
 
 
 def _settle(st: ExecState) -> Status:

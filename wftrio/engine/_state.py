@@ -337,25 +337,6 @@ class ExecState(Recording):
         if self.current is tok:
             self.current = None
 
-    def _pick(self) -> Token | None:
-        ready = self.ready
-        while ready:
-            if len(ready) > 1 and self.preemptive:
-                live = [t for t in ready if t.alive]
-                if len(live) != len(ready):
-                    ready.clear()
-                    ready.extend(live)
-                    continue
-                i = self.choose(len(ready), "token", None)
-                tok = ready[i]
-                ready[i] = ready[-1]
-                ready.pop()
-            else:
-                tok = ready.pop()
-            if tok.alive and tok.wait is None:
-                return tok
-        return None
-
     def choose(self, n: int, what: str, tok: Token | None, path: str | None = None) -> int:
         """Ask the scheduler to pick among ``n >= 2`` options, recording the pick."""
         i = self.scheduler.pick(n, what)
