@@ -66,6 +66,9 @@ def test_every_figure_is_measured(quick_report: dict[str, Any]) -> None:
     assert figs["waiting"]["signals_per_sec"] > 0
     assert figs["effect"]["n"] == figs["effect_ctx"]["n"] == sizes["effect"]
     assert figs["effect_ctx"]["keys"] == sizes["effect_keys"]
+    assert figs["effect_ctx"]["met"] is None  # a scaling row; 9c holds the target
+    assert figs["effect_ctx"]["start_ns_per_key"] >= 0
+    assert figs["effect_marginal"]["met"] in (True, False)
     assert figs["effect_marginal"]["keys"] == sizes["effect_keys"]
     assert figs["effect_marginal"]["few"] == sizes["effect"] // 10
     assert (figs["waiters"]["small"], figs["waiters"]["large"]) == (

@@ -1,4 +1,4 @@
-"""Figures 9 and 9b: effects (async task functions) on a substrate, against raw trio.
+"""Figures 9, 9b and 9c: effects (async task functions) on a substrate, against raw trio.
 
 Every branch of the measured ``par`` is an async task function that awaits
 ``trio.sleep(0)`` and returns a one-key dict.  The case runs on an open
@@ -118,19 +118,29 @@ def bench_effect(n: int, repeat: int) -> dict[str, Any]:
 
 
 def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
-    """Figure 9b: figure 9's workload with a ctx of ``keys`` keys vs 8 keys."""
+    """Figure 9b: figure 9's whole case with a ctx of ``keys`` keys vs 8 keys (a scaling row).
+
+    Issue 12's "ctx size 8 / 10k" scaling row, reported: the whole case
+    includes what ``new_case`` does once per case with its initial ctx
+    (the str-key check, the scan for values to freeze, the copy; the
+    snapshot the effects share), linear in the ctx and independent of the
+    number of effects.  ``start_ns_per_key`` is that difference per key.
+    Whether an *effect's* cost grows with the ctx is figure 9c's target.
+    """
     t = trio.run(_measure, n, {"small": big_ctx(8), "large": big_ctx(keys)}, repeat, False)
     return figure(
-        f"par of {n} effects, per branch: ctx of {keys:,} keys / ctx of 8 keys",
+        f"par of {n} effects, whole case (new_case copies and checks the ctx once), per "
+        f"branch: ctx of {keys:,} keys / ctx of 8 keys",
         t["large"] / n * 1e6,
         t["small"] / n * 1e6,
         "us/branch",
-        "<= 1.2",
-        ratio(t["large"], t["small"]) <= 1.2,
+        "reported (the per-effect target is 9c)",
+        None,
         n=n,
         keys=keys,
         small_s=t["small"],
         large_s=t["large"],
+        start_ns_per_key=max(t["large"] - t["small"], 0.0) / (keys - 8) * 1e9,
     )
 
 
