@@ -175,7 +175,8 @@ async def test_only_effects_inside_regions_get_a_scope_of_their_own(
         kids = sub._get(cid).kids
         assert kids is not None
         # the cancelling join's branches run in a region: withdrawn alone, by their scope
-        assert all(run.scope is not None for run in kids.effects.values())
+        assert kids.effects
+        assert set(kids.scopes) == set(kids.effects)
         res = await sub.wait(cid)
         assert res.ctx["n"] == 1
         assert log == ["cancelled slow"]
@@ -186,7 +187,7 @@ async def test_only_effects_inside_regions_get_a_scope_of_their_own(
         kids = sub._get(cid).kids
         assert kids is not None
         assert len(kids.effects) == 2
-        assert all(run.scope is None for run in kids.effects.values())
+        assert not kids.scopes
         await sub.wait(cid)
 
 
@@ -202,6 +203,11 @@ def test_withdrawing_a_scopeless_effect_while_the_case_goes_on_is_an_engine_erro
             kids.cancel_effect(1)
         kids.start_effect(StartEffect(2, "f", None, {}, (), 2))
         kids.cancel_effect(2, ending=True)  # with the case: the case nursery cancels it
-        assert kids.effects[2].withdrawn
+        assert set(kids.withdrawn) == {1, 2}
+        at = kids.withdrawn[2]
+        await trio.sleep(1)
+        kids.cancel_effect(2, ending=True)  # a second withdrawal changes nothing
+        assert kids.withdrawn[2] == at
+        assert kids.counters.effects_cancelled == 2
 
-    trio.run(main)
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -108,7 +108,7 @@ def info(case: Case) -> CaseInfo:
         sink_errors=case.notes.sink_errors if case.notes else 0,
         sink_error=case.notes.sink_error if case.notes else None,
         events_dropped=case.notes.events_dropped if case.notes else 0,
-        effect_names=tuple(r.cmd.name for r in kids.effects.values()) if kids else (),
+        effect_names=tuple(c.name for c in kids.effects.values()) if kids else (),
         workflow=case.workflow.name if case.workflow is not None else None,
         workflow_version=case.workflow.version if case.workflow is not None else None,
         ctx=ctx,

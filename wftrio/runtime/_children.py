@@ -52,10 +52,9 @@ from wftrio.runtime._messages import (
     TimerFired,
 )
 
-__all__ = ["Children", "Counters", "EffectRun", "Host"]
+__all__ = ["Children", "Counters", "Host"]
 
 _new = tuple.__new__
-_new_run = object.__new__
 
 _EFFECT_TASK = "wftrio.runtime._children.Children._effect"
 """The trio name of every effect task (what trio would format from the method)."""
@@ -104,31 +103,14 @@ class Counters:
         self.case_cancel_max = max(self.case_cancel_max, seconds)
 
 
-class EffectRun:
-    """One effect task: its cancel scope, whether it was withdrawn, attempts made before.
-
-    ``scope`` is ``None`` for an effect outside every region (see the module
-    docstring): the case nursery's scope cancels it.
-    """
-
-    __slots__ = ("attempts_done", "cancelled_at", "cmd", "scope", "withdrawn")
-
-    def __init__(self, cmd: StartEffect, attempts_done: int = 0) -> None:
-        self.cmd = cmd
-        self.scope: trio.CancelScope | None = trio.CancelScope() if cmd.regions else None
-        self.withdrawn = False
-        self.cancelled_at: float | None = None
-        self.attempts_done = attempts_done
-
-    def __repr__(self) -> str:
-        return f"<EffectRun #{self.cmd.eid} {self.cmd.name!r} withdrawn={self.withdrawn}>"
-
-
 class Host:
     """A nursery that children run in: the case nursery or a region's.
 
     ``live`` counts children started and not finished (including those
-    queued in ``pending`` before the nursery is open).  A region host is
+    queued in ``pending`` before the nursery is open).  ``pending`` holds
+    ``(fn, args, name)`` for a child, and an effect outside every region,
+    with no attempt made before, as its ``StartEffect`` alone (no tuple of
+    arguments per effect).  A region host is
     dropped from ``Children.hosts`` when ``live`` falls to 0; its nursery
     then closes, and nothing is started in it again.
     """
@@ -140,7 +122,8 @@ class Host:
         self.rid = rid
         self.nursery: trio.Nursery | None = None
         self.pending: (
-            list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...], str | None]] | None
+            list[tuple[Callable[..., Awaitable[None]], tuple[Any, ...], str | None] | StartEffect]
+            | None
         ) = None
         self.live = 0
         self.cancelled = False
@@ -172,8 +155,14 @@ class Host:
         if self.cancelled:
             nursery.cancel_scope.cancel()
         pending, self.pending = self.pending, None
-        for fn, args, name in pending or ():
-            nursery.start_soon(fn, *args, name=name)
+        if pending:
+            effect = self.kids._effect
+            for p in pending:
+                if isinstance(p, StartEffect):  # a plain effect (Children.start_effect)
+                    nursery.start_soon(effect, p, self, 0, name=_EFFECT_TASK)
+                else:
+                    fn, args, name = p
+                    nursery.start_soon(fn, *args, name=name)
 
     def cancel(self) -> None:
         """Cancel the host's scope (every child, nested hosts included)."""
@@ -231,8 +220,10 @@ class Children:
         "root",
         "t0",
         "timers",
+        "scopes",
         "unstarted",
         "wake",
+        "withdrawn",
     )
 
     def __init__(
@@ -256,7 +247,12 @@ class Children:
         self.now: Callable[[], float] = now if now is not None else trio.current_time
         self.root = Host(self, None)
         self.hosts: dict[int, Host] = {}
-        self.effects: dict[int, EffectRun] = {}
+        # the effects started and not finished, by id; what is rare about
+        # one lives beside it: its withdrawal (eid -> trio time of it) and,
+        # for an effect in a region, its own cancel scope
+        self.effects: dict[int, StartEffect] = {}
+        self.withdrawn: dict[int, float] = {}
+        self.scopes: dict[int, trio.CancelScope] = {}
         self.timers: dict[int, trio.CancelScope] = {}
         # effect tasks spawned that have not run their first step yet
         self.unstarted = 0
@@ -289,35 +285,32 @@ class Children:
                 self.held = {}
             self.held[cmd.eid] = (cmd, attempts_done)
             return
+        self.effects[cmd.eid] = cmd
+        host = self.root
         regions = cmd.regions
         if regions:
-            run = EffectRun(cmd, attempts_done)
-        else:  # EffectRun(cmd, attempts_done) without its __init__ call
-            run = _new_run(EffectRun)
-            run.cmd = cmd
-            run.scope = None
-            run.withdrawn = False
-            run.cancelled_at = None
-            run.attempts_done = attempts_done
-        self.effects[cmd.eid] = run
-        host = self.root
-        if regions:
+            self.scopes[cmd.eid] = trio.CancelScope()
             for rid in regions:
                 h = self.hosts.get(rid)
                 if h is None:
                     h = self.hosts[rid] = Host(self, rid)
                     host.spawn(h.run_region)
                 host = h
-            host.start(self._effect, run, host, name=_EFFECT_TASK)
+            host.start(self._effect, cmd, host, attempts_done, name=_EFFECT_TASK)
         else:  # Host.start inlined for the case nursery (most effects)
             host.live += 1
             nursery = host.nursery
             if nursery is not None:
-                nursery.start_soon(self._effect, run, host, name=_EFFECT_TASK)
+                nursery.start_soon(self._effect, cmd, host, attempts_done, name=_EFFECT_TASK)
+            elif attempts_done:
+                pending = host.pending
+                if pending is None:
+                    pending = host.pending = []
+                pending.append((self._effect, (cmd, host, attempts_done), _EFFECT_TASK))
             elif host.pending is None:
-                host.pending = [(self._effect, (run, host), _EFFECT_TASK)]
+                host.pending = [cmd]  # (Host.open starts it: no tuple per effect)
             else:
-                host.pending.append((self._effect, (run, host), _EFFECT_TASK))
+                host.pending.append(cmd)
         self.unstarted += 1
         self.counters.effects_started += 1
 
@@ -342,16 +335,16 @@ class Children:
         held = self.held
         if held is not None and held.pop(eid, None) is not None:
             return
-        run = self.effects.get(eid)
-        if run is not None and not run.withdrawn:
-            run.withdrawn = True
-            run.cancelled_at = trio.current_time()
+        cmd = self.effects.get(eid)
+        if cmd is not None and eid not in self.withdrawn:
+            self.withdrawn[eid] = trio.current_time()
             self.counters.effects_cancelled += 1
-            if run.scope is not None:
-                run.scope.cancel()
+            scope = self.scopes.get(eid)
+            if scope is not None:
+                scope.cancel()
             elif not ending:
                 raise EngineError(
-                    f"effect #{eid} ({run.cmd.name!r}), outside every region, was withdrawn "
+                    f"effect #{eid} ({cmd.name!r}), outside every region, was withdrawn "
                     "while its case goes on: the runtime cancels such an effect with its case"
                 )
 
@@ -373,15 +366,16 @@ class Children:
         while self.unstarted:
             await trio.lowlevel.checkpoint()
 
-    async def _effect(self, run: EffectRun, host: Host) -> None:
-        cmd = run.cmd
+    async def _effect(self, cmd: StartEffect, host: Host, attempts_done: int) -> None:
+        eid = cmd.eid
+        withdrawn = self.withdrawn
         self.unstarted -= 1
         try:
-            if run.withdrawn:
+            if eid in withdrawn:
                 return
             fn = cmd.fn
             if (
-                run.scope is None
+                not cmd.regions
                 and fn is not None
                 and cmd.timeout is None
                 and cmd.retry is None
@@ -398,7 +392,7 @@ class Children:
                 else:
                     now = self.now
                     started = now()
-                n = run.attempts_done + 1
+                n = attempts_done + 1
                 ctx = cmd.ctx
                 # bound in this task's own context (trio copies one per task):
                 # the binding ends with the task, so it is never reset
@@ -428,30 +422,32 @@ class Children:
                 else:  # tuple.__new__: the NamedTuple without its __new__ call
                     ended = clock() - t0 if clock is not None else now()
                     msg = _new(EffectOutcome, (cmd.eid, result, None, n, started, ended, "ok"))
-                if not run.withdrawn:
+                if eid not in withdrawn:
                     self.put(msg)
                 return
 
             def report(msg: EffectOutcome | EffectEscaped | EffectRetry) -> None:
-                if not run.withdrawn:
+                if eid not in withdrawn:
                     if type(msg) is EffectRetry:
                         self.counters.effect_retries += 1
                     self.put(msg)
 
-            scope = run.scope
+            scope = self.scopes.get(eid)
             if scope is None:  # cancelled with the case nursery (module docstring)
-                await run_effect(
-                    cmd, self.handler, self.case_id, self.now, report, run.attempts_done
-                )
+                await run_effect(cmd, self.handler, self.case_id, self.now, report, attempts_done)
             else:
                 with scope:
                     await run_effect(
-                        cmd, self.handler, self.case_id, self.now, report, run.attempts_done
+                        cmd, self.handler, self.case_id, self.now, report, attempts_done
                     )
         finally:
-            self.effects.pop(cmd.eid, None)
-            if run.cancelled_at is not None:
-                self.counters.effect_cancel_latency(trio.current_time() - run.cancelled_at)
+            self.effects.pop(eid, None)
+            if withdrawn:  # (rare: the dict is empty until a withdrawal)
+                at = withdrawn.pop(eid, None)
+                if at is not None:
+                    self.counters.effect_cancel_latency(trio.current_time() - at)
+            if cmd.regions:
+                self.scopes.pop(eid, None)
             live = host.live = host.live - 1  # host.child_done(), inlined
             if live == 0:
                 self.host_empty(host)
