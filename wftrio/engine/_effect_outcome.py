@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from wftrio.compiler.program import TaskOps
 from wftrio.effects import causal_id
 from wftrio.engine._effects import (
-    _NO_EXTRA,
     _RECEIPT,
     DEQUE_AT,
     EffectMeta,
@@ -235,11 +234,17 @@ def complete_all(
     return taken
 
 
-def _ok_receipt(
-    meta: EffectMeta, name: str, attempts: int, t0: float, t1: float
-) -> tuple[Any, ...]:
-    """An ok outcome's receipt, as ``_effect_receipt``'s arguments (built when read)."""
-    return (meta.causal_id, meta.kind, name, "ok", attempts, t0, t1, meta.key, meta.cost, _NO_EXTRA)
+def close_ok(meta: EffectMeta, attempts: int, t0: float, t1: float) -> EffectMeta:
+    """``meta``, dropped from its state, closed with an ok outcome: its receipt's record.
+
+    A ``PendingReceipt`` keeps it and builds the receipt from it when read
+    (``EffectMeta.ok_receipt``): no tuple of the receipt's arguments per
+    outcome.  ``attempts`` becomes the outcome's count.
+    """
+    meta.attempts = attempts
+    meta.started = t0
+    meta.ended = t1
+    return meta
 
 
 def _completed_compact(
@@ -272,6 +277,9 @@ def _completed_compact(
     events.append(
         (completed_event, seq, case_id, name, tid, sid, t, eid, st.steps, updates, attempts, t0, t1)
     )
+    meta.attempts = attempts  # close_ok(meta, attempts, t0, t1), inlined
+    meta.started = t0
+    meta.ended = t1
     st.record_compact(
         _new_event(
             PendingReceipt,
@@ -283,7 +291,7 @@ def _completed_compact(
                 tid,
                 sid,
                 t,
-                _ok_receipt(meta, name, attempts, t0, t1),
+                meta,
                 req,
                 updates,
             ),
@@ -373,7 +381,7 @@ def _completed_eager(
                         tok.id,
                         sid,
                         t,
-                        _ok_receipt(meta, name, attempts, t0, t1),
+                        close_ok(meta, attempts, t0, t1),
                         req,
                         updates,
                     ),

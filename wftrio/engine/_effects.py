@@ -84,13 +84,20 @@ class EffectMeta:
         "attempts",
         "causal_id",
         "cost",
+        "ended",
         "epoch",
         "key",
         "kind",
         "request",
         "requested_at",
         "spec",
+        "started",
     )
+
+    # 0.0 until the meta is closed with an ok outcome (close_ok): the
+    # outcome's attempt count goes to ``attempts``, its times here
+    started: float
+    ended: float
 
     def __init__(
         self,
@@ -112,6 +119,7 @@ class EffectMeta:
         self.spec = spec
         self.attempts = attempts
         self.epoch = epoch
+        self.started = self.ended = 0.0  # the outcome's times, set by close_ok
 
     def idem_key(self) -> str:
         """The idempotency key (computed on the first call, then kept)."""
@@ -119,6 +127,21 @@ class EffectMeta:
         if k is None:
             k = self.key = idempotency_key(self.causal_id)
         return k
+
+    def ok_receipt(self, name: str) -> Receipt:
+        """The receipt of the ok outcome this meta was closed with (:func:`close_ok`)."""
+        return build_receipt(
+            self.causal_id,
+            self.kind,
+            name,
+            "ok",
+            self.attempts,
+            self.started,
+            self.ended,
+            self.key,
+            self.cost,
+            _NO_EXTRA,
+        )
 
     def __repr__(self) -> str:
         return f"<EffectMeta {self.causal_id} {self.kind!r} attempts={self.attempts}>"
@@ -381,6 +404,7 @@ def request_fn(st: ExecState, tok: Token, a: TaskOps, step: int) -> None:
     meta.spec = None
     meta.attempts = 0
     meta.epoch = st.epoch
+    meta.started = meta.ended = 0.0
     metas = st.effect_meta
     if metas is None:
         metas = st.effect_meta = {}

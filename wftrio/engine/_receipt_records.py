@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import attrs
 
@@ -138,6 +138,12 @@ def ctx_snapshot(layer: CtxLayer) -> CtxSnapshot:
     return snap
 
 
+class _ClosedOk(Protocol):
+    """An ``EffectMeta`` closed with an ok outcome (kept to build its receipt)."""
+
+    def ok_receipt(self, name: str) -> Receipt: ...
+
+
 NOTHING: Any = object()
 """No updates to hash (a receipt whose ``result`` is already set, or ``None``)."""
 
@@ -158,15 +164,18 @@ class PendingReceipt(NamedTuple):
     token: int | None
     scope: str | None
     time: float
-    receipt: Receipt | tuple[Any, ...]  # a Receipt, or _effect_receipt's arguments
+    # a Receipt, _effect_receipt's arguments, or an ok outcome's closed
+    # EffectMeta (engine/_effect_outcome.close_ok), built when read
+    receipt: Receipt | tuple[Any, ...] | _ClosedOk
     request: DeferredRequest
     result_of: Any = NOTHING  # the updates whose hash is the receipt's result
 
     def events(self) -> list[TraceEvent]:
         r = self.receipt
-        if type(r) is tuple:  # built lazily (see _effect_receipt)
+        if isinstance(r, tuple):  # built lazily (see _effect_receipt)
             r = build_receipt(*r)
-        assert isinstance(r, Receipt)
+        elif not isinstance(r, Receipt):
+            r = r.ok_receipt(self.name or "")
         data = r.to_data()
         data["request"] = self.request.value()
         if self.result_of is not NOTHING:

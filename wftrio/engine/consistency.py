@@ -99,6 +99,8 @@ NOT_CHECKED: Mapping[type, Mapping[str, str]] = MappingProxyType(
                 "request",
                 "requested_at",
                 "spec",
+                "started",
+                "ended",
             ),
             "receipt data of a pending effect",
         ),

@@ -238,6 +238,20 @@ _CLASSES: tuple[ClassSchema, ...] = (
             Field("request", V, "request hash (a DeferredRequest until first read)", key=False),
             Field("requested_at", V, "case time of the request", key=False),
             Field("spec", V, "the Effect a sync task returned, or None", key=False),
+            Field(
+                "started",
+                V,
+                "0.0 while pending; an ok outcome's start, once closed for its receipt",
+                snapshot=False,
+                key=False,
+            ),
+            Field(
+                "ended",
+                V,
+                "0.0 while pending; an ok outcome's end, once closed for its receipt",
+                snapshot=False,
+                key=False,
+            ),
         ),
     ),
     ClassSchema(
