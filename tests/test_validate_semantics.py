@@ -207,6 +207,22 @@ def test_reduction_keeps_the_findings_of_critical_sections(orders: tuple[str, st
     assert ("WF202" in {i.code for i in red.issues}) == bool(deadlocked)
 
 
+def test_reduction_does_not_postpone_a_step_behind_an_input() -> None:
+    # found by test_reduction_keeps_the_findings: once s1 woke the mi's close
+    # waiter, the reduced exploration delivered s0 (to the more_on waiter)
+    # before the close ran; the new instance terminated the case, and t0,
+    # which runs after an mi closed with no instance, was reported dead
+    term = wf.seq(
+        wf.mi(wf.terminate(), count=0, more_on="s0", close_on="s1"), wf.task("t0", bump("a"))
+    )
+    full, full_v = _verdict(term, False, None, False)
+    red, red_v = _verdict(term, True, None, False)
+    assert full.complete
+    assert red.complete
+    assert "WF205" not in {i.code for i in full.issues}
+    assert red_v == full_v
+
+
 def test_reduction_reports_a_deadlock_at_the_same_path() -> None:
     # found by a long run of test_reduction_keeps_the_findings: the reduced
     # exploration runs the pure block first, so the tokens got other ids and

@@ -91,7 +91,9 @@ def test_a_pure_block_inside_a_discriminator_is_one_step() -> None:
     ex = explore(term)
     assert ex.complete
     assert ex.summarised >= 2
-    assert ex.states <= 10  # 1,221 states when every path through the blocks is explored
+    # 1,221 states when every path through the blocks is explored (16: an input
+    # waits while a token can step, see test_reduction_does_not_postpone_...)
+    assert ex.states <= 16
     full = explore(term, reduce=False, bounds=Bounds(max_states=100))
     assert not full.complete
 

@@ -30,11 +30,13 @@ when a state has such a step, only that token's step (all its outcomes) is
 explored, provided every state it leads to is new, final, or discovered after
 the state being expanded: node numbers then grow along reduced edges, so no
 cycle of the reduced graph consists of reduced states only, and nothing is
-postponed forever.  With no local step, the inputs
+postponed forever.  With every token blocked, the inputs
 delivered to one blocked token (its effect's two outcomes, the signals it is
 the oldest waiter of, its timers that can fire first) form the reduced set
 the same way: a later waiter's registration for the same signal commutes
-with the delivery to the oldest.  Enabled tokens that are interchangeable
+with the delivery to the oldest.  (Not while a token can step: a step that
+is not local may withdraw a wait, as an ``mi``'s close withdraws its
+``more_on`` waiter, so an input must not run ahead of it.)  Enabled tokens that are interchangeable
 (siblings in one ``mi`` activation at the same place with the same data) are
 expanded once (symmetry).  A local step with a single outcome (a task, a
 join that waits for all its branches, a split without guards, a counted
@@ -520,10 +522,13 @@ def explore(
                         cand = tried[t.id] = token_children(node, src, t)
                         break
             owners = [m.owner for m in inputs if m.owner >= 0]
-            if cand is None and owners:
+            if cand is None and owners and not enabled:
                 # the inputs delivered to one token: a signal goes to the
                 # oldest waiter, so a later waiter's registration commutes
-                # with it; they touch nothing else
+                # with it; they touch nothing else.  Only with every token
+                # blocked: an enabled step that is not local may withdraw
+                # another token's wait (an mi's close withdraws its more_on
+                # waiter), so postponing it behind an input is not safe
                 owner = min(owners)
                 cand = []
                 for m in inputs:
