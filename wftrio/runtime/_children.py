@@ -107,12 +107,12 @@ class Host:
     """A nursery that children run in: the case nursery or a region's.
 
     ``live`` counts children started and not finished (including those
-    queued in ``pending`` before the nursery is open).  ``pending`` holds
-    ``(fn, args, name)`` for a child, and an effect outside every region,
-    with no attempt made before, as its ``StartEffect`` alone (no tuple of
-    arguments per effect).  A region host is
+    queued in ``pending`` before the nursery is open).  A region host is
     dropped from ``Children.hosts`` when ``live`` falls to 0; its nursery
-    then closes, and nothing is started in it again.
+    then closes, and nothing is started in it again.  ``pending`` holds
+    ``(fn, args, name)`` for a child, and an effect outside every region
+    with no attempt made before as its ``StartEffect`` alone (no tuple of
+    arguments per effect).
     """
 
     __slots__ = ("cancelled", "kids", "live", "nursery", "pending", "rid")
@@ -218,9 +218,9 @@ class Children:
         "now",
         "put",
         "root",
+        "scopes",
         "t0",
         "timers",
-        "scopes",
         "unstarted",
         "wake",
         "withdrawn",
