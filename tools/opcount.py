@@ -20,14 +20,13 @@ import argparse
 import collections
 import sys
 from collections.abc import Awaitable, Callable
-from types import FrameType, MappingProxyType
+from types import FrameType
 from typing import Any
 
 import trio
 
-from wftrio.bench._effect import _raw, big_ctx, effect_fns, effect_term
-from wftrio.bench._latency import one_task_term
-from wftrio.bench._workloads import FNS, ctx0
+from wftrio.bench._effect import SMALL_KEYS, _raw, big_ctx, case_run, effect_fns, effect_term
+from wftrio.bench._latency import small_case_runs
 from wftrio.runtime import open_substrate
 
 WARMUP = 20
@@ -67,41 +66,17 @@ async def _count(work: Callable[[], Awaitable[object]], units: int) -> collectio
 
 
 async def _figure_11(side: str) -> collections.Counter[Any]:
-    term = one_task_term()
-    ctx = ctx0()
-    fn = FNS[0]
     async with open_substrate() as sub, trio.open_nursery() as nursery:
-
-        async def case() -> None:
-            cid = await sub.new_case(term, ctx)
-            await sub.wait(cid)
-            sub.forget(cid)
-
-        async def body(data: dict[str, Any], done: trio.Event) -> None:
-            data.update(fn(MappingProxyType(data)))
-            done.set()
-
-        async def baseline() -> None:
-            data = dict(ctx)
-            done = trio.Event()
-            nursery.start_soon(body, data, done)
-            await done.wait()
-
+        case, baseline = small_case_runs(sub, nursery, 1)
         return await _count(case if side == "case" else baseline, 1)
 
 
 async def _figure_9(side: str, n: int = 100) -> collections.Counter[Any]:
     fns = effect_fns(n)
-    term = effect_term(fns)
-    ctx = big_ctx(8)
+    ctx = big_ctx(SMALL_KEYS)
     async with open_substrate(trace_level="min") as sub:
-
-        async def case() -> None:
-            cid = await sub.new_case(term, ctx)
-            await sub.wait(cid)
-            sub.forget(cid)
-
-        return await _count(case if side == "case" else _raw(fns, ctx), n)
+        work = case_run(sub, effect_term(fns), ctx) if side == "case" else _raw(fns, ctx)
+        return await _count(work, n)
 
 
 def main() -> None:

@@ -19,12 +19,23 @@ import trio
 from wftrio.bench._report import figure
 from wftrio.bench._timing import best_of_async, ratio
 from wftrio.bench._workloads import check
-from wftrio.runtime import open_substrate
+from wftrio.runtime import Substrate, open_substrate
 from wftrio.terms import Term, par, task
 
-__all__ = ["bench_effect", "bench_effect_ctx", "bench_effect_marginal", "effect_fns", "effect_term"]
+__all__ = [
+    "SMALL_KEYS",
+    "bench_effect",
+    "bench_effect_ctx",
+    "bench_effect_marginal",
+    "case_run",
+    "effect_fns",
+    "effect_term",
+]
 
 EffectFn = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+SMALL_KEYS = 8
+"""The ctx size figures 9b and 9c compare a large ctx with (figure 9's own)."""
 
 
 def _effect(i: int) -> EffectFn:
@@ -71,6 +82,23 @@ def _raw(fns: list[EffectFn], ctx: Mapping[str, Any]) -> Callable[[], Awaitable[
     return once
 
 
+def case_run(
+    sub: Substrate, term: Term, ctx: Mapping[str, Any]
+) -> Callable[[], Awaitable[Mapping[str, Any]]]:
+    """The measured side: one case of ``term`` on ``sub``, from ``new_case`` to ``wait``.
+
+    ``tools/opcount.py`` counts the same.
+    """
+
+    async def once() -> Mapping[str, Any]:
+        cid = await sub.new_case(term, ctx)
+        res = await sub.wait(cid)
+        sub.forget(cid)
+        return res.ctx  # not copied: what the figure times ends with wait
+
+    return once
+
+
 async def _measure(
     n: int, ctxs: Mapping[str, Mapping[str, Any]], repeat: int, raw: bool
 ) -> dict[str, float]:
@@ -79,17 +107,7 @@ async def _measure(
     term = effect_term(fns)
     out: dict[str, float] = {}
     async with open_substrate(trace_level="min") as sub:
-
-        def case(ctx: Mapping[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
-            async def once() -> dict[str, Any]:
-                cid = await sub.new_case(term, ctx)
-                res = await sub.wait(cid)
-                sub.forget(cid)
-                return res.ctx  # not copied: what the figure times ends with wait
-
-            return once
-
-        runs = {name: case(ctx) for name, ctx in ctxs.items()}
+        runs = {name: case_run(sub, term, ctx) for name, ctx in ctxs.items()}
         first = next(iter(ctxs))
         if raw:
             runs["raw"] = _raw(fns, ctxs[first])
@@ -102,7 +120,7 @@ async def _measure(
 
 def bench_effect(n: int, repeat: int) -> dict[str, Any]:
     """Figure 9: ``par`` of ``n`` effects on a substrate vs a raw nursery of ``n`` tasks."""
-    t = trio.run(_measure, n, {"small": big_ctx(8)}, repeat, True)
+    t = trio.run(_measure, n, {"small": big_ctx(SMALL_KEYS)}, repeat, True)
     return figure(
         f"par of {n} effects (await sleep(0), return a dict), trace min, receipts / "
         f"trio nursery of {n} tasks doing the same, per branch",
@@ -127,10 +145,10 @@ def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
     number of effects.  ``start_ns_per_key`` is that difference per key.
     Whether an *effect's* cost grows with the ctx is figure 9c's target.
     """
-    t = trio.run(_measure, n, {"small": big_ctx(8), "large": big_ctx(keys)}, repeat, False)
+    t = trio.run(_measure, n, {"small": big_ctx(SMALL_KEYS), "large": big_ctx(keys)}, repeat, False)
     return figure(
         f"par of {n} effects, whole case (new_case copies and checks the ctx once), per "
-        f"branch: ctx of {keys:,} keys / ctx of 8 keys",
+        f"branch: ctx of {keys:,} keys / ctx of {SMALL_KEYS} keys",
         t["large"] / n * 1e6,
         t["small"] / n * 1e6,
         "us/branch",
@@ -140,7 +158,7 @@ def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
         keys=keys,
         small_s=t["small"],
         large_s=t["large"],
-        start_ns_per_key=max(t["large"] - t["small"], 0.0) / (keys - 8) * 1e9,
+        start_ns_per_key=max(t["large"] - t["small"], 0.0) / (keys - SMALL_KEYS) * 1e9,
     )
 
 
@@ -154,7 +172,7 @@ def bench_effect_marginal(n: int, keys: int, repeat: int) -> dict[str, Any]:
     (request, receipt hashes, idempotency key, merge) grows with the ctx.
     """
     few = max(n // 10, 1)
-    ctxs = {"small": big_ctx(8), "large": big_ctx(keys)}
+    ctxs = {"small": big_ctx(SMALL_KEYS), "large": big_ctx(keys)}
     # a difference of two times: at least 3 rounds each, so that one slow
     # round of the small par cannot make it vanish (as --quick's single round can)
     rounds = max(repeat, 3)
@@ -163,7 +181,7 @@ def bench_effect_marginal(n: int, keys: int, repeat: int) -> dict[str, Any]:
     per = {k: max(many_t[k] - few_t[k], 0.0) / (n - few) for k in ctxs}
     return figure(
         f"marginal cost of an effect branch (par of {n} vs par of {few}): ctx of {keys:,} "
-        "keys / ctx of 8 keys",
+        f"keys / ctx of {SMALL_KEYS} keys",
         per["large"] * 1e6,
         per["small"] * 1e6,
         "us/branch",

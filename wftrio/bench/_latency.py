@@ -20,11 +20,11 @@ import trio
 from wftrio.bench._report import figure
 from wftrio.bench._timing import best_of, best_of_async, ratio
 from wftrio.bench._workloads import FNS, check, ctx0
-from wftrio.runtime import open_substrate
+from wftrio.runtime import Substrate, open_substrate
 from wftrio.runtime import run as wf_run
 from wftrio.terms import Term, task
 
-__all__ = ["bench_run_overhead", "bench_small_case", "one_task_term"]
+__all__ = ["bench_run_overhead", "bench_small_case", "one_task_term", "small_case_runs"]
 
 
 def one_task_term() -> Term:
@@ -32,34 +32,49 @@ def one_task_term() -> Term:
     return task("t", FNS[0])
 
 
-async def _small_cases(k: int, repeat: int) -> tuple[float, float]:
+Run = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+def small_case_runs(sub: Substrate, nursery: trio.Nursery, k: int) -> tuple[Run, Run]:
+    """Figure 11's two sides, each returning the last ctx.
+
+    ``k`` one-task cases on ``sub`` (forgotten after), and ``k`` hand-written
+    trio tasks started in ``nursery``, each merging the same function's dict
+    and setting an Event the caller awaits.  ``tools/opcount.py`` counts
+    the same two.
+    """
     term = one_task_term()
     ctx = ctx0()
     fn = FNS[0]
+
+    async def cases() -> Mapping[str, Any]:
+        ids = []
+        for _ in range(k):
+            cid = await sub.new_case(term, ctx)
+            res = await sub.wait(cid)
+            ids.append(cid)
+        for cid in ids:
+            sub.forget(cid)
+        return res.ctx
+
+    async def body(data: dict[str, Any], done: trio.Event) -> None:
+        data.update(fn(MappingProxyType(data)))
+        done.set()
+
+    async def by_hand() -> Mapping[str, Any]:
+        for _ in range(k):
+            data = dict(ctx)
+            done = trio.Event()
+            nursery.start_soon(body, data, done)
+            await done.wait()
+        return data
+
+    return cases, by_hand
+
+
+async def _small_cases(k: int, repeat: int) -> tuple[float, float]:
     async with open_substrate() as sub, trio.open_nursery() as nursery:
-
-        async def cases() -> Mapping[str, Any]:
-            ids = []
-            for _ in range(k):
-                cid = await sub.new_case(term, ctx)
-                res = await sub.wait(cid)
-                ids.append(cid)
-            for cid in ids:
-                sub.forget(cid)
-            return res.ctx
-
-        async def body(data: dict[str, Any], done: trio.Event) -> None:
-            data.update(fn(MappingProxyType(data)))
-            done.set()
-
-        async def by_hand() -> Mapping[str, Any]:
-            for _ in range(k):
-                data = dict(ctx)
-                done = trio.Event()
-                nursery.start_soon(body, data, done)
-                await done.wait()
-            return data
-
+        cases, by_hand = small_case_runs(sub, nursery, k)
         check(dict(await cases()) == await by_hand(), "the case and the trio task disagree")
         fns: list[Callable[[], Awaitable[object]]] = [cases, by_hand]
         t_case, t_hand = await best_of_async(fns, repeat)

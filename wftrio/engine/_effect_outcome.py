@@ -277,9 +277,6 @@ def _completed_compact(
     events.append(
         (completed_event, seq, case_id, name, tid, sid, t, eid, st.steps, updates, attempts, t0, t1)
     )
-    meta.attempts = attempts  # close_ok(meta, attempts, t0, t1), inlined
-    meta.started = t0
-    meta.ended = t1
     st.record_compact(
         _new_event(
             PendingReceipt,
@@ -291,7 +288,7 @@ def _completed_compact(
                 tid,
                 sid,
                 t,
-                meta,
+                close_ok(meta, attempts, t0, t1),
                 req,
                 updates,
             ),

@@ -302,15 +302,18 @@ class Children:
             nursery = host.nursery
             if nursery is not None:
                 nursery.start_soon(self._effect, cmd, host, attempts_done, name=_EFFECT_TASK)
-            elif attempts_done:
-                pending = host.pending
-                if pending is None:
-                    pending = host.pending = []
-                pending.append((self._effect, (cmd, host, attempts_done), _EFFECT_TASK))
-            elif host.pending is None:
-                host.pending = [cmd]  # (Host.open starts it: no tuple per effect)
             else:
-                host.pending.append(cmd)
+                # queued as the command alone (Host.open starts it), unless
+                # attempts were made before
+                item = (
+                    (self._effect, (cmd, host, attempts_done), _EFFECT_TASK)
+                    if attempts_done
+                    else cmd
+                )
+                if host.pending is None:
+                    host.pending = [item]
+                else:
+                    host.pending.append(item)
         self.unstarted += 1
         self.counters.effects_started += 1
 
