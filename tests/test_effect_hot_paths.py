@@ -13,7 +13,10 @@
 * generated case ids come from a pool of random bytes that a forked child
   does not share with its parent;
 * the runtime's inline effect path reports errors, stray BaseExceptions and
-  its context as ``run_effect`` does.
+  its context as ``run_effect`` does;
+* a fork that requests its branches' effects itself, and a batch of outcomes
+  that takes the woken tokens' join arrivals, take the steps the run loop
+  would: the same ids, events, ctx and step counts.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ import trio.lowlevel
 
 import wftrio as wf
 from wftrio.effects import current_effect
-from wftrio.engine import ExecState, StartEffect, Status, _effects, _ops
+from wftrio.engine import ExecState, StartEffect, Status, _effects, _ops, feed_effect_outcomes
 from wftrio.engine.frozen import FrozenDict
 from wftrio.errors import EscapedBaseException, OptionError
 from wftrio.receipts import receipts
 from wftrio.runtime import open_substrate
 from wftrio.runtime._ids import new_ids
+from wftrio.scheduling import Seeded
 
 Ctx = Mapping[str, Any]
 
@@ -345,3 +349,171 @@ def test_compact_effect_events_are_kept_pickle_and_build_the_eager_events() -> N
     assert copied == [by_seq[e.seq] for e in copied]
     materialise(taken)
     assert taken == eager
+
+
+def _fork_terms() -> list[wf.Term]:
+    # a fresh Program per call, as _term: forks whose branches all start with
+    # an async task (the fork requests them itself when its budget allows)
+    return [
+        wf.par(wf.task("a", _fx("a")), wf.task("b", _fx("b")), wf.task("c", _fx("c"))),
+        wf.choice(
+            wf.branch(lambda c: c["n"] > 0, wf.seq(wf.task("a", _fx("a")), wf.task("x", _fx("x")))),
+            wf.branch(lambda c: c["n"] < 0, wf.task("b", _fx("b"))),
+            wf.branch(lambda c: True, wf.task("c", _fx("c"))),
+        ),
+        wf.region(
+            "r",
+            wf.join(wf.first(1), wf.task("a", _fx("a")), wf.task("b", _fx("b"))),
+        ),
+        wf.seq(
+            wf.task("p", lambda c: {"p": 1}),
+            wf.par(wf.task("a", _fx("a")), wf.par(wf.task("b", _fx("b")), wf.task("c", _fx("c")))),
+        ),
+    ]
+
+
+def _fork_run(i: int, level: str, budget: int | None, limits: bool) -> tuple[Any, ...]:
+    term = _fork_terms()[i]
+    gov = {"budget": wf.Budget(max_effects=2)} if limits else {}
+    st = ExecState(wf.compile(term), {"n": 1}, case_id="c", trace_level=level, **gov)
+    steps: list[int] = []
+    cmds: list[StartEffect] = []
+    pending: list[StartEffect] = []
+    while True:
+        status = st.run() if budget is None else st.run(budget)
+        steps.append(st.steps)
+        if status is Status.RUNNING:
+            continue
+        if status is not Status.BLOCKED:
+            break
+        new = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+        cmds += new
+        pending += new
+        c = pending.pop(0)
+        st.feed_effect(c.eid, {c.name: 1}, attempts=1, started=0.25, ended=0.5, outcome="ok")
+    return (
+        status,
+        st.events,
+        [c._replace(fn=None) for c in cmds],
+        st.ctx,
+        st.budget_usage(),
+        steps if budget is None else None,
+        st.steps,
+    )
+
+
+@pytest.mark.parametrize("limits", [False, True], ids=["plain", "budget"])
+@pytest.mark.parametrize("level", ["min", "full"])
+@pytest.mark.parametrize("i", range(4))
+def test_a_fork_requesting_its_branches_equals_the_run_loop_doing_it(
+    i: int, level: str, limits: bool
+) -> None:
+    # one step per run (max_steps=1: the fork never requests for its
+    # branches) and runs of 2 (a fork of 2 or more branches cannot) take the
+    # same steps, ids, events and commands as whole runs (it does)
+    whole = _fork_run(i, level, None, limits)
+    for budget in (1, 2):
+        assert _fork_run(i, level, budget, limits)[:5] == whole[:5]
+        assert _fork_run(i, level, budget, limits)[6] == whole[6]
+
+
+def test_a_fork_requests_its_branches_in_one_step_of_the_loop() -> None:
+    # the budget of a run counts the fork and each branch's request: a par of
+    # three effects blocks in one run of 4 steps, and a run of 3 stops first
+    st = ExecState(wf.compile(_fork_terms()[0]), case_id="c")
+    assert st.run(4) is Status.BLOCKED
+    assert st.steps == 4
+    assert [c.causal_id for c in st.take_outbox() if isinstance(c, StartEffect)] == [
+        "c/t3/s1",
+        "c/t4/s2",
+        "c/t5/s3",
+    ]
+    st = ExecState(wf.compile(_fork_terms()[0]), case_id="c")
+    assert st.run(3) is Status.RUNNING
+    assert st.steps == 3
+
+
+def _batch_terms() -> list[wf.Term]:
+    # a fresh Program per call: joins a batch of outcomes arrives at
+    return [
+        wf.par(*(wf.task(f"e{i}", _fx(f"e{i}")) for i in range(4))),
+        wf.seq(
+            wf.par(wf.task("a", _fx("a")), wf.task("b", _fx("b")), wf.wait_signal("s")),
+            wf.task("z", _fx("z")),
+        ),
+        wf.par(wf.seq(wf.task("a", _fx("a")), wf.task("a2", _fx("a2"))), wf.task("b", _fx("b"))),
+        wf.par(wf.task("a", _fx("a")), wf.par(wf.task("b", _fx("b")), wf.task("c", _fx("c")))),
+        wf.region("r", wf.par(wf.task("a", _fx("a")), wf.task("b", _fx("b")))),
+        wf.join(wf.first(2), *(wf.task(f"e{i}", _fx(f"e{i}")) for i in range(3))),
+        wf.loop(wf.par(wf.task("a", _fx("a")), wf.task("b", _fx("b"))), times=2),
+    ]
+
+
+def _batch_run(i: int, batched: bool, stepped: bool, seeded: bool = False) -> tuple[Any, ...]:
+    st = ExecState(
+        wf.compile(_batch_terms()[i]),
+        {"n": 1},
+        case_id="c",
+        trace_level="min",
+        scheduler=Seeded(7) if seeded else None,
+    )
+    pending: list[StartEffect] = []
+    errors: list[Exception] = []
+    status = st.run(1) if stepped else st.run()
+    while status not in (Status.DONE, Status.FAILED):
+        pending += [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+        if status is Status.BLOCKED and not pending:
+            st.feed_signal("s")
+        elif pending:
+            # every pending outcome at once (stepped: while a token is still runnable)
+            batch = [(c.eid, {c.name: 1}, None, 1, 0.25, 0.5, "ok") for c in pending]
+            pending.clear()
+            if batched:
+                assert feed_effect_outcomes(st, batch, errors.append) == len(batch)
+            else:
+                for m in batch:
+                    st.feed_effect_outcome(*m)
+        status = st.run(1) if stepped else st.run()
+    assert not errors
+    return status, st.events, st.ctx, st.steps, len(st.tokens)
+
+
+@pytest.mark.parametrize("seeded", [False, True], ids=["deterministic", "seeded"])
+@pytest.mark.parametrize("stepped", [False, True], ids=["blocked", "running"])
+@pytest.mark.parametrize("i", range(7))
+def test_a_batch_of_outcomes_arriving_at_joins_equals_one_outcome_at_a_time(
+    i: int, stepped: bool, seeded: bool
+) -> None:
+    # feed_effect_outcomes takes the arrivals at a plain join that do not
+    # fire it itself (while nothing else is runnable): the same steps, ids,
+    # events and ctx as the run loop taking them after single feeds
+    one_by_one = _batch_run(i, batched=False, stepped=stepped, seeded=seeded)
+    assert one_by_one[0] is Status.DONE
+    assert _batch_run(i, batched=True, stepped=stepped, seeded=seeded) == one_by_one
+
+
+def test_a_batch_takes_the_arrivals_that_do_not_fire_the_join() -> None:
+    st = ExecState(wf.compile(_batch_terms()[0]), case_id="c", trace_level="min")
+    assert st.run() is Status.BLOCKED
+    cmds = [c for c in st.take_outbox() if isinstance(c, StartEffect)]
+    before = st.steps
+    batch = [(c.eid, {c.name: 1}, None, 1, 0.25, 0.5, "ok") for c in cmds]
+    assert feed_effect_outcomes(st, batch, pytest.fail) == 4
+    # three branches arrived (one step each); the fourth fires the join in run()
+    assert st.steps == before + 3
+    assert len(st.ready) == 1
+    assert st.run() is Status.DONE
+    assert st.ctx == {"e0": 1, "e1": 1, "e2": 1, "e3": 1}
+
+
+async def test_the_substrate_counts_the_steps_a_batch_takes() -> None:
+    async def fx(ctx: Ctx) -> dict[str, Any]:
+        await trio.lowlevel.checkpoint()
+        return {}
+
+    async with open_substrate(trace_level="min") as sub:
+        cid = await sub.new_case(wf.par(*(wf.task(f"e{i}", fx) for i in range(20))))
+        await sub.wait(cid)
+        # fork, 20 requests, 20 arrivals, the end of the continuation
+        assert sub.status(cid).steps == 42
+        assert sub.stats().steps == 42

@@ -3,7 +3,8 @@
 Public entry points: :class:`ExecState` (one case's state and the reducer
 over it), :func:`snapshot` / :func:`restore` / :func:`pending_commands`
 (snapshots), :func:`feed_effect_outcomes` (a batch of
-``ExecState.feed_effect_outcome`` calls, cheaper per outcome),
+``ExecState.feed_effect_outcome`` calls, cheaper per outcome, which may
+also take the join arrivals the next ``run`` would take first),
 :func:`materialise` (builds the events of a list that
 ``ExecState.take_events(defer_receipts=True)`` returned), :func:`idle` /
 :func:`wake` (a waiting state's empty lists shared while its host leaves it

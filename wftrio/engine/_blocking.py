@@ -43,9 +43,10 @@ if TYPE_CHECKING:
     from wftrio.engine._state import ExecState
     from wftrio.engine.objects import Token
 
-__all__ = ["blocking_join_pcs", "fork", "join"]
+__all__ = ["blocking_join_pcs", "fork", "join", "plain_join_pcs"]
 
 _BLOCKING: weakref.WeakKeyDictionary[Program, frozenset[int]] = weakref.WeakKeyDictionary()
+_PLAIN: weakref.WeakKeyDictionary[Program, frozenset[int]] = weakref.WeakKeyDictionary()
 
 
 def blocking_join_pcs(program: Program) -> frozenset[int]:
@@ -58,6 +59,18 @@ def blocking_join_pcs(program: Program) -> frozenset[int]:
             if isinstance(ins.ops, ForkOps) and ins.ops.blocking
         )
         _BLOCKING[program] = pcs
+    return pcs
+
+
+def plain_join_pcs(program: Program) -> frozenset[int]:
+    """The pcs of ``program``'s joins that are not blocking (computed once per Program)."""
+    pcs = _PLAIN.get(program)
+    if pcs is None:
+        blocking = blocking_join_pcs(program)
+        pcs = frozenset(
+            pc for pc, ins in enumerate(program.instrs) if ins.op == "join" and pc not in blocking
+        )
+        _PLAIN[program] = pcs
     return pcs
 
 

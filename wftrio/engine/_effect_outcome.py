@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from wftrio.compiler.program import TaskOps
 from wftrio.effects import causal_id
+from wftrio.engine._blocking import plain_join_pcs
 from wftrio.engine._effects import (
     _RECEIPT,
     DEQUE_AT,
@@ -161,10 +162,24 @@ def complete_all(
     the runtime, not late, events kept as compact records at a level below
     ``full``) is taken here, with what the outcomes of a batch share read
     once (issue 12, figure 9); any other goes through :func:`complete`.
+
+    Fed while nothing is runnable (and the scheduler never preempts), the
+    batch also takes the next step of each woken token that the next
+    ``run`` would take first, in the same order, when that step is an
+    arrival at a plain join that does not fire it: ``st.steps`` grows by
+    one per arrival, once the batch is taken.
     """
     fast = st.tracing and not st.full and st.on_event is None and st.keep_events
     instrs = st.program.instrs
     taken = 0
+    # a woken token whose next step is a plain join's arrival that does not
+    # fire it arrives here (see below) while nothing else is runnable
+    joins = (
+        plain_join_pcs(st.program)
+        if fast and not st.preemptive and st.current is None and not st.ready
+        else None
+    )
+    arrivals = 0
     for msg in batch:
         eid, result, error, attempts, t0, t1, _ = msg
         tok = meta = None
@@ -198,6 +213,7 @@ def complete_all(
                             meta = None
                             break
         if meta is None or tok is None:
+            joins = None  # complete() may make a token ready: the loop runs it first
             try:
                 if complete(st, *msg):
                     taken += 1
@@ -221,7 +237,29 @@ def complete_all(
             scope = tok.scope
             scope.snap = None
             scope.data.update(updates)
-        tok.pc = ins.next
+        tok.pc = nxt = ins.next
+        st.status = Status.RUNNING
+        taken += 1
+        if (
+            joins is not None
+            and nxt in joins
+            and tok.region is None
+            and type(f := tok.frame) is JoinInst
+            and f.arrived + 1 < f.needed
+        ):
+            # the step the run loop would take next with this token, taken
+            # now: its arrival at a plain join that does not fire it (the
+            # join's handler: count it, the token ends).  Only while every
+            # token woken so far arrived so, in the order the loop would pop
+            # them, so that it is the same step; counted once the batch is
+            # taken, so the later outcomes' at_step is the one they would
+            # have (issue 12, figure 9)
+            f.arrived += 1
+            tok.alive = False
+            del st.tokens[tok.id]
+            arrivals += 1
+            continue
+        joins = None
         ready = st.ready  # ExecState.make_ready, inlined (tok.wait is None already)
         if type(ready) is deque:
             ready.appendleft(tok)
@@ -229,8 +267,7 @@ def complete_all(
             ready.insert(0, tok)
         else:
             st.make_ready(tok)
-        st.status = Status.RUNNING
-        taken += 1
+    st.steps += arrivals
     return taken
 
 

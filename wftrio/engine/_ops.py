@@ -296,6 +296,16 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
     guarded = any(c is not None for c in conds)
     path = ins.path
     everyone = tuple(range(len(entries)))
+    instrs = lk.program.instrs
+    # every branch starts with an async task function and no region has an
+    # allowlist: the fork can take each branch's first step (its request)
+    # itself, as the run loop would right after it (see fork below)
+    requests = (
+        None
+        if lk.allows or any(instrs[e].op != "effect" for e in entries)
+        else [operands(instrs[e], TaskOps) for e in entries]
+    )
+    request_fn = _effects.request_fn
 
     def fork(st: ExecState, tok: Token, max_steps: int) -> int:
         started: tuple[int, ...] | list[int] = everyone
@@ -324,6 +334,19 @@ def _fork(pc: int, ins: Instr, lk: Linker) -> Handler:
         if st.full:  # the branches' tokens, in branch order (for readers of the trace)
             data = {"branches": list(started), "needed": needed, "tokens": [k.id for k in kids]}
             st.emit(EventKind.SPLIT, path, tok, data)
+        if requests is not None and len(kids) < max_steps:
+            g = st.governor
+            if g is None or (g.allow is None and g.budget is None):
+                # each branch's request, in the order and at the step the run
+                # loop would take it (it pops the kids in branch order, and
+                # a request that cannot be refused always blocks its token):
+                # the same ids, events and state, without a turn of the loop
+                # per branch (issue 12, figure 9)
+                step = st.steps  # the fork's own step; the run loop counts them all
+                for i, kid in zip(started, kids, strict=True):
+                    step += 1
+                    request_fn(st, kid, requests[i], step)
+                return 1 + len(kids)
         kids.reverse()
         st.ready.extend(kids)
         return 1

@@ -515,7 +515,9 @@ class Case(CaseEnd):
             # issue order (in_feed_order's, for effects alone) in fewer calls
             if len(batch) > 1:
                 batch = sorted(batch, key=_eid)
+            before = st.steps  # (the batch may take join arrivals: steps of the case)
             counters.effects_completed += feed_effect_outcomes(st, batch, self._fail)
+            counters.steps += st.steps - before
             self._dispatch(st.take_outbox())
             return
         if len(batch) > 1:
