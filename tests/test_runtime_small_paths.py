@@ -211,3 +211,30 @@ def test_withdrawing_a_scopeless_effect_while_the_case_goes_on_is_an_engine_erro
         assert kids.counters.effects_cancelled == 2
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_effects_started_in_one_call_queue_in_order_and_count_once_each() -> None:
+    from wftrio.engine import StartEffect
+    from wftrio.runtime._children import Children, Counters
+
+    async def main() -> None:
+        kids = Children(lambda m: True, lambda: None, Counters())
+        plain = [StartEffect(i, f"e{i}", None, {}, (), i) for i in (1, 2, 4)]
+        region = StartEffect(3, "r", None, {}, (7,), 3)
+        kids.start_effects([plain[0], plain[1], region, plain[2]])
+        # the plain ones queued as themselves, in order, for the case nursery;
+        # the one in a region in its host, with a scope of its own
+        assert kids.root.pending is not None
+        assert [p for p in kids.root.pending if isinstance(p, StartEffect)] == plain
+        assert list(kids.hosts) == [7]
+        assert set(kids.scopes) == {3}
+        assert list(kids.effects) == [1, 2, 3, 4]
+        assert kids.counters.effects_started == 4
+        assert kids.unstarted == 4
+        assert kids.root.live == 4  # three effects and the region's host
+        kids.start_effects([StartEffect(5, "h", None, {}, (), 5)], hold=True)
+        assert kids.held is not None
+        assert set(kids.held) == {5}
+        assert kids.counters.effects_started == 4  # held: not started yet
+
+    trio.run(main)

@@ -200,7 +200,7 @@ def complete_all(
                 if (
                     meta is None
                     or type(meta.request) is not DeferredRequest
-                    or type(instrs[tok.pc].ops) is not TaskOps
+                    or type((ins := instrs[tok.pc]).ops) is not TaskOps
                     or (
                         f is not None
                         and (f.fired if type(f) is JoinInst and f.parent is None else late(tok))
@@ -224,7 +224,6 @@ def complete_all(
         del st.effects[eid]
         del metas[eid]  # type: ignore[union-attr]
         tok.wait = None
-        ins = instrs[tok.pc]
         name = ins.ops.name  # type: ignore[union-attr]
         updates = FrozenDict(result)
         g = st.governor
@@ -314,24 +313,16 @@ def _completed_compact(
     events.append(
         (completed_event, seq, case_id, name, tid, sid, t, eid, st.steps, updates, attempts, t0, t1)
     )
-    st.record_compact(
-        _new_event(
-            PendingReceipt,
-            (
-                seq + 1,
-                case_id,
-                _RECEIPT,
-                name,
-                tid,
-                sid,
-                t,
-                close_ok(meta, attempts, t0, t1),
-                req,
-                updates,
-            ),
-        ),
-        req.digest,  # type: ignore[union-attr]
+    closed = close_ok(meta, attempts, t0, t1)
+    rec = _new_event(
+        PendingReceipt, (seq + 1, case_id, _RECEIPT, name, tid, sid, t, closed, req, updates)
     )
+    digest = req.digest  # type: ignore[union-attr]
+    if digest is st._unhashed:  # record_compact, inlined for the snapshot in hand
+        events.append(rec)
+        st._lazy = st._lazy or 1
+    else:
+        st.record_compact(rec, digest)
 
 
 def _completed_eager(

@@ -35,7 +35,7 @@ than leave the effect running.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import trio
@@ -280,42 +280,50 @@ class Children:
         it until :meth:`settle_held` (withdrawn before that, it never starts,
         as the reducer's ``attempts=0`` receipt says).
         """
+        self.start_effects((cmd,), attempts_done, hold=hold)
+
+    def start_effects(
+        self, cmds: Sequence[StartEffect], attempts_done: int = 0, *, hold: bool = False
+    ) -> None:
+        """:meth:`start_effect` for each of ``cmds`` in turn, in one call (a ``par``'s effects)."""
         if hold:
-            if self.held is None:
-                self.held = {}
-            self.held[cmd.eid] = (cmd, attempts_done)
+            held = self.held
+            if held is None:
+                held = self.held = {}
+            for cmd in cmds:
+                held[cmd.eid] = (cmd, attempts_done)
             return
-        self.effects[cmd.eid] = cmd
-        host = self.root
-        regions = cmd.regions
-        if regions:
-            self.scopes[cmd.eid] = trio.CancelScope()
-            for rid in regions:
-                h = self.hosts.get(rid)
-                if h is None:
-                    h = self.hosts[rid] = Host(self, rid)
-                    host.spawn(h.run_region)
-                host = h
-            host.start(self._effect, cmd, host, attempts_done, name=_EFFECT_TASK)
-        else:  # Host.start inlined for the case nursery (most effects)
-            host.live += 1
-            nursery = host.nursery
+        effects = self.effects
+        effect = self._effect
+        root = self.root
+        nursery = root.nursery
+        for cmd in cmds:
+            effects[cmd.eid] = cmd
+            regions = cmd.regions
+            if regions:
+                self.scopes[cmd.eid] = trio.CancelScope()
+                host = root
+                for rid in regions:
+                    h = self.hosts.get(rid)
+                    if h is None:
+                        h = self.hosts[rid] = Host(self, rid)
+                        host.spawn(h.run_region)
+                    host = h
+                host.start(effect, cmd, host, attempts_done, name=_EFFECT_TASK)
+                continue
+            root.live += 1  # Host.start inlined for the case nursery (most effects)
             if nursery is not None:
-                nursery.start_soon(self._effect, cmd, host, attempts_done, name=_EFFECT_TASK)
+                nursery.start_soon(effect, cmd, root, attempts_done, name=_EFFECT_TASK)
+                continue
+            # queued as the command alone (Host.open starts it), unless
+            # attempts were made before
+            item = (effect, (cmd, root, attempts_done), _EFFECT_TASK) if attempts_done else cmd
+            if root.pending is None:
+                root.pending = [item]
             else:
-                # queued as the command alone (Host.open starts it), unless
-                # attempts were made before
-                item = (
-                    (self._effect, (cmd, host, attempts_done), _EFFECT_TASK)
-                    if attempts_done
-                    else cmd
-                )
-                if host.pending is None:
-                    host.pending = [item]
-                else:
-                    host.pending.append(item)
-        self.unstarted += 1
-        self.counters.effects_started += 1
+                root.pending.append(item)
+        self.unstarted += len(cmds)
+        self.counters.effects_started += len(cmds)
 
     def settle_held(self, blocked: bool) -> None:
         """The reduction stopped running: start the effects held back if it

@@ -106,7 +106,11 @@ class Inbox:
         """
         if self._closed:
             return False
-        self._append(item)
+        items = self._items
+        if items is not None:  # (no receiver waits while items are queued)
+            items.append(item)
+        else:
+            self._append(item)
         return True
 
     def _append(self, item: Any) -> None:

@@ -639,17 +639,22 @@ class Case(CaseEnd):
         kids = self._kids()
         # effects start once the reduction blocks (see Children.start_effect)
         hold = st.status is Status.RUNNING
+        starts: list[StartEffect] = []  # consecutive effects, started in one call
         for c in cmds:
-            if type(c) is StartEffect:  # the common command first, by exact type
-                kids.start_effect(c, 0, hold=hold)
-            elif isinstance(c, StartEffect):
-                kids.start_effect(c, hold=hold)
-            elif isinstance(c, CancelEffect):
+            if type(c) is StartEffect or isinstance(c, StartEffect):  # the common one first
+                starts.append(c)
+                continue
+            if starts:
+                kids.start_effects(starts, hold=hold)
+                starts = []
+            if isinstance(c, CancelEffect):
                 kids.cancel_effect(c.eid, st.status in FINAL)
             elif isinstance(c, StartTimer):
                 arm_timer(self, c.tid, c.seconds)
             elif isinstance(c, CancelTimer):
                 kids.cancel_timer(c.tid)
+        if starts:
+            kids.start_effects(starts, hold=hold)
         if kids.held is not None and not hold:
             kids.settle_held(st.status is Status.BLOCKED)
 
