@@ -18,7 +18,7 @@ from typing import Any
 import trio
 
 from wftrio.bench._report import figure
-from wftrio.bench._timing import best_of, best_of_async, ratio
+from wftrio.bench._timing import SHORT_SAMPLES, best_of, best_of_async, ratio
 from wftrio.bench._workloads import FNS, check, ctx0
 from wftrio.runtime import Substrate, open_substrate
 from wftrio.runtime import run as wf_run
@@ -83,7 +83,7 @@ async def _small_cases(k: int, repeat: int) -> tuple[float, float]:
 
 def bench_small_case(k: int, repeat: int) -> dict[str, Any]:
     """Figure 11: ``new_case`` + ``wait`` of a one-task case vs a trio task + Event."""
-    t_case, t_hand = trio.run(_small_cases, k, repeat)
+    t_case, t_hand = trio.run(_small_cases, k, repeat * SHORT_SAMPLES)
     return figure(
         "new_case + wait of a one-task case / trio task + Event calling the same function",
         t_case / k * 1e6,
@@ -92,6 +92,7 @@ def bench_small_case(k: int, repeat: int) -> dict[str, Any]:
         "<= 2",
         ratio(t_case, t_hand) <= 2,
         cases=k,
+        samples=repeat * SHORT_SAMPLES,
         engine_s=t_case,
         baseline_s=t_hand,
     )

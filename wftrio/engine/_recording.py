@@ -113,7 +113,7 @@ class Recording:
             kind._value_,  # the plain str (see above); .value costs 5x more
             name,
             tok.id if tok is not None else None,
-            scope_of(tok) if tok is not None else None,
+            scope_of(tok) if tok is not None and tok.region is not None else None,
             (self.clock() - self.t0) if self.clock is not None else 0.0,
         )
         rec = self._record
@@ -124,10 +124,11 @@ class Recording:
             if data is None:
                 self._events.append(head)
             else:
-                if type(data) is not FrozenDict and not set(map(type, data.values())) <= ATOMIC:
+                if type(data) is not FrozenDict and not ATOMIC.issuperset(map(type, data.values())):
                     data = {k: freeze(v) for k, v in data.items()}  # (as freeze_items)
                 self._events.append((*head, *data, *data.values()))
-            self._lazy = self._lazy or 1
+            if not self._lazy:
+                self._lazy = 1
             return
         frozen = (
             NO_UPDATES
