@@ -107,26 +107,26 @@ class Recording:
             return
         seq = self.seq
         self.seq = seq + 1
-        head = (
-            seq,
-            self.case_id,
-            kind._value_,  # the plain str (see above); .value costs 5x more
-            name,
-            tok.id if tok is not None else None,
-            scope_of(tok) if tok is not None and tok.region is not None else None,
-            (self.clock() - self.t0) if self.clock is not None else 0.0,
-        )
+        tid = sid = None
+        if tok is not None:
+            tid = tok.id
+            if tok.region is not None:
+                sid = scope_of(tok)
+        clock = self.clock
+        t = (clock() - self.t0) if clock is not None else 0.0
+        kv = kind._value_  # the plain str (see above); .value costs 5x more
         rec = self._record
         if rec is None:
             # kept, no callback: a plain tuple, which the collector stops tracking
             # when its values are scalars (a TraceEvent and its FrozenDict stay
             # tracked for life); built into the same event when read (plain_event)
             if data is None:
-                self._events.append(head)
+                self._events.append((seq, self.case_id, kv, name, tid, sid, t))
             else:
                 if type(data) is not FrozenDict and not ATOMIC.issuperset(map(type, data.values())):
                     data = {k: freeze(v) for k, v in data.items()}  # (as freeze_items)
-                self._events.append((*head, *data, *data.values()))
+                event = (seq, self.case_id, kv, name, tid, sid, t, *data, *data.values())
+                self._events.append(event)
             if not self._lazy:
                 self._lazy = 1
             return
@@ -137,7 +137,7 @@ class Recording:
             if type(data) is FrozenDict  # already frozen (task updates)
             else freeze_items(data)
         )
-        rec(_new_event(TraceEvent, (*head, frozen)))
+        rec(_new_event(TraceEvent, (seq, self.case_id, kv, name, tid, sid, t, frozen)))
 
     def record(self, ev: TraceEvent) -> None:
         """Record a trace event built by the caller (it must carry the next ``seq``).
