@@ -6,7 +6,7 @@ from typing import Any
 
 from wftrio import compiler
 from wftrio.bench._report import figure
-from wftrio.bench._timing import best_of, ratio
+from wftrio.bench._timing import SHORT_SAMPLES, best_of, ratio
 from wftrio.bench._workloads import FNS, check, ctx0, direct_loop, run_case, seq_term
 
 __all__ = ["bench_seq", "bench_tracing"]
@@ -48,7 +48,7 @@ def bench_tracing(n: int, repeat: int) -> dict[str, Any]:
             # the events of a fused run are built when read: the run, then one read
             lambda: run_case(prog, ctx, "full").events,
         ],
-        repeat,
+        repeat * SHORT_SAMPLES,
     )
     return figure(
         f"seq of {n:,} pure tasks: trace full / trace none",
@@ -58,6 +58,7 @@ def bench_tracing(n: int, repeat: int) -> dict[str, Any]:
         "<= 1.3",
         ratio(t_full, t_none) <= 1.3,
         n=n,
+        samples=repeat * SHORT_SAMPLES,
         events=events,
         min_us=t_min / n * 1e6,
         full_read_us=t_read / n * 1e6,

@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable, Sequence
 __all__ = ["SHORT_SAMPLES", "best_of", "best_of_async", "best_of_in_trio", "ratio", "timed"]
 
 SHORT_SAMPLES = 4
-"""Samples per ``--repeat`` of a figure whose sample lasts a few milliseconds
-(figures 9, 9b, 11): the best of 5 such samples moved by +-0.1 in ratio
-between runs on a shared 2-core VM, the best of 20 by about a third of that."""
+"""Samples per ``--repeat`` of a figure whose ratio sits near its target and
+whose samples are short (figures 6, 9, 9b, 11, 12b): the best of 5 such
+samples moved figure 9 by +-0.1 in ratio between runs on a shared 2-core
+VM, the best of 20 by about a third of that."""
 
 
 def timed(fn: Callable[[], object], setup: Callable[[], object] | None = None) -> float:

@@ -22,7 +22,7 @@ import trio
 import trio.testing
 
 from wftrio.bench._report import figure
-from wftrio.bench._timing import ratio
+from wftrio.bench._timing import SHORT_SAMPLES, ratio
 from wftrio.runtime import open_substrate
 from wftrio.terms import Term, seq, task, wait_signal
 
@@ -181,7 +181,7 @@ def _spread(per: dict[int, float]) -> tuple[int, int]:
 
 def bench_waiting_scale_memory(sizes: tuple[int, ...], repeat: int) -> dict[str, Any]:
     """Figure 12: memory per waiting case over ``sizes`` cases, largest / smallest."""
-    res = _scale(sizes, repeat)
+    res = _scale(sizes, 0)  # (memory only: one traced run per size)
     per = {n: r["bytes"] for n, r in res.items()}
     hi, lo = _spread(per)
     return figure(
@@ -201,7 +201,7 @@ def bench_waiting_scale_memory(sizes: tuple[int, ...], repeat: int) -> dict[str,
 
 def bench_waiting_scale_start(sizes: tuple[int, ...], repeat: int) -> dict[str, Any]:
     """Figure 12b: time per ``new_case`` of a waiting case over ``sizes``, highest / lowest."""
-    res = _scale(sizes, repeat)
+    res = _scale(sizes, repeat * SHORT_SAMPLES)
     per = {n: r["start"] * 1e6 for n, r in res.items()}
     hi, lo = _spread(per)
     return figure(
@@ -214,6 +214,7 @@ def bench_waiting_scale_start(sizes: tuple[int, ...], repeat: int) -> dict[str, 
         ratio(per[hi], per[lo]) <= 1.3,
         sizes=list(sizes),
         us_per_start={str(n): round(v, 3) for n, v in per.items()},
+        samples=repeat * SHORT_SAMPLES,
         highest_at=hi,
         lowest_at=lo,
     )
