@@ -120,7 +120,8 @@ async def _measure(
 
 def bench_effect(n: int, repeat: int) -> dict[str, Any]:
     """Figure 9: ``par`` of ``n`` effects on a substrate vs a raw nursery of ``n`` tasks."""
-    t = trio.run(_measure, n, {"small": big_ctx(SMALL_KEYS)}, repeat * SHORT_SAMPLES, True)
+    samples = repeat * SHORT_SAMPLES
+    t = trio.run(_measure, n, {"small": big_ctx(SMALL_KEYS)}, samples, True)
     return figure(
         f"par of {n} effects (await sleep(0), return a dict), trace min, receipts / "
         f"trio nursery of {n} tasks doing the same, per branch",
@@ -130,7 +131,7 @@ def bench_effect(n: int, repeat: int) -> dict[str, Any]:
         "<= 2",
         ratio(t["small"], t["raw"]) <= 2,
         n=n,
-        samples=repeat * SHORT_SAMPLES,
+        samples=samples,
         engine_s=t["small"],
         baseline_s=t["raw"],
     )
@@ -146,8 +147,9 @@ def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
     number of effects.  ``start_ns_per_key`` is that difference per key.
     Whether an *effect's* cost grows with the ctx is figure 9c's target.
     """
+    samples = repeat * SHORT_SAMPLES
     ctxs = {"small": big_ctx(SMALL_KEYS), "large": big_ctx(keys)}
-    t = trio.run(_measure, n, ctxs, repeat * SHORT_SAMPLES, False)
+    t = trio.run(_measure, n, ctxs, samples, False)
     return figure(
         f"par of {n} effects, whole case (new_case copies and checks the ctx once), per "
         f"branch: ctx of {keys:,} keys / ctx of {SMALL_KEYS} keys",
@@ -158,7 +160,7 @@ def bench_effect_ctx(n: int, keys: int, repeat: int) -> dict[str, Any]:
         None,
         n=n,
         keys=keys,
-        samples=repeat * SHORT_SAMPLES,
+        samples=samples,
         small_s=t["small"],
         large_s=t["large"],
         start_ns_per_key=max(t["large"] - t["small"], 0.0) / (keys - SMALL_KEYS) * 1e9,

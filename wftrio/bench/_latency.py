@@ -83,7 +83,8 @@ async def _small_cases(k: int, repeat: int) -> tuple[float, float]:
 
 def bench_small_case(k: int, repeat: int) -> dict[str, Any]:
     """Figure 11: ``new_case`` + ``wait`` of a one-task case vs a trio task + Event."""
-    t_case, t_hand = trio.run(_small_cases, k, repeat * SHORT_SAMPLES)
+    samples = repeat * SHORT_SAMPLES
+    t_case, t_hand = trio.run(_small_cases, k, samples)
     return figure(
         "new_case + wait of a one-task case / trio task + Event calling the same function",
         t_case / k * 1e6,
@@ -92,7 +93,7 @@ def bench_small_case(k: int, repeat: int) -> dict[str, Any]:
         "<= 2",
         ratio(t_case, t_hand) <= 2,
         cases=k,
-        samples=repeat * SHORT_SAMPLES,
+        samples=samples,
         engine_s=t_case,
         baseline_s=t_hand,
     )

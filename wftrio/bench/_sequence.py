@@ -40,6 +40,7 @@ def bench_tracing(n: int, repeat: int) -> dict[str, Any]:
     prog = compiler.compile(seq_term(n))
     ctx = ctx0()
     events = len(run_case(prog, ctx, "full").events)
+    samples = repeat * SHORT_SAMPLES
     t_none, t_min, t_full, t_read = best_of(
         [
             lambda: run_case(prog, ctx, "none"),
@@ -48,7 +49,7 @@ def bench_tracing(n: int, repeat: int) -> dict[str, Any]:
             # the events of a fused run are built when read: the run, then one read
             lambda: run_case(prog, ctx, "full").events,
         ],
-        repeat * SHORT_SAMPLES,
+        samples,
     )
     return figure(
         f"seq of {n:,} pure tasks: trace full / trace none",
@@ -58,7 +59,7 @@ def bench_tracing(n: int, repeat: int) -> dict[str, Any]:
         "<= 1.3",
         ratio(t_full, t_none) <= 1.3,
         n=n,
-        samples=repeat * SHORT_SAMPLES,
+        samples=samples,
         events=events,
         min_us=t_min / n * 1e6,
         full_read_us=t_read / n * 1e6,

@@ -201,7 +201,8 @@ def bench_waiting_scale_memory(sizes: tuple[int, ...], repeat: int) -> dict[str,
 
 def bench_waiting_scale_start(sizes: tuple[int, ...], repeat: int) -> dict[str, Any]:
     """Figure 12b: time per ``new_case`` of a waiting case over ``sizes``, highest / lowest."""
-    res = _scale(sizes, repeat * SHORT_SAMPLES)
+    samples = repeat * SHORT_SAMPLES
+    res = _scale(sizes, samples)
     per = {n: r["start"] * 1e6 for n, r in res.items()}
     hi, lo = _spread(per)
     return figure(
@@ -214,7 +215,7 @@ def bench_waiting_scale_start(sizes: tuple[int, ...], repeat: int) -> dict[str, 
         ratio(per[hi], per[lo]) <= 1.3,
         sizes=list(sizes),
         us_per_start={str(n): round(v, 3) for n, v in per.items()},
-        samples=repeat * SHORT_SAMPLES,
+        samples=samples,
         highest_at=hi,
         lowest_at=lo,
     )

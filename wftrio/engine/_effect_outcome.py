@@ -243,7 +243,7 @@ def complete_all(
             joins is not None
             and nxt in joins
             and tok.region is None
-            and type(f := tok.frame) is JoinInst
+            and type(f) is JoinInst  # (tok.frame, read for the late test above)
             and f.arrived + 1 < f.needed
         ):
             # the step the run loop would take next with this token, taken
@@ -254,8 +254,7 @@ def complete_all(
             # taken, so the later outcomes' at_step is the one they would
             # have (issue 12, figure 9)
             f.arrived += 1
-            tok.alive = False
-            del st.tokens[tok.id]
+            st.kill(tok)
             arrivals += 1
             continue
         joins = None
@@ -317,12 +316,7 @@ def _completed_compact(
     rec = _new_event(
         PendingReceipt, (seq + 1, case_id, _RECEIPT, name, tid, sid, t, closed, req, updates)
     )
-    digest = req.digest  # type: ignore[union-attr]
-    if digest is st._unhashed:  # record_compact, inlined for the snapshot in hand
-        events.append(rec)
-        st._lazy = st._lazy or 1
-    else:
-        st.record_compact(rec, digest)
+    st.record_compact(rec, req.digest)  # type: ignore[union-attr]
 
 
 def _completed_eager(

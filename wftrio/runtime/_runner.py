@@ -641,7 +641,7 @@ class Case(CaseEnd):
         hold = st.status is Status.RUNNING
         starts: list[StartEffect] = []  # consecutive effects, started in one call
         for c in cmds:
-            if type(c) is StartEffect or isinstance(c, StartEffect):  # the common one first
+            if isinstance(c, StartEffect):  # the common command first
                 starts.append(c)
                 continue
             if starts:
